@@ -1,0 +1,3 @@
+from edgeprompt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""ask, chat, config, doctor, setup."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.backends.base import GenerationParams
+from edgeprompt.commands import add_command, add_group
+from edgeprompt.errors import EdgepromptError, UsageError
+
+if TYPE_CHECKING:
+    from edgeprompt.cli import Context
+    from edgeprompt.pipeline import AskResult
+    from edgeprompt.runtime import Runtime
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = add_command(sub, "ask", "ask one question (or '-' for JSON Lines of {\"question\": …} on stdin)",
+                    common, cmd_ask)
+    p.add_argument("question", help="the question, or - to read JSON Lines from stdin")
+    _model_args(p)
+    p.add_argument("--session", metavar="ID", help="continue this session (default: a new one)")
+    p.add_argument("--no-save", action="store_true", help="do not keep this exchange in a session")
+
+    p = add_command(sub, "chat", "a line-mode chat in the terminal (streaming; /help for commands)", common, cmd_chat)
+    _model_args(p)
+    p.add_argument("--session", metavar="ID", help="continue this session")
+
+    g = add_group(sub, "config", "settings (config.toml in the data home)", common)
+    add_command(g, "show", "print every setting with its current value", common, cmd_config_show)
+    add_command(g, "path", "print where config.toml is", common, cmd_config_path)
+
+    add_command(sub, "doctor", "check this machine: SQLite, sqlite-vec, FTS5, MLX, onnxruntime, models, disk",
+                common, cmd_doctor)
+    p = add_command(sub, "setup", "prepare the data home: settings, database, demo model, sample documents",
+                    common, cmd_setup)
+    p.add_argument("--quiet-if-ready", action="store_true", help="print nothing when there is nothing to do")
+    p.add_argument("--no-demo", action="store_true", help="do not build the demo model")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-m", "--model", help="model id (see `edgeprompt models list`)")
+    p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
+    p.add_argument("--max-tokens", type=int, help="most tokens in the answer")
+    p.add_argument("--temperature", type=float, help="0 = greedy")
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int)
+
+
+def _params(rt: Runtime, args: argparse.Namespace) -> GenerationParams:
+    g = rt.settings.section("generation")
+    params = GenerationParams(
+        max_tokens=args.max_tokens if args.max_tokens is not None else int(g["max_tokens"]),
+        temperature=args.temperature if args.temperature is not None else float(g["temperature"]),
+        top_p=args.top_p if args.top_p is not None else float(g["top_p"]),
+        seed=args.seed if args.seed is not None else int(g["seed"]),
+    )
+    if params.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    if params.temperature < 0 or not 0 < params.top_p <= 1:
+        raise UsageError("--temperature must be >= 0 and --top-p in (0, 1]")
+    return params
+
+
+def _run(rt: Runtime, req: Any, on_token: Any = None, on_notice: Any = None) -> AskResult:
+    from edgeprompt.pipeline import Done, Notice, Token, run
+
+    result = None
+    for ev in run(req, rt):
+        if isinstance(ev, Token) and on_token:
+            on_token(ev.text)
+        elif isinstance(ev, Notice) and on_notice:
+            on_notice(ev.text)
+        elif isinstance(ev, Done):
+            result = ev.result
+    assert result is not None
+    return result
+
+
+def _footer(result: AskResult) -> str:
+    parts = []
+    for i, c in enumerate(result.citations, 1):
+        where = c.get("location") or ""
+        parts.append(f"[{c.get('n', i)}] {c.get('path', '')}{' ' + where if where else ''}")
+    meta = (f"{result.model} · {result.usage['completion_tokens']} tokens · "
+            f"{result.timings['tokens_per_s']:.1f} tok/s · session {result.session_id}"
+            + (" · cached" if result.cached else ""))
+    return "\n".join([*parts, meta])
+
+
+def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.pipeline import AskRequest
+
+    rt = ctx.runtime()
+    params = _params(rt, args)
+    if args.question == "-":
+        from edgeprompt.cli import read_jsonl
+
+        failed = 0
+        for _, rec in read_jsonl(sys.stdin, "question"):
+            if isinstance(rec, str):
+                failed += 1
+                ctx.line({"error": rec})
+                continue
+            try:
+                req = AskRequest(rec["question"], model=rec.get("model", args.model), backend=args.backend,
+                                 session_id=rec.get("session_id", args.session), params=params,
+                                 save=not args.no_save)
+                ctx.line(_run(rt, req).as_dict())
+            except EdgepromptError as e:
+                failed += 1
+                ctx.line({"question": rec["question"], "error": str(e)})
+        return 2 if failed else 0
+
+    req = AskRequest(args.question, model=args.model, backend=args.backend, session_id=args.session,
+                     params=params, save=not args.no_save)
+    if ctx.json:
+        ctx.emit(_run(rt, req).as_dict())
+        return 0
+    out = sys.stdout
+    result = _run(rt, req, on_token=lambda t: (out.write(t), out.flush()), on_notice=ctx.info)
+    out.write("\n")
+    ctx.info(_footer(result))
+    return 0
+
+
+CHAT_HELP = "/new  start a new session · /session  show its id · /exit  leave (or Ctrl-D) · Ctrl-C stops an answer"
+
+
+def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.pipeline import AskRequest
+
+    rt = ctx.runtime()
+    params = _params(rt, args)
+    session_id = rt.sessions.resolve(args.session) if args.session else None
+    card = rt.card(args.model)
+    ctx.info(f"edgeprompt chat · model {card.id} · {CHAT_HELP}")
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return 0
+        if text == "/help":
+            ctx.info(CHAT_HELP)
+            continue
+        if text == "/new":
+            session_id = None
+            ctx.info("new session")
+            continue
+        if text == "/session":
+            ctx.info(session_id or "(no session yet)")
+            continue
+        cancel = threading.Event()
+        req = AskRequest(text, model=card.id, backend=args.backend, session_id=session_id, params=params,
+                         cancel=cancel)
+        sys.stdout.write("assistant> ")
+        sys.stdout.flush()
+        try:
+            result = _run(rt, req, on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()),
+                          on_notice=lambda n: ctx.info(f"\n({n})"))
+            session_id = result.session_id
+            print()
+            ctx.info(_footer(result))
+        except KeyboardInterrupt:
+            print()
+            ctx.info("(answer stopped)")
+        except EdgepromptError as e:
+            print()
+            ctx.info(f"edgeprompt: {e}")
+
+
+def cmd_config_show(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt import config as config_mod
+
+    rt = ctx.runtime()
+    values = rt.settings.as_dict()
+
+    def text() -> str:
+        lines = [f"# {rt.paths.config}"]
+        for section, keys in values.items():
+            lines.append(f"[{section}]")
+            docs = config_mod.DEFAULTS.get(section, {})
+            for k, v in keys.items():
+                doc = docs.get(k, (None, ""))[1]
+                lines.append(f"{k} = {config_mod._toml_value(v)}" + (f"    # {doc}" if doc else ""))
+            lines.append("")
+        return "\n".join(lines)
+
+    ctx.emit({"path": str(rt.paths.config), "settings": values}, text)
+    return 0
+
+
+def cmd_config_path(args: argparse.Namespace, ctx: Context) -> int:
+    rt = ctx.runtime()
+    ctx.emit({"path": str(rt.paths.config)}, str(rt.paths.config))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.doctor import diagnose
+
+    rt = ctx.runtime()
+    report = diagnose(rt)
+
+    def text() -> str:
+        lines = []
+        for check in report["checks"]:
+            mark = {"ok": "ok ", "warn": "!! ", "fail": "XX "}[check["status"]]
+            lines.append(f"{mark} {check['name']:<18} {check['detail']}")
+        return "\n".join(lines)
+
+    ctx.emit(report, text)
+    return 0 if all(c["status"] != "fail" for c in report["checks"]) else 1
+
+
+def cmd_setup(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.setup import prepare
+
+    rt = ctx.runtime()
+    done = prepare(rt, build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)
+    if ctx.json:
+        ctx.emit(done)
+    elif done["actions"] or not args.quiet_if_ready:
+        ctx.info("ready: " + (", ".join(done["actions"]) if done["actions"] else "nothing to do"))
+    return 0

@@ -1,0 +1,133 @@
+"""Settings: documented defaults, overridden by `config.toml` in the data home.
+
+`Settings` is frozen and passed in; nothing reads a global. Each subsystem owns one section and reads it
+with `settings.section(name)`; the defaults and their one-line docs live in `DEFAULTS` below, so
+`edgeprompt config show` can print every knob with its meaning.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from edgeprompt.errors import ConfigError
+from edgeprompt.paths import Paths
+
+# section -> key -> (default, documentation)
+DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
+    "model": {
+        "default": ("auto", "model id used when -m is not given; 'auto' = demo if built, else extractive"),
+        "backend": ("auto", "auto | mlx | onnx: 'auto' picks mlx on Apple silicon, onnx elsewhere"),
+        "threads": (0, "CPU threads for inference; 0 = all physical cores"),
+    },
+    "generation": {
+        "max_tokens": (256, "most tokens an answer may have"),
+        "temperature": (0.0, "0 = greedy (deterministic)"),
+        "top_p": (1.0, "nucleus sampling mass when temperature > 0"),
+        "seed": (0, "sampling seed"),
+    },
+    "context": {
+        "reserve_for_answer": (256, "tokens of the context window kept free for the answer"),
+        "summarize_dropped": (True, "summarise turns that no longer fit instead of only dropping them"),
+    },
+    "trace": {
+        "capture_content": (False, "store prompt and answer text in traces (off by default)"),
+    },
+}
+
+
+def _check_type(section: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, list):
+        ok = isinstance(value, list)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"[{section}] {key} must be {type(default).__name__}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: Paths
+    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """Defaults of `name` merged with the file's values."""
+        merged = {k: d for k, (d, _) in DEFAULTS.get(name, {}).items()}
+        merged.update(self.values.get(name, {}))
+        return MappingProxyType(merged)
+
+    def get(self, dotted: str) -> Any:
+        section, _, key = dotted.partition(".")
+        return self.section(section)[key]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        names = list(DEFAULTS) + [n for n in self.values if n not in DEFAULTS]
+        return {n: dict(self.section(n)) for n in names}
+
+
+def load(paths: Paths) -> Settings:
+    """Read `config.toml` if present; unknown keys in known sections are errors (typos must not pass)."""
+    values: dict[str, dict[str, Any]] = {}
+    if paths.config.exists():
+        try:
+            raw = tomllib.loads(paths.config.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{paths.config}: {e}") from e
+        for section, table in raw.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{paths.config}: '{section}' must be a [section]")
+            known = DEFAULTS.get(section)
+            clean: dict[str, Any] = {}
+            for key, value in table.items():
+                if known is not None:
+                    if key not in known:
+                        raise ConfigError(f"{paths.config}: unknown setting [{section}] {key}")
+                    value = _check_type(section, key, value, known[key][0])
+                clean[key] = value
+            values[section] = clean
+    return Settings(paths=paths, values=MappingProxyType(values))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def default_file_text() -> str:
+    """A config.toml with every default written out and documented."""
+    lines = ["# edgeprompt settings. Every key is shown with its default; edit and keep what you change.", ""]
+    for section, keys in DEFAULTS.items():
+        lines.append(f"[{section}]")
+        for key, (default, doc) in keys.items():
+            lines.append(f"# {doc}")
+            lines.append(f"{key} = {_toml_value(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_default(path: Path) -> bool:
+    """Write the documented defaults if there is no file yet; never overwrite the user's."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_file_text(), encoding="utf-8")
+    return True

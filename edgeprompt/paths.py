@@ -1,0 +1,55 @@
+"""Where edgeprompt keeps its data: one folder, the data home."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_HOME = "EDGEPROMPT_HOME"
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("edgeprompt", appauthor=False))
+
+
+def resolve_home(override: str | os.PathLike[str] | None = None) -> Path:
+    """`--home` wins, then `EDGEPROMPT_HOME`, then the platform's user data dir."""
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser().resolve()
+    return default_home()
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The layout of one data home."""
+
+    home: Path
+
+    @property
+    def db(self) -> Path:
+        return self.home / "edgeprompt.db"
+
+    @property
+    def config(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def models(self) -> Path:
+        """User model cards (*.toml) and built model folders."""
+        return self.home / "models"
+
+    @property
+    def cache(self) -> Path:
+        """Derived artifacts that can be rebuilt (ONNX exports, prompt caches)."""
+        return self.home / "cache"
+
+    def ensure(self) -> Paths:
+        for p in (self.home, self.models, self.cache):
+            p.mkdir(parents=True, exist_ok=True)
+        return self

@@ -1,0 +1,215 @@
+"""The request flow, written out as one plain function: `run(request, runtime) -> Iterator[Event]`.
+
+Read `run` top to bottom: each stage is a `with trace.span(...)` block that records its timing and
+attributes in the request's trace. The caller iterates the events (tokens as they stream, notices,
+and one final `Done` with the whole result).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
+from edgeprompt.errors import UsageError
+from edgeprompt.memory import fit
+from edgeprompt.store.traces import Trace
+
+if TYPE_CHECKING:
+    from edgeprompt.runtime import Runtime
+
+DEFAULT_SYSTEM = ("You are edgeprompt, a helpful assistant that runs offline on this computer. "
+                  "Answer clearly and concisely.")
+MAX_QUESTION_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    question: str
+    model: str | None = None
+    backend: str | None = None  # force mlx | onnx for a card that has both
+    session_id: str | None = None  # None: a new session
+    params: GenerationParams | None = None  # None: from settings
+    save: bool = True  # keep the exchange in the session
+    cancel: threading.Event | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class AskResult:
+    answer: str
+    model: str
+    session_id: str
+    trace_id: str
+    usage: dict[str, int]
+    timings: dict[str, float]
+    cached: bool = False
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    abstained: bool = False
+    finish_reason: str = "stop"
+    backend: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    confidence: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    result: AskResult
+
+
+Event = Token | Notice | Done
+
+
+def _params(rt: Runtime, given: GenerationParams | None) -> GenerationParams:
+    if given is not None:
+        return given
+    g = rt.settings.section("generation")
+    return GenerationParams(max_tokens=int(g["max_tokens"]), temperature=float(g["temperature"]),
+                            top_p=float(g["top_p"]), seed=int(g["seed"]))
+
+
+def _confidence(logprobs: list[float], entropies: list[float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if logprobs:
+        out["mean_logprob"] = sum(logprobs) / len(logprobs)
+        out["perplexity"] = math.exp(-out["mean_logprob"])
+    if entropies:
+        out["mean_entropy"] = sum(entropies) / len(entropies)
+    return out
+
+
+def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
+    question = request.question.strip()
+    if not question:
+        raise UsageError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
+    trace = Trace(operation="chat")
+    params = _params(rt, request.params)
+    notices: list[str] = []
+    try:
+        # 1. session: load or create, and read the history
+        with trace.span("session.load") as s:
+            sessions = rt.sessions
+            session_id = (sessions.resolve(request.session_id) if request.session_id
+                          else sessions.create(model=request.model).id)
+            history = [Message(t.role, t.content) for t in sessions.turns(session_id)
+                       if not t.meta.get("interrupted")]
+            trace.session_id = session_id
+            s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history)})
+
+        # 2. model: the card and its backend for this machine
+        with trace.span("model.load") as s:
+            card = rt.card(request.model)
+            backend = rt.backend(card.id, request.backend)
+            trace.model = card.id
+            s.attributes.update({"gen_ai.request.model": card.id, "gen_ai.provider.name": backend.name})
+
+        # 3. prompt: system text and the question
+        with trace.span("prompt.render") as s:
+            system = [Message("system", DEFAULT_SYSTEM)]
+            user = Message("user", question)
+
+        # 4. context: fit system + history + question in the window, say what was left out
+        with trace.span("context.fit") as s:
+            ctx = rt.settings.section("context")
+            messages, report = fit(system, history, user, backend.count_tokens, backend.context_length,
+                                   min(int(ctx["reserve_for_answer"]), params.max_tokens),
+                                   bool(ctx["summarize_dropped"]))
+            s.attributes.update({"edgeprompt.context.prompt_tokens": report.prompt_tokens,
+                                 "edgeprompt.context.dropped_turns": report.dropped_turns,
+                                 "edgeprompt.context.summarised": report.summarised})
+            if (note := report.notice()) is not None:
+                notices.append(note)
+                yield Notice(note)
+            room = backend.context_length - report.prompt_tokens
+            if params.max_tokens > room:
+                params = GenerationParams(room, params.temperature, params.top_p, params.seed, params.stop)
+
+        # 5. generate: stream tokens from the backend
+        pieces: list[str] = []
+        logprobs: list[float] = []
+        entropies: list[float] = []
+        stats: GenerationStats | None = None
+        finish = "stop"
+        with trace.span("generate") as s:
+            for chunk in backend.stream(Request(tuple(messages), params, request.cancel)):
+                if chunk.text:
+                    pieces.append(chunk.text)
+                    yield Token(chunk.text)
+                if chunk.logprob is not None:
+                    logprobs.append(chunk.logprob)
+                if chunk.entropy is not None:
+                    entropies.append(chunk.entropy)
+                if chunk.finish_reason is not None:
+                    finish, stats = chunk.finish_reason, chunk.stats
+            stats = stats or GenerationStats(report.prompt_tokens, len(pieces), 0.0, s.duration_ms, 0.0)
+            confidence = _confidence(logprobs, entropies)
+            s.attributes.update({
+                "gen_ai.operation.name": "chat", "gen_ai.request.model": card.id,
+                "gen_ai.request.max_tokens": params.max_tokens, "gen_ai.request.temperature": params.temperature,
+                "gen_ai.request.top_p": params.top_p, "gen_ai.request.seed": params.seed,
+                "gen_ai.usage.input_tokens": stats.prompt_tokens,
+                "gen_ai.usage.output_tokens": stats.completion_tokens,
+                "gen_ai.response.finish_reasons": [finish],
+                "edgeprompt.ttft_ms": stats.ttft_ms, "edgeprompt.tokens_per_s": stats.tokens_per_s,
+                "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
+                **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
+            })
+        answer = "".join(pieces)
+        if finish == "cancelled":
+            notices.append("the answer was cancelled before it finished")
+
+        # 6. save: the exchange goes into the session as one unit
+        with trace.span("session.save"):
+            if request.save:
+                rt.sessions.add_exchange(session_id, question, answer, trace.id,
+                                         (stats.prompt_tokens, stats.completion_tokens),
+                                         {"model": card.id, "finish_reason": finish,
+                                          "interrupted": finish == "cancelled"})
+
+        trace.status = "cancelled" if finish == "cancelled" else "ok"
+        trace.attributes.update({
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": card.id,
+            "gen_ai.usage.input_tokens": stats.prompt_tokens, "gen_ai.usage.output_tokens": stats.completion_tokens,
+            "edgeprompt.backend": backend.name, "edgeprompt.finish_reason": finish,
+        })
+        if rt.settings.get("trace.capture_content"):
+            trace.attributes.update({"gen_ai.input.messages": question, "gen_ai.output.messages": answer})
+        result = AskResult(
+            answer=answer, model=card.id, session_id=session_id, trace_id=trace.id,
+            usage={"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens},
+            timings={"ttft_ms": round(stats.ttft_ms, 2), "total_ms": round(trace.now_ms(), 2),
+                     "tokens_per_s": round(stats.tokens_per_s, 2)},
+            finish_reason=finish, backend=backend.name, context=report.as_dict(), notices=notices,
+            confidence={k: round(v, 4) for k, v in confidence.items()},
+        )
+    except (GeneratorExit, KeyboardInterrupt):
+        trace.status = "cancelled"
+        raise
+    except BaseException as e:
+        trace.status = "error"
+        trace.attributes["error.type"] = type(e).__name__
+        raise
+    finally:
+        with contextlib.suppress(Exception):  # a trace must never hide the real outcome of the request
+            rt.traces.save(trace)
+    yield Done(result)

@@ -1,0 +1,129 @@
+"""The runtime: settings, the open database, the model catalog, and lazily loaded components.
+
+One `Runtime` per process (CLI command or app). Components that cost time to load (backends, the
+embedder) are created on first use and kept.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt import config as config_mod
+from edgeprompt.catalog import Catalog, ModelCard, resolve_backend
+from edgeprompt.paths import Paths, resolve_home
+from edgeprompt.store import Database, open_db
+from edgeprompt.store.sessions import SessionStore
+from edgeprompt.store.traces import TraceLog
+
+if TYPE_CHECKING:
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.config import Settings
+    from edgeprompt.embed import Embedder
+
+
+def physical_threads(setting: int) -> int:
+    if setting > 0:
+        return setting
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    _backends: dict[tuple[str, str], Backend] = field(default_factory=dict)
+    _embedder: Embedder | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _parts: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None) -> Runtime:
+        paths = Paths(resolve_home(home)).ensure()
+        config_mod.write_default(paths.config)
+        settings = config_mod.load(paths)
+        db = open_db(paths.db)
+        return cls(settings=settings, db=db, catalog=Catalog(paths.models))
+
+    @property
+    def paths(self) -> Paths:
+        return self.settings.paths
+
+    @property
+    def home(self) -> Path:
+        return self.settings.paths.home
+
+    @property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.db)
+
+    @property
+    def traces(self) -> TraceLog:
+        return TraceLog(self.db)
+
+    def part(self, name: str, factory: Any) -> Any:
+        """A lazily built, cached component (firewall, retriever, cache, …) shared by all requests."""
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = factory()
+            return self._parts[name]
+
+    # -- models -------------------------------------------------------------------------------------
+    def default_model_id(self) -> str:
+        wanted = str(self.settings.get("model.default"))
+        if wanted != "auto":
+            return wanted
+        for candidate in ("demo", "extractive"):
+            if self.catalog.has(candidate):
+                card = self.catalog.get(candidate)
+                if card.backend in ("extractive", "echo") or any(
+                        (p := card.path_for(f)) is not None and p.exists() for f in ("mlx", "onnx")):
+                    return candidate
+        return "echo"
+
+    def card(self, model_id: str | None = None) -> ModelCard:
+        return self.catalog.get(model_id or self.default_model_id())
+
+    def backend_kind(self, card: ModelCard, prefer: str | None = None) -> str:
+        return resolve_backend(card, prefer or str(self.settings.get("model.backend")))
+
+    def backend(self, model_id: str | None = None, prefer: str | None = None) -> Backend:
+        from edgeprompt.backends import load_backend
+
+        card = self.card(model_id)
+        kind = self.backend_kind(card, prefer)
+        with self._lock:
+            key = (card.id, kind)
+            if key not in self._backends:
+                threads = physical_threads(int(self.settings.get("model.threads")))
+                self._backends[key] = load_backend(card, kind, threads=threads)
+            return self._backends[key]
+
+    def embedder(self) -> Embedder:
+        from edgeprompt.embed import Embedder
+
+        with self._lock:
+            if self._embedder is None:
+                threads = physical_threads(int(self.settings.get("model.threads")))
+                self._embedder = Embedder.load(self.paths.cache, threads=threads)
+            return self._embedder
+
+    def close(self) -> None:
+        for b in self._backends.values():
+            b.close()
+        self._backends.clear()
+        for p in self._parts.values():
+            close = getattr(p, "close", None)
+            if callable(close):
+                close()
+        self.db.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,22 @@
+"""First-use preparation (`edgeprompt setup`, run by scripts/run): each step is skipped once done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgeprompt.runtime import Runtime
+
+
+def prepare(rt: Runtime, build_demo: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    actions: list[str] = []
+    if build_demo:
+        from edgeprompt.demo import demo_ready, ensure_demo
+
+        if not demo_ready(rt):
+            if progress:
+                progress("building the demo model (once; about a minute on 2 cores)…")
+            ensure_demo(rt, progress=progress)
+            actions.append("built the demo model")
+    return {"home": str(rt.home), "actions": actions}

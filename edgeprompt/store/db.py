@@ -1,0 +1,168 @@
+"""One SQLite database through `sqlean` (extension loading on every Python) with sqlite-vec loaded.
+
+WAL mode, foreign keys on, synchronous=FULL. One `Database` object is shared by all threads of a
+process; writes go through `transaction()`, which holds a lock so there is one writer at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from edgeprompt.errors import (
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    DiskFullError,
+    EdgepromptError,
+)
+
+# Written into the file header so a foreign SQLite file is recognised as not ours ("EDGP").
+APPLICATION_ID = 0x45444750
+BUSY_TIMEOUT_MS = 5000
+
+
+def translate(e: Exception, path: Path | str = "") -> EdgepromptError:
+    """Map a driver error to a domain error with a one-line message."""
+    text = str(e).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseLockedError(str(path))
+    if "disk is full" in text or "database or disk is full" in text:
+        return DiskFullError(str(path))
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return CorruptDatabaseError(str(path))
+    return EdgepromptError(f"database error: {e}")
+
+
+def _driver() -> Any:
+    import sqlean
+
+    return sqlean
+
+
+class Database:
+    """A connection plus the one-writer lock. Readers use `query`; writers use `transaction`."""
+
+    def __init__(self, conn: Any, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        return (_driver().Error,)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except _driver().Error as e:
+                raise translate(e, self.path) from e
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; nested calls join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except _driver().Error as e:
+                raise translate(e, self.path) from e
+            self._depth = 1
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException as e:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except _driver().Error:
+                    pass
+                if isinstance(e, _driver().Error):
+                    raise translate(e, self.path) from e
+                raise
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(path: Path) -> Database:
+    """Open (creating if needed) without migrating; see `open_db`."""
+    import sqlite_vec
+
+    sqlean = _driver()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlean.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                              check_same_thread=False)
+        conn.row_factory = sqlean.Row
+        conn.enable_load_extension(True)
+        sqlite_vec.load(conn)
+        conn.enable_load_extension(False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and app_id != APPLICATION_ID:
+            conn.close()
+            raise CorruptDatabaseError(f"{path} is a SQLite file but not an edgeprompt database")
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise DatabaseLockedError(str(path))
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=FULL")
+        if not tables:
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    except sqlean.Error as e:
+        raise translate(e, path) from e
+    return Database(conn, path)
+
+
+def open_db(path: Path) -> Database:
+    """Open the edgeprompt database and bring its schema up to date (refusing newer ones)."""
+    from edgeprompt.store.migrations import migrate
+
+    db = connect(path)
+    try:
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def run_script(conn: Any, script: str) -> None:
+    """Execute several statements inside the current transaction.
+
+    `executescript` would COMMIT first and break the one-transaction-per-migration rule.
+    """
+    sqlean = _driver()
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlean.complete_statement(buf):
+            if buf.strip():
+                conn.execute(buf)
+            buf = ""
+    if buf.strip():
+        conn.execute(buf)

@@ -1,0 +1,53 @@
+"""Named schema migrations, applied in order, each in its own transaction with its own record.
+
+A shipped migration is never edited: change the schema by appending a new one. Each subsystem keeps
+its DDL in its own `schema` module; this list is the single order. A database that records a
+migration this code does not know was written by a newer edgeprompt and is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from edgeprompt.errors import NewerDatabaseError
+from edgeprompt.store import schema_core
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    apply: Callable[[Any], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_sessions", schema_core.sessions),
+    Migration("0002_traces", schema_core.traces),
+)
+
+
+def applied(db: Any) -> list[str]:
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    return [r[0] for r in db.query("SELECT name FROM schema_migrations ORDER BY rowid")]
+
+
+def migrate(db: Any, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Apply what is missing; return the names applied now."""
+    known = {m.name for m in migrations}
+    done = applied(db)
+    unknown = [n for n in done if n not in known]
+    if unknown:
+        raise NewerDatabaseError(f"{db.path} has schema '{unknown[-1]}' that this version does not know")
+    now: list[str] = []
+    for m in migrations:
+        if m.name in done:
+            continue
+        with db.transaction() as conn:
+            m.apply(conn)
+            conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (m.name, time.time()))
+        now.append(m.name)
+    return now

@@ -1,0 +1,64 @@
+"""DDL of the runtime core: chat sessions and request traces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeprompt.store.db import run_script
+
+
+def sessions(conn: Any) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            model TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            trace_id TEXT,
+            tokens INTEGER,
+            meta TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX turns_session ON turns(session_id, id);
+        """,
+    )
+
+
+def traces(conn: Any) -> None:
+    # One row per request, one row per stage; attribute names follow OpenTelemetry GenAI (gen_ai.*)
+    # plus edgeprompt.*; attributes are JSON objects.
+    run_script(
+        conn,
+        """
+        CREATE TABLE traces (
+            id TEXT PRIMARY KEY,
+            started_at REAL NOT NULL,
+            duration_ms REAL NOT NULL,
+            operation TEXT NOT NULL,
+            session_id TEXT,
+            model TEXT,
+            status TEXT NOT NULL,
+            attributes TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX traces_started ON traces(started_at);
+        CREATE TABLE trace_spans (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trace_id TEXT NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            start_ms REAL NOT NULL,
+            duration_ms REAL NOT NULL,
+            attributes TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX trace_spans_trace ON trace_spans(trace_id, seq);
+        """,
+    )

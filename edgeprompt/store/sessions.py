@@ -1,0 +1,140 @@
+"""Chat sessions and their turns."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeprompt.errors import NotFoundError, UsageError
+from edgeprompt.store.db import Database
+
+
+@dataclass(frozen=True)
+class Turn:
+    id: int
+    session_id: str
+    role: str
+    content: str
+    created_at: float
+    trace_id: str | None = None
+    tokens: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    title: str
+    model: str | None
+    created_at: float
+    updated_at: float
+    turns: int = 0
+
+
+def _session(row: Any) -> Session:
+    n = row["n"] if "n" in row.keys() else 0  # noqa: SIM118 - a sqlite Row tests values, not keys, with `in`
+    return Session(row["id"], row["title"], row["model"], row["created_at"], row["updated_at"], n)
+
+
+def _turn(row: Any) -> Turn:
+    return Turn(row["id"], row["session_id"], row["role"], row["content"], row["created_at"],
+                row["trace_id"], row["tokens"], json.loads(row["meta"] or "{}"))
+
+
+class SessionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, title: str = "", model: str | None = None) -> Session:
+        sid = uuid.uuid4().hex[:12]
+        now = time.time()
+        with self.db.transaction() as c:
+            c.execute("INSERT INTO sessions(id, title, model, created_at, updated_at) VALUES (?,?,?,?,?)",
+                      (sid, title, model, now, now))
+        return Session(sid, title, model, now, now, 0)
+
+    def resolve(self, ref: str) -> str:
+        """A full id or a unique prefix of one."""
+        rows = self.db.query("SELECT id FROM sessions WHERE id = ? OR id LIKE ? LIMIT 2",
+                             (ref, ref.replace("%", "").replace("_", "") + "%"))
+        exact = [r[0] for r in rows if r[0] == ref]
+        if exact:
+            return exact[0]
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise NotFoundError(f"session '{ref}'")
+        raise UsageError(f"session prefix '{ref}' is ambiguous")
+
+    def get(self, ref: str) -> Session:
+        sid = self.resolve(ref)
+        row = self.db.query_one(
+            "SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n "
+            "FROM sessions s WHERE s.id = ?", (sid,))
+        return _session(row)
+
+    def list(self, limit: int = 100, search: str | None = None) -> list[Session]:
+        sql = ("SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n FROM sessions s ")
+        params: list[Any] = []
+        if search:
+            sql += ("WHERE s.title LIKE ? OR EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id "
+                    "AND t.content LIKE ?) ")
+            params += [f"%{search}%", f"%{search}%"]
+        sql += "ORDER BY s.updated_at DESC LIMIT ?"
+        params.append(limit)
+        return [_session(r) for r in self.db.query(sql, params)]
+
+    def rename(self, ref: str, title: str) -> Session:
+        sid = self.resolve(ref)
+        with self.db.transaction() as c:
+            c.execute("UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?", (title, time.time(), sid))
+        return self.get(sid)
+
+    def delete(self, ref: str) -> str:
+        sid = self.resolve(ref)
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+        return sid
+
+    def turns(self, ref: str) -> list[Turn]:
+        sid = self.resolve(ref)
+        rows = self.db.query("SELECT * FROM turns WHERE session_id = ? ORDER BY id", (sid,))
+        return [_turn(r) for r in rows]
+
+    def add_exchange(self, session_id: str, question: str, answer: str, trace_id: str | None,
+                     tokens: tuple[int | None, int | None] = (None, None),
+                     meta: dict[str, Any] | None = None) -> None:
+        """Store a question and its answer together, so a session never holds half a turn."""
+        now = time.time()
+        m = json.dumps(meta or {}, sort_keys=True)
+        with self.db.transaction() as c:
+            c.execute("INSERT INTO turns(session_id, role, content, created_at, trace_id, tokens, meta) "
+                      "VALUES (?, 'user', ?, ?, ?, ?, '{}')", (session_id, question, now, trace_id, tokens[0]))
+            c.execute("INSERT INTO turns(session_id, role, content, created_at, trace_id, tokens, meta) "
+                      "VALUES (?, 'assistant', ?, ?, ?, ?, ?)", (session_id, answer, now, trace_id, tokens[1], m))
+            title_row = c.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if title_row is not None and not title_row[0]:
+                c.execute("UPDATE sessions SET title = ? WHERE id = ?", (_title_from(question), session_id))
+            c.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+
+    def replace_answer(self, turn_id: int, content: str, meta: dict[str, Any]) -> None:
+        with self.db.transaction() as c:
+            c.execute("UPDATE turns SET content = ?, meta = ? WHERE id = ?",
+                      (content, json.dumps(meta, sort_keys=True), turn_id))
+
+
+def _title_from(question: str) -> str:
+    words = question.split()
+    title = " ".join(words[:8])
+    return title + ("…" if len(words) > 8 else "")
+
+
+def export_markdown(session: Session, turns: list[Turn]) -> str:
+    lines = [f"# {session.title or session.id}", "", f"_session {session.id}, model {session.model or '-'}_", ""]
+    for t in turns:
+        who = {"user": "You", "assistant": "Assistant", "system": "System"}[t.role]
+        lines += [f"**{who}:**", "", t.content, ""]
+    return "\n".join(lines)

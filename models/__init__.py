@@ -1,0 +1,1 @@
+"""Shipped model cards, rule packs and small ONNX artifacts: data only, installed as edgeprompt.shipped."""

@@ -1,0 +1,61 @@
+"""Shared fixtures: every test gets its own data home; nothing touches the user's home or the network."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("EDGEPROMPT_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def runtime(data_home: Path) -> Iterator[object]:
+    from edgeprompt.runtime import Runtime
+
+    rt = Runtime.open(data_home)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+    from edgeprompt.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def embed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MiniLM ONNX export shared by the whole session (the export takes a few seconds)."""
+    from edgeprompt.embed import ensure_exported
+
+    cache = tmp_path_factory.mktemp("embed-cache")
+    ensure_exported(cache)
+    return cache
+
+
+@pytest.fixture
+def embedder(embed_cache: Path):  # type: ignore[no-untyped-def]
+    from edgeprompt.embed import Embedder
+
+    return Embedder.load(embed_cache, threads=2)

@@ -1,0 +1,1 @@
+"""The Textual app (installed as edgeprompt.tui)."""
