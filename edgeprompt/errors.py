@@ -68,3 +68,11 @@ class Cancelled(EdgepromptError):
     """Cancelled."""
 
     exit_code = 130
+
+
+class SignatureError(EdgepromptError):
+    """The pack's signature does not verify; it was not installed"""
+
+
+class UntrustedKeyError(EdgepromptError):
+    """The pack is signed by a key this laptop does not trust ({detail}); trust it first with --trust-key"""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeprompt.errors import NewerDatabaseError
+from edgeprompt.firewall import audit_schema
 from edgeprompt.store import schema_core
 
 
@@ -25,6 +26,9 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_sessions", schema_core.sessions),
     Migration("0002_traces", schema_core.traces),
+    Migration("0003_feedback", schema_core.feedback),
+    Migration("0004_labelled_examples", schema_core.labelled_examples),
+    Migration("0201_audit_log", audit_schema.audit_log),
 )
 
 

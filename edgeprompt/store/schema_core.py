@@ -62,3 +62,45 @@ def traces(conn: Any) -> None:
         CREATE INDEX trace_spans_trace ON trace_spans(trace_id, seq);
         """,
     )
+
+
+def feedback(conn: Any) -> None:
+    # Thumbs and edits on answers, stored like OpenTelemetry `gen_ai.evaluation.result` events.
+    # Edited answers keep the original and the edit: preference pairs for fine-tuning.
+    run_script(
+        conn,
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trace_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('thumbs', 'edit')),
+            score INTEGER,
+            comment TEXT,
+            original TEXT,
+            edited TEXT,
+            edit_distance INTEGER,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX feedback_trace ON feedback(trace_id);
+        """,
+    )
+
+
+def labelled_examples(conn: Any) -> None:
+    # Local labelled data (firewall corrections, routing outcomes, …). It never leaves the laptop in the
+    # clear: federated training reads it and sends only clipped, noised model updates.
+    run_script(
+        conn,
+        """
+        CREATE TABLE labelled_examples (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            task TEXT NOT NULL,
+            text TEXT NOT NULL,
+            label TEXT NOT NULL,
+            source TEXT NOT NULL,
+            ref TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX labelled_examples_task ON labelled_examples(task, id);
+        """,
+    )
