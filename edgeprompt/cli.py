@@ -129,6 +129,10 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # undecodable bytes on stdin must not crash a batch: they become U+FFFD
+    if hasattr(sys.stdin, "reconfigure"):
+        with contextlib.suppress(Exception):
+            sys.stdin.reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = Context(args)

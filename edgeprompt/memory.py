@@ -39,14 +39,32 @@ class ContextReport:
                 "dropped_turns": self.dropped_turns, "summarised": self.summarised}
 
 
-def _summary(dropped: Sequence[Message], max_words: int = 12) -> str:
+def _summary(dropped: Sequence[Message], max_questions: int = 6, max_words: int = 12) -> str:
+    """A short extractive summary: the most recent dropped questions, clipped; older ones only counted."""
+    questions = [m.content for m in dropped if m.role == "user"]
+    if not questions:
+        return ""
+    shown = questions[-max_questions:]
     parts = []
-    for m in dropped:
-        if m.role != "user":
-            continue
-        words = m.content.split()
+    for q in shown:
+        words = q.split()
         parts.append(" ".join(words[:max_words]) + ("…" if len(words) > max_words else ""))
-    return "Earlier in this conversation the user asked: " + "; ".join(parts) if parts else ""
+    more = len(questions) - len(shown)
+    head = "Earlier in this conversation the user asked"
+    if more:
+        head += f" (besides {more} older question{'s' if more != 1 else ''})"
+    return f"{head}: " + "; ".join(parts)
+
+
+def _split_exchanges(history: Sequence[Message]) -> list[list[Message]]:
+    """Group messages into exchanges that each start at a user message."""
+    groups: list[list[Message]] = []
+    for m in history:
+        if m.role == "user" or not groups:
+            groups.append([m])
+        else:
+            groups[-1].append(m)
+    return groups
 
 
 def fit(system: Sequence[Message], history: Sequence[Message], user: Message,
@@ -60,28 +78,33 @@ def fit(system: Sequence[Message], history: Sequence[Message], user: Message,
     if fixed_tokens > budget:
         raise UsageError(f"the question and instructions take {fixed_tokens} tokens; this model's context "
                          f"allows {budget} (plus {reserve} for the answer). Shorten the question.")
-    kept: list[Message] = []
     # walk back over whole exchanges so a question is never kept without its answer
-    i = len(history)
-    while i > 0:
-        j = i - 1
-        while j > 0 and history[j].role != "user":
-            j -= 1
-        candidate = list(history[j:i]) + kept
+    groups = _split_exchanges(history)
+    n_keep = 0
+    while n_keep < len(groups):
+        candidate = [m for g in groups[len(groups) - n_keep - 1:] for m in g]
         if count([*system, *candidate, user]) > budget:
             break
-        kept = candidate
-        i = j
-    dropped = list(history[:i])
-    summarised = False
+        n_keep += 1
     sys_msgs = list(system)
-    if dropped and summarize:
-        text = _summary(dropped)
-        if text:
-            note = Message("system", text)
-            if count([*sys_msgs, note, *kept, user]) <= budget:
-                sys_msgs.append(note)
-                summarised = True
+    summarised = False
+    # with a summary, give up further old exchanges until the summary itself fits
+    while summarize and n_keep < len(groups):
+        dropped_msgs = [m for g in groups[: len(groups) - n_keep] for m in g]
+        kept_msgs = [m for g in groups[len(groups) - n_keep:] for m in g]
+        text = _summary(dropped_msgs)
+        if not text:
+            break
+        note = Message("system", text)
+        if count([*system, note, *kept_msgs, user]) <= budget:
+            sys_msgs = [*system, note]
+            summarised = True
+            break
+        if n_keep == 0:
+            break
+        n_keep -= 1
+    kept = [m for g in groups[len(groups) - n_keep:] for m in g] if n_keep else []
+    dropped = [m for g in groups[: len(groups) - n_keep] for m in g]
     messages = [*sys_msgs, *kept, user]
     total = count(messages)
     sys_tokens = count(sys_msgs) if sys_msgs else 0

@@ -18,6 +18,7 @@ from edgeprompt.backends.base import GenerationParams, GenerationStats, Message,
 from edgeprompt.errors import UsageError
 from edgeprompt.memory import fit
 from edgeprompt.store.traces import Trace
+from edgeprompt.unicode import clean_text
 
 if TYPE_CHECKING:
     from edgeprompt.runtime import Runtime
@@ -97,7 +98,7 @@ def _confidence(logprobs: list[float], entropies: list[float]) -> dict[str, floa
 
 
 def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
-    question = request.question.strip()
+    question = clean_text(request.question).strip()
     if not question:
         raise UsageError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:

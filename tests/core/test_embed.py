@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Mein Mietvertrag endet im März 2026.",
+    "What is the deductible on my car insurance policy?",
+    "",
+    "def add(a, b):\n    return a + b",
+    "word " * 400,  # longer than the model's 256-token window: truncated like sentence-transformers
+]
+
+
+def test_onnx_matches_pytorch_sentence_transformers(embedder) -> None:  # type: ignore[no-untyped-def]
+    from sentence_transformers import SentenceTransformer
+
+    from edgeprompt.embed import weights_dir
+
+    ref = SentenceTransformer(str(weights_dir()), device="cpu").encode(TEXTS, normalize_embeddings=True)
+    ours = embedder.embed_batch(TEXTS)
+    assert ours.shape == (len(TEXTS), 384)
+    cos = (ours * ref).sum(axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(ref, axis=1))
+    assert cos.min() >= 0.999, cos
+
+
+def test_vectors_are_unit_norm_and_batch_independent(embedder) -> None:  # type: ignore[no-untyped-def]
+    batch = embedder.embed_batch(TEXTS[:3], batch_size=2)
+    single = np.stack([embedder.embed(t) for t in TEXTS[:3]])
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(batch, single, atol=1e-5)
+    assert embedder.embed_batch([]).shape == (0, 384)
+
+
+def test_export_is_keyed_by_weights_hash_and_reused(embed_cache: Path) -> None:
+    from edgeprompt.embed import ensure_exported, weights_dir, weights_hash
+
+    folder = ensure_exported(embed_cache)
+    assert folder.name == f"minilm-{weights_hash(weights_dir())[:16]}"
+    mtime = (folder / "model.onnx").stat().st_mtime
+    assert ensure_exported(embed_cache) == folder
+    assert (folder / "model.onnx").stat().st_mtime == mtime
