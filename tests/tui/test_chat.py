@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from edgeprompt.tui.app import EdgepromptApp
 from edgeprompt.tui.chat import Bubble, ChatScreen
 
