@@ -37,6 +37,15 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "trace": {
         "capture_content": (False, "store prompt and answer text in traces (off by default)"),
     },
+    "rag": {
+        "answer_from_documents": (True, "when documents are indexed, answer from them with citations (or abstain)"),
+        "top_k": (5, "numbered sources put into the prompt"),
+        "min_relevance": (0.35, "abstain when no retrieved chunk is at least this similar (cosine) to the question"),
+        "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
+        "max_file_mb": (50.0, "files larger than this are skipped"),
+        "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),
+        "overlap_chars": (100, "characters of the previous chunk repeated at the start of the next"),
+    },
 }
 
 

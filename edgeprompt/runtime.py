@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
     from edgeprompt.config import Settings
     from edgeprompt.embed import Embedder
+    from edgeprompt.rag.library import Library
 
 
 def physical_threads(setting: int) -> int:
@@ -71,6 +72,12 @@ class Runtime:
             if name not in self._parts:
                 self._parts[name] = factory()
             return self._parts[name]
+
+    def documents(self) -> Library:
+        """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""
+        from edgeprompt.rag.library import Library
+
+        return self.part("rag", lambda: Library.open(self))
 
     # -- models -------------------------------------------------------------------------------------
     def default_model_id(self) -> str:

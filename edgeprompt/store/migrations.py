@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.firewall import audit_schema
+from edgeprompt.rag import schema as rag_schema
 from edgeprompt.store import schema_core
 
 
@@ -29,6 +30,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0003_feedback", schema_core.feedback),
     Migration("0004_labelled_examples", schema_core.labelled_examples),
     Migration("0201_audit_log", audit_schema.audit_log),
+    Migration("0101_documents", rag_schema.documents),
 )
 
 

@@ -1,0 +1,133 @@
+"""HTML: the visible text as blocks (headings, paragraphs, list items, table rows, pre).
+
+Hidden elements (`hidden`, `aria-hidden="true"`, `display:none`, `visibility:hidden`, zero font size or
+opacity, <template>) and comments are not content: a reader never sees them, so they are not indexed.
+They are returned as `Loaded.hidden` because that is exactly where injected instructions hide, and the
+firewall scans them. Scripts and styles are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded
+from edgeprompt.rag.loaders import decode_text
+
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_DROP = frozenset(("script", "style", "noscript", "svg"))
+_BLOCK = frozenset("p div section article main aside header footer nav blockquote dd dt figcaption caption "
+                   "form fieldset address details summary ul ol dl table tbody thead tfoot body html".split())
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])"
+                           r"|opacity\s*:\s*0(?![.\d]*[1-9])", re.I)
+_SPACE = re.compile(r"\s+")
+
+
+def _hides(tag: str, attrs: dict[str, str | None]) -> bool:
+    return (tag == "template" or "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
+            or bool(_HIDDEN_STYLE.search(attrs.get("style") or "")))
+
+
+class _Visible(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool, bool]] = []  # (tag, hidden here, dropped here)
+        self.blocks: list[Block] = []
+        self.hidden: list[str] = []
+        self.title = ""
+        self._buf: list[str] = []
+        self._kind = PARAGRAPH
+        self._level = 0
+        self._start: int | None = None
+        self._hidden_buf: list[str] = []
+
+    # state ------------------------------------------------------------------------------------------
+    def _is(self, index: int) -> bool:
+        return any(e[index] for e in self.stack)
+
+    def _flush(self) -> None:
+        raw = "".join(self._buf)
+        text = raw.strip("\n") if self._kind == CODE else _SPACE.sub(" ", raw).strip(" |")
+        if text.strip():
+            line = self.getpos()[0]
+            self.blocks.append(Block(text, self._kind, self._level, self._start or line, line))
+        self._buf, self._kind, self._level, self._start = [], PARAGRAPH, 0, None
+
+    def _flush_hidden(self) -> None:
+        text = _SPACE.sub(" ", "".join(self._hidden_buf)).strip()
+        if text:
+            self.hidden.append(text)
+        self._hidden_buf = []
+
+    # parser callbacks ---------------------------------------------------------------------------------
+    def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
+        attrs = dict(attrs_list)
+        if tag in _VOID:
+            if tag == "br":
+                self._buf.append("\n")
+            return
+        hides = _hides(tag, attrs) and not self._is(1)
+        if hides:
+            self._flush_hidden()
+        self.stack.append((tag, hides, tag in _DROP))
+        if self._is(1) or self._is(2):
+            return
+        if re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self._kind, self._level = HEADING, int(tag[1])
+        elif tag == "li":
+            self._flush()
+            self._kind = LIST
+            self._buf.append("- ")
+        elif tag == "tr":
+            self._flush()
+            self._kind = TABLE
+        elif tag in ("td", "th"):
+            if "".join(self._buf).strip():
+                self._buf.append(" | ")
+        elif tag == "pre":
+            self._flush()
+            self._kind = CODE
+        elif tag in _BLOCK:
+            self._flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if not any(e[0] == tag for e in self.stack):
+            return  # a stray end tag
+        while self.stack:
+            name, hid, _ = self.stack.pop()
+            if hid:
+                self._flush_hidden()
+            if name == tag:
+                break
+        if not (self._is(1) or self._is(2)) and (re.fullmatch(r"h[1-6]|li|tr|pre", tag) or tag in _BLOCK):
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1][0] == "title" and not self.title:
+            self.title = _SPACE.sub(" ", data).strip()
+            return
+        if self._is(2) or (self.stack and self.stack[-1][0] == "title"):
+            return
+        if self._is(1):
+            self._hidden_buf.append(data)
+            return
+        if self._start is None and data.strip():
+            self._start = self.getpos()[0]
+        self._buf.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        if data.strip():
+            self.hidden.append(_SPACE.sub(" ", data).strip())
+
+
+def load_html(path: Path, data: bytes) -> Loaded:
+    parser = _Visible()
+    parser.feed(decode_text(data))
+    parser.close()
+    parser._flush()
+    parser._flush_hidden()
+    first_h1 = next((b.text for b in parser.blocks if b.kind == HEADING and b.level == 1), "")
+    title = parser.title or first_h1 or path.stem
+    return Loaded("html", title, tuple(parser.blocks), tuple(parser.hidden))

@@ -1,0 +1,93 @@
+"""PDF (pypdf: text per page, paragraphs within a page) and DOCX (python-docx: paragraphs by style,
+tables by row, in document order)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from edgeprompt.rag.blocks import HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded
+from edgeprompt.rag.loaders import Skip
+
+_SPACE = re.compile(r"[ \t]+")
+
+
+def load_pdf(path: Path, data: bytes) -> Loaded:
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # malformed-but-readable files warn loudly
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise Skip("encrypted PDF (needs a password)")
+        pages = list(reader.pages)
+    except PdfReadError as e:
+        raise Skip(f"unreadable pdf: {e}") from e
+    blocks: list[Block] = []
+    for n, page in enumerate(pages, 1):
+        text = page.extract_text() or ""
+        for para in re.split(r"\n\s*\n", text):
+            lines = [_SPACE.sub(" ", x).strip() for x in para.splitlines()]
+            lines = [x for x in lines if x]
+            if lines:
+                blocks.extend(_pdf_blocks(lines, n))
+    meta = reader.metadata
+    title = (meta.title if meta is not None and meta.title else "") or path.stem
+    return Loaded("pdf", str(title).strip(), tuple(blocks))
+
+
+def _pdf_blocks(lines: list[str], page: int) -> list[Block]:
+    """A page's text rarely keeps blank lines: start a new paragraph after a line that ends a sentence
+    and is clearly shorter than the page's long lines."""
+    width = max(len(x) for x in lines)
+    out: list[Block] = []
+    cur: list[str] = []
+    for line in lines:
+        cur.append(line)
+        if line.endswith((".", ":", "!", "?")) and len(line) < 0.7 * width:
+            out.append(Block(" ".join(cur), PARAGRAPH, page=page))
+            cur = []
+    if cur:
+        out.append(Block(" ".join(cur), PARAGRAPH, page=page))
+    return out
+
+
+def load_docx(path: Path, data: bytes) -> Loaded:
+    import zipfile
+
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise Skip(f"unreadable docx: {type(e).__name__}") from e
+    blocks: list[Block] = []
+    title = (document.core_properties.title or "").strip()
+    n = 0
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                n += 1
+                cells = [c.text.strip() for c in row.cells]
+                if any(cells):
+                    blocks.append(Block(" | ".join(cells), TABLE, 0, n, n))
+            continue
+        n += 1
+        text = item.text.strip()
+        if not text:
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
+        if style == "Title":  # the document's own title line names the document, not a section
+            title = title or text
+        elif m := re.match(r"Heading (\d)", style):
+            blocks.append(Block(text, HEADING, int(m.group(1)), n, n))
+        elif style.startswith("List"):
+            blocks.append(Block(f"- {text}", LIST, 0, n, n))
+        else:
+            blocks.append(Block(text, PARAGRAPH, 0, n, n))
+    return Loaded("docx", title or path.stem, tuple(blocks), line_unit="paragraph")
