@@ -37,6 +37,11 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "trace": {
         "capture_content": (False, "store prompt and answer text in traces (off by default)"),
     },
+    "registry": {
+        "default_prompt": ("assistant", "prompt the chat pipeline renders when --prompt is not given"),
+        "label": ("production", "label the pipeline renders when the prompt reference names none"),
+        "template_cache_size": (256, "compiled prompt versions kept in the template cache (LRU)"),
+    },
     "rag": {
         "answer_from_documents": (True, "when documents are indexed, answer from them with citations (or abstain)"),
         "top_k": (5, "numbered sources put into the prompt"),

@@ -76,3 +76,15 @@ class SignatureError(EdgepromptError):
 
 class UntrustedKeyError(EdgepromptError):
     """The pack is signed by a key this laptop does not trust ({detail}); trust it first with --trust-key"""
+
+
+class TemplateError(EdgepromptError):
+    """Prompt template error: {detail}"""
+
+
+class PromotionRefusedError(EdgepromptError):
+    """Promotion refused: {detail}"""
+
+
+class ProtectedLabelError(EdgepromptError):
+    """Label {detail} is protected; confirm with --yes or import a pack signed by a trusted coordinator"""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from edgeprompt.config import Settings
     from edgeprompt.embed import Embedder
     from edgeprompt.rag.library import Library
+    from edgeprompt.registry import PromptRegistry
 
 
 def physical_threads(setting: int) -> int:
@@ -72,6 +73,15 @@ class Runtime:
             if name not in self._parts:
                 self._parts[name] = factory()
             return self._parts[name]
+
+    def registry(self) -> PromptRegistry:
+        """The prompt registry (versions, labels, the template cache), shared by all requests."""
+        from edgeprompt.registry import PromptRegistry
+
+        reg = self.settings.section("registry")
+        return self.part("registry", lambda: PromptRegistry(
+            self.db, cache_size=int(reg["template_cache_size"]), default_prompt=str(reg["default_prompt"]),
+            default_label=str(reg["label"])))
 
     def documents(self) -> Library:
         """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""

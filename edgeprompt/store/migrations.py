@@ -15,6 +15,7 @@ from typing import Any
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.firewall import audit_schema
 from edgeprompt.rag import schema as rag_schema
+from edgeprompt.registry import schema as registry_schema
 from edgeprompt.store import schema_core
 
 
@@ -31,6 +32,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_labelled_examples", schema_core.labelled_examples),
     Migration("0201_audit_log", audit_schema.audit_log),
     Migration("0101_documents", rag_schema.documents),
+    Migration("0301_prompt_registry", registry_schema.prompt_registry),
 )
 
 
