@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.core",
     "edgeprompt.commands.sessions",
     "edgeprompt.commands.models",
+    "edgeprompt.commands.prompts",
     "edgeprompt.commands.docs",
 )
 

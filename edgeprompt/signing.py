@@ -116,6 +116,11 @@ class TrustStore:
         return (self.folder / f"{kid}.pub").exists()
 
 
+def trust_store(home: Path) -> TrustStore:
+    """The data home's trust store: every kind of pack (intel, prompts, models) checks the same keys."""
+    return TrustStore(home / "trusted-keys")
+
+
 def read_pack(data: bytes, trust: TrustStore | None) -> Pack:
     """Parse and verify; with `trust=None` only the signature is checked (for `inspect`)."""
     import json
