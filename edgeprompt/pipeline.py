@@ -23,8 +23,6 @@ from edgeprompt.unicode import clean_text
 if TYPE_CHECKING:
     from edgeprompt.runtime import Runtime
 
-DEFAULT_SYSTEM = ("You are edgeprompt, a helpful assistant that runs offline on this computer. "
-                  "Answer clearly and concisely.")
 MAX_QUESTION_CHARS = 100_000
 
 
@@ -36,6 +34,8 @@ class AskRequest:
     session_id: str | None = None  # None: a new session
     params: GenerationParams | None = None  # None: from settings
     save: bool = True  # keep the exchange in the session
+    prompt: str | None = None  # registry prompt "NAME[:LABEL]" or "NAME@VERSION"; None: the default prompt
+    overrides: dict[str, Any] | None = field(default=None, compare=False)  # params set by the user (with params=None)
     cancel: threading.Event | None = field(default=None, compare=False)
 
 
@@ -124,10 +124,16 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             trace.model = card.id
             s.attributes.update({"gen_ai.request.model": card.id, "gen_ai.provider.name": backend.name})
 
-        # 3. prompt: system text and the question
+        # 3. prompt: system text and user text rendered from the registry (label production unless named);
+        #    the trace records the exact version (and A/B arm) that produced this answer
         with trace.span("prompt.render") as s:
-            system = [Message("system", DEFAULT_SYSTEM)]
-            user = Message("user", question)
+            rendered = rt.registry().for_request(request.prompt, session_id, {"question": question})
+            system = [Message("system", rendered.system)] if rendered.system else []
+            user = Message("user", rendered.user)
+            if request.params is None:  # the version's params, then what the user set on the command line
+                params = rendered.generation(params, request.overrides)
+            s.attributes.update(rendered.trace_attributes())
+            trace.attributes.update(rendered.trace_attributes())
 
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:

@@ -48,6 +48,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, help="0 = greedy")
     p.add_argument("--top-p", type=float)
     p.add_argument("--seed", type=int)
+    p.add_argument("--prompt", metavar="NAME[:LABEL]",
+                   help="registry prompt to render (default: the assistant prompt, label production)")
 
 
 def _params(rt: Runtime, args: argparse.Namespace) -> GenerationParams:
@@ -63,6 +65,13 @@ def _params(rt: Runtime, args: argparse.Namespace) -> GenerationParams:
     if params.temperature < 0 or not 0 < params.top_p <= 1:
         raise UsageError("--temperature must be >= 0 and --top-p in (0, 1]")
     return params
+
+
+def _overrides(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
+    """Only the generation flags given on the command line: the prompt version's params fill the rest."""
+    _params(rt, args)  # validates them
+    given = {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_p": args.top_p, "seed": args.seed}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _run(rt: Runtime, req: Any, on_token: Any = None, on_notice: Any = None) -> AskResult:
@@ -95,7 +104,7 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.pipeline import AskRequest
 
     rt = ctx.runtime()
-    params = _params(rt, args)
+    overrides = _overrides(rt, args)
     if args.question == "-":
         from edgeprompt.cli import read_jsonl
 
@@ -107,8 +116,8 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
                 continue
             try:
                 req = AskRequest(rec["question"], model=rec.get("model", args.model), backend=args.backend,
-                                 session_id=rec.get("session_id", args.session), params=params,
-                                 save=not args.no_save)
+                                 session_id=rec.get("session_id", args.session), overrides=overrides,
+                                 save=not args.no_save, prompt=rec.get("prompt", args.prompt))
                 ctx.line(_run(rt, req).as_dict())
             except EdgepromptError as e:
                 failed += 1
@@ -116,7 +125,7 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
         return 2 if failed else 0
 
     req = AskRequest(args.question, model=args.model, backend=args.backend, session_id=args.session,
-                     params=params, save=not args.no_save)
+                     overrides=overrides, save=not args.no_save, prompt=args.prompt)
     if ctx.json:
         ctx.emit(_run(rt, req).as_dict())
         return 0
@@ -134,7 +143,7 @@ def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.pipeline import AskRequest
 
     rt = ctx.runtime()
-    params = _params(rt, args)
+    overrides = _overrides(rt, args)
     session_id = rt.sessions.resolve(args.session) if args.session else None
     card = rt.card(args.model)
     ctx.info(f"edgeprompt chat · model {card.id} · {CHAT_HELP}")
@@ -163,8 +172,8 @@ def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
             ctx.info(session_id or "(no session yet)")
             continue
         cancel = threading.Event()
-        req = AskRequest(text, model=card.id, backend=args.backend, session_id=session_id, params=params,
-                         cancel=cancel)
+        req = AskRequest(text, model=card.id, backend=args.backend, session_id=session_id, overrides=overrides,
+                         cancel=cancel, prompt=args.prompt)
         sys.stdout.write("assistant> ")
         sys.stdout.flush()
         try:
