@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.models",
     "edgeprompt.commands.prompts",
     "edgeprompt.commands.docs",
+    "edgeprompt.commands.federation",
 )
 
 

@@ -37,6 +37,11 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "trace": {
         "capture_content": (False, "store prompt and answer text in traces (off by default)"),
     },
+    "federation": {
+        "epsilon_budget": (8.0, "most differential-privacy loss (epsilon, per model) federated training may spend"),
+        "delta": (1e-5, "the delta at which epsilon is reported and capped"),
+        "supernode_port": (9094, "local port of the SuperNode's runtime API (`federation join`)"),
+    },
     "registry": {
         "default_prompt": ("assistant", "prompt the chat pipeline renders when --prompt is not given"),
         "label": ("production", "label the pipeline renders when the prompt reference names none"),

@@ -88,3 +88,11 @@ class PromotionRefusedError(EdgepromptError):
 
 class ProtectedLabelError(EdgepromptError):
     """Label {detail} is protected; confirm with --yes or import a pack signed by a trusted coordinator"""
+
+
+class PrivacyBudgetError(EdgepromptError):
+    """Training refused: it would exceed this laptop's privacy budget ({detail})"""
+
+
+class FederationError(EdgepromptError):
+    """Federation: {detail}"""

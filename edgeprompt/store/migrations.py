@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeprompt.errors import NewerDatabaseError
+from edgeprompt.federation import schema as federation_schema
 from edgeprompt.firewall import audit_schema
 from edgeprompt.rag import schema as rag_schema
 from edgeprompt.registry import schema as registry_schema
@@ -33,6 +34,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0201_audit_log", audit_schema.audit_log),
     Migration("0101_documents", rag_schema.documents),
     Migration("0301_prompt_registry", registry_schema.prompt_registry),
+    Migration("0701_privacy_ledger", federation_schema.privacy_ledger),
+    Migration("0702_federation_events", federation_schema.federation_events),
 )
 
 

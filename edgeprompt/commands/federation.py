@@ -1,0 +1,185 @@
+"""federation status | join | leave | import | ledger: this laptop's part in federated fine-tuning."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.commands import add_command, add_group
+from edgeprompt.errors import UsageError
+
+if TYPE_CHECKING:
+    from edgeprompt.cli import Context
+    from edgeprompt.runtime import Runtime
+
+CONSENT = """\
+Joining federation at {superlink} ({transport}).
+
+This laptop will run the coordinator's training code on the labelled examples in {home}
+({counts}). What leaves this machine: model weights trained with differential privacy (clipped
+per example, with Gaussian noise) and scalar metrics (loss, accuracy, ε). What never leaves it: your
+text, documents, chats, features, embeddings and labels.
+Privacy budget: ε ≤ {budget:g} per model at δ = {delta:g}; training is refused once a round would
+exceed it (`edgeprompt federation status` shows what is spent). Stop any time: `edgeprompt federation leave`.
+"""
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    g = add_group(sub, "federation", "federated fine-tuning with differential privacy (Flower + Opacus)", common)
+    add_command(g, "status", "privacy budget spent per model, recent rounds, whether this laptop's node runs",
+                common, cmd_status)
+    p = add_command(g, "join", "start a SuperNode connected to a coordinator (asks for consent)", common, cmd_join)
+    p.add_argument("--superlink", required=True, metavar="HOST:PORT", help="the coordinator's Fleet API address")
+    p.add_argument("--insecure", action="store_true", help="no TLS (only for a coordinator on this machine)")
+    p.add_argument("--root-certificates", metavar="PEM", help="CA certificate to verify the coordinator's TLS")
+    p.add_argument("--auth-key", metavar="KEY", help="this node's private key (coordinators that authenticate nodes)")
+    p.add_argument("--port", type=int, help="local port for the node's runtime API (default: [federation] setting)")
+    p.add_argument("--yes", action="store_true", help="consent without the prompt (scripts)")
+    add_command(g, "leave", "stop this laptop's SuperNode", common, cmd_leave)
+    p = add_command(g, "import", "verify a signed model pack from the coordinator and install it", common, cmd_import)
+    p.add_argument("pack", help="the .pack file written by the coordinator")
+    p.add_argument("--trust-key", metavar="PUB", help="trust this public key file (coordinator's .pub) first")
+    p = add_command(g, "ledger", "every DP release this laptop made (one row per round)", common, cmd_ledger)
+    p.add_argument("--task", help="only this model (firewall, router)")
+
+
+def _counts(rt: Runtime) -> dict[str, int]:
+    from edgeprompt.store.examples import ExampleStore
+
+    return {task: sum(labels.values()) for task, labels in ExampleStore(rt.db).counts().items()}
+
+
+def _budgets(rt: Runtime) -> list[dict[str, Any]]:
+    from edgeprompt.federation.heads import TASKS
+    from edgeprompt.federation.ledger import PrivacyLedger
+
+    fed = rt.settings.section("federation")
+    ledger = PrivacyLedger(rt.db)
+    tasks = sorted(set(TASKS) | set(ledger.tasks()))
+    return [ledger.budget(t, float(fed["epsilon_budget"]), float(fed["delta"])).as_dict() for t in tasks]
+
+
+def _models(rt: Runtime) -> dict[str, Any]:
+    import json
+
+    out: dict[str, Any] = {}
+    for task in ("firewall", "router"):
+        desc = rt.paths.models / task / "classifier.json"
+        trained: Any = None
+        if desc.exists():
+            try:
+                trained = json.loads(desc.read_text()).get("trained")
+            except ValueError:
+                trained = "unreadable classifier.json"
+        out[task] = {"installed": desc.exists(), "trained": trained}
+    return out
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    from dataclasses import asdict
+
+    from edgeprompt.federation import node
+    from edgeprompt.federation.ledger import PrivacyLedger
+
+    rt = ctx.runtime()
+    state = node.running(rt.paths)
+    obj = {"budgets": _budgets(rt), "events": PrivacyLedger(rt.db).events(10), "examples": _counts(rt),
+           "node": asdict(state) if state else None, "models": _models(rt)}
+    ctx.emit(obj, lambda: _status_text(obj))
+    return 0
+
+
+def _status_text(obj: dict[str, Any]) -> str:
+    lines = ["privacy budget (ε spent / budget at δ):"]
+    for b in obj["budgets"]:
+        bar = "#" * int(20 * min(1.0, b["epsilon"] / b["budget"])) if b["budget"] else ""
+        lines.append(f"  {b['task']:<9} {b['epsilon']:6.3f} / {b['budget']:g}  [{bar:<20}]  "
+                     f"{b['releases']} rounds, δ={b['delta']:g}")
+    n = obj["node"]
+    lines.append(f"node: running (pid {n['pid']}, superlink {n['superlink']}, log {n['log']})" if n
+                 else "node: not running (`edgeprompt federation join --superlink HOST:PORT`)")
+    lines.append("labelled examples: " + (", ".join(f"{k} {v}" for k, v in obj["examples"].items()) or "none"))
+    if obj["events"]:
+        lines.append("last rounds:")
+        for e in obj["events"]:
+            m = e["metrics"]
+            shown = " ".join(f"{k}={v:.3g}" for k, v in m.items() if isinstance(v, int | float))
+            lines.append(f"  {e['kind']:<9} {e['task']:<9} run {e['run_id'] or '-'} round {e['round'] or '-'}  {shown}")
+    return "\n".join(lines)
+
+
+def _consent(ctx: Context, rt: Runtime, superlink: str, insecure: bool, yes: bool) -> None:
+    fed = rt.settings.section("federation")
+    counts = _counts(rt)
+    text = CONSENT.format(superlink=superlink, transport="no TLS" if insecure else "TLS", home=rt.home,
+                          counts=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none yet",
+                          budget=float(fed["epsilon_budget"]), delta=float(fed["delta"]))
+    if yes:
+        ctx.info(text.rstrip())
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("joining needs your consent: run it in a terminal to answer the prompt, or pass --yes")
+    ctx.info(text)
+    answer = input("Join and train on this laptop's examples? Type 'yes' to agree: ").strip().lower()
+    if answer != "yes":
+        raise UsageError("not joined: consent was not given")
+
+
+def cmd_join(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.federation import node
+
+    rt = ctx.runtime()
+    node.check_address(args.superlink)
+    port = args.port or int(rt.settings.section("federation")["supernode_port"])
+    _consent(ctx, rt, args.superlink, args.insecure, args.yes)
+    opts = node.NodeOptions(args.superlink, port, args.insecure, args.root_certificates, args.auth_key)
+    state = node.start(rt.paths, opts)
+    ctx.emit({"joined": True, "pid": state.pid, "superlink": state.superlink, "port": state.port, "log": state.log},
+             f"SuperNode started (pid {state.pid}), connected to {state.superlink}; log: {state.log}")
+    return 0
+
+
+def cmd_leave(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.federation import node
+
+    rt = ctx.runtime()
+    state = node.stop(rt.paths)
+    ctx.emit({"stopped": state is not None, "pid": state.pid if state else None},
+             f"SuperNode stopped (pid {state.pid})" if state else "no SuperNode was running")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.federation.packs import install
+    from edgeprompt.signing import trust_store
+
+    rt = ctx.runtime()
+    path = Path(args.pack)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
+    trust = trust_store(rt.home)
+    if args.trust_key:
+        kid = trust.add_file(Path(args.trust_key))
+        ctx.info(f"trusting key {kid}")
+    done = install(rt.paths, rt.db, data, trust)
+    ctx.emit(done.as_dict(), f"installed {done.name} {done.version} (signed by {done.key_id}) into {done.folder}")
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace, ctx: Context) -> int:
+    from dataclasses import asdict
+
+    from edgeprompt.federation.ledger import PrivacyLedger
+
+    ledger = PrivacyLedger(ctx.runtime().db)
+    tasks = [args.task] if args.task else ledger.tasks()
+    rows = [asdict(e) for t in tasks for e in ledger.entries(t)]
+    ctx.emit({"entries": rows}, lambda: "\n".join(
+        f"{r['task']:<9} run {r['run_id']:<20} round {r['server_round']:<3} σ={r['noise_multiplier']:g} "
+        f"q={r['sample_rate']:.4f} steps={r['steps']:<4} ε_round={r['epsilon_round']:.3f} "
+        f"ε_total={r['epsilon_total']:.3f} n={r['num_examples']}" for r in rows) or "no releases yet")
+    return 0

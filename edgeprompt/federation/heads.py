@@ -1,0 +1,84 @@
+"""The classifier heads federated training can improve, described once for trainer, coordinator and importer.
+
+A `HeadSpec` ties a task to the code its owner ships: the featurizer the runtime uses (so federated
+weights fit the live model), the torch module, the ONNX writer and the loader's own validation. The
+firewall's head lives in `edgeprompt.firewall` (features, head, classifier); the router's in
+`edgeprompt.routing`. Nothing here re-implements them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.errors import FederationError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from edgeprompt.runtime import Runtime
+
+TASKS = ("firewall", "router")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    task: str
+    pack_kind: str  # the signed pack's kind (edgeprompt.signing)
+    labels: tuple[str, ...]  # output column order
+    input_dim: int
+    featurize: Callable[[Runtime, list[str]], np.ndarray]  # raw texts -> float32 [n, input_dim], on this laptop
+    build: Callable[[int, int], Any]  # (hidden, seed) -> torch.nn.Module
+    export: Callable[[Any, Path, dict[str, Any]], tuple[Path, Path]]  # -> (classifier.onnx, classifier.json)
+    validate: Callable[[bytes, dict[str, Any]], None]  # load as the runtime would; raises if unusable
+    default_hidden: int
+
+    def folder(self, models_dir: Path) -> Path:
+        """Where the runtime loader looks first: `<data home>/models/<task>/`."""
+        return models_dir / self.task
+
+
+def _firewall() -> HeadSpec:
+    from edgeprompt.firewall import features, head
+    from edgeprompt.firewall.classifier import Classifier
+
+    def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
+        return features.featurize(texts)
+
+    def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
+        return head.export(module, folder, **extra)
+
+    def validate(model: bytes, description: dict[str, Any]) -> None:
+        Classifier.from_bytes(model, description, origin="pack")
+
+    return HeadSpec("firewall", "firewall-model", tuple(head.LABELS), features.DIM, featurize,
+                    lambda hidden, seed: head.build(features.DIM, hidden, seed), export, validate, head.HIDDEN)
+
+
+def _router() -> HeadSpec:
+    try:
+        from edgeprompt import routing
+    except ImportError as e:
+        raise FederationError("the router's classifier (edgeprompt.routing) is not available in this edgeprompt") \
+            from e
+    spec = getattr(routing, "federated_head", None)
+    if spec is None:
+        raise FederationError("edgeprompt.routing has no trainable classifier head")
+    return spec()  # type: ignore[no-any-return]
+
+
+def head_spec(task: str) -> HeadSpec:
+    if task == "firewall":
+        return _firewall()
+    if task == "router":
+        return _router()
+    raise UsageError(f"unknown federated task '{task}' (known: {', '.join(TASKS)})")
+
+
+def task_for_pack_kind(kind: str) -> str:
+    for task in TASKS:
+        if kind == f"{task}-model":
+            return task
+    raise UsageError(f"a '{kind}' pack is not a model pack this command installs (firewall-model, router-model)")

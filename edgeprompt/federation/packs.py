@@ -1,0 +1,84 @@
+"""Install a federated model pack: verify its signature, check it loads as the runtime would, swap it in.
+
+The pack's `classifier.onnx` and `classifier.json` land in `<data home>/models/<task>/`, where the
+firewall's and router's loaders look first. Each file is written to a temporary name in the same
+folder, fsynced, and renamed over the old one, so a crash leaves the old model or the new one, never
+half a file. The previous model is kept as `classifier.previous.*`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeprompt.errors import SignatureError, UsageError
+from edgeprompt.federation.heads import head_spec, task_for_pack_kind
+from edgeprompt.federation.ledger import PrivacyLedger
+from edgeprompt.paths import Paths
+from edgeprompt.signing import Pack, TrustStore, read_pack
+from edgeprompt.store.db import Database
+
+FILES = ("classifier.onnx", "classifier.json")
+
+
+@dataclass(frozen=True)
+class Installed:
+    task: str
+    folder: str
+    name: str
+    version: str
+    key_id: str
+    meta: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "folder": self.folder, "name": self.name, "version": self.version,
+                "key_id": self.key_id, "meta": self.meta}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def verify(data: bytes, trust: TrustStore) -> tuple[Pack, str, dict[str, Any]]:
+    """(pack, task, classifier description) if the pack is signed by a trusted key and its model loads."""
+    pack = read_pack(data, trust)
+    task = task_for_pack_kind(pack.kind)
+    missing = [f for f in FILES if f not in pack.files]
+    if missing:
+        raise UsageError(f"the {pack.kind} pack lacks {', '.join(missing)}")
+    try:
+        desc = json.loads(pack.files["classifier.json"])
+    except ValueError as e:
+        raise SignatureError(f"classifier.json is not JSON ({e})") from e
+    if not isinstance(desc, dict):
+        raise UsageError("classifier.json must be a JSON object")
+    head_spec(task).validate(pack.files["classifier.onnx"], desc)
+    return pack, task, desc
+
+
+def install(paths: Paths, db: Database, data: bytes, trust: TrustStore) -> Installed:
+    pack, task, _ = verify(data, trust)
+    folder = head_spec(task).folder(paths.models)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        current = folder / name
+        if current.exists():
+            _write_atomic(folder / name.replace("classifier.", "classifier.previous."), current.read_bytes())
+    # the description goes last: a loader that sees it sees the matching model
+    for name in FILES:
+        _write_atomic(folder / name, pack.files[name])
+    PrivacyLedger(db).log_event("imported", task, str(pack.meta.get("run_id", "")), None,
+                                {"rounds": float(pack.meta.get("rounds", 0) or 0),
+                                 "clients": float(pack.meta.get("clients", 0) or 0)})
+    return Installed(task, str(folder), pack.name, pack.version, pack.key_id, pack.meta)

@@ -1,0 +1,69 @@
+"""What travels: unpack the coordinator's instruction, pack the reply (weights + scalar metrics only).
+
+Two formats arrive at the train function. The Message API (FedAvg/FedProx `Strategy.start`) sends
+`{"arrays": ArrayRecord, "config": ConfigRecord}` and gets `{"arrays": ArrayRecord, "metrics":
+MetricRecord}` back. SecAgg+ only exists in Flower's legacy workflow, which sends `fitins.*` records
+and expects a `fitres.*` reply that `secaggplus_mod` then masks before it leaves the laptop.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp.typing import ClientAppCallable
+
+LEGACY_ARRAYS = "fitins.parameters"
+
+
+def is_legacy(msg: Message) -> bool:
+    return LEGACY_ARRAYS in msg.content.array_records
+
+
+def unpack(msg: Message, template: OrderedDict[str, Any]) -> tuple[OrderedDict[str, Any], dict[str, Any]]:
+    """(state dict shaped like `template`, config) from either format."""
+    import torch
+
+    if is_legacy(msg):
+        from flwr.common import parameters_to_ndarrays
+        from flwr.compat.common import recorddict_compat as compat
+
+        fitins = compat.recorddict_to_fitins(msg.content, keep_input=True)
+        arrays = parameters_to_ndarrays(fitins.parameters)
+        if len(arrays) != len(template):
+            raise ValueError(f"received {len(arrays)} arrays for a model with {len(template)}")
+        state = OrderedDict((k, torch.from_numpy(a.copy())) for k, a in zip(template, arrays, strict=True))
+        return state, dict(fitins.config)
+    state = msg.content["arrays"].to_torch_state_dict()
+    config = dict(msg.content["config"]) if "config" in msg.content.config_records else {}
+    return state, config
+
+
+def reply(msg: Message, state: OrderedDict[str, Any], metrics: dict[str, float | int], num_examples: int) -> Message:
+    """The only thing a laptop sends back after training: the model's arrays and scalar metrics."""
+    if is_legacy(msg):
+        from flwr.common import Code, FitRes, Status, ndarrays_to_parameters
+        from flwr.compat.common import recorddict_compat as compat
+
+        params = ndarrays_to_parameters([v.detach().cpu().numpy() for v in state.values()])
+        fitres = FitRes(Status(Code.OK, "ok"), params, num_examples, dict(metrics))
+        return Message(compat.fitres_to_recorddict(fitres, keep_input=True), reply_to=msg)
+    content = RecordDict({"arrays": ArrayRecord(state),
+                          "metrics": MetricRecord({**metrics, "num-examples": num_examples})})
+    return Message(content=content, reply_to=msg)
+
+
+def metrics_reply(msg: Message, metrics: dict[str, float | int]) -> Message:
+    return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
+
+
+def secagg_when_asked(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """Apply Flower's `secaggplus_mod` only to SecAgg+ rounds; plain FedAvg rounds pass straight through."""
+    from flwr.client.mod import secaggplus_mod
+    from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
+
+    if RECORD_KEY_CONFIGS in msg.content.config_records:
+        return secaggplus_mod(msg, context, call_next)
+    return call_next(msg, context)
+
