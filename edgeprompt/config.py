@@ -37,6 +37,19 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "trace": {
         "capture_content": (False, "store prompt and answer text in traces (off by default)"),
     },
+    "cache": {
+        "enabled": (True, "reuse answers: exact repeats, and near-duplicate questions that pass every guard"),
+        "semantic": (True, "also serve near-duplicate questions (MiniLM similarity + content gate)"),
+        "semantic_threshold": (-1.0, "cosine a near-duplicate needs; -1 = the calibrated value in models/cache"),
+        "exact_ttl_s": (604800.0, "seconds an exact answer may be served (default 7 days)"),
+        "semantic_ttl_s": (604800.0, "seconds an answer may be served to a near-duplicate question"),
+        "store_sampled": (False, "also keep answers generated with temperature > 0"),
+        "fallback_max_age_s": (2592000.0, "oldest cached answer served when the model cannot load or run"),
+        "prefix": (True, "MLX: reuse the KV state of the longest shared token prefix across turns"),
+        "prefix_budget_mb": (512, "memory for in-memory prefix KV states (least recently used are dropped)"),
+        "prefix_disk": (True, "MLX: save hot system-prompt KV states to disk (mlx-lm prompt-cache files)"),
+        "prefix_disk_budget_mb": (1024, "disk for saved prefix KV states"),
+    },
     "federation": {
         "epsilon_budget": (8.0, "most differential-privacy loss (epsilon, per model) federated training may spend"),
         "delta": (1e-5, "the delta at which epsilon is reported and capped"),

@@ -21,6 +21,7 @@ from edgeprompt.store.traces import TraceLog
 
 if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
+    from edgeprompt.cache import Cache
     from edgeprompt.config import Settings
     from edgeprompt.embed import Embedder
     from edgeprompt.rag.library import Library
@@ -82,6 +83,15 @@ class Runtime:
         return self.part("registry", lambda: PromptRegistry(
             self.db, cache_size=int(reg["template_cache_size"]), default_prompt=str(reg["default_prompt"]),
             default_label=str(reg["label"])))
+
+    def cache(self) -> Cache:
+        """The multi-level cache (edgeprompt.cache): answers, context embeddings, prefix KV states."""
+        from edgeprompt.cache import Cache
+        from edgeprompt.cache.threshold import effective
+
+        s = self.settings.section("cache")
+        return self.part("cache", lambda: Cache(self.db, s, self.embedder, effective(float(s["semantic_threshold"])),
+                                                self.paths.cache / "answers"))
 
     def documents(self) -> Library:
         """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""

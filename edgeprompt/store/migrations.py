@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edgeprompt.cache import schema as cache_schema
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.federation import schema as federation_schema
 from edgeprompt.firewall import audit_schema
@@ -36,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0301_prompt_registry", registry_schema.prompt_registry),
     Migration("0701_privacy_ledger", federation_schema.privacy_ledger),
     Migration("0702_federation_events", federation_schema.federation_events),
+    Migration("0401_answer_cache", cache_schema.answer_cache),
 )
 
 
