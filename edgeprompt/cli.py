@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.prompts",
     "edgeprompt.commands.docs",
     "edgeprompt.commands.federation",
+    "edgeprompt.commands.eval",
 )
 
 

@@ -63,7 +63,8 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "rag": {
         "answer_from_documents": (True, "when documents are indexed, answer from them with citations (or abstain)"),
         "top_k": (5, "numbered sources put into the prompt"),
-        "min_relevance": (0.35, "abstain when no retrieved chunk is at least this similar (cosine) to the question"),
+        "min_relevance": (0.15, "abstain at once when no retrieved chunk is at least this similar (cosine)"),
+        "min_evidence": (0.58, "abstain when no sentence of the sources scores this (cosine + word overlap)"),
         "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
         "max_file_mb": (50.0, "files larger than this are skipped"),
         "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),

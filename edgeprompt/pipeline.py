@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
 from edgeprompt.errors import UsageError
 from edgeprompt.memory import fit
+from edgeprompt.rag.grounding import ground
+from edgeprompt.rag.prompting import ABSTAIN_TEXT, fixed_answer
 from edgeprompt.store.traces import Trace
 from edgeprompt.unicode import clean_text
 
@@ -34,6 +36,8 @@ class AskRequest:
     session_id: str | None = None  # None: a new session
     params: GenerationParams | None = None  # None: from settings
     save: bool = True  # keep the exchange in the session
+    use_documents: bool | None = None  # None: the [rag] answer_from_documents setting
+    filters: Any = None  # edgeprompt.rag.retrieve.Filters narrowing the document search
     prompt: str | None = None  # registry prompt "NAME[:LABEL]" or "NAME@VERSION"; None: the default prompt
     overrides: dict[str, Any] | None = field(default=None, compare=False)  # params set by the user (with params=None)
     cancel: threading.Event | None = field(default=None, compare=False)
@@ -135,6 +139,19 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             s.attributes.update(rendered.trace_attributes())
             trace.attributes.update(rendered.trace_attributes())
 
+        # 3b. retrieval: search your documents with the question (a follow-up is first rewritten with the
+        #     conversation); the best chunks go after the system prompt as numbered sources, or the answer
+        #     abstains when none is relevant enough (edgeprompt.rag.grounding)
+        with trace.span("retrieval") as s:
+            grounding = ground(rt, question, history, request.use_documents, request.filters,
+                               backend.count_tokens, backend.context_length)
+            if (sources := grounding.message()) is not None:
+                system = [*system, sources]
+            for note in grounding.notices:
+                notices.append(note)
+                yield Notice(note)
+            s.attributes.update(grounding.trace_attributes())
+
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:
             ctx = rt.settings.section("context")
@@ -158,7 +175,10 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         stats: GenerationStats | None = None
         finish = "stop"
         with trace.span("generate") as s:
-            for chunk in backend.stream(Request(tuple(messages), params, request.cancel)):
+            stream = (fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
+                      backend.stream(Request(tuple(messages), params, request.cancel,
+                                             grounding.documents)))
+            for chunk in stream:
                 if chunk.text:
                     pieces.append(chunk.text)
                     yield Token(chunk.text)
@@ -206,6 +226,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             usage={"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens},
             timings={"ttft_ms": round(stats.ttft_ms, 2), "total_ms": round(trace.now_ms(), 2),
                      "tokens_per_s": round(stats.tokens_per_s, 2)},
+            citations=grounding.citations(answer), abstained=grounding.abstains(answer),
             finish_reason=finish, backend=backend.name, context=report.as_dict(), notices=notices,
             confidence={k: round(v, 4) for k, v in confidence.items()},
         )

@@ -128,6 +128,9 @@ class Runtime:
             if key not in self._backends:
                 threads = physical_threads(int(self.settings.get("model.threads")))
                 self._backends[key] = load_backend(card, kind, threads=threads)
+                bind = getattr(self._backends[key], "bind_embedder", None)
+                if callable(bind):  # the extractive backend quotes sentences by MiniLM similarity
+                    bind(self.embedder)
             return self._backends[key]
 
     def embedder(self) -> Embedder:

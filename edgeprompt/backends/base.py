@@ -29,10 +29,23 @@ class GenerationParams:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A numbered source retrieved for this request (edgeprompt.rag); extractive answers quote these."""
+
+    n: int
+    text: str
+    path: str = ""
+    location: str = ""
+    score: float = 0.0  # relevance to the question (cosine similarity)
+    context: str = ""  # "Title > Heading": what the text is part of
+
+
+@dataclass(frozen=True)
 class Request:
     messages: tuple[Message, ...]
     params: GenerationParams = GenerationParams()
     cancel: threading.Event | None = field(default=None, compare=False)
+    documents: tuple[Document, ...] = ()  # retrieved sources, numbered from 1
 
     @property
     def cancelled(self) -> bool:

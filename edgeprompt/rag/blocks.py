@@ -31,3 +31,20 @@ class Loaded:
 def line_of(text: str, offset: int, first_line: int) -> int:
     """The line number of character `offset` in `text`, whose first line is `first_line`."""
     return first_line + text.count("\n", 0, offset)
+
+
+def labelled_rows(header: list[str], rows: list[tuple[list[str], int | None, int | None]]) -> list[Block]:
+    """Table rows as blocks that stand alone: "Column: value; Column: value" (the header once, as
+    "Columns: …"), so a row retrieved or quoted without its table still says what each value is."""
+    names = [" ".join(h.split()) for h in header]
+    out = [Block("Columns: " + ", ".join(n for n in names if n), TABLE, 0, None, None)] if any(names) else []
+    for cells, a, b in rows:
+        parts = []
+        for i, cell in enumerate(cells):
+            value = " ".join(cell.split())
+            if value:
+                name = names[i] if i < len(names) and names[i] else f"column {i + 1}"
+                parts.append(f"{name}: {value}" if any(names) else value)
+        if parts:
+            out.append(Block("; ".join(parts), ROW, 0, a, b))
+    return out

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class RagSettings:
     top_k: int
     min_relevance: float
+    min_evidence: float
     candidates: int
     max_file_mb: float
     chunk_chars: int
@@ -26,7 +27,8 @@ class RagSettings:
 
     @classmethod
     def of(cls, section: Any) -> RagSettings:
-        return cls(int(section["top_k"]), float(section["min_relevance"]), int(section["candidates"]),
+        return cls(int(section["top_k"]), float(section["min_relevance"]), float(section["min_evidence"]),
+                   int(section["candidates"]),
                    float(section["max_file_mb"]), int(section["chunk_chars"]), int(section["overlap_chars"]),
                    bool(section["answer_from_documents"]))
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeprompt.rag.blocks import ROW, TABLE, Block, Loaded
+from edgeprompt.rag.blocks import ROW, TABLE, Block, Loaded, labelled_rows
 from edgeprompt.rag.loaders import Skip, decode_text
 
 csv.field_size_limit(1 << 24)
@@ -34,16 +34,13 @@ def load_csv(path: Path, data: bytes) -> Loaded:
         raise Skip("empty csv")
     header = [c.strip() for c in rows[0][1]]
     has_header = all(h and not _number(h) for h in header)
-    blocks = [Block("Columns: " + ", ".join(header), TABLE, 0, rows[0][0], rows[0][0])] if has_header else []
-    prev = rows[0][0] if has_header else 0
+    body, prev = [], rows[0][0] if has_header else 0
     for end, row in rows[1:] if has_header else rows:
-        if has_header:
-            cells = [f"{header[i] if i < len(header) else f'column {i + 1}'}: {c.strip()}"
-                     for i, c in enumerate(row) if c.strip()]
-        else:
-            cells = [c.strip() for c in row]
-        blocks.append(Block("; ".join(cells), ROW, 0, prev + 1, end))
+        body.append((row, prev + 1, end))
         prev = end
+    blocks = labelled_rows(header if has_header else [], body)
+    if has_header and blocks:
+        blocks[0] = Block(blocks[0].text, TABLE, 0, rows[0][0], rows[0][0])
     return Loaded("csv", path.stem, tuple(blocks))
 
 
@@ -57,6 +54,9 @@ def _number(s: str) -> bool:
 
 def flatten(value: Any, prefix: str = "") -> list[str]:
     """`a.b[0].c: value` lines; short lists of scalars stay on one line."""
+    if isinstance(value, dict) and prefix and value and all(not isinstance(v, dict | list) for v in value.values()):
+        # a flat record stays on one line, like a table row, so its fields are read (and quoted) together
+        return [f"{prefix}: " + "; ".join(f"{k}: {_scalar(v)}" for k, v in value.items())]
     if isinstance(value, dict):
         out = []
         for k, v in value.items():

@@ -12,7 +12,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded
+from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, Block, Loaded, labelled_rows
 from edgeprompt.rag.loaders import decode_text
 
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
@@ -41,6 +41,12 @@ class _Visible(HTMLParser):
         self._level = 0
         self._start: int | None = None
         self._hidden_buf: list[str] = []
+        # the table being read: rows of (cells, first line, last line, all header cells)
+        self._table: list[tuple[list[str], int, int, bool]] | None = None
+        self._row: list[str] | None = None
+        self._row_th = True
+        self._row_start = 0
+        self._cell: list[str] | None = None
 
     # state ------------------------------------------------------------------------------------------
     def _is(self, index: int) -> bool:
@@ -80,12 +86,14 @@ class _Visible(HTMLParser):
             self._flush()
             self._kind = LIST
             self._buf.append("- ")
-        elif tag == "tr":
+        elif tag == "table" and self._table is None:
             self._flush()
-            self._kind = TABLE
-        elif tag in ("td", "th"):
-            if "".join(self._buf).strip():
-                self._buf.append(" | ")
+            self._table = []
+        elif tag == "tr" and self._table is not None:
+            self._row, self._row_th, self._row_start = [], True, self.getpos()[0]
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+            self._row_th = self._row_th and tag == "th"
         elif tag == "pre":
             self._flush()
             self._kind = CODE
@@ -101,8 +109,29 @@ class _Visible(HTMLParser):
                 self._flush_hidden()
             if name == tag:
                 break
-        if not (self._is(1) or self._is(2)) and (re.fullmatch(r"h[1-6]|li|tr|pre", tag) or tag in _BLOCK):
+        if self._is(1) or self._is(2):
+            return
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(_SPACE.sub(" ", "".join(self._cell)).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._table is not None:
+            self._table.append((self._row, self._row_start, self.getpos()[0], self._row_th))
+            self._row = None
+        elif tag == "table" and self._table is not None:
+            self._end_table()
+        elif re.fullmatch(r"h[1-6]|li|pre", tag) or (tag in _BLOCK and self._table is None):
             self._flush()
+
+    def _end_table(self) -> None:
+        rows, self._table = self._table or [], None
+        has_header = bool(rows) and (rows[0][3] or len(rows) > 1)
+        header = rows[0][0] if has_header else []
+        body = [(cells, a, b) for cells, a, b, _ in (rows[1:] if has_header else rows)]
+        blocks = labelled_rows(header, body)
+        if has_header and blocks and blocks[0].text.startswith("Columns: "):
+            first = blocks[0]
+            blocks[0] = Block(first.text, first.kind, 0, rows[0][1], rows[0][2])
+        self.blocks.extend(blocks)
 
     def handle_data(self, data: str) -> None:
         if self.stack and self.stack[-1][0] == "title" and not self.title:
@@ -112,6 +141,9 @@ class _Visible(HTMLParser):
             return
         if self._is(1):
             self._hidden_buf.append(data)
+            return
+        if self._cell is not None:
+            self._cell.append(data)
             return
         if self._start is None and data.strip():
             self._start = self.getpos()[0]
@@ -126,6 +158,8 @@ def load_html(path: Path, data: bytes) -> Loaded:
     parser = _Visible()
     parser.feed(decode_text(data))
     parser.close()
+    if parser._table is not None:  # an unclosed table
+        parser._end_table()
     parser._flush()
     parser._flush_hidden()
     first_h1 = next((b.text for b in parser.blocks if b.kind == HEADING and b.level == 1), "")

@@ -7,7 +7,7 @@ import io
 import re
 from pathlib import Path
 
-from edgeprompt.rag.blocks import HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded
+from edgeprompt.rag.blocks import HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded, labelled_rows
 from edgeprompt.rag.loaders import Skip
 
 _SPACE = re.compile(r"[ \t]+")
@@ -71,11 +71,15 @@ def load_docx(path: Path, data: bytes) -> Loaded:
     n = 0
     for item in document.iter_inner_content():
         if isinstance(item, Table):
+            rows = []
             for row in item.rows:
                 n += 1
-                cells = [c.text.strip() for c in row.cells]
-                if any(cells):
-                    blocks.append(Block(" | ".join(cells), TABLE, 0, n, n))
+                rows.append(([c.text.strip() for c in row.cells], n, n))
+            if rows:
+                table = labelled_rows(rows[0][0] if len(rows) > 1 else [], rows[1:] if len(rows) > 1 else rows)
+                if len(rows) > 1 and table:
+                    table[0] = Block(table[0].text, TABLE, 0, rows[0][1], rows[0][2])
+                blocks.extend(table)
             continue
         n += 1
         text = item.text.strip()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded
+from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded, labelled_rows
 from edgeprompt.rag.loaders import decode_text
 
 _MD_KINDS = {"paragraph_open": PARAGRAPH, "bullet_list_open": LIST, "ordered_list_open": LIST,
-             "fence": CODE, "code_block": CODE, "table_open": TABLE, "blockquote_open": PARAGRAPH,
+             "fence": CODE, "code_block": CODE, "blockquote_open": PARAGRAPH,
              "html_block": PARAGRAPH}
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 
@@ -46,11 +46,26 @@ def load_markdown(path: Path, data: bytes) -> Loaded:
             level = int(tok.tag[1:])
             title = title or (text if level == 1 else "")
             blocks.append(Block(text, HEADING, level, a + 1, b))
+        elif tok.type == "table_open":
+            blocks.extend(_md_table(lines, a, b))
         elif tok.type in _MD_KINDS:
             text = "\n".join(lines[a:b]).strip()
             if text:
                 blocks.append(Block(text, _MD_KINDS[tok.type], 0, a + 1, b))
     return Loaded("markdown", title or _title_from_name(path), tuple(blocks))
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _md_table(lines: list[str], a: int, b: int) -> list[Block]:
+    """A pipe table as labelled rows, each with its own line number (line a is the header, a+1 the rule)."""
+    rows = [(_cells(lines[i]), i + 1, i + 1) for i in range(a + 2, b) if lines[i].strip()]
+    table = labelled_rows(_cells(lines[a]), rows)
+    if table and table[0].text.startswith("Columns: "):
+        table[0] = Block(table[0].text, TABLE, 0, a + 1, a + 2)
+    return table
 
 
 def _title_from_name(path: Path) -> str:

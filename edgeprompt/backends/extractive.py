@@ -1,0 +1,65 @@
+"""The extractive "model": answers by quoting the retrieved sources (`Request.documents`) with [n]
+citations, or abstains. No language model, so it runs offline on any laptop; MiniLM picks sentences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from edgeprompt.backends.base import Chunk, Message, Request, StatsClock
+
+if TYPE_CHECKING:
+    from edgeprompt.embed import Embedder
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+class ExtractiveBackend:
+    name = "extractive"
+
+    def __init__(self, model_id: str = "extractive", context_length: int = 8192) -> None:
+        self.model_id = model_id
+        self.context_length = context_length
+        self._embedder: Callable[[], Embedder] | None = None
+
+    def bind_embedder(self, factory: Callable[[], Embedder]) -> None:
+        """The runtime hands over its (lazily loaded) MiniLM embedder."""
+        self._embedder = factory
+
+    def _embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        if self._embedder is None:  # used outside a runtime: the default data home's export
+            from edgeprompt.embed import Embedder
+            from edgeprompt.paths import Paths, resolve_home
+
+            embedder = Embedder.load(Paths(resolve_home()).ensure().cache)
+            self._embedder = lambda: embedder
+        return self._embedder().embed_batch(texts)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(_PIECE.findall(m.content)) + 3 for m in messages)
+
+    def stream(self, request: Request) -> Iterator[Chunk]:
+        from edgeprompt.rag.extract import answer
+        from edgeprompt.rag.prompting import NO_DOCUMENTS_TEXT
+        from edgeprompt.rag.rewrite import rewrite
+
+        clock = StatsClock()
+        last = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=None)
+        # a follow-up is read with the question before it, as retrieval read it
+        question = rewrite(request.messages[last].content, request.messages[:last]) if last is not None else ""
+        text = answer(question, request.documents, self._embed) if request.documents else NO_DOCUMENTS_TEXT
+        finish = "stop"
+        for i, piece in enumerate(_PIECE.findall(text)):
+            if request.cancelled:
+                finish = "cancelled"
+                break
+            if i >= request.params.max_tokens:
+                finish = "length"
+                break
+            clock.token()
+            yield Chunk(piece, token_id=i, logprob=0.0)
+        yield Chunk("", finish_reason=finish, stats=clock.stats(self.count_tokens(request.messages)))
+
+    def close(self) -> None:
+        return None

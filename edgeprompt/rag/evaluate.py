@@ -1,0 +1,161 @@
+"""`eval retrieval`: recall@1/5/10, MRR, abstention, answer-contains and latency on a question set.
+
+Questions are JSON Lines `{"question", "gold_docs", "answer"}`; `gold_docs` name files by path suffix
+("housing/lease.pdf" matches any indexed path ending in it); an empty list means the documents do not
+answer it, and the right behaviour is to abstain. Definitions (answerable = has gold documents):
+- recall@k: share of answerable questions with a gold document among the documents of the top-k chunks;
+- MRR: mean of 1/rank of the first chunk from a gold document (0 when none in the top 10);
+- abstention accuracy: share of unanswerable questions that abstain; false abstentions: share of
+  answerable questions that abstain;
+- answer-contains: share of answerable questions with an `answer` whose text (case and spacing
+  ignored) appears in the produced answer;
+- latency: the search itself (top 10, query embedding included), per question;
+- abstention here is what `ask` does: the best chunk below `min_relevance`, or no sentence of the
+  sources with evidence `min_evidence` (see edgeprompt.rag.extract).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeprompt.errors import UsageError
+from edgeprompt.rag.retrieve import Hit
+
+KS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    gold_docs: tuple[str, ...]
+    answer: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: str
+    gold_docs: tuple[str, ...]
+    first_gold_rank: int | None  # 1-based chunk rank of the first gold hit
+    best_relevance: float
+    evidence: float
+    abstained: bool
+    answer: str | None
+    contains: bool | None
+    latency_ms: float
+    top_docs: tuple[str, ...]
+
+
+def read_questions(path: Path) -> list[Question]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the questions file {path}: {e}") from e
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            raise UsageError(f"{path}, line {n}: not JSON ({e})") from e
+        gold = rec.get("gold_docs", []) if isinstance(rec, dict) else None
+        if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or not isinstance(gold, list):
+            raise UsageError(f"{path}, line {n}: expected {{\"question\": str, \"gold_docs\": [...], \"answer\": …}}")
+        answer = rec.get("answer")
+        out.append(Question(rec["question"], tuple(str(g) for g in gold), str(answer) if answer else None))
+    if not out:
+        raise UsageError(f"{path} has no questions")
+    return out
+
+
+def matches(path: str, gold: str) -> bool:
+    p, g = path.replace("\\", "/"), gold.replace("\\", "/").lstrip("./")
+    return p == g or p.endswith("/" + g)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower().replace("*", "")).strip()
+
+
+def evaluate(questions: Sequence[Question], search: Callable[[str], list[Hit]],
+             judge: Callable[[str], tuple[str | None, bool, float]]) -> list[Outcome]:
+    """Run every question: `search` for the ranking and its latency, `judge(q) -> (answer or None,
+    abstained, evidence)` for what `ask` would do."""
+    out = []
+    for q in questions:
+        t0 = time.perf_counter()
+        hits = search(q.question)
+        latency = (time.perf_counter() - t0) * 1e3
+        rank = next((i for i, h in enumerate(hits, 1) if any(matches(h.path, g) for g in q.gold_docs)), None)
+        best = max((h.relevance for h in hits), default=0.0)
+        text, abstained, found = judge(q.question)
+        contains = None if not (q.gold_docs and q.answer and text is not None) else _norm(q.answer) in _norm(text)
+        out.append(Outcome(q.question, q.gold_docs, rank, round(best, 4), round(found, 4), abstained, text,
+                           contains, round(latency, 2), tuple(h.path for h in hits)))
+    return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
+
+
+def _mean(xs: list[float]) -> float | None:
+    return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def report(outcomes: Sequence[Outcome], min_evidence: float) -> dict[str, Any]:
+    answerable = [o for o in outcomes if o.gold_docs]
+    unanswerable = [o for o in outcomes if not o.gold_docs]
+    lat = [o.latency_ms for o in outcomes]
+    contains = [float(o.contains) for o in answerable if o.contains is not None]
+    sweep = []
+    for i in range(9):  # what other evidence thresholds would have done (calibration)
+        t = round(0.40 + 0.05 * i, 2)
+        sweep.append({"min_evidence": t,
+                      "abstention": _mean([float(o.evidence < t) for o in unanswerable]),
+                      "false_abstention": _mean([float(o.evidence < t) for o in answerable])})
+    return {
+        "questions": len(outcomes), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        **{f"recall@{k}": _mean([float(o.first_gold_rank is not None and o.first_gold_rank <= k)
+                                 for o in answerable]) for k in KS},
+        "mrr": _mean([1.0 / o.first_gold_rank if o.first_gold_rank else 0.0 for o in answerable]),
+        "abstention_accuracy": _mean([float(o.abstained) for o in unanswerable]),
+        "false_abstention_rate": _mean([float(o.abstained) for o in answerable]),
+        "answer_contains_rate": _mean(contains),
+        "latency_ms": {"p50": round(_pct(lat, 50), 2), "p95": round(_pct(lat, 95), 2)},
+        "min_evidence": min_evidence,
+        "threshold_sweep": sweep,
+        "results": [asdict(o) for o in outcomes],
+    }
+
+
+def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], tuple[str | None, bool, float]]:
+    """Each question as `ask` would treat it, without a session: ground (abstain or not), then let the
+    model answer from the sources (`model_id` None: no answer, abstention only)."""
+    from edgeprompt.backends.base import GenerationParams, Message, Request
+    from edgeprompt.rag.grounding import ground
+    from edgeprompt.rag.prompting import ABSTAIN_TEXT
+
+    backend = rt.backend(model_id) if model_id else None
+    count = backend.count_tokens if backend else (lambda msgs: sum(len(m.content.split()) for m in msgs))
+    context = backend.context_length if backend else 8192
+
+    def judge(question: str) -> tuple[str | None, bool, float]:
+        g = ground(rt, question, [], True, None, count, context)
+        if g.abstained or backend is None:
+            return (ABSTAIN_TEXT if backend and g.abstained else None), g.abstained, g.evidence
+        messages = (g.message(), Message("user", question))
+        text = "".join(c.text for c in backend.stream(Request(messages, GenerationParams(max_tokens=256),
+                                                              None, g.documents)))
+        return text, g.abstains(text), g.evidence
+
+    return judge

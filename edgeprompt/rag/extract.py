@@ -1,0 +1,103 @@
+"""Sentence evidence: which sentences of the sources answer the question, and how well.
+
+Each source is cut into sentences (and lines, for lists, tables and records). Every sentence is embedded
+with its source's heading path ("Lisbon trip > Hotel: Check-in from 15:00") so it keeps its subject, and
+scores its cosine similarity to the question plus a bonus for sharing the question's content words.
+
+The extractive answer quotes the best sentence and up to two nearly as good; the grounding stage uses
+the best score as evidence: no sentence scoring at least `MIN_EVIDENCE` means the documents do not
+answer the question. The weights and the threshold were calibrated on samples/eval/questions.jsonl
+(a plateau: 0.54-0.60 all give 0.85 abstention with 3% false abstentions there).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edgeprompt.backends.base import Document
+from edgeprompt.rag.prompting import ABSTAIN_TEXT
+from edgeprompt.rag.retrieve import _STOP
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Embed = Callable[[list[str]], "np.ndarray"]
+
+W_LEXICAL = 0.25  # per share of the question's content words found in the sentence
+MIN_EVIDENCE = 0.58
+NEAR = 0.06  # other sentences quoted when within this of the best
+MAX_QUOTES = 3
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(“])|\n+")
+_WORD = re.compile(r"\w+")
+_SKIP = re.compile(r"^(from|to|cc|message-id|columns):", re.I)  # framing lines, never an answer
+
+
+@dataclass(frozen=True)
+class Scored:
+    n: int  # the source's number
+    text: str
+    score: float
+
+
+def sentences(text: str) -> list[str]:
+    out = []
+    for piece in _SPLIT.split(text):
+        s = " ".join(piece.split()).strip(" -*|")
+        if len(_WORD.findall(s)) >= 3:
+            out.append(s)
+    return out
+
+
+def _terms(text: str) -> set[str]:
+    """Content words, cut to 6 letters as a cheap stemmer (deductible ~ deduct, insurance ~ insura)."""
+    return {w[:6] for w in _WORD.findall(text.lower()) if (w not in _STOP and len(w) > 2) or w.isdigit()}
+
+
+_cache: OrderedDict[tuple[str, tuple[str, ...]], list[Scored]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def score(question: str, documents: Sequence[Document], embed: Embed) -> list[Scored]:
+    """Every sentence of the sources, scored against the question (memoised for the last few requests)."""
+    key = (question, tuple(f"{d.n}\x00{d.context}\x00{d.text}" for d in documents))
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    units = [(d, s) for d in documents for s in sentences(d.text) if not _SKIP.match(s)]
+    if not units:
+        return []
+    vecs = embed([question, *(f"{d.context}: {s}" if d.context else s for d, s in units)])
+    sims = vecs[1:] @ vecs[0]
+    q_terms = _terms(question)
+    out = []
+    for (d, s), sim in zip(units, sims, strict=True):
+        overlap = len(q_terms & _terms(s)) / len(q_terms) if q_terms else 0.0
+        out.append(Scored(d.n, s, float(sim) + W_LEXICAL * overlap))
+    with _lock:
+        _cache[key] = out
+        while len(_cache) > 8:
+            _cache.popitem(last=False)
+    return out
+
+
+def evidence(question: str, documents: Sequence[Document], embed: Embed) -> float:
+    """How well the best sentence of the sources answers the question."""
+    return max((s.score for s in score(question, documents, embed)), default=0.0)
+
+
+def answer(question: str, documents: Sequence[Document], embed: Embed, min_score: float = MIN_EVIDENCE) -> str:
+    scored = score(question, documents, embed)
+    if not scored:
+        return ABSTAIN_TEXT
+    best = max(s.score for s in scored)
+    if best < min_score:
+        return ABSTAIN_TEXT
+    top = sorted(scored, key=lambda s: -s.score)[:MAX_QUOTES]
+    chosen = [s for s in top if s.score >= best - NEAR]
+    chosen.sort(key=lambda s: (s.n, scored.index(s)))  # reading order
+    return "From your documents:\n" + "\n".join(f"- {s.text} [{s.n}]" for s in chosen)
