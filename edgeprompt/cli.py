@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "edgeprompt.commands.models",
     "edgeprompt.commands.prompts",
     "edgeprompt.commands.docs",
+    "edgeprompt.commands.observe",
+    "edgeprompt.commands.feedback",
     "edgeprompt.commands.federation",
     "edgeprompt.commands.eval",
 )

@@ -37,6 +37,23 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "trace": {
         "capture_content": (False, "store prompt and answer text in traces (off by default)"),
     },
+    "observatory": {
+        "signals": ("auto", "auto | on | off: keep each question's and answer's MiniLM embedding (not the text) for "
+                            "drift and topics; auto = only once the embedder is set up in this data home"),
+        "keywords": (True, "keep up to 8 keywords of each question (local only) to label topics"),
+        "window": ("day", "drift window: day | week"),
+        "drift_reference": ("first", "first | previous: compare each window with the first window or the one before"),
+        "drift_alpha": (0.01, "drift alarm when the MMD permutation test's p-value is below this …"),
+        "drift_min_auc": (0.55, "… and the domain classifier tells the windows apart at least this well (AUC)"),
+        "drift_min_samples": (20, "windows with fewer embedded questions are not tested"),
+        "drift_max_samples": (300, "questions sampled per window for the drift tests (speed)"),
+        "topics": (0, "number of topic clusters; 0 = choose by silhouette"),
+        "max_topics": (8, "most topic clusters when choosing automatically"),
+        "low_confidence_logprob": (-2.0, "answers whose mean token log-probability is below this are flagged"),
+        "watts_per_core": (10.0, "nominal power of one busy CPU core, for the energy estimate without RAPL"),
+        "otlp_endpoint": ("", "OTLP/HTTP JSON traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); "
+                              "empty = no live export"),
+    },
     "cache": {
         "enabled": (True, "reuse answers: exact repeats, and near-duplicate questions that pass every guard"),
         "semantic": (True, "also serve near-duplicate questions (MiniLM similarity + content gate)"),

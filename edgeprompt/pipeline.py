@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
 from edgeprompt.errors import UsageError
 from edgeprompt.memory import fit
+from edgeprompt.observatory.otlp import export_live
+from edgeprompt.observatory.signals import energy_meter, record_signals
 from edgeprompt.rag.grounding import ground
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, fixed_answer
 from edgeprompt.store.traces import Trace
@@ -108,6 +110,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
     if len(question) > MAX_QUESTION_CHARS:
         raise UsageError(f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
     trace = Trace(operation="chat")
+    meter = energy_meter(rt)  # the observatory's energy per answer (RAPL, else a CPU-time estimate)
     params = _params(rt, request.params)
     notices: list[str] = []
     try:
@@ -213,6 +216,11 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                                          {"model": card.id, "finish_reason": finish,
                                           "interrupted": finish == "cancelled"})
 
+        # 7. observe: what the observatory needs, without text: MiniLM embeddings of question and answer and a
+        #    few question keywords (table obs_signals), refusal/abstention flags and energy on the span
+        with trace.span("observe.signals") as s:
+            s.attributes.update(record_signals(rt, trace.id, question, answer, meter))
+
         trace.status = "cancelled" if finish == "cancelled" else "ok"
         trace.attributes.update({
             "gen_ai.operation.name": "chat", "gen_ai.request.model": card.id,
@@ -240,4 +248,5 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
     finally:
         with contextlib.suppress(Exception):  # a trace must never hide the real outcome of the request
             rt.traces.save(trace)
+            export_live(rt, trace)  # only when [observatory] otlp_endpoint is set
     yield Done(result)

@@ -16,6 +16,7 @@ from edgeprompt.cache import schema as cache_schema
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.federation import schema as federation_schema
 from edgeprompt.firewall import audit_schema
+from edgeprompt.observatory import schema as observatory_schema
 from edgeprompt.rag import schema as rag_schema
 from edgeprompt.registry import schema as registry_schema
 from edgeprompt.store import schema_core
@@ -38,6 +39,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0701_privacy_ledger", federation_schema.privacy_ledger),
     Migration("0702_federation_events", federation_schema.federation_events),
     Migration("0401_answer_cache", cache_schema.answer_cache),
+    Migration("0501_observatory_signals", observatory_schema.signals),
+    Migration("0502_eval_runs", observatory_schema.eval_runs),
 )
 
 

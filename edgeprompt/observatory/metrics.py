@@ -1,0 +1,240 @@
+"""Plain metrics over a `TraceSet`: latency per stage and by hour, tokens, cache, firewall, feedback,
+the prompt-length effect, and per-model speed and energy.
+
+Percentiles are numpy's default (linear interpolation between the closest ranks). A metric over no data
+is `None`, never 0. Attributes that an area has not recorded yet simply do not count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from edgeprompt.observatory.traceset import TraceRecord, TraceSet
+
+LENGTH_EDGES = (0, 256, 512, 1024, 2048, 4096, 8192)
+NO_KEY = "(none)"
+
+
+def rnd(x: float | None, nd: int = 3) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else None
+
+
+def summary(values: Sequence[float]) -> dict[str, Any]:
+    """n, p50, p95, mean (rounded to 3 decimals)."""
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "mean": None}
+    return {"n": len(values), "p50": rnd(percentile(values, 50)), "p95": rnd(percentile(values, 95)),
+            "mean": rnd(sum(values) / len(values))}
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def ttft(r: TraceRecord) -> float | None:
+    g = r.span("generate")
+    v = g.attrs.get("edgeprompt.ttft_ms") if g is not None else None
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def latency(ts: TraceSet) -> dict[str, Any]:
+    stages: dict[str, list[float]] = defaultdict(list)
+    hours: dict[int, list[float]] = defaultdict(list)
+    for r in ts.records:
+        per: dict[str, float] = defaultdict(float)
+        for s in r.spans:
+            per[s.name] += s.duration_ms
+        for name, ms in per.items():
+            stages[name].append(ms)
+        hours[time.localtime(r.started_at).tm_hour].append(r.duration_ms)
+    return {
+        "total": summary([r.duration_ms for r in ts.records]),
+        "ttft": summary([v for r in ts.records if (v := ttft(r)) is not None]),
+        "stages": {name: summary(v) for name, v in sorted(stages.items(), key=lambda kv: -sum(kv[1]))},
+        "by_hour": [{"hour": h, **summary(hours.get(h, []))} for h in range(24)],
+    }
+
+
+def tokens(ts: TraceSet) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, key in (("input", "gen_ai.usage.input_tokens"), ("output", "gen_ai.usage.output_tokens")):
+        vals = [v for r in ts.records if (v := r.number(key)) is not None]
+        out[name] = {"total": int(sum(vals)), "mean": rnd(sum(vals) / len(vals)) if vals else None, "n": len(vals)}
+    return out
+
+
+def cache_level(r: TraceRecord) -> str | None:
+    """'exact', 'semantic', … on a hit; 'miss' when the cache was consulted and missed; None if not."""
+    level = r.get("edgeprompt.cache.level")
+    hit = r.get("edgeprompt.cache.hit")
+    if level in (None, "") and hit is None:
+        return None
+    if hit is False or str(level).lower() in ("miss", "none", ""):
+        return "miss"
+    return str(level) if level not in (None, "") else "hit"
+
+
+def cache(ts: TraceSet) -> dict[str, Any]:
+    levels = [lv for r in ts.records if (lv := cache_level(r)) is not None]
+    hits = [lv for lv in levels if lv != "miss"]
+    by_level: dict[str, int] = defaultdict(int)
+    for lv in hits:
+        by_level[lv] += 1
+    return {"lookups": len(levels), "hits": len(hits), "hit_rate": rate(len(hits), len(levels)),
+            "by_level": {k: {"hits": n, "rate": rate(n, len(levels))} for k, n in sorted(by_level.items())}}
+
+
+def firewall_actions(r: TraceRecord) -> set[str]:
+    """The firewall's actions on this request: among flag, block, redact (empty when it allowed all)."""
+    acts: set[str] = set()
+    for s in r.spans_named("firewall"):
+        a = s.attrs
+        for key in ("edgeprompt.firewall.action", "edgeprompt.firewall.decision"):
+            if isinstance(a.get(key), str):
+                acts.add(a[key].lower())
+        if a.get("edgeprompt.firewall.blocked"):
+            acts.add("block")
+        if a.get("edgeprompt.firewall.flagged"):
+            acts.add("flag")
+        if a.get("edgeprompt.firewall.redactions") or a.get("edgeprompt.firewall.redacted"):
+            acts.add("redact")
+    if r.status == "blocked" or r.get("edgeprompt.firewall.blocked"):
+        acts.add("block")
+    return acts & {"flag", "block", "redact"}
+
+
+def firewall(ts: TraceSet) -> dict[str, Any]:
+    checked = [r for r in ts.records if r.spans_named("firewall")]
+    acts = [firewall_actions(r) for r in checked]
+    flagged = sum(1 for a in acts if "flag" in a)
+    blocked = sum(1 for a in acts if "block" in a)
+    redacted = sum(1 for a in acts if "redact" in a)
+    n = len(checked)
+    return {"checked": n, "flagged": flagged, "blocked": blocked, "redacted": redacted,
+            "flag_rate": rate(flagged, n), "block_rate": rate(blocked, n), "redact_rate": rate(redacted, n)}
+
+
+def prompt_key(r: TraceRecord) -> str:
+    name = r.get("edgeprompt.prompt.name")
+    if not name:
+        return NO_KEY
+    version = r.get("edgeprompt.prompt.version")
+    return f"{name}@{version}" if version is not None else str(name)
+
+
+def thumbs_by(records: Iterable[TraceRecord], key: Callable[[TraceRecord], str]) -> list[dict[str, Any]]:
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in records:
+        g = groups[key(r)]
+        g[2] += 1
+        if r.thumbs == 1:
+            g[0] += 1
+        elif r.thumbs == -1:
+            g[1] += 1
+    return [{"key": k, "requests": n, "up": up, "down": down, "up_rate": rate(up, up + down)}
+            for k, (up, down, n) in sorted(groups.items(), key=lambda kv: (-kv[1][2], kv[0]))]
+
+
+def feedback(ts: TraceSet, topic_of: Callable[[TraceRecord], str] | None = None) -> dict[str, Any]:
+    up = sum(1 for r in ts.records if r.thumbs == 1)
+    down = sum(1 for r in ts.records if r.thumbs == -1)
+    dists = [d for r in ts.records for d in r.edits]
+    out: dict[str, Any] = {
+        "up": up, "down": down, "rated": up + down, "up_rate": rate(up, up + down),
+        "edits": len(dists), "mean_edit_distance": rnd(sum(dists) / len(dists)) if dists else None,
+        "by_prompt_version": thumbs_by(ts.records, prompt_key),
+        "by_model": thumbs_by(ts.records, lambda r: r.model),
+    }
+    if topic_of is not None:
+        out["by_topic"] = thumbs_by(ts.records, topic_of)
+    return out
+
+
+def length_bin(tokens_in: float) -> int:
+    return max(i for i, edge in enumerate(LENGTH_EDGES) if tokens_in >= edge)
+
+
+def bin_label(i: int) -> str:
+    def k(n: int) -> str:
+        return f"{n // 1024}k" if n >= 1024 else str(n)
+
+    lo = LENGTH_EDGES[i]
+    return f"≥{k(lo)}" if i == len(LENGTH_EDGES) - 1 else f"{k(lo)}–{k(LENGTH_EDGES[i + 1])}"
+
+
+def prompt_length(ts: TraceSet) -> list[dict[str, Any]]:
+    """Quality and latency by prompt length: does a longer context make answers slower or worse?"""
+    bins: dict[int, list[TraceRecord]] = defaultdict(list)
+    for r in ts.records:
+        n = r.number("gen_ai.usage.input_tokens")
+        if n is not None:
+            bins[length_bin(n)].append(r)
+    out = []
+    for i in sorted(bins):
+        rs = bins[i]
+        up = sum(1 for r in rs if r.thumbs == 1)
+        down = sum(1 for r in rs if r.thumbs == -1)
+        lps = [v for r in rs if (v := r.number("edgeprompt.confidence.mean_logprob")) is not None]
+        out.append({"bin": bin_label(i), "min_tokens": LENGTH_EDGES[i],
+                    "max_tokens": LENGTH_EDGES[i + 1] - 1 if i + 1 < len(LENGTH_EDGES) else None,
+                    "requests": len(rs), "latency_ms": summary([r.duration_ms for r in rs]),
+                    "ttft_ms": summary([v for r in rs if (v := ttft(r)) is not None]),
+                    "up": up, "down": down, "up_rate": rate(up, up + down),
+                    "mean_logprob": rnd(sum(lps) / len(lps), 4) if lps else None})
+    return out
+
+
+def models(ts: TraceSet) -> list[dict[str, Any]]:
+    """Per model: decode speed, whole-answer cost per output token, and energy per answer."""
+    groups: dict[str, list[TraceRecord]] = defaultdict(list)
+    for r in ts.records:
+        groups[r.model].append(r)
+    out = []
+    for model, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        tps = [v for r in rs if (v := r.number("edgeprompt.tokens_per_s")) is not None and v > 0]
+        per_tok = []
+        for r in rs:
+            g, n = r.span("generate"), r.number("gen_ai.usage.output_tokens")
+            if g is not None and n:
+                per_tok.append(g.duration_ms / n)
+        metered = [r for r in rs if r.number("edgeprompt.energy.joules") is not None]
+        joules = [r.number("edgeprompt.energy.joules") or 0.0 for r in metered]
+        sources = sorted({str(r.get("edgeprompt.energy.source", "estimate")) for r in metered})
+        out_tok = sum(v for r in rs if (v := r.number("gen_ai.usage.output_tokens")) is not None)
+        metered_tok = sum(r.number("gen_ai.usage.output_tokens") or 0.0 for r in metered)
+        total_j = sum(joules)
+        out.append({
+            "model": model, "requests": len(rs), "output_tokens": int(out_tok),
+            "tokens_per_s": summary(tps), "ms_per_token": summary(per_tok),
+            "energy": {"answers": len(joules), "joules_per_answer": rnd(total_j / len(joules)) if joules else None,
+                       "joules_per_token": rnd(total_j / metered_tok, 4) if metered_tok else None,
+                       "source": "/".join(sources) if sources else None},
+        })
+    return out
+
+
+def status_counts(ts: TraceSet) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in ts.records:
+        out[r.status] += 1
+    return dict(sorted(out.items()))
+
+
+def daily(ts: TraceSet) -> list[dict[str, Any]]:
+    """Requests, ratings and median latency per local calendar day."""
+    days: dict[str, list[TraceRecord]] = defaultdict(list)
+    for r in ts.records:
+        days[time.strftime("%Y-%m-%d", time.localtime(r.started_at))].append(r)
+    return [{"day": d, "requests": len(rs), "up": sum(1 for r in rs if r.thumbs == 1),
+             "down": sum(1 for r in rs if r.thumbs == -1),
+             "latency_ms_p50": rnd(percentile([r.duration_ms for r in rs], 50))}
+            for d, rs in sorted(days.items())]

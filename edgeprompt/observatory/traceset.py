@@ -1,0 +1,146 @@
+"""The observatory's one read of the store: traces in a time range with their spans, feedback and signals.
+
+Everything else in the observatory computes from a `TraceSet`; nothing else queries the trace tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from edgeprompt.store.db import Database
+
+# eval runs (edgeprompt eval run) leave traces too; they are not real use
+_RANGE = ("t.started_at >= ? AND t.started_at < ? "
+          "AND t.id NOT IN (SELECT trace_id FROM eval_results WHERE trace_id IS NOT NULL)")
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    name: str
+    duration_ms: float
+    attrs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    id: str
+    started_at: float
+    duration_ms: float
+    operation: str
+    session_id: str | None
+    model: str
+    status: str
+    attrs: Mapping[str, Any]  # trace attributes over span attributes (first span wins among spans)
+    spans: tuple[SpanRecord, ...]
+    thumbs: int | None = None  # the latest thumbs on this trace: +1 / -1
+    edits: tuple[int, ...] = ()  # edit distances of the user's edits
+    terms: tuple[str, ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def number(self, key: str) -> float | None:
+        v = self.attrs.get(key)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    def span(self, name: str) -> SpanRecord | None:
+        return next((s for s in self.spans if s.name == name), None)
+
+    def spans_named(self, prefix: str) -> list[SpanRecord]:
+        return [s for s in self.spans if s.name == prefix or s.name.startswith(prefix + ".")]
+
+
+@dataclass(frozen=True)
+class TraceSet:
+    since: float
+    until: float
+    records: tuple[TraceRecord, ...]
+    question_vecs: Any = None  # ndarray (m, 384) or None
+    question_rows: tuple[int, ...] = ()  # record index of each question vector
+    answer_vecs: Any = None
+    answer_rows: tuple[int, ...] = ()
+    by_id: Mapping[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def _merge(trace_attrs: dict[str, Any], spans: list[SpanRecord]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for s in spans:
+        for k, v in s.attrs.items():
+            merged.setdefault(k, v)
+    merged.update(trace_attrs)
+    return merged
+
+
+def _spans(db: Database, since: float, until: float) -> dict[str, list[SpanRecord]]:
+    out: dict[str, list[SpanRecord]] = {}
+    rows = db.query("SELECT s.trace_id, s.name, s.duration_ms, s.attributes FROM trace_spans s "
+                    f"JOIN traces t ON t.id = s.trace_id WHERE {_RANGE} ORDER BY s.trace_id, s.seq",
+                    (since, until))
+    for tid, name, dur, attrs in rows:
+        out.setdefault(tid, []).append(SpanRecord(name, float(dur), json.loads(attrs)))
+    return out
+
+
+def _feedback(db: Database, since: float, until: float) -> tuple[dict[str, int], dict[str, list[int]]]:
+    thumbs: dict[str, int] = {}
+    edits: dict[str, list[int]] = {}
+    rows = db.query("SELECT f.trace_id, f.kind, f.score, f.edit_distance FROM feedback f "
+                    f"JOIN traces t ON t.id = f.trace_id WHERE {_RANGE} ORDER BY f.id", (since, until))
+    for tid, kind, score, dist in rows:
+        if kind == "thumbs" and score is not None:
+            thumbs[tid] = 1 if score > 0 else -1  # later rows win: the user's latest opinion
+        elif kind == "edit" and dist is not None:
+            edits.setdefault(tid, []).append(int(dist))
+    return thumbs, edits
+
+
+def _signals(db: Database, since: float, until: float) -> list[Any]:
+    return db.query("SELECT s.trace_id, s.question_vec, s.answer_vec, s.terms FROM obs_signals s "
+                    f"JOIN traces t ON t.id = s.trace_id WHERE {_RANGE}", (since, until))
+
+
+def _stack(blobs: list[bytes]) -> np.ndarray | None:
+    import numpy as np
+
+    if not blobs:
+        return None
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).astype(np.float32)
+
+
+def load(db: Database, since: float, until: float) -> TraceSet:
+    rows = db.query("SELECT id, started_at, duration_ms, operation, session_id, model, status, attributes "
+                    f"FROM traces t WHERE {_RANGE} ORDER BY started_at, id", (since, until))
+    spans = _spans(db, since, until)
+    thumbs, edits = _feedback(db, since, until)
+    signals = {r[0]: r for r in _signals(db, since, until)}
+    records: list[TraceRecord] = []
+    q_blobs: list[bytes] = []
+    q_rows: list[int] = []
+    a_blobs: list[bytes] = []
+    a_rows: list[int] = []
+    for i, (tid, started, dur, op, sid, model, status, attrs) in enumerate(rows):
+        sp = spans.get(tid, [])
+        sig = signals.get(tid)
+        terms: tuple[str, ...] = ()
+        if sig is not None:
+            terms = tuple(json.loads(sig[3] or "[]"))
+            if sig[1] is not None:
+                q_blobs.append(sig[1])
+                q_rows.append(i)
+            if sig[2] is not None:
+                a_blobs.append(sig[2])
+                a_rows.append(i)
+        records.append(TraceRecord(tid, float(started), float(dur), op, sid, model or "(unknown)", status,
+                                   _merge(json.loads(attrs), sp), tuple(sp), thumbs.get(tid),
+                                   tuple(edits.get(tid, ())), terms))
+    return TraceSet(since, until, tuple(records), _stack(q_blobs), tuple(q_rows), _stack(a_blobs),
+                    tuple(a_rows), {r.id: i for i, r in enumerate(records)})

@@ -1,0 +1,29 @@
+"""Observatory fixtures: a runtime whose data home already has MiniLM (so `observe.signals` embeds), and
+helpers to drive questions through the real pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def linked_embedder(data_home: Path, embed_cache: Path) -> Path:
+    """Point this data home's MiniLM export at the session's one (as if `docs add` had set it up)."""
+    cache = data_home / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.symlink(embed_cache / "embed", cache / "embed")
+    return cache / "embed"
+
+
+@pytest.fixture
+def obs_rt(linked_embedder: Path, data_home: Path) -> Iterator[Any]:
+    from edgeprompt.runtime import Runtime
+
+    rt = Runtime.open(data_home)
+    yield rt
+    rt.close()
