@@ -1,0 +1,90 @@
+"""The classifier head: a small torch model over `features.featurize` vectors, exported to ONNX.
+
+Shared by `scripts/train_firewall` and federated training (issue 9): build the head with `build`,
+train it however you like (plain SGD, Opacus DP-SGD), then `export` writes `classifier.onnx` and
+its description `classifier.json` (input name and dimension, output names, label order).
+The ONNX graph is written directly with `onnx.helper` (Gemm → Relu → Gemm → Softmax), so the export
+does not depend on the torch exporter's version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edgeprompt.firewall.features import DIM, FEATURIZER
+
+FORMAT = "edgeprompt-firewall-classifier/1"
+INPUT = "features"
+OUTPUTS = ("logits", "probabilities")
+LABELS = ("benign", "attack")  # column order of the outputs
+HIDDEN = 0  # a linear head measured better out-of-fold than a 32-unit MLP on the dev split
+
+
+def build(dim: int = DIM, hidden: int = HIDDEN, seed: int = 0) -> Any:
+    """A torch module: Linear(dim, 2) when hidden=0, else Linear(dim, hidden) → ReLU → Linear(hidden, 2)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    if hidden <= 0:
+        return nn.Sequential(nn.Linear(dim, len(LABELS)))
+    return nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, len(LABELS)))
+
+
+def _linears(module: Any) -> list[tuple[Any, Any]]:
+    from torch import nn
+
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError("the head has no Linear layers")
+    return [(m.weight.detach().cpu().numpy().astype("float32"), m.bias.detach().cpu().numpy().astype("float32"))
+            for m in layers]
+
+
+def describe(dim: int = DIM, hidden: int = HIDDEN, **extra: Any) -> dict[str, Any]:
+    return {"format": FORMAT, "featurizer": FEATURIZER, "dim": dim, "hidden": hidden, "input": INPUT,
+            "outputs": list(OUTPUTS), "labels": list(LABELS), "input_dtype": "float32",
+            "input_shape": ["batch", dim], "output_shape": ["batch", len(LABELS)], **extra}
+
+
+def to_onnx_bytes(module: Any) -> bytes:
+    """Serialise a head of Linear layers (ReLU between them) as an ONNX model."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    layers = _linears(module)
+    dim = layers[0][0].shape[1]
+    nodes, inits = [], []
+    x = INPUT
+    for i, (w, b) in enumerate(layers):
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        out = "logits" if i == len(layers) - 1 else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [out], transB=1))
+        if i < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [out], [f"r{i}"]))
+            out = f"r{i}"
+        x = out
+    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
+    graph = helper.make_graph(
+        nodes, "edgeprompt_firewall_head",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", dim])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", len(LABELS)]) for name in OUTPUTS],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="edgeprompt")
+    model.ir_version = 8  # readable by every onnxruntime >= 1.12
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def export(module: Any, folder: Path, **extra: Any) -> tuple[Path, Path]:
+    """Write `classifier.onnx` and `classifier.json` into `folder`; returns both paths."""
+    layers = _linears(module)
+    hidden = layers[0][0].shape[0] if len(layers) > 1 else 0
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx_path, json_path = folder / "classifier.onnx", folder / "classifier.json"
+    onnx_path.write_bytes(to_onnx_bytes(module))
+    json_path.write_text(json.dumps(describe(layers[0][0].shape[1], hidden, **extra), indent=2,
+                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    return onnx_path, json_path

@@ -1,0 +1,134 @@
+"""The versioned rule pack: regular expressions with ids, categories, severities, languages, contexts.
+
+The shipped pack is `models/firewall/rules.toml`; a pack installed by `firewall intel import` into
+`<home>/models/firewall/rules.toml` replaces it. Rules run on the normalised text (see normalize.py).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeprompt.errors import UsageError
+from edgeprompt.firewall.normalize import Normalized
+
+SEVERITY = {"low": 0.30, "medium": 0.60, "high": 0.85, "critical": 0.97}
+CONTEXTS = ("user", "document")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    languages: tuple[str, ...]
+    contexts: tuple[str, ...]
+    pattern: re.Pattern[str]
+    squash: bool = False
+    kind: str = "attack"  # attack | mention
+
+    @property
+    def score(self) -> float:
+        return SEVERITY[self.severity]
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: Rule
+    variant: int  # 0 = the text itself, 1.. = a decoded payload
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RulePack:
+    name: str
+    version: str
+    rules: tuple[Rule, ...]
+    source: str = ""
+
+    def match(self, norm: Normalized, context: str = "user") -> list[RuleHit]:
+        """Every rule that fires on the text or on one of its decoded payloads (one hit per rule)."""
+        hits: list[RuleHit] = []
+        for rule in self.rules:
+            if context not in rule.contexts:
+                continue
+            texts = (norm.squashed,) if rule.squash else norm.variants
+            for i, text in enumerate(texts):
+                m = rule.pattern.search(text)
+                if m is not None:
+                    hits.append(RuleHit(rule, 0 if rule.squash else i, m.span()))
+                    break
+        return hits
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "rules": len(self.rules), "source": self.source,
+                "languages": sorted({lang for r in self.rules for lang in r.languages})}
+
+
+def _rule(raw: dict[str, Any], where: str) -> Rule:
+    try:
+        rid = str(raw["id"])
+        severity = str(raw.get("severity", "medium"))
+        if severity not in SEVERITY:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITY)}")
+        contexts = tuple(raw.get("contexts", CONTEXTS))
+        if not set(contexts) <= set(CONTEXTS):
+            raise ValueError(f"contexts must be among {', '.join(CONTEXTS)}")
+        kind = str(raw.get("kind", "attack"))
+        if kind not in ("attack", "mention"):
+            raise ValueError("kind must be attack or mention")
+        return Rule(id=rid, category=str(raw.get("category", "other")), severity=severity,
+                    languages=tuple(raw.get("languages", ("any",))), contexts=contexts,
+                    pattern=re.compile(str(raw["pattern"]), re.IGNORECASE), squash=bool(raw.get("squash", False)),
+                    kind=kind)
+    except (KeyError, ValueError, TypeError, re.error) as e:
+        raise UsageError(f"{where}: rule {raw.get('id', '?')}: {e}") from e
+
+
+def parse_pack(text: str, source: str = "") -> RulePack:
+    """Parse and compile a rule pack; any invalid rule refuses the whole pack."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{source or 'rule pack'}: not valid TOML ({e})") from e
+    raw_rules = doc.get("rule")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise UsageError(f"{source or 'rule pack'}: no [[rule]] entries")
+    rules = tuple(_rule(r, source or "rule pack") for r in raw_rules)
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"{source or 'rule pack'}: duplicate rule ids")
+    return RulePack(str(doc.get("name", "rules")), str(doc.get("version", "0")), rules, source)
+
+
+def shipped_dir() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("edgeprompt.shipped") / "firewall"))
+
+
+def load_pack(models_dir: Path) -> RulePack:
+    """The installed pack in `<home>/models/firewall/` if there is one, else the shipped pack."""
+    for folder, origin in ((models_dir / "firewall", "installed"), (shipped_dir(), "shipped")):
+        path = folder / "rules.toml"
+        if path.is_file():
+            return parse_pack(path.read_text(encoding="utf-8"), f"{origin}:{path}")
+    raise UsageError("no firewall rule pack found (models/firewall/rules.toml is missing)")
+
+
+def rule_score(hits: list[RuleHit]) -> float:
+    """Combine rule severities: the strongest attack rule, nudged up by independent categories."""
+    attack = [h.rule for h in hits if h.rule.kind == "attack"]
+    if not attack:
+        return 0.0
+    by_cat: dict[str, float] = {}
+    for r in attack:
+        by_cat[r.category] = max(by_cat.get(r.category, 0.0), r.score)
+    scores = sorted(by_cat.values(), reverse=True)
+    miss = 1.0 - scores[0]
+    for s in scores[1:]:
+        miss *= 1.0 - 0.5 * s  # a second category adds evidence, but less than a full independent vote
+    return 1.0 - miss
