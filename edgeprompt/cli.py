@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.feedback",
     "edgeprompt.commands.federation",
     "edgeprompt.commands.eval",
+    "edgeprompt.commands.route",
 )
 
 

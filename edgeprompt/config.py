@@ -87,6 +87,27 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),
         "overlap_chars": (100, "characters of the previous chunk repeated at the start of the next"),
     },
+    "routing": {
+        "enabled": (True, "pick the model for each request by its task tag when -m is not given"),
+        "power": ("auto", "auto | ac | battery: 'auto' reads the battery (psutil, else /sys/class/power_supply)"),
+        "low_charge_percent": (30, "below this charge, prefer smaller models even when plugged in"),
+        "custom_threshold": (0.45, "similarity a request needs to a custom tag's model descriptions to route there"),
+        "max_chars": (320, "characters of a long request the classifier reads (its start and its end)"),
+        "record_text": (True, "keep the routed text with each decision, so thumbs turn it into training data "
+                              "(local only)"),
+    },
+    "tools": {
+        "allowed_folders": ([], "folders the read_file and write_file tools may use (nothing outside them)"),
+        "max_file_bytes": (200000, "most bytes read_file returns from one file"),
+        "max_calls": (4, "most tool calls a model may make for one request"),
+        "prompting": ("auto", "auto | always | never: prompt the model for tool calls and plans "
+                              "(auto: not the demo, extractive or echo models)"),
+    },
+    "plans": {
+        "max_steps": (8, "most steps in a plan"),
+        "timeout_s": (600.0, "a plan stops after this many seconds, keeping what it has"),
+        "step_max_tokens": (512, "most tokens a model writes in one plan step"),
+    },
 }
 
 

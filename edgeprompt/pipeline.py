@@ -21,6 +21,7 @@ from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import energy_meter, record_signals
 from edgeprompt.rag.grounding import ground
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, fixed_answer
+from edgeprompt.routing_log import record_decision
 from edgeprompt.store.traces import Trace
 from edgeprompt.unicode import clean_text
 
@@ -124,9 +125,18 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             trace.session_id = session_id
             s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history)})
 
+        # 1b. route: without -m, the request's task tag picks the model (edgeprompt.routing); a leading
+        #     `@tag` is routing syntax and leaves the question
+        with trace.span("route") as s:
+            route = rt.router().for_request(question, request.model)
+            question = route.text or question
+            s.attributes.update(route.trace_attributes())
+            trace.attributes.update(route.trace_attributes())
+            record_decision(rt, route, trace.id, "ask")
+
         # 2. model: the card and its backend for this machine
         with trace.span("model.load") as s:
-            card = rt.card(request.model)
+            card = rt.card(route.model)
             backend = rt.backend(card.id, request.backend)
             trace.model = card.id
             s.attributes.update({"gen_ai.request.model": card.id, "gen_ai.provider.name": backend.name})

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from edgeprompt.cache import Cache
     from edgeprompt.config import Settings
     from edgeprompt.embed import Embedder
+    from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.rag.library import Library
     from edgeprompt.registry import PromptRegistry
+    from edgeprompt.routing import Router
 
 
 def physical_threads(setting: int) -> int:
@@ -98,6 +100,18 @@ class Runtime:
         from edgeprompt.rag.library import Library
 
         return self.part("rag", lambda: Library.open(self))
+
+    def router(self) -> Router:
+        """The router (edgeprompt.routing): task tag -> installed model; its head and embedder load lazily."""
+        from edgeprompt.routing import Router
+
+        return self.part("router", lambda: Router.for_runtime(self))
+
+    def toolbox(self) -> ToolBox:
+        """The built-in tools (edgeprompt.orchestrate.builtin_tools) with this data home's settings."""
+        from edgeprompt.orchestrate.builtin_tools import default_toolbox
+
+        return self.part("toolbox", lambda: default_toolbox(self))
 
     # -- models -------------------------------------------------------------------------------------
     def default_model_id(self) -> str:

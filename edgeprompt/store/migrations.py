@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edgeprompt import routing_schema
 from edgeprompt.cache import schema as cache_schema
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.federation import schema as federation_schema
@@ -41,6 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0401_answer_cache", cache_schema.answer_cache),
     Migration("0501_observatory_signals", observatory_schema.signals),
     Migration("0502_eval_runs", observatory_schema.eval_runs),
+    Migration("0601_route_decisions", routing_schema.route_decisions),
 )
 
 
