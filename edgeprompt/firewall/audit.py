@@ -61,7 +61,8 @@ class AuditLog:
             h = entry_hash(prev, seq, now, kind, data_json)
             c.execute("INSERT INTO audit_log(seq, created_at, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?)",
                       (seq, now, kind, data_json, prev, h))
-        self._write_anchor(seq, h)
+        # the head anchor moves only when the entry is durable: inside a caller's transaction, at its commit
+        self.db.after_commit(lambda: self._write_anchor(seq, h))
         return AuditEntry(seq, now, kind, json.loads(data_json), prev, h)
 
     def _write_anchor(self, seq: int, h: str) -> None:

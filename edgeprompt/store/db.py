@@ -7,7 +7,7 @@ process; writes go through `transaction()`, which holds a lock so there is one w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ class Database:
         self.path = path
         self._lock = threading.RLock()
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
@@ -65,6 +66,14 @@ class Database:
     def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         rows = self.query(sql, params)
         return rows[0] if rows else None
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the outermost transaction commits (now, if none is open); dropped on rollback."""
+        with self._lock:
+            if self._depth:
+                self._after_commit.append(fn)
+                return
+        fn()
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -82,10 +91,12 @@ class Database:
             except _driver().Error as e:
                 raise translate(e, self.path) from e
             self._depth = 1
+            self._after_commit = []
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
             except BaseException as e:
+                self._after_commit = []
                 try:
                     self.conn.execute("ROLLBACK")
                 except _driver().Error:
@@ -95,6 +106,9 @@ class Database:
                 raise
             finally:
                 self._depth = 0
+            pending, self._after_commit = self._after_commit, []
+            for fn in pending:
+                fn()
 
     def close(self) -> None:
         with self._lock:
