@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ def test_audit_head_moves_only_when_the_callers_transaction_commits(tmp_path: Pa
     assert log.verify().ok  # neither the entry nor the head anchor moved
     with db.transaction():
         log.append("inside", {"n": 2})
-        assert log.verify().entries == 1  # not yet committed, anchor still on entry 1
+        assert json.loads(log.anchor.read_text())["seq"] == 1  # not committed yet: the head stays on entry 1
+    assert json.loads(log.anchor.read_text())["seq"] == 2
     result = log.verify()
     assert result.ok and result.entries == 2
     db.close()
