@@ -86,6 +86,7 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "max_file_mb": (50.0, "files larger than this are skipped"),
         "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),
         "overlap_chars": (100, "characters of the previous chunk repeated at the start of the next"),
+        "embed_batch": (64, "chunks embedded together across files; a kill redoes at most this much work"),
     },
     "routing": {
         "enabled": (True, "pick the model for each request by its task tag when -m is not given"),

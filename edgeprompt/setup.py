@@ -9,7 +9,8 @@ if TYPE_CHECKING:
     from edgeprompt.runtime import Runtime
 
 
-def prepare(rt: Runtime, build_demo: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def prepare(rt: Runtime, build_demo: bool = True, progress: Callable[[str], None] | None = None,
+            samples: bool = True) -> dict[str, Any]:
     actions: list[str] = []
     if build_demo:
         from edgeprompt.demo import demo_ready, ensure_demo
@@ -19,4 +20,9 @@ def prepare(rt: Runtime, build_demo: bool = True, progress: Callable[[str], None
                 progress("building the demo model (once; about a minute on 2 cores)…")
             ensure_demo(rt, progress=progress)
             actions.append("built the demo model")
+    if samples:  # the sample documents, so a newcomer can ask about them at once (skipped once done)
+        from edgeprompt.rag.samples import index_samples
+
+        if (done := index_samples(rt, progress)) is not None:
+            actions.append(done)
     return {"home": str(rt.home), "actions": actions}

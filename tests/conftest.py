@@ -59,3 +59,14 @@ def embedder(embed_cache: Path):  # type: ignore[no-untyped-def]
     from edgeprompt.embed import Embedder
 
     return Embedder.load(embed_cache, threads=2)
+
+
+@pytest.fixture
+def embed_home(data_home: Path, embed_cache: Path) -> Path:
+    """This test's data home with the session's MiniLM export linked in, so `rt.embedder()` and in-process
+    `edgeprompt` commands load it instead of exporting again (seconds per test)."""
+    cache = data_home / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    if not (cache / "embed").exists():
+        (cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
+    return data_home

@@ -23,6 +23,7 @@ class RagSettings:
     max_file_mb: float
     chunk_chars: int
     overlap_chars: int
+    embed_batch: int
     answer_from_documents: bool
 
     @classmethod
@@ -30,7 +31,7 @@ class RagSettings:
         return cls(int(section["top_k"]), float(section["min_relevance"]), float(section["min_evidence"]),
                    int(section["candidates"]),
                    float(section["max_file_mb"]), int(section["chunk_chars"]), int(section["overlap_chars"]),
-                   bool(section["answer_from_documents"]))
+                   int(section["embed_batch"]), bool(section["answer_from_documents"]))
 
 
 class Library:
@@ -39,7 +40,7 @@ class Library:
         self.store = DocumentStore(rt.db)
         s = self.settings
         self.indexer = Indexer(self.store, rt.embedder, scanner, max_bytes=int(s.max_file_mb * 1e6),
-                               max_chars=s.chunk_chars, overlap=s.overlap_chars)
+                               max_chars=s.chunk_chars, overlap=s.overlap_chars, batch_chunks=s.embed_batch)
         self.retriever = Retriever(rt.db, rt.embedder, candidates=s.candidates)
 
     @classmethod

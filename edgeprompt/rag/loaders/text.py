@@ -41,6 +41,8 @@ def load_markdown(path: Path, data: bytes) -> Loaded:
         if tok.level != 0 or tok.map is None:
             continue
         a, b = tok.map
+        while b > a + 1 and not lines[b - 1].strip():  # lists keep their trailing blank line in the map
+            b -= 1
         if tok.type == "heading_open":
             text = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
             level = int(tok.tag[1:])

@@ -1,0 +1,41 @@
+"""Shared helpers for the document tests (imported by name: tests/rag is on sys.path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples" / "documents"
+QUESTIONS = ROOT / "samples" / "eval" / "questions.jsonl"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    score: float
+    categories: list[str] = field(default_factory=list)
+
+
+def injection_scanner(text: str) -> Verdict:
+    """Flags the textbook injection phrase; the real scanner (edgeprompt.firewall) plugs in the same way."""
+    if "ignore previous instructions" in text.lower():
+        return Verdict("flag", 0.99, ["prompt-injection"])
+    return Verdict("allow", 0.01, [])
+
+
+def link_embeddings(home: Path, embed_cache: Path) -> None:
+    cache = home / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    if not (cache / "embed").exists():
+        (cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
+
+
+def integrity(db_path: Path) -> str:
+    import sqlean
+
+    conn = sqlean.connect(str(db_path))
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
