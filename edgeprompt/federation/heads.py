@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.errors import FederationError, UsageError
+from edgeprompt.errors import ModelLoadError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,15 +58,35 @@ def _firewall() -> HeadSpec:
 
 
 def _router() -> HeadSpec:
-    try:
-        from edgeprompt import routing
-    except ImportError as e:
-        raise FederationError("the router's classifier (edgeprompt.routing) is not available in this edgeprompt") \
-            from e
-    spec = getattr(routing, "federated_head", None)
-    if spec is None:
-        raise FederationError("edgeprompt.routing has no trainable classifier head")
-    return spec()  # type: ignore[no-any-return]
+    import tempfile
+
+    from edgeprompt import routing_head
+    from edgeprompt.routing import router_text
+    from edgeprompt.routing_rules import TAGS
+
+    def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
+        return rt.embedder().embed_batch([router_text(t) for t in texts])
+
+    def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
+        hidden = int(getattr(module[0], "out_features", 0)) if len(module) > 1 else 0
+        shipped = routing_head.HeadMeta.read(routing_head.shipped_dir() / routing_head.META_FILE).extra
+        keep = {k: shipped[k] for k in ("embedder", "embedder_hash", "router_text_max_chars") if k in shipped}
+        onnx_path = routing_head.export_head(module, list(TAGS), folder, {
+            **keep, "arch": "mlp" if hidden else "linear", "hidden": hidden, **extra})
+        return onnx_path, folder / routing_head.META_FILE
+
+    def validate(model: bytes, description: dict[str, Any]) -> None:
+        import json
+
+        if list(description.get("labels", [])) != list(TAGS):
+            raise ModelLoadError(f"router head labels {description.get('labels')} != {list(TAGS)}")
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / routing_head.ONNX_FILE).write_bytes(model)
+            (Path(tmp) / routing_head.META_FILE).write_text(json.dumps(description))
+            routing_head.RouterHead(Path(tmp))
+
+    return HeadSpec("router", "router-model", tuple(TAGS), routing_head.DIM, featurize,
+                    lambda hidden, seed: routing_head.torch_head(len(TAGS), hidden), export, validate, 0)
 
 
 def head_spec(task: str) -> HeadSpec:

@@ -110,6 +110,55 @@ BENIGN: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
 }
 
 
+# Routing requests by route tag (edgeprompt.routing_rules.TAGS).
+ROUTES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+    "code": (
+        ("how do I {task} in {lang}?", "fix this {lang} error: {err}", "write a {lang} function that {task}",
+         "why is my {lang} program so slow when it {task2}?", "refactor this {lang} class so it {task2} faster"),
+        {"lang": ("Python", "JavaScript", "Rust", "Go", "Java", "SQL"),
+         "task": ("reads a JSON file", "removes duplicates from a list", "retries a failed HTTP request",
+                  "parses command-line flags"),
+         "task2": ("loads a big CSV", "sorts the records", "opens many files"),
+         "err": ("KeyError: 'id'", "undefined is not a function", "segmentation fault",
+                 "borrowed value does not live long enough")},
+    ),
+    "math": (
+        ("what is {a} times {b}?", "what is {p}% of {n}?", "solve {x} + {a} = {b} for x",
+         "what is the derivative of {f}?", "convert {n} kilometres to miles", "what is the square root of {n}?"),
+        {"a": ("17", "234", "8.5", "1,204"), "b": ("12", "49", "3.25", "976"), "p": ("15", "7.5", "40", "120"),
+         "n": ("380", "1250", "64", "9.81"), "x": ("3x", "2x", "x/4"),
+         "f": ("x^3 + 2x", "sin(x) * x", "e^(2x)", "ln(x)")},
+    ),
+    "documents": (
+        ("summarise my notes from {meeting}", "what did I write in my {doc} about {topic}?",
+         "find the {doc} I saved about {topic}", "according to my {doc}, when is {event}?",
+         "search my {doc} for anything on {topic}"),
+        {"meeting": ("the Monday stand-up", "the budget review", "the call with Anna"),
+         "doc": ("journal", "meeting notes", "inbox", "project folder", "receipts"),
+         "topic": ("the kitchen renovation", "the quarterly goals", "the insurance claim", "the trip to Porto"),
+         "event": ("the dentist appointment", "the deadline for the report", "the flight home")},
+    ),
+    "legal": (
+        ("is it legal to {act} in {place}?", "can my landlord {act2} without notice?",
+         "what are my rights if {situation}?", "how do I file a {claim}?",
+         "does a verbal agreement to {act} count as a binding contract?"),
+        {"act": ("record a phone call", "fly a drone over a park", "sublet my flat", "keep a found wallet"),
+         "place": ("Germany", "California", "Ontario", "the UK"),
+         "act2": ("raise the rent", "enter the apartment", "keep my deposit"),
+         "situation": ("my employer withholds my last paycheck", "a shop refuses a refund",
+                       "my flight is cancelled"),
+         "claim": ("small claims lawsuit", "trademark objection", "warranty claim")},
+    ),
+    "general": (
+        ("what's a good name for a {pet}?", "tell me a fun fact about {animal}", "how do I make {drink} at home?",
+         "recommend a {genre} book for the weekend", "what should I do on a rainy {day}?"),
+        {"pet": ("puppy", "kitten", "goldfish", "parrot"), "animal": ("octopuses", "owls", "bees", "otters"),
+         "drink": ("cold brew coffee", "chai", "lemonade", "hot chocolate"),
+         "genre": ("mystery", "science fiction", "history", "poetry"), "day": ("Sunday", "afternoon", "holiday")},
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Slice:
     """What one simulated laptop sees: some attack families and some everyday topics."""
@@ -122,6 +171,11 @@ class Slice:
 FIREWALL_SLICES = (
     Slice(("override", "exfiltrate"), ("cooking", "travel", "code", "hard-negative")),
     Slice(("roleplay", "tool-injection"), ("finance", "email", "health", "hard-negative")),
+)
+# For the router a slice is a set of routes (`attacks` unused): each laptop has seen only some kinds of request.
+ROUTER_SLICES = (
+    Slice((), ("code", "math", "general")),
+    Slice((), ("documents", "legal", "general")),
 )
 
 
@@ -163,3 +217,29 @@ def seed_firewall(db: Database, client: int, per_family: int = 60, seed: int = 0
     """Write laptop `client`'s slice of firewall examples into its database; returns how many."""
     part = FIREWALL_SLICES[client % len(FIREWALL_SLICES)]
     return ExampleStore(db).add_many(firewall_rows(part, per_family, seed + client // len(FIREWALL_SLICES)))
+
+
+def router_rows(part: Slice, per_route: int, seed: int) -> list[tuple[str, str, str, str]]:
+    rng = random.Random(f"router-{seed}-{part}")
+    rows = [("router", t, route, "seed") for route in part.topics for t in sentences(ROUTES[route], per_route, rng)]
+    rng.shuffle(rows)
+    return rows
+
+
+def seed_router(db: Database, client: int, per_route: int = 60, seed: int = 0) -> int:
+    part = ROUTER_SLICES[client % len(ROUTER_SLICES)]
+    return ExampleStore(db).add_many(router_rows(part, per_route, seed + client // len(ROUTER_SLICES)))
+
+
+def seed(task: str, db: Database, client: int, per_family: int = 60, seed: int = 0) -> int:
+    """Seed laptop `client`'s examples for `task` (firewall or router)."""
+    if task == "router":
+        return seed_router(db, client, per_family, seed)
+    return seed_firewall(db, client, per_family, seed)
+
+
+def describe(task: str, client: int) -> str:
+    if task == "router":
+        return "routes " + ", ".join(ROUTER_SLICES[client % len(ROUTER_SLICES)].topics)
+    part = FIREWALL_SLICES[client % len(FIREWALL_SLICES)]
+    return f"attacks {', '.join(part.attacks)}; everyday {', '.join(part.topics)}"

@@ -18,7 +18,7 @@ from flwr.clientapp import ClientApp
 
 from edgefed import task, wire
 
-app = ClientApp()
+app = ClientApp(mods=[wire.audit_outgoing])
 
 # Error codes in replies that carry no update (the coordinator logs the reason).
 REFUSED_BUDGET = 4001

@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 # empty run config, and unit tests call the apps without one.
 DEFAULTS: dict[str, Any] = {
     "task": "firewall",
-    "hidden": -1,
+    "hidden": 0,
     "num-server-rounds": 3,
     "local-epochs": 2,
     "batch-size": 32,
-    "learning-rate": 0.5,
+    "learning-rate": 2.0,
     "noise-multiplier": 1.0,
     "max-grad-norm": 1.0,
     "test-fraction": 0.2,
@@ -214,9 +214,9 @@ def train_dp(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: in
     model.train()  # make_private refuses a module in eval mode
     anchor = [p.detach().clone() for p in model.parameters()] if mu > 0 else None
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    engine = PrivacyEngine(accountant="rdp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "secure RNG off" and full-backward-hook notices, every process
+        engine = PrivacyEngine(accountant="rdp")
         dp_model, dp_opt, dp_loader = engine.make_private(
             module=model, optimizer=optimizer, data_loader=_loader(x, y, batch_size, seed),
             noise_multiplier=sigma, max_grad_norm=max_grad_norm, poisson_sampling=True)

@@ -8,7 +8,11 @@ and expects a `fitres.*` reply that `secaggplus_mod` then masks before it leaves
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
@@ -67,3 +71,41 @@ def secagg_when_asked(msg: Message, context: Context, call_next: ClientAppCallab
         return secaggplus_mod(msg, context, call_next)
     return call_next(msg, context)
 
+
+
+def manifest(content: RecordDict) -> dict[str, Any]:
+    """What a reply holds, as the user may read it: record kinds, array names/shapes/dtypes, metric values,
+    config keys (SecAgg+ masked vectors and keys), and the size and hash of the serialized bytes."""
+    from flwr.common.serde import recorddict_to_proto
+
+    out: dict[str, Any] = {}
+    for name, record in content.items():
+        if isinstance(record, ArrayRecord):
+            out[name] = {"kind": "arrays", "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype}
+                                                      for k, a in record.items()}}
+        elif isinstance(record, MetricRecord):
+            out[name] = {"kind": "metrics", "values": dict(record)}
+        else:
+            out[name] = {"kind": "config", "keys": sorted(record)}
+    data = recorddict_to_proto(content).SerializeToString()
+    return {"records": out, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def audit_log_path(context: Context) -> Path | None:
+    home = context.node_config.get("data-home")
+    return Path(str(home)) / "federation" / "outgoing.jsonl" if home else None
+
+
+def audit_outgoing(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """Outermost mod: append a manifest of every reply this laptop sends to `<data home>/federation/
+    outgoing.jsonl`, after any SecAgg+ masking, so the user can check what left the machine."""
+    out = call_next(msg, context)
+    path = audit_log_path(context)
+    if path is not None:
+        entry = {"at": time.time(), "run_id": context.run_id, "type": out.metadata.message_type,
+                 "error": out.error.reason if out.has_error() else None,
+                 **(manifest(out.content) if out.has_content() else {})}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, default=str) + "\n")
+    return out
