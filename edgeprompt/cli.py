@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.models",
     "edgeprompt.commands.prompts",
     "edgeprompt.commands.docs",
+    "edgeprompt.commands.bench",
     "edgeprompt.commands.observe",
     "edgeprompt.commands.feedback",
     "edgeprompt.commands.federation",

@@ -61,6 +61,18 @@ def embedder(embed_cache: Path):  # type: ignore[no-untyped-def]
     return Embedder.load(embed_cache, threads=2)
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A very small demo-style model (Llama, local BPE tokenizer, ChatML template, trained for a few steps)
+    with hf/, mlx/ and onnx/ folders, built once per session. Returns `edgeprompt.demo.BuiltModel`:
+    `.card` (id "tiny", absolute paths; `runtime.catalog.add(tiny_model.card)` registers it in a test's
+    data home), `.hf`, `.mlx`, `.onnx`, `.folder`."""
+    from edgeprompt.demo import build_model
+    from edgeprompt.demo_train import TINY
+
+    return build_model(tmp_path_factory.mktemp("tiny-model") / "tiny", TINY, model_id="tiny")
+
+
 @pytest.fixture
 def embed_home(data_home: Path, embed_cache: Path) -> Path:
     """This test's data home with the session's MiniLM export linked in, so `rt.embedder()` and in-process

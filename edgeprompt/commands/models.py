@@ -1,8 +1,9 @@
-"""models list | add | remove | info (and, from the backends, demo | convert | pull)."""
+"""models list | add | remove | info | demo | convert | pull."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("id")
     p = add_command(g, "info", "one model card in full", common, cmd_info)
     p.add_argument("id")
+    p = add_command(g, "demo", "build the tiny demo model (a toy, about a minute on 2 cores) for both backends",
+                    common, cmd_demo)
+    p.add_argument("--force", action="store_true", help="rebuild it even if it exists")
+    p = add_command(g, "convert", "make an mlx or onnx folder from a model's Hugging Face folder (offline)",
+                    common, cmd_convert)
+    p.add_argument("id")
+    p.add_argument("--to", required=True, choices=["mlx", "onnx"], help="target format")
+    p.add_argument("--bits", type=int, choices=[4, 8], help="quantize the weights (default: keep float)")
+    p = add_command(g, "pull", "download a Hugging Face model (needs the network) and add its card", common,
+                    cmd_pull)
+    p.add_argument("hub_id", metavar="HF_ID", help="owner/name on the Hugging Face hub")
+    p.add_argument("--id", help="model id (default: the repository's name)")
 
 
 def _row(card: Any, default: str) -> str:
@@ -65,4 +78,45 @@ def cmd_info(args: argparse.Namespace, ctx: Context) -> int:
     info = card.as_dict()
     info["exists"] = {f: p.exists() for f in ("hf", "mlx", "onnx") if (p := card.path_for(f)) is not None}
     ctx.emit(info)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.demo import demo_ready, ensure_demo
+
+    rt = ctx.runtime()
+    built = args.force or not demo_ready(rt)
+    card = ensure_demo(rt, progress=ctx.info, force=args.force)
+    ctx.emit({**card.as_dict(), "built": built},
+             f"{card.id} is ready ({card.size_mb} MB): try `edgeprompt ask -m {card.id} \"hello\"`")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.convert import convert_card
+
+    rt = ctx.runtime()
+    card = convert_card(rt.catalog.get(args.id), args.to, args.bits, rt.paths.models, progress=ctx.info)
+    card = rt.catalog.add(card, overwrite=True)
+    ctx.emit(card.as_dict(), f"{card.id}: {args.to} folder at {card.paths[args.to]} ({card.quantization})")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.catalog import ID_RE
+    from edgeprompt.convert import model_id_for, pull
+    from edgeprompt.errors import UsageError
+    from edgeprompt.modelfiles import card_for_folder
+
+    rt = ctx.runtime()
+    model_id = args.id or model_id_for(args.hub_id)
+    if not ID_RE.match(model_id):
+        raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
+    if rt.catalog.has(model_id):
+        raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+    folder = pull(args.hub_id, rt.paths.models, model_id, progress=ctx.info)
+    card = card_for_folder(folder, model_id, ("general",))
+    card = rt.catalog.add(replace(card, hub_id=args.hub_id, description=f"pulled from {args.hub_id}"))
+    ctx.emit(card.as_dict(), f"added {card.id}; for the onnx backend run `edgeprompt models convert {card.id} "
+                             f"--to onnx --bits 4`")
     return 0

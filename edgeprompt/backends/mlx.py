@@ -1,0 +1,131 @@
+"""Language models through mlx-lm: the default backend on Apple silicon (it also runs, slowly, on Linux CPUs).
+
+Any mlx-lm folder (bf16/fp16/fp32, 4- or 8-bit) or plain Hugging Face folder loads. The backend templates
+and tokenises the prompt itself (`ChatFormat`) and hands the ids to mlx-lm's own `stream_generate`, so
+a prefix (KV) cache can later be slotted in through `prefix_cache` without touching this loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from edgeprompt.backends.base import Chunk, Message, Request, StatsClock, StopMatcher
+from edgeprompt.backends.chat import ChatFormat
+from edgeprompt.errors import ModelLoadError, UsageError
+
+if TYPE_CHECKING:
+    from edgeprompt.catalog import ModelCard
+
+
+class PrefixCache(Protocol):
+    """The seam for a prefix (KV) cache (the cache area fills it in).
+
+    `lookup(ids)` returns an mlx-lm prompt cache that already holds the first `n` of `ids` (or None, 0);
+    generation then prefills only `ids[n:]` into it. `release(ids, cache)` gets it back after the answer
+    (mlx-lm mutates the cache in place: keep it, trim it back, or drop it).
+    """
+
+    def lookup(self, ids: Sequence[int]) -> tuple[Any | None, int]: ...
+
+    def release(self, ids: Sequence[int], cache: Any) -> None: ...
+
+
+class MlxBackend:
+    name = "mlx"
+
+    def __init__(self, model_id: str, folder: Path, model: Any, tokenizer: Any, context_length: int) -> None:
+        self.model_id = model_id
+        self.folder = folder
+        self.model = model
+        self.tokenizer = tokenizer
+        self.chat = ChatFormat(folder)
+        self.context_length = context_length
+        tokenizer.eos_token_ids = set(tokenizer.eos_token_ids) | self.chat.eos_ids(folder)
+        self.prefix_cache: PrefixCache | None = None
+
+    @classmethod
+    def load(cls, card: ModelCard, threads: int = 0) -> MlxBackend:
+        """`threads` is accepted for the common signature; MLX picks its own (its CPU kernels use one)."""
+        from edgeprompt.modelfiles import check_safetensors
+
+        folder = card.path_for("mlx") or card.path_for("hf")
+        if folder is None:
+            raise ModelLoadError(f"model '{card.id}' has no mlx folder; try `edgeprompt models convert "
+                                 f"{card.id} --to mlx`")
+        if not folder.is_dir():
+            raise ModelLoadError(f"no such folder: {folder}")
+        cfg = check_safetensors(folder)
+        try:
+            from mlx_lm import load
+        except ImportError as e:
+            raise ModelLoadError(f"mlx-lm is not available on this machine ({e})") from e
+        try:
+            model, tokenizer = load(str(folder))
+        except Exception as e:  # mlx-lm raises ValueError/KeyError/OSError for bad folders
+            raise ModelLoadError(f"{folder}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
+        ctx = int(cfg.get("max_position_embeddings") or card.context_length or 2048)
+        return cls(card.id, folder, model, tokenizer, min(ctx, card.context_length or ctx))
+
+    def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
+        return self.chat.encode(messages)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.chat.encode(messages))
+
+    def _sampler(self, request: Request) -> Any:
+        import mlx.core as mx
+        from mlx_lm.sample_utils import make_sampler
+
+        p = request.params
+        if p.temperature > 0 and p.seed is not None:
+            mx.random.seed(p.seed)
+        return make_sampler(temp=p.temperature, top_p=p.top_p if p.top_p < 1.0 else 0.0)
+
+    def stream(self, request: Request) -> Iterator[Chunk]:
+        import mlx.core as mx
+        from mlx_lm.generate import stream_generate
+
+        clock = StatsClock()
+        ids = self.prompt_ids(request.messages)
+        room = self.context_length - len(ids)
+        if room < 1:
+            raise UsageError(f"the prompt has {len(ids)} tokens; the model's context is {self.context_length}")
+        max_new = max(1, min(request.params.max_tokens, room))
+        cache, reused = self.prefix_cache.lookup(ids) if self.prefix_cache is not None else (None, 0)
+        stop = StopMatcher(request.params.stop) if request.params.stop else None
+        finish = "length"
+        responses = stream_generate(self.model, self.tokenizer, mx.array(ids[reused:]), max_tokens=max_new,
+                                    sampler=self._sampler(request), prompt_cache=cache)
+        try:
+            for r in responses:
+                if request.cancelled:
+                    finish = "cancelled"
+                    break
+                lp = ent = None
+                if r.finish_reason == "stop":  # the end-of-turn token: not part of the answer
+                    finish = "stop"
+                else:
+                    clock.token()
+                    lp = r.logprobs[r.token].item()
+                    ent = -(mx.exp(r.logprobs) * r.logprobs).sum().item()
+                text = r.text
+                if stop is not None:
+                    text = stop.feed(text)
+                    if stop.stopped:
+                        yield Chunk(text, r.token, lp, ent)
+                        finish = "stop"
+                        break
+                yield Chunk(text, None if lp is None else r.token, lp, ent)
+        finally:
+            responses.close()
+            if self.prefix_cache is not None and cache is not None:
+                self.prefix_cache.release(ids, cache)
+        tail = stop.flush() if stop is not None else ""
+        if tail:
+            yield Chunk(tail)
+        yield Chunk("", finish_reason=finish, stats=clock.stats(len(ids), reused))
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,62 @@
+"""bench: decode speed against this machine's bandwidth limit and the raw runtime (see edgeprompt.bench).
+
+Flags from other areas: add them in `add_arguments`, carry them into `BenchOptions` in `options`, and
+measure them in `edgeprompt.bench.run_bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.commands import add_command
+from edgeprompt.errors import UsageError
+
+if TYPE_CHECKING:
+    from edgeprompt.bench import BenchOptions
+    from edgeprompt.cli import Context
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = add_command(sub, "bench", "measure decode speed: machine limit, raw runtime, full pipeline (ratio)",
+                    common, cmd_bench)
+    add_arguments(p)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-m", "--model", help="model id (default: the default model)")
+    p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
+    p.add_argument("--question", default=None, help="the prompt to generate from")
+    p.add_argument("--max-tokens", type=int, default=128, help="tokens per generation (default 128)")
+    p.add_argument("--runs", type=int, default=5, help="timed runs of each loop; figures are medians (default 5)")
+
+
+def options(args: argparse.Namespace) -> BenchOptions:
+    from edgeprompt.bench import DEFAULT_QUESTION, BenchOptions
+
+    if args.max_tokens < 2 or args.runs < 1:
+        raise UsageError("--max-tokens must be at least 2 and --runs at least 1")
+    return BenchOptions(model=args.model, backend=args.backend, question=args.question or DEFAULT_QUESTION,
+                        max_tokens=args.max_tokens, runs=args.runs)
+
+
+def _text(r: dict[str, Any]) -> str:
+    return "\n".join([
+        f"{r['model']} on {r['backend']} ({r['threads']} threads), prompt {r['prompt_tokens']} → "
+        f"{r['completion_tokens']} tokens, median of {r['runs']}",
+        f"  memory bandwidth   {r['bandwidth_gbs']:>9.2f} GB/s; {r['weight_bytes_per_token'] / 1e6:.1f} MB weights "
+        f"+ {r['kv_bytes_per_token'] / 1e6:.2f} MB KV read per token",
+        f"  limit              {r['limit_tps']:>9.1f} tok/s (bandwidth-bound decode)",
+        f"  raw runtime        {r['generation_tps_raw']:>9.1f} tok/s decode, {r['prompt_tps_raw']:.1f} tok/s prompt",
+        f"  through pipeline   {r['generation_tps_pipeline']:>9.1f} tok/s decode "
+        f"(ratio {r['ratio']:.3f}; goal >= 0.95)",
+        f"  peak RSS           {r['peak_rss_mb']:>9.1f} MB",
+    ])
+
+
+def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.bench import run_bench
+
+    report = run_bench(ctx.runtime(), options(args), progress=ctx.info)
+    ctx.emit(report, lambda: _text(report))
+    return 0
