@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.federation",
     "edgeprompt.commands.eval",
     "edgeprompt.commands.route",
+    "edgeprompt.commands.cache",
 )
 
 

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
-from edgeprompt.errors import UsageError
+from edgeprompt.cache import serve as cache_serve
+from edgeprompt.cache.cache import MISS
+from edgeprompt.errors import BackendUnavailableError, ModelLoadError, UsageError
 from edgeprompt.memory import fit
 from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import energy_meter, record_signals
@@ -55,6 +57,7 @@ class AskResult:
     usage: dict[str, int]
     timings: dict[str, float]
     cached: bool = False
+    cache: str = ""  # the cache level that served it: exact | semantic | fallback
     citations: list[dict[str, Any]] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     abstained: bool = False
@@ -165,6 +168,16 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 yield Notice(note)
             s.attributes.update(grounding.trace_attributes())
 
+        # 3c. cache: an exact repeat, or a near-duplicate question that passes every guard (same model, prompt
+        #     version, context and sources; no differing numbers, dates, units, names, negation or persons) is
+        #     answered from the cache (edgeprompt.cache)
+        with trace.span("cache.lookup") as s:
+            cache_query = cache_serve.request_query(rt, question, card, backend.name, rendered.version,
+                                                    [*system, *history, user], params, grounding, len(history))
+            cached = MISS if grounding.abstained else rt.cache().lookup(cache_query)
+            s.attributes.update(cache_serve.trace_attributes(cached))
+            trace.attributes.update(cache_serve.trace_attributes(cached))
+
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:
             ctx = rt.settings.section("context")
@@ -189,6 +202,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         finish = "stop"
         with trace.span("generate") as s:
             stream = (fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
+                      fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
                       backend.stream(Request(tuple(messages), params, request.cancel,
                                              grounding.documents)))
             for chunk in stream:
@@ -218,6 +232,18 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         if finish == "cancelled":
             notices.append("the answer was cancelled before it finished")
 
+        # 5b. cache: keep the answer for next time unless it failed output validation, was sampled (unless
+        #     configured), was cancelled, was thumbed down before, or came from the cache
+        with trace.span("cache.store") as s:
+            if not cached.hit and not grounding.abstained:
+                gen = trace.stage("generate")
+                kept = rt.cache().store(cache_query, answer, trace_id=trace.id,
+                                        usage=(stats.prompt_tokens, stats.completion_tokens),
+                                        generation_ms=gen.duration_ms if gen else 0.0,
+                                        validated=cache_serve.validated(trace), finish=finish)
+                s.attributes.update({"edgeprompt.cache.stored": kept.entry_id is not None,
+                                     "edgeprompt.cache.store_reason": kept.reason})
+
         # 6. save: the exchange goes into the session as one unit
         with trace.span("session.save"):
             if request.save:
@@ -245,12 +271,24 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             timings={"ttft_ms": round(stats.ttft_ms, 2), "total_ms": round(trace.now_ms(), 2),
                      "tokens_per_s": round(stats.tokens_per_s, 2)},
             citations=grounding.citations(answer), abstained=grounding.abstains(answer),
+            cached=cached.hit, cache=cached.level if cached.hit else "",
             finish_reason=finish, backend=backend.name, context=report.as_dict(), notices=notices,
             confidence={k: round(v, 4) for k, v in confidence.items()},
         )
     except (GeneratorExit, KeyboardInterrupt):
         trace.status = "cancelled"
         raise
+    except (ModelLoadError, BackendUnavailableError, RuntimeError, MemoryError) as e:
+        # offline fallback: the model could not load or run before any text was shown, so a fresh-enough
+        # cached answer to this question is served instead, marked as such (edgeprompt.cache.serve)
+        served = None if locals().get("pieces") else cache_serve.fallback(rt, request, question, trace, e)
+        if served is None:
+            trace.status = "error"
+            trace.attributes["error.type"] = type(e).__name__
+            raise
+        yield Notice(served[1].notices[0])
+        yield Token(served[0])
+        result = served[1]
     except BaseException as e:
         trace.status = "error"
         trace.attributes["error.type"] = type(e).__name__

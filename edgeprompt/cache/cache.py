@@ -87,9 +87,9 @@ class Cache:
                 self._memo_obj = EmbeddingMemo(self._embedder())
             return self._memo_obj
 
-    def model_key(self, card: ModelCard) -> str:
-        """`<id>@<weights hash>`: new weights under the same id are a different model to the cache."""
-        return f"{card.id}@{weights_hash(card, self.stamp_dir)}"
+    def model_key(self, card: ModelCard, backend: str) -> str:
+        """`<id>/<backend>@<weights hash>`: new weights (or another runtime) are a different model to the cache."""
+        return f"{card.id}/{backend}@{weights_hash(card, self.stamp_dir)}"
 
     @property
     def enabled(self) -> bool:
@@ -158,13 +158,13 @@ class Cache:
         if not self.enabled:
             return MISS
         newer = time.time() - float(self.settings["fallback_max_age_s"])
-        e = self.entries.by_question(normalise(question), f"{model_id}@", newer)
+        e = self.entries.by_question(normalise(question), f"{model_id}/", newer)
         if e is not None:
             return self._hit("fallback", e, 1.0, {"age": _check(True, f"{e.age_s:.0f} s old")})
         vec = self._memo().embed(question)
         for cand, sim in self.entries.nearest(vec, {}):
             checks = gate.compare(question, cand.question)
-            if (sim >= self.threshold and cand.model_key.startswith(f"{model_id}@") and cand.created_at >= newer
+            if (sim >= self.threshold and cand.model_key.startswith(f"{model_id}/") and cand.created_at >= newer
                     and all(c.passed for c in checks.values())):
                 return self._hit("fallback", cand, sim, {k: c.as_dict() for k, c in checks.items()})
         return MISS
