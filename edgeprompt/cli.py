@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.eval",
     "edgeprompt.commands.route",
     "edgeprompt.commands.cache",
+    "edgeprompt.commands.firewall",
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from edgeprompt.cache import Cache
     from edgeprompt.config import Settings
     from edgeprompt.embed import Embedder
+    from edgeprompt.firewall.engine import Firewall
+    from edgeprompt.firewall.scanner import Verdict
     from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.rag.library import Library
     from edgeprompt.registry import PromptRegistry
@@ -106,6 +109,16 @@ class Runtime:
         from edgeprompt.routing import Router
 
         return self.part("router", lambda: Router.for_runtime(self))
+
+    def firewall(self) -> Firewall:
+        """The prompt firewall (edgeprompt.firewall): scanner, isolation, output validation, audit."""
+        from edgeprompt.firewall.engine import Firewall
+
+        return self.part("firewall", lambda: Firewall.from_runtime(self))
+
+    def chunk_scanner(self) -> Callable[[str], Verdict]:
+        """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
+        return self.firewall().scan_chunk
 
     def toolbox(self) -> ToolBox:
         """The built-in tools (edgeprompt.orchestrate.builtin_tools) with this data home's settings."""

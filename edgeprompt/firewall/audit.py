@@ -3,6 +3,14 @@
 entry.hash = SHA-256(prev_hash || canonical JSON of {seq, created_at, kind, data}). Triggers refuse
 UPDATE and DELETE; `verify` recomputes the chain and names the first bad entry. A head anchor file
 beside the database (last seq and hash) makes truncation of the tail detectable too.
+
+Durability vs the 2 ms append target: a commit at synchronous=FULL fsyncs the WAL (3-16 ms on the
+disks measured here). An append of its own commits at synchronous=NORMAL instead: in WAL mode that is
+still atomic and survives a crash of the process (the guarantee an audit trail needs against a
+killed app); only a power cut or OS crash can lose the last few entries, never corrupt the chain,
+and `verify` then reports the tail as truncated (the head anchor is ahead), which is the truth. An
+append inside a caller's transaction (a forced promotion) commits with that transaction's FULL.
+The anchor is rewritten in place (one fixed-size write; a rename cost 4 ms on this disk).
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +28,7 @@ from edgeprompt.canonical import canonical_json, sha256_hex
 from edgeprompt.store.db import Database
 
 GENESIS = "0" * 64
+ANCHOR_BYTES = 160
 
 
 @dataclass(frozen=True)
@@ -51,28 +62,56 @@ class AuditLog:
         self.db = db
         self.anchor = anchor if anchor is not None else db.path.with_name("audit-head.json")
 
+    @contextmanager
+    def _commit_normal(self) -> Iterator[None]:
+        """Commit at synchronous=NORMAL when this append is its own transaction (see the module doc)."""
+        lock = getattr(self.db, "_lock", None)  # the database's one-writer lock: no commit can slip in between
+        if lock is None or self.db.conn.in_transaction:
+            yield
+            return
+        with lock:
+            before = self.db.conn.execute("PRAGMA synchronous").fetchone()[0]
+            self.db.conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                yield
+            finally:
+                self.db.conn.execute(f"PRAGMA synchronous={int(before)}")
+
     def append(self, kind: str, data: dict[str, Any]) -> AuditEntry:
         """Append one decision. Store redacted text or hashes in `data`, never raw content by default."""
-        data_json = canonical_json(data).decode()
-        with self.db.transaction() as c:
+        return self.append_many([(kind, data)])[0]
+
+    def append_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[AuditEntry]:
+        """Append several entries in one transaction (one commit for a request's decisions)."""
+        out: list[AuditEntry] = []
+        with self._commit_normal(), self.db.transaction() as c:
             last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            now = time.time()
-            h = entry_hash(prev, seq, now, kind, data_json)
-            c.execute("INSERT INTO audit_log(seq, created_at, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?)",
-                      (seq, now, kind, data_json, prev, h))
-        # the head anchor moves only when the entry is durable: inside a caller's transaction, at its commit
-        self.db.after_commit(lambda: self._write_anchor(seq, h))
-        return AuditEntry(seq, now, kind, json.loads(data_json), prev, h)
+            seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+            for kind, data in items:
+                data_json = canonical_json(data).decode()
+                seq, now = seq + 1, time.time()
+                h = entry_hash(prev, seq, now, kind, data_json)
+                c.execute("INSERT INTO audit_log(seq, created_at, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+                          (seq, now, kind, data_json, prev, h))
+                out.append(AuditEntry(seq, now, kind, json.loads(data_json), prev, h))
+                prev = h
+        if out:
+            # the head anchor moves only when the entry is durable: inside a caller's transaction, at its commit
+            head = out[-1]
+            self.db.after_commit(lambda: self._write_anchor(head.seq, head.hash))
+        return out
 
     def _write_anchor(self, seq: int, h: str) -> None:
-        tmp = self.anchor.with_name(self.anchor.name + ".tmp")
-        tmp.write_text(json.dumps({"seq": seq, "hash": h}))
-        os.replace(tmp, self.anchor)
+        body = json.dumps({"seq": seq, "hash": h}).encode().ljust(ANCHOR_BYTES)
+        fd = os.open(self.anchor, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, body, 0)  # one small write in place: no rename, no second file
+        finally:
+            os.close(fd)
 
     def _read_anchor(self) -> dict[str, Any] | None:
         try:
-            return dict(json.loads(self.anchor.read_text()))
+            return dict(json.loads(self.anchor.read_bytes().decode().strip()))
         except (OSError, ValueError):
             return None
 

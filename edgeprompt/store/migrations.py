@@ -17,6 +17,7 @@ from edgeprompt.cache import schema as cache_schema
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.federation import schema as federation_schema
 from edgeprompt.firewall import audit_schema
+from edgeprompt.firewall import schema as firewall_schema
 from edgeprompt.observatory import schema as observatory_schema
 from edgeprompt.rag import schema as rag_schema
 from edgeprompt.registry import schema as registry_schema
@@ -43,6 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0501_observatory_signals", observatory_schema.signals),
     Migration("0502_eval_runs", observatory_schema.eval_runs),
     Migration("0601_route_decisions", routing_schema.route_decisions),
+    Migration("0202_firewall_intel_packs", firewall_schema.intel_packs),
 )
 
 

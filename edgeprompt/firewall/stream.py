@@ -1,0 +1,87 @@
+"""Redaction that holds for streamed answers: a short window of text is held back until it is clear
+that no secret or personal value can still be forming in it, so no token ever shows a raw value.
+
+`feed(piece)` returns the text that is safe to show now (already redacted); `finish()` returns the
+rest. A finding whose policy is `block` stops the stream: nothing more is shown, and `result()`
+says block (the caller replaces the answer with the safe message).
+"""
+
+from __future__ import annotations
+
+import re
+
+from edgeprompt.firewall.output import OutputResult, OutputValidator, redact
+
+HOLDBACK = 64  # characters; longer than any phone, card, IBAN or e-mail a sentence carries on one line
+LOOKBACK = 128  # context the detectors need before the held text (e.g. "phone:" before a number)
+_TAIL_RUN = re.compile(r"\S+$")
+_PEM_OPEN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?![\s\S]*-----END)")
+
+
+class StreamGuard:
+    def __init__(self, validator: OutputValidator, holdback: int = HOLDBACK) -> None:
+        self.validator = validator
+        self.holdback = max(8, holdback)
+        self.raw = ""
+        self.cut = 0  # raw text before this offset has been shown (redacted)
+        self.shown: list[str] = []
+        self.blocked = False
+
+    def _hold_from(self) -> int:
+        """Raw offset from which text must still be held back."""
+        start = len(self.raw) - self.holdback
+        if (m := _TAIL_RUN.search(self.raw)) is not None:
+            start = min(start, m.start())  # never split a word that may still grow into a key or an e-mail
+        if (m := _PEM_OPEN.search(self.raw)) is not None:
+            start = min(start, m.start())  # a private key block is held until it ends
+        return max(start, self.cut)
+
+    def _release(self, upto: int, final: bool) -> str:
+        base = max(0, self.cut - LOOKBACK)
+        window = self.raw[base:]
+        found = [f for f in self.validator.findings(window, final=final)
+                 if f.end - f.start < len(window) or f.type != "SYSTEM_PROMPT_LEAK"]
+        acted = [f for f in found if self.validator.action(f) != "allow"]
+        if any(self.validator.action(f) == "block" for f in acted):
+            self.blocked = True
+            return ""
+        local = upto - base
+        for f in acted:  # never cut through a value that is still being written
+            if f.start < local < f.end:
+                local = f.start
+        upto = base + local
+        if upto <= self.cut:
+            return ""
+        lo = self.cut - base
+        inside = [type(f)(f.type, f.start - lo, f.end - lo) for f in acted if f.start >= lo and f.end <= local]
+        out = redact(self.raw[self.cut:upto], inside)
+        self.cut = upto
+        self.shown.append(out)
+        return out
+
+    def feed(self, piece: str) -> str:
+        if self.blocked or not piece:
+            return ""
+        self.raw += piece
+        upto = self._hold_from()
+        return self._release(upto, final=False) if upto > self.cut else ""
+
+    def finish(self) -> str:
+        if self.blocked:
+            return ""
+        return self._release(len(self.raw), final=True)
+
+    @property
+    def text(self) -> str:
+        """What was shown, in order: the streamed answer after redaction."""
+        return "".join(self.shown)
+
+    def result(self) -> OutputResult:
+        """The final check over the whole answer (leaks and schema need all of it)."""
+        full = self.validator.check(self.raw)
+        if self.blocked or full.decision == "block":
+            return full
+        # what was shown is the answer; check it once more so nothing slipped through a window edge
+        again = self.validator.check(self.text)
+        shown = again.redacted_text if again.findings and again.decision != "allow" else self.text
+        return OutputResult(full.decision, full.findings, shown, full.latency_ms, full.actions)
