@@ -17,6 +17,7 @@ answer it, and the right behaviour is to abstain. Definitions (answerable = has 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -102,10 +103,11 @@ def evaluate(questions: Sequence[Question], search: Callable[[str], list[Hit]],
 
 
 def _pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least p% of the values at or below it."""
     if not values:
         return 0.0
     s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
 def _mean(xs: list[float]) -> float | None:

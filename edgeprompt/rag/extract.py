@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from edgeprompt.backends.base import Document
 from edgeprompt.rag.prompting import ABSTAIN_TEXT
-from edgeprompt.rag.retrieve import _STOP
+from edgeprompt.rag.retrieve import STOPWORDS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,7 +55,7 @@ def sentences(text: str) -> list[str]:
 
 def _terms(text: str) -> set[str]:
     """Content words, cut to 6 letters as a cheap stemmer (deductible ~ deduct, insurance ~ insura)."""
-    return {w[:6] for w in _WORD.findall(text.lower()) if (w not in _STOP and len(w) > 2) or w.isdigit()}
+    return {w[:6] for w in _WORD.findall(text.lower()) if (w not in STOPWORDS and len(w) > 2) or w.isdigit()}
 
 
 _cache: OrderedDict[tuple[str, tuple[str, ...]], list[Scored]] = OrderedDict()

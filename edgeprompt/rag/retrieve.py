@@ -28,7 +28,7 @@ RRF_K = 60
 POOL = 30  # candidates taken from each side before fusion
 EXACT_LIMIT = 2000  # filtered searches over at most this many chunks are scored exactly
 KINDS = ("markdown", "text", "html", "pdf", "docx", "code", "csv", "json", "email")
-_STOP = frozenset("""a an and are as at be by can could did do does for from had has have how i if in into is it
+STOPWORDS = frozenset("""a an and are as at be by can could did do does for from had has have how i if in into is it
 its me my of on or our so than that the their them then there these they this to was we were what when where
 which who whom why will with would you your about any i'm i've did does much many should""".split())
 
@@ -113,7 +113,7 @@ def fts_query(text: str) -> str:
     """The question's content words, each quoted, OR-ed (BM25 ranks the chunks that match most)."""
     words = []
     for w in re.findall(r"\w+", text.lower()):
-        if w not in _STOP and (len(w) > 1 or w.isdigit()) and w not in words:
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()) and w not in words:
             words.append(w)
     return " OR ".join(f'"{w}"' for w in words[:32])
 

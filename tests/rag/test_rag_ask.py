@@ -1,0 +1,64 @@
+"""Grounded answers through `ask --json`: numbered sources, citations, abstention, follow-ups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_DOCUMENTS_TEXT
+
+
+def _ask(cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
+    code, out, err = cli("ask", *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_extractive_answer_quotes_and_cites(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
+    r = _ask(cli, "What is the comprehensive deductible on my car insurance?", "-m", "extractive")
+    assert not r["abstained"] and "$250" in r["answer"] and "[1]" in r["answer"]
+    first = r["citations"][0]
+    assert first["n"] == 1 and first["path"].endswith("car-insurance-policy.html") and first["cited"]
+    assert first["location"].startswith("line") and first["text"] and first["score"] > 0
+    assert {"n", "path", "location", "text", "score", "relevance", "cited", "flagged"} <= set(first)
+
+
+def test_sources_reach_a_generative_backend_and_citations_follow(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
+    r = _ask(cli, "When is the day trip to Nara?", "-m", "echo")
+    assert r["answer"].startswith("When is the day trip to Nara?")  # echo repeats the question…
+    assert not r["abstained"] and r["citations"]  # …but it was given numbered sources
+    assert r["citations"][0]["path"].endswith("trip-kyoto-2025.md") and not r["citations"][0]["cited"]
+
+
+def test_abstains_when_the_documents_do_not_answer(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
+    for model in ("extractive", "echo"):
+        r = _ask(cli, "What is my passport number?", "-m", model)
+        assert r["abstained"] and r["answer"] == ABSTAIN_TEXT and r["citations"] == []
+
+
+def test_follow_up_is_rewritten_with_the_conversation(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
+    first = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive")
+    assert "LX-55821" in first["answer"]
+    follow = _ask(cli, "And the check-in time?", "-m", "extractive", "--session", first["session_id"])
+    assert not follow["abstained"] and "15:00" in follow["answer"]
+    assert follow["citations"][0]["path"].endswith("trip-lisbon-2024.md")
+
+
+def test_without_documents_retrieval_is_skipped(cli, embed_home: Path) -> None:  # type: ignore[no-untyped-def]
+    r = _ask(cli, "hello there", "-m", "echo")
+    assert r["answer"] == "hello there" and not r["abstained"] and r["citations"] == []
+    r = _ask(cli, "hello there", "-m", "extractive")
+    assert r["answer"] == NO_DOCUMENTS_TEXT and r["abstained"]
+
+
+def test_retrieval_stage_is_traced(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from edgeprompt.runtime import Runtime
+
+    r = _ask(cli, "Who is my manager at Brightwave?", "-m", "extractive")
+    assert "Aisha Mensah" in r["answer"]
+    with Runtime.open(samples_home) as rt:
+        row = rt.db.query_one("SELECT attributes FROM trace_spans WHERE trace_id = ? AND name = 'retrieval'",
+                              (r["trace_id"],))
+    attrs = json.loads(row[0])
+    assert attrs["edgeprompt.rag.used"] and attrs["edgeprompt.rag.sources"] >= 1
+    assert attrs["edgeprompt.rag.evidence"] >= 0.58 and not attrs["edgeprompt.rag.abstained"]
