@@ -83,3 +83,18 @@ def answer_cache(conn: Any) -> None:
         END;
         """,
     )
+
+
+def invalidate_on_document_change(conn: Any) -> None:
+    # The indexer replaces a changed document by deleting its row and inserting the new version, and deletes
+    # the row of a document that went away: either way every answer written from its chunks is dropped, in
+    # the indexer's own transaction, whoever runs it (CLI, watcher, app).
+    run_script(
+        conn,
+        """
+        CREATE TRIGGER cache_document_changed AFTER DELETE ON rag_documents BEGIN
+            DELETE FROM cache_entries WHERE id IN (
+                SELECT entry_id FROM cache_entry_sources WHERE path = old.path);
+        END;
+        """,
+    )
