@@ -38,6 +38,8 @@ COMMAND_MODULES = (
     "edgeprompt.commands.route",
     "edgeprompt.commands.cache",
     "edgeprompt.commands.firewall",
+    "edgeprompt.commands.plan",
+    "edgeprompt.commands.tools",
 )
 
 

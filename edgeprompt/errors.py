@@ -96,3 +96,7 @@ class PrivacyBudgetError(EdgepromptError):
 
 class FederationError(EdgepromptError):
     """Federation: {detail}"""
+
+
+class ToolError(EdgepromptError):
+    """{detail}"""

@@ -1,0 +1,187 @@
+"""Answer a request with tools: the user's explicit call, or calls the model makes when prompted.
+
+- Explicit (`/calc …`, `@tool NAME {…}`): the tool runs first; an instruct model then answers from
+  the isolated result, and a model that cannot follow instructions (the demo model) shows the
+  result itself — the deterministic fallback.
+- Prompted (an instruct model): the system prompt lists the tools; each tool call the model writes is
+  parsed (`toolcalls`), run (side effects only when confirmed), and its result goes back as an
+  isolated, firewall-scanned document; at most `max_calls` calls, then the model answers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.backends.base import GenerationParams, Message, Request
+from edgeprompt.orchestrate.guard import Guard, Isolated
+from edgeprompt.orchestrate.toolcalls import NativeParser, parse_explicit, parse_tool_calls, visible_text
+from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolResult, refuse_all
+
+if TYPE_CHECKING:
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.catalog import ModelCard
+    from edgeprompt.runtime import Runtime
+    from edgeprompt.store.traces import Trace
+
+TOOL_SYSTEM = (
+    "You are edgeprompt, an assistant running offline on this computer. You can call tools. To call one, "
+    "reply with only this, and nothing else:\n"
+    '<tool_call>{"name": "TOOL_NAME", "arguments": {…}}</tool_call>\n'
+    "When the tool results arrive, answer the user's request in plain text. Available tools:\n")
+PLAIN_SYSTEM = "You are edgeprompt, an assistant running offline on this computer. Answer clearly and concisely."
+
+
+def follows_instructions(card: ModelCard, mode: str = "auto") -> bool:
+    """Whether to prompt this model for tool calls and plans. `auto`: every model except the test fake,
+    the extractive answerer and the tiny demo model, which cannot follow instructions."""
+    if mode in ("always", "never"):
+        return mode == "always"
+    return card.backend not in ("echo", "extractive") and card.id != "demo"
+
+
+def settings_params(rt: Runtime, max_tokens: int | None = None) -> GenerationParams:
+    """Generation settings from `[generation]`, optionally with a different token limit."""
+    g = rt.settings.section("generation")
+    return GenerationParams(max_tokens=int(max_tokens or g["max_tokens"]), temperature=float(g["temperature"]),
+                            top_p=float(g["top_p"]), seed=int(g["seed"]))
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def complete(backend: Backend, messages: Sequence[Message], params: GenerationParams,
+             cancel: threading.Event | None = None) -> Completion:
+    """Run the backend to the end and return the whole text."""
+    pieces: list[str] = []
+    finish, stats = "stop", None
+    for chunk in backend.stream(Request(tuple(messages), params, cancel)):
+        pieces.append(chunk.text)
+        if chunk.finish_reason is not None:
+            finish, stats = chunk.finish_reason, chunk.stats
+    return Completion("".join(pieces), finish, stats.prompt_tokens if stats else 0,
+                      stats.completion_tokens if stats else 0)
+
+
+def show(result: ToolResult) -> str:
+    """A tool result as an answer, for a model that cannot phrase one."""
+    if not result.ok:
+        text = result.text().removeprefix("error: ")
+        return text if text.startswith(result.call.name) else f"{result.call.name}: {text}"
+    out = result.output
+    if isinstance(out, dict) and isinstance(out.get("text"), str):
+        return out["text"]
+    if isinstance(out, dict) and isinstance(out.get("hits"), list):
+        if not out["hits"]:
+            return f"no passages found for '{out.get('query', '')}'"
+        return "\n".join(f"[{h['n']}] {h['path']}{' (' + h['location'] + ')' if h.get('location') else ''}: "
+                         f"{' '.join(str(h['text']).split())[:240]}" for h in out["hits"])
+    return json.dumps(out, ensure_ascii=False, indent=2, default=str)
+
+
+@dataclass(frozen=True)
+class ToolAnswer:
+    answer: str
+    results: tuple[ToolResult, ...]
+    mode: str  # explicit | prompted | direct
+    model: str
+    finish: str = "stop"
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, "mode": self.mode, "model": self.model, "finish_reason": self.finish,
+                "tools": [r.as_dict() for r in self.results], "notices": list(self.notices)}
+
+
+class ToolLoop:
+    def __init__(self, toolbox: ToolBox, backend: Backend, card: ModelCard, params: GenerationParams, *,
+                 guard: Guard | None = None, prompted: bool = True, max_calls: int = 4,
+                 confirm: Confirm = refuse_all, trace: Trace | None = None) -> None:
+        self.toolbox, self.backend, self.card, self.params = toolbox, backend, card, params
+        self.guard = guard or Guard()
+        self.prompted, self.max_calls, self.confirm, self.trace = prompted, max_calls, confirm, trace
+        self.native = NativeParser.of_backend(backend)
+
+    def _call(self, call: Any) -> ToolResult:
+        if self.trace is None:
+            return self.toolbox.call(call, self.confirm)
+        with self.trace.span("tool.call") as s:
+            result = self.toolbox.call(call, self.confirm)
+            s.attributes.update({"gen_ai.tool.name": call.name, "edgeprompt.tool.source": call.source,
+                                 "edgeprompt.tool.ok": result.ok, "edgeprompt.tool.refused": result.refused})
+        return result
+
+    def _generate(self, messages: list[Message], cancel: threading.Event | None) -> Completion:
+        if self.trace is None:
+            return complete(self.backend, messages, self.params, cancel)
+        with self.trace.span("generate") as s:
+            done = complete(self.backend, messages, self.params, cancel)
+            s.attributes.update({"gen_ai.request.model": self.card.id, "gen_ai.usage.input_tokens": done.prompt_tokens,
+                                 "gen_ai.usage.output_tokens": done.completion_tokens})
+        return done
+
+    def _isolated(self, results: Sequence[ToolResult], first: int) -> list[Isolated]:
+        return [self.guard.isolate(f"[tool {first + i}] {r.call.name}", r.text()) for i, r in enumerate(results)]
+
+    def run(self, question: str, cancel: threading.Event | None = None) -> ToolAnswer:
+        explicit = parse_explicit(question)
+        if explicit is not None:
+            return self._explicit(question, explicit, cancel)
+        if not self.prompted:
+            done = self._generate([Message("system", PLAIN_SYSTEM), Message("user", question)], cancel)
+            return ToolAnswer(done.text.strip(), (), "direct", self.card.id, done.finish)
+        return self._prompted(question, cancel)
+
+    def _explicit(self, question: str, call: Any, cancel: threading.Event | None) -> ToolAnswer:
+        result = self._call(call)
+        if not self.prompted:
+            return ToolAnswer(show(result), (result,), "explicit", self.card.id)
+        blocks = self._isolated([result], 1)
+        messages = [Message("system", PLAIN_SYSTEM),
+                    Message("user", f"{Guard.message(blocks)}\n\nUsing the tool result above, answer: {question}")]
+        done = self._generate(messages, cancel)
+        return ToolAnswer(done.text.strip() or show(result), (result,), "explicit", self.card.id, done.finish,
+                          tuple(Guard.notices(blocks)))
+
+    def _prompted(self, question: str, cancel: threading.Event | None) -> ToolAnswer:
+        specs = self.toolbox.specs()
+        messages = [Message("system", TOOL_SYSTEM + json.dumps(specs, ensure_ascii=False)),
+                    Message("user", question)]
+        results: list[ToolResult] = []
+        notices: list[str] = []
+        while True:
+            done = self._generate(messages, cancel)
+            calls = parse_tool_calls(done.text, self.native, specs)
+            room = self.max_calls - len(results)
+            if not calls or done.finish == "cancelled" or room <= 0:
+                if calls and room <= 0:
+                    notices.append(f"stopped after {self.max_calls} tool calls")
+                answer = visible_text(done.text, self.native)
+                return ToolAnswer(answer, tuple(results), "prompted", self.card.id, done.finish, tuple(notices))
+            new = [self._call(c) for c in calls[:room]]
+            blocks = self._isolated(new, len(results) + 1)
+            results += new
+            notices += Guard.notices(blocks)
+            messages += [Message("assistant", done.text), Message("user", Guard.message(blocks))]
+
+
+def confirm_on_tty(ask: Callable[[str], str], yes: bool, interactive: bool) -> Confirm:
+    """The CLI's confirmation: `--yes` allows, a TTY asks, anything else refuses."""
+    def confirm(tool: Any, call: Any) -> bool:
+        if yes:
+            return True
+        if not interactive:
+            return False
+        args = json.dumps(call.arguments, ensure_ascii=False)
+        reply = ask(f"{tool.name} {args[:200]} has side effects; run it? [y/N] ")
+        return reply.strip().lower() in ("y", "yes")
+
+    return confirm
