@@ -155,17 +155,24 @@ def _pipeline_request(opts: BenchOptions, card_id: str, kind: str) -> Any:
 
 
 def pipeline_once(rt: Runtime, request: Any) -> Timing:
+    """The request through `pipeline.run`. The decode rate is the backend's clock inside the pipeline: it
+    ticks when each token is produced, after the pipeline has handled the one before (the generator is
+    suspended meanwhile), so all per-token pipeline work is in it, and output the firewall holds back
+    and releases in bursts does not skew it. TTFT is what the caller sees: its first shown token."""
     from edgeprompt.pipeline import Done, Token, run
 
     t0 = time.perf_counter()
-    stamps: list[float] = []
-    prompt_tokens = 0
+    first = 0.0
+    result = None
     for ev in run(request, rt):
-        if isinstance(ev, Token):
-            stamps.append(time.perf_counter())
+        if isinstance(ev, Token) and not first:
+            first = time.perf_counter()
         elif isinstance(ev, Done):
-            prompt_tokens = ev.result.usage["prompt_tokens"]
-    return Timing.of(prompt_tokens, t0, stamps)
+            result = ev.result
+    if result is None:
+        raise RuntimeError("the pipeline ended without a result")
+    return Timing(result.usage["prompt_tokens"], result.usage["completion_tokens"], (first or t0) - t0,
+                  float(result.timings["tokens_per_s"]))
 
 
 def captured_request(rt: Runtime, backend: Any, request: Any) -> tuple[Request, Timing]:

@@ -7,6 +7,7 @@ Everything here is offline and CPU-only; torch, tokenizers and transformers are 
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -122,6 +123,14 @@ def _token_stream(tok: Any, examples: list[tuple[str, str]], spec: DemoSpec,
     return ids, learn
 
 
+def _train_threads(wanted: int) -> int:
+    """One thread when other work already fills the cores: OpenMP workers that wait on each other at every
+    barrier while descheduled made steps 2-3x slower than one thread on a busy 2-core machine (measured)."""
+    cores = os.cpu_count() or 1
+    wanted = wanted if wanted > 0 else cores
+    return 1 if os.getloadavg()[0] >= cores else wanted
+
+
 def train_model(examples: list[tuple[str, str]], spec: DemoSpec, out: Path,
                 progress: Callable[[str], None] | None = None, threads: int = 0) -> dict[str, float]:
     """Train a Llama model on (prompt, answer) chats with the tokenizer in `out`; save it there."""
@@ -132,8 +141,7 @@ def train_model(examples: list[tuple[str, str]], spec: DemoSpec, out: Path,
 
     hf_logging.disable_progress_bar()  # progress is ours to report, on the caller's terms
 
-    if threads > 0:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(_train_threads(threads))
     torch.manual_seed(spec.seed)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     vocab = tok.get_vocab_size()

@@ -14,11 +14,12 @@ ASK_KEYS = {"answer", "model", "session_id", "trace_id", "usage", "timings", "ca
 
 
 def one_line_error(code: int, out: str, err: str) -> str:
+    """Exit 2, nothing on stdout, and one error line on stderr (after any progress lines), no traceback."""
     assert code == 2, (code, out, err)
     assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("edgeprompt: "), err
-    return lines[0]
+    errors = [ln for ln in err.strip().splitlines() if ln.startswith("edgeprompt: ")]
+    assert len(errors) == 1 and err.strip().endswith(errors[0]) and "Traceback" not in err, err
+    return errors[0]
 
 
 @pytest.mark.parametrize("kind", ["onnx", "mlx"])

@@ -1,0 +1,193 @@
+"""Developer script (not run in tests or CI): edgeprompt's onnx backend against llama.cpp on the same
+weights, the same bits (int4 vs Q4_0, int8 vs Q8_0) and the same threads. Prints JSON.
+
+Run it through `scripts/compare_llamacpp`, which prepares `.venv-llamacpp` (llama-cpp-python, gguf, and
+llama.cpp's convert_hf_to_gguf.py from the llama-cpp-python sdist). The weights are a Hugging Face folder
+(`--hf`, or a card's hf folder with `-m`), or by default a Llama model with random weights built here
+(`--size`, with the demo tokenizer) so decode speeds are in the range of real small models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONVERT_DIR = ROOT / ".venv-llamacpp" / "llama.cpp-convert"
+SIZES = {  # Llama configs; vocab 32000 so the output head costs what it does in real models
+    "0.1b": {"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12,
+             "num_key_value_heads": 4},
+    "0.5b": {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
+             "num_key_value_heads": 4},
+}
+GGUF_TYPES = {4: "Q4_0", 8: "Q8_0"}
+
+
+def info(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def random_llama(out: Path, size: str, tokenizer_from: Path) -> Path:
+    """A Llama folder with random N(0, 0.02) bf16 weights and the demo tokenizer + chat template."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if (out / "config.json").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=32000, max_position_embeddings=2048, tie_word_embeddings=True,
+                      bos_token_id=0, eos_token_id=2, pad_token_id=0, **SIZES[size])
+    model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(str(out), safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (tokenizer_from / name).exists():
+            shutil.copy(tokenizer_from / name, out / name)
+    info(f"random {size} Llama: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters in {out}")
+    return out
+
+
+def to_gguf(hf: Path, work: Path, bits: int) -> Path:
+    """F16 GGUF with llama.cpp's converter (its pre-tokenizer check patched for a locally trained BPE),
+    then quantized by llama.cpp itself."""
+    import llama_cpp
+
+    f16 = work / "model-f16.gguf"
+    if not f16.exists():
+        patch = ("import sys; sys.path[:0] = [{d!r}, {g!r}]; import conversion.base as b; "
+                 "b.TextModel.get_vocab_base_pre = lambda self, t: 'qwen2'; import convert_hf_to_gguf as c; "
+                 "sys.argv = ['convert', {hf!r}, '--outtype', 'f16', '--outfile', {out!r}]; c.main()")
+        code = patch.format(d=str(CONVERT_DIR), g=str(CONVERT_DIR / "gguf-py"), hf=str(hf), out=str(f16))
+        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = work / f"model-{GGUF_TYPES[bits].lower()}.gguf"
+    if not out.exists():
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{GGUF_TYPES[bits]}")
+        if llama_cpp.llama_model_quantize(str(f16).encode(), str(out).encode(), params) != 0:
+            raise SystemExit(f"llama.cpp could not quantize {f16} to {GGUF_TYPES[bits]}")
+    return out
+
+
+def to_onnx(hf: Path, work: Path, bits: int) -> Path:
+    from edgeprompt.convert import onnx_job, run_jobs
+
+    out = work / f"onnx-int{bits}"
+    if not (out / "genai_config.json").exists():
+        run_jobs([onnx_job(hf, out, bits)], info)
+    return out
+
+
+def onnx_runs(folder: Path, messages: Any, tokens: int, threads: int,
+              runs: int) -> tuple[list[float], list[float], list[int]]:
+    from edgeprompt.backends.base import GenerationParams, Request
+    from edgeprompt.backends.onnx import OnnxBackend
+    from edgeprompt.catalog import ModelCard
+
+    backend = OnnxBackend.load(ModelCard(id="compare", paths={"onnx": str(folder)}), threads=threads)
+    ids = backend.prompt_ids(messages)
+    decode, prompt = [], []
+    for i in range(runs + 1):  # the first run warms up
+        stats = None
+        for chunk in backend.stream(Request(tuple(messages), GenerationParams(max_tokens=tokens))):
+            stats = chunk.stats or stats
+        if i and stats is not None:
+            decode.append(stats.tokens_per_s)
+            prompt.append(stats.prompt_tps)
+    backend.close()
+    return decode, prompt, ids
+
+
+def llamacpp_runs(gguf: Path, ids: list[int], tokens: int, threads: int, runs: int) -> tuple[list[float], list[float]]:
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
+                verbose=False)
+    decode, prompt = [], []
+    for i in range(runs + 1):
+        llm.reset()
+        t0 = time.perf_counter()
+        stamps = []
+        for _ in llm.generate(ids, temp=0.0, top_k=1, reset=True):
+            stamps.append(time.perf_counter())
+            if len(stamps) == tokens:
+                break
+        if i:
+            decode.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+            prompt.append(len(ids) / (stamps[0] - t0))
+    llm.close()
+    return decode, prompt
+
+
+def prompt_messages(words: int) -> Any:
+    from edgeprompt.backends.base import Message
+    from edgeprompt.demo_train import corpus_exchanges
+
+    text = " ".join(a for _, a in corpus_exchanges())
+    return (Message("user", " ".join(text.split()[:words])),)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--hf", type=Path, help="a Hugging Face format folder")
+    src.add_argument("-m", "--model", help="a model id whose card has an hf folder")
+    src.add_argument("--size", choices=sorted(SIZES), default="0.1b", help="random-weight Llama to build (default)")
+    p.add_argument("--bits", type=int, nargs="+", choices=[4, 8], default=[4, 8])
+    p.add_argument("--threads", type=int, default=0, help="default: edgeprompt's model.threads setting")
+    p.add_argument("--prompt-words", type=int, default=100)
+    p.add_argument("--tokens", type=int, default=128)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--work", type=Path, default=ROOT / ".venv-llamacpp" / "work")
+    args = p.parse_args()
+
+    from edgeprompt.runtime import Runtime, physical_threads
+
+    with Runtime.open() as rt:
+        threads = args.threads or physical_threads(int(rt.settings.get("model.threads")))
+        if args.hf:
+            hf, label = args.hf.resolve(), args.hf.name
+        elif args.model:
+            hf, label = rt.card(args.model).path_for("hf"), args.model
+        else:
+            from edgeprompt.demo import demo_ready, ensure_demo
+
+            if not demo_ready(rt):
+                ensure_demo(rt, progress=info)
+            hf = random_llama(args.work / f"random-{args.size}", args.size, rt.paths.models / "demo" / "hf")
+            label = f"random-{args.size}"
+    if hf is None or not (hf / "config.json").exists():
+        raise SystemExit("no Hugging Face folder to compare with (see --hf / -m)")
+    work = args.work / label
+    work.mkdir(parents=True, exist_ok=True)
+    messages = prompt_messages(args.prompt_words)
+    results = []
+    for bits in args.bits:
+        info(f"{label}: int{bits} (onnxruntime-genai) vs {GGUF_TYPES[bits]} (llama.cpp), {threads} threads")
+        onnx_dir, gguf = to_onnx(hf, work, bits), to_gguf(hf, work, bits)
+        o_dec, o_pp, ids = onnx_runs(onnx_dir, messages, args.tokens, threads, args.runs)
+        l_dec, l_pp = llamacpp_runs(gguf, ids, args.tokens, threads, args.runs)
+        o, ll = statistics.median(o_dec), statistics.median(l_dec)
+        results.append({"bits": bits, "onnx": f"int{bits}", "llamacpp": GGUF_TYPES[bits],
+                        "onnx_decode_tps": round(o, 1), "llamacpp_decode_tps": round(ll, 1),
+                        "ratio_decode": round(o / ll, 3),
+                        "onnx_prompt_tps": round(statistics.median(o_pp), 1),
+                        "llamacpp_prompt_tps": round(statistics.median(l_pp), 1),
+                        "onnx_mb": round(sum(f.stat().st_size for f in onnx_dir.iterdir()) / 1e6, 1),
+                        "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
+                        "onnx_runs": [round(x, 1) for x in o_dec], "llamacpp_runs": [round(x, 1) for x in l_dec]})
+    print(json.dumps({"model": label, "hf": str(hf), "threads": threads, "prompt_tokens": len(ids),
+                      "tokens": args.tokens, "runs": args.runs, "load_average": os.getloadavg()[0],
+                      "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
