@@ -158,6 +158,9 @@ class Runtime:
                 bind = getattr(self._backends[key], "bind_embedder", None)
                 if callable(bind):  # the extractive backend quotes sentences by MiniLM similarity
                     bind(self.embedder)
+                if hasattr(self._backends[key], "prefix_cache") and bool(self.settings.get("cache.prefix")):
+                    # MLX: reuse the KV state of shared token prefixes across turns and sessions
+                    self._backends[key].prefix_cache = self.cache().prefix_for(card, self._backends[key])
             return self._backends[key]
 
     def embedder(self) -> Embedder:

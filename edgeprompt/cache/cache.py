@@ -10,6 +10,7 @@ in one transaction at `flush()` (every few requests and at close), so a hit cost
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -73,7 +74,7 @@ class Cache:
         self._memo_obj: EmbeddingMemo | None = None
         self._memo_seen = (0, 0)
         self.threshold = threshold
-        self.prefix: Any = None  # the MLX prefix (KV) cache, attached by Runtime.cache() when MLX is used
+        self.prefixes: dict[str, Any] = {}  # MLX prefix (KV) caches by model key, see prefix_for
         self._pending: dict[str, dict[str, float]] = {}
         self._events = 0
         self._lock = threading.Lock()
@@ -214,11 +215,47 @@ class Cache:
             out["semantic"] = self.entries.clear_vectors()
         if level in (None, "context"):
             out["context"] = self._memo_obj.clear() if self._memo_obj is not None else 0
-        if level in (None, "prefix") and self.prefix is not None:
-            out["prefix"] = self.prefix.clear()
+        if level in (None, "prefix"):
+            out["prefix"] = self._clear_prefixes()
         self.flush()
         self.entries.reset_counters([level] if level else list(LEVELS))
         return out
+
+    # prefix (KV) level -------------------------------------------------------------------------------------
+    @property
+    def prefix_dir(self) -> Path:
+        return self.stamp_dir.parent / "prefix"
+
+    def prefix_for(self, card: ModelCard, backend: Any) -> Any:
+        """The prefix cache an MLX backend plugs into its `prefix_cache` seam (one per model and template)."""
+        from edgeprompt.backends.chat import find_template
+        from edgeprompt.cache.prefix import PrefixCache
+        from edgeprompt.canonical import sha256_hex
+
+        folder = Path(backend.folder)
+        try:
+            config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            config = {}
+        template = sha256_hex(find_template(folder, config))[:16]
+        key = f"{weights_hash(card, self.stamp_dir)}:{template}:kv16"  # the backend keeps KV unquantised
+        with self._lock:
+            if key not in self.prefixes:
+                mb = 1 << 20
+                self.prefixes[key] = PrefixCache(
+                    backend.model, key, int(self.settings["prefix_budget_mb"]) * mb,
+                    self.prefix_dir if self.settings["prefix_disk"] else None,
+                    int(self.settings["prefix_disk_budget_mb"]) * mb, self.record)
+            return self.prefixes[key]
+
+    def _clear_prefixes(self) -> int:
+        n = sum(p.clear() for p in self.prefixes.values())
+        if self.prefix_dir.exists():
+            for f in self.prefix_dir.rglob("*"):
+                if f.is_file():
+                    n += f.suffix == ".safetensors"
+                    f.unlink()
+        return n
 
     # statistics -----------------------------------------------------------------------------------------
     def _count(self, level: str, found: Lookup, count: bool) -> None:
@@ -268,7 +305,9 @@ class Cache:
                           "seconds_saved": round(float(c.get("seconds_saved", 0.0)), 3)}
         out["exact"].update(entries=sizes["entries"], bytes=sizes["entry_bytes"])
         out["semantic"].update(entries=sizes["vectors"], bytes=sizes["vector_bytes"], threshold=self.threshold)
-        out["prefix"].update(self.prefix.sizes() if self.prefix is not None else {"bytes": 0})
+        memory = sum(int(p.memory.nbytes) for p in self.prefixes.values())
+        disk = sum(f.stat().st_size for f in self.prefix_dir.rglob("*.safetensors")) if self.prefix_dir.exists() else 0
+        out["prefix"].update(bytes=memory + disk, memory_bytes=memory, disk_bytes=disk)
         out["context"]["bytes"] = self._memo_obj.bytes if self._memo_obj is not None else 0
         return out
 
