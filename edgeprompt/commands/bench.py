@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--question", default=None, help="the prompt to generate from")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per generation (default 128)")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each loop; figures are medians (default 5)")
+    p.add_argument("--prefix-cache", action="store_true",
+                   help="instead: time to first token with a 1,000-token shared prefix, without and with KV reuse "
+                        "(MLX; edgeprompt.cache.bench)")
 
 
 def options(args: argparse.Namespace) -> BenchOptions:
@@ -56,6 +59,16 @@ def _text(r: dict[str, Any]) -> str:
 
 def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.bench import run_bench
+
+    if args.prefix_cache:
+        from edgeprompt.cache.bench import prefix_bench
+
+        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info)
+        ctx.emit(report, lambda: (f"{report['model']}: first token after a {report['prompt_tokens']}-token prompt: "
+                                  f"{report['ttft_cold_ms']:.0f} ms cold, {report['ttft_warm_ms']:.0f} ms reusing "
+                                  f"{report['reused_tokens']} tokens ({report['speedup']}x), "
+                                  f"{report['ttft_disk_ms']:.0f} ms from a saved prefix"))
+        return 0
 
     report = run_bench(ctx.runtime(), options(args), progress=ctx.info)
     ctx.emit(report, lambda: _text(report))

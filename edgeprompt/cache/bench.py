@@ -1,0 +1,163 @@
+"""Cache benchmarks: prefix (KV) reuse on MLX, and the answer cache's lookups against raw sqlite-vec.
+
+`prefix_bench` (behind `edgeprompt bench --prefix-cache`): time to first token of a request whose first
+~1,000 tokens (a long system prompt) were seen before, without reuse, with in-memory reuse, and from a
+saved prefix file in a fresh cache, in one run, medians over distinct questions; it also checks that the
+greedy answer is the same with and without reuse.
+`semantic_bench` (behind `scripts/bench_cache`): lookup latency at N entries, embedding included, next to
+the raw sqlite-vec KNN on the same table and the embedding alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.backends.base import GenerationParams, Message, Request
+from edgeprompt.errors import UsageError
+
+if TYPE_CHECKING:
+    from edgeprompt.runtime import Runtime
+
+QUESTIONS = ("What is the main idea of the text above?", "Which animals does the text mention?",
+             "Summarise the second paragraph in one line.", "What happens at the end of the story?",
+             "Who is the narrator of this passage?", "List three places named in the text.",
+             "What is the tone of the writing?", "Which word appears most often here?")
+
+
+def _median(xs: Sequence[float]) -> float:
+    return round(statistics.median(xs), 2) if xs else 0.0
+
+
+def shared_prefix(backend: Any, tokens: int) -> Message:
+    """A system message whose rendered prompt head is about `tokens` tokens (bundled demo text, repeated)."""
+    from importlib import resources
+
+    text = resources.files("edgeprompt.shipped").joinpath("demo_corpus.txt").read_text(encoding="utf-8")
+    words = text.split()
+    lo, hi = 1, len(words)
+    while backend.count_tokens([Message("system", " ".join(words[:hi]))]) < tokens:
+        words, hi = words + words, hi * 2
+    while lo < hi:  # the fewest words that reach the token count
+        mid = (lo + hi) // 2
+        if backend.count_tokens([Message("system", " ".join(words[:mid]))]) < tokens:
+            lo = mid + 1
+        else:
+            hi = mid
+    return Message("system", "Read this text and answer questions about it.\n\n" + " ".join(words[:lo]))
+
+
+def _first(backend: Any, messages: Sequence[Message], max_tokens: int) -> tuple[str, Any]:
+    out, stats = [], None
+    for chunk in backend.stream(Request(tuple(messages), GenerationParams(max_tokens=max_tokens))):
+        out.append(chunk.text)
+        stats = chunk.stats or stats
+    return "".join(out), stats
+
+
+def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 1000, runs: int = 3,
+                 max_tokens: int = 8, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    from edgeprompt.cache.prefix import PrefixCache
+
+    card = rt.card(model)
+    if card.path_for("mlx") is None and card.path_for("hf") is None:
+        raise UsageError(f"the prefix cache is MLX's; model '{card.id}' has no mlx folder "
+                         "(build the demo model with `edgeprompt models demo`, or name one with -m)")
+    backend = rt.backend(card.id, "mlx")
+    system = shared_prefix(backend, prefix_tokens)
+    asks = [[system, Message("user", q)] for q in QUESTIONS[: runs + 1]]
+    if len(asks) < runs + 1:
+        raise UsageError(f"at most {len(QUESTIONS) - 1} runs")
+    key = f"bench:{card.id}"
+    backend.prefix_cache = None
+    _first(backend, asks[0], max_tokens)  # warm-up: MLX compiles kernels on first use
+    if progress:
+        progress(f"prefix bench: {card.id} on mlx, prefix {backend.count_tokens([system])} tokens, {runs} runs")
+    cold = [_first(backend, a, max_tokens) for a in asks[1:]]
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = PrefixCache(backend.model, key, 1 << 30, Path(tmp), 1 << 30)
+        backend.prefix_cache = memory
+        _first(backend, asks[0], max_tokens)  # fills the cache with the shared head
+        warm = [_first(backend, a, max_tokens) for a in asks[1:]]
+        disk = []
+        for a in asks[1:]:  # a fresh process: empty memory, the saved hot prefix on disk
+            backend.prefix_cache = PrefixCache(backend.model, key, 1 << 30, Path(tmp), 1 << 30)
+            disk.append(_first(backend, a, max_tokens))
+    backend.prefix_cache = rt.cache().prefix_for(card, backend) if rt.settings.get("cache.prefix") else None
+    cold_ms = _median([s.ttft_ms for _, s in cold])
+    warm_ms = _median([s.ttft_ms for _, s in warm])
+    return {
+        "model": card.id, "backend": "mlx", "runs": runs, "prompt_tokens": cold[0][1].prompt_tokens,
+        "ttft_cold_ms": cold_ms, "ttft_warm_ms": warm_ms,
+        "ttft_disk_ms": _median([s.ttft_ms for _, s in disk]),
+        "reused_tokens": int(statistics.median([s.reused_tokens for _, s in warm])),
+        "reused_tokens_disk": int(statistics.median([s.reused_tokens for _, s in disk])),
+        "speedup": round(cold_ms / warm_ms, 2) if warm_ms else 0.0,
+        "same_output": [t for t, _ in cold] == [t for t, _ in warm] == [t for t, _ in disk],
+    }
+
+
+def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exact: int = 200) -> dict[str, Any]:
+    """Fill the cache with `stored` questions, then time lookups of `asked` (not stored, not embedded
+    before: each lookup embeds its question) and exact hits, with the raw sqlite-vec KNN alongside."""
+    from edgeprompt.cache import build_query
+    from edgeprompt.cache.entries import CANDIDATES, _bits
+
+    cache = rt.cache()
+    memo = cache._memo()
+    params = GenerationParams()
+
+    def q(text: str) -> Any:
+        return build_query(text, "bench/echo@0", "v", [Message("system", "S"), Message("user", text)], params)
+
+    vecs = memo.embedder.embed_batch(list(stored))
+    with rt.db.transaction():
+        for text, vec in zip(stored, vecs, strict=True):
+            cache.entries.put(q(text), "answer", vec, "seed", None, (0, 0), 0.0)
+    n = cache.entries.sizes()["vectors"]
+    embed_ms, lookup_ms, knn_ms, float_ms, hits = [], [], [], [], 0
+    raw = _float_table(rt, vecs)
+    for text in asked:
+        t0 = time.perf_counter()
+        vec = memo.embedder.embed(text)
+        embed_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        hits += cache.lookup(q(text), count=False).hit
+        lookup_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        rt.db.query("WITH c AS MATERIALIZED (SELECT rowid, embedding FROM cache_vectors WHERE bits MATCH vec_bit(?) "
+                    "AND k = ?) SELECT rowid, vec_distance_cosine(embedding, ?) d FROM c ORDER BY d LIMIT 5",
+                    (_bits(vec), CANDIDATES, vec.tobytes()))
+        knn_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        raw.execute("SELECT rowid, distance FROM v WHERE emb MATCH ? AND k = 5", (vec.tobytes(),)).fetchall()
+        float_ms.append((time.perf_counter() - t0) * 1000)
+    exact_ms = []
+    for text in list(stored)[:exact]:
+        t0 = time.perf_counter()
+        cache.lookup(q(text), count=False)
+        exact_ms.append((time.perf_counter() - t0) * 1000)
+    p95 = lambda xs: round(sorted(xs)[int(0.95 * (len(xs) - 1))], 2)  # noqa: E731
+    return {"entries": n, "queries": len(asked), "semantic_hits": hits,
+            "semantic_lookup_p50_ms": _median(lookup_ms), "semantic_lookup_p95_ms": p95(lookup_ms),
+            "embed_p50_ms": _median(embed_ms), "raw_vec0_bit_knn_p50_ms": _median(knn_ms),
+            "raw_vec0_float_knn_p50_ms": _median(float_ms),
+            "exact_hit_p50_ms": _median(exact_ms), "exact_hit_p95_ms": p95(exact_ms),
+            "lookup_minus_embed_over_raw_knn": round((_median(lookup_ms) - _median(embed_ms)) / _median(knn_ms), 2)}
+
+
+def _float_table(rt: Runtime, vecs: Any) -> Any:
+    """The plain sqlite-vec baseline: an exact float[384] cosine vec0 table of the same vectors, in memory."""
+    import sqlean
+    import sqlite_vec
+
+    conn = sqlean.connect(":memory:")
+    conn.enable_load_extension(True)
+    sqlite_vec.load(conn)
+    conn.execute("CREATE VIRTUAL TABLE v USING vec0(emb float[384] distance_metric=cosine)")
+    conn.executemany("INSERT INTO v(rowid, emb) VALUES (?, ?)", ((i + 1, v.tobytes()) for i, v in enumerate(vecs)))
+    return conn
