@@ -265,6 +265,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         })
         if rt.settings.get("trace.capture_content"):
             trace.attributes.update({"gen_ai.input.messages": question, "gen_ai.output.messages": answer})
+        # the sources' share of the prompt (inside system_tokens), for the app's context-budget line
+        docs_tokens = backend.count_tokens([sources]) if sources is not None else 0
         result = AskResult(
             answer=answer, model=card.id, session_id=session_id, trace_id=trace.id,
             usage={"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens},
@@ -272,7 +274,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                      "tokens_per_s": round(stats.tokens_per_s, 2)},
             citations=grounding.citations(answer), abstained=grounding.abstains(answer),
             cached=cached.hit, cache=cached.level if cached.hit else "",
-            finish_reason=finish, backend=backend.name, context=report.as_dict(), notices=notices,
+            finish_reason=finish, backend=backend.name, notices=notices,
+            context={**report.as_dict(), "documents_tokens": docs_tokens},
             confidence={k: round(v, 4) for k, v in confidence.items()},
         )
     except (GeneratorExit, KeyboardInterrupt):
