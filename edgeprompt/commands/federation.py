@@ -14,17 +14,6 @@ if TYPE_CHECKING:
     from edgeprompt.cli import Context
     from edgeprompt.runtime import Runtime
 
-CONSENT = """\
-Joining federation at {superlink} ({transport}).
-
-This laptop will run the coordinator's training code on the labelled examples in {home}
-({counts}). What leaves this machine: model weights trained with differential privacy (clipped
-per example, with Gaussian noise) and scalar metrics (loss, accuracy, ε). What never leaves it: your
-text, documents, chats, features, embeddings and labels.
-Privacy budget: ε ≤ {budget:g} per model at δ = {delta:g}; training is refused once a round would
-exceed it (`edgeprompt federation status` shows what is spent). Stop any time: `edgeprompt federation leave`.
-"""
-
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "federation", "federated fine-tuning with differential privacy (Flower + Opacus)", common)
@@ -45,48 +34,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="only this model (firewall, router)")
 
 
-def _counts(rt: Runtime) -> dict[str, int]:
-    from edgeprompt.store.examples import ExampleStore
-
-    return {task: sum(labels.values()) for task, labels in ExampleStore(rt.db).counts().items()}
-
-
-def _budgets(rt: Runtime) -> list[dict[str, Any]]:
-    from edgeprompt.federation.heads import TASKS
-    from edgeprompt.federation.ledger import PrivacyLedger
-
-    fed = rt.settings.section("federation")
-    ledger = PrivacyLedger(rt.db)
-    tasks = sorted(set(TASKS) | set(ledger.tasks()))
-    return [ledger.budget(t, float(fed["epsilon_budget"]), float(fed["delta"])).as_dict() for t in tasks]
-
-
-def _models(rt: Runtime) -> dict[str, Any]:
-    import json
-
-    out: dict[str, Any] = {}
-    for task in ("firewall", "router"):
-        desc = rt.paths.models / task / "classifier.json"
-        trained: Any = None
-        if desc.exists():
-            try:
-                trained = json.loads(desc.read_text()).get("trained")
-            except ValueError:
-                trained = "unreadable classifier.json"
-        out[task] = {"installed": desc.exists(), "trained": trained}
-    return out
-
-
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
-    from dataclasses import asdict
+    from edgeprompt.federation.status import status
 
-    from edgeprompt.federation import node
-    from edgeprompt.federation.ledger import PrivacyLedger
-
-    rt = ctx.runtime()
-    state = node.running(rt.paths)
-    obj = {"budgets": _budgets(rt), "events": PrivacyLedger(rt.db).events(10), "examples": _counts(rt),
-           "node": asdict(state) if state else None, "models": _models(rt)}
+    obj = status(ctx.runtime())
     ctx.emit(obj, lambda: _status_text(obj))
     return 0
 
@@ -111,11 +62,9 @@ def _status_text(obj: dict[str, Any]) -> str:
 
 
 def _consent(ctx: Context, rt: Runtime, superlink: str, insecure: bool, yes: bool) -> None:
-    fed = rt.settings.section("federation")
-    counts = _counts(rt)
-    text = CONSENT.format(superlink=superlink, transport="no TLS" if insecure else "TLS", home=rt.home,
-                          counts=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none yet",
-                          budget=float(fed["epsilon_budget"]), delta=float(fed["delta"]))
+    from edgeprompt.federation.status import consent_text
+
+    text = consent_text(rt, superlink, insecure)
     if yes:
         ctx.info(text.rstrip())
         return
@@ -153,7 +102,7 @@ def cmd_leave(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.federation.packs import install
-    from edgeprompt.signing import trust_store
+    from edgeprompt.signing import read_pack, trust_store
 
     rt = ctx.runtime()
     path = Path(args.pack)
@@ -163,6 +112,7 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"cannot read {path}: {e.strerror}") from e
     trust = trust_store(rt.home)
     if args.trust_key:
+        read_pack(data, None)  # a pack that does not verify must not leave its key trusted behind
         kid = trust.add_file(Path(args.trust_key))
         ctx.info(f"trusting key {kid}")
     done = install(rt.paths, rt.db, data, trust)

@@ -168,17 +168,10 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, ctx: Context) -> int:
-    import difflib
+    from edgeprompt.registry.diff import diff_versions
 
-    from edgeprompt.registry.files import dump
-
-    reg = _registry(ctx)
-    a, b = reg.resolve(args.name, args.a), reg.resolve(args.name, args.b)
-    ca, cb = a.spec.content(), b.spec.content()
-    diff = "".join(difflib.unified_diff(dump(a.spec).splitlines(keepends=True), dump(b.spec).splitlines(keepends=True),
-                                        f"{args.name}@{a.seq}", f"{args.name}@{b.seq}"))
-    ctx.emit({"name": args.name, "a": a.id, "b": b.id, "a_seq": a.seq, "b_seq": b.seq,
-              "changed": sorted(k for k in ca if ca[k] != cb[k]), "diff": diff}, diff or "identical")
+    done = diff_versions(_registry(ctx), args.name, args.a, args.b)
+    ctx.emit(done, done["diff"] or "identical")
     return 0
 
 
