@@ -1,64 +1,36 @@
 """The chat screen: sessions on the left, the conversation in the middle, the question box at the bottom.
 
-Answers stream from a worker thread into a Markdown widget; Esc cancels; the status line shows the
-model, tokens/s, the context budget, the cache and firewall markers.
+Answers stream from a worker thread into a Markdown widget; Esc stops one. ↑ selects an answer to rate
+(+/-), copy (c), edit (e) or open its sources (1-9). The status line shows the model, tokens/s, the
+context budget (system / documents / history / free), the cache marker and the firewall verdict.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from edgeprompt.tui.bubbles import Bubble
+from edgeprompt.tui.sessions import SessionPanel
+from edgeprompt.tui.widgets import (
+    EdgeScreen,
+    EditScreen,
+    PathScreen,
+    PickScreen,
+    TextScreen,
+    error_text,
+    short_path,
+)
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, ListItem, ListView, Markdown, Static
+from textual.widgets import Input, Markdown, Static
 
-from edgeprompt.errors import EdgepromptError
-
-
-class Bubble(Vertical):
-    """One message: who said it, then the text (Markdown for answers)."""
-
-    DEFAULT_CSS = """
-    Bubble { height: auto; margin: 0 1 1 1; padding: 0 1; }
-    Bubble.user { border-left: thick $primary; background: $boost; }
-    Bubble.assistant { border-left: thick $success; }
-    Bubble .who { color: $text-muted; text-style: bold; }
-    Bubble Markdown { margin: 0; padding: 0; }
-    Bubble .meta { color: $text-muted; }
-    """
-
-    def __init__(self, role: str, text: str = "", meta: str = "") -> None:
-        super().__init__(classes=role)
-        self.role = role
-        self.text = text
-        self.meta = meta
-        self.trace_id: str | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Label("You" if self.role == "user" else "Assistant", classes="who")
-        yield Markdown(self.text)
-        yield Static(self.meta, classes="meta")
-
-    @property
-    def markdown(self) -> Markdown:
-        return self.query_one(Markdown)
-
-    def set_meta(self, meta: str) -> None:
-        self.meta = meta
-        self.query_one(".meta", Static).update(meta)
-
-
-class SessionItem(ListItem):
-    def __init__(self, session_id: str | None, title: str) -> None:
-        super().__init__(Label(title))
-        self.session_id = session_id
+AUTO = "auto"
+MAX_EDIT_CHARS = 10_000  # like `edgeprompt feedback --edit`: the stored edit distance is quadratic
 
 
 @dataclass
@@ -75,18 +47,51 @@ class Finished(Message):
     notices: tuple[str, ...] = ()
 
 
-class ChatScreen(Screen[None]):
+def firewall_word(verdicts: list[dict[str, Any]]) -> str:
+    order = ["allow", "redact", "flag", "block"]
+    worst = max((str(v.get("decision", "allow")) for v in verdicts), key=lambda d: order.index(d) if d in order
+                else 0, default="allow")
+    return f"firewall {worst}"
+
+
+def status_line(result: Any) -> str:
+    """model · tok/s · context sys / docs / hist / free · cache · firewall (from an `AskResult`)."""
+    ctx = result.context or {}
+    docs = int(ctx.get("documents_tokens", 0))
+    sys_t = max(0, int(ctx.get("system_tokens", 0)) - docs)
+    free = max(0, int(ctx.get("budget", 0)) - int(ctx.get("prompt_tokens", 0)))
+    return (f"{result.model} · {result.timings['tokens_per_s']:.0f} tok/s · ctx sys {sys_t} · docs {docs} · "
+            f"hist {ctx.get('history_tokens', 0)} · free {free} · {'⚡ cache hit' if result.cached else 'no cache'}"
+            f" · {firewall_word(result.verdicts or [])}")
+
+
+def meta_line(result: Any) -> str:
+    parts = [result.model, f"{result.usage['completion_tokens']} tokens", f"{result.timings['tokens_per_s']:.1f} tok/s"]
+    if result.cached:
+        parts.append("cached")
+    if result.finish_reason == "cancelled":
+        parts.append("stopped")
+    elif result.finish_reason == "length":
+        parts.append("cut at the token limit")
+    return " · ".join(parts)
+
+
+class ChatScreen(EdgeScreen):
     DEFAULT_CSS = """
-    ChatScreen #sessions { width: 28; border-right: solid $panel; }
-    ChatScreen #sessions ListView { height: 1fr; }
     ChatScreen #conversation { height: 1fr; }
-    ChatScreen #status { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    ChatScreen #status { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $text-muted; }
     ChatScreen #question { margin: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Stop answer"),
+        Binding("escape", "cancel", "Stop/back"),
         Binding("ctrl+n", "new_session", "New chat"),
-        Binding("ctrl+s", "toggle_sessions", "Sessions"),
+        Binding("ctrl+l", "pick_model", "Model"),
+        Binding("ctrl+o", "attach", "Attach"),
+        Binding("ctrl+f", "search_sessions", "Find chat"),
+        Binding("ctrl+r", "rename_session", "Rename chat", show=False),
+        Binding("ctrl+y", "copy_answer", "Copy answer", show=False),
+        Binding("ctrl+s", "toggle_sessions", "Sessions", show=False),
+        Binding("up", "focus_answers", "Select answer", show=False),
     ]
 
     def __init__(self) -> None:
@@ -94,63 +99,95 @@ class ChatScreen(Screen[None]):
         self.session_id: str | None = None
         self.cancel_event: threading.Event | None = None
         self.current: Bubble | None = None
+        self.attached: list[str] = []
         self._stream: Any = None
 
-    @property
-    def rt(self) -> Any:
-        return self.app.runtime  # type: ignore[attr-defined]
-
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield from self.header()
         with Horizontal():
-            with Vertical(id="sessions"):
-                yield Label(" Sessions  (ctrl+n new)")
-                yield ListView(id="session-list")
+            yield SessionPanel(id="sessions")
             with Vertical():
-                yield VerticalScroll(id="conversation")
-                yield Static("", id="status")
-                yield Input(placeholder="Ask anything — Enter to send, Esc to stop", id="question")
-        yield Footer()
+                conv = VerticalScroll(id="conversation")
+                conv.can_focus = False
+                yield conv
+                yield Static("", id="status", markup=False)
+                yield Input(placeholder="Ask anything — Enter to send, Esc to stop, ↑ to select an answer",
+                            id="question")
+        yield from self.footer()
 
     def on_mount(self) -> None:
-        self.refresh_sessions()
         self.update_status()
-        self.query_one("#question", Input).focus()
+        self.question.focus()
+
+    @property
+    def question(self) -> Input:
+        return self.query_one("#question", Input)
+
+    @property
+    def conversation(self) -> VerticalScroll:
+        return self.query_one("#conversation", VerticalScroll)
+
+    def answers(self) -> list[Bubble]:
+        return [b for b in self.query(Bubble) if b.role == "assistant"]
+
+    def selected(self) -> Bubble | None:
+        """The answer with focus, else the newest one."""
+        if isinstance(self.focused, Bubble):
+            return self.focused
+        answers = self.answers()
+        return answers[-1] if answers else None
 
     # -- sessions -----------------------------------------------------------------------------------
-    def refresh_sessions(self) -> None:
-        lv = self.query_one("#session-list", ListView)
-        lv.clear()
-        lv.append(SessionItem(None, "+ new chat"))
-        for s in self.rt.sessions.list(limit=200):
-            lv.append(SessionItem(s.id, s.title or s.id))
+    @on(SessionPanel.Opened)
+    def open_session(self, event: SessionPanel.Opened) -> None:
+        self.load_session(event.session_id)
+        self.question.focus()
 
-    @on(ListView.Selected, "#session-list")
-    def open_session(self, event: ListView.Selected) -> None:
-        item = event.item
-        if isinstance(item, SessionItem):
-            self.load_session(item.session_id)
-            self.query_one("#question", Input).focus()
+    @on(SessionPanel.Changed)
+    def session_changed(self, event: SessionPanel.Changed) -> None:
+        if event.deleted and event.session_id == self.session_id:
+            self.load_session(None)
 
     def load_session(self, session_id: str | None) -> None:
-        conv = self.query_one("#conversation", VerticalScroll)
+        if self.cancel_event is not None:
+            self.notify("Stop the answer first (Esc)", severity="warning")
+            return
+        conv = self.conversation
         conv.remove_children()
         self.session_id = session_id
+        self.attached = []
         if session_id is None:
+            self.update_status()
             return
-        for t in self.rt.sessions.turns(session_id):
-            bubble = Bubble(t.role, t.content)
-            bubble.trace_id = t.trace_id
-            conv.mount(bubble)
+        try:
+            turns = self.rt.sessions.turns(session_id)
+        except Exception as e:
+            self.notify(error_text(e), title="Could not open the chat", severity="error", markup=False)
+            return
+        conv.mount_all([Bubble(t.role, t.content, t.meta.get("model", "") if t.role == "assistant" else "",
+                               trace_id=t.trace_id, turn_id=t.id) for t in turns])
         conv.scroll_end(animate=False)
 
     def action_new_session(self) -> None:
         self.load_session(None)
-        self.query_one("#question", Input).focus()
+        self.query_one(SessionPanel).query_one("#session-list").index = 0
+        self.question.focus()
 
     def action_toggle_sessions(self) -> None:
-        panel = self.query_one("#sessions")
+        panel = self.query_one(SessionPanel)
         panel.display = not panel.display
+
+    def action_search_sessions(self) -> None:
+        panel = self.query_one(SessionPanel)
+        panel.display = True
+        panel.query_one("#session-search", Input).focus()
+
+    def action_rename_session(self) -> None:
+        if self.session_id is None:
+            self.notify("Ask something first: a new chat has nothing to rename", severity="warning")
+            return
+        title = self.rt.sessions.get(self.session_id).title
+        self.query_one(SessionPanel).rename(self.session_id, title)
 
     # -- asking -------------------------------------------------------------------------------------
     @on(Input.Submitted, "#question")
@@ -159,24 +196,25 @@ class ChatScreen(Screen[None]):
         if not text or self.cancel_event is not None:
             return
         event.input.value = ""
-        conv = self.query_one("#conversation", VerticalScroll)
+        conv = self.conversation
         await conv.mount(Bubble("user", text))
-        self.current = Bubble("assistant", "")
+        self.current = Bubble("assistant", "", "thinking…  (Esc stops)")
         await conv.mount(self.current)
         conv.scroll_end(animate=False)
         self._stream = Markdown.get_stream(self.current.markdown)
         self.cancel_event = threading.Event()
-        self.update_status("thinking…")
+        self.update_status("thinking…  (Esc stops)")
         self.generate(text, self.cancel_event)
 
-    @work(thread=True, exclusive=True, group="generate")
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
     def generate(self, question: str, cancel: threading.Event) -> None:
         from edgeprompt.pipeline import AskRequest, Done, Notice, Token, run
 
         notices: list[str] = []
         try:
-            req = AskRequest(question, model=getattr(self.app, "model", None), session_id=self.session_id,
-                             cancel=cancel)
+            model = getattr(self.app, "model", None)
+            req = AskRequest(question, model=model, session_id=self.session_id, cancel=cancel,
+                             use_documents=True if self.attached else None)
             for ev in run(req, self.rt):
                 if isinstance(ev, Token):
                     self.post_message(Streamed(ev.text))
@@ -184,27 +222,26 @@ class ChatScreen(Screen[None]):
                     notices.append(ev.text)
                 elif isinstance(ev, Done):
                     self.post_message(Finished(ev.result, notices=tuple(notices)))
-        except EdgepromptError as e:
-            self.post_message(Finished(None, str(e)))
         except Exception as e:  # the app must never show a traceback; the error becomes a notification
-            self.post_message(Finished(None, f"{type(e).__name__}: {e}"))
+            self.post_message(Finished(None, error_text(e)))
 
     async def on_streamed(self, message: Streamed) -> None:
         if self._stream is not None:
+            if self.current is not None and self.current.meta.startswith("thinking"):
+                self.current.set_meta("writing…")
             await self._stream.write(message.text)
-            self.query_one("#conversation", VerticalScroll).scroll_end(animate=False)
+            self.conversation.scroll_end(animate=False)
 
     async def on_finished(self, message: Finished) -> None:
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
         self.cancel_event = None
-        bubble = self.current
-        self.current = None
+        bubble, self.current = self.current, None
         if message.error is not None:
             if bubble is not None:
                 await bubble.remove()
-            self.notify(message.error, title="Could not answer", severity="error", timeout=8)
+            self.notify(message.error, title="Could not answer", severity="error", timeout=8, markup=False)
             self.update_status()
             return
         result = message.result
@@ -214,48 +251,169 @@ class ChatScreen(Screen[None]):
             bubble.trace_id = result.trace_id
             if bubble.markdown.source != result.answer:
                 await bubble.markdown.update(result.answer)
-            bubble.set_meta(self.meta_line(result))
+            bubble.text = result.answer
+            bubble.set_meta(meta_line(result))
+            bubble.set_citations(list(result.citations or []))
         for note in message.notices:
-            self.notify(note, timeout=6)
+            self.notify(note, timeout=6, markup=False)
         if new_session:
-            self.refresh_sessions()
-        self.update_status(self.status_line(result))
+            self.query_one(SessionPanel).refresh_list(select=self.session_id)
+        self.update_status(status_line(result))
 
     def action_cancel(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()
             self.update_status("stopping…")
+        elif self.focused is not self.question:
+            self.question.focus()
 
     # -- status -------------------------------------------------------------------------------------
-    @staticmethod
-    def meta_line(result: Any) -> str:
-        parts = [result.model, f"{result.usage['completion_tokens']} tokens",
-                 f"{result.timings['tokens_per_s']:.1f} tok/s"]
-        if result.cached:
-            parts.append("cached")
-        if result.finish_reason == "cancelled":
-            parts.append("stopped")
-        return " · ".join(parts)
-
-    @staticmethod
-    def status_line(result: Any) -> str:
-        ctx = result.context or {}
-        budget = ctx.get("budget", 0)
-        used = ctx.get("prompt_tokens", 0)
-        sys_t, hist = ctx.get("system_tokens", 0), ctx.get("history_tokens", 0)
-        free = max(0, budget - used)
-        verdicts = result.verdicts or []
-        fw = "firewall " + (max((v.get("decision", "allow") for v in verdicts),
-                                key=["allow", "flag", "block"].index) if verdicts else "allow")
-        return (f"{result.model} · {result.timings['tokens_per_s']:.1f} tok/s · context sys {sys_t} / "
-                f"hist {hist} / free {free} · {'cache hit' if result.cached else 'no cache'} · {fw} · "
-                f"{time.strftime('%H:%M')}")
-
     def update_status(self, text: str | None = None) -> None:
         if text is None:
+            model = getattr(self.app, "model", None)
             try:
-                card = self.rt.card(getattr(self.app, "model", None))
-                text = f"{card.id} · ready"
-            except EdgepromptError as e:
-                text = str(e)
+                text = (f"{self.rt.card(model).id} · ready" if model else
+                        f"auto model (default {self.rt.card().id}) · ready")
+            except Exception as e:
+                text = error_text(e)
+            if self.attached:
+                text += f" · {len(self.attached)} attached"
         self.query_one("#status", Static).update(text)
+
+    def action_pick_model(self) -> None:
+        cards = self.rt.catalog.cards()
+        choices = [(AUTO, "auto — route each question to a model")]
+        choices += [(c.id, f"{c.id}  ({c.backend}, {c.context_length} ctx) {c.description}"[:90]) for c in cards]
+
+        def done(choice: str | None) -> None:
+            if choice is not None:
+                self.app.model = None if choice == AUTO else choice  # type: ignore[attr-defined]
+                self.notify(f"Model: {choice}", markup=False)
+                self.update_status()
+
+        current = getattr(self.app, "model", None) or AUTO
+        self.app.push_screen(PickScreen("Model for the next answers", choices, current), done)
+
+    # -- the selected answer ------------------------------------------------------------------------
+    def action_focus_answers(self) -> None:
+        answers = self.answers()
+        if self.focused is self.question and answers:
+            answers[-1].focus()
+            answers[-1].scroll_visible(animate=False)
+
+    def action_move_answer(self, step: int) -> None:
+        answers = self.answers()
+        if not isinstance(self.focused, Bubble) or self.focused not in answers:
+            return
+        i = answers.index(self.focused) + step
+        if i >= len(answers):
+            self.question.focus()
+        elif i >= 0:
+            answers[i].focus()
+            answers[i].scroll_visible(animate=False)
+
+    def _answer_with_trace(self) -> Bubble | None:
+        bubble = self.selected()
+        if bubble is None or bubble is self.current:
+            self.notify("No finished answer to use yet", severity="warning")
+            return None
+        if bubble.trace_id is None:
+            self.notify("This answer has no trace to attach feedback to", severity="warning")
+            return None
+        return bubble
+
+    def action_thumbs(self, up: bool) -> None:
+        from edgeprompt.store.feedback import FeedbackStore
+
+        if (bubble := self._answer_with_trace()) is None:
+            return
+        trace_id = bubble.trace_id or ""
+
+        def done(_: Any) -> None:
+            bubble.rate(1 if up else -1)
+            self.notify("Thanks — rated 👍" if up else "Thanks — rated 👎")
+
+        self.background(lambda: FeedbackStore(self.rt.db).thumbs(trace_id, up), done, title="Could not rate")
+
+    def action_copy_answer(self) -> None:
+        bubble = self.selected()
+        if bubble is None or not bubble.text:
+            self.notify("No answer to copy yet", severity="warning")
+            return
+        self.app.copy_to_clipboard(bubble.text)
+        self.notify(f"Copied {len(bubble.text)} characters")
+
+    def action_edit_answer(self) -> None:
+        if (bubble := self._answer_with_trace()) is None:
+            return
+
+        def done(edited: str | None) -> None:
+            if edited is None or edited == bubble.text:
+                return
+            if not edited.strip() or len(edited) > MAX_EDIT_CHARS:
+                self.notify(f"An edit must be 1 to {MAX_EDIT_CHARS} characters", severity="error")
+                return
+            self.background(lambda: self._store_edit(bubble, edited), lambda _: self._show_edit(bubble, edited),
+                            title="Could not save the edit")
+
+        self.app.push_screen(EditScreen("Edit the answer (kept as your correction)", bubble.text), done)
+
+    def _store_edit(self, bubble: Bubble, edited: str) -> None:
+        """The edit is feedback (original + correction, for preference pairs); the session keeps the correction."""
+        from edgeprompt.store.feedback import FeedbackStore
+
+        FeedbackStore(self.rt.db).edit(bubble.trace_id or "", bubble.text, edited)
+        turn_id = bubble.turn_id
+        if turn_id is None and self.session_id is not None:
+            turn_id = next((t.id for t in reversed(self.rt.sessions.turns(self.session_id))
+                            if t.role == "assistant" and t.trace_id == bubble.trace_id), None)
+        if turn_id is not None:
+            meta = next((t.meta for t in self.rt.sessions.turns(self.session_id or "") if t.id == turn_id), {})
+            self.rt.sessions.replace_answer(turn_id, edited, {**meta, "edited": True})
+
+    async def _show_edit(self, bubble: Bubble, edited: str) -> None:
+        bubble.text = edited
+        await bubble.markdown.update(edited)
+        bubble.set_meta((bubble.meta + " · edited") if "edited" not in bubble.meta else bubble.meta)
+        self.notify("Edit saved")
+
+    def action_cite(self, n: int) -> None:
+        bubble = self.selected()
+        if bubble is not None:
+            self.open_citation(bubble, n)
+
+    def open_citation(self, bubble: Bubble, n: int) -> None:
+        from edgeprompt.tui.preview import preview
+
+        c = bubble.citation(n)
+        if c is None:
+            self.notify(f"This answer has no source [{n}]", severity="warning", markup=False)
+            return
+        self.background(lambda: preview(c["path"], c.get("location", ""), c.get("text", "")),
+                        lambda p: self.app.push_screen(TextScreen(f"[{n}] {p.title}", p.body, p.line)),
+                        title="Could not open the source")
+
+    # -- attachments --------------------------------------------------------------------------------
+    def action_attach(self) -> None:
+        def done(path: str | None) -> None:
+            if path:
+                self.background(lambda: self.rt.documents().indexer.add([path]), lambda s: self._attached(path, s),
+                                title="Could not attach", group="index")
+
+        self.app.push_screen(PathScreen("Attach a file to this chat (it is indexed into your documents)"), done)
+
+    async def _attached(self, path: str, summary: Any) -> None:
+        d = summary.as_dict()
+        if d["skipped"] and not d["indexed"] and not d["unchanged"]:
+            why = d["skipped_files"][0]["reason"] if d["skipped_files"] else "not a supported file"
+            self.notify(f"{path}: {why}", title="Not attached", severity="error", markup=False)
+            return
+        self.attached.append(path)
+        shown = short_path(path)
+        note = f"{shown} · {d['chunks']} chunks indexed" if d["indexed"] else f"{shown} · already indexed"
+        if d["flagged"]:
+            note += " · ⚠ the firewall flagged parts of it; those parts are never used"
+            self.notify("The firewall flagged parts of the attached file", severity="warning")
+        await self.conversation.mount(Bubble("attachment", note))
+        self.conversation.scroll_end(animate=False)
+        self.update_status()
