@@ -58,8 +58,8 @@ class IndexSummary:
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped_count += 1
-        if len(self.skipped) < MAX_LISTED_SKIPS:
-            self.skipped.append({"path": path, "reason": reason})
+        if len(self.skipped) < MAX_LISTED_SKIPS:  # a name with undecodable bytes is shown with U+FFFD
+            self.skipped.append({"path": os.fsencode(path).decode("utf-8", "replace"), "reason": reason})
 
     def as_dict(self) -> dict[str, Any]:
         mb = self.text_bytes / 1e6
@@ -222,6 +222,10 @@ class Indexer:
 
     def _prepare(self, f: Path, force: bool) -> _Prepared | None:
         """None when the file is unchanged; raises Skip when it cannot be indexed."""
+        try:
+            str(f).encode("utf-8")
+        except UnicodeEncodeError as e:  # undecodable bytes in the name (surrogate escapes): cannot be stored
+            raise Skip("file name is not valid UTF-8") from e
         st = f.stat()
         old = self.store.document(str(f))
         if old is not None and not force and old.size == st.st_size and old.mtime == st.st_mtime:

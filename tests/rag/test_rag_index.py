@@ -87,14 +87,16 @@ def test_bad_files_are_skipped_and_counted(rt, tmp_path: Path) -> None:  # type:
     (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff" + os.urandom(64))
     (folder / "latin.txt").write_bytes("caf\xe9 ".encode("latin-1") * 15)
     (folder / ".hidden.md").write_text("# secret", encoding="utf-8")
+    (folder / os.fsdecode(b"caf\xe9.md")).write_text("# Cafe\n\nA name that is not UTF-8.\n", encoding="utf-8")
     huge = folder / "huge.txt"
     huge.write_bytes(b"word " * 30)
     idx = Indexer(rt.documents().store, rt.embedder, max_bytes=100)  # latin.txt has 75 bytes, huge.txt 150
     summary = idx.add([folder])
     reasons = {Path(s["path"]).name: s["reason"] for s in summary.skipped}
-    assert summary.indexed == 1 and summary.skipped_count == 4
+    assert summary.indexed == 1 and summary.skipped_count == 5
     assert "unreadable pdf" in reasons["broken.pdf"] and "unsupported" in reasons["photo.jpg"]
     assert "not UTF-8" in reasons["latin.txt"] and "too large" in reasons["huge.txt"]
+    assert reasons["caf\ufffd.md"] == "file name is not valid UTF-8"
     assert integrity(rt.db.path) == "ok"
 
 
