@@ -157,7 +157,7 @@ def grow(rt: Runtime, target: int, texts: list[str], rng: random.Random) -> int:
         chunks = [DocChunk(i, f"synthetic {doc}", texts[p][:600], 1, 1, None, "line 1", f"s{doc}-{i}")
                   for i, p in enumerate(picks)]
         store.replace(NewDocument(f"/synthetic/{doc:05d}.txt", "text", f"synthetic {doc}", 1, 0.0, f"h{doc}",
-                                  chunks, [False] * n, vecs.astype(np.float32), []))
+                                  chunks, [False] * n, [], vecs.astype(np.float32)))
         have += n
         doc += 1
     return have

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from edgeprompt.backends.base import Chunk, Message, Request, StatsClock
+from edgeprompt.backends.base import Chunk, Message, Request
 
 if TYPE_CHECKING:
     from edgeprompt.embed import Embedder
@@ -41,25 +41,14 @@ class ExtractiveBackend:
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         from edgeprompt.rag.extract import answer
-        from edgeprompt.rag.prompting import NO_DOCUMENTS_TEXT
+        from edgeprompt.rag.prompting import NO_DOCUMENTS_TEXT, fixed_answer
         from edgeprompt.rag.rewrite import rewrite
 
-        clock = StatsClock()
         last = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=None)
         # a follow-up is read with the question before it, as retrieval read it
         question = rewrite(request.messages[last].content, request.messages[:last]) if last is not None else ""
         text = answer(question, request.documents, self._embed) if request.documents else NO_DOCUMENTS_TEXT
-        finish = "stop"
-        for i, piece in enumerate(_PIECE.findall(text)):
-            if request.cancelled:
-                finish = "cancelled"
-                break
-            if i >= request.params.max_tokens:
-                finish = "length"
-                break
-            clock.token()
-            yield Chunk(piece, token_id=i, logprob=0.0)
-        yield Chunk("", finish_reason=finish, stats=clock.stats(self.count_tokens(request.messages)))
+        yield from fixed_answer(text, self.count_tokens(request.messages), request)
 
     def close(self) -> None:
         return None

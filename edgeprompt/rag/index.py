@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,19 +70,6 @@ class IndexSummary:
                 "chunks_per_s": round(self.chunks / self.seconds, 1) if self.seconds else 0.0,
                 "text_bytes": self.text_bytes, "bytes_written": self.bytes_written,
                 "bytes_written_per_mb_text": round(self.bytes_written / mb) if mb else None}
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    path: str
-    kind: str
-    title: str
-    size: int
-    mtime: float
-    sha256: str
-    chunks: list[DocChunk]
-    flags: list[bool]
-    findings: list[dict[str, Any]]
 
 
 def _write_bytes() -> int | None:
@@ -190,7 +177,7 @@ class Indexer:
     def _process(self, files: Sequence[Path], summary: IndexSummary,
                  progress: Callable[[Progress], None] | None, force: bool) -> None:
         model_changed = self._model_changed()
-        pending: list[_Prepared] = []
+        pending: list[NewDocument] = []
         for i, f in enumerate(files, 1):
             action = "indexed"
             try:
@@ -220,7 +207,7 @@ class Indexer:
         stored = self.store.meta("embed_model")
         return stored is not None and stored != self.embedder().model_hash
 
-    def _prepare(self, f: Path, force: bool) -> _Prepared | None:
+    def _prepare(self, f: Path, force: bool) -> NewDocument | None:
         """None when the file is unchanged; raises Skip when it cannot be indexed."""
         try:
             str(f).encode("utf-8")
@@ -242,8 +229,8 @@ class Indexer:
         if not chunks:
             raise Skip(f"no text found in this {loaded.kind} file")
         flags, findings = self._scan(loaded, chunks)
-        return _Prepared(str(f), loaded.kind, loaded.title, st.st_size, st.st_mtime, digest, chunks, flags,
-                         findings)
+        return NewDocument(str(f), loaded.kind, loaded.title, st.st_size, st.st_mtime, digest, chunks, flags,
+                           findings)
 
     def _scan(self, loaded: Loaded, chunks: list[DocChunk]) -> tuple[list[bool], list[dict[str, Any]]]:
         """Every chunk and every piece of hidden text goes through the firewall's chunk scanner."""
@@ -269,7 +256,7 @@ class Indexer:
         except Exception as e:  # fail closed: text the scanner could not judge is kept out of prompts
             return {"decision": "flag", "score": 1.0, "categories": [f"scanner-error:{type(e).__name__}"]}
 
-    def _commit(self, pending: list[_Prepared], summary: IndexSummary, reuse: bool = True) -> None:
+    def _commit(self, pending: list[NewDocument], summary: IndexSummary, reuse: bool = True) -> None:
         """Embed what has no stored vector (one length-sorted batch), then commit file by file."""
         import numpy as np
 
@@ -286,8 +273,7 @@ class Indexer:
         for p in pending:
             matrix = np.stack([vectors[c.sha256] for c in p.chunks]).astype(np.float32)
             before = _write_bytes()
-            self.store.replace(NewDocument(p.path, p.kind, p.title, p.size, p.mtime, p.sha256, p.chunks,
-                                           p.flags, matrix, p.findings))
+            self.store.replace(replace(p, vectors=matrix))
             summary.bytes_written += self._written_since(before)
             summary.indexed += 1
             summary.chunks += len(p.chunks)

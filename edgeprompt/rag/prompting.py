@@ -4,13 +4,15 @@ keep it a separate function so they can."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
-from edgeprompt.backends.base import Chunk, Document, StatsClock
+from edgeprompt.backends.base import Chunk, Document, Request, StatsClock
 
 ABSTAIN_TEXT = "I could not find this in your documents."
 NO_DOCUMENTS_TEXT = ("There are no documents to answer from yet. Add some with `edgeprompt docs add PATH`, "
                      "or pick a generative model with -m.")
+_PIECE = re.compile(r"\S+\s*|\s+")
 INSTRUCTIONS = (
     "Answer the user's question using only the numbered sources below. Cite every source you use as [1], "
     "[2], … right after the sentence that uses it. If the sources do not contain the answer, reply exactly: "
@@ -30,11 +32,18 @@ def sources_block(documents: Sequence[Document]) -> str:
     return "\n".join(parts).rstrip()
 
 
-def fixed_answer(text: str, prompt_tokens: int = 0) -> Iterator[Chunk]:
-    """Stream a fixed answer (abstention) like a backend would, without running any model."""
+def fixed_answer(text: str, prompt_tokens: int = 0, request: Request | None = None) -> Iterator[Chunk]:
+    """Stream a text that needs no model (abstention, an extractive answer) as a backend would, word by
+    word, honouring the request's cancellation and max tokens."""
     clock = StatsClock()
-    words = text.split(" ")
-    for i, word in enumerate(words):
+    finish = "stop"
+    for i, piece in enumerate(_PIECE.findall(text)):
+        if request is not None and request.cancelled:
+            finish = "cancelled"
+            break
+        if request is not None and i >= request.params.max_tokens:
+            finish = "length"
+            break
         clock.token()
-        yield Chunk(word + (" " if i < len(words) - 1 else ""))
-    yield Chunk("", finish_reason="stop", stats=clock.stats(prompt_tokens))
+        yield Chunk(piece, token_id=i, logprob=0.0)
+    yield Chunk("", finish_reason=finish, stats=clock.stats(prompt_tokens))

@@ -46,8 +46,8 @@ class NewDocument:
     sha256: str
     chunks: Sequence[DocChunk]
     chunk_flags: Sequence[bool]
-    vectors: np.ndarray  # (len(chunks), 384) float32, unit norm
     findings: Sequence[dict[str, Any]]
+    vectors: np.ndarray | None = None  # (len(chunks), 384) float32, unit norm; set just before storing
 
 
 _DOC_COLS = "id, path, kind, title, size, mtime, sha256, chunks, flagged, findings, indexed_at"
@@ -128,6 +128,7 @@ class DocumentStore:
 
     def replace(self, doc: NewDocument) -> int:
         """Swap in a document's new version in one transaction: readers see the old or the new, never half."""
+        assert doc.vectors is not None
         b = bits(doc.vectors)
         with self.db.transaction() as c:
             old = c.execute("SELECT id FROM rag_documents WHERE path = ?", (doc.path,)).fetchone()
