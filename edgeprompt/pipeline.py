@@ -18,6 +18,7 @@ from edgeprompt.backends.base import GenerationParams, GenerationStats, Message,
 from edgeprompt.cache import serve as cache_serve
 from edgeprompt.cache.cache import MISS
 from edgeprompt.errors import BackendUnavailableError, ModelLoadError, UsageError
+from edgeprompt.firewall.stages import check_input, finish_output, isolate_prompt, output_guard
 from edgeprompt.memory import fit
 from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import energy_meter, record_signals
@@ -137,6 +138,15 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             trace.attributes.update(route.trace_attributes())
             record_decision(rt, route, trace.id, "ask")
 
+        # 1c. firewall: score the question for prompt injection (edgeprompt.firewall); a block answers with a safe
+        #     message and no generation (the exchange is still saved), a flag goes on with a notice; audited
+        with trace.span("firewall.input") as s:
+            screen = check_input(rt, question, trace.id)
+            s.attributes.update(screen.attributes)
+            if screen.notice:
+                notices.append(screen.notice)
+                yield Notice(screen.notice)
+
         # 2. model: the card and its backend for this machine
         with trace.span("model.load") as s:
             card = rt.card(route.model)
@@ -159,8 +169,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         #     conversation); the best chunks go after the system prompt as numbered sources, or the answer
         #     abstains when none is relevant enough (edgeprompt.rag.grounding)
         with trace.span("retrieval") as s:
-            grounding = ground(rt, question, history, request.use_documents, request.filters,
-                               backend.count_tokens, backend.context_length)
+            grounding = ground(rt, question, history, False if screen.blocked else request.use_documents,
+                               request.filters, backend.count_tokens, backend.context_length)
             if (sources := grounding.message()) is not None:
                 system = [*system, sources]
             for note in grounding.notices:
@@ -174,9 +184,19 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("cache.lookup") as s:
             cache_query = cache_serve.request_query(rt, question, card, backend.name, rendered.version,
                                                     [*system, *history, user], params, grounding, len(history))
-            cached = MISS if grounding.abstained else rt.cache().lookup(cache_query)
+            cached = MISS if grounding.abstained or screen.blocked else rt.cache().lookup(cache_query)
             s.attributes.update(cache_serve.trace_attributes(cached))
             trace.attributes.update(cache_serve.trace_attributes(cached))
+
+        # 3d. firewall: scan every retrieved passage again (flagged ones are left out, or kept marked), then put the
+        #     system text, passages, history and question in isolated sections with a per-request boundary
+        with trace.span("firewall.isolate") as s:
+            parts = isolate_prompt(rt, system, rendered.system, grounding.documents, history, user, trace.id)
+            system, history, user = parts.system, parts.history, parts.user
+            for note in parts.notices:
+                notices.append(note)
+                yield Notice(note)
+            s.attributes.update(parts.attributes)
 
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:
@@ -201,14 +221,17 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         stats: GenerationStats | None = None
         finish = "stop"
         with trace.span("generate") as s:
-            stream = (fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
+            guard = output_guard(rt, parts)  # stage 3 holds back a short window so no token shows a secret
+            stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
+                      fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
                       fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
                       backend.stream(Request(tuple(messages), params, request.cancel,
-                                             grounding.documents)))
+                                             parts.documents)))
             for chunk in stream:
                 if chunk.text:
                     pieces.append(chunk.text)
-                    yield Token(chunk.text)
+                    if shown := guard.feed(chunk.text):
+                        yield Token(shown)
                 if chunk.logprob is not None:
                     logprobs.append(chunk.logprob)
                 if chunk.entropy is not None:
@@ -229,6 +252,18 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
             })
         answer = "".join(pieces)
+
+        # 5a. firewall: release the held-back tail and validate the whole answer (PII, secrets, canary and prompt
+        #     leaks, data-carrying links); the redacted answer (or the safe message) is what is cached and saved
+        with trace.span("firewall.output") as s:
+            checked = finish_output(rt, guard, trace.id)
+            if checked.tail:
+                yield Token(checked.tail)
+            answer = checked.answer
+            if checked.notice:
+                notices.append(checked.notice)
+                yield Notice(checked.notice)
+            s.attributes.update(checked.attributes)
         if finish == "cancelled":
             notices.append("the answer was cancelled before it finished")
 
@@ -276,6 +311,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             cached=cached.hit, cache=cached.level if cached.hit else "",
             finish_reason=finish, backend=backend.name, notices=notices,
             context={**report.as_dict(), "documents_tokens": docs_tokens},
+            verdicts=[*screen.verdicts, *parts.verdicts, *checked.verdicts],
             confidence={k: round(v, 4) for k, v in confidence.items()},
         )
     except (GeneratorExit, KeyboardInterrupt):

@@ -101,13 +101,18 @@ def _strip_marks(text: str) -> str:
 def _join_spaced(text: str, acc: _Acc) -> str:
     def join(m: re.Match[str]) -> str:
         acc.note("spaced")
-        return re.sub(r"[ .\-_*·|/+]", "", m.group(0))
+        run = m.group(0)
+        if re.search(r"[.\-_*·|/+]", run):  # d.o.t.t.e.d words: a plain space still separates words
+            return " ".join(re.sub(r"[.\-_*·|/+ ]", "", w) for w in re.split(r"(?<=\w) (?=\w)", run))
+        return run.replace(" ", "")
 
     return _SPACED.sub(join, text)
 
 
 def _fold_leet(text: str, acc: _Acc) -> str:
     def fold(m: re.Match[str]) -> str:
+        if "@" in m.group(0) and text[m.end():m.end() + 1] == ".":
+            return m.group(0)  # an e-mail address, not leetspeak
         acc.note("leetspeak")
         return m.group(0).translate(_LEET)
 
@@ -179,6 +184,8 @@ def _payloads(text: str, acc: _Acc) -> list[tuple[str, str]]:
 
 
 def _fold(text: str, acc: _Acc) -> str:
+    if re.search("[\uff01-\uff5e]", text):
+        acc.note("fullwidth")
     text = unicodedata.normalize("NFKC", text)
     stripped = _INVISIBLE.sub("", text)
     if stripped != text:

@@ -35,7 +35,7 @@ _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\d-])")
 _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
 _SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?i)\b(ssn|social security( number)?|sozialversicherungsnummer)\b\D{0,12}(\d{9})\b")
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?:%\w+)?(?![\w:])|"
                    r"(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])")
 _PHONE = re.compile(r"(?<![\w+/.-])(?:\+|00)?\(?\d[\d ().\-/]{4,22}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,5})?"
@@ -179,8 +179,9 @@ def _phones(text: str) -> list[Finding]:
         digits = re.sub(r"\D", "", core)
         dotted = bool(re.fullmatch(r"[\d.]+", core)) and core.count(".") in (2, 3) and all(
             len(g) <= 3 for g in core.split("."))
-        if not 7 <= len(digits) <= 15 or _DATE_SHAPE.search(core) or dotted:
-            continue  # dates, versions and dotted numbers are not phones
+        single = all(len(g) == 1 for g in re.findall(r"\d+", core))  # "1 2 3 4 5 6 7" is counting
+        if not 7 <= len(digits) <= 15 or _DATE_SHAPE.search(core) or dotted or single:
+            continue  # dates, versions, dotted numbers and spelled-out digits are not phones
         before = text[max(0, m.start() - 40):m.start()]
         after = text[m.end():m.end() + 30]
         if _NOT_PHONE_CONTEXT.search(before) and not _PHONE_CONTEXT.search(before[-20:]):

@@ -20,7 +20,7 @@ MENTION_FACTOR = 0.6
 
 DECISIONS = ("allow", "flag", "block")
 _ENCODINGS = {"base64", "hex", "url_encoding", "rot13", "unicode_tags"}
-_HIDING = {"zero_width", "bidi", "homoglyph", "spaced", "leetspeak"}
+_HIDING = {"zero_width", "bidi", "homoglyph", "spaced", "leetspeak", "fullwidth"}
 
 
 @dataclass(frozen=True)

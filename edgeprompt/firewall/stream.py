@@ -1,5 +1,9 @@
-"""Redaction that holds for streamed answers: a short window of text is held back until it is clear
-that no secret or personal value can still be forming in it, so no token ever shows a raw value.
+"""Redaction that holds for streamed answers: text that could still be part of a secret or personal
+value is held back until it is complete, so no token ever shows a raw value. Held back: the word
+being written (an e-mail, key or URL grows until a space), a run of short number-like groups with a
+digit in the last 30 characters (phones, cards, IBANs, and the context words that follow them), an
+unclosed markdown image and an unterminated private-key block; at most `holdback` characters of
+ordinary text, so plain prose streams as fast as it comes.
 
 `feed(piece)` returns the text that is safe to show now (already redacted); `finish()` returns the
 rest. A finding whose policy is `block` stops the stream: nothing more is shown, and `result()`
@@ -14,7 +18,10 @@ from edgeprompt.firewall.output import OutputResult, OutputValidator, redact
 
 HOLDBACK = 64  # characters; longer than any phone, card, IBAN or e-mail a sentence carries on one line
 LOOKBACK = 128  # context the detectors need before the held text (e.g. "phone:" before a number)
+CONTEXT_AFTER = 30  # a number stays held while its context ("… mobile") may still follow
 _TAIL_RUN = re.compile(r"\S+$")
+_NUMBERISH = re.compile(r"(?:[\w().+\-/:]{1,6}[ -]?)*\d[\w().+\-/: ]*$")
+_MD_IMAGE_OPEN = re.compile(r"!\[[^\]\n]{0,200}(?:\]\([^)\s]*)?$|<img\b[^>]*$", re.IGNORECASE)
 _PEM_OPEN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?![\s\S]*-----END)")
 
 
@@ -29,9 +36,16 @@ class StreamGuard:
 
     def _hold_from(self) -> int:
         """Raw offset from which text must still be held back."""
-        start = len(self.raw) - self.holdback
+        end = len(self.raw)
+        start = end
         if (m := _TAIL_RUN.search(self.raw)) is not None:
-            start = min(start, m.start())  # never split a word that may still grow into a key or an e-mail
+            start = m.start()  # never split a word that may still grow into a key or an e-mail
+        window_start = max(self.cut, end - self.holdback)
+        recent = self.raw[max(window_start, end - CONTEXT_AFTER):]
+        if any(c.isdigit() for c in recent) and (m := _NUMBERISH.search(self.raw, window_start)) is not None:
+            start = min(start, m.start())
+        if (m := _MD_IMAGE_OPEN.search(self.raw, window_start)) is not None:
+            start = min(start, m.start())
         if (m := _PEM_OPEN.search(self.raw)) is not None:
             start = min(start, m.start())  # a private key block is held until it ends
         return max(start, self.cut)
@@ -85,3 +99,21 @@ class StreamGuard:
         again = self.validator.check(self.text)
         shown = again.redacted_text if again.findings and again.decision != "allow" else self.text
         return OutputResult(full.decision, full.findings, shown, full.latency_ms, full.actions)
+
+
+class PassThrough:
+    """The guard's shape when the firewall is off: every piece is shown as it comes."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def feed(self, piece: str) -> str:
+        self.shown.append(piece)
+        return piece
+
+    def finish(self) -> str:
+        return ""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.shown)

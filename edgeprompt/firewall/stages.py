@@ -1,0 +1,120 @@
+"""The firewall's four pipeline stages as small functions, so `pipeline.run` stays a plain read.
+
+check_input (stage 1 on the question) → isolate_prompt (stage 1 on every retrieved passage, then
+stage 2) → output_guard / finish_output (stage 3 on the streamed answer). Each decision is audited
+(stage 4). With `[firewall] enabled = false` every function passes its input through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt.backends.base import Document, Message
+from edgeprompt.firewall.engine import BLOCKED_ANSWER
+from edgeprompt.firewall.isolation import SourceDoc
+from edgeprompt.firewall.output import SAFE_MESSAGE
+from edgeprompt.firewall.stream import PassThrough, StreamGuard
+
+if TYPE_CHECKING:
+    from edgeprompt.runtime import Runtime
+
+
+def enabled(rt: Runtime) -> bool:
+    return bool(rt.settings.get("firewall.enabled"))
+
+
+def _attrs(stage: str, v: dict[str, Any]) -> dict[str, Any]:
+    return {f"edgeprompt.firewall.{stage}.decision": v["decision"],
+            f"edgeprompt.firewall.{stage}.score": v.get("score", 0.0),
+            f"edgeprompt.firewall.{stage}.categories": list(v.get("categories", []))}
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    blocked: bool = False
+    notice: str | None = None
+    answer: str = ""  # the safe answer when blocked
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def check_input(rt: Runtime, question: str, trace_id: str) -> InputCheck:
+    if not enabled(rt):
+        return InputCheck(attributes={"edgeprompt.firewall.enabled": False})
+    v, audit_id = rt.firewall().inspect_input(question, trace_id)
+    d = {"stage": "input", **v.as_dict(), "audit_id": audit_id}
+    attrs = {**_attrs("input", d), "edgeprompt.firewall.input.rules": v.matched_rules,
+             "edgeprompt.firewall.audit_id": audit_id}
+    if v.decision == "block":
+        return InputCheck(True, f"the prompt firewall blocked this question (score {v.score:.2f}: "
+                          f"{', '.join(v.categories) or 'injection'})", BLOCKED_ANSWER.format(ref=audit_id), [d], attrs)
+    if v.decision == "flag":
+        return InputCheck(False, f"the prompt firewall flagged this question as a possible prompt injection "
+                          f"(score {v.score:.2f}); answering with the usual safeguards", "", [d], attrs)
+    return InputCheck(False, None, "", [d], attrs)
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    system: list[Message]
+    history: list[Message]
+    user: Message
+    documents: tuple[Document, ...]
+    canary: str | None = None
+    system_text: str | None = None
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def isolate_prompt(rt: Runtime, system: list[Message], system_text: str, documents: Sequence[Document],
+                   history: list[Message], user: Message, trace_id: str) -> PromptParts:
+    """Scan the retrieved passages, then put system text, passages, history and question in isolated parts."""
+    if not enabled(rt):
+        return PromptParts(system, history, user, tuple(documents))
+    from edgeprompt.rag.prompting import INSTRUCTIONS, source_label
+
+    fw = rt.firewall()
+    screened = fw.screen([SourceDoc(d.n, source_label(d), d.text) for d in documents], trace_id)
+    kept_n = {d.n for d in screened.documents}
+    iso = fw.isolate(system_text, screened.documents, history, user.content, INSTRUCTIONS if documents else "")
+    flagged = [v for v in screened.verdicts if v["decision"] != "allow"]
+    attrs = {**iso.trace_attributes(), "edgeprompt.firewall.documents.scanned": len(documents),
+             "edgeprompt.firewall.documents.flagged": len(flagged),
+             "edgeprompt.firewall.documents.left_out": len(documents) - len(kept_n)}
+    return PromptParts([iso.system], iso.history, iso.user, tuple(d for d in documents if d.n in kept_n),
+                       iso.canary, system_text, screened.verdicts, screened.notices, attrs)
+
+
+def output_guard(rt: Runtime, parts: PromptParts) -> StreamGuard | PassThrough:
+    if not enabled(rt):
+        return PassThrough()
+    return rt.firewall().output_guard(parts.canary, parts.system_text or None)
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    tail: str  # held-back text still to show
+    answer: str  # the answer as shown (redacted), or the safe message when blocked
+    notice: str | None = None
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def finish_output(rt: Runtime, guard: StreamGuard | PassThrough, trace_id: str) -> OutputCheck:
+    tail = guard.finish()
+    if isinstance(guard, PassThrough):
+        return OutputCheck(tail, guard.text)
+    r = guard.result()
+    d = {"stage": "output", "decision": r.decision, "score": 1.0 if r.findings else 0.0,
+         "categories": r.categories, "findings": [f.as_dict() for f in r.findings],
+         "latency_ms": round(r.latency_ms, 3)}
+    d["audit_id"] = rt.firewall().record("output", d, guard.raw, trace_id)
+    attrs = {**_attrs("output", d), "edgeprompt.firewall.output.findings": len(r.findings)}
+    if r.decision == "block":
+        return OutputCheck(tail, SAFE_MESSAGE, "the answer was withheld: it would have disclosed "
+                           + ", ".join(r.categories), [d], attrs)
+    notice = f"redacted from the answer: {', '.join(r.categories)}" if r.decision == "flag" else None
+    return OutputCheck(tail, r.redacted_text, notice, [d], attrs)

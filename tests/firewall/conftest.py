@@ -1,0 +1,31 @@
+"""Shared pieces for the firewall tests: the shipped scanner (real rules, real ONNX classifier)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def data_rows():  # type: ignore[no-untyped-def]
+    """Our own labelled cases in tests/firewall/data/ (never used for training)."""
+    return _rows
+
+
+@pytest.fixture(scope="session")
+def scanner():  # type: ignore[no-untyped-def]
+    from edgeprompt.firewall.classifier import Classifier
+    from edgeprompt.firewall.rules import load_pack
+    from edgeprompt.firewall.scanner import Scanner
+
+    nowhere = Path("/nonexistent-edgeprompt-home/models")  # no installed pack: the shipped ones
+    return Scanner(load_pack(nowhere), Classifier.load(nowhere))
