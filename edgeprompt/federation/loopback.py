@@ -60,6 +60,7 @@ class Loopback:
     homes: list[Path]  # one edgeprompt data home per SuperNode
     port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stopped: list[int] = field(default_factory=list)  # every PID close() signalled
 
     def env(self, flwr_home: Path) -> dict[str, str]:
         return node.flower_env(flwr_home)
@@ -155,9 +156,9 @@ class Loopback:
         return " | ".join(text.strip().splitlines()[-lines:])
 
     def close(self) -> None:
-        """Kill every process group this harness started (SuperNodes first, then the SuperLink)."""
+        """Stop every process this harness started and all their descendants (SuperNodes first)."""
         for proc in reversed(self.procs):
-            node.stop_group(proc.pid, grace_s=5.0)
+            self.stopped += node.stop_group(proc.pid, grace_s=5.0)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
         self.procs.clear()

@@ -161,17 +161,60 @@ def start(paths: Paths, opts: NodeOptions) -> NodeState:
     return state
 
 
-def stop_group(pid: int, grace_s: float = 10.0) -> None:
-    """SIGTERM the process group led by `pid`, then SIGKILL what is left after `grace_s`."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not _group_alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def stop_group(pid: int, grace_s: float = 10.0) -> list[int]:
+    """Stop the process group led by `pid` and every descendant, including those Flower detaches into
+    their own sessions (`flower-superexec`, app processes): SIGTERM, then SIGKILL after `grace_s`.
+    Returns the PIDs it signalled."""
+    pids = [pid, *descendants(pid)]
+    groups = {pid}
+    for p in pids:
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(p))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for g in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(g, sig)
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, sig)
+        deadline = time.monotonic() + (grace_s if sig == signal.SIGTERM else 2.0)
+        while time.monotonic() < deadline:
+            if not any(_group_alive(g) for g in groups) and not any(_alive(p) for p in live(pids)):
+                return pids
+            time.sleep(0.1)
+    return pids
+
+
+def descendants(pid: int) -> list[int]:
+    """All processes below `pid` in the process tree (Linux: /proc; elsewhere none are found)."""
+    children: dict[int, list[int]] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    for d in proc.iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (d / "stat").read_text()
+                children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def live(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (zombies waiting for their parent do not count)."""
+    out = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        if state[state.rindex(")") + 2:].split()[0] != "Z":
+            out.append(p)
+    return out
 
 
 def _group_alive(pgid: int) -> bool:
@@ -181,22 +224,27 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return _alive(pgid) or _members(pgid)
+    return _alive(pgid) or bool(group_members(pgid))
 
 
-def _members(pgid: int) -> bool:
-    """True if any process other than a reaped leader is still in the group (Linux: scan /proc)."""
+def group_members(pgid: int) -> list[int]:
+    """PIDs of the live (not zombie) processes in group `pgid`; Linux reads /proc, elsewhere asks killpg."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return True
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [pgid]
+    found = []
     for d in proc.iterdir():
         if d.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 stat = (d / "stat").read_text()
                 fields = stat[stat.rindex(")") + 2:].split()
                 if int(fields[2]) == pgid and fields[0] != "Z":
-                    return True
-    return False
+                    found.append(int(d.name))
+    return found
 
 
 def stop(paths: Paths) -> NodeState | None:

@@ -23,6 +23,7 @@ app = ClientApp(mods=[wire.audit_outgoing])
 # Error codes in replies that carry no update (the coordinator logs the reason).
 REFUSED_BUDGET = 4001
 REFUSED_DATA = 4002
+BAD_INSTRUCTION = 4003  # another task, model size or version than this laptop's edgeprompt has
 
 
 @contextlib.contextmanager
@@ -96,19 +97,37 @@ def _config_of(msg: Message) -> dict[str, Any]:
     return {}
 
 
+def _refusal(msg: Message, e: Exception) -> Message:
+    """An error reply with a one-line reason (no traceback: it would name local paths)."""
+    from edgeprompt.errors import FederationError
+
+    return Message(Error(REFUSED_DATA if isinstance(e, FederationError) else BAD_INSTRUCTION, str(e)),
+                   reply_to=msg)
+
+
 @app.train(mods=[wire.secagg_when_asked])
 def train(msg: Message, context: Context) -> Message:
-    from edgeprompt.errors import FederationError
+    from edgeprompt.errors import EdgepromptError
 
     try:
         return _train(msg, context)
-    except FederationError as e:
-        return Message(Error(REFUSED_DATA, str(e)), reply_to=msg)
+    except (EdgepromptError, ValueError) as e:
+        return _refusal(msg, e)
 
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
     """Federated evaluation: the global model on this laptop's held-out split (scalars back)."""
+    from edgeprompt.errors import EdgepromptError
+
+    try:
+        return _evaluate(msg, context)
+    except (EdgepromptError, ValueError) as e:
+        return _refusal(msg, e)
+
+
+def _evaluate(msg: Message, context: Context) -> Message:
+    from edgeprompt.errors import FederationError
     from edgeprompt.federation.heads import head_spec
     from edgeprompt.federation.ledger import PrivacyLedger
 
@@ -120,6 +139,8 @@ def evaluate(msg: Message, context: Context) -> Message:
         state, _ = wire.unpack(msg, model.state_dict())
         task.load_state(model, state)
         data = task.load_local(rt, spec, float(cfg["test-fraction"]))
+        if not len(data.y_test):
+            raise FederationError(f"no held-out {spec.task} examples here to evaluate on")
         loss, acc = task.evaluate(model, data.x_test, data.y_test)
         metrics = {"loss": loss, "accuracy": acc, "num-examples": len(data.y_test)}
         PrivacyLedger(rt.db).log_event("evaluated", spec.task, str(context.run_id), int(cfg.get("server-round", 0)),
