@@ -93,16 +93,14 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_trace(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.observatory import failures
     from edgeprompt.observatory.feedbackdata import resolve_trace
-    from edgeprompt.observatory.traceset import load
+    from edgeprompt.observatory.traceset import one
     from edgeprompt.store.feedback import FeedbackStore
 
     rt = ctx.runtime()
     tid = resolve_trace(rt.db, args.id)
-    t = rt.traces.get(tid)
-    if t is None:  # pragma: no cover - resolve() found it a moment ago
+    t, rec = rt.traces.get(tid), one(rt.db, tid)
+    if t is None or rec is None:  # pragma: no cover - resolve_trace found it a moment ago
         raise NotFoundError(f"trace '{args.id}'")
-    ts = load(rt.db, float(t["started_at"]), float(t["started_at"]) + 1e-3)
-    rec = next(r for r in ts.records if r.id == tid)
     threshold = float(rt.settings.get("observatory.low_confidence_logprob"))
     out = {**t, "feedback": [f.__dict__ for f in FeedbackStore(rt.db).for_trace(tid)],
            "failures": failures.categorise(rec, threshold)}

@@ -29,8 +29,9 @@ class RaplZone:
         return int((self.path / "energy_uj").read_text().strip())
 
 
-def rapl_zones(root: Path = POWERCAP) -> list[RaplZone]:
+def rapl_zones(root: Path | None = None) -> list[RaplZone]:
     """Readable RAPL package zones (an empty list when absent or not permitted)."""
+    root = POWERCAP if root is None else root
     zones: list[RaplZone] = []
     if not root.is_dir():
         return zones

@@ -61,7 +61,8 @@ def low_confidence(r: TraceRecord, threshold: float) -> bool:
 
 def checks(threshold: float) -> dict[str, Callable[[TraceRecord], bool]]:
     return {
-        "refusal": lambda r: bool(r.get("edgeprompt.answer.refusal")),
+        # the firewall's own "I can't help with that" is a block, not the model refusing
+        "refusal": lambda r: bool(r.get("edgeprompt.answer.refusal")) and "block" not in firewall_actions(r),
         "truncation": lambda r: r.get("edgeprompt.finish_reason") == "length",
         "abstention": abstained,
         "firewall_block": lambda r: "block" in firewall_actions(r),

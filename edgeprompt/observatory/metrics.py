@@ -94,26 +94,27 @@ def cache(ts: TraceSet) -> dict[str, Any]:
 
 
 def firewall_actions(r: TraceRecord) -> set[str]:
-    """The firewall's actions on this request: among flag, block, redact (empty when it allowed all)."""
+    """What the firewall did to this request, among flag, block and redact (empty when it allowed all).
+
+    Input scan `edgeprompt.firewall.input.decision`: allow | flag | block; retrieved passages flagged
+    (`edgeprompt.firewall.documents.flagged`) count as a flag; output validation
+    `edgeprompt.firewall.output.decision`: allow | flag (something was redacted) | block."""
     acts: set[str] = set()
-    for s in r.spans_named("firewall"):
-        a = s.attrs
-        for key in ("edgeprompt.firewall.action", "edgeprompt.firewall.decision"):
-            if isinstance(a.get(key), str):
-                acts.add(a[key].lower())
-        if a.get("edgeprompt.firewall.blocked"):
-            acts.add("block")
-        if a.get("edgeprompt.firewall.flagged"):
-            acts.add("flag")
-        if a.get("edgeprompt.firewall.redactions") or a.get("edgeprompt.firewall.redacted"):
-            acts.add("redact")
-    if r.status == "blocked" or r.get("edgeprompt.firewall.blocked"):
+    inp = r.get("edgeprompt.firewall.input.decision")
+    out = r.get("edgeprompt.firewall.output.decision")
+    if inp in ("flag", "block"):
+        acts.add(inp)
+    if (r.number("edgeprompt.firewall.documents.flagged") or 0) > 0:
+        acts.add("flag")
+    if out == "block":
         acts.add("block")
-    return acts & {"flag", "block", "redact"}
+    elif out == "flag":
+        acts.add("redact")
+    return acts
 
 
 def firewall(ts: TraceSet) -> dict[str, Any]:
-    checked = [r for r in ts.records if r.spans_named("firewall")]
+    checked = [r for r in ts.records if r.get("edgeprompt.firewall.input.decision") is not None]
     acts = [firewall_actions(r) for r in checked]
     flagged = sum(1 for a in acts if "flag" in a)
     blocked = sum(1 for a in acts if "block" in a)

@@ -40,15 +40,15 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """The matrices here are small; a multi-threaded BLAS on a busy laptop spins instead of working
-    (measured 0.1 s → 2-6 s per drift test on 2 loaded cores), so use one thread."""
+def one_thread() -> Iterator[None]:
+    """The matrices here are small; multi-threaded BLAS and OpenMP on a busy laptop spin instead of working
+    (measured on 2 loaded cores: a drift test 0.1 s → 2-6 s, topic clustering 1.8 s → 28 s), so use one."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - comes with scikit-learn
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):
         yield
 
 
@@ -79,7 +79,7 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
     def failed(r: traceset.TraceRecord) -> bool:
         return bool(failures.categorise(r, threshold))
 
-    with _one_blas_thread():
+    with one_thread():
         topics_block, topic_of = topics.assign(ts, section, failed)
         drift_block = drift.drift(ts, drift.Thresholds.from_settings(section))
     feedback = metrics.feedback(ts, topic_of if topics_block["topics"] else None)

@@ -18,8 +18,9 @@ from edgeprompt.observatory.traceset import TraceRecord, TraceSet
 if TYPE_CHECKING:
     import numpy as np
 
-FIT_SAMPLE = 2000
+FIT_SAMPLE = 1000
 MIN_QUESTIONS = 20
+SILHOUETTE_SLACK = 0.05
 TOP_TERMS = 3
 EXAMPLES = 3
 NO_TOPIC = "(no embedding)"
@@ -41,25 +42,26 @@ def _sample(n: int, limit: int) -> np.ndarray:
 
 
 def cluster(vecs: np.ndarray, k: int = 0, max_k: int = 8) -> Clustering:
-    """k-means on unit vectors (so Euclidean ≈ cosine); k = 0 picks the best silhouette in 2..max_k."""
+    """k-means on unit vectors (so Euclidean ≈ cosine). k = 0 chooses k in 2..max_k: the smallest k whose
+    silhouette is within `SILHOUETTE_SLACK` of the best, because finer splits of one topic (by phrasing)
+    often score a hair higher and a person reading the report wants topics, not sentence templates."""
     import numpy as np
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
     fit = vecs[_sample(len(vecs), FIT_SAMPLE)]
-    best: tuple[float | None, Any] = (None, None)
     candidates = [k] if k > 0 else list(range(2, max(2, min(max_k, len(fit) // 5)) + 1))
+    fits: list[tuple[float | None, Any]] = []
     for kk in candidates:
         if kk >= len(fit):
             continue
-        km = KMeans(n_clusters=kk, n_init=3, random_state=0).fit(fit)
-        score = float(silhouette_score(fit, km.labels_, metric="cosine")) if kk > 1 else None
-        if best[1] is None or (score is not None and (best[0] is None or score > best[0])):
-            best = (score, km)
-    km = best[1]
-    if km is None:
+        km = KMeans(n_clusters=kk, n_init=10, random_state=0).fit(fit)  # fewer inits miss small topics
+        fits.append((float(silhouette_score(fit, km.labels_, metric="cosine")), km))
+    if not fits:
         return Clustering(1, np.zeros(len(vecs), dtype=int), None)
-    return Clustering(int(km.n_clusters), km.predict(vecs.astype(km.cluster_centers_.dtype)), best[0])
+    top = max(score or 0.0 for score, _ in fits)
+    score, km = next((s, m) for s, m in fits if (s or 0.0) >= top * (1 - SILHOUETTE_SLACK))
+    return Clustering(int(km.n_clusters), km.predict(vecs.astype(km.cluster_centers_.dtype)), score)
 
 
 def top_terms(docs_by_topic: dict[int, list[tuple[str, ...]]], n: int = TOP_TERMS) -> dict[int, list[str]]:

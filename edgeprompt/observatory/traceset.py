@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
     from edgeprompt.store.db import Database
 
+_RANGE = "t.started_at >= ? AND t.started_at < ?"
 # eval runs (edgeprompt eval run) leave traces too; they are not real use
-_RANGE = ("t.started_at >= ? AND t.started_at < ? "
-          "AND t.id NOT IN (SELECT trace_id FROM eval_results WHERE trace_id IS NOT NULL)")
+_NOT_EVAL = " AND t.id NOT IN (SELECT trace_id FROM eval_results WHERE trace_id IS NOT NULL)"
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,6 @@ class TraceRecord:
     def span(self, name: str) -> SpanRecord | None:
         return next((s for s in self.spans if s.name == name), None)
 
-    def spans_named(self, prefix: str) -> list[SpanRecord]:
-        return [s for s in self.spans if s.name == prefix or s.name.startswith(prefix + ".")]
-
 
 @dataclass(frozen=True)
 class TraceSet:
@@ -80,21 +77,21 @@ def _merge(trace_attrs: dict[str, Any], spans: list[SpanRecord]) -> dict[str, An
     return merged
 
 
-def _spans(db: Database, since: float, until: float) -> dict[str, list[SpanRecord]]:
+def _spans(db: Database, since: float, until: float, where: str) -> dict[str, list[SpanRecord]]:
     out: dict[str, list[SpanRecord]] = {}
     rows = db.query("SELECT s.trace_id, s.name, s.duration_ms, s.attributes FROM trace_spans s "
-                    f"JOIN traces t ON t.id = s.trace_id WHERE {_RANGE} ORDER BY s.trace_id, s.seq",
+                    f"JOIN traces t ON t.id = s.trace_id WHERE {where} ORDER BY s.trace_id, s.seq",
                     (since, until))
     for tid, name, dur, attrs in rows:
         out.setdefault(tid, []).append(SpanRecord(name, float(dur), json.loads(attrs)))
     return out
 
 
-def _feedback(db: Database, since: float, until: float) -> tuple[dict[str, int], dict[str, list[int]]]:
+def _feedback(db: Database, since: float, until: float, where: str) -> tuple[dict[str, int], dict[str, list[int]]]:
     thumbs: dict[str, int] = {}
     edits: dict[str, list[int]] = {}
     rows = db.query("SELECT f.trace_id, f.kind, f.score, f.edit_distance FROM feedback f "
-                    f"JOIN traces t ON t.id = f.trace_id WHERE {_RANGE} ORDER BY f.id", (since, until))
+                    f"JOIN traces t ON t.id = f.trace_id WHERE {where} ORDER BY f.id", (since, until))
     for tid, kind, score, dist in rows:
         if kind == "thumbs" and score is not None:
             thumbs[tid] = 1 if score > 0 else -1  # later rows win: the user's latest opinion
@@ -103,9 +100,9 @@ def _feedback(db: Database, since: float, until: float) -> tuple[dict[str, int],
     return thumbs, edits
 
 
-def _signals(db: Database, since: float, until: float) -> list[Any]:
+def _signals(db: Database, since: float, until: float, where: str) -> list[Any]:
     return db.query("SELECT s.trace_id, s.question_vec, s.answer_vec, s.terms FROM obs_signals s "
-                    f"JOIN traces t ON t.id = s.trace_id WHERE {_RANGE}", (since, until))
+                    f"JOIN traces t ON t.id = s.trace_id WHERE {where}", (since, until))
 
 
 def _stack(blobs: list[bytes]) -> np.ndarray | None:
@@ -116,12 +113,14 @@ def _stack(blobs: list[bytes]) -> np.ndarray | None:
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).astype(np.float32)
 
 
-def load(db: Database, since: float, until: float) -> TraceSet:
+def load(db: Database, since: float, until: float, include_eval: bool = False) -> TraceSet:
+    """Traces that started in [since, until), without those of eval runs unless asked."""
+    where = _RANGE if include_eval else _RANGE + _NOT_EVAL
     rows = db.query("SELECT id, started_at, duration_ms, operation, session_id, model, status, attributes "
-                    f"FROM traces t WHERE {_RANGE} ORDER BY started_at, id", (since, until))
-    spans = _spans(db, since, until)
-    thumbs, edits = _feedback(db, since, until)
-    signals = {r[0]: r for r in _signals(db, since, until)}
+                    f"FROM traces t WHERE {where} ORDER BY started_at, id", (since, until))
+    spans = _spans(db, since, until, where)
+    thumbs, edits = _feedback(db, since, until, where)
+    signals = {r[0]: r for r in _signals(db, since, until, where)}
     records: list[TraceRecord] = []
     q_blobs: list[bytes] = []
     q_rows: list[int] = []
@@ -144,3 +143,12 @@ def load(db: Database, since: float, until: float) -> TraceSet:
                                    tuple(edits.get(tid, ())), terms))
     return TraceSet(since, until, tuple(records), _stack(q_blobs), tuple(q_rows), _stack(a_blobs),
                     tuple(a_rows), {r.id: i for i, r in enumerate(records)})
+
+
+def one(db: Database, trace_id: str) -> TraceRecord | None:
+    """One trace by its full id (eval traces included)."""
+    row = db.query_one("SELECT started_at FROM traces WHERE id = ?", (trace_id,))
+    if row is None:
+        return None
+    ts = load(db, float(row[0]), float(row[0]) + 1e-3, include_eval=True)
+    return next((r for r in ts.records if r.id == trace_id), None)

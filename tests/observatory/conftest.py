@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def linked_embedder(data_home: Path, embed_cache: Path) -> Path:
-    """Point this data home's MiniLM export at the session's one (as if `docs add` had set it up)."""
+    """Point this data home's MiniLM export at the session's one (as if `docs add` had set it up). Every
+    request needs it (the cache's semantic level embeds the question), and exporting it again per test
+    would take ~25 s each."""
     cache = data_home / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     os.symlink(embed_cache / "embed", cache / "embed")
