@@ -10,7 +10,7 @@ input float32 `[batch, 384]` named in `classifier.json` ("embedding"), outputs `
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from edgeprompt.paths import Paths
 
 ONNX_FILE = "classifier.onnx"
+OPERATING_POINT = ("fit_threshold", "rule_boost")  # how the router combines the head with its rules
 META_FILE = "classifier.json"
 DIM = 384
 
@@ -89,6 +90,11 @@ class RouterHead:
         width = outputs[self.meta.output][-1]
         if isinstance(width, int) and width != len(self.meta.labels):
             raise ModelLoadError(f"router head {folder}: {width} outputs but {len(self.meta.labels)} labels")
+        missing = [k for k in OPERATING_POINT if k not in self.meta.extra]
+        if missing and folder != shipped_dir():  # a retrained head without its own operating point: the shipped one
+            shipped = HeadMeta.read(shipped_dir() / META_FILE).extra
+            self.meta = replace(self.meta, extra={**{k: shipped[k] for k in missing if k in shipped},
+                                                  **self.meta.extra})
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -86,15 +86,16 @@ def test_ask_with_m_does_not_route(linked_home: Path, cli: Any) -> None:
         assert rt.db.query_one("SELECT count(*) FROM route_decisions")[0] == 0
 
 
-def test_one_installed_model_skips_the_classifier(data_home: Path, cli: Any) -> None:
-    code, out, err = cli("ask", "@legal hello there", "--json")  # no MiniLM linked: none may be needed
-    assert code == 0, err
-    from edgeprompt.runtime import Runtime
+def test_one_installed_model_skips_the_classifier(rrt: Any) -> None:
+    from edgeprompt.pipeline import AskRequest, Done, run
 
-    with Runtime.open(data_home) as rt:
-        span = next(s for s in rt.traces.get(json.loads(out)["trace_id"])["spans"] if s["name"] == "route")
-        assert "classifier was skipped" in span["attributes"]["edgeprompt.route.reason"]
-        assert not (rt.paths.cache / "embed").exists()
+    events = list(run(AskRequest("@legal hello there"), rrt))
+    assert isinstance(events[-1], Done)
+    result = events[-1].result
+    span = next(s for s in rrt.traces.get(result.trace_id)["spans"] if s["name"] == "route")
+    assert "classifier was skipped" in span["attributes"]["edgeprompt.route.reason"]
+    assert span["attributes"]["edgeprompt.route.tag"] == "legal" and result.model == rrt.default_model_id()
+    assert rrt.router()._head is None  # the head was never loaded: nothing to choose between
 
 
 def test_export_joins_thumbs_and_feeds_router_examples(linked_home: Path, cli: Any) -> None:

@@ -68,6 +68,8 @@ def test_an_installed_head_in_the_data_home_wins_over_the_shipped_one(rrt: Any, 
     rrt._parts.pop("router", None)
     decision = rrt.router().decide("tell me a joke about cats")
     assert decision.route == "legal" and rrt.router().head.source == "installed"
+    shipped = json.loads((shipped_dir() / META_FILE).read_text())
+    assert rrt.router().head.meta.extra["fit_threshold"] == shipped["fit_threshold"]  # its operating point
 
 
 def test_a_broken_head_is_a_clear_error(tmp_path: Path) -> None:
