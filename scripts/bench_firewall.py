@@ -1,0 +1,154 @@
+"""Benchmark and measure the prompt firewall in one run (the issue's Done-when figures).
+
+- stage 1 on the 30 % test side of ../shared/datasets/injection/dev.jsonl: recall, false-positive and
+  hard-negative rates, BIPIA indirect injections reported separately, and the naive 10-phrase keyword
+  baseline on the same rows; stage-1 latency p50/p95 on every dev input of at most 2,000 characters
+- stage 3 on ../shared/datasets/pii/presidio_synth_sample.jsonl: recall per checksum/pattern type,
+  redaction leaving nothing, near-miss false positives (tests/firewall/data/near_misses.jsonl), latency
+- audit: append p50/p95 and verify of 10,000 entries
+Run it on an idle machine: `scripts/bench_firewall [--json]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgeprompt.firewall import evaluate  # noqa: E402
+from edgeprompt.firewall.classifier import Classifier  # noqa: E402
+from edgeprompt.firewall.output import OutputValidator  # noqa: E402
+from edgeprompt.firewall.rules import load_pack  # noqa: E402
+from edgeprompt.firewall.scanner import Scanner  # noqa: E402
+
+PII_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
+DATA = ROOT / "tests" / "firewall" / "data"
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(q * len(s)))], 3) if s else 0.0
+
+
+def stage1(dev: Path) -> dict[str, Any]:
+    nowhere = Path("/nonexistent-edgeprompt-home/models")
+    scanner = Scanner(load_pack(nowhere), Classifier.load(nowhere))
+    rows = evaluate.read_jsonl(dev)
+    _, test = evaluate.split(rows)
+    hard = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
+    own = evaluate.read_jsonl(DATA / "own_attacks.jsonl")
+    scanner.scan("warm up")
+    verdicts = {id(r): scanner.scan(r["text"], evaluate.context_of(r)) for r in test + hard + own}
+    ours = evaluate.report(test, lambda r: verdicts[id(r)].decision != "allow", hard)
+    blocked_benign = sum(1 for r in test if r["label"] == 0 and verdicts[id(r)].decision == "block")
+    baseline = evaluate.report(test, lambda r: evaluate.keyword_baseline(r["text"]), hard)
+    lat = []
+    for r in rows:
+        if len(r["text"]) <= 2000:
+            lat.append(scanner.scan(r["text"], evaluate.context_of(r)).latency_ms)
+    base_lat = []
+    for r in rows:
+        if len(r["text"]) <= 2000:
+            t0 = time.perf_counter()
+            evaluate.keyword_baseline(r["text"])
+            base_lat.append((time.perf_counter() - t0) * 1000)
+    return {"split": {"test_rows": len(test), "seed": evaluate.SPLIT_SEED}, "firewall": ours,
+            "firewall_benign_blocked": blocked_benign, "keyword_baseline": baseline,
+            "own_attacks_caught": {"hits": sum(verdicts[id(r)].decision != "allow" for r in own), "n": len(own)},
+            "latency_ms": {"inputs": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": pct(lat, 1.0),
+                           "keyword_baseline_p50": pct(base_lat, 0.5)}}
+
+
+def stage3(pii: Path) -> dict[str, Any]:
+    rows = evaluate.read_jsonl(pii)
+    v = OutputValidator()
+    v.check("warm up: +1 415 555 2671")
+    hits = {t: 0 for t in PII_TYPES}
+    total = {t: 0 for t in PII_TYPES}
+    leftovers, lat = 0, []
+    for r in rows:
+        res = v.check(r["text"])
+        lat.append(res.latency_ms)
+        for s in r["spans"]:
+            if s["entity_type"] not in PII_TYPES:
+                continue
+            total[s["entity_type"]] += 1
+            if any(f.type == s["entity_type"] and f.start <= s["start"] and f.end >= s["end"] for f in res.findings):
+                hits[s["entity_type"]] += 1
+            if s["value"] in res.redacted_text:
+                leftovers += 1
+    near = evaluate.read_jsonl(DATA / "near_misses.jsonl")
+    near_fp = sum(1 for r in near if v.check(r["text"]).findings)
+    n = sum(total.values())
+    return {"recall": round(sum(hits.values()) / n, 4), "spans": n,
+            "per_type": {t: {"hits": hits[t], "n": total[t]} for t in PII_TYPES},
+            "values_left_after_redaction": leftovers,
+            "near_miss_fp": {"rate": round(near_fp / len(near), 4), "hits": near_fp, "n": len(near)},
+            "latency_ms": {"texts": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95)}}
+
+
+def audit() -> dict[str, Any]:
+    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store import open_db
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "bench.db")
+        log = AuditLog(db)
+        data = {"stage": "input", "decision": "allow", "score": 0.12, "categories": [], "matched_rules": [],
+                "trace_id": "0" * 32, "text_sha256": "a" * 64, "text_chars": 120}
+        times = []
+        for _ in range(1000):
+            t0 = time.perf_counter()
+            log.append("firewall.input", data)
+            times.append((time.perf_counter() - t0) * 1000)
+        log.append_many([("firewall.input", data)] * 9000)
+        t0 = time.perf_counter()
+        result = log.verify()
+        verify_s = time.perf_counter() - t0
+        db.close()
+    return {"append_ms": {"p50": pct(times, 0.5), "p95": pct(times, 0.95)},
+            "verify": {"entries": result.entries, "ok": result.ok, "seconds": round(verify_s, 3)}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dev", type=Path, default=evaluate.default_devset())
+    ap.add_argument("--pii", type=Path, default=evaluate.default_devset().parents[1] / "pii" /
+                    "presidio_synth_sample.jsonl")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    for p in (args.dev, args.pii):
+        if not p.is_file():
+            print(f"bench_firewall: {p} not found", file=sys.stderr)
+            return 2
+    report = {"cpus": os.cpu_count(), "stage1": stage1(args.dev), "stage3": stage3(args.pii), "audit": audit()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    s1, s3, au = report["stage1"], report["stage3"], report["audit"]
+    fw, kw = s1["firewall"], s1["keyword_baseline"]
+    for key in ("direct_attack_recall", "benign_fpr", "hard_negative_flag_rate", "own_hard_negative_flag_rate",
+                "bipia_injected_recall", "bipia_clean_fpr"):
+        print(f"{key:<30} firewall {fw[key]['rate']:.4f} ({fw[key]['hits']}/{fw[key]['n']})   "
+              f"keyword baseline {kw[key]['rate']:.4f}")
+    print(f"benign texts blocked            {s1['firewall_benign_blocked']}")
+    print(f"stage 1 latency                 p50 {s1['latency_ms']['p50']} ms  p95 {s1['latency_ms']['p95']} ms "
+          f"({s1['latency_ms']['inputs']} inputs <= 2000 chars)")
+    print(f"PII recall                      {s3['recall']:.4f} of {s3['spans']} spans; left after redaction "
+          f"{s3['values_left_after_redaction']}; near-miss FP {s3['near_miss_fp']['rate']:.4f}")
+    print(f"output scan latency             p50 {s3['latency_ms']['p50']} ms  p95 {s3['latency_ms']['p95']} ms")
+    print(f"audit append                    p50 {au['append_ms']['p50']} ms  p95 {au['append_ms']['p95']} ms; "
+          f"verify {au['verify']['entries']} entries {au['verify']['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
