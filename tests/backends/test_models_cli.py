@@ -109,16 +109,20 @@ def test_pull_rejects_a_bad_id(cli: Any) -> None:
     assert "not a Hugging Face model id" in one_line_error(*cli("models", "pull", "no-slash"))
 
 
-def test_convert_to_onnx_int4_updates_the_card(cli: Any, tiny_home: Any) -> None:
-    code, out, err = cli("models", "convert", "tiny", "--to", "onnx", "--bits", "4", "--json")
+@pytest.mark.parametrize(("fmt", "bits", "folder", "label"), [("onnx", "4", "onnx-int4", "onnx int4"),
+                                                          ("mlx", "8", "mlx-8bit", "mlx 8bit")])
+def test_convert_updates_the_card_and_the_folder_runs(cli: Any, tiny_home: Any, fmt: str, bits: str, folder: str,
+                                                      label: str) -> None:
+    code, out, err = cli("models", "convert", "tiny", "--to", fmt, "--bits", bits, "--json")
     assert code == 0, err
     card = json.loads(out)
-    new = Path(card["paths"]["onnx"])
-    assert new.name == "onnx-int4" and (new / "genai_config.json").exists()
-    assert "onnx int4" in card["quantization"]
-    code, out, err = cli("ask", "hello", "-m", "tiny", "--backend", "onnx", "--max-tokens", "4", "--json")
+    new = Path(card["paths"][fmt])
+    assert new.name == folder and new.parent == tiny_home.paths.models / "tiny"
+    assert label in card["quantization"]
+    assert not [p for p in new.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    code, out, err = cli("ask", "hello", "-m", "tiny", "--backend", fmt, "--max-tokens", "4", "--json")
     assert code == 0, err
-    assert json.loads(out)["backend"] == "onnx"
+    assert json.loads(out)["backend"] == fmt
 
 
 def test_convert_needs_an_hf_folder(cli: Any, tiny_model: Any) -> None:
