@@ -80,9 +80,11 @@ def build_model(folder: Path, spec: DemoSpec = DEMO, model_id: str = DEMO_ID, pr
         if progress:
             progress("  converting it for mlx and onnx")
         run_jobs([mlx_job(tmp / "hf", tmp / "mlx"), onnx_job(tmp / "hf", tmp / "onnx", ONNX_BITS)], progress)
+        old = folder.with_name(f".{folder.name}-old-{tmp.name[-8:]}")
         if folder.exists():
-            shutil.rmtree(folder)
+            folder.rename(old)  # the previous build stays whole until the new one is in place
         tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
