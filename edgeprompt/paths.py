@@ -53,3 +53,16 @@ class Paths:
         for p in (self.home, self.models, self.cache):
             p.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so a reader sees the old file or the whole new one, never a part (fsync, rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     label.add_argument("--attack", dest="label", action="store_const", const="attack")
 
 
+def _each_line(ctx: Context, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """JSON Lines `{"text": …}` on stdin → one result per line; a bad line gets {"error": …} and exit 2."""
+    from edgeprompt.cli import read_jsonl
+
+    failed = 0
+    for _, rec in read_jsonl(sys.stdin, "text"):
+        try:
+            if isinstance(rec, str):
+                raise UsageError(rec)
+            ctx.line(handle(rec))
+        except UsageError as e:
+            failed += 1
+            ctx.line({"error": str(e)})
+    return 2 if failed else 0
+
+
 def _verdict_line(v: dict[str, Any]) -> str:
     cats = ",".join(v["categories"]) or "-"
     rules = ",".join(v["matched_rules"]) or "-"
@@ -71,8 +88,6 @@ def _verdict_line(v: dict[str, Any]) -> str:
 
 
 def cmd_scan(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.cli import read_jsonl
-
     rt = ctx.runtime()
     fw = rt.firewall()
 
@@ -83,20 +98,14 @@ def cmd_scan(args: argparse.Namespace, ctx: Context) -> int:
             out["audit_id"] = fw.record("scan", out, text, None)
         return out
 
+    def line(rec: dict[str, Any]) -> dict[str, Any]:
+        context = rec.get("context", args.context)
+        if context not in ("user", "document"):
+            raise UsageError(f"context must be user or document, got {context!r}")
+        return one(rec["text"], context)
+
     if args.text == "-":
-        failed = 0
-        for _, rec in read_jsonl(sys.stdin, "text"):
-            if isinstance(rec, str):
-                failed += 1
-                ctx.line({"error": rec})
-                continue
-            context = rec.get("context", args.context)
-            if context not in ("user", "document"):
-                failed += 1
-                ctx.line({"error": f"context must be user or document, got {context!r}"})
-                continue
-            ctx.line(one(rec["text"], context))
-        return 2 if failed else 0
+        return _each_line(ctx, line)
     if not args.text.strip():
         raise UsageError("the text is empty")
     v = one(args.text, args.context)
@@ -121,21 +130,12 @@ def _schema(path: Path | None) -> dict[str, Any] | None:
 
 
 def cmd_check_output(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.cli import read_jsonl
-
     rt = ctx.runtime()
     fw = rt.firewall()
     schema = _schema(args.schema)
     if args.text == "-":
-        failed = 0
-        for _, rec in read_jsonl(sys.stdin, "text"):
-            if isinstance(rec, str):
-                failed += 1
-                ctx.line({"error": rec})
-                continue
-            r = fw.check_output(rec["text"], rec.get("canary", args.canary), rec.get("system", args.system), schema)
-            ctx.line(r.as_dict())
-        return 2 if failed else 0
+        return _each_line(ctx, lambda rec: fw.check_output(rec["text"], rec.get("canary", args.canary),
+                                                           rec.get("system", args.system), schema).as_dict())
     r = fw.check_output(args.text, args.canary, args.system, schema)
     d = r.as_dict()
     ctx.emit(d, lambda: f"{r.decision}: " + (", ".join(f["type"] for f in d["findings"]) or "nothing found")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from edgeprompt.errors import UsageError
 from edgeprompt.firewall.classifier import Classifier
 from edgeprompt.firewall.rules import load_pack, parse_pack, shipped_dir
-from edgeprompt.paths import Paths
+from edgeprompt.paths import Paths, write_atomic
 from edgeprompt.signing import Pack, TrustStore, read_pack, sign_pack
 from edgeprompt.store.db import Database
 
@@ -87,18 +86,6 @@ def verify(data: bytes, trust: TrustStore) -> Pack:
     return pack
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def install(paths: Paths, db: Database, data: bytes, trust: TrustStore) -> InstalledPack:
     pack = verify(data, trust)
     folder = paths.models / "firewall"
@@ -111,7 +98,7 @@ def install(paths: Paths, db: Database, data: bytes, trust: TrustStore) -> Insta
                   "VALUES (?,?,?,?,?,?,?,?)", (pack.kind, pack.name, pack.version, pack.key_id, digest,
                                                json.dumps(names), json.dumps(pack.meta, sort_keys=True), now))
         for name in sorted(names, key=lambda n: n.endswith(".json")):  # the description last
-            _write_atomic(folder / name, pack.files[name])
+            write_atomic(folder / name, pack.files[name])
     return InstalledPack(pack.kind, pack.name, pack.version, pack.key_id, digest, names, now)
 
 
