@@ -95,8 +95,9 @@ class Runtime:
         from edgeprompt.cache.threshold import effective
 
         s = self.settings.section("cache")
-        return self.part("cache", lambda: Cache(self.db, s, self.embedder, effective(float(s["semantic_threshold"])),
-                                                self.paths.cache / "answers"))
+        return self.part("cache", lambda: Cache(
+            self.db, s, self.embedder, effective(float(s["semantic_threshold"])), self.paths.cache / "answers",
+            templates=lambda: getattr(self._parts.get("registry"), "templates", None)))
 
     def documents(self) -> Library:
         """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from edgeprompt.catalog import ModelCard
     from edgeprompt.store.db import Database
 
-LEVELS = ("exact", "semantic", "context", "prefix")
+LEVELS = ("template", "exact", "semantic", "context", "prefix")
 FLUSH_EVERY = 16
 
 
@@ -66,8 +66,10 @@ def _check(passed: bool, detail: str = "") -> dict[str, Any]:
 
 class Cache:
     def __init__(self, db: Database, settings: Mapping[str, Any], embedder: Callable[[], Any],
-                 threshold: float, stamp_dir: Path) -> None:
+                 threshold: float, stamp_dir: Path, templates: Callable[[], Any] | None = None) -> None:
         self.entries = EntryStore(db)
+        self._templates = templates  # the registry's template cache, if loaded: its hits/misses are the template level
+        self._templates_seen = (0, 0)
         self.stamp_dir = stamp_dir
         self.settings = settings
         self._embedder = embedder
@@ -287,6 +289,14 @@ class Cache:
                     d = self._pending.setdefault("context", {})
                     d["hits"] = d.get("hits", 0) + hits
                     d["misses"] = d.get("misses", 0) + misses
+            tc = self._templates() if self._templates is not None else None
+            if tc is not None:
+                hits, misses = tc.hits - self._templates_seen[0], tc.misses - self._templates_seen[1]
+                self._templates_seen = (tc.hits, tc.misses)
+                if hits or misses:
+                    d = self._pending.setdefault("template", {})
+                    d["hits"] = d.get("hits", 0) + hits
+                    d["misses"] = d.get("misses", 0) + misses
             pending, self._pending, self._events = self._pending, {}, 0
         if pending:
             self.entries.add_counters(pending)
@@ -309,6 +319,8 @@ class Cache:
         disk = sum(f.stat().st_size for f in self.prefix_dir.rglob("*.safetensors")) if self.prefix_dir.exists() else 0
         out["prefix"].update(bytes=memory + disk, memory_bytes=memory, disk_bytes=disk)
         out["context"]["bytes"] = self._memo_obj.bytes if self._memo_obj is not None else 0
+        tc = self._templates() if self._templates is not None else None
+        out["template"].update(bytes=0, **({"size": tc.stats()["size"]} if tc is not None else {}))
         return out
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from edgeprompt.cli import Context
 
 LEVEL_CHOICES = ("exact", "semantic", "context", "prefix")
+STAT_LEVELS = ("template", *LEVEL_CHOICES)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def _stats_text(s: dict[str, Any]) -> str:
     lines = [f"{'level':<9} {'hits':>6} {'misses':>7} {'rate':>6} {'vetoes':>7} {'bytes':>10} {'tokens':>8} "
              f"{'seconds':>8}"]
-    for level in LEVEL_CHOICES:
+    for level in STAT_LEVELS:
         r = s[level]
         lines.append(f"{level:<9} {r['hits']:>6} {r['misses']:>7} {r['hit_rate']:>6.1%} {r['vetoes']:>7} "
                      f"{r.get('bytes', 0):>10} {r['tokens_saved']:>8} {r['seconds_saved']:>8.1f}")

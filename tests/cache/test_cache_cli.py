@@ -55,7 +55,7 @@ def test_stats_json_has_every_level(cli: Any) -> None:
     cli("ask", "-m", "echo", "hello there", "--json")
     code, out, _ = cli("cache", "stats", "--json")
     s = json.loads(out)
-    assert code == 0 and {"exact", "semantic", "context", "prefix"} <= set(s)
+    assert code == 0 and {"template", "exact", "semantic", "context", "prefix"} <= set(s)
     for level in ("exact", "semantic", "context", "prefix"):
         assert {"hits", "misses", "hit_rate", "bytes", "tokens_saved", "seconds_saved"} <= set(s[level])
     assert s["exact"]["hits"] == 1 and s["exact"]["hit_rate"] == 0.5

@@ -27,6 +27,9 @@ def test_second_ask_is_served_from_the_cache_and_traced(rt: Any, ask: Any) -> No
     third, _ = ask("How can I renew my passport?")
     assert (third.cached, third.cache) == (True, "semantic")
     assert rt.traces.get(third.trace_id)["attributes"]["edgeprompt.cache.similarity"] < 1.0
+    stats = rt.cache().stats()
+    assert stats["exact"]["hits"] == 1 and stats["semantic"]["hits"] == 1
+    assert stats["template"]["hits"] >= 2  # the registry compiled the prompt version once for the three asks
 
 
 def test_thumbs_down_evicts_and_blocks_the_answer(rt: Any, ask: Any) -> None:
