@@ -34,7 +34,9 @@ NEAR = 0.06  # other sentences quoted when within this of the best
 MAX_QUOTES = 3
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(“])|\n+")
 _WORD = re.compile(r"\w+")
-_SKIP = re.compile(r"^(from|to|cc|message-id|columns):", re.I)  # framing lines, never an answer
+# framing lines, never an answer (an e-mail's subject is already its heading path)
+_SKIP = re.compile(r"^(from|to|cc|subject|message-id|columns):", re.I)
+_ABBREV = re.compile(r"\b(Dr|Mr|Mrs|Ms|Prof|St|No|Nr|Apt|Inc|Ltd|vs|e\.g|i\.e|etc|approx)\.$", re.I)
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,14 @@ class Scored:
 
 
 def sentences(text: str) -> list[str]:
-    out = []
+    pieces: list[str] = []
     for piece in _SPLIT.split(text):
+        if pieces and _ABBREV.search(pieces[-1]):  # "Dr." did not end the sentence
+            pieces[-1] += " " + piece
+        else:
+            pieces.append(piece)
+    out = []
+    for piece in pieces:
         s = " ".join(piece.split()).strip(" -*|")
         if len(_WORD.findall(s)) >= 3:
             out.append(s)
