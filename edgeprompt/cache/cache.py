@@ -279,24 +279,23 @@ class Cache:
         if due:
             self.flush()
 
+    def _gained(self, level: str, source: Any, seen: tuple[int, int]) -> tuple[int, int]:
+        """Add what an in-memory hits/misses counter gained since `seen` to the pending deltas."""
+        if source is None:
+            return seen
+        hits, misses = source.hits - seen[0], source.misses - seen[1]
+        if hits or misses:
+            d = self._pending.setdefault(level, {})
+            d["hits"] = d.get("hits", 0) + hits
+            d["misses"] = d.get("misses", 0) + misses
+        return source.hits, source.misses
+
     def flush(self) -> None:
         with self._lock:
-            memo = self._memo_obj
-            if memo is not None:  # the context level counts embeddings served from the memo
-                hits, misses = memo.hits - self._memo_seen[0], memo.misses - self._memo_seen[1]
-                self._memo_seen = (memo.hits, memo.misses)
-                if hits or misses:
-                    d = self._pending.setdefault("context", {})
-                    d["hits"] = d.get("hits", 0) + hits
-                    d["misses"] = d.get("misses", 0) + misses
-            tc = self._templates() if self._templates is not None else None
-            if tc is not None:
-                hits, misses = tc.hits - self._templates_seen[0], tc.misses - self._templates_seen[1]
-                self._templates_seen = (tc.hits, tc.misses)
-                if hits or misses:
-                    d = self._pending.setdefault("template", {})
-                    d["hits"] = d.get("hits", 0) + hits
-                    d["misses"] = d.get("misses", 0) + misses
+            # the context level counts embeddings served by the memo; the template level, compiled templates
+            self._memo_seen = self._gained("context", self._memo_obj, self._memo_seen)
+            templates = self._templates() if self._templates is not None else None
+            self._templates_seen = self._gained("template", templates, self._templates_seen)
             pending, self._pending, self._events = self._pending, {}, 0
         if pending:
             self.entries.add_counters(pending)
