@@ -100,6 +100,8 @@ class Router:
         self._lock = threading.Lock()
         self._custom: tuple[tuple[str, ...], np.ndarray] | None = None
         self._custom_key: tuple[tuple[str, str], ...] = ()
+        self._cards: tuple[tuple[Any, ...], list[ModelCard]] | None = None
+        self._default: str | None = None
 
     @classmethod
     def for_runtime(cls, rt: Runtime) -> Router:
@@ -120,8 +122,29 @@ class Router:
             return self._head
 
     # -- tags ----------------------------------------------------------------------------------------
+    def cards(self) -> list[ModelCard]:
+        """The catalog's cards, re-read only when a user card file changed: parsing every card on every
+        decision would cost more than the routing itself."""
+        folder = self.catalog.user_dir
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        # the folder's own mtime changes when a model folder (e.g. the demo's) appears in it
+        key = (folder.stat().st_mtime_ns if folder.is_dir() else 0,
+               *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+        with self._lock:
+            if self._cards is None or self._cards[0] != key:
+                self._cards = (key, self.catalog.cards())
+                self._default = None
+            return self._cards[1]
+
+    def default_id(self) -> str:
+        """The default model, remembered while the cards stay the same (it is worked out from them)."""
+        self.cards()
+        if self._default is None:
+            self._default = self.default_model()
+        return self._default
+
     def custom_tags(self) -> list[str]:
-        return sorted({t for c in self.catalog.cards() for t in c.tags if t not in TAGS})
+        return sorted({t for c in self.cards() for t in c.tags if t not in TAGS})
 
     def known_tags(self) -> set[str]:
         return set(TAGS) | set(self.custom_tags())
@@ -135,7 +158,7 @@ class Router:
 
     def _custom_vectors(self, tags: list[str]) -> np.ndarray:
         """One embedding per custom tag: its name and its models' descriptions (cached per catalog)."""
-        docs = {t: " ".join([t.replace("-", " ").replace("_", " ")] + [c.description for c in self.catalog.cards()
+        docs = {t: " ".join([t.replace("-", " ").replace("_", " ")] + [c.description for c in self.cards()
                                                                       if t in c.tags and c.description])
                 for t in tags}
         key = tuple(sorted(docs.items()))
@@ -189,8 +212,8 @@ class Router:
         need = need_tokens if need_tokens is not None else estimate_tokens(tagged.text) + self.reserve_tokens
         state = self.power.state()
         saving = state.saving(float(self.settings.get("low_charge_percent", 30)))
-        default = self.default_model()
-        choice = choose(tagged.tag, self.catalog.cards(), default_id=default, need_tokens=need, saving=saving,
+        default = self.default_id()
+        choice = choose(tagged.tag, self.cards(), default_id=default, need_tokens=need, saving=saving,
                         installed=self.installed)
         if choice.card is not None:
             model, why = choice.card.id, choice.reason
@@ -201,8 +224,8 @@ class Router:
 
     def routable(self) -> list[ModelCard]:
         """Installed models the router could choose among (the test fake only when it is the default)."""
-        default = self.default_model()
-        return [c for c in self.catalog.cards() if (c.id != "echo" or c.id == default) and self.installed(c)]
+        default = self.default_id()
+        return [c for c in self.cards() if (c.id != "echo" or c.id == default) and self.installed(c)]
 
     def for_request(self, question: str, model: str | None = None,
                     embedding: np.ndarray | None = None) -> RouteDecision:
@@ -212,12 +235,12 @@ class Router:
             return RouteDecision(tag or "", model, {}, (f"explicit:@{tag}",) if tag else (),
                                  "model chosen by the user (-m)", rest)
         if not self.settings.get("enabled", True):
-            return RouteDecision(tag or "", self.default_model(), {}, (), "routing is off ([routing] enabled)", rest)
+            return RouteDecision(tag or "", self.default_id(), {}, (), "routing is off ([routing] enabled)", rest)
         if len(self.routable()) < 2:
             hits = keyword_hits(rest)
             found = tag or by_precedence(h.tag for h in hits) or "general"
             rules = ((f"explicit:@{tag}",) if tag else ()) + tuple(h.name for h in hits)
-            return RouteDecision(found, self.default_model(), {}, rules,
+            return RouteDecision(found, self.default_id(), {}, rules,
                                  "one installed model: the classifier was skipped", rest)
         return self.decide(question, embedding)
 

@@ -61,6 +61,17 @@ def main() -> int:
     decision = timed(router.decide, texts, args.repeat)
     embed = timed(lambda t: raw_embed(embedder, t), texts, args.repeat)
     head_call = timed(lambda v: head.session.run(None, {head.meta.input: v.reshape(1, -1)}), list(vecs), args.repeat)
+    # the same decisions with a one-thread MiniLM session: its CPU time per call is close to the wall time an
+    # idle machine would show, when other jobs share the cores (as on the machine these figures came from)
+    from edgeprompt.embed import Embedder
+    from edgeprompt.routing import Router
+
+    one = Embedder(embedder.folder, threads=1)
+    router1 = Router(rt.catalog, lambda: head, one.embed_batch, settings=rt.settings.section("routing"),
+                     default_model=rt.default_model_id)
+    router1.decide(texts[0])
+    decision_1t = timed(router1.decide, texts, args.repeat)
+    embed_1t = timed(lambda t: raw_embed(one, t), texts, args.repeat)
     long_text = "Summarise the key decisions in this: " + ("the committee discussed the budget at length. " * 110)
     long_decision = timed(router.decide, [long_text], 10)
     long_whole = timed(lambda t: raw_embed(embedder, t), [long_text], 10)
@@ -70,6 +81,7 @@ def main() -> int:
         "prompts": len(texts), "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
         "decision": decision, "raw_minilm_call": embed, "raw_head_call": head_call,
         "decision_over_raw_minilm_p50": round(decision["p50_ms"] / embed["p50_ms"], 2),
+        "one_thread": {"decision": decision_1t, "raw_minilm_call": embed_1t},
         "long_request": {"chars": len(long_text), "router_chars": len(router_text(long_text)),
                          "decision": long_decision, "raw_minilm_whole_text": long_whole},
     }
@@ -83,6 +95,9 @@ def main() -> int:
         r = out[name]
         print(f"{name:<18} p50 {r['p50_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms  cpu p50 {r['cpu_p50_ms']:7.3f} ms")
     print(f"decision / raw MiniLM call (p50): {out['decision_over_raw_minilm_p50']}")
+    for name, r in out["one_thread"].items():
+        print(f"1 thread {name:<15} p50 {r['p50_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms  "
+              f"cpu p50 {r['cpu_p50_ms']:7.3f} ms")
     lr = out["long_request"]
     print(f"long request {lr['chars']} chars (router reads {lr['router_chars']}): decision p50 "
           f"{lr['decision']['p50_ms']:.2f} ms vs whole-text MiniLM p50 {lr['raw_minilm_whole_text']['p50_ms']:.2f} ms")

@@ -121,3 +121,12 @@ def test_custom_tags_route_by_name_and_by_description(rrt: Any) -> None:
 def test_route_seam_returns_the_card(rrt: Any) -> None:
     rrt.catalog.add(card("coder", ("code",)))
     assert rrt.router().route("fix the bug in my JavaScript function").id == "coder"
+
+
+def test_router_sees_cards_added_while_it_runs(rrt: Any) -> None:
+    router = rrt.router()
+    assert router.decide("fix the bug in my JavaScript function").model == rrt.default_model_id()
+    rrt.catalog.add(card("coder", ("code",)))
+    assert router.decide("fix the bug in my JavaScript function").model == "coder"
+    rrt.catalog.remove("coder")
+    assert router.decide("fix the bug in my JavaScript function").model == rrt.default_model_id()
