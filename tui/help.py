@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from edgeprompt.tui.widgets import Dialog
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -38,15 +37,13 @@ def sections() -> list[tuple[str, list[Any]]]:
             ("Federation", FederationScreen.BINDINGS)]
 
 
-def bindings_table(title: str, bindings: list[Any]) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None,
-                  padding=(0, 2, 0, 0), expand=False)
-    table.add_column(style="bold cyan", min_width=12)
-    table.add_column()
+def bindings_text(title: str, bindings: list[Any]) -> Text:
+    out = Text(title + "\n", style="bold underline")
     for b in bindings:
         if isinstance(b, Binding) and b.description:
-            table.add_row(Text(key_text(b.key), style="bold"), b.description)
-    return table
+            out.append(f"  {key_text(b.key):<16}", style="bold cyan")
+            out.append(b.description + "\n")
+    return out
 
 
 class HelpScreen(Dialog[None]):
@@ -63,7 +60,7 @@ class HelpScreen(Dialog[None]):
                         classes="title")
             with VerticalScroll(id="help-body"):
                 for title, bindings in sections():
-                    yield Static(bindings_table(title, bindings))
+                    yield Static(bindings_text(title, bindings))
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()

@@ -81,7 +81,7 @@ def plot_feedback(plt: Any, rep: dict[str, Any]) -> None:
         plt.title(f"{title} — no ratings yet")
         return
     plt.stacked_bar([d["day"][5:] for d in days], [[d["up"] for d in days], [d["down"] for d in days]],
-                    labels=["up", "down"], color=["green", "red"])
+                    labels=["up", "down"], color=["green", "red"], width=0.4)
     plt.title(title)
 
 

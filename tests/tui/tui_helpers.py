@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from edgeprompt.backends.base import Chunk, Request, StatsClock
+from edgeprompt.registry.models import parse_spec
 
 SIZE = (100, 30)
 
@@ -46,3 +48,40 @@ async def settle(app: Any, pilot: Any) -> None:
 
 def errors(app: Any) -> list[str]:
     return [n.message for n in app._notifications if n.severity == "error"]
+
+
+def greet(template: str) -> Any:
+    return parse_spec({"name": "greet", "description": "greets a person", "template": template,
+                       "variables": {"name": {"type": "string"}},
+                       "tests": [{"vars": {"name": "Ada"}, "assert": [{"type": "contains", "value": "Ada"}]}]}, "test")
+
+
+def seed_prompts(rt: Any) -> None:
+    reg = rt.registry()
+    v1 = reg.push(greet("Please greet {{ name }}."), "tester", "first")
+    reg.push(greet("Please greet {{ name }} warmly."), "tester", "warmer")
+    reg.labels.move("greet", "production", v1.version, "promote")
+
+
+LEASE = """# Flat lease
+
+## Rent
+
+The monthly rent is 1200 euros, paid on the first day of each month by bank transfer.
+
+## Deposit
+
+The deposit is two months of rent and is returned within thirty days after the keys are handed back.
+"""
+GARDEN = """# Garden notes
+
+Tomatoes need six hours of sun a day and water at the roots in the morning.
+"""
+
+
+def write_docs(user_home: Path) -> Path:
+    folder = user_home / "docs"
+    folder.mkdir()
+    (folder / "lease.md").write_text(LEASE)
+    (folder / "garden.md").write_text(GARDEN)
+    return folder
