@@ -74,8 +74,8 @@ def _check(args: argparse.Namespace, rt: Runtime) -> tuple[int, float]:
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.commands.tools import confirmer
     from edgeprompt.orchestrate.guard import Guard, scanner_of
-    from edgeprompt.orchestrate.plan_runner import PlanRunner
-    from edgeprompt.orchestrate.toolloop import settings_params
+    from edgeprompt.orchestrate.plan_runner import PlanRunner, passage_digest
+    from edgeprompt.orchestrate.toolloop import follows_instructions, settings_params
     from edgeprompt.routing_log import record_decision
 
     rt = ctx.runtime()
@@ -88,12 +88,14 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     ctx.info(f"plan ({plan.method}, {len(plan.steps)} steps): {plan.title}")
     for note in plan.notes:
         ctx.info(f"note: {note}")
-    router = rt.router()
+    router, prompting = rt.router(), str(rt.settings.get("tools.prompting"))
     runner = PlanRunner(
         rt.toolbox(), lambda model_id: rt.backend(model_id), lambda text: router.for_request(text, args.model),
         settings_params(rt, int(rt.settings.get("plans.step_max_tokens"))), guard=Guard(scanner_of(rt)),
         confirm=confirmer(args), progress=ctx.info, save_trace=rt.traces.save,
-        on_route=lambda d, trace_id: record_decision(rt, d, trace_id, "plan"))
+        on_route=lambda d, trace_id: record_decision(rt, d, trace_id, "plan"),
+        instruct=lambda model_id: follows_instructions(rt.card(model_id), prompting),
+        digest=passage_digest(lambda texts: rt.embedder().embed_batch(texts)))
     result = runner.run(plan, None, timeout, args.out or default_out(rt, args.task))
     for note in result.notices:
         ctx.info(note)

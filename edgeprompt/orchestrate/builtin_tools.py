@@ -64,7 +64,7 @@ def units_tool() -> Tool:
             raise ToolError(f"convert_units: {e}") from e
         number = float(out.magnitude)
         return {"value": number, "unit": f"{out.units:~}" or dst,
-                "text": f"{format_number(value)} {src} = {format_number(round(number, 10))} {out.units:~}"}
+                "text": f"{format_number(value)} {src} = {number:.6g} {out.units:~}"}
 
     return Tool("convert_units", "Convert a quantity between units (length, mass, volume, temperature, speed, "
                 "energy, data size, time), e.g. 5 km to mile, 72 degF to degC.",
@@ -104,8 +104,13 @@ def datetime_tool(now: Callable[[dt.tzinfo], dt.datetime] | None = None) -> Tool
         if add_days is not None:
             later = day + dt.timedelta(days=add_days)
             out["result"] = {"date": later.isoformat(), "weekday": later.strftime("%A")}
+        words = [f"{current:%A %Y-%m-%d %H:%M} ({out['timezone']})" if not date else f"{day:%A %Y-%m-%d}"]
+        if add_days is not None:
+            words.append(f"{add_days:+d} days: {out['result']['weekday']} {out['result']['date']}")
         if until is not None:
             out["days_until"] = (_date(until) - day).days
+            words.append(f"{out['days_until']} days until {until}")
+        out["text"] = "; ".join(words)
         return out
 
     return Tool("datetime", "The current date and time (in a time zone), a date plus or minus days, or the "

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.backends.base import GenerationParams, Message
+from edgeprompt.backends.base import Document, GenerationParams, Message
 from edgeprompt.orchestrate.guard import Guard, Isolated
+from edgeprompt.orchestrate.plans import topic_of
 from edgeprompt.orchestrate.toolloop import complete, show
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolCall, refuse_all
 from edgeprompt.store.traces import Trace
@@ -86,10 +87,15 @@ class PlanRunner:
                  guard: Guard | None = None, confirm: Confirm = refuse_all,
                  progress: Callable[[str], None] = lambda _: None,
                  save_trace: Callable[[Trace], None] = lambda _: None,
-                 on_route: Callable[[RouteDecision, str], None] = lambda *_: None) -> None:
+                 on_route: Callable[[RouteDecision, str], None] = lambda *_: None,
+                 instruct: Callable[[str], bool] = lambda _: True,
+                 digest: Callable[[str, Sequence[Document]], str] | None = None) -> None:
         self.toolbox, self.backend_for, self.route, self.params = toolbox, backend_for, route, params
         self.guard = guard or Guard()
         self.confirm, self.progress, self.save_trace, self.on_route = confirm, progress, save_trace, on_route
+        # a model that cannot follow instructions (the demo, the extractive answerer) does not analyse:
+        # the analysis is then the passages that best match the task, quoted with their [n] (`digest`)
+        self.instruct, self.digest = instruct, digest
 
     def run(self, plan: Plan, cancel: threading.Event | None = None, timeout_s: float | None = None,
             out: Path | None = None) -> PlanResult:
@@ -110,8 +116,9 @@ class PlanRunner:
                 self.progress(f"[{step.n}/{len(plan.steps)}] {step.action}: {step.instruction}")
                 result = self._traced(trace, plan, step, results, state, stop)
                 results.append(result)
+                why = f": {result.output.splitlines()[0][:160]}" if result.status in ("error", "refused") else ""
                 self.progress(f"[{step.n}/{len(plan.steps)}] {step.action} {result.status} "
-                              f"({result.duration_ms / 1000:.1f} s)")
+                              f"({result.duration_ms / 1000:.1f} s){why}")
                 if result.status == "cancelled":
                     status = "timeout" if expired.is_set() else "cancelled"
             markdown = render(plan, results, status)
@@ -172,12 +179,23 @@ class PlanRunner:
                     t0: float) -> StepResult:
         decision = self.route(f"{step.instruction} {plan.task}")
         self.on_route(decision, trace.id)
+        docs = [Document(i, str(h.get("text", "")), str(h.get("path", "")), str(h.get("location", "")),
+                         float(h.get("relevance", 0.0))) for i, h in enumerate(state.sources, 1)]
+        if docs and self.digest and not self.instruct(decision.model):
+            if step.action == "draft":
+                why = (f"_No draft: the model '{decision.model}' cannot write one. The key passages from your "
+                       f"documents are under Analysis._")
+                return StepResult(step, "skipped", why, (time.perf_counter() - t0) * 1e3, None, decision.route)
+            text = self.digest(topic_of(plan.task), docs)
+            state.blocks.append(self.guard.isolate(f"[step {step.n}] analysis", text))
+            return StepResult(step, "ok", text, (time.perf_counter() - t0) * 1e3, None, decision.route)
         backend = self.backend_for(decision.model)
         messages = self._messages(backend, plan, step, state.blocks)
         room = backend.context_length - backend.count_tokens(messages)
         params = GenerationParams(max(1, min(self.params.max_tokens, room)), self.params.temperature,
                                   self.params.top_p, self.params.seed, self.params.stop)
-        done = complete(backend, messages, params, stop)
+        # retrieved passages also go as the request's numbered documents: the extractive model quotes them
+        done = complete(backend, messages, params, stop, docs)
         text = done.text.strip()
         if step.action == "analyse" and text:
             state.blocks.append(self.guard.isolate(f"[step {step.n}] analysis", text))
@@ -190,9 +208,9 @@ class PlanRunner:
         ask = f"Task: {plan.task}\nThis step: {step.instruction}"
         budget = backend.context_length - min(self.params.max_tokens, backend.context_length // 2)
         cut = [Isolated(b.label, b.text, b.decision, b.score) for b in blocks]
-        while True:
-            user = f"{Guard.message(cut)}\n\n{ask}" if cut else ask
-            messages = [Message("system", STEP_SYSTEM), Message("user", user)]
+        while True:  # the material sits in the system turn, as the pipeline's sources do; the user turn is the step
+            system = f"{STEP_SYSTEM}\n\n{Guard.message(cut)}" if cut else STEP_SYSTEM
+            messages = [Message("system", system), Message("user", ask)]
             if backend.count_tokens(messages) <= budget or not cut:
                 return messages
             longest = max(range(len(cut)), key=lambda i: len(cut[i].text))
@@ -201,6 +219,20 @@ class PlanRunner:
                 cut[longest] = Isolated(b.label, b.text[: len(b.text) // 2] + " … [shortened]", b.decision, b.score)
             else:
                 cut.pop(0)
+
+
+def passage_digest(embed: Callable[[list[str]], Any], most: int = 8) -> Callable[[str, Sequence[Document]], str]:
+    """The analysis without a language model: the sentences of the retrieved passages that best match the
+    task (MiniLM + word overlap, edgeprompt.rag.extract), in reading order, each with its [n]."""
+    def digest(topic: str, docs: Sequence[Document]) -> str:
+        from edgeprompt.rag.extract import score
+
+        scored = score(topic, docs, embed)
+        top = sorted(scored, key=lambda s: -s.score)[:most]
+        top.sort(key=lambda s: (s.n, scored.index(s)))
+        return "Key passages from your documents:\n" + "\n".join(f"- {s.text} [{s.n}]" for s in top)
+
+    return digest
 
 
 def render(plan: Plan, results: Sequence[StepResult], status: str) -> str:
@@ -213,7 +245,7 @@ def render(plan: Plan, results: Sequence[StepResult], status: str) -> str:
         done = sum(1 for r in results if r.status == "ok")
         lines += [f"> This plan stopped early ({status}) after {done} of {len(plan.steps)} steps; "
                   "what was done is kept below.", ""]
-    drafts = [r.output for r in by_action.get("draft", []) if r.output]
+    drafts = [r.output for r in by_action.get("draft", []) if r.output and r.status in ("ok", "skipped")]
     lines += [*(drafts or ["_No draft was written._"]), ""]
     analyses = [r.output for r in by_action.get("analyse", []) if r.output]
     if analyses:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.backends.base import GenerationParams, Message, Request
+from edgeprompt.backends.base import Document, GenerationParams, Message, Request
 from edgeprompt.orchestrate.guard import Guard, Isolated
 from edgeprompt.orchestrate.toolcalls import NativeParser, parse_explicit, parse_tool_calls, visible_text
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolResult, refuse_all
@@ -59,11 +59,11 @@ class Completion:
 
 
 def complete(backend: Backend, messages: Sequence[Message], params: GenerationParams,
-             cancel: threading.Event | None = None) -> Completion:
+             cancel: threading.Event | None = None, documents: Sequence[Document] = ()) -> Completion:
     """Run the backend to the end and return the whole text."""
     pieces: list[str] = []
     finish, stats = "stop", None
-    for chunk in backend.stream(Request(tuple(messages), params, cancel)):
+    for chunk in backend.stream(Request(tuple(messages), params, cancel, tuple(documents))):
         pieces.append(chunk.text)
         if chunk.finish_reason is not None:
             finish, stats = chunk.finish_reason, chunk.stats

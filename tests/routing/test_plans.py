@@ -84,9 +84,12 @@ def test_plan_runs_every_step_traces_it_and_writes_markdown(tmp_path: Path) -> N
     assert md.startswith("# Prepare a summary report of my 2025 project meetings")
     assert "ship the beta in May" in md and "## Analysis" in md and "1. /docs/kickoff.md (Decisions)" in md
     assert "| 1 | retrieve:" in md and result.out == str((tmp_path / "out" / "report.md").resolve())
-    analyse_prompt = backend.requests[0].messages[-1].content
-    assert "[step 1] search_documents" in analyse_prompt and "Atlas beta ships in May." in analyse_prompt
-    assert "[step 2] analysis" in backend.requests[1].messages[-1].content
+    analyse = backend.requests[0]
+    assert "[step 1] search_documents" in analyse.messages[0].content
+    assert "Atlas beta ships in May." in analyse.messages[0].content
+    assert analyse.messages[-1].content.startswith(f"Task: {TASK}\nThis step: List the key facts")
+    assert [(d.n, d.path) for d in analyse.documents] == [(1, "/docs/kickoff.md"), (2, "/docs/review.md")]
+    assert "[step 2] analysis" in backend.requests[1].messages[0].content
     (trace,) = traces
     assert trace.operation == "plan" and trace.id == result.trace_id
     assert [s.name for s in trace.spans] == ["plan.step"] * 4
@@ -144,7 +147,7 @@ def test_material_is_shortened_to_fit_a_small_window() -> None:
     result = _runner(backend, [], search=lambda q, k: long_hits).run(rule_plan(TASK))
     assert result.status == "ok"
     assert all(backend.count_tokens(r.messages) <= 600 for r in backend.requests)
-    assert "[shortened]" in backend.requests[0].messages[-1].content
+    assert "[shortened]" in backend.requests[0].messages[0].content
 
 
 def test_plan_command_with_the_echo_model(linked_home: Path, cli: Any) -> None:
@@ -171,3 +174,23 @@ def test_plan_command_dry_run_and_bad_input(linked_home: Path, cli: Any) -> None
                       ([TASK, "--timeout", "0"], "positive"), ([TASK, "--out", str(linked_home)], "folder")):
         code, out, err = cli("plan", *argv)
         assert code == 2 and msg in err and out == ""
+
+
+def test_plan_over_your_documents_with_the_extractive_model(linked_home: Path, cli: Any, tmp_path: Path) -> None:
+    """The fallback without any language model: retrieval, then the extractive model quotes with citations."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "kickoff.md").write_text("# Atlas kickoff, 2025-01-14\n\nWe decided to ship the Atlas beta in May. "
+                                      "Dana owns the budget.\n")
+    (notes / "review.md").write_text("# Atlas review, 2025-06-02\n\nThe beta shipped on May 28. The next "
+                                     "milestone is the public launch in October.\n")
+    assert cli("docs", "add", str(notes))[0] == 0
+    code, out, err = cli("plan", "prepare a summary report of my 2025 project meetings about Atlas", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["status"] == "ok" and [s["status"] for s in res["steps"]] == ["ok", "ok", "skipped", "ok"]
+    assert res["steps"][1]["route"] == "documents" and res["steps"][1]["model"] is None  # the passage digest
+    md = Path(res["out"]).read_text()
+    assert "- We decided to ship the Atlas beta in May. [1]" in md and "1. " + str(notes / "kickoff.md") in md
+    assert "cannot write one" in md
+    assert Path(res["out"]).parent == linked_home / "plans"
