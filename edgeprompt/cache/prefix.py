@@ -41,6 +41,19 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
+def _compact(cache: list[Any]) -> None:
+    """Cut each layer's KV buffers to the tokens they hold. A fetched copy keeps the stored entry's
+    oversized, shared buffers; writing the next tokens into those copies them whole at every step
+    (measured: 3x slower first token than a state loaded from disk)."""
+    import mlx.core as mx
+
+    for layer in cache:
+        state = getattr(layer, "state", None)
+        if isinstance(state, tuple | list) and len(state) == 2 and hasattr(layer, "offset"):
+            layer.state = state
+    mx.eval([a for layer in cache for a in getattr(layer, "state", ()) if isinstance(a, mx.array)])
+
+
 class PrefixCache:
     """Implements the MLX backend's `PrefixCache` seam: `lookup(ids) -> (cache, n)`, `release(ids, cache)`."""
 
@@ -74,6 +87,8 @@ class PrefixCache:
             cache, n = disk
         if cache is None or n < MIN_REUSE:
             cache, n = make_prompt_cache(self.model), 0
+        else:
+            _compact(cache)
         self.last_reused = n
         self.record("prefix", hits=int(n > 0), misses=int(n == 0), tokens_saved=n)
         return cache, n
