@@ -73,7 +73,7 @@ def _check(args: argparse.Namespace, rt: Runtime) -> tuple[int, float]:
 
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.commands.tools import confirmer
-    from edgeprompt.orchestrate.guard import Guard, scanner_of
+    from edgeprompt.orchestrate.guard import Guard
     from edgeprompt.orchestrate.plan_runner import PlanRunner, passage_digest
     from edgeprompt.orchestrate.toolloop import follows_instructions, settings_params
     from edgeprompt.routing_log import record_decision
@@ -91,7 +91,7 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     router, prompting = rt.router(), str(rt.settings.get("tools.prompting"))
     runner = PlanRunner(
         rt.toolbox(), lambda model_id: rt.backend(model_id), lambda text: router.for_request(text, args.model),
-        settings_params(rt, int(rt.settings.get("plans.step_max_tokens"))), guard=Guard(scanner_of(rt)),
+        settings_params(rt, int(rt.settings.get("plans.step_max_tokens"))), guard=Guard.for_runtime(rt),
         confirm=confirmer(args), progress=ctx.info, save_trace=rt.traces.save,
         on_route=lambda d, trace_id: record_decision(rt, d, trace_id, "plan"),
         instruct=lambda model_id: follows_instructions(rt.card(model_id), prompting),

@@ -96,12 +96,12 @@ def _show(result: Any) -> str:
 
 
 def tool_loop(rt: Runtime, model: str | None, args: argparse.Namespace, question: str) -> Any:
-    from edgeprompt.orchestrate.guard import Guard, scanner_of
+    from edgeprompt.orchestrate.guard import Guard
     from edgeprompt.orchestrate.toolloop import ToolLoop, follows_instructions, settings_params
 
     card = rt.card(model)
     prompted = follows_instructions(card, str(rt.settings.get("tools.prompting")))
-    return ToolLoop(rt.toolbox(), rt.backend(card.id), card, settings_params(rt), guard=Guard(scanner_of(rt)),
+    return ToolLoop(rt.toolbox(), rt.backend(card.id), card, settings_params(rt), guard=Guard.for_runtime(rt),
                     prompted=prompted, max_calls=int(rt.settings.get("tools.max_calls")),
                     confirm=confirmer(args))
 

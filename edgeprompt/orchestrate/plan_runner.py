@@ -209,8 +209,7 @@ class PlanRunner:
         budget = backend.context_length - min(self.params.max_tokens, backend.context_length // 2)
         cut = [Isolated(b.label, b.text, b.decision, b.score) for b in blocks]
         while True:  # the material sits in the system turn, as the pipeline's sources do; the user turn is the step
-            system = f"{STEP_SYSTEM}\n\n{Guard.message(cut)}" if cut else STEP_SYSTEM
-            messages = [Message("system", system), Message("user", ask)]
+            messages = self.guard.messages(STEP_SYSTEM, cut, ask)
             if backend.count_tokens(messages) <= budget or not cut:
                 return messages
             longest = max(range(len(cut)), key=lambda i: len(cut[i].text))

@@ -145,20 +145,21 @@ class ToolLoop:
         if not self.prompted:
             return ToolAnswer(show(result), (result,), "explicit", self.card.id)
         blocks = self._isolated([result], 1)
-        messages = [Message("system", PLAIN_SYSTEM),
-                    Message("user", f"{Guard.message(blocks)}\n\nUsing the tool result above, answer: {question}")]
+        messages = self.guard.messages(PLAIN_SYSTEM, blocks, f"Using the tool result, answer: {question}")
         done = self._generate(messages, cancel)
         return ToolAnswer(done.text.strip() or show(result), (result,), "explicit", self.card.id, done.finish,
                           tuple(Guard.notices(blocks)))
 
     def _prompted(self, question: str, cancel: threading.Event | None) -> ToolAnswer:
         specs = self.toolbox.specs()
-        messages = [Message("system", TOOL_SYSTEM + json.dumps(specs, ensure_ascii=False)),
-                    Message("user", question)]
+        system = TOOL_SYSTEM + json.dumps(specs, ensure_ascii=False)
         results: list[ToolResult] = []
+        blocks: list[Isolated] = []
+        history: list[Message] = []
         notices: list[str] = []
-        while True:
-            done = self._generate(messages, cancel)
+        turn = question
+        while True:  # results so far sit in the system turn as isolated data; the calls stay in the history
+            done = self._generate(self.guard.messages(system, blocks, turn, history), cancel)
             calls = parse_tool_calls(done.text, self.native, specs)
             room = self.max_calls - len(results)
             if not calls or done.finish == "cancelled" or room <= 0:
@@ -167,10 +168,13 @@ class ToolLoop:
                 answer = visible_text(done.text, self.native)
                 return ToolAnswer(answer, tuple(results), "prompted", self.card.id, done.finish, tuple(notices))
             new = [self._call(c) for c in calls[:room]]
-            blocks = self._isolated(new, len(results) + 1)
+            fresh = self._isolated(new, len(results) + 1)
             results += new
-            notices += Guard.notices(blocks)
-            messages += [Message("assistant", done.text), Message("user", Guard.message(blocks))]
+            blocks += fresh
+            notices += Guard.notices(fresh)
+            history += [Message("user", turn), Message("assistant", done.text)]
+            turn = (f"The results of {', '.join(r.call.name for r in new)} are in the documents above. "
+                    "Answer my request, or call another tool.")
 
 
 def confirm_on_tty(ask: Callable[[str], str], yes: bool, interactive: bool) -> Confirm:
