@@ -62,7 +62,8 @@ def share_embedder(first: Path, other: Path) -> None:
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = {"task": args.task, "num-server-rounds": args.rounds, "min-nodes": CLIENTS, "secagg": args.secagg}
+    cfg = {"task": args.task, "num-server-rounds": args.rounds, "min-nodes": CLIENTS, "secagg": args.secagg,
+           "init": args.init, "strategy": args.strategy, "proximal-mu": args.mu}
     if args.secagg:
         cfg["secagg-num-shares"] = 1.0
         cfg["secagg-reconstruction-threshold"] = 1.0
@@ -87,12 +88,14 @@ def onnx_accuracy(folder: Path, x: Any, y: Any) -> float:
     return float((logits.argmax(1) == y).mean())
 
 
-def local_baselines(spec: HeadSpec, data: list[task.LocalData], cfg: dict[str, Any], x: Any, y: Any) -> list[float]:
-    """Each laptop alone: the same DP-SGD, all rounds' epochs on its own data, scored on the union test set."""
+def local_baselines(spec: HeadSpec, data: list[task.LocalData], cfg: dict[str, Any], rounds: int, x: Any,
+                    y: Any) -> list[float]:
+    """Each laptop alone: the same start and DP-SGD, as many epochs as the rounds it trained, on its own
+    data only; scored on the union test set."""
     accs = []
     for i, d in enumerate(data):
-        model = task.build_model(spec, int(cfg["hidden"]), int(cfg["seed"]))
-        task.train_dp(model, d.x_train, d.y_train, epochs=int(cfg["num-server-rounds"]) * int(cfg["local-epochs"]),
+        model = task.initial_model(spec, cfg)
+        task.train_dp(model, d.x_train, d.y_train, epochs=rounds * int(cfg["local-epochs"]),
                       batch_size=int(cfg["batch-size"]), lr=float(cfg["learning-rate"]),
                       sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]), seed=i)
         accs.append(task.evaluate(model, x, y)[1])
@@ -149,8 +152,10 @@ def measure(args: argparse.Namespace, spec: HeadSpec, homes: list[Path], summary
             fed = rt.settings.section("federation")
             eps.append(PrivacyLedger(rt.db).spent(args.task, float(fed["delta"])))
     return {"clients": CLIENTS, "rounds": args.rounds, "epsilon": eps, "epsilon_budget": float(fed["epsilon_budget"]),
-            "accuracy_local": local_baselines(spec, data, cfg, x, y),
+            "accuracy_local": local_baselines(spec, data, cfg, summary["rounds_trained"], x, y),
             "accuracy_global": onnx_accuracy(spec.folder(homes[0] / "models"), x, y),
+            "accuracy_initial": task.evaluate(task.initial_model(spec, cfg), x, y)[1], "init": args.init,
+            "strategy": args.strategy,
             "task": args.task, "delta": float(fed["delta"]), "union_test_examples": len(y),
             "rounds_trained": summary["rounds_trained"], "secagg": args.secagg, "run_id": summary["run_id"],
             "dp_overhead": dp_overhead(spec, data[0], cfg)}
@@ -160,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--task", choices=["firewall", "router"], default="firewall")
-    p.add_argument("--per-family", type=int, default=60, help="examples per attack family or topic per laptop")
+    p.add_argument("--per-family", type=int, help="examples per attack family, topic or route per laptop "
+                   "(default: 60 firewall, 120 router: 360 per laptop either way)")
+    p.add_argument("--init", choices=["shipped", "random"], default="shipped",
+                   help="round 0: the head edgeprompt ships, or fresh weights")
+    p.add_argument("--strategy", choices=["fedavg", "fedprox"], default="fedavg")
+    p.add_argument("--mu", type=float, default=0.0, help="FedProx proximal weight")
     p.add_argument("--secagg", action="store_true", help="aggregate under SecAgg+ masks (slower)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds the federated run may take")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (data homes, logs, pack)")
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="edgeprompt-fed-demo-"))
     try:
         spec = head_spec(args.task)
-        homes = seed_homes(base, args.task, args.per_family)
+        homes = seed_homes(base, args.task, args.per_family or (120 if args.task == "router" else 60))
         summary, fed_s = federate(args, base, homes)
         install_everywhere(homes, summary)
         result = measure(args, spec, homes, summary)
@@ -183,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             say(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
-    say(f"ε per laptop {[round(e, 3) for e in result['epsilon']]} (budget {result['epsilon_budget']:g}); union "
-        f"accuracy: global {result['accuracy_global']:.3f}, local {[round(a, 3) for a in result['accuracy_local']]}; "
-        f"DP epoch {result['dp_overhead']['ratio']:.1f}x plain")
+    r = result
+    say(f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); union accuracy: "
+        f"start {r['accuracy_initial']:.3f}, federated {r['accuracy_global']:.3f}, local-only "
+        f"{[round(a, 3) for a in r['accuracy_local']]}; DP epoch {r['dp_overhead']['ratio']:.1f}x plain")
     print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
     return 0
 

@@ -8,6 +8,7 @@ firewall's head lives in `edgeprompt.firewall` (features, head, classifier); the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class HeadSpec:
     export: Callable[[Any, Path, dict[str, Any]], tuple[Path, Path]]  # -> (classifier.onnx, classifier.json)
     validate: Callable[[bytes, dict[str, Any]], None]  # load as the runtime would; raises if unusable
     default_hidden: int
+    shipped: Callable[[], tuple[int, dict[str, Any]]]  # (hidden, torch state dict) of the head edgeprompt ships
 
     def folder(self, models_dir: Path) -> Path:
         """Where the runtime loader looks first: `<data home>/models/<task>/`."""
@@ -53,8 +55,28 @@ def _firewall() -> HeadSpec:
     def validate(model: bytes, description: dict[str, Any]) -> None:
         Classifier.from_bytes(model, description, origin="pack")
 
+    def shipped() -> tuple[int, dict[str, Any]]:
+        from edgeprompt.firewall.rules import shipped_dir
+
+        desc = json.loads((shipped_dir() / "classifier.json").read_text())
+        weights = _initializers(shipped_dir() / "classifier.onnx")
+        layers = sorted(int(k[1:]) for k in weights if k.startswith("w"))
+        # Gemm weights are stored [out, in] (transB=1), as torch.nn.Linear keeps them; Linear i sits at
+        # Sequential index 2*i (a ReLU between layers)
+        state = {f"{2 * i}.{part}": weights[f"{part[0]}{i}"] for i in layers for part in ("weight", "bias")}
+        return int(desc.get("hidden", 0)), state
+
     return HeadSpec("firewall", "firewall-model", tuple(head.LABELS), features.DIM, featurize,
-                    lambda hidden, seed: head.build(features.DIM, hidden, seed), export, validate, head.HIDDEN)
+                    lambda hidden, seed: head.build(features.DIM, hidden, seed), export, validate, head.HIDDEN,
+                    shipped)
+
+
+def _initializers(path: Path) -> dict[str, Any]:
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(str(path)).graph.initializer}
 
 
 def _router() -> HeadSpec:
@@ -76,8 +98,6 @@ def _router() -> HeadSpec:
         return onnx_path, folder / routing_head.META_FILE
 
     def validate(model: bytes, description: dict[str, Any]) -> None:
-        import json
-
         if list(description.get("labels", [])) != list(TAGS):
             raise ModelLoadError(f"router head labels {description.get('labels')} != {list(TAGS)}")
         with tempfile.TemporaryDirectory() as tmp:
@@ -85,8 +105,13 @@ def _router() -> HeadSpec:
             (Path(tmp) / routing_head.META_FILE).write_text(json.dumps(description))
             routing_head.RouterHead(Path(tmp))
 
+    def shipped() -> tuple[int, dict[str, Any]]:
+        folder = routing_head.shipped_dir()
+        hidden = int(routing_head.HeadMeta.read(folder / routing_head.META_FILE).extra.get("hidden", 0))
+        return hidden, routing_head.head_state_from_onnx(folder / routing_head.ONNX_FILE)
+
     return HeadSpec("router", "router-model", tuple(TAGS), routing_head.DIM, featurize,
-                    lambda hidden, seed: routing_head.torch_head(len(TAGS), hidden), export, validate, 0)
+                    lambda hidden, seed: routing_head.torch_head(len(TAGS), hidden), export, validate, 0, shipped)
 
 
 def head_spec(task: str) -> HeadSpec:

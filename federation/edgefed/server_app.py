@@ -51,7 +51,7 @@ def main(grid: Grid, context: Context) -> None:
     task.set_threads()
     cfg = task.run_config(context.run_config)
     spec = head_spec(str(cfg["task"]))
-    model = task.build_model(spec, int(cfg["hidden"]), int(cfg["seed"]))
+    model = task.initial_model(spec, cfg)
     if cfg["secagg"]:
         state, log = strategies.run_secagg(grid, context, cfg, model, task.TRAIN_KEYS)
     else:

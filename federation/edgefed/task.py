@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 DEFAULTS: dict[str, Any] = {
     "task": "firewall",
     "hidden": 0,
+    "init": "shipped",
     "num-server-rounds": 3,
     "local-epochs": 2,
     "batch-size": 32,
@@ -130,6 +131,22 @@ def build_model(spec: HeadSpec, hidden: int, seed: int = 0) -> torch.nn.Module:
 
     torch.manual_seed(seed)
     return spec.build(spec.default_hidden if hidden < 0 else hidden, seed)
+
+
+def initial_model(spec: HeadSpec, cfg: dict[str, Any]) -> torch.nn.Module:
+    """Round 0's global model: the head edgeprompt ships (`init = "shipped"`), so federation improves the
+    model laptops already use, or freshly initialised weights (`init = "random"`)."""
+    model = build_model(spec, int(cfg["hidden"]), int(cfg["seed"]))
+    if cfg["init"] == "shipped":
+        hidden, state = spec.shipped()
+        wanted = spec.default_hidden if int(cfg["hidden"]) < 0 else int(cfg["hidden"])
+        if hidden != wanted:
+            raise ValueError(f"the shipped {spec.task} head has hidden={hidden}; run with hidden={hidden} "
+                             f"or init=\"random\"")
+        load_state(model, state)
+    elif cfg["init"] != "random":
+        raise ValueError(f"init must be \"shipped\" or \"random\", not {cfg['init']!r}")
+    return model
 
 
 def parameter_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:

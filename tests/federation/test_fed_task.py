@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,25 @@ def test_run_config_defaults_mirror_the_app_pyproject() -> None:
     app_dir = Path(__file__).resolve().parents[2] / "federation"
     declared = tomllib.loads((app_dir / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
     assert declared == task.DEFAULTS
+
+
+@pytest.mark.parametrize("which", ["firewall", "router"])
+def test_round_zero_is_the_shipped_head(which: str) -> None:
+    """init = "shipped": the torch model the rounds start from computes what the shipped ONNX computes."""
+    import onnxruntime as ort
+
+    spec = head_spec(which)
+    model = task.initial_model(spec, task.run_config({"task": which}))
+    if which == "firewall":
+        from edgeprompt.firewall.rules import shipped_dir
+    else:
+        from edgeprompt.routing_head import shipped_dir
+    desc = json.loads((shipped_dir() / "classifier.json").read_text())
+    x = np.random.default_rng(1).normal(size=(4, spec.input_dim)).astype(np.float32)
+    shipped = ort.InferenceSession(str(shipped_dir() / "classifier.onnx")).run(["logits"], {desc["input"]: x})[0]
+    with torch.no_grad():
+        assert np.allclose(model(torch.from_numpy(x)).numpy(), shipped, atol=1e-4)
+    with pytest.raises(ValueError, match="hidden"):
+        task.initial_model(spec, task.run_config({"task": which, "hidden": 7}))
+    random = task.initial_model(spec, task.run_config({"task": which, "init": "random"}))
+    assert not torch.equal(random[0].weight, model[0].weight)
