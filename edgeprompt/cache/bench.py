@@ -134,8 +134,8 @@ def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exa
         cpu_ms.append((time.process_time() - c0) * 1000)
         t0 = time.perf_counter()
         rt.db.query("WITH c AS MATERIALIZED (SELECT rowid, embedding FROM cache_vectors WHERE bits MATCH vec_bit(?) "
-                    "AND k = ?) SELECT rowid, vec_distance_cosine(embedding, ?) d FROM c ORDER BY d LIMIT 5",
-                    (_bits(vec), CANDIDATES, vec.tobytes()))
+                    "AND k = ? AND scope = ?) SELECT rowid, vec_distance_cosine(embedding, ?) d FROM c ORDER BY d "
+                    "LIMIT 5", (_bits(vec), CANDIDATES, q(text).scope, vec.tobytes()))
         knn_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         raw.execute("SELECT rowid, distance FROM v WHERE emb MATCH ? AND k = 5", (vec.tobytes(),)).fetchall()

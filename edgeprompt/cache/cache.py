@@ -124,9 +124,8 @@ class Cache:
 
     def _semantic(self, q: CacheQuery) -> Lookup:
         vec = self._memo().embed(q.question)
-        filters = {"model_key": q.model_key, "prompt_version": q.prompt_version, "context_hash": q.context_hash}
         first: Lookup | None = None
-        for e, sim in self.entries.nearest(vec, filters):
+        for e, sim in self.entries.nearest(vec, q.scope):
             guards = self.guards(q, e, sim)
             if all(g["pass"] for g in guards.values()):
                 return self._hit("semantic", e, sim, guards)
@@ -165,7 +164,7 @@ class Cache:
         if e is not None:
             return self._hit("fallback", e, 1.0, {"age": _check(True, f"{e.age_s:.0f} s old")})
         vec = self._memo().embed(question)
-        for cand, sim in self.entries.nearest(vec, {}):
+        for cand, sim in self.entries.nearest(vec, None):
             checks = gate.compare(question, cand.question)
             if (sim >= self.threshold and cand.model_key.startswith(f"{model_id}/") and cand.created_at >= newer
                     and all(c.passed for c in checks.values())):

@@ -65,14 +65,15 @@ class EntryStore:
         r = self.db.query_one(f"SELECT {_COLS} FROM cache_entries WHERE id = ?", (entry_id,))
         return _entry(r) if r else None
 
-    def nearest(self, vec: np.ndarray, filters: dict[str, str], limit: int = 5) -> list[tuple[Entry, float]]:
-        """Entries whose question is closest to `vec` (cosine), among those matching `filters` exactly."""
-        where = "".join(f" AND {col} = ?" for col in filters)
+    def nearest(self, vec: np.ndarray, scope: int | None, limit: int = 5) -> list[tuple[Entry, float]]:
+        """Entries whose question is closest to `vec` (cosine), within `scope` (see `keys.scope`) if given."""
+        where = " AND scope = ?" if scope is not None else ""
         rows = self.db.query(
             "WITH c AS MATERIALIZED (SELECT rowid, embedding FROM cache_vectors "
             f"WHERE bits MATCH vec_bit(?) AND k = ?{where}) "
             "SELECT rowid, 1.0 - vec_distance_cosine(embedding, ?) AS sim FROM c ORDER BY sim DESC LIMIT ?",
-            (_bits(vec), CANDIDATES, *filters.values(), vec.astype("float32").tobytes(), limit))
+            (_bits(vec), CANDIDATES, *([scope] if scope is not None else []), vec.astype("float32").tobytes(),
+             limit))
         out = []
         for rowid, sim in rows:
             e = self.get(int(rowid))
@@ -123,10 +124,8 @@ class EntryStore:
             c.executemany("INSERT INTO cache_entry_sources(entry_id, path, chunk_id, doc_sha256) VALUES (?,?,?,?)",
                           [(entry_id, s.path, s.chunk_id, s.doc_sha256) for s in q.sources])
             if vec is not None:
-                c.execute("INSERT INTO cache_vectors(rowid, bits, model_key, prompt_version, context_hash, "
-                          "embedding) VALUES (?, vec_bit(?), ?, ?, ?, ?)",
-                          (entry_id, _bits(vec), q.model_key, q.prompt_version, q.context_hash,
-                           vec.astype("float32").tobytes()))
+                c.execute("INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
+                          (entry_id, _bits(vec), q.scope, vec.astype("float32").tobytes()))
         return entry_id
 
     def touch(self, entry_ids: Sequence[int], when: float) -> None:

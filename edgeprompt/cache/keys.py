@@ -64,8 +64,18 @@ class CacheQuery:
         })))
 
     @property
+    def scope(self) -> int:
+        return scope(self.model_key, self.prompt_version, self.context_hash)
+
+    @property
     def sampled(self) -> bool:
         return float(self.params.get("temperature", 0.0)) > 0.0
+
+
+def scope(model_key: str, prompt_version: str, context_hash: str) -> int:
+    """One signed 63-bit integer naming where a semantic match may come from (sqlite-vec filters integers fast)."""
+    digest = hashlib.sha256("\x00".join((model_key, prompt_version, context_hash)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def normalise(text: str) -> str:

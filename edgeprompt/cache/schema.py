@@ -98,3 +98,18 @@ def invalidate_on_document_change(conn: Any) -> None:
         END;
         """,
     )
+
+
+def vectors_by_scope(conn: Any) -> None:
+    # sqlite-vec 0.1.9 filters TEXT metadata during a KNN scan about 60x slower than INTEGER (measured at 10k:
+    # 63 ms against 0.8 ms), so the three text columns become one integer: a hash of model, prompt version and
+    # context (`keys.scope`). Entries keep the texts, and the guards compare them, so a hash collision cannot
+    # serve a wrong answer.
+    from edgeprompt.cache.keys import scope
+
+    rows = conn.execute("SELECT v.rowid, v.bits, v.embedding, e.model_key, e.prompt_version, e.context_hash "
+                        "FROM cache_vectors v JOIN cache_entries e ON e.id = v.rowid").fetchall()
+    conn.execute("DROP TABLE cache_vectors")
+    conn.execute("CREATE VIRTUAL TABLE cache_vectors USING vec0(bits bit[384], scope INTEGER, +embedding BLOB)")
+    conn.executemany("INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
+                     [(r[0], r[1], scope(r[3], r[4], r[5]), r[2]) for r in rows])

@@ -42,6 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0702_federation_events", federation_schema.federation_events),
     Migration("0401_answer_cache", cache_schema.answer_cache),
     Migration("0402_cache_document_invalidation", cache_schema.invalidate_on_document_change),
+    Migration("0403_cache_vector_scope", cache_schema.vectors_by_scope),
     Migration("0501_observatory_signals", observatory_schema.signals),
     Migration("0502_eval_runs", observatory_schema.eval_runs),
     Migration("0601_route_decisions", routing_schema.route_decisions),
