@@ -26,7 +26,7 @@ from edgeprompt.observatory.traceset import TraceSet
 if TYPE_CHECKING:
     import numpy as np
 
-PERMUTATIONS = 300
+PERMUTATIONS = 200  # p-values in steps of 1/201: fine against alpha 0.01, and a third cheaper than 300
 
 
 @dataclass(frozen=True)

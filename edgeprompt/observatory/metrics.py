@@ -41,19 +41,14 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def ttft(r: TraceRecord) -> float | None:
-    g = r.span("generate")
-    v = g.attrs.get("edgeprompt.ttft_ms") if g is not None else None
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    return r.number("edgeprompt.ttft_ms")
 
 
 def latency(ts: TraceSet) -> dict[str, Any]:
     stages: dict[str, list[float]] = defaultdict(list)
     hours: dict[int, list[float]] = defaultdict(list)
     for r in ts.records:
-        per: dict[str, float] = defaultdict(float)
-        for s in r.spans:
-            per[s.name] += s.duration_ms
-        for name, ms in per.items():
+        for name, ms in r.stages.items():
             stages[name].append(ms)
         hours[time.localtime(r.started_at).tm_hour].append(r.duration_ms)
     return {
@@ -204,9 +199,9 @@ def models(ts: TraceSet) -> list[dict[str, Any]]:
         tps = [v for r in rs if (v := r.number("edgeprompt.tokens_per_s")) is not None and v > 0]
         per_tok = []
         for r in rs:
-            g, n = r.span("generate"), r.number("gen_ai.usage.output_tokens")
+            g, n = r.stage_ms("generate"), r.number("gen_ai.usage.output_tokens")
             if g is not None and n:
-                per_tok.append(g.duration_ms / n)
+                per_tok.append(g / n)
         metered = [r for r in rs if r.number("edgeprompt.energy.joules") is not None]
         joules = [r.number("edgeprompt.energy.joules") or 0.0 for r in metered]
         sources = sorted({str(r.get("edgeprompt.energy.source", "estimate")) for r in metered})

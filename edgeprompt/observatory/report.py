@@ -42,12 +42,13 @@ def parse_since(text: str, now: float | None = None) -> float:
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
     """The matrices here are small; multi-threaded BLAS and OpenMP on a busy laptop spin instead of working
-    (measured on 2 loaded cores: a drift test 0.1 s → 2-6 s, topic clustering 1.8 s → 28 s), so use one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        yield
-        return
+    (measured on 2 loaded cores: a drift test 0.1 s → 2-6 s, topic clustering 1.8 s → 28 s), so use one.
+    threadpoolctl limits only libraries already loaded, so scikit-learn (and its BLAS, OpenMP) loads first."""
+    import sklearn.cluster
+    import sklearn.linear_model
+    import sklearn.model_selection  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1):
         yield
 

@@ -16,15 +16,11 @@ if TYPE_CHECKING:
     from edgeprompt.store.db import Database
 
 _RANGE = "t.started_at >= ? AND t.started_at < ?"
+# stages whose span attributes the metrics read (tokens, confidence, firewall, retrieval, cache, signals)
+READ_ATTRIBUTES_OF = ("generate", "firewall.input", "firewall.isolate", "firewall.output", "retrieval",
+                      "cache.lookup", "observe.signals")
 # eval runs (edgeprompt eval run) leave traces too; they are not real use
 _NOT_EVAL = " AND t.id NOT IN (SELECT trace_id FROM eval_results WHERE trace_id IS NOT NULL)"
-
-
-@dataclass(frozen=True)
-class SpanRecord:
-    name: str
-    duration_ms: float
-    attrs: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -36,8 +32,8 @@ class TraceRecord:
     session_id: str | None
     model: str
     status: str
-    attrs: Mapping[str, Any]  # trace attributes over span attributes (first span wins among spans)
-    spans: tuple[SpanRecord, ...]
+    attrs: Mapping[str, Any]  # trace attributes over those of the stages in READ_ATTRIBUTES_OF
+    stages: Mapping[str, float]  # milliseconds per stage name (summed when a stage ran twice)
     thumbs: int | None = None  # the latest thumbs on this trace: +1 / -1
     edits: tuple[int, ...] = ()  # edit distances of the user's edits
     terms: tuple[str, ...] = ()
@@ -49,8 +45,8 @@ class TraceRecord:
         v = self.attrs.get(key)
         return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
-    def span(self, name: str) -> SpanRecord | None:
-        return next((s for s in self.spans if s.name == name), None)
+    def stage_ms(self, name: str) -> float | None:
+        return self.stages.get(name)
 
 
 @dataclass(frozen=True)
@@ -68,23 +64,31 @@ class TraceSet:
         return len(self.records)
 
 
-def _merge(trace_attrs: dict[str, Any], spans: list[SpanRecord]) -> dict[str, Any]:
+def _stages(db: Database, since: float, until: float, where: str) -> dict[str, dict[str, float]]:
+    """Milliseconds per stage for every trace, summed by SQLite and handed over as one JSON object each."""
+    rows = db.query("SELECT trace_id, json_group_object(name, ms) FROM (SELECT s.trace_id, s.name, "
+                    "sum(s.duration_ms) AS ms FROM trace_spans s JOIN traces t ON t.id = s.trace_id "
+                    f"WHERE {where} GROUP BY s.trace_id, s.name) GROUP BY trace_id", (since, until))
+    return {tid: json.loads(obj) for tid, obj in rows}
+
+
+def _span_attrs(db: Database, since: float, until: float, where: str) -> dict[str, list[dict[str, Any]]]:
+    """Attributes of the stages the metrics read, as one JSON array per trace (decoding JSON is most of the
+    time a report takes; the other stages' attributes are not used)."""
+    keep = ",".join(f"'{n}'" for n in READ_ATTRIBUTES_OF)
+    rows = db.query("SELECT trace_id, '[' || group_concat(attributes, ',') || ']' FROM (SELECT s.trace_id, "
+                    "s.attributes FROM trace_spans s JOIN traces t ON t.id = s.trace_id "
+                    f"WHERE {where} AND s.name IN ({keep}) ORDER BY s.trace_id, s.seq) GROUP BY trace_id",
+                    (since, until))
+    return {tid: json.loads(arr) for tid, arr in rows}
+
+
+def _merge(trace_attrs: dict[str, Any], spans: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for s in spans:
-        for k, v in s.attrs.items():
-            merged.setdefault(k, v)
+    for a in reversed(spans):  # the first stage that recorded a key wins
+        merged.update(a)
     merged.update(trace_attrs)
     return merged
-
-
-def _spans(db: Database, since: float, until: float, where: str) -> dict[str, list[SpanRecord]]:
-    out: dict[str, list[SpanRecord]] = {}
-    rows = db.query("SELECT s.trace_id, s.name, s.duration_ms, s.attributes FROM trace_spans s "
-                    f"JOIN traces t ON t.id = s.trace_id WHERE {where} ORDER BY s.trace_id, s.seq",
-                    (since, until))
-    for tid, name, dur, attrs in rows:
-        out.setdefault(tid, []).append(SpanRecord(name, float(dur), json.loads(attrs)))
-    return out
 
 
 def _feedback(db: Database, since: float, until: float, where: str) -> tuple[dict[str, int], dict[str, list[int]]]:
@@ -118,7 +122,8 @@ def load(db: Database, since: float, until: float, include_eval: bool = False) -
     where = _RANGE if include_eval else _RANGE + _NOT_EVAL
     rows = db.query("SELECT id, started_at, duration_ms, operation, session_id, model, status, attributes "
                     f"FROM traces t WHERE {where} ORDER BY started_at, id", (since, until))
-    spans = _spans(db, since, until, where)
+    stages = _stages(db, since, until, where)
+    span_attrs = _span_attrs(db, since, until, where)
     thumbs, edits = _feedback(db, since, until, where)
     signals = {r[0]: r for r in _signals(db, since, until, where)}
     records: list[TraceRecord] = []
@@ -127,7 +132,6 @@ def load(db: Database, since: float, until: float, include_eval: bool = False) -
     a_blobs: list[bytes] = []
     a_rows: list[int] = []
     for i, (tid, started, dur, op, sid, model, status, attrs) in enumerate(rows):
-        sp = spans.get(tid, [])
         sig = signals.get(tid)
         terms: tuple[str, ...] = ()
         if sig is not None:
@@ -139,7 +143,8 @@ def load(db: Database, since: float, until: float, include_eval: bool = False) -
                 a_blobs.append(sig[2])
                 a_rows.append(i)
         records.append(TraceRecord(tid, float(started), float(dur), op, sid, model or "(unknown)", status,
-                                   _merge(json.loads(attrs), sp), tuple(sp), thumbs.get(tid),
+                                   _merge(json.loads(attrs), span_attrs.get(tid, [])), stages.get(tid, {}),
+                                   thumbs.get(tid),
                                    tuple(edits.get(tid, ())), terms))
     return TraceSet(since, until, tuple(records), _stack(q_blobs), tuple(q_rows), _stack(a_blobs),
                     tuple(a_rows), {r.id: i for i, r in enumerate(records)})
