@@ -10,6 +10,7 @@ in one transaction at `flush()` (every few requests and at close), so a hit cost
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.cache import gate
 from edgeprompt.cache.entries import Entry, EntryStore
 from edgeprompt.cache.keys import CacheQuery, normalise, weights_hash
+from edgeprompt.errors import EdgepromptError
 
 if TYPE_CHECKING:
     from edgeprompt.cache.context import EmbeddingMemo
@@ -323,3 +325,5 @@ class Cache:
 
     def close(self) -> None:
         self.flush()
+        with contextlib.suppress(EdgepromptError):  # housekeeping must never fail a command at exit
+            self.expire()  # entries past every TTL are never served; this frees their space
