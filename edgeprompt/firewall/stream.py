@@ -20,9 +20,23 @@ HOLDBACK = 64  # characters; longer than any phone, card, IBAN or e-mail a sente
 LOOKBACK = 128  # context the detectors need before the held text (e.g. "phone:" before a number)
 CONTEXT_AFTER = 30  # a number stays held while its context ("… mobile") may still follow
 _TAIL_RUN = re.compile(r"\S+$")
-_NUMBERISH = re.compile(r"(?:[\w().+\-/:]{1,6}[ -]?)*\d[\w().+\-/: ]*$")
+_NUMBER_CHARS = frozenset("().+-/:#")
 _MD_IMAGE_OPEN = re.compile(r"!\[[^\]\n]{0,200}(?:\]\([^)\s]*)?$|<img\b[^>]*$", re.IGNORECASE)
 _PEM_OPEN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?![\s\S]*-----END)")
+
+
+def _number_run_start(raw: str, floor: int) -> int:
+    """Start of the trailing run of short or digit-bearing tokens (a phone, card or IBAN being written,
+    with the few words around it), found by walking back over at most `len(raw) - floor` characters."""
+    pos, start, has_digit = len(raw), len(raw), False
+    for token in reversed(raw[floor:].split(" ")):
+        begin = pos - len(token)
+        digits = any(c.isdigit() for c in token)
+        if (len(token) > 6 and not digits) or any(not (c.isalnum() or c in _NUMBER_CHARS) for c in token):
+            break
+        has_digit = has_digit or digits
+        start, pos = begin, begin - 1
+    return start if has_digit else len(raw)
 
 
 class StreamGuard:
@@ -42,8 +56,8 @@ class StreamGuard:
             start = m.start()  # never split a word that may still grow into a key or an e-mail
         window_start = max(self.cut, end - self.holdback)
         recent = self.raw[max(window_start, end - CONTEXT_AFTER):]
-        if any(c.isdigit() for c in recent) and (m := _NUMBERISH.search(self.raw, window_start)) is not None:
-            start = min(start, m.start())
+        if any(c.isdigit() for c in recent):
+            start = min(start, _number_run_start(self.raw, window_start))
         if (m := _MD_IMAGE_OPEN.search(self.raw, window_start)) is not None:
             start = min(start, m.start())
         if (m := _PEM_OPEN.search(self.raw)) is not None:
