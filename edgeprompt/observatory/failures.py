@@ -89,3 +89,9 @@ def failures(ts: TraceSet, threshold: float) -> dict[str, Any]:
     return {name: {"count": len(rs), "rate": rate(len(rs), n), "description": DESCRIPTIONS[name],
                    "examples": [r.id for r in sorted(rs, key=lambda r: -r.started_at)[:EXAMPLES]]}
             for name, rs in hits.items()}
+
+
+def with_any(ts: TraceSet, threshold: float) -> dict[str, Any]:
+    """Requests with at least one failure category."""
+    n = sum(1 for r in ts.records if categorise(r, threshold))
+    return {"count": n, "rate": rate(n, len(ts.records))}

@@ -26,7 +26,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 6px}
 .card.bad{border-left:5px solid #c62828}.card.good{border-left:5px solid #3a9d5d}
 .panel{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:14px}th,td{text-align:left;padding:6px 8px;
-border-bottom:1px solid #eee;vertical-align:top}th{color:#555;font-weight:600}td.num{text-align:right;
+border-bottom:1px solid #eee;vertical-align:top}th{color:#555;font-weight:600}td.num,th.num{text-align:right;
 font-variant-numeric:tabular-nums}.ids{font-family:ui-monospace,Menlo,monospace;font-size:12px;color:#555}
 .alarm{color:#c62828;font-weight:650}.ok{color:#3a9d5d;font-weight:650}.muted{color:#888}
 .notes li{margin:4px 0;color:#555}
@@ -34,7 +34,19 @@ font-variant-numeric:tabular-nums}.ids{font-family:ui-monospace,Menlo,monospace;
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{x:.0%}"
+    if x is None:
+        return "–"
+    return f"{x:.1%}" if 0 < x < 0.01 else f"{x:.0%}"
+
+
+STAGE_NAMES = {  # the pipeline's stage names, in words
+    "generate": "writing the answer", "retrieval": "searching your documents", "cache.lookup": "checking the cache",
+    "cache.store": "saving to the cache", "firewall.input": "checking the question",
+    "firewall.isolate": "checking the documents", "firewall.output": "checking the answer",
+    "session.load": "loading the conversation", "session.save": "saving the conversation",
+    "prompt.render": "preparing the prompt", "context.fit": "fitting the conversation",
+    "model.load": "loading the model", "route": "choosing a model", "observe.signals": "recording signals",
+}
 
 
 def _ms(v: float | None) -> str:
@@ -50,7 +62,7 @@ def _num(v: Any, nd: int = 2) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    th = "".join(f"<th{' class=num' if i in numeric else ''}>{escape(h)}</th>" for i, h in enumerate(head))
     body = "".join("<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>" for i, c in enumerate(r))
                    + "</tr>" for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
@@ -69,16 +81,15 @@ def _drift_alarms(rep: Mapping[str, Any]) -> list[str]:
 
 def _cards(rep: Mapping[str, Any]) -> str:
     fb, lat = rep["feedback"], rep["latency_ms"]["total"]
-    failed = {k: v["count"] for k, v in rep["failures"].items()}
-    problems = max(failed.values(), default=0)
+    problems = rep["answers_with_problems"]
     alarms = _drift_alarms(rep)
     cards = [
         ("", f"{rep['requests']:,}", "questions answered"),
         ("good" if (fb["up_rate"] or 0) >= 0.8 else ("bad" if fb["up_rate"] is not None else ""),
-         _pct(fb["up_rate"]), f"of rated answers were helpful ({fb['up']} 👍 · {fb['down']} 👎)"),
+         _pct(fb["up_rate"]), f"of rated answers were helpful ({fb['up']:,} up, {fb['down']:,} down)"),
         ("", _ms(lat["p50"]), f"typical answer time (slowest 5%: {_ms(lat['p95'])})"),
-        ("bad" if problems else "good", str(sum(1 for v in failed.values() if v)),
-         "kinds of problems seen (see below)"),
+        ("bad" if (problems["rate"] or 0) > 0.1 else "good", _pct(problems["rate"]),
+         f"of answers had a problem ({problems['count']:,}; see below)"),
         ("bad" if alarms else "good", "changed" if alarms else "steady",
          ("questions changed on " + ", ".join(alarms)) if alarms else "what people ask looks like before"),
     ]
@@ -93,8 +104,8 @@ def _activity(rep: Mapping[str, Any]) -> str:
         return ""
     labels = [d["day"][5:] for d in days]
     return svg.columns(labels, [svg.Series("questions", [d["requests"] for d in days], svg.PALETTE[0]),
-                                svg.Series("👍", [d["up"] for d in days], svg.PALETTE[2]),
-                                svg.Series("👎", [d["down"] for d in days], "#c62828")],
+                                svg.Series("rated helpful", [d["up"] for d in days], svg.PALETTE[2]),
+                                svg.Series("rated unhelpful", [d["down"] for d in days], "#c62828")],
                        label="questions and ratings per day")
 
 
@@ -123,7 +134,8 @@ def _failures(rep: Mapping[str, Any]) -> str:
 
 def _speed(rep: Mapping[str, Any]) -> str:
     lat = rep["latency_ms"]
-    stages = [(k, v["p50"]) for k, v in lat["stages"].items() if v["p50"] is not None][:10]
+    stages = [(f"{STAGE_NAMES.get(k, k)} ({k})", v["p50"]) for k, v in lat["stages"].items()
+              if v["p50"] is not None][:10]
     hours = lat["by_hour"]
     hour_chart = svg.lines([f"{h['hour']:02d}h" for h in hours],
                            [svg.Series("typical (median)", [h["p50"] for h in hours], svg.PALETTE[0]),
@@ -156,9 +168,10 @@ def _drift(rep: Mapping[str, Any]) -> str:
         return f"<p class=muted>Not enough data to compare periods yet ({escape(q['status'])}).</p>"
     a_by = {w["window"]: w for w in d["answers"]["windows"] if w.get("tested")}
     labels = [w["window"] for w in tested]
-    chart = svg.lines(labels, [svg.Series("questions", [w["auc"] for w in tested]),
-                               svg.Series("answers", [a_by[x]["auc"] if x in a_by else None for x in labels],
-                                          svg.PALETTE[1])],
+    short = [x[5:] if len(x) == 10 else x for x in labels]  # 2024-05-01 → 05-01
+    chart = svg.lines(short, [svg.Series("questions", [w["auc"] for w in tested]),
+                              svg.Series("answers", [a_by[x]["auc"] if x in a_by else None for x in labels],
+                                         svg.PALETTE[1])],
                       threshold=d["thresholds"]["min_auc"], threshold_label="alarm level",
                       marks=[w["alarm"] for w in tested], floor_zero=False,
                       label="how different each period is from the reference")
@@ -187,16 +200,18 @@ def _cost(rep: Mapping[str, Any]) -> str:
     rows = []
     for m in rep["models"]:
         e = m["energy"]
-        src = e["source"] or "–"
+        src = {"rapl": "measured (RAPL counter)", "estimate": "estimated from CPU time", None: "–"}.get(
+            e["source"], str(e["source"]))
         rows.append([escape(m["model"]), f"{m['requests']:,}", _num(m["tokens_per_s"]["p50"], 1),
-                     _num(m["ms_per_token"]["p50"], 1), _num(e["joules_per_answer"], 2),
-                     escape(src + (" (estimate)" if src == "estimate" else ""))])
+                     _num(m["ms_per_token"]["p50"], 1), _num(e["joules_per_answer"], 2), escape(src)])
     cache, fw = rep["cache"], rep["firewall"]
-    extra = _table(["", "checked", "rate"], [
-        ["answers from the cache", f"{cache['lookups']:,}", _pct(cache["hit_rate"])],
-        ["firewall flagged", f"{fw['checked']:,}", _pct(fw["flag_rate"])],
-        ["firewall blocked", f"{fw['checked']:,}", _pct(fw["block_rate"])]], (1, 2))
-    return (_table(["model", "answers", "words/s (tokens/s)", "ms per token", "energy per answer (J)", "measured by"],
+    extra = _table(["", "of", "share"], [
+        ["answered from the cache", f"{cache['hits']:,} of {cache['lookups']:,} questions", _pct(cache["hit_rate"])],
+        ["questions the firewall flagged", f"{fw['flagged']:,} of {fw['checked']:,}", _pct(fw["flag_rate"])],
+        ["questions or answers it blocked", f"{fw['blocked']:,} of {fw['checked']:,}", _pct(fw["block_rate"])],
+        ["answers it redacted", f"{fw['redacted']:,} of {fw['checked']:,}", _pct(fw["redact_rate"])]], (1, 2))
+    return (_table(["model", "answers", "tokens per second", "ms per token (whole answer)",
+                    "energy per answer (joules)", "how the energy is known"],
                    rows, (1, 2, 3, 4)) + "<h3>Cache and firewall</h3>" + extra)
 
 

@@ -101,6 +101,7 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
         "topics": topics_block["topics"],
         "topic_clustering": {k: v for k, v in topics_block.items() if k != "topics"},
         "failures": failures.failures(ts, threshold),
+        "answers_with_problems": failures.with_any(ts, threshold),
         "drift": drift_block,
         "energy": {"source": source_of_machine(), "watts_per_core": float(section["watts_per_core"])},
         "notes": _notes(ts, section),

@@ -31,11 +31,9 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
-    t = start
-    while t <= hi + step * 0.5:
-        ticks.append(round(t, 10))
-        t += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi - 1e-12:  # the top tick is at or above the largest value, so nothing is drawn outside
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -55,10 +53,11 @@ def _text(x: float, y: float, s: str, size: int = 11, anchor: str = "start", col
 
 def _frame(width: int, height: int, body: list[str], label: str) -> str:
     return (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
-            f"height='{height}' role='img' aria-label='{escape(label)}'>" + "".join(body) + "</svg>")
+            f"height='{height}' style='max-width:100%;height:auto' role='img' aria-label='{escape(label)}'>"
+            + "".join(body) + "</svg>")
 
 
-def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 640, color: str = PALETTE[0],
+def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 880, color: str = PALETTE[0],
           label: str = "bar chart", notes: Sequence[str] | None = None) -> str:
     """Horizontal bars, one row per item, value printed at the end of each bar."""
     if not items:
@@ -112,7 +111,7 @@ def _scale(series: Sequence[Series], threshold: float | None, floor_zero: bool) 
     return ticks, ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1
 
 
-def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 640, height: int = 220,
+def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 880, height: int = 240,
             label: str = "column chart") -> str:
     """Grouped columns (one group per label)."""
     if not labels or not series:
@@ -139,13 +138,13 @@ def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", wid
     return _frame(width, height, body, label)
 
 
-def lines(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 640, height: int = 220,
+def lines(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 880, height: int = 260,
           threshold: float | None = None, threshold_label: str = "", marks: Sequence[bool] | None = None,
           floor_zero: bool = True, label: str = "line chart", x_title: str = "") -> str:
     """Lines with dots; gaps where a value is None; optional dashed threshold and red alarm marks."""
     if not labels or not series:
         return ""
-    x0, y0, h, w = 56, 26, height - 66 - (12 if x_title else 0), width - 76
+    x0, y0, h, w = 64, 26, height - 66 - (12 if x_title else 0), width - 110  # room for the last label
     ticks, lo, hi = _scale(series, threshold, floor_zero)
     body = _legend(series, x0, 14)
     body += _axes(ticks, x0, y0, w, h, lo, hi, unit)

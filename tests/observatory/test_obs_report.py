@@ -124,6 +124,9 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     assert set(rep["failures"]["truncation"]["examples"]) == {r.trace_id for r in trunc}
     assert rep["failures"]["refusal"]["examples"] == [refusal.trace_id]
     assert rep["failures"]["error"]["rate"] == A3(1 / 33, abs=1e-4)
+    union = {tid for v in rep["failures"].values() for tid in v["examples"]}  # every category has < 5 here
+    assert rep["answers_with_problems"] == {"count": len(union), "rate": A3(len(union) / 33, abs=1e-4)}
+    assert len(union) == 11
 
     # topics cover every embedded question; everything happened today, so there is nothing to drift from
     assert sum(t["requests"] for t in rep["topics"]) == 32
