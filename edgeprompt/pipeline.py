@@ -184,7 +184,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("cache.lookup") as s:
             cache_query = cache_serve.request_query(rt, question, card, backend.name, rendered.version,
                                                     [*system, *history, user], params, grounding, len(history))
-            cached = MISS if grounding.abstained or screen.blocked else rt.cache().lookup(cache_query)
+            # (when the documents have no answer, a seeded answer for this question still may: `cache seed`)
+            cached = MISS if screen.blocked else rt.cache().lookup(cache_query)
             s.attributes.update(cache_serve.trace_attributes(cached))
             trace.attributes.update(cache_serve.trace_attributes(cached))
 
@@ -223,8 +224,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("generate") as s:
             guard = output_guard(rt, parts)  # stage 3 holds back a short window so no token shows a secret
             stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
-                      fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
                       fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
+                      fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
                       backend.stream(Request(tuple(messages), params, request.cancel,
                                              parts.documents)))
             for chunk in stream:
@@ -307,7 +308,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             usage={"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens},
             timings={"ttft_ms": round(stats.ttft_ms, 2), "total_ms": round(trace.now_ms(), 2),
                      "tokens_per_s": round(stats.tokens_per_s, 2)},
-            citations=grounding.citations(answer), abstained=grounding.abstains(answer),
+            citations=grounding.citations(answer), abstained=grounding.abstains(answer) and not cached.hit,
             cached=cached.hit, cache=cached.level if cached.hit else "",
             finish_reason=finish, backend=backend.name, notices=notices,
             context={**report.as_dict(), "documents_tokens": docs_tokens},

@@ -45,6 +45,7 @@ class CacheQuery:
     params: dict[str, Any]
     sources: tuple[SourceRef, ...] = ()
     history_len: int = 0
+    retrieval: str = "off"  # off | abstained | sources: what the document search decided for this request
     exact_key: str = field(init=False)
     context_hash: str = field(init=False)
     docs_hash: str = field(init=False)
@@ -56,11 +57,13 @@ class CacheQuery:
         set_(self, "docs_hash", sha256_hex(canonical_json(docs))[:32])
         set_(self, "params_hash", sha256_hex(canonical_json(self.params))[:32])
         # The semantic level matches the question loosely but everything around it exactly: the messages
-        # before the question (system prompt, sources, history) form its context.
-        set_(self, "context_hash", sha256_hex(canonical_json([list(m) for m in self.messages[:-1]]))[:32])
+        # before the question (system prompt, sources, history) and the retrieval outcome form its context.
+        context = [self.retrieval, *(list(m) for m in self.messages[:-1])]
+        set_(self, "context_hash", sha256_hex(canonical_json(context))[:32])
         set_(self, "exact_key", sha256_hex(canonical_json({
             "model": self.model_key, "prompt_version": self.prompt_version,
             "messages": [list(m) for m in self.messages], "params": self.params, "sources": docs,
+            "retrieval": self.retrieval,
         })))
 
     @property
@@ -89,9 +92,10 @@ def params_dict(p: GenerationParams) -> dict[str, Any]:
 
 
 def build_query(question: str, model_key: str, prompt_version: str, messages: Sequence[Message],
-                params: GenerationParams, sources: Sequence[SourceRef] = (), history_len: int = 0) -> CacheQuery:
+                params: GenerationParams, sources: Sequence[SourceRef] = (), history_len: int = 0,
+                retrieval: str = "off") -> CacheQuery:
     return CacheQuery(question, model_key, prompt_version, tuple((m.role, m.content) for m in messages),
-                      params_dict(params), tuple(sources), history_len)
+                      params_dict(params), tuple(sources), history_len, retrieval)
 
 
 def _weight_files(card: ModelCard) -> list[Path]:

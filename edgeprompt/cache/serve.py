@@ -26,8 +26,10 @@ def request_query(rt: Runtime, question: str, card: ModelCard, backend_name: str
     `question` is the user's text (compared by the semantic level); `messages` are what the model would get."""
     hits = tuple(getattr(grounding, "hits", ()))[: len(getattr(grounding, "documents", ()))]
     sources = [SourceRef(h.path, int(h.chunk_id), h.doc_sha256) for h in hits]
+    retrieval = ("off" if not getattr(grounding, "used", False) else
+                 "abstained" if getattr(grounding, "abstained", False) else "sources")
     return build_query(question, rt.cache().model_key(card, backend_name), prompt_version, messages, params,
-                       sources, history_len)
+                       sources, history_len, retrieval)
 
 
 def query_for_question(rt: Runtime, question: str, model: str | None = None, prompt: str | None = None) -> CacheQuery:

@@ -83,3 +83,18 @@ def test_cache_off_means_no_lookup_and_no_store(rt: Any, ask: Any) -> None:
                                rt.paths.cache / "answers")
     ask("How do I renew my passport?")
     assert ask("How do I renew my passport?")[0].cached is False
+
+
+def test_documents_decide_the_key_and_seeds_answer_what_they_cannot(rt: Any, ask: Any, tmp_path: Any) -> None:
+    from edgeprompt.cache.serve import query_for_question
+
+    ask("What is the capital of France?")  # no documents yet: stored under retrieval "off"
+    doc = tmp_path / "lease.md"
+    doc.write_text("# Lease\n\nThe lease ends on 31 March 2027. The rent is 950 euros a month.\n")
+    rt.documents().indexer.add([doc])
+    after, _ = ask("What is the capital of France?")
+    assert after.cached is False  # the documents now take part: the old answer no longer matches
+    seeded = "It is on the sticker under the router."
+    rt.cache().store(query_for_question(rt, "What is the wifi password?", "echo"), seeded, source="seed")
+    served, _ = ask("What is the wifi password?")
+    assert (served.cached, served.answer, served.abstained) == (True, seeded, False)
