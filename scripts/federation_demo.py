@@ -102,15 +102,23 @@ def local_baselines(spec: HeadSpec, data: list[task.LocalData], cfg: dict[str, A
     return accs
 
 
-def dp_overhead(spec: HeadSpec, d: task.LocalData, cfg: dict[str, Any], epochs: int = 3) -> dict[str, float]:
-    """Seconds per epoch of the same training loop with and without Opacus (laptop 0's data, 1 thread)."""
+def dp_overhead(spec: HeadSpec, d: task.LocalData, cfg: dict[str, Any], epochs: int = 3,
+                repeats: int = 5) -> dict[str, float]:
+    """Seconds per epoch of the same loop with and without Opacus (laptop 0's data, 1 thread): runs
+    alternate, medians reported, so load from other processes hits both alike."""
+    import statistics
+
     kw = {"epochs": epochs, "batch_size": int(cfg["batch-size"]), "lr": float(cfg["learning-rate"])}
-    plain = task.train_plain(task.build_model(spec, int(cfg["hidden"])), d.x_train, d.y_train, **kw)
-    dp = task.train_dp(task.build_model(spec, int(cfg["hidden"])), d.x_train, d.y_train,
-                       sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]), **kw)
-    return {"epoch_s_plain": plain.seconds_per_epoch, "epoch_s_dp": dp.seconds_per_epoch,
-            "ratio": dp.seconds_per_epoch / max(plain.seconds_per_epoch, 1e-9), "examples": d.n_train,
-            "epochs": epochs}
+    plain, dp = [], []
+    for r in range(repeats):
+        plain.append(task.train_plain(task.initial_model(spec, cfg), d.x_train, d.y_train, seed=r,
+                                      **kw).seconds_per_epoch)
+        dp.append(task.train_dp(task.initial_model(spec, cfg), d.x_train, d.y_train, seed=r,
+                                sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]),
+                                **kw).seconds_per_epoch)
+    p, q = statistics.median(plain), statistics.median(dp)
+    return {"epoch_s_plain": p, "epoch_s_dp": q, "ratio": q / max(p, 1e-9), "examples": d.n_train,
+            "epochs": epochs, "repeats": repeats}
 
 
 def federate(args: argparse.Namespace, base: Path, homes: list[Path]) -> tuple[dict[str, Any], float]:
