@@ -45,8 +45,9 @@ class Library:
 
     @classmethod
     def open(cls, rt: Runtime) -> Library:
-        # The firewall's chunk scanner, once the runtime offers one (issue 4): flags injected instructions.
-        scanner = rt.chunk_scanner() if hasattr(rt, "chunk_scanner") else None
+        # The firewall's chunk scanner (issue 4) flags injected instructions; it is built on the first chunk
+        # scanned, so `docs list` or a search does not load the firewall's models.
+        scanner = (lambda text: rt.chunk_scanner()(text)) if hasattr(rt, "chunk_scanner") else None
         return cls(rt, scanner)
 
     def has_documents(self) -> bool:

@@ -195,6 +195,12 @@ class Retriever:
         match = fts_query(query)
         if not match:
             return []
+        if not filters.narrowing:
+            # BM25 top-k on the FTS table alone (a join would score every match); flagged chunks are dropped
+            # later, with the vector side's
+            rows = self.db.query("SELECT rowid FROM rag_fts WHERE rag_fts MATCH ? ORDER BY bm25(rag_fts, 2.0, 1.0) "
+                                 "LIMIT ?", (match, pool))
+            return [int(r[0]) for r in rows]
         where, params = filters.sql()
         rows = self.db.query(
             "SELECT f.rowid FROM rag_fts f JOIN rag_chunks c ON c.id = f.rowid "
