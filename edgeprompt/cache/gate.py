@@ -17,7 +17,7 @@ _TOKEN = re.compile(r"[$€£¥%°]|\d+(?:[.,:/-]\d+)*(?:st|nd|rd|th)?|[^\W\d_]+
 _SENTENCE_END = re.compile(r"[.?!:;]\s+|\n")
 
 NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
     "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
@@ -39,7 +39,7 @@ DAYS = {
     "saturday": "sat", "sunday": "sun", "weekday": "weekday", "weekend": "weekend", "weekends": "weekend",
     "today": "today", "tonight": "today", "tomorrow": "tomorrow", "yesterday": "yesterday",
     "morning": "morning", "afternoon": "afternoon", "evening": "evening", "night": "night",
-    "spring": "spring", "summer": "summer", "autumn": "autumn", "fall": "autumn", "winter": "winter",
+    "spring": "spring", "summer": "summer", "autumn": "autumn", "winter": "winter",
     "christmas": "christmas", "easter": "easter",
 }
 RELATIVE = {"last", "next", "this", "previous", "coming", "past", "ago", "before", "after", "since", "until"}
@@ -210,7 +210,7 @@ def facts(text: str) -> Facts:
         if low.endswith(("'s", "s'")) and low not in NOT_POSSESSIVE and len(low) > 3:
             persons.add(low.removesuffix("'s").rstrip("'"))
         if low in RELATIONS or low.rstrip("s") in RELATIONS:
-            persons.add(low if low in RELATIONS else low.rstrip("s"))
+            persons.add(low.rstrip("s") if low.rstrip("s") in RELATIONS else low)
         if tok[0].isalpha() and _is_entity(tok.rstrip("'’").removesuffix("'s").removesuffix("’s"),
                                            m.start() in starts, title_case):
             entities.append(low.rstrip("'").removesuffix("'s"))
@@ -223,9 +223,14 @@ def facts(text: str) -> Facts:
 _SYMMETRIC = {"or", "and", "vs", "versus", "v", "between", "with", "&", "nor"}
 
 
+def _mentions(word: str, words: frozenset[str]) -> bool:
+    """`word` occurs in `words`, allowing a plural s either way ("Fees" / "fee", "IITians" / "IITian")."""
+    return word in words or word.removesuffix("s") in words or f"{word}s" in words
+
+
 def _entities_check(a: Facts, b: Facts, text_a: str, text_b: str) -> Check:
-    only_a = [e for e in dict.fromkeys(a.entities) if e not in b.words]
-    only_b = [e for e in dict.fromkeys(b.entities) if e not in a.words]
+    only_a = [e for e in dict.fromkeys(a.entities) if not _mentions(e, b.words)]
+    only_b = [e for e in dict.fromkeys(b.entities) if not _mentions(e, a.words)]
     if only_a or only_b:
         return Check(False, f"names differ: {only_a or '-'} vs {only_b or '-'}")
     shared = [e for e in dict.fromkeys(a.entities) if e in b.entities]
@@ -252,10 +257,20 @@ def _set_check(name: str, a: object, b: object) -> Check:
 _PRONOUN_CLASSES = frozenset(PRONOUN_PERSON.values())
 
 
+_SPEAKERS = frozenset({"1st", "2nd"})
+
+
 def _persons_check(a: Facts, b: Facts) -> Check:
-    """Pronoun classes must match; a possessor or relation ("sister", "John's") must be named in both."""
-    only_a = sorted(p for p in a.persons - b.persons if p in _PRONOUN_CLASSES or p not in b.words)
-    only_b = sorted(p for p in b.persons - a.persons if p in _PRONOUN_CLASSES or p not in a.words)
+    """Third persons must match, and a possessor or relation ("sister", "John's") must be named in both;
+    "my" against "your" differs, but "my IQ" against "IQ" asks the same (the asker is implied)."""
+    speakers_differ = bool(a.persons & _SPEAKERS) and bool(b.persons & _SPEAKERS)
+
+    def extra(x: Facts, y: Facts) -> list[str]:
+        return sorted(p for p in x.persons - y.persons
+                      if (p in _SPEAKERS and speakers_differ) or (p in _PRONOUN_CLASSES - _SPEAKERS)
+                      or (p not in _PRONOUN_CLASSES and not _mentions(p, y.words)))
+
+    only_a, only_b = extra(a, b), extra(b, a)
     if only_a or only_b:
         return Check(False, f"persons differ: {only_a or '-'} vs {only_b or '-'}")
     return Check(True)
