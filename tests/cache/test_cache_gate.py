@@ -47,6 +47,9 @@ def test_each_difference_vetoes(a: str, b: str, why: str) -> None:
     ("How do I learn Python?", "how do i learn python"),
     ("Is 17 a prime number?", "Is seventeen a prime number?"),
     ("What is 1,000 divided by 8?", "What is 1000 divided by 8?"),
+    ("How do I get rid of dead skin on my scalp?", "How do I get rid of dead skin on the scalp?"),
+    ("What are the Fees of AMCAT?", "What is the Fee of AMCAT?"),
+    ("How can one make a career in sports?", "How can I make a career in sports?"),
 ])
 def test_paraphrases_pass(a: str, b: str) -> None:
     assert vetoed_by(a, b) == set()
