@@ -145,6 +145,7 @@ class Cache:
             "model": _check(e.model_key == q.model_key, e.model_key),
             "prompt": _check(e.prompt_version == q.prompt_version, e.prompt_version or "built-in"),
             "context": _check(e.context_hash == q.context_hash, "system prompt, sources and history"),
+            "params": _check(e.params_hash == q.params_hash, "generation parameters"),
             "documents": _check(e.docs_hash == q.docs_hash and self.entries.sources_current(e.id),
                                 "retrieved chunks and document versions"),
             "ttl": _check(e.age_s <= ttl, f"{e.age_s:.0f} s old, ttl {ttl:.0f} s"),

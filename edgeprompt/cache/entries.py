@@ -24,6 +24,7 @@ class Entry:
     prompt_version: str
     context_hash: str
     docs_hash: str
+    params_hash: str
     question: str
     answer: str
     source: str
@@ -38,8 +39,8 @@ class Entry:
         return max(0.0, time.time() - self.created_at)
 
 
-_COLS = ("id, exact_key, model_key, prompt_version, context_hash, docs_hash, question, answer, source, trace_id, "
-         "prompt_tokens, completion_tokens, generation_ms, created_at")
+_COLS = ("id, exact_key, model_key, prompt_version, context_hash, docs_hash, params_hash, question, answer, source, "
+         "trace_id, prompt_tokens, completion_tokens, generation_ms, created_at")
 
 
 def _entry(r: Any) -> Entry:

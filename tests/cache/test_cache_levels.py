@@ -50,8 +50,12 @@ def test_semantic_hit_passes_every_guard(cache: Cache) -> None:
     assert (found.hit, found.level) == (True, "semantic")
     assert found.similarity >= cache.threshold
     assert all(g["pass"] for g in found.guards.values())
-    assert {"threshold", "model", "prompt", "documents", "ttl", "numbers", "dates", "units", "entities",
+    assert {"threshold", "model", "prompt", "params", "documents", "ttl", "numbers", "dates", "units", "entities",
             "negation", "persons"} <= set(found.guards)
+    other = cache.lookup(build_query("How can I renew my passport?", "m/echo@abc", "v1",
+                                     [Message("system", "Be brief."), Message("user", "How can I renew my passport?")],
+                                     GenerationParams(max_tokens=12)))
+    assert not other.hit and other.guards["params"]["pass"] is False
 
 
 @pytest.mark.parametrize(("stored", "asked", "guard"), [

@@ -98,3 +98,28 @@ def test_documents_decide_the_key_and_seeds_answer_what_they_cannot(rt: Any, ask
     rt.cache().store(query_for_question(rt, "What is the wifi password?", "echo"), seeded, source="seed")
     served, _ = ask("What is the wifi password?")
     assert (served.cached, served.answer, served.abstained) == (True, seeded, False)
+
+
+def test_offline_fallback_when_the_model_fails_while_running(rt: Any, ask: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    first, _ = ask("How do I renew my passport?")
+    echo = rt.backend("echo")
+
+    class Failing:
+        name, model_id, context_length = "echo", "echo", echo.context_length
+        count_tokens = staticmethod(echo.count_tokens)
+
+        def stream(self, request: Any) -> Any:
+            raise RuntimeError("out of memory on the accelerator")
+            yield  # a generator, like every backend
+
+        def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(rt, "backend", lambda *a, **k: Failing())
+    from edgeprompt.backends.base import GenerationParams
+
+    # other parameters: no exact or semantic hit, so the model has to run, and fails
+    result, _ = ask("How do I renew my passport?", save=False, params=GenerationParams(max_tokens=40))
+    assert (result.cached, result.cache, result.answer) == (True, "fallback", first.answer)
+    assert rt.traces.get(result.trace_id)["attributes"]["edgeprompt.cache.fallback_error"] == "RuntimeError"
