@@ -108,12 +108,14 @@ def kv_bytes_per_token(config: dict[str, Any], positions: int, itemsize: int) ->
 
 # -- the raw runtimes ----------------------------------------------------------------------------------
 def raw_onnx(backend: Any, ids: list[int], max_tokens: int) -> Timing:
-    """onnxruntime-genai's generator loop, greedy, with streaming detokenisation: what its examples do."""
+    """onnxruntime-genai's generator loop, greedy, with streaming detokenisation: what its examples do.
+    Both loops generate exactly `max_tokens` (end-of-turn suppressed), so short answers do not shrink the
+    measured window."""
     import onnxruntime_genai as og
 
     t0 = time.perf_counter()
     params = og.GeneratorParams(backend.model)
-    params.set_search_options(max_length=len(ids) + max_tokens, do_sample=False)
+    params.set_search_options(max_length=len(ids) + max_tokens, min_length=len(ids) + max_tokens, do_sample=False)
     gen = og.Generator(backend.model, params)
     gen.append_tokens(ids)
     decoder = backend.tokenizer.create_stream()
@@ -134,10 +136,13 @@ def raw_mlx(backend: Any, ids: list[int], max_tokens: int) -> Timing:
     from mlx_lm.generate import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
+    from edgeprompt.backends.mlx import min_tokens_processors
+
     t0 = time.perf_counter()
     stamps: list[float] = []
     for r in stream_generate(backend.model, backend.tokenizer, mx.array(ids), max_tokens=max_tokens,
-                             sampler=make_sampler(temp=0.0)):
+                             sampler=make_sampler(temp=0.0),
+                             logits_processors=min_tokens_processors(backend.tokenizer.eos_token_ids, max_tokens)):
         if r.finish_reason != "stop":
             stamps.append(time.perf_counter())
     return Timing.of(len(ids), t0, stamps)
@@ -151,7 +156,8 @@ def _pipeline_request(opts: BenchOptions, card_id: str, kind: str) -> Any:
     from edgeprompt.pipeline import AskRequest
 
     return AskRequest(opts.question, model=card_id, backend=kind, save=False, use_documents=False,
-                      params=GenerationParams(max_tokens=opts.max_tokens, temperature=0.0))
+                      params=GenerationParams(max_tokens=opts.max_tokens, temperature=0.0,
+                                              min_tokens=opts.max_tokens))
 
 
 def pipeline_once(rt: Runtime, request: Any) -> Timing:

@@ -173,7 +173,9 @@ def main() -> int:
         info(f"{label}: int{bits} (onnxruntime-genai) vs {GGUF_TYPES[bits]} (llama.cpp), {threads} threads")
         onnx_dir, gguf = to_onnx(hf, work, bits), to_gguf(hf, work, bits)
         o_dec, o_pp, ids = onnx_runs(onnx_dir, messages, args.tokens, threads, args.runs)
+        info(f"  onnx decode {statistics.median(o_dec):.1f} tok/s; now llama.cpp")
         l_dec, l_pp = llamacpp_runs(gguf, ids, args.tokens, threads, args.runs)
+        info(f"  llama.cpp decode {statistics.median(l_dec):.1f} tok/s")
         o, ll = statistics.median(o_dec), statistics.median(l_dec)
         results.append({"bits": bits, "onnx": f"int{bits}", "llamacpp": GGUF_TYPES[bits],
                         "onnx_decode_tps": round(o, 1), "llamacpp_decode_tps": round(ll, 1),

@@ -26,6 +26,7 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int | None = 0
     stop: tuple[str, ...] = ()
+    min_tokens: int = 0  # the end-of-turn token is suppressed until this many (benchmarks: fixed lengths)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,39 @@ class PrefixCache(Protocol):
     def release(self, ids: Sequence[int], cache: Any) -> None: ...
 
 
+def _logprob_entropy(logprobs: Any, token: int) -> tuple[float, float]:
+    """From the response's log-probabilities, already evaluated with its token. Reading them through numpy
+    adds no MLX op: a new op (`logprobs[token].item()`) would queue behind the next step's forward pass,
+    which mlx-lm has already launched, and cost 8-10% of the decode rate (measured on the demo model)."""
+    import mlx.core as mx
+    import numpy as np
+
+    if logprobs.dtype not in (mx.float32, mx.float16):
+        logprobs = logprobs.astype(mx.float32)  # numpy has no bfloat16
+    row = np.asarray(logprobs, dtype=np.float32).reshape(-1)
+    p = np.exp(row)
+    return float(row[token]), -float(p @ np.where(p > 0, row, 0.0))  # 0 * log 0 = 0 for masked tokens
+
+
+def min_tokens_processors(eos: set[int], min_tokens: int) -> list[Any] | None:
+    """mlx-lm logits processors that keep the end-of-turn tokens out until `min_tokens` were generated."""
+    if min_tokens <= 0 or not eos:
+        return None
+    import mlx.core as mx
+
+    banned = mx.array(sorted(eos))
+    seen = [0]
+
+    def suppress_eos(tokens: Any, logits: Any) -> Any:
+        seen[0] += 1
+        if seen[0] > min_tokens:
+            return logits
+        logits[:, banned] = -float("inf")
+        return logits
+
+    return [suppress_eos]
+
+
 class MlxBackend:
     name = "mlx"
 
@@ -97,7 +130,9 @@ class MlxBackend:
         stop = StopMatcher(request.params.stop) if request.params.stop else None
         finish = "length"
         responses = stream_generate(self.model, self.tokenizer, mx.array(ids[reused:]), max_tokens=max_new,
-                                    sampler=self._sampler(request), prompt_cache=cache)
+                                    sampler=self._sampler(request), prompt_cache=cache,
+                                    logits_processors=min_tokens_processors(self.tokenizer.eos_token_ids,
+                                                                            request.params.min_tokens))
         try:
             for r in responses:
                 if request.cancelled:
@@ -108,8 +143,7 @@ class MlxBackend:
                     finish = "stop"
                 else:
                     clock.token()
-                    lp = r.logprobs[r.token].item()
-                    ent = -(mx.exp(r.logprobs) * r.logprobs).sum().item()
+                    lp, ent = _logprob_entropy(r.logprobs, r.token)
                 text = r.text
                 if stop is not None:
                     text = stop.feed(text)

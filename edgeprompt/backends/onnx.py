@@ -41,7 +41,7 @@ def _logprob_entropy(logits: Any, token: int) -> tuple[float, float]:
     e = np.exp(z)
     total = float(e.sum())
     lse = math.log(total)
-    return float(z[token]) - lse, lse - float(e @ z) / total
+    return float(z[token]) - lse, lse - float(e @ np.where(e > 0, z, 0.0)) / total  # 0 * log 0 = 0 (masked)
 
 
 class OnnxBackend:
@@ -102,6 +102,8 @@ class OnnxBackend:
             raise UsageError(f"the prompt has {len(ids)} tokens; the model's context is {self.context_length}")
         max_new = max(1, min(p.max_tokens, room))
         options: dict[str, Any] = {"max_length": len(ids) + max_new, "do_sample": p.temperature > 0}
+        if p.min_tokens > 0:
+            options["min_length"] = len(ids) + min(p.min_tokens, max_new)
         if p.temperature > 0:
             # top_k defaults to 50 in genai_config; the vocabulary size means "top-p only", as the params say
             options.update(temperature=p.temperature, top_p=p.top_p, top_k=self.vocab_size)

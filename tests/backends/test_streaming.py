@@ -128,3 +128,8 @@ def test_onnx_logprobs_when_enabled_match_greedy_choice(tiny_model: Any, onnx_ba
 
 def test_backends_share_tokenizer_and_template(onnx_backend: Any, mlx_backend: Any) -> None:
     assert onnx_backend.prompt_ids(MESSAGES) == mlx_backend.prompt_ids(MESSAGES)
+
+
+def test_min_tokens_holds_off_the_end_of_turn(backend: Any) -> None:
+    _, chunks = generate(backend, GenerationParams(max_tokens=20, min_tokens=20))
+    assert chunks[-1].stats.completion_tokens == 20 and chunks[-1].finish_reason == "length"
