@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from edgeprompt.errors import FederationError, UsageError
 from edgeprompt.paths import Paths
@@ -104,26 +105,25 @@ def supernode_env(paths: Paths) -> dict[str, str]:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie we spawned ourselves still answers kill(0); reap it if it is ours
+    """Running and not a zombie (a zombie child of ours is reaped on the way)."""
+    import psutil
+
     with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _is_supernode(pid: int) -> bool:
-    """Guard against a recycled PID: on Linux check the command line; elsewhere trust the state file."""
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():
-        return sys.platform != "linux"
-    return b"flower-supernode" in cmdline.read_bytes()
+    """Guard against a recycled PID: the recorded process must still be a flower-supernode."""
+    import psutil
+
+    try:
+        return any("flower-supernode" in part for part in psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
 
 
 def running(paths: Paths) -> NodeState | None:
@@ -165,85 +165,59 @@ def stop_group(pid: int, grace_s: float = 10.0) -> list[int]:
     """Stop the process group led by `pid` and every descendant, including those Flower detaches into
     their own sessions (`flower-superexec`, app processes): SIGTERM, then SIGKILL after `grace_s`.
     Returns the PIDs it signalled."""
-    pids = [pid, *descendants(pid)]
-    groups = {pid}
-    for p in pids:
-        with contextlib.suppress(OSError):
-            groups.add(os.getpgid(p))
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for g in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(g, sig)
-        for p in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(p, sig)
-        deadline = time.monotonic() + (grace_s if sig == signal.SIGTERM else 2.0)
-        while time.monotonic() < deadline:
-            if not any(_group_alive(g) for g in groups) and not any(_alive(p) for p in live(pids)):
-                return pids
-            time.sleep(0.1)
-    return pids
+    import psutil
+
+    procs = _tree(pid) + [q for q in map(_process, group_members(pid)) if q is not None]
+    procs = list({q.pid: q for q in procs}.values())
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    for q in procs:
+        with contextlib.suppress(psutil.Error):
+            q.terminate()
+    _, left = psutil.wait_procs(procs, timeout=grace_s)
+    for q in left:
+        with contextlib.suppress(psutil.Error):
+            q.kill()
+    psutil.wait_procs(left, timeout=2.0)
+    _alive(pid)  # reap the leader if it is our child
+    return [q.pid for q in procs]
 
 
-def descendants(pid: int) -> list[int]:
-    """All processes below `pid` in the process tree (Linux: /proc; elsewhere none are found)."""
-    children: dict[int, list[int]] = {}
-    proc = Path("/proc")
-    if not proc.is_dir():
+def _process(pid: int) -> Any:
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+def _tree(pid: int) -> list[Any]:
+    import psutil
+
+    root = _process(pid)
+    if root is None:
         return []
-    for d in proc.iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = (d / "stat").read_text()
-                children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return [root]
 
 
 def live(pids: list[int]) -> list[int]:
     """Those of `pids` that still run (zombies waiting for their parent do not count)."""
-    out = []
-    for p in pids:
-        try:
-            state = Path(f"/proc/{p}/stat").read_text()
-        except OSError:
-            continue
-        if state[state.rindex(")") + 2:].split()[0] != "Z":
-            out.append(p)
-    return out
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _alive(pgid) or bool(group_members(pgid))
+    return [p for p in pids if _alive(p)]
 
 
 def group_members(pgid: int) -> list[int]:
-    """PIDs of the live (not zombie) processes in group `pgid`; Linux reads /proc, elsewhere asks killpg."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
-        return [pgid]
+    """PIDs of the live (not zombie) processes in process group `pgid`."""
+    import psutil
+
     found = []
-    for d in proc.iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = (d / "stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
-                if int(fields[2]) == pgid and fields[0] != "Z":
-                    found.append(int(d.name))
+    for q in psutil.process_iter(["status"]):
+        with contextlib.suppress(OSError):
+            if os.getpgid(q.pid) == pgid and q.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(q.pid)
     return found
 
 

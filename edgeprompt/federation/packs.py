@@ -9,15 +9,13 @@ half a file. The previous model is kept as `classifier.previous.*`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from edgeprompt.errors import SignatureError, UsageError
 from edgeprompt.federation.heads import head_spec, task_for_pack_kind
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.paths import Paths
+from edgeprompt.paths import Paths, write_atomic
 from edgeprompt.signing import Pack, TrustStore, read_pack
 from edgeprompt.store.db import Database
 
@@ -36,18 +34,6 @@ class Installed:
     def as_dict(self) -> dict[str, Any]:
         return {"task": self.task, "folder": self.folder, "name": self.name, "version": self.version,
                 "key_id": self.key_id, "meta": self.meta}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def verify(data: bytes, trust: TrustStore) -> tuple[Pack, str, dict[str, Any]]:
@@ -74,10 +60,10 @@ def install(paths: Paths, db: Database, data: bytes, trust: TrustStore) -> Insta
     for name in FILES:
         current = folder / name
         if current.exists():
-            _write_atomic(folder / name.replace("classifier.", "classifier.previous."), current.read_bytes())
+            write_atomic(folder / name.replace("classifier.", "classifier.previous."), current.read_bytes())
     # the description goes last: a loader that sees it sees the matching model
     for name in FILES:
-        _write_atomic(folder / name, pack.files[name])
+        write_atomic(folder / name, pack.files[name])
     PrivacyLedger(db).log_event("imported", task, str(pack.meta.get("run_id", "")), None,
                                 {"rounds": float(pack.meta.get("rounds", 0) or 0),
                                  "clients": float(pack.meta.get("clients", 0) or 0)})
