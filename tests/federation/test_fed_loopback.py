@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import set_budget
 from edgefed import task
+from fed_helpers import set_budget
 
 from edgeprompt.federation import node, seeds
 from edgeprompt.federation.heads import head_spec

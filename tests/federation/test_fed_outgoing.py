@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import context, set_budget, train_message
 from edgefed import client_app, task, wire
+from fed_helpers import context, set_budget, train_message
 
 from edgeprompt.federation.ledger import PrivacyLedger
 from edgeprompt.runtime import Runtime
@@ -94,7 +94,7 @@ def test_too_little_data_sends_nothing(data_home: Path, firewall_model) -> None:
 def test_secagg_format_reply_is_weights_and_scalars_too(seeded_home: Path, firewall_model) -> None:  # type: ignore[no-untyped-def]
     """Under SecAgg+ the legacy workflow sends `fitins.*`; the train function answers `fitres.*` (which
     secaggplus_mod masks before sending)."""
-    from conftest import instruction
+    from fed_helpers import instruction
     from flwr.common import Code, FitIns, ndarrays_to_parameters, parameters_to_ndarrays
     from flwr.compat.common import recorddict_compat as compat
 
