@@ -46,7 +46,7 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "drift_alpha": (0.01, "drift alarm when the MMD permutation test's p-value is below this …"),
         "drift_min_auc": (0.55, "… and the domain classifier tells the windows apart at least this well (AUC)"),
         "drift_min_samples": (20, "windows with fewer embedded questions are not tested"),
-        "drift_max_samples": (300, "questions sampled per window for the drift tests (speed)"),
+        "drift_max_samples": (200, "questions sampled per window for the drift tests (speed)"),
         "topics": (0, "number of topic clusters; 0 = choose by silhouette"),
         "max_topics": (8, "most topic clusters when choosing automatically"),
         "low_confidence_logprob": (-2.0, "answers whose mean token log-probability is below this are flagged"),

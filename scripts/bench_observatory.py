@@ -1,5 +1,8 @@
 """Observatory benchmarks; prints one JSON object (progress on stderr).
 
+drift:  alarm rates of the drift test over many windows of real MiniLM embeddings of generated questions:
+        same-distribution windows (false alarms) and windows with a 30 % topic shift (power).
+
 report: 10,000 synthetic-but-realistic traces (the pipeline's stages and attributes, a week of diurnal traffic,
         feedback, cache hits, firewall actions, retrieval, confidence, real MiniLM embeddings of generated
         questions with a 30 % topic shift on the last two days) written through the real TraceLog; then the
@@ -212,6 +215,44 @@ def bench_report(home: Path, n: int, repeats: int, out_dir: Path) -> dict[str, A
             "drift_alarms": q["alarms"], "drift_windows": [(w["window"], w.get("auc")) for w in q["windows"]]}
 
 
+# -- drift: false alarms and power ----------------------------------------------------------------------------
+
+def bench_drift(home: Path, trials: int, sizes: list[int]) -> dict[str, Any]:
+    """Alarm rates of the drift test on real MiniLM embeddings: same-distribution windows (false alarms) and
+    windows where 30 % of the questions moved (a new topic, or mass moved between known topics)."""
+    import numpy as np
+
+    from edgeprompt.observatory.drift import Thresholds, two_sample
+    from edgeprompt.observatory.report import one_thread
+    from edgeprompt.runtime import Runtime
+
+    base = ("cooking", "programming", "travel", "finance")
+    mixes = {"same": dict.fromkeys(base, 0.25),
+             "new_topic_30": {**{t: 0.175 for t in base}, "gardening": 0.3},
+             "reweighted_30": {"cooking": 0.4, "programming": 0.4, "travel": 0.1, "finance": 0.1}}
+    with Runtime.open(home) as rt:
+        emb = rt.embedder()
+        pools = {t: emb.embed_batch(questions(t)) for t in (*base, "gardening")}
+    rng = np.random.default_rng(2024)
+
+    def draw(weights: dict[str, float], n: int) -> Any:
+        names = list(weights)
+        picks = rng.choice(len(names), size=n, p=np.array([weights[t] for t in names]))
+        return np.vstack([pools[names[i]][rng.integers(len(pools[names[i]]))] for i in picks])
+
+    th = Thresholds()
+    out: dict[str, Any] = {"alpha": th.alpha, "min_auc": th.min_auc, "trials": trials}
+    with one_thread():
+        for n in sizes:
+            for name, mix in mixes.items():
+                t0 = time.process_time()
+                alarms = sum(two_sample(draw(mixes["same"], n), draw(mix, n), th, seed=i).alarm
+                             for i in range(trials))
+                out[f"n{n}_{name}_alarm_rate"] = round(alarms / trials, 4)
+                info(f"  n={n} {name}: {alarms}/{trials} alarms ({time.process_time() - t0:.1f} s cpu)")
+    return out
+
+
 # -- prompt-length sweep -------------------------------------------------------------------------------------
 
 def _question(backend: Any, target: int, nonce: int) -> str:
@@ -268,14 +309,15 @@ def sweep_page(rows: list[dict[str, Any]]) -> str:
         for key, what in (("total_ms", "answer"), ("ttft_ms", "first token")):
             series.append(svg.Series(f"{m}/{b} {what}", [by[t][key] if t in by else None for t in lengths],
                                      svg.PALETTE[(2 * i + (key == "ttft_ms")) % len(svg.PALETTE)]))
-    chart = svg.lines([str(t) for t in lengths], series, unit=" ms", width=900, height=360,
+    chart = svg.lines([str(t) for t in lengths], series, unit=" ms", width=900, height=380, log_y=True,
                       label="latency against prompt length", x_title="prompt length (tokens)")
     table = "".join(f"<tr><td>{r['model']}/{r['backend']}</td><td>{r['target']}</td><td>{r.get('prompt_tokens', '')}"
                     f"</td><td>{r.get('ttft_ms', r.get('error', ''))}</td><td>{r.get('total_ms', '')}</td></tr>"
                     for r in rows)
     return ("<!doctype html><meta charset=utf-8><title>prompt-length sweep</title><body style='font-family:"
             "system-ui;max-width:980px;margin:24px auto'><h1>Latency against prompt length</h1>"
-            "<p>Median of 3 requests per length through the whole pipeline (cache off), 16 answer tokens.</p>"
+            "<p>Median of 3 requests per length through the whole pipeline (cache off), 16 answer tokens; "
+            "the time axis is logarithmic.</p>"
             f"{chart}<table border=1 cellpadding=4 style='border-collapse:collapse'><tr><th>model/backend</th>"
             f"<th>target</th><th>prompt tokens</th><th>first token ms</th><th>total ms</th></tr>{table}</table>")
 
@@ -309,7 +351,9 @@ def bench_sweep(home: Path, lengths: list[int], repeats: int, out_dir: Path, wit
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", nargs="*", choices=["report", "sweep"], default=["report", "sweep"])
+    ap.add_argument("what", nargs="*", choices=["report", "drift", "sweep"], default=["report", "drift", "sweep"])
+    ap.add_argument("--trials", type=int, default=200, help="windows per case in the drift benchmark")
+    ap.add_argument("--sizes", default="100,200", help="questions per window in the drift benchmark")
     ap.add_argument("--traces", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--lengths", default="256,512,1024,2048,4096,8192")
@@ -324,6 +368,10 @@ def main() -> None:
         if "report" in args.what:
             info(f"report: writing {args.traces} traces…")
             result["report"] = bench_report(Path(tmp) / "report-home", args.traces, args.repeats, out_dir)
+        if "drift" in args.what:
+            info("drift: alarm rates…")
+            sizes = [int(x) for x in args.sizes.split(",")]
+            result["drift"] = bench_drift(Path(tmp) / "drift-home", args.trials, sizes)
         if "sweep" in args.what:
             info("sweep: prompt lengths…")
             result["sweep"] = bench_sweep(Path(tmp) / "sweep-home", [int(x) for x in args.lengths.split(",")],

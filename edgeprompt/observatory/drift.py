@@ -34,7 +34,7 @@ class Thresholds:
     alpha: float = 0.01
     min_auc: float = 0.55
     min_samples: int = 20
-    max_samples: int = 300
+    max_samples: int = 200
     window: str = "day"
     reference: str = "first"
 

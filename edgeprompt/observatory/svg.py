@@ -8,7 +8,7 @@ so hovering shows the exact value.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -78,23 +78,28 @@ def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 880, 
     return _frame(width, height, body, label)
 
 
-def _axes(ticks: list[float], x0: int, y0: int, w: int, h: int, lo: float, hi: float, unit: str) -> list[str]:
+def _axes(ticks: list[float], x0: int, y0: int, w: int, h: int, y_of: Callable[[float], float], unit: str
+          ) -> list[str]:
     out = []
     for t in ticks:
-        y = y0 + h - (t - lo) / (hi - lo) * h
+        y = y_of(t)
         out.append(f"<line x1='{x0}' x2='{x0 + w}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e5e5e5'/>")
         out.append(_text(x0 - 6, y + 4, fmt(t) + unit, size=10, anchor="end", color="#777"))
     out.append(f"<line x1='{x0}' x2='{x0 + w}' y1='{y0 + h}' y2='{y0 + h}' stroke='#999'/>")
     return out
 
 
-def _legend(series: Sequence[Series], x: int, y: int) -> list[str]:
+def _legend(series: Sequence[Series], x: int, y: int, right: int = 10**6) -> tuple[list[str], int]:
+    """Colour keys in rows that wrap at `right`; returns the marks and how many rows they took."""
     out = []
+    left, rows = x, 1
     for s in series:
+        if x > left and x + 28 + 7 * len(s.name) > right:
+            x, y, rows = left, y + 16, rows + 1
         out.append(f"<rect x='{x}' y='{y - 9}' width='12' height='12' rx='2' fill='{s.color}'/>")
         out.append(_text(x + 16, y + 1, s.name, size=11))
         x += 28 + 7 * len(s.name)
-    return out
+    return out, rows
 
 
 def _x_labels(labels: Sequence[str], xs: list[float], y: float, every: int) -> list[str]:
@@ -102,10 +107,16 @@ def _x_labels(labels: Sequence[str], xs: list[float], y: float, every: int) -> l
             for i, (lab, x) in enumerate(zip(labels, xs, strict=True)) if i % every == 0]
 
 
-def _scale(series: Sequence[Series], threshold: float | None, floor_zero: bool) -> tuple[list[float], float, float]:
-    vals = [v for s in series for v in s.values if v is not None]
+def _scale(series: Sequence[Series], threshold: float | None, floor_zero: bool, log: bool = False
+           ) -> tuple[list[float], float, float]:
+    vals = [v for s in series for v in s.values if v is not None and (v > 0 or not log)]
     if threshold is not None:
         vals.append(threshold)
+    if log:  # decades: 1, 10, 100, …
+        lo_e = math.floor(math.log10(min(vals, default=1.0)))
+        hi_e = max(lo_e + 1, math.ceil(math.log10(max(vals, default=10.0))))
+        ticks = [10.0 ** e for e in range(lo_e, hi_e + 1)]
+        return ticks, ticks[0], ticks[-1]
     lo = 0.0 if floor_zero else min(vals, default=0.0)
     ticks = nice_ticks(lo, max(vals, default=1.0))
     return ticks, ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1
@@ -118,8 +129,8 @@ def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", wid
         return ""
     x0, y0, h, w = 52, 26, height - 62, width - 70
     ticks, lo, hi = _scale(series, None, True)
-    body = _legend(series, x0, 14) if len(series) > 1 else []
-    body += _axes(ticks, x0, y0, w, h, lo, hi, unit)
+    body = _legend(series, x0, 14)[0] if len(series) > 1 else []
+    body += _axes(ticks, x0, y0, w, h, lambda v: y0 + h - (v - lo) / (hi - lo) * h, unit)
     group = w / len(labels)
     bw = max(2.0, group * 0.8 / len(series))
     centers = []
@@ -140,19 +151,24 @@ def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", wid
 
 def lines(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 880, height: int = 260,
           threshold: float | None = None, threshold_label: str = "", marks: Sequence[bool] | None = None,
-          floor_zero: bool = True, label: str = "line chart", x_title: str = "") -> str:
-    """Lines with dots; gaps where a value is None; optional dashed threshold and red alarm marks."""
+          floor_zero: bool = True, label: str = "line chart", x_title: str = "", log_y: bool = False) -> str:
+    """Lines with dots; gaps where a value is None; optional dashed threshold, red alarm marks, log y axis."""
     if not labels or not series:
         return ""
-    x0, y0, h, w = 64, 26, height - 66 - (12 if x_title else 0), width - 110  # room for the last label
-    ticks, lo, hi = _scale(series, threshold, floor_zero)
-    body = _legend(series, x0, 14)
-    body += _axes(ticks, x0, y0, w, h, lo, hi, unit)
-    step = w / max(1, len(labels) - 1) if len(labels) > 1 else 0.0
-    xs = [x0 + (i * step if len(labels) > 1 else w / 2) for i in range(len(labels))]
+    x0, w = 64, width - 110  # room for the last label
+    legend, rows = _legend(series, x0, 14, x0 + w)
+    y0 = 26 + 16 * (rows - 1)
+    h = height - y0 - 40 - (12 if x_title else 0)
+    ticks, lo, hi = _scale(series, threshold, floor_zero, log_y)
 
     def y_of(v: float) -> float:
+        if log_y:
+            return y0 + h - (math.log10(max(v, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * h
         return y0 + h - (v - lo) / (hi - lo) * h
+
+    body = legend + _axes(ticks, x0, y0, w, h, y_of, unit)
+    step = w / max(1, len(labels) - 1) if len(labels) > 1 else 0.0
+    xs = [x0 + (i * step if len(labels) > 1 else w / 2) for i in range(len(labels))]
 
     if threshold is not None:
         ty = y_of(threshold)
@@ -160,7 +176,8 @@ def lines(labels: Sequence[str], series: Sequence[Series], unit: str = "", width
                     "stroke-dasharray='5 4'/>")
         body.append(_text(x0 + w, ty - 4, threshold_label, size=10, anchor="end", color="#c62828"))
     for s in series:
-        pts = [(x, y_of(v), v, lab) for x, v, lab in zip(xs, s.values, labels, strict=True) if v is not None]
+        pts = [(x, y_of(v), v, lab) for x, v, lab in zip(xs, s.values, labels, strict=True)
+               if v is not None and (v > 0 or not log_y)]
         if len(pts) > 1:
             path = " ".join(f"{'M' if k == 0 else 'L'}{x:.1f},{y:.1f}" for k, (x, y, _, _) in enumerate(pts))
             body.append(f"<path d='{path}' fill='none' stroke='{s.color}' stroke-width='2'/>")

@@ -18,7 +18,7 @@ from edgeprompt.observatory.traceset import TraceRecord, TraceSet
 if TYPE_CHECKING:
     import numpy as np
 
-FIT_SAMPLE = 1000
+FIT_SAMPLE = 600
 MIN_QUESTIONS = 20
 SILHOUETTE_SLACK = 0.05
 TOP_TERMS = 3
