@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 RRF_K = 60
 POOL = 30  # candidates taken from each side before fusion
+MMAP_BYTES = 1 << 30
 EXACT_LIMIT = 2000  # filtered searches over at most this many chunks are scored exactly
 KINDS = ("markdown", "text", "html", "pdf", "docx", "code", "csv", "json", "email")
 STOPWORDS = frozenset("""a an and are as at be by can could did do does for from had has have how i if in into is it
@@ -133,6 +134,9 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self.last_timings: dict[str, float] = {}
+        # memory-mapped reads: the vector scan reads the whole bit table per query (field notes §3: 1.7×
+        # faster at 100k); it maps address space, not memory, and only speeds up reads
+        db.query(f"PRAGMA mmap_size={MMAP_BYTES}")
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         filters = filters or Filters()
