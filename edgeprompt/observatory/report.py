@@ -59,7 +59,8 @@ def _notes(ts: traceset.TraceSet, section: Mapping[str, Any]) -> list[str]:
     embedded = len(ts.question_rows)
     if n and embedded < n:
         why = ("[observatory] signals is off" if str(section["signals"]).lower() == "off"
-               else "MiniLM is not set up yet (it is on first document index or with [observatory] signals = on)")
+               else "MiniLM was not set up in this data home yet; the cache or `docs add` sets it up, "
+                    "or set [observatory] signals = on")
         notes.append(f"{n - embedded} of {n} requests have no question embedding ({why}); "
                      "topics and drift use the others.")
     if n and not any(r.terms for r in ts.records):
@@ -127,7 +128,8 @@ def summary_text(rep: Mapping[str, Any]) -> str:
     if rep["topics"]:
         lines.append("topics: " + "; ".join(f"{t['label']} ({t['requests']})" for t in rep["topics"][:5]))
     alarms = rep["drift"]["questions"]["alarms"] + rep["drift"]["answers"]["alarms"]
+    status = rep["drift"]["questions"]["status"]
     lines.append("drift: " + (f"ALARM in {', '.join(sorted(set(alarms)))}" if alarms
-                              else rep["drift"]["questions"]["status"]))
+                              else "no change against the reference window" if status == "ok" else status))
     lines.extend(f"note: {n}" for n in rep["notes"])
     return "\n".join(lines)

@@ -85,6 +85,12 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     for name, vals in per_stage.items():
         assert rep["latency_ms"]["stages"][name] == summary(vals), name
     assert rep["latency_ms"]["ttft"] == summary(ttfts)
+    days: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        days[time.strftime("%Y-%m-%d", time.localtime(r["started_at"]))].append(r["duration_ms"])
+    assert [(d["day"], d["requests"], d["latency_ms_p50"]) for d in rep["daily"]] == [
+        (day, len(v), approx(pct(v, 50))) for day, v in sorted(days.items())]
+    assert sum(d["up"] for d in rep["daily"]) == 6 and sum(d["down"] for d in rep["daily"]) == 3
     hours: dict[int, list[float]] = defaultdict(list)
     for r in rows:
         hours[time.localtime(r["started_at"]).tm_hour].append(r["duration_ms"])
