@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from edgeprompt.cli import Context
     from edgeprompt.store.feedback import Feedback
 
-MAX_EDIT_CHARS = 10_000  # the stored Levenshtein distance is quadratic pure Python: ~1 min at this size
+MAX_EDIT_CHARS = 100_000  # like a question: larger edits are pastes of something else, not corrections
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
