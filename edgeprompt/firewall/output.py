@@ -72,7 +72,7 @@ class OutputResult:
                 "actions": self.actions}
 
 
-def _canary_findings(text: str, canary: str) -> list[Finding]:
+def _canary_findings(text: str, canary: str, final: bool = True) -> list[Finding]:
     low = text.lower()
     c = canary.lower()
     if (i := low.find(c)) >= 0:
@@ -81,7 +81,10 @@ def _canary_findings(text: str, canary: str) -> list[Finding]:
     if squashed_c and squashed_c in re.sub(r"[\W_]", "", low):
         return [Finding("CANARY_LEAK", 0, len(text), "spaced")]
     encodings = {base64.b64encode(canary.encode()).decode().rstrip("="), canary.encode().hex()}
-    if any(e and e.lower() in low for e in encodings) or any(c in p for p in normalize(text).payloads):
+    if any(e and e.lower() in low for e in encodings):
+        return [Finding("CANARY_LEAK", 0, len(text), "encoded")]
+    # decoding every embedded payload costs ~0.5 ms: once over the whole answer, not on each streamed window
+    if final and any(c in p for p in normalize(text).payloads):
         return [Finding("CANARY_LEAK", 0, len(text), "encoded")]
     return []
 
@@ -149,7 +152,7 @@ class OutputValidator:
         """Everything found; `final=False` (mid-stream) skips the checks that need the whole answer."""
         found = detect(text) + _link_findings(text)
         if self.canary:
-            found += _canary_findings(text, self.canary)
+            found += _canary_findings(text, self.canary, final)
         if final and self.system_text:
             found += _leak_findings(text, self.system_text)
         if final and self.schema is not None:

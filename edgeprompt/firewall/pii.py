@@ -65,6 +65,7 @@ _SECRETS = [
 _ASSIGNED = re.compile(
     r"(?i)\b(api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|access[_-]?token|auth[_-]?token|token|password|"
     r"passwd|pwd|passphrase|private[_-]?key)\b[\"']?\s*(?:[:=]|=>|\bis\b)\s*[\"']?([^\s\"',;]{8,})")
+_NO_DIGITS = {ord(c): None for c in "0123456789"}
 _PLACEHOLDER = re.compile(r"(?i)^(<.*>|\$\{?.*|\*+|x+|\.+|your[_-].*|example.*|changeme|none|null|true|false|"
                           r"\[redacted\]|\[[A-Z_]+\])$")
 
@@ -135,8 +136,9 @@ def _ssns(text: str) -> list[Finding]:
 
 
 def _ips(text: str) -> list[Finding]:
-    out = []
-    for m in _IPV4.finditer(text):
+    out: list[Finding] = []
+    # cheap prefilters: these regexes cost ~20 µs per window, and most streamed windows have no address
+    for m in _IPV4.finditer(text) if text.count(".") >= 3 else ():
         before = text[max(0, m.start() - 12):m.start()].lower()
         if re.search(r"(version|ver\.?|v|release|build)\s*$", before):
             continue  # v1.2.3.4 is a version, not an address
@@ -146,7 +148,7 @@ def _ips(text: str) -> list[Finding]:
             continue
         if not (ip.is_loopback or ip.is_unspecified):
             out.append(Finding("IP_ADDRESS", m.start(), m.end()))
-    for m in _IPV6.finditer(text):
+    for m in _IPV6.finditer(text) if text.count(":") >= 2 else ():
         try:
             ip = ipaddress.ip_address(m.group(0).split("%")[0])
         except ValueError:
@@ -219,6 +221,6 @@ def detect(text: str) -> list[Finding]:
     found += _cards(text)
     found += _ibans(text)
     found += _ssns(text) + _ips(text) + _secrets(text)
-    if sum(c.isdigit() for c in text) >= 7:
+    if len(text) - len(text.translate(_NO_DIGITS)) >= 7:  # at least 7 digits (counted in C, not per char)
         found += _phones(text)
     return resolve(found)
