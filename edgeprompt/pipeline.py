@@ -166,11 +166,12 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             trace.attributes.update(rendered.trace_attributes())
 
         # 3b. retrieval: search your documents with the question (a follow-up is first rewritten with the
-        #     conversation); the best chunks go after the system prompt as numbered sources, or the answer
-        #     abstains when none is relevant enough (edgeprompt.rag.grounding)
+        #     conversation); the best chunks go after the system prompt as numbered sources; when none is
+        #     relevant enough, a question about the user's own things abstains, any other is answered
+        #     without documents (edgeprompt.rag.grounding)
         with trace.span("retrieval") as s:
             grounding = ground(rt, question, history, False if screen.blocked else request.use_documents,
-                               request.filters, backend.count_tokens, backend.context_length)
+                               request.filters, backend.count_tokens, backend.context_length, route.route)
             if (sources := grounding.message()) is not None:
                 system = [*system, sources]
             for note in grounding.notices:

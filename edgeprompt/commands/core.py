@@ -43,6 +43,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="model id (see `edgeprompt models list`)")
+    docs = p.add_mutually_exclusive_group()
+    docs.add_argument("--docs", dest="use_documents", action="store_const", const=True, default=None,
+                      help="answer only from your documents (abstain when they do not say)")
+    docs.add_argument("--no-docs", dest="use_documents", action="store_const", const=False,
+                      help="do not search your documents for this question")
     p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
     p.add_argument("--max-tokens", type=int, help="most tokens in the answer")
     p.add_argument("--temperature", type=float, help="0 = greedy")
@@ -117,7 +122,8 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
             try:
                 req = AskRequest(rec["question"], model=rec.get("model", args.model), backend=args.backend,
                                  session_id=rec.get("session_id", args.session), overrides=overrides,
-                                 save=not args.no_save, prompt=rec.get("prompt", args.prompt))
+                                 save=not args.no_save, prompt=rec.get("prompt", args.prompt),
+                                 use_documents=rec.get("use_documents", args.use_documents))
                 ctx.line(_run(rt, req).as_dict())
             except EdgepromptError as e:
                 failed += 1
@@ -125,7 +131,8 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
         return 2 if failed else 0
 
     req = AskRequest(args.question, model=args.model, backend=args.backend, session_id=args.session,
-                     overrides=overrides, save=not args.no_save, prompt=args.prompt)
+                     overrides=overrides, save=not args.no_save, prompt=args.prompt,
+                     use_documents=args.use_documents)
     if ctx.json:
         ctx.emit(_run(rt, req).as_dict())
         return 0
@@ -172,8 +179,8 @@ def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
             ctx.info(session_id or "(no session yet)")
             continue
         cancel = threading.Event()
-        req = AskRequest(text, model=card.id, backend=args.backend, session_id=session_id, overrides=overrides,
-                         cancel=cancel, prompt=args.prompt)
+        req = AskRequest(text, model=args.model, backend=args.backend, session_id=session_id, overrides=overrides,
+                         cancel=cancel, prompt=args.prompt, use_documents=args.use_documents)
         sys.stdout.write("assistant> ")
         sys.stdout.flush()
         try:

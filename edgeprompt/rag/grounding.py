@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 
 SOURCES_SHARE = 0.5  # at most this share of the context window goes to sources
 _CITE = re.compile(r"\[(\d{1,2})\]")
+# A question about the user's own things ("my lease", "when did I…") must be answered from the documents or
+# not at all; "hello" or "what is the capital of France" may be answered without them. Similarity alone
+# cannot tell the two apart ("hello" 0.19 vs "my passport number" 0.20), the wording can.
+_PERSONAL = re.compile(r"\b(?:(?i:my|mine|our|ours|myself|i(?:'m|'ve|'d|'ll)?|we(?:'re|'ve)?)|"
+                       r"(?<!(?i:tell|give|show|help) )(?<!(?i:let) )(?i:me)|us)\b")  # "us", not "US"
+
+
+def asks_about_own_documents(question: str, route_tag: str = "") -> bool:
+    """True when the question is about the user's own files or life, so only the documents may answer it."""
+    return route_tag == "documents" or bool(_PERSONAL.search(question))
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,11 @@ def _snippet(text: str, limit: int = 240) -> str:
 
 
 def ground(rt: Runtime, question: str, history: Sequence[Message], use_documents: bool | None,
-           filters: Filters | None, count: Callable[[Sequence[Message]], int], context_length: int) -> Grounding:
+           filters: Filters | None, count: Callable[[Sequence[Message]], int], context_length: int,
+           route_tag: str = "") -> Grounding:
+    """Sources for the question, or an abstention. With `use_documents=True` the answer must come from the
+    documents; with None (auto) only questions about the user's own things abstain, and others that the
+    documents do not answer are answered without them."""
     lib = rt.documents()
     s = lib.settings
     if use_documents is False or (use_documents is None and not s.answer_from_documents):
@@ -76,16 +90,19 @@ def ground(rt: Runtime, question: str, history: Sequence[Message], use_documents
         return Grounding(False, reason="no documents indexed")
     query = rewrite(question, history)
     rewritten = query if query != question else ""
+    must = use_documents is True or asks_about_own_documents(query, route_tag)
     hits = lib.retriever.search(query, s.top_k, filters)
     best = max((h.relevance for h in hits), default=0.0)
     if best < s.min_relevance:  # nothing even close: no need to read sentences
-        return Grounding(True, rewritten, tuple(hits), abstained=True, best_relevance=best,
-                         reason=f"best chunk relevance {best:.2f} < {s.min_relevance:.2f}")
+        return Grounding(True, rewritten, tuple(hits), abstained=must, best_relevance=best,
+                         reason=f"best chunk relevance {best:.2f} < {s.min_relevance:.2f}"
+                         + ("" if must else "; answered without documents"))
     docs = [Document(i, h.text, h.path, h.location, h.relevance, h.context) for i, h in enumerate(hits, 1)]
     found = evidence(query, docs, lambda texts: rt.embedder().embed_batch(texts))
     if found < s.min_evidence:
-        return Grounding(True, rewritten, tuple(hits), abstained=True, best_relevance=best, evidence=found,
-                         reason=f"best sentence evidence {found:.2f} < {s.min_evidence:.2f}")
+        return Grounding(True, rewritten, tuple(hits), abstained=must, best_relevance=best, evidence=found,
+                         reason=f"best sentence evidence {found:.2f} < {s.min_evidence:.2f}"
+                         + ("" if must else "; answered without documents"))
     docs = _fit(docs, count, int(context_length * SOURCES_SHARE))
     notices = tuple(f"source [{d.n}] comes from a document the firewall flagged; its flagged parts were left out"
                     for d, h in zip(docs, hits, strict=False) if h.flagged)

@@ -62,3 +62,12 @@ def test_retrieval_stage_is_traced(cli, samples_home: Path) -> None:  # type: ig
     attrs = json.loads(row[0])
     assert attrs["edgeprompt.rag.used"] and attrs["edgeprompt.rag.sources"] >= 1
     assert attrs["edgeprompt.rag.evidence"] >= 0.58 and not attrs["edgeprompt.rag.abstained"]
+
+
+def test_general_questions_are_answered_without_documents_unless_asked(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
+    r = _ask(cli, "hello there", "-m", "echo")  # not about the user's own things: no abstention
+    assert r["answer"] == "hello there" and not r["abstained"] and r["citations"] == []
+    r = _ask(cli, "What is the capital of France?", "-m", "echo", "--docs")  # only from the documents
+    assert r["abstained"] and r["answer"] == ABSTAIN_TEXT
+    r = _ask(cli, "What is my passport number?", "-m", "echo", "--no-docs")  # documents skipped
+    assert r["answer"] == "What is my passport number?" and not r["abstained"]
