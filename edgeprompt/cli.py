@@ -31,15 +31,15 @@ COMMAND_MODULES = (
     "edgeprompt.commands.prompts",
     "edgeprompt.commands.docs",
     "edgeprompt.commands.bench",
+    "edgeprompt.commands.eval",
     "edgeprompt.commands.observe",
     "edgeprompt.commands.feedback",
     "edgeprompt.commands.federation",
-    "edgeprompt.commands.eval",
     "edgeprompt.commands.route",
-    "edgeprompt.commands.cache",
-    "edgeprompt.commands.firewall",
     "edgeprompt.commands.plan",
     "edgeprompt.commands.tools",
+    "edgeprompt.commands.cache",
+    "edgeprompt.commands.firewall",
 )
 
 

@@ -37,6 +37,22 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "trace": {
         "capture_content": (False, "store prompt and answer text in traces (off by default)"),
     },
+    "rag": {
+        "answer_from_documents": (True, "when documents are indexed, answer from them with citations (or abstain)"),
+        "top_k": (5, "numbered sources put into the prompt"),
+        "min_relevance": (0.15, "abstain at once when no retrieved chunk is at least this similar (cosine)"),
+        "min_evidence": (0.58, "abstain when no sentence of the sources scores this (cosine + word overlap)"),
+        "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
+        "max_file_mb": (50.0, "files larger than this are skipped"),
+        "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),
+        "overlap_chars": (100, "characters of the previous chunk repeated at the start of the next"),
+        "embed_batch": (64, "chunks embedded together across files; a kill redoes at most this much work"),
+    },
+    "registry": {
+        "default_prompt": ("assistant", "prompt the chat pipeline renders when --prompt is not given"),
+        "label": ("production", "label the pipeline renders when the prompt reference names none"),
+        "template_cache_size": (256, "compiled prompt versions kept in the template cache (LRU)"),
+    },
     "observatory": {
         "signals": ("auto", "auto | on | off: keep each question's and answer's MiniLM embedding (not the text) for "
                             "drift and topics; auto = only once the embedder is set up in this data home"),
@@ -71,22 +87,6 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "epsilon_budget": (8.0, "most differential-privacy loss (epsilon, per model) federated training may spend"),
         "delta": (1e-5, "the delta at which epsilon is reported and capped"),
         "supernode_port": (9094, "local port of the SuperNode's runtime API (`federation join`)"),
-    },
-    "registry": {
-        "default_prompt": ("assistant", "prompt the chat pipeline renders when --prompt is not given"),
-        "label": ("production", "label the pipeline renders when the prompt reference names none"),
-        "template_cache_size": (256, "compiled prompt versions kept in the template cache (LRU)"),
-    },
-    "rag": {
-        "answer_from_documents": (True, "when documents are indexed, answer from them with citations (or abstain)"),
-        "top_k": (5, "numbered sources put into the prompt"),
-        "min_relevance": (0.15, "abstain at once when no retrieved chunk is at least this similar (cosine)"),
-        "min_evidence": (0.58, "abstain when no sentence of the sources scores this (cosine + word overlap)"),
-        "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
-        "max_file_mb": (50.0, "files larger than this are skipped"),
-        "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),
-        "overlap_chars": (100, "characters of the previous chunk repeated at the start of the next"),
-        "embed_batch": (64, "chunks embedded together across files; a kill redoes at most this much work"),
     },
     "routing": {
         "enabled": (True, "pick the model for each request by its task tag when -m is not given"),
