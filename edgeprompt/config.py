@@ -113,7 +113,9 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "enabled": (True, "scan inputs and retrieved chunks, isolate the prompt, validate answers, audit decisions"),
         "flag_threshold": (0.5, "input score at which a turn is flagged (answered with a notice)"),
         "block_threshold": (0.9, "input score at which a turn is blocked (high confidence only)"),
-        "document_flag_threshold": (0.5, "score at which a retrieved chunk is flagged"),
+        # above the input threshold: classifier-only scores of 0.5-0.6 on prose such as "dogs are not allowed"
+        # are noise in documents; injected instructions also match rules and score higher
+        "document_flag_threshold": (0.6, "score at which a retrieved chunk is flagged"),
         "document_block_threshold": (0.9, "score at which a retrieved chunk is blocked"),
         "flagged_chunks": ("exclude", "exclude | isolate: keep flagged chunks out of the prompt, or in it marked"),
         "audit_content": ("redacted", "redacted | hash: the audit log keeps PII-redacted text, or only its hash"),

@@ -48,7 +48,7 @@ class Verdict:
 class Thresholds:
     flag: float = 0.5
     block: float = 0.9
-    document_flag: float = 0.5
+    document_flag: float = 0.6
     document_block: float = 0.9
 
     @classmethod
