@@ -55,16 +55,17 @@ def test_long_history_is_summarised_and_the_answer_says_so(runtime) -> None:  # 
 
 def test_cancel_mid_stream_keeps_the_partial_answer_marked(runtime) -> None:  # type: ignore[no-untyped-def]
     cancel = threading.Event()
-    req = AskRequest("a b c d e f g h", model="echo", cancel=cancel)
-    got = []
+    question = " ".join(f"word{i}" for i in range(200))
+    req = AskRequest(question, model="echo", cancel=cancel)
+    shown = []
     for ev in run(req, runtime):
         if isinstance(ev, Token):
-            got.append(ev.text)
-            if len(got) == 2:
-                cancel.set()
+            shown.append(ev.text)
+            cancel.set()  # stop as soon as the first text is on screen
         if isinstance(ev, Done):
             res = ev.result
-    assert res.finish_reason == "cancelled" and res.answer == "".join(got)
+    assert res.finish_reason == "cancelled"
+    assert res.answer == "".join(shown) and question.startswith(res.answer) and len(res.answer) < len(question)
     turn = runtime.sessions.turns(res.session_id)[-1]
     assert turn.meta["interrupted"] is True
     assert runtime.traces.get(res.trace_id)["status"] == "cancelled"
