@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 DIM = 384
 MAX_TOKENS = 256  # the model's max_seq_length
 BATCH = 32
+# One request embeds its question in several stages (route, cache, retrieval, observatory): small calls
+# go through a short memo of recent texts so the question costs one model run, not four.
+RECENT = 64
+SMALL_CALL = 4
 
 
 def weights_dir() -> Path:
@@ -131,6 +136,7 @@ class Embedder:
         tok.enable_truncation(MAX_TOKENS)
         self.tokenizer = tok
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @classmethod
     def load(cls, cache_dir: Path, threads: int = 0) -> Embedder:
@@ -144,6 +150,30 @@ class Embedder:
 
     def embed_batch(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
         """Unit-norm float32 vectors, shape (len(texts), 384). Sorted by length so batches pad little."""
+        if 0 < len(texts) <= SMALL_CALL:
+            return self._embed_recent(texts)
+        return self._embed(texts, batch_size)
+
+    def _embed_recent(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        with self._lock:
+            found = [self._recent.get(t) for t in texts]
+            for t, v in zip(texts, found, strict=True):
+                if v is not None:
+                    self._recent.move_to_end(t)
+        todo = [i for i, v in enumerate(found) if v is None]
+        if todo:
+            fresh = self._embed([texts[i] for i in todo], BATCH)
+            with self._lock:
+                for j, i in enumerate(todo):
+                    found[i] = fresh[j]
+                    self._recent[texts[i]] = fresh[j]
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        return np.stack(found).astype(np.float32, copy=True)  # a copy: callers may modify their rows
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
         import numpy as np
 
         out = np.zeros((len(texts), DIM), dtype=np.float32)

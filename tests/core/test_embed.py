@@ -42,3 +42,21 @@ def test_export_is_keyed_by_weights_hash_and_reused(embed_cache: Path) -> None:
     mtime = (folder / "model.onnx").stat().st_mtime
     assert ensure_exported(embed_cache) == folder
     assert (folder / "model.onnx").stat().st_mtime == mtime
+
+
+def test_recent_questions_are_embedded_once(embedder) -> None:  # type: ignore[no-untyped-def]
+    calls = []
+    real = embedder.session
+
+    class Counting:
+        def run(self, *a, **k):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            return real.run(*a, **k)
+
+    embedder.session = Counting()
+    first = embedder.embed("Was a cat allowed in the Oak Street flat?")
+    first[0] = 99.0  # callers get copies: changing one must not change the memo
+    again = embedder.embed_batch(["Was a cat allowed in the Oak Street flat?", "hello"])
+    assert len(calls) == 2  # the question once, then only "hello"
+    assert abs(float(np.linalg.norm(again[0])) - 1.0) < 1e-5
+    embedder.session = real
