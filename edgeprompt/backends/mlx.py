@@ -32,17 +32,26 @@ class PrefixCache(Protocol):
     def release(self, ids: Sequence[int], cache: Any) -> None: ...
 
 
-def _logprob(logprobs: Any, token: int) -> float:
-    """log p(token) from the response's log-probabilities, already evaluated with its token. Read through
-    numpy, which adds no MLX op: `logprobs[token].item()` would queue behind the next step's forward pass
-    (mlx-lm launches it before yielding) and cost 8% of the demo's decode rate. The entropy is left out
-    here: any further numpy pass over the row slowed MLX's CPU decode by 10-15% (measured), far from cheap."""
+ENTROPY_EVERY = 4  # the answer's mean entropy is estimated on every 4th token
+
+
+def _logprob(logprobs: Any, token: int, with_entropy: bool = False) -> tuple[float, float | None]:
+    """log p(token) and, when asked, the entropy of the distribution, from the response's log-probabilities
+    (already evaluated with its token). Read through numpy, which adds no MLX op: `logprobs[token].item()`
+    would queue behind the next step's forward pass (mlx-lm launches it before yielding) and cost 8% of the
+    demo's decode rate. A full pass over the row for the entropy cost 10-15% of MLX's CPU decode rate when
+    done on every token, so it is done on every ENTROPY_EVERY-th token: the mean is an estimate."""
     import mlx.core as mx
     import numpy as np
 
     if logprobs.dtype not in (mx.float32, mx.float16):
         logprobs = logprobs.astype(mx.float32)  # numpy has no bfloat16
-    return float(np.asarray(logprobs).reshape(-1)[token])
+    row = np.asarray(logprobs).reshape(-1)
+    entropy = None
+    if with_entropy:
+        live = row[np.isfinite(row)]  # tokens masked to -inf (e.g. end-of-turn under min_tokens) carry p = 0
+        entropy = float(-(np.exp(live) * live).sum())
+    return float(row[token]), entropy
 
 
 def min_tokens_processors(eos: set[int], min_tokens: int) -> list[Any] | None:
@@ -137,20 +146,20 @@ class MlxBackend:
                 if request.cancelled:
                     finish = "cancelled"
                     break
-                lp = None
+                lp = ent = None
                 if r.finish_reason == "stop":  # the end-of-turn token: not part of the answer
                     finish = "stop"
                 else:
+                    lp, ent = _logprob(r.logprobs, r.token, clock.tokens % ENTROPY_EVERY == 0)
                     clock.token()
-                    lp = _logprob(r.logprobs, r.token)
                 text = r.text
                 if stop is not None:
                     text = stop.feed(text)
                     if stop.stopped:
-                        yield Chunk(text, r.token, lp)
+                        yield Chunk(text, r.token, lp, ent)
                         finish = "stop"
                         break
-                yield Chunk(text, None if lp is None else r.token, lp)
+                yield Chunk(text, None if lp is None else r.token, lp, ent)
         finally:
             responses.close()
             if self.prefix_cache is not None and cache is not None:
