@@ -25,7 +25,7 @@ def test_missing_citation_and_abstention_from_retrieval(obs_rt: Any, tmp_path: P
     (docs / "heating.md").write_text(DOC, encoding="utf-8")
     rt.documents().indexer.add([str(docs)])
     grounded = ask(rt, "What pressure should the boiler have when the heating is cold?")
-    off_topic = ask(rt, "Who won the football world cup in 1966?")
+    off_topic = ask(rt, "When did I last renew my passport?")  # about the user: abstains
     assert grounded.citations and not grounded.abstained  # sources went to the model; echo cites none
     assert off_topic.abstained
     rep = build_report(rt.db, rt.settings.section("observatory"), 0.0)

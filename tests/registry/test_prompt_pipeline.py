@@ -72,8 +72,10 @@ def test_system_text_reaches_the_model(runtime, prompt_file) -> None:  # type: i
         done = [e for e in run(AskRequest("hi", model="echo", prompt="qa"), runtime) if isinstance(e, Done)]
     finally:
         EchoBackend.stream = original  # type: ignore[method-assign]
-    assert done and [(m.role, m.content) for m in seen[0].messages] == [("system", "Answer in plain style."),
-                                                                        ("user", "Q: hi")]
+    # the version's system text comes first, unchanged (the firewall appends its isolation section after it)
+    assert done and [m.role for m in seen[0].messages] == ["system", "user"]
+    assert seen[0].messages[0].content.startswith("Answer in plain style.\n")
+    assert seen[0].messages[1].content == "Q: hi"
     assert seen[0].params.max_tokens == 3
 
 
