@@ -78,6 +78,23 @@ class Context:
         """One JSON Lines record (for `-` batch modes)."""
         print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
 
+    def batch(self, key: str, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+        """JSON Lines on stdin (objects with a string `key`) -> one JSON line out per record, one process for
+        the whole batch. A malformed line or a domain error in one record becomes `{"error": …}` on its own
+        line and the rest go on; the exit code is 2 when any record failed."""
+        failed = 0
+        for _, rec in read_jsonl(sys.stdin, key):
+            if isinstance(rec, str):
+                out: dict[str, Any] = {"error": rec}
+            else:
+                try:
+                    out = handle(rec)
+                except EdgepromptError as e:
+                    out = {key: rec[key], "error": str(e)}
+            failed += "error" in out
+            self.line(out)
+        return 2 if failed else 0
+
     def info(self, text: str) -> None:
         """Progress and notes go to stderr so stdout stays clean for pipes."""
         print(text, file=sys.stderr, flush=True)

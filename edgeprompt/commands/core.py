@@ -111,24 +111,11 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     overrides = _overrides(rt, args)
     if args.question == "-":
-        from edgeprompt.cli import read_jsonl
-
-        failed = 0
-        for _, rec in read_jsonl(sys.stdin, "question"):
-            if isinstance(rec, str):
-                failed += 1
-                ctx.line({"error": rec})
-                continue
-            try:
-                req = AskRequest(rec["question"], model=rec.get("model", args.model), backend=args.backend,
-                                 session_id=rec.get("session_id", args.session), overrides=overrides,
-                                 save=not args.no_save, prompt=rec.get("prompt", args.prompt),
-                                 use_documents=rec.get("use_documents", args.use_documents))
-                ctx.line(_run(rt, req).as_dict())
-            except EdgepromptError as e:
-                failed += 1
-                ctx.line({"question": rec["question"], "error": str(e)})
-        return 2 if failed else 0
+        return ctx.batch("question", lambda rec: _run(rt, AskRequest(
+            rec["question"], model=rec.get("model", args.model), backend=args.backend,
+            session_id=rec.get("session_id", args.session), overrides=overrides, save=not args.no_save,
+            prompt=rec.get("prompt", args.prompt), use_documents=rec.get("use_documents", args.use_documents),
+        )).as_dict())
 
     req = AskRequest(args.question, model=args.model, backend=args.backend, session_id=args.session,
                      overrides=overrides, save=not args.no_save, prompt=args.prompt,

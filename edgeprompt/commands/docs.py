@@ -164,17 +164,8 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     filters = replace(Filters.parse(args.filter), include_flagged=args.include_flagged)
     retriever = ctx.runtime().documents().retriever
     if args.query == "-":
-        from edgeprompt.cli import read_jsonl
-
-        failed = 0
-        for _, rec in read_jsonl(sys.stdin, "query"):
-            if isinstance(rec, str):
-                failed += 1
-                ctx.line({"error": rec})
-                continue
-            hits = retriever.search(rec["query"], int(rec.get("k", args.k)), filters)
-            ctx.line({"query": rec["query"], "hits": [_hit_dict(h) for h in hits]})
-        return 2 if failed else 0
+        return ctx.batch("query", lambda rec: {"query": rec["query"], "hits": [
+            _hit_dict(h) for h in retriever.search(rec["query"], int(rec.get("k", args.k)), filters)]})
     hits = retriever.search(args.query, args.k, filters)
 
     def text() -> str:

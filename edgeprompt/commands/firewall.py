@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,22 +64,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     label.add_argument("--attack", dest="label", action="store_const", const="attack")
 
 
-def _each_line(ctx: Context, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
-    """JSON Lines `{"text": …}` on stdin → one result per line; a bad line gets {"error": …} and exit 2."""
-    from edgeprompt.cli import read_jsonl
-
-    failed = 0
-    for _, rec in read_jsonl(sys.stdin, "text"):
-        try:
-            if isinstance(rec, str):
-                raise UsageError(rec)
-            ctx.line(handle(rec))
-        except UsageError as e:
-            failed += 1
-            ctx.line({"error": str(e)})
-    return 2 if failed else 0
-
-
 def _verdict_line(v: dict[str, Any]) -> str:
     cats = ",".join(v["categories"]) or "-"
     rules = ",".join(v["matched_rules"]) or "-"
@@ -105,7 +88,7 @@ def cmd_scan(args: argparse.Namespace, ctx: Context) -> int:
         return one(rec["text"], context)
 
     if args.text == "-":
-        return _each_line(ctx, line)
+        return ctx.batch("text", line)
     if not args.text.strip():
         raise UsageError("the text is empty")
     v = one(args.text, args.context)
@@ -134,7 +117,7 @@ def cmd_check_output(args: argparse.Namespace, ctx: Context) -> int:
     fw = rt.firewall()
     schema = _schema(args.schema)
     if args.text == "-":
-        return _each_line(ctx, lambda rec: fw.check_output(rec["text"], rec.get("canary", args.canary),
+        return ctx.batch("text", lambda rec: fw.check_output(rec["text"], rec.get("canary", args.canary),
                                                            rec.get("system", args.system), schema).as_dict())
     r = fw.check_output(args.text, args.canary, args.system, schema)
     d = r.as_dict()

@@ -4,7 +4,6 @@ route --eval (accuracy on the labelled routing set's held-out split)."""
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -52,23 +51,18 @@ def cmd_route(args: argparse.Namespace, ctx: Context) -> int:
         decision = router.decide(args.text)
         ctx.emit(decision.as_dict(), lambda: _text(decision))
         return 0
-    from edgeprompt.cli import read_jsonl
 
-    failed = 0
-    for _, rec in read_jsonl(sys.stdin, "text"):
-        if isinstance(rec, str):
-            failed += 1
-            ctx.line({"error": rec})
-            continue
+    def one(rec: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": rec["id"]} if "id" in rec else {}  # the caller's id comes back as given
         try:
             if not rec["text"].strip():
                 raise UsageError("the request is empty")
-            out = router.decide(rec["text"]).as_dict()
+            out.update(router.decide(rec["text"]).as_dict())
         except EdgepromptError as e:
-            failed += 1
-            out = {"error": str(e)}
-        ctx.line({**({"id": rec["id"]} if "id" in rec else {}), **out})
-    return 2 if failed else 0
+            out["error"] = str(e)
+        return out
+
+    return ctx.batch("text", one)
 
 
 def _export(args: argparse.Namespace, ctx: Context) -> int:
