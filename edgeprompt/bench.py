@@ -35,7 +35,7 @@ class BenchOptions:
     backend: str | None = None  # mlx | onnx; None: this machine's default for the card
     question: str = DEFAULT_QUESTION
     max_tokens: int = 128
-    runs: int = 5
+    runs: int = 9
     bandwidth_mb: int = 256
 
 
@@ -242,8 +242,14 @@ def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] |
     raw_fn(backend, ids, sent.params.max_tokens)
     raw, piped = [], []
     for i in range(opts.runs):
-        raw.append(raw_fn(backend, ids, sent.params.max_tokens))
-        piped.append(pipeline_once(rt, request))
+        # adjacent pairs, in alternating order, so the machine's drift (a shared VM's speed moves by tens of
+        # percent between seconds) falls on both sides alike; the ratio is the median of the pairs' ratios
+        if i % 2:
+            piped.append(pipeline_once(rt, request))
+            raw.append(raw_fn(backend, ids, sent.params.max_tokens))
+        else:
+            raw.append(raw_fn(backend, ids, sent.params.max_tokens))
+            piped.append(pipeline_once(rt, request))
         if progress:
             progress(f"  run {i + 1}/{opts.runs}: raw {raw[-1].tps:.1f} tok/s, pipeline {piped[-1].tps:.1f} tok/s")
     bandwidth = memory_bandwidth_gbs(threads, opts.bandwidth_mb)
@@ -270,7 +276,7 @@ def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] |
         "generation_tps_pipeline": round(pipe_tps, 1), "prompt_tps_pipeline": _prompt_tps(piped),
         "ttft_ms_raw": round(_median([t.ttft_s for t in raw]) * 1000, 2),
         "ttft_ms_pipeline": round(_median([t.ttft_s for t in piped]) * 1000, 2),
-        "ratio": round(pipe_tps / raw_tps, 3) if raw_tps else 0.0,
+        "ratio": round(_median([p.tps / r.tps for r, p in zip(raw, piped, strict=True) if r.tps]), 3),
         "logprobs": bool(getattr(backend, "logprobs", kind == "mlx")), "answer_cache": "off",
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

@@ -125,17 +125,21 @@ class OnnxBackend:
         eos = self.eos
         logits = gen.get_logits() if self.logprobs else None  # the distribution of the next token
         finish = "length"
-        while not gen.is_done():
-            if request.cancelled:
+        # the loop runs once per token: bound methods in locals keep its Python cost near the raw loop's
+        is_done, step, next_tokens, decode = gen.is_done, gen.generate_next_token, gen.get_next_tokens, decoder.decode
+        cancelled = request.cancel.is_set if request.cancel is not None else None
+        tick = clock.token
+        while not is_done():
+            if cancelled is not None and cancelled():
                 finish = "cancelled"
                 break
-            gen.generate_next_token()
-            token = int(gen.get_next_tokens()[0])
+            step()
+            token = int(next_tokens()[0])
             if token in eos:
                 finish = "stop"
                 break
-            clock.token()
-            text = decoder.decode(token)
+            tick()
+            text = decode(token)
             lp = ent = None
             if logits is not None:
                 lp, ent = _logprob_entropy(logits, token)

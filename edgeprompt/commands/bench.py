@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
     p.add_argument("--question", default=None, help="the prompt to generate from")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per generation (default 128)")
-    p.add_argument("--runs", type=int, default=5, help="timed runs of each loop; figures are medians (default 5)")
+    p.add_argument("--runs", type=int, default=9, help="timed runs of each loop; figures are medians (default 9)")
     p.add_argument("--prefix-cache", action="store_true",
                    help="instead: time to first token with a 1,000-token shared prefix, without and with KV reuse "
                         "(MLX; edgeprompt.cache.bench)")

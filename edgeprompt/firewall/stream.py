@@ -20,12 +20,13 @@ from edgeprompt.firewall.output import OutputResult, OutputValidator, redact
 HOLDBACK = 64  # characters; longer than any phone, card, IBAN or e-mail a sentence carries on one line
 LOOKBACK = 128  # context the detectors need before the held text (e.g. "phone:" before a number)
 CONTEXT_AFTER = 30  # a number stays held while its context ("… mobile") may still follow
-# Detectors run once per CHECK_EVERY new characters and at most once per CHECK_INTERVAL_S (unless
-# MAX_UNCHECKED characters wait), not per token: holding text longer is always safe, and per-token checks
-# cost half the decode rate of a fast small model. At 40 tok/s the interval never binds.
+# Detectors run once per CHECK_EVERY new characters, not per token, and never take more than ~1% of the
+# stream's time: after a check that took d seconds the next waits max(CHECK_INTERVAL_S, 100 d), unless
+# MAX_UNCHECKED characters are waiting. Holding text longer is always safe; per-token checks cost half the
+# decode rate of a fast small model, and at 40 tok/s the waits never bind.
 CHECK_EVERY = 48
 CHECK_INTERVAL_S = 0.02
-MAX_UNCHECKED = 512
+MAX_UNCHECKED = 2048
 _TAIL_RUN = re.compile(r"\S+$")
 _NUMBER_CHARS = frozenset("().+-/:#")
 _MD_IMAGE_OPEN = re.compile(r"!\[[^\]\n]{0,200}(?:\]\([^)\s]*)?$|<img\b[^>]*$", re.IGNORECASE)
@@ -55,7 +56,7 @@ class StreamGuard:
         self.shown: list[str] = []
         self.blocked = False
         self._unchecked = 0  # characters fed since the detectors last ran
-        self._last_check = 0.0
+        self._next_check = 0.0
 
     def _hold_from(self) -> int:
         """Raw offset from which text must still be held back."""
@@ -104,12 +105,14 @@ class StreamGuard:
         self._unchecked += len(piece)
         if self._unchecked < CHECK_EVERY:
             return ""
-        now = time.monotonic()
-        if now - self._last_check < CHECK_INTERVAL_S and self._unchecked < MAX_UNCHECKED:
+        now = time.perf_counter()
+        if now < self._next_check and self._unchecked < MAX_UNCHECKED:
             return ""
-        self._unchecked, self._last_check = 0, now
+        self._unchecked = 0
         upto = self._hold_from()
-        return self._release(upto, final=False) if upto > self.cut else ""
+        out = self._release(upto, final=False) if upto > self.cut else ""
+        self._next_check = now + max(CHECK_INTERVAL_S, 100 * (time.perf_counter() - now))
+        return out
 
     def finish(self) -> str:
         if self.blocked:
