@@ -13,6 +13,7 @@ model the default model answers. Seam: `Router.decide(text) -> RouteDecision`,
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ __all__ = ["TAGS", "RouteDecision", "Router", "router_text"]
 
 # Defaults when classifier.json carries no tuned values (scripts/train_router writes tuned ones).
 FIT_THRESHOLD = 0.5
+CARDS_RECHECK_S = 1.0  # user model cards are looked at again at most this often
 RULE_BOOST = 0.35
 
 
@@ -101,6 +103,7 @@ class Router:
         self._custom: tuple[tuple[str, ...], np.ndarray] | None = None
         self._custom_key: tuple[tuple[str, str], ...] = ()
         self._cards: tuple[tuple[Any, ...], list[ModelCard]] | None = None
+        self._cards_seen = 0.0
         self._default: str | None = None
 
     @classmethod
@@ -125,6 +128,10 @@ class Router:
     def cards(self) -> list[ModelCard]:
         """The catalog's cards, re-read only when a user card file changed: parsing every card on every
         decision would cost more than the routing itself."""
+        now = time.monotonic()
+        with self._lock:  # even the stat calls cost 0.4 ms a decision: look at most once a second
+            if self._cards is not None and now - self._cards_seen < CARDS_RECHECK_S:
+                return self._cards[1]
         folder = self.catalog.user_dir
         files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
         # the folder's own mtime changes when a model folder (e.g. the demo's) appears in it
@@ -134,6 +141,7 @@ class Router:
             if self._cards is None or self._cards[0] != key:
                 self._cards = (key, self.catalog.cards())
                 self._default = None
+            self._cards_seen = now
             return self._cards[1]
 
     def default_id(self) -> str:

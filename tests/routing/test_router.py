@@ -123,7 +123,10 @@ def test_route_seam_returns_the_card(rrt: Any) -> None:
     assert rrt.router().route("fix the bug in my JavaScript function").id == "coder"
 
 
-def test_router_sees_cards_added_while_it_runs(rrt: Any) -> None:
+def test_router_sees_cards_added_while_it_runs(rrt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgeprompt.routing
+
+    monkeypatch.setattr(edgeprompt.routing, "CARDS_RECHECK_S", 0.0)  # the app waits up to a second; tests don't
     router = rrt.router()
     assert router.decide("fix the bug in my JavaScript function").model == rrt.default_model_id()
     rrt.catalog.add(card("coder", ("code",)))
