@@ -154,6 +154,11 @@ class Embedder:
             return self._embed_recent(texts)
         return self._embed(texts, batch_size)
 
+    def forget_recent(self) -> None:
+        """Empty the memo of recent texts (benchmarks that must time the model itself)."""
+        with self._lock:
+            self._recent.clear()
+
     def _embed_recent(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 

@@ -62,7 +62,7 @@ def main() -> int:
     def cold(r: Any, emb: Any) -> Any:
         """A decision with the embedding computed: the embedder's memo of recent texts is emptied first."""
         def decide(text: str) -> Any:
-            emb._recent.clear()
+            emb.forget_recent()
             return r.decide(text)
         return decide
 
