@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,21 +60,6 @@ class AuditLog:
         self.db = db
         self.anchor = anchor if anchor is not None else db.path.with_name("audit-head.json")
 
-    @contextmanager
-    def _commit_normal(self) -> Iterator[None]:
-        """Commit at synchronous=NORMAL when this append is its own transaction (see the module doc)."""
-        lock = getattr(self.db, "_lock", None)  # the database's one-writer lock: no commit can slip in between
-        if lock is None or self.db.conn.in_transaction:
-            yield
-            return
-        with lock:
-            before = self.db.conn.execute("PRAGMA synchronous").fetchone()[0]
-            self.db.conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                yield
-            finally:
-                self.db.conn.execute(f"PRAGMA synchronous={int(before)}")
-
     def append(self, kind: str, data: dict[str, Any]) -> AuditEntry:
         """Append one decision. Store redacted text or hashes in `data`, never raw content by default."""
         return self.append_many([(kind, data)])[0]
@@ -84,7 +67,7 @@ class AuditLog:
     def append_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[AuditEntry]:
         """Append several entries in one transaction (one commit for a request's decisions)."""
         out: list[AuditEntry] = []
-        with self._commit_normal(), self.db.transaction() as c:
+        with self.db.relaxed(), self.db.transaction() as c:
             last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (last[0], last[1]) if last else (0, GENESIS)
             for kind, data in items:

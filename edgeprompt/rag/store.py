@@ -127,10 +127,12 @@ class DocumentStore:
         return out
 
     def replace(self, doc: NewDocument) -> int:
-        """Swap in a document's new version in one transaction: readers see the old or the new, never half."""
+        """Swap in a document's new version in one transaction: readers see the old or the new, never half.
+        The index is derived from the files, so its commits skip the fsync (`Database.relaxed`): a killed
+        process still loses at most the file in progress."""
         assert doc.vectors is not None
         b = bits(doc.vectors)
-        with self.db.transaction() as c:
+        with self.db.relaxed(), self.db.transaction() as c:
             old = c.execute("SELECT id FROM rag_documents WHERE path = ?", (doc.path,)).fetchone()
             if old is not None:
                 _delete_doc(c, old[0])

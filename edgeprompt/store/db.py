@@ -76,6 +76,23 @@ class Database:
         fn()
 
     @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """Commits made inside run at synchronous=NORMAL instead of FULL. In WAL mode that is still safe when
+        the process is killed; a power cut may lose the newest commits, never consistency. For derived or
+        high-rate data whose fsync per commit would dominate: the document index (rebuilt from the files)
+        and the audit log's appends. Inside an open transaction it changes nothing (that commit decides)."""
+        with self._lock:
+            if self._depth or self.conn.in_transaction:
+                yield
+                return
+            before = int(self.conn.execute("PRAGMA synchronous").fetchone()[0])
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                yield
+            finally:
+                self.conn.execute(f"PRAGMA synchronous={before}")
+
+    @contextmanager
     def transaction(self) -> Iterator[Any]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; nested calls join the outer one."""
         with self._lock:

@@ -55,8 +55,8 @@ def test_long_history_is_summarised_and_the_answer_says_so(runtime) -> None:  # 
 
 def test_cancel_mid_stream_keeps_the_partial_answer_marked(runtime) -> None:  # type: ignore[no-untyped-def]
     cancel = threading.Event()
-    question = " ".join(f"word{i}" for i in range(200))
-    req = AskRequest(question, model="echo", cancel=cancel)
+    question = " ".join(f"word{i}" for i in range(1000))  # long enough that text shows before the end
+    req = AskRequest(question, model="echo", cancel=cancel, params=GenerationParams(max_tokens=2000))
     shown = []
     for ev in run(req, runtime):
         if isinstance(ev, Token):
