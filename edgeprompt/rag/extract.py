@@ -32,7 +32,9 @@ W_LEXICAL = 0.25  # per share of the question's content words found in the sente
 MIN_EVIDENCE = 0.58
 NEAR = 0.06  # other sentences quoted when within this of the best
 MAX_QUOTES = 3
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(“])|\n+")
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(“])")
+# A line that stands on its own: list item, table row, heading, or a "Label: value" record line.
+_STRUCTURAL = re.compile(r"^\s*(?:[-*•+]\s|\d+[.)]\s|\||#|[A-Za-z][\w /()'-]{0,40}:(?:\s|$))")
 _WORD = re.compile(r"\w+")
 # framing lines, never an answer (an e-mail's subject is already its heading path)
 _SKIP = re.compile(r"^(from|to|cc|subject|message-id|columns):", re.I)
@@ -46,13 +48,32 @@ class Scored:
     score: float
 
 
+def _blocks(text: str) -> list[str]:
+    """Lines joined back into the paragraphs they were wrapped from: a break ends a block after a blank line,
+    a sentence end, or a structural line, or before one. "It is returned within\n21 days" stays one block."""
+    blocks: list[str] = []
+    joinable = False  # whether the next line may continue the last block
+    for line in text.splitlines():
+        if not line.strip():
+            joinable = False
+            continue
+        structural = bool(_STRUCTURAL.match(line))
+        if joinable and not structural:
+            blocks[-1] += " " + line.strip()
+        else:
+            blocks.append(line.strip())
+        joinable = not structural and not line.rstrip().endswith((".", "!", "?", ":", ";"))
+    return blocks
+
+
 def sentences(text: str) -> list[str]:
     pieces: list[str] = []
-    for piece in _SPLIT.split(text):
-        if pieces and _ABBREV.search(pieces[-1]):  # "Dr." did not end the sentence
-            pieces[-1] += " " + piece
-        else:
-            pieces.append(piece)
+    for block in _blocks(text):
+        for piece in _SPLIT.split(block):
+            if pieces and _ABBREV.search(pieces[-1]):  # "Dr." did not end the sentence
+                pieces[-1] += " " + piece
+            else:
+                pieces.append(piece)
     out = []
     for piece in pieces:
         s = " ".join(piece.split()).strip(" -*|")
