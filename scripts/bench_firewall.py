@@ -5,8 +5,11 @@
   baseline on the same rows; stage-1 latency p50/p95 on every dev input of at most 2,000 characters
 - stage 3 on ../shared/datasets/pii/presidio_synth_sample.jsonl: recall per checksum/pattern type,
   redaction leaving nothing, near-miss false positives (tests/firewall/data/near_misses.jsonl), latency
+- our own held-out cases (tests/firewall/data/, never trained or tuned on): the first 30 hard negatives,
+  85 more in heldout_own.jsonl with 30 attacks phrased as ordinary imperatives, and own_attacks.jsonl
 - audit: append p50/p95 and verify of 10,000 entries
-Run it on an idle machine: `scripts/bench_firewall [--json]`.
+Run it on an idle machine: `scripts/bench_firewall [--json] [--models DIR]` (DIR/firewall/ holds a
+rule pack and/or classifier to measure instead of the shipped ones, e.g. a previous version).
 """
 
 from __future__ import annotations
@@ -38,16 +41,19 @@ def pct(values: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(q * len(s)))], 3) if s else 0.0
 
 
-def stage1(dev: Path) -> dict[str, Any]:
-    nowhere = Path("/nonexistent-edgeprompt-home/models")
-    scanner = Scanner(load_pack(nowhere), Classifier.load(nowhere))
+def stage1(dev: Path, models: Path) -> dict[str, Any]:
+    scanner = Scanner(load_pack(models), Classifier.load(models))
     rows = evaluate.read_jsonl(dev)
     _, test = evaluate.split(rows)
-    hard = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
+    first = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
+    heldout = evaluate.read_jsonl(DATA / "heldout_own.jsonl")
+    hard = first + [r for r in heldout if r["label"] == 0]
     own = evaluate.read_jsonl(DATA / "own_attacks.jsonl")
+    lookalikes = [r for r in heldout if r["label"] == 1]
     scanner.scan("warm up")
-    verdicts = {id(r): scanner.scan(r["text"], evaluate.context_of(r)) for r in test + hard + own}
-    ours = evaluate.report(test, lambda r: verdicts[id(r)].decision != "allow", hard)
+    verdicts = {id(r): scanner.scan(r["text"], evaluate.context_of(r)) for r in test + hard + own + lookalikes}
+    flagged = lambda r: verdicts[id(r)].decision != "allow"  # noqa: E731
+    ours = evaluate.report(test, flagged, hard)
     blocked_benign = sum(1 for r in test if r["label"] == 0 and verdicts[id(r)].decision == "block")
     baseline = evaluate.report(test, lambda r: evaluate.keyword_baseline(r["text"]), hard)
     lat = []
@@ -62,7 +68,11 @@ def stage1(dev: Path) -> dict[str, Any]:
             base_lat.append((time.perf_counter() - t0) * 1000)
     return {"split": {"test_rows": len(test), "seed": evaluate.SPLIT_SEED}, "firewall": ours,
             "firewall_benign_blocked": blocked_benign, "keyword_baseline": baseline,
-            "own_attacks_caught": {"hits": sum(verdicts[id(r)].decision != "allow" for r in own), "n": len(own)},
+            "own_attacks_caught": evaluate.rate(own, flagged).as_dict(),
+            "own_hard_negatives_first_30": evaluate.rate(first, flagged).as_dict(),
+            "heldout_own_benign": evaluate.rate(hard[len(first):], flagged).as_dict(),
+            "heldout_own_benign_blocked": sum(verdicts[id(r)].decision == "block" for r in hard),
+            "heldout_lookalike_attacks_caught": evaluate.rate(lookalikes, flagged).as_dict(),
             "latency_ms": {"inputs": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": pct(lat, 1.0),
                            "keyword_baseline_p50": pct(base_lat, 0.5)}}
 
@@ -124,12 +134,15 @@ def main() -> int:
     ap.add_argument("--pii", type=Path, default=evaluate.default_devset().parents[1] / "pii" /
                     "presidio_synth_sample.jsonl")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--models", type=Path, default=Path("/nonexistent-edgeprompt-home/models"),
+                    help="a models folder whose firewall/ overrides the shipped rules.toml / classifier")
     args = ap.parse_args()
     for p in (args.dev, args.pii):
         if not p.is_file():
             print(f"bench_firewall: {p} not found", file=sys.stderr)
             return 2
-    report = {"cpus": os.cpu_count(), "stage1": stage1(args.dev), "stage3": stage3(args.pii), "audit": audit()}
+    report = {"cpus": os.cpu_count(), "stage1": stage1(args.dev, args.models), "stage3": stage3(args.pii),
+              "audit": audit()}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -139,7 +152,11 @@ def main() -> int:
                 "bipia_injected_recall", "bipia_clean_fpr"):
         print(f"{key:<30} firewall {fw[key]['rate']:.4f} ({fw[key]['hits']}/{fw[key]['n']})   "
               f"keyword baseline {kw[key]['rate']:.4f}")
-    print(f"benign texts blocked            {s1['firewall_benign_blocked']}")
+    print(f"benign texts blocked            {s1['firewall_benign_blocked']} (dev); "
+          f"{s1['heldout_own_benign_blocked']} (our hard negatives)")
+    for key in ("own_hard_negatives_first_30", "heldout_own_benign", "heldout_lookalike_attacks_caught",
+                "own_attacks_caught"):
+        print(f"{key:<34} {s1[key]['rate']:.4f} ({s1[key]['hits']}/{s1[key]['n']})")
     print(f"stage 1 latency                 p50 {s1['latency_ms']['p50']} ms  p95 {s1['latency_ms']['p95']} ms "
           f"({s1['latency_ms']['inputs']} inputs <= 2000 chars)")
     print(f"PII recall                      {s3['recall']:.4f} of {s3['spans']} spans; left after redaction "
