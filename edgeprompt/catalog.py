@@ -18,7 +18,8 @@ from typing import Any
 from edgeprompt.errors import ConfigError, ModelNotFoundError, UsageError
 
 BACKENDS = ("auto", "mlx", "onnx", "extractive", "echo")
-FORMATS = ("hf", "mlx", "onnx")
+# "adapter": an mlx-lm LoRA adapter folder the MLX backend loads on top of the `mlx` folder (federation)
+FORMATS = ("hf", "mlx", "onnx", "adapter")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -26,7 +27,8 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 class ModelCard:
     id: str
     backend: str = "auto"
-    # folders by format: "hf" (source weights), "mlx" (mlx-lm), "onnx" (onnxruntime-genai)
+    # folders by format: "hf" (source weights), "mlx" (mlx-lm), "onnx" (onnxruntime-genai), "adapter" (an mlx-lm
+    # LoRA adapter applied on top of the mlx folder)
     paths: dict[str, str] = field(default_factory=dict)
     quantization: str = ""
     context_length: int = 2048

@@ -123,6 +123,8 @@ def convert_card(card: ModelCard, fmt: str, bits: int | None, models_dir: Path,
     run_jobs([job], progress)
     paths = dict(card.paths)
     paths[fmt] = str(final)
+    if fmt == "mlx":
+        paths.pop("adapter", None)  # a LoRA card's hf folder already has the adapter merged in
     quants = dict(part.split(" ", 1) for part in card.quantization.split(", ") if " " in part)
     quants[fmt] = quant_label(fmt, bits)
     return replace(card, paths=paths, quantization=", ".join(f"{k} {v}" for k, v in sorted(quants.items())))

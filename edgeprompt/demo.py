@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprompt.catalog import ModelCard
 from edgeprompt.demo_train import DEMO, DemoSpec, build_hf
+from edgeprompt.paths import replace_folder
 
 if TYPE_CHECKING:
     from edgeprompt.runtime import Runtime
@@ -80,11 +81,7 @@ def build_model(folder: Path, spec: DemoSpec = DEMO, model_id: str = DEMO_ID, pr
         if progress:
             progress("  converting it for mlx and onnx")
         run_jobs([mlx_job(tmp / "hf", tmp / "mlx"), onnx_job(tmp / "hf", tmp / "onnx", ONNX_BITS)], progress)
-        old = folder.with_name(f".{folder.name}-old-{tmp.name[-8:]}")
-        if folder.exists():
-            folder.rename(old)  # the previous build stays whole until the new one is in place
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +67,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_folder(built: Path, final: Path) -> None:
+    """Move a fully built folder to `final`; the previous one stays whole until the new one is in place."""
+    old = final.with_name(f".{final.name}-old-{built.name[-8:]}")
+    if final.exists():
+        final.rename(old)
+    built.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

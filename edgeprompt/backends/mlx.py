@@ -102,8 +102,10 @@ class MlxBackend:
             from mlx_lm import load
         except ImportError as e:
             raise ModelLoadError(f"mlx-lm is not available on this machine ({e})") from e
+        # a LoRA adapter (federated fine-tuning) applies to the card's mlx weights, never to a merged hf folder
+        adapter = card.path_for("adapter") if folder == card.path_for("mlx") else None
         try:
-            model, tokenizer = load(str(folder))
+            model, tokenizer = load(str(folder), adapter_path=str(adapter) if adapter else None)
         except Exception as e:  # mlx-lm raises ValueError/KeyError/OSError for bad folders
             raise ModelLoadError(f"{folder}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
         ctx = int(cfg.get("max_position_embeddings") or card.context_length or 2048)

@@ -30,8 +30,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_command(g, "import", "verify a signed model pack from the coordinator and install it", common, cmd_import)
     p.add_argument("pack", help="the .pack file written by the coordinator")
     p.add_argument("--trust-key", metavar="PUB", help="trust this public key file (coordinator's .pub) first")
+    p.add_argument("--onnx-precision", choices=["int4", "int8", "fp32"],
+                   help="language-model adapters: precision of the rebuilt ONNX model (default: the base model's)")
     p = add_command(g, "ledger", "every DP release this laptop made (one row per round)", common, cmd_ledger)
-    p.add_argument("--task", help="only this model (firewall, router)")
+    p.add_argument("--task", help="only this model (firewall, router, lm-lora:<model id>)")
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -115,8 +117,9 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
         read_pack(data, None)  # a pack that does not verify must not leave its key trusted behind
         kid = trust.add_file(Path(args.trust_key))
         ctx.info(f"trusting key {kid}")
-    done = install(rt.paths, rt.db, data, trust)
-    ctx.emit(done.as_dict(), f"installed {done.name} {done.version} (signed by {done.key_id}) into {done.folder}")
+    done = install(rt.paths, rt.db, data, trust, rt.catalog, args.onnx_precision)
+    use = f"; ask with -m {done.model}" if done.model else ""
+    ctx.emit(done.as_dict(), f"installed {done.name} {done.version} (signed by {done.key_id}) into {done.folder}{use}")
     return 0
 
 

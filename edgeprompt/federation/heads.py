@@ -126,4 +126,5 @@ def task_for_pack_kind(kind: str) -> str:
     for task in TASKS:
         if kind == f"{task}-model":
             return task
-    raise UsageError(f"a '{kind}' pack is not a model pack this command installs (firewall-model, router-model)")
+    raise UsageError(f"a '{kind}' pack is not a model pack this command installs "
+                     "(firewall-model, router-model, lm-adapter)")

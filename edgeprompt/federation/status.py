@@ -17,6 +17,8 @@ This laptop will run the coordinator's training code on the labelled examples in
 ({counts}). What leaves this machine: model weights trained with differential privacy (clipped
 per example, with Gaussian noise) and scalar metrics (loss, accuracy, ε). What never leaves it: your
 text, documents, chats, features, embeddings and labels.
+For the language model (task lm-lora) the examples are the answers you thumbed up or edited
+({answers}); only LoRA adapter weights leave, never the questions, answers or their tokens.
 Privacy budget: ε ≤ {budget:g} per model at δ = {delta:g}; training is refused once a round would
 exceed it (`edgeprompt federation status` shows what is spent). Stop any time: `edgeprompt federation leave`.
 """
@@ -50,7 +52,9 @@ def installed_models(rt: Runtime) -> dict[str, Any]:
             except ValueError:
                 trained = "unreadable classifier.json"
         out[task] = {"installed": desc.exists(), "trained": trained}
-    return out
+    from edgeprompt.federation.adapters import installed
+
+    return {**out, **installed(rt.paths.models)}  # language-model adapters, by derived model id
 
 
 def status(rt: Runtime, events: int = 10) -> dict[str, Any]:
@@ -64,8 +68,12 @@ def status(rt: Runtime, events: int = 10) -> dict[str, Any]:
 
 
 def consent_text(rt: Runtime, superlink: str, insecure: bool) -> str:
+    from edgeprompt.federation import lmdata
+
     fed = rt.settings.section("federation")
     counts = example_counts(rt)
+    answers = ", ".join(f"{k}: {v}" for k, v in lmdata.counts(lmdata.chosen_examples(rt.db)).items())
     return CONSENT.format(superlink=superlink, transport="no TLS" if insecure else "TLS", home=rt.home,
+                          answers=answers,
                           counts=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none yet",
                           budget=float(fed["epsilon_budget"]), delta=float(fed["delta"]))

@@ -1,9 +1,11 @@
-"""The ClientApp a laptop's SuperNode runs: DP-train the received head on local examples, send the update.
+"""The ClientApp a laptop's SuperNode runs: DP-train the received model on local examples, send the update.
 
 Per round: open the data home named in the node config (`data-home`), read its labelled examples,
 featurize them locally, check the privacy ledger (refuse if this round would cross the user's ε
 budget), train with Opacus DP-SGD, record the release in the ledger, and reply with the model's
-arrays and scalar metrics. Text, features and labels stay on the laptop.
+arrays and scalar metrics. Text, features and labels stay on the laptop. For `task = "lm-lora"` the
+model is the laptop's language model with LoRA adapters (edgefed.lm_task): the examples are the answers
+its user thumbed up or edited, and the reply holds the adapter's arrays only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from flwr.app import Context, Error, Message
 from flwr.clientapp import ClientApp
 
-from edgefed import task, wire
+from edgefed import lm_task, task, wire
 
 app = ClientApp(mods=[wire.audit_outgoing])
 
@@ -105,14 +107,66 @@ def _refusal(msg: Message, e: Exception) -> Message:
                    reply_to=msg)
 
 
+def _task_of(msg: Message, context: Context) -> str:
+    return str(task.run_config({**dict(context.run_config), **_config_of(msg)})["task"])
+
+
 @app.train(mods=[wire.secagg_when_asked])
 def train(msg: Message, context: Context) -> Message:
     from edgeprompt.errors import EdgepromptError
 
     try:
+        if _task_of(msg, context) == lm_task.TASK:
+            return _train_lm(msg, context)
         return _train(msg, context)
     except (EdgepromptError, ValueError) as e:
         return _refusal(msg, e)
+
+
+def _lm_twin(rt: Any, msg: Message, context: Context) -> tuple[Any, dict[str, Any], Any]:
+    """(the laptop's twin with the received adapter in, the round's config, its HF folder)."""
+    from edgeprompt.federation import lora
+
+    cfg = task.run_config({**dict(context.run_config), **_config_of(msg)})
+    hf = lm_task.model_folder(rt, str(cfg["lm-model"]))
+    lm_task.check_base(hf, cfg)
+    model = lora.twin(hf, lora.LoraSpec.from_config(cfg))
+    state, sent_cfg = wire.unpack(msg, lora.adapter_state(model))
+    cfg = task.run_config({**cfg, **sent_cfg})
+    lora.load_adapter_state(model, state)
+    return model, cfg, hf
+
+
+def _train_lm(msg: Message, context: Context) -> Message:
+    from edgeprompt.errors import FederationError, PrivacyBudgetError
+    from edgeprompt.federation import lora
+    from edgeprompt.federation.ledger import PrivacyLedger
+
+    task.set_threads()
+    with _runtime(context) as rt:
+        model, cfg, hf = _lm_twin(rt, msg, context)
+        key = lm_task.ledger_key(str(cfg["lm-model"]))
+        server_round = int(cfg.get("server-round", 0))
+        budget, delta = _settings(rt)
+        data = lm_task.load_local(rt, hf, cfg)
+        if data.n_train < task.MIN_TRAIN_EXAMPLES:
+            raise FederationError(f"only {data.n_train} thumbed-up or edited answers here to learn from; need "
+                                  f"{task.MIN_TRAIN_EXAMPLES}")
+        ledger = PrivacyLedger(rt.db)
+        try:
+            ledger.check(key, lm_task.plan(data.n_train, cfg), delta, budget)
+        except PrivacyBudgetError as e:
+            return Message(Error(REFUSED_BUDGET, str(e)), reply_to=msg)
+        g_loss = lora.mean_nll(model, data.ids_test, data.labels_test)
+        stats = lm_task.train_with(model, data, cfg, _seed(context, cfg, server_round))
+        assert stats.mechanism is not None
+        entry = ledger.record(key, str(context.run_id), server_round, stats.mechanism, delta, data.n_train)
+        loss = lora.mean_nll(model, data.ids_test, data.labels_test)
+        metrics = {"train-loss": stats.loss, "loss": loss, "global-loss": g_loss, "epsilon": entry.epsilon_total,
+                   "epsilon-round": entry.epsilon_round, "epsilon-budget": budget, "num-test": len(data.ids_test),
+                   "num-thumbs": data.counts["thumbs"], "num-edits": data.counts["edit"]}
+        ledger.log_event("trained", key, str(context.run_id), server_round, metrics)
+    return wire.reply(msg, lora.adapter_state(model), metrics, data.n_train)
 
 
 @app.evaluate()
@@ -121,9 +175,29 @@ def evaluate(msg: Message, context: Context) -> Message:
     from edgeprompt.errors import EdgepromptError
 
     try:
+        if _task_of(msg, context) == lm_task.TASK:
+            return _evaluate_lm(msg, context)
         return _evaluate(msg, context)
     except (EdgepromptError, ValueError) as e:
         return _refusal(msg, e)
+
+
+def _evaluate_lm(msg: Message, context: Context) -> Message:
+    """The global adapter's mean answer NLL on this laptop's held-out approved answers."""
+    from edgeprompt.errors import FederationError
+    from edgeprompt.federation import lora
+    from edgeprompt.federation.ledger import PrivacyLedger
+
+    task.set_threads()
+    with _runtime(context) as rt:
+        model, cfg, hf = _lm_twin(rt, msg, context)
+        data = lm_task.load_local(rt, hf, cfg)
+        if not len(data.ids_test):
+            raise FederationError("no held-out approved answers here to evaluate on")
+        loss = lora.mean_nll(model, data.ids_test, data.labels_test)
+        PrivacyLedger(rt.db).log_event("evaluated", lm_task.ledger_key(str(cfg["lm-model"])), str(context.run_id),
+                                       int(cfg.get("server-round", 0)), {"loss": loss})
+    return wire.metrics_reply(msg, {"loss": loss, "num-examples": len(data.ids_test)})
 
 
 def _evaluate(msg: Message, context: Context) -> Message:

@@ -1,4 +1,5 @@
-"""After the last round: export the aggregated head to ONNX and write it as an Ed25519-signed model pack.
+"""After the last round: export the aggregated head to ONNX (or, for lm-lora, the adapter in peft's format) and
+write it as an Ed25519-signed model pack.
 
 The pack (edgeprompt.signing) holds `classifier.onnx` and `classifier.json` exactly as the firewall or
 router loader reads them from `<data home>/models/<task>/`; laptops install it with
@@ -72,4 +73,27 @@ def write_pack(spec: HeadSpec, model: Any, cfg: dict[str, Any], trained: dict[st
     pack = folder / f"{spec.task}-model.pack"
     pack.write_bytes(data)
     return {"pack": str(pack), "onnx": str(folder / "classifier.onnx"), "signing_key": str(key),
+            "public_key": str(key) + ".pub", "key_id": public_key_id(key), "version": version}
+
+
+def write_adapter_pack(model: Any, cfg: dict[str, Any], trained: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The aggregated LoRA adapter in peft's format, checked to read back as the laptops will read it, signed
+    as an `lm-adapter` pack naming the base model and the fingerprint of its weights."""
+    from edgeprompt.federation import adapters, lora
+
+    name = str(cfg["lm-model"])
+    files = adapters.peft_files(model, name)
+    spec, state = adapters.read_peft(files)
+    if {k: tuple(v.shape) for k, v in state.items()} != lora.adapter_shapes(model) \
+            or spec != lora.LoraSpec.from_config(cfg):
+        raise RuntimeError("the written adapter does not read back as the trained one")
+    (folder / "adapter").mkdir(exist_ok=True)
+    for file, data in files.items():
+        (folder / "adapter" / file).write_bytes(data)
+    key = signing_key(cfg)
+    version = f"fed-{trained['run_id']}"
+    meta = clean({**trained, "lm_model": name, "base_fingerprint": cfg["lm-fingerprint"]})
+    pack = folder / f"lm-lora-{name}.pack"
+    pack.write_bytes(sign_pack(adapters.PACK_KIND, f"{name}{adapters.SUFFIX}", version, files, key, meta=meta))
+    return {"pack": str(pack), "adapter": str(folder / "adapter"), "signing_key": str(key),
             "public_key": str(key) + ".pub", "key_id": public_key_id(key), "version": version}

@@ -69,8 +69,9 @@ def train_config(cfg: dict[str, Any], keys: tuple[str, ...]) -> ConfigRecord:
     return ConfigRecord({k: cfg[k] for k in keys})
 
 
-def run_message_api(grid: Grid, cfg: dict[str, Any], model: Any, keys: tuple[str, ...]) -> tuple[Any, RoundLog]:
-    """FedAvg (or FedProx) via `Strategy.start`; returns (final torch state dict, round log)."""
+def run_message_api(grid: Grid, cfg: dict[str, Any], initial: Any, keys: tuple[str, ...]) -> tuple[Any, RoundLog]:
+    """FedAvg (or FedProx) via `Strategy.start` from the `initial` torch state dict (a head's weights or an
+    adapter's); returns (final state dict, round log)."""
     n = int(cfg["min-nodes"])
     common = {"fraction_train": float(cfg["fraction-train"]), "fraction_evaluate": float(cfg["fraction-evaluate"]),
               "min_train_nodes": n, "min_evaluate_nodes": n, "min_available_nodes": n,
@@ -82,14 +83,14 @@ def run_message_api(grid: Grid, cfg: dict[str, Any], model: Any, keys: tuple[str
     else:
         raise ValueError(f"unknown strategy {cfg['strategy']!r} (fedavg, fedprox)")
     strategy.log = RoundLog()
-    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(model.state_dict()),
+    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(initial),
                             num_rounds=int(cfg["num-server-rounds"]), timeout=float(cfg["round-timeout"]),
                             train_config=train_config(cfg, keys))
-    state = result.arrays.to_torch_state_dict() if len(result.arrays) else model.state_dict()
+    state = result.arrays.to_torch_state_dict() if len(result.arrays) else initial
     return state, strategy.log
 
 
-def run_secagg(grid: Grid, context: Context, cfg: dict[str, Any], model: Any,
+def run_secagg(grid: Grid, context: Context, cfg: dict[str, Any], initial: Any,
                keys: tuple[str, ...]) -> tuple[Any, RoundLog]:
     """FedAvg whose sum is computed under SecAgg+ masks: the coordinator never sees one laptop's update."""
     import torch
@@ -100,7 +101,7 @@ def run_secagg(grid: Grid, context: Context, cfg: dict[str, Any], model: Any,
     from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
     log = RoundLog()
-    template = model.state_dict()
+    template = initial
 
     class Recording(LegacyFedAvg):  # type: ignore[misc]
         def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:

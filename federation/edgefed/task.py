@@ -50,6 +50,15 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "out-dir": "",
     "signing-key": "",
+    "lm-model": "demo",
+    "lm-base": "",
+    "lora-rank": 4,
+    "lora-alpha": 8.0,
+    "lora-targets": "q_proj,k_proj,v_proj,o_proj",
+    "lm-max-tokens": 128,
+    "lm-local-epochs": 2,
+    "lm-batch-size": 16,
+    "lm-learning-rate": 0.01,
 }
 
 # What the coordinator sends with each round, so a ClientApp trains exactly as configured.

@@ -39,3 +39,28 @@ def firewall_model() -> Iterator[Any]:
     from edgeprompt.federation.heads import head_spec
 
     yield task.build_model(head_spec("firewall"), 0)
+
+
+# -- language-model adapters (task lm-lora) on the session's tiny model ------------------------------------------
+@pytest.fixture
+def lm_home(data_home: Path, tiny_model: Any) -> Path:
+    """This test's data home with the tiny model as 'tiny' and laptop 0's rated and edited answers."""
+    from edgeprompt.federation import lmseeds
+    from edgeprompt.runtime import Runtime
+
+    with Runtime.open(data_home) as rt:
+        rt.catalog.add(tiny_model.card)
+        lmseeds.seed_lm(rt.db, 0, n=30, model="tiny")
+    return data_home
+
+
+@pytest.fixture
+def lm_config(tiny_model: Any) -> dict[str, Any]:
+    """The run config a coordinator sends for lm-lora on the tiny model (round 1), fingerprint included."""
+    from edgefed import task
+
+    from edgeprompt.federation.lora import fingerprint
+
+    return task.run_config({"task": "lm-lora", "lm-model": "tiny", "lm-base": str(tiny_model.hf),
+                            "lm-fingerprint": fingerprint(tiny_model.hf), "noise-multiplier": 1.5,
+                            "server-round": 1})
