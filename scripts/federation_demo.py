@@ -1,5 +1,7 @@
 """Federated fine-tuning, end to end on this machine: a SuperLink and two SuperNodes on 127.0.0.1.
 
+(`--task lm-lora`: LoRA adapters of the language model; see scripts/federation_demo_lm.py.)
+
 Each SuperNode stands for a laptop with its own temporary data home, seeded with a different slice of
 labelled examples. The real ClientApp/ServerApp (federation/) run the rounds with Opacus DP-SGD; the
 ServerApp publishes a signed model pack, which every laptop verifies and installs. Then, on the union
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "federation"
 sys.path[:0] = [str(ROOT), str(APP)]
 
+import federation_demo_lm as lm  # noqa: E402
 from edgefed import task  # noqa: E402
 
 from edgeprompt.federation import seeds  # noqa: E402
@@ -121,11 +124,12 @@ def dp_overhead(spec: HeadSpec, d: task.LocalData, cfg: dict[str, Any], epochs: 
             "epochs": epochs, "repeats": repeats}
 
 
-def federate(args: argparse.Namespace, base: Path, homes: list[Path]) -> tuple[dict[str, Any], float]:
+def federate(args: argparse.Namespace, base: Path, homes: list[Path],
+             cfg: dict[str, Any]) -> tuple[dict[str, Any], float]:
     t0 = time.monotonic()
     with Loopback(base / "flower", homes) as lb:
         say(f"SuperLink on 127.0.0.1:{lb.port}, {CLIENTS} SuperNodes started in {time.monotonic() - t0:.1f}s")
-        result = lb.run(APP, run_config(args), base / "coordinator", timeout_s=args.timeout)
+        result = lb.run(APP, cfg, base / "coordinator", timeout_s=args.timeout)
         say(f"run {result.run_id}: {result.status} after {result.wall_s:.1f}s")
         if result.status != "finished:completed":
             raise SystemExit(f"federation-demo: run ended {result.status}: {lb.log_tail()}")
@@ -142,7 +146,8 @@ def install_everywhere(homes: list[Path], summary: dict[str, Any]) -> None:
             trust = trust_store(rt.home)
             trust.add_file(Path(published["public_key"]), "demo coordinator")
             done = install(rt.paths, rt.db, data, trust)
-        say(f"{home.name}: installed {done.name} {done.version} into {done.folder}")
+        say(f"{home.name}: installed {done.name} {done.version} into {done.folder}"
+            + (f" (ask -m {done.model})" if done.model else ""))
 
 
 def measure(args: argparse.Namespace, spec: HeadSpec, homes: list[Path], summary: dict[str, Any]) -> dict[str, Any]:
@@ -169,10 +174,23 @@ def measure(args: argparse.Namespace, spec: HeadSpec, homes: list[Path], summary
             "dp_overhead": dp_overhead(spec, data[0], cfg)}
 
 
+def run_lm(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    """--task lm-lora: one base model for every laptop, rated and edited answers, federated LoRA, installs."""
+    built = lm.build_base(base, args.lm_size)
+    homes = lm.seed_homes(base, built, CLIENTS, args.per_laptop)
+    summary, fed_s = federate(args, base, homes, lm.run_config(args, built, CLIENTS))
+    t0 = time.monotonic()
+    install_everywhere(homes, summary)
+    install_s = (time.monotonic() - t0) / len(homes)
+    result = lm.measure(args, homes, built, summary)
+    result["wall_s"] = {"federated_run": fed_s, "import_per_laptop": install_s}
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--task", choices=["firewall", "router"], default="firewall")
+    p.add_argument("--task", choices=["firewall", "router", "lm-lora"], default="firewall")
     p.add_argument("--per-family", type=int, help="examples per attack family, topic or route per laptop "
                    "(default: 60 firewall, 120 router: 360 per laptop either way)")
     p.add_argument("--init", choices=["shipped", "random"], default="shipped",
@@ -183,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900.0, help="seconds the federated run may take")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (data homes, logs, pack)")
     p.add_argument("--json", action="store_true", help="print the result object as the last stdout line")
+    g = p.add_argument_group("lm-lora (LoRA adapters of the language model)")
+    g.add_argument("--lm-size", choices=["demo", "tiny"], default="demo", help="the base model built for the laptops")
+    g.add_argument("--per-laptop", type=int, default=48, help="answers each laptop asked, then rated or edited")
+    g.add_argument("--sigma", type=float, default=1.5, help="DP-SGD noise multiplier")
     args = p.parse_args(argv)
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
@@ -190,17 +212,25 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="edgeprompt-fed-demo-"))
     try:
-        spec = head_spec(args.task)
-        homes = seed_homes(base, args.task, args.per_family or (120 if args.task == "router" else 60))
-        summary, fed_s = federate(args, base, homes)
-        install_everywhere(homes, summary)
-        result = measure(args, spec, homes, summary)
-        result["wall_s"] = {"federated_run": fed_s, "total": time.monotonic() - t0}
+        if args.task == "lm-lora":
+            result = run_lm(args, base)
+        else:
+            spec = head_spec(args.task)
+            homes = seed_homes(base, args.task, args.per_family or (120 if args.task == "router" else 60))
+            summary, fed_s = federate(args, base, homes, run_config(args))
+            install_everywhere(homes, summary)
+            result = measure(args, spec, homes, summary)
+            result["wall_s"] = {"federated_run": fed_s}
+        result["wall_s"]["total"] = time.monotonic() - t0
     finally:
         if args.keep:
             say(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+    if args.task == "lm-lora":
+        say(lm.report(result))
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
+        return 0
     r = result
     say(f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); union accuracy: "
         f"start {r['accuracy_initial']:.3f}, federated {r['accuracy_global']:.3f}, local-only "

@@ -21,6 +21,7 @@ import json
 import re
 import shutil
 import tempfile
+import warnings
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
@@ -119,7 +120,9 @@ def merge_hf(base_hf: Path, files: dict[str, bytes], out: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         for name in PEFT_FILES:
             (Path(tmp) / name).write_bytes(files[name])
-        merged = PeftModel.from_pretrained(load_base(base_hf), tmp).merge_and_unload()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # peft calls a transformers API deprecated for v6
+            merged = PeftModel.from_pretrained(load_base(base_hf), tmp).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(out), safe_serialization=True)
     for path in base_hf.iterdir():
