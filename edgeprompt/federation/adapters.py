@@ -222,6 +222,9 @@ def install(models: Path, catalog: Catalog, pack: Pack, precision: str | None = 
     """Build `<models>/<id>-lora/` and register its card; returns (card, folder)."""
     card, hf = base_card(catalog, pack)
     folder = models / f"{card.id}{SUFFIX}"
+    if catalog.has(folder.name) and not (folder / DESCRIPTION_FILE).exists():
+        raise UsageError(f"a model '{folder.name}' that is not a federated adapter exists; remove it first "
+                         f"(`edgeprompt models remove {folder.name}`)")
     models.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=models))
     try:

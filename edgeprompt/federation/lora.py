@@ -50,8 +50,8 @@ class LoraSpec:
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> LoraSpec:
         """From the run config (`lora-rank`, `lora-alpha`, `lora-targets` as "q_proj,k_proj,…")."""
-        targets = tuple(t.strip() for t in str(cfg["lora-targets"]).split(",") if t.strip())
-        return cls(int(cfg["lora-rank"]), float(cfg["lora-alpha"]), targets)
+        targets = {t.strip() for t in str(cfg["lora-targets"]).split(",") if t.strip()}
+        return cls(int(cfg["lora-rank"]), float(cfg["lora-alpha"]), tuple(sorted(targets, key=_target_order)))
 
     @classmethod
     def from_adapter_config(cls, doc: dict[str, Any]) -> LoraSpec:

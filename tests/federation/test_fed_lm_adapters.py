@@ -151,3 +151,24 @@ def test_an_adapter_for_other_weights_is_refused(installed: dict[str, Any], tmp_
     assert not (data_home / "models" / "tiny-lora").exists()
     with Runtime.open(data_home) as rt:
         assert not rt.catalog.has("tiny-lora")
+
+
+def test_a_users_own_card_of_that_name_is_not_overwritten(installed: dict[str, Any], tiny_model: Any, cli,  # type: ignore[no-untyped-def]
+                                                          data_home: Path) -> None:
+    from dataclasses import replace
+
+    with Runtime.open(data_home) as rt:
+        rt.catalog.add(tiny_model.card)
+        rt.catalog.add(replace(tiny_model.card, id="tiny-lora", description="my own"))
+    published = installed["published"]
+    code, _, err = cli("federation", "import", published["pack"], "--trust-key", published["public_key"])
+    assert code == 2 and "remove it first" in err.splitlines()[-1]
+    with Runtime.open(data_home) as rt:
+        assert rt.catalog.get("tiny-lora").description == "my own"
+
+
+def test_lora_targets_compare_in_any_order() -> None:
+    cfg = {"lora-rank": 4, "lora-alpha": 8.0}
+    a = lora.LoraSpec.from_config({**cfg, "lora-targets": "v_proj, q_proj"})
+    assert a == lora.LoraSpec.from_config({**cfg, "lora-targets": "q_proj,v_proj"})
+    assert a == lora.LoraSpec.from_adapter_config({"r": 4, "lora_alpha": 8, "target_modules": ["v_proj", "q_proj"]})
