@@ -93,3 +93,20 @@ def test_received_adapter_must_fit_the_twin(tiny_model: Any) -> None:
     other = lora.adapter_state(lora.twin(tiny_model.hf, lora.LoraSpec(rank=8)))
     with pytest.raises(ValueError, match="LoRA layout"):
         lora.load_adapter_state(model, other)
+
+
+def test_demo_dp_overhead_times_the_same_batch_with_and_without_opacus(tiny_model: Any, tiny_examples: Any) -> None:
+    """The demo's overhead figure: CPU seconds per step on one fixed batch, plain Adam against Opacus."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "federation_demo_lm.py"
+    spec = importlib.util.spec_from_file_location("federation_demo_lm", script)
+    assert spec and spec.loader
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    ids, labels = tiny_examples
+    data = lm_task.LmData(ids, labels, ids[:2], labels[:2], {})
+    out = demo.dp_overhead(tiny_model.hf, data, lm_task.task.run_config({"lm-batch-size": 8}), steps=2, repeats=1)
+    assert out["batch"] == 8 and out["tokens_per_example"] == ids.shape[1]
+    assert out["step_cpu_s_plain"] > 0 and out["step_cpu_s_dp"] > 0
+    assert out["ratio"] == pytest.approx(out["step_cpu_s_dp"] / out["step_cpu_s_plain"])
