@@ -32,8 +32,7 @@ BAD_INSTRUCTION = 4003  # another task, model size or version than this laptop's
 def _runtime(context: Context) -> Iterator[Any]:
     from edgeprompt.runtime import Runtime
 
-    home = context.node_config.get("data-home") or None  # None: $EDGEPROMPT_HOME or the user's data home
-    rt = Runtime.open(str(home) if home else None)
+    rt = Runtime.open(wire.data_home(context))
     try:
         yield rt
     finally:

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "secagg-reconstruction-threshold": 1.0,
     "seed": 0,
     "out-dir": "",
+    "sim-homes": "",
     "signing-key": "",
     "lm-model": "demo",
     "lm-base": "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp.typing import ClientAppCallable
+
+SIM_HOMES_ENV = "EDGEPROMPT_SIM_HOMES"
 
 LEGACY_ARRAYS = "fitins.parameters"
 
@@ -91,9 +94,37 @@ def manifest(content: RecordDict) -> dict[str, Any]:
     return {"records": out, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def audit_log_path(context: Context) -> Path | None:
+def data_home(context: Context) -> str | None:
+    """The laptop's data home: `data-home` in the node config (a SuperNode's); on the Simulation Engine,
+    whose virtual nodes carry only `partition-id`, the partition's entry of `sim-homes` (run config, else
+    $EDGEPROMPT_SIM_HOMES; paths joined by os.pathsep). None: $EDGEPROMPT_HOME or the user's data home."""
+    from edgeprompt.errors import FederationError
+
     home = context.node_config.get("data-home")
-    return Path(str(home)) / "federation" / "outgoing.jsonl" if home else None
+    if home:
+        return str(home)
+    if "partition-id" not in context.node_config:
+        return None
+    raw = str(context.run_config.get("sim-homes") or os.environ.get(SIM_HOMES_ENV, ""))
+    homes = [h for h in raw.split(os.pathsep) if h]
+    part, parts = int(context.node_config["partition-id"]), int(context.node_config.get("num-partitions", 1))
+    if not homes and parts == 1:
+        return None
+    if len(homes) != parts:
+        raise FederationError(f"simulation with {parts} nodes needs {parts} data homes in sim-homes or "
+                              f"${SIM_HOMES_ENV} (got {len(homes)})")
+    return homes[part]
+
+
+def audit_log_path(context: Context) -> Path | None:
+    """None where the node has no data home to name (the ClientApp already refused for that reason)."""
+    from edgeprompt.errors import FederationError
+    from edgeprompt.paths import resolve_home
+
+    try:
+        return resolve_home(data_home(context)) / "federation" / "outgoing.jsonl"
+    except FederationError:
+        return None
 
 
 def audit_outgoing(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:

@@ -18,6 +18,18 @@ def set_budget(home: Path, budget: float) -> None:
     cfg.write_text(text)
 
 
+def seed_laptops(base: Path, per_family: int) -> list[Path]:
+    """Two data homes under `base`, each seeded with its own slice of labelled firewall examples."""
+    from edgeprompt.federation import seeds
+    from edgeprompt.runtime import Runtime
+
+    homes = [base / "laptop0", base / "laptop1"]
+    for i, home in enumerate(homes):
+        with Runtime.open(home) as rt:
+            seeds.seed_firewall(rt.db, i, per_family=per_family)
+    return homes
+
+
 def instruction(content: Any, message_type: str = "train", run_id: int = 7, node_id: int = 11,
                 server_round: int = 1) -> Any:
     """A coordinator → laptop message as the SuperNode would deliver it (metadata given explicitly)."""

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 from edgefed import task
-from fed_helpers import set_budget
+from fed_helpers import seed_laptops, set_budget
 
-from edgeprompt.federation import node, seeds
+from edgeprompt.federation import node
 from edgeprompt.federation.heads import head_spec
 from edgeprompt.federation.ledger import PrivacyLedger
 from edgeprompt.federation.loopback import Loopback
@@ -30,10 +30,7 @@ APP = Path(__file__).resolve().parents[2] / "federation"
 @pytest.fixture(scope="module")
 def federated_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("loopback")
-    homes = [base / "laptop0", base / "laptop1"]
-    for i, home in enumerate(homes):
-        with Runtime.open(home) as rt:
-            seeds.seed_firewall(rt.db, i, per_family=50)
+    homes = seed_laptops(base, per_family=50)
     set_budget(homes[1], 5.0)
     lb = Loopback(base / "flower", homes)
     try:
