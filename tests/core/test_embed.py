@@ -60,3 +60,14 @@ def test_recent_questions_are_embedded_once(embedder) -> None:  # type: ignore[n
     assert len(calls) == 2  # the question once, then only "hello"
     assert abs(float(np.linalg.norm(again[0])) - 1.0) < 1e-5
     embedder.session = real
+
+
+def test_bulk_calls_use_their_own_session_and_agree_with_single_texts(embedder) -> None:  # type: ignore[no-untyped-def]
+    """Indexing runs on a second session (threads may spin, batches of 8); its vectors equal the ones a
+    question gets from the quiet session, so documents and questions stay comparable."""
+    texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 3)]
+    bulk = embedder.embed_batch(texts)
+    assert embedder._bulk is not None and embedder._bulk is not embedder.session
+    embedder.forget_recent()
+    single = np.stack([embedder.embed(t) for t in texts])
+    assert float((bulk * single).sum(axis=1).min()) > 0.99999
