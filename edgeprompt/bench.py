@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 DEFAULT_QUESTION = "Tell me a story."
 
 
+# A decode window shorter than ~0.1 s is mostly scheduler noise (a shared 2-core VM moves by tens of
+# percent between runs): fast models generate more tokens per run, slow ones MIN_TOKENS.
+MIN_TOKENS = 128
+MAX_AUTO_TOKENS = 1024
+WINDOW_S = 0.25
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     """What one `edgeprompt bench` run measures; flags from other areas add fields here."""
@@ -34,7 +41,7 @@ class BenchOptions:
     model: str | None = None
     backend: str | None = None  # mlx | onnx; None: this machine's default for the card
     question: str = DEFAULT_QUESTION
-    max_tokens: int = 128
+    max_tokens: int | None = None  # None: at least MIN_TOKENS and WINDOW_S of decode at the warm-up rate
     runs: int = 9
     bandwidth_mb: int = 256
 
@@ -152,12 +159,11 @@ RAW: dict[str, Callable[[Any, list[int], int], Timing]] = {"onnx": raw_onnx, "ml
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------
-def _pipeline_request(opts: BenchOptions, card_id: str, kind: str) -> Any:
+def _pipeline_request(max_tokens: int, opts: BenchOptions, card_id: str, kind: str) -> Any:
     from edgeprompt.pipeline import AskRequest
 
     return AskRequest(opts.question, model=card_id, backend=kind, save=False, use_documents=False,
-                      params=GenerationParams(max_tokens=opts.max_tokens, temperature=0.0,
-                                              min_tokens=opts.max_tokens))
+                      params=GenerationParams(max_tokens=max_tokens, temperature=0.0, min_tokens=max_tokens))
 
 
 def pipeline_once(rt: Runtime, request: Any) -> Timing:
@@ -233,13 +239,20 @@ def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] |
         raise UsageError(f"bench measures the mlx and onnx backends; model '{card.id}' runs on {kind}")
     threads = physical_threads(int(rt.settings.get("model.threads")))
     backend = rt.backend(card.id, kind)
-    request = _pipeline_request(opts, card.id, kind)
+    request = _pipeline_request(opts.max_tokens or MIN_TOKENS, opts, card.id, kind)
     if progress:
         progress(f"bench: {card.id} on {kind}, {threads} threads; warming up")
     sent, _ = captured_request(rt, backend, request)
     ids = backend.prompt_ids(sent.messages)
     raw_fn = RAW[kind]
-    raw_fn(backend, ids, sent.params.max_tokens)
+    warm = raw_fn(backend, ids, sent.params.max_tokens)
+    if opts.max_tokens is None:
+        room = backend.context_length - len(ids)
+        wanted = min(MAX_AUTO_TOKENS, max(MIN_TOKENS, int(warm.tps * WINDOW_S)), room)
+        if wanted != sent.params.max_tokens:
+            request = _pipeline_request(wanted, opts, card.id, kind)
+            sent, _ = captured_request(rt, backend, request)
+            raw_fn(backend, ids, sent.params.max_tokens)
     raw, piped = [], []
     for i in range(opts.runs):
         # adjacent pairs, in alternating order, so the machine's drift (a shared VM's speed moves by tens of

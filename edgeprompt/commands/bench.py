@@ -27,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="model id (default: the default model)")
     p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
     p.add_argument("--question", default=None, help="the prompt to generate from")
-    p.add_argument("--max-tokens", type=int, default=128, help="tokens per generation (default 128)")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="tokens per generation (default: 128, more for a fast model: at least 0.25 s of decode, "
+                        "at most 1024)")
     p.add_argument("--runs", type=int, default=9, help="timed runs of each loop; figures are medians (default 9)")
     p.add_argument("--prefix-cache", action="store_true",
                    help="instead: time to first token with a 1,000-token shared prefix, without and with KV reuse "
@@ -37,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def options(args: argparse.Namespace) -> BenchOptions:
     from edgeprompt.bench import DEFAULT_QUESTION, BenchOptions
 
-    if args.max_tokens < 2 or args.runs < 1:
+    if (args.max_tokens is not None and args.max_tokens < 2) or args.runs < 1:
         raise UsageError("--max-tokens must be at least 2 and --runs at least 1")
     return BenchOptions(model=args.model, backend=args.backend, question=args.question or DEFAULT_QUESTION,
                         max_tokens=args.max_tokens, runs=args.runs)
