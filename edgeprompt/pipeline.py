@@ -178,6 +178,13 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 notices.append(note)
                 yield Notice(note)
             s.attributes.update(grounding.trace_attributes())
+            if grounding.documents and not grounding.abstained and request.backend is None and \
+                    (moved := rt.router().answered_by_documents(route, card)) is not None:
+                route, card = moved, rt.card(moved.model)  # the demo toy would bury the sources in noise
+                backend = rt.backend(card.id, request.backend)
+                trace.model = card.id
+                s.attributes.update(route.trace_attributes())
+                trace.attributes.update(route.trace_attributes())
 
         # 3c. cache: an exact repeat, or a near-duplicate question that passes every guard (same model, prompt
         #     version, context and sources; no differing numbers, dates, units, names, negation or persons) is

@@ -230,6 +230,18 @@ class Router:
         return RouteDecision(tagged.tag, model, tagged.scores, tagged.rules, f"{tagged.reason}; {why}",
                              tagged.text, state.describe())
 
+    def answered_by_documents(self, decision: RouteDecision, card: ModelCard) -> RouteDecision | None:
+        """A question routed to a toy model (tag `demo`) that the user's documents answer goes to the
+        `documents` model instead: its quotes with citations answer, where the toy only writes words.
+        None when the user chose the model or the tag, or no other documents model is installed."""
+        if "demo" not in card.tags or decision.route not in ("general", "demo") or decision.reason.startswith(
+                "model chosen by the user") or any(r.startswith("explicit:") for r in decision.rules):
+            return None
+        moved = self._with_model(_Tagged("documents", decision.scores, (*decision.rules, "evidence:documents"),
+                                         f"'{decision.route}' for a toy model, but your documents answer it",
+                                         decision.text), None)
+        return moved if moved.model != card.id else None
+
     def routable(self) -> list[ModelCard]:
         """Installed models the router could choose among (the test fake only when it is the default)."""
         default = self.default_id()

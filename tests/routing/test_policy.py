@@ -121,3 +121,36 @@ def test_router_applies_power_and_falls_back_to_default(linked_home: Path) -> No
     write_config(linked_home, '[routing]\npower = "ac"\n')
     with Runtime.open(linked_home) as rt:
         assert rt.router().decide("fix the segfault in my C program").model == "coder-7b"
+
+
+def test_a_toy_models_question_that_the_documents_answer_is_quoted_instead(linked_home: Path) -> None:
+    """With only the demo toy to generate, a question the user's documents answer goes to the documents
+    model (quotes with citations); one they do not answer, or with -m, stays with the toy."""
+    from routing_helpers import card
+
+    from edgeprompt.pipeline import AskRequest, Done, run
+    from edgeprompt.runtime import Runtime
+
+    write_config(linked_home, '[model]\ndefault = "toy"\n')
+    notes = linked_home.parent / "notes"
+    notes.mkdir()
+    (notes / "lease.md").write_text("# Oak Street lease\n\n## Deposit\n\nThe tenant paid a security deposit of "
+                                    "$2,775. It is returned within 21 days of moving out.\n", encoding="utf-8")
+    def ask(request: AskRequest, rt: Runtime) -> Any:
+        return next(ev.result for ev in run(request, rt) if isinstance(ev, Done))
+
+    with Runtime.open(linked_home) as rt:
+        rt.catalog.add(card("toy", ("general", "demo")))
+        rt.documents().indexer.add([notes])
+        question = "What is the deposit for the Oak Street flat?"
+        decision = rt.router().for_request(question)
+        moved = rt.router().answered_by_documents(decision, rt.card("toy"))
+        assert moved is not None and (moved.route, moved.model) == ("documents", "extractive")
+        assert "evidence:documents" in moved.rules
+        answered = ask(AskRequest(question, save=False), rt)
+        assert answered.model == "extractive" and "2,775" in answered.answer and answered.citations
+        assert ask(AskRequest(question, model="toy", save=False), rt).model == "toy"  # -m is the user's choice
+        assert ask(AskRequest("hello there", save=False), rt).model == "toy"  # nothing in the documents
+        explicit = rt.router().for_request("@general " + question)
+        assert rt.router().answered_by_documents(explicit, rt.card("toy")) is None
+        assert rt.router().answered_by_documents(moved, rt.card("extractive")) is None  # not a toy
