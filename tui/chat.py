@@ -58,7 +58,11 @@ def speed(result: Any, digits: int) -> str:
     tps = float(result.timings.get("tokens_per_s") or 0.0)
     if tps > 0:
         return f"{tps:.{digits}f} tok/s"
-    return "cached" if result.cached else "not generated"
+    if result.cached:
+        return "cached"
+    if getattr(result, "abstained", False):
+        return "abstained"
+    return "quoted" if getattr(result, "backend", "") == "extractive" else "not generated"
 
 
 def status_line(result: Any) -> str:
