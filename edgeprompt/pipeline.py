@@ -234,8 +234,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
                       fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
                       fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
-                      backend.stream(Request(tuple(messages), params, request.cancel,
-                                             parts.documents)))
+                      backend.stream(Request(tuple(messages), params, request.cancel, parts.documents,
+                                             question=rendered.user, query=grounding.query)))
             for chunk in stream:
                 if chunk.text:
                     pieces.append(chunk.text)

@@ -47,6 +47,10 @@ class Request:
     params: GenerationParams = GenerationParams()
     cancel: threading.Event | None = field(default=None, compare=False)
     documents: tuple[Document, ...] = ()  # retrieved sources, numbered from 1
+    # the user's turn as rendered from the prompt template (the prompt's copy sits between boundary-marked
+    # section lines), and the question the documents were searched with when retrieval rewrote a follow-up
+    question: str = ""
+    query: str = ""
 
     @property
     def cancelled(self) -> bool:

@@ -28,7 +28,7 @@ class EchoBackend:
     def stream(self, request: Request) -> Iterator[Chunk]:
         clock = StatsClock()
         prompt_tokens = self.count_tokens(request.messages)
-        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        last_user = request.question or next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         stop = StopMatcher(request.params.stop)
         finish = "stop"
         for i, piece in enumerate(_tokens(last_user)):

@@ -44,9 +44,12 @@ class ExtractiveBackend:
         from edgeprompt.rag.prompting import NO_DOCUMENTS_TEXT, fixed_answer
         from edgeprompt.rag.rewrite import rewrite
 
-        last = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=None)
-        # a follow-up is read with the question before it, as retrieval read it
-        question = rewrite(request.messages[last].content, request.messages[:last]) if last is not None else ""
+        if request.question:  # from the pipeline: the question as retrieval read it
+            question = request.query or request.question
+        else:
+            last = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=None)
+            # a follow-up is read with the question before it, as retrieval read it
+            question = rewrite(request.messages[last].content, request.messages[:last]) if last is not None else ""
         text = answer(question, request.documents, self._embed) if request.documents else NO_DOCUMENTS_TEXT
         yield from fixed_answer(text, self.count_tokens(request.messages), request)
 

@@ -75,7 +75,8 @@ def test_system_text_reaches_the_model(runtime, prompt_file) -> None:  # type: i
     # the version's system text comes first, unchanged (the firewall appends its isolation section after it)
     assert done and [m.role for m in seen[0].messages] == ["system", "user"]
     assert seen[0].messages[0].content.startswith("Answer in plain style.\n")
-    assert seen[0].messages[1].content == "Q: hi"
+    assert seen[0].question == "Q: hi"  # the rendered user template, which the prompt wraps in its section
+    assert seen[0].messages[1].content.splitlines()[1] == "Q: hi"
     assert seen[0].params.max_tokens == 3
 
 
