@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from edgeprompt.tui.answers import AnswerActions
@@ -222,12 +223,15 @@ class ChatScreen(AnswerActions, EdgeScreen):
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
     def generate(self, question: str, cancel: threading.Event) -> None:
         from edgeprompt.pipeline import AskRequest, Done, Notice, Token, run
+        from edgeprompt.rag.retrieve import Filters
 
         notices: list[str] = []
         try:
             model = getattr(self.app, "model", None)
+            # with attachments the chat answers from them only (or says they do not have it)
             req = AskRequest(question, model=model, session_id=self.session_id, cancel=cancel,
-                             use_documents=True if self.attached else None)
+                             use_documents=True if self.attached else None,
+                             filters=Filters(within=tuple(self.attached)) if self.attached else None)
             for ev in run(req, self.rt):
                 if isinstance(ev, Token):
                     self.post_message(Streamed(ev.text))
@@ -314,7 +318,8 @@ class ChatScreen(AnswerActions, EdgeScreen):
                 self.background(lambda: self.rt.documents().indexer.add([path]), lambda s: self._attached(path, s),
                                 title="Could not attach", group="index")
 
-        self.app.push_screen(PathScreen("Attach a file to this chat (it is indexed into your documents)"), done)
+        self.app.push_screen(PathScreen("Attach a file to this chat (indexed into your documents; while attached, "
+                                        "this chat answers from it)"), done)
 
     async def _attached(self, path: str, summary: Any) -> None:
         d = summary.as_dict()
@@ -322,7 +327,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
             why = d["skipped_files"][0]["reason"] if d["skipped_files"] else "not a supported file"
             self.notify(f"{path}: {why}", title="Not attached", severity="error", markup=False)
             return
-        self.attached.append(path)
+        self.attached.append(str(Path(path).expanduser().resolve()))  # the index keeps resolved paths
         shown = short_path(path)
         note = f"{shown} · {d['chunks']} chunks indexed" if d["indexed"] else f"{shown} · already indexed"
         if d["flagged"]:

@@ -59,10 +59,11 @@ class Filters:
     after: float | None = None  # file modified at or after (epoch seconds)
     before: float | None = None
     include_flagged: bool = False  # chunks the firewall flagged are never retrieved unless asked
+    within: tuple[str, ...] = ()  # indexed files or folders (absolute paths), e.g. a chat's attachments
 
     @property
     def narrowing(self) -> bool:
-        return bool(self.path or self.kinds or self.after is not None or self.before is not None)
+        return bool(self.path or self.kinds or self.within or self.after is not None or self.before is not None)
 
     @classmethod
     def parse(cls, specs: Sequence[str]) -> Filters:
@@ -98,6 +99,10 @@ class Filters:
         if self.path:
             where.append("(d.path GLOB ? OR d.path GLOB ?)")
             params += [self.path, "*/" + self.path.lstrip("/")]
+        if self.within:
+            where.append("(" + " OR ".join(["d.path = ? OR d.path GLOB ?"] * len(self.within)) + ")")
+            for p in self.within:
+                params += [p, p.rstrip("/").replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "/*"]
         if self.kinds:
             where.append(f"d.kind IN ({','.join('?' * len(self.kinds))})")
             params += list(self.kinds)

@@ -71,3 +71,11 @@ def test_filters_by_path_type_and_date(rt, corpus: Path) -> None:  # type: ignor
     assert names(f"before={cutoff}") == {"garden.txt"}
     assert "garden.txt" not in names(f"after={cutoff}")
     assert search("", 5) == []
+
+    def within(*paths: Path) -> set[str]:
+        found = search("rent deposit tomatoes basil", 10, Filters(within=tuple(str(p.resolve()) for p in paths)))
+        return {Path(h.path).name for h in found}
+
+    assert within(corpus / "lease.md") == {"lease.md"}  # a chat's attachment: that file only
+    assert within(corpus / "notes") == {"garden.txt", "plants.csv"}  # a folder: what is under it
+    assert within(corpus / "lease.md", old) == {"lease.md", "garden.txt"}

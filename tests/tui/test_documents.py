@@ -59,6 +59,7 @@ async def test_add_a_folder_then_a_cited_answer_opens_its_source(make_app, user_
 async def test_attach_a_file_to_the_chat(make_app, user_home) -> None:  # type: ignore[no-untyped-def]
     folder = write_docs(user_home)
     app = make_app(model="extractive")
+    app.runtime.documents().indexer.add([folder / "lease.md"])  # already in the library, not attached
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+o")
         await pilot.pause()
@@ -75,6 +76,11 @@ async def test_attach_a_file_to_the_chat(make_app, user_home) -> None:  # type: 
         answer = chat.answers()[-1]
         assert "six hours" in answer.text
         assert any(c["path"].endswith("garden.md") for c in answer.citations)
+        # while attached, the chat answers from the attachment only: the indexed lease is not searched
+        await pilot.press(*"What is the monthly rent?", "enter")
+        await settle(app, pilot)
+        answer = chat.answers()[-1]
+        assert "1200" not in answer.text and all(c["path"].endswith("garden.md") for c in answer.citations)
         assert not errors(app)
 
 
