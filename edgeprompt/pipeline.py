@@ -24,6 +24,7 @@ from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import energy_meter, record_signals
 from edgeprompt.rag.grounding import ground
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, fixed_answer
+from edgeprompt.rag.retrieve import Filters
 from edgeprompt.routing_log import record_decision
 from edgeprompt.store.traces import Trace
 from edgeprompt.unicode import clean_text
@@ -126,8 +127,10 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                           else sessions.create(model=request.model).id)
             history = [Message(t.role, t.content) for t in sessions.turns(session_id)
                        if not t.meta.get("interrupted")]
+            attached = sessions.attachments(session_id) if request.session_id else []
             trace.session_id = session_id
-            s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history)})
+            s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history),
+                                 "edgeprompt.session.attachments": len(attached)})
 
         # 1b. route: without -m, the request's task tag picks the model (edgeprompt.routing); a leading
         #     `@tag` is routing syntax and leaves the question
@@ -170,8 +173,11 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         #     relevant enough, a question about the user's own things abstains, any other is answered
         #     without documents (edgeprompt.rag.grounding)
         with trace.span("retrieval") as s:
-            grounding = ground(rt, question, history, False if screen.blocked else request.use_documents,
-                               request.filters, backend.count_tokens, backend.context_length, route.route)
+            # a chat with attached files answers from them only (unless the request narrows or opts out itself)
+            use_docs = request.use_documents if request.use_documents is not None or not attached else True
+            filters = request.filters or (Filters(within=tuple(attached)) if attached else None)
+            grounding = ground(rt, question, history, False if screen.blocked else use_docs, filters,
+                               backend.count_tokens, backend.context_length, route.route)
             if (sources := grounding.message()) is not None:
                 system = [*system, sources]
             for note in grounding.notices:

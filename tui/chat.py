@@ -175,12 +175,16 @@ class ChatScreen(AnswerActions, EdgeScreen):
             return
         try:
             turns = self.rt.sessions.turns(session_id)
+            self.attached = self.rt.sessions.attachments(session_id)
         except Exception as e:
             self.notify(error_text(e), title="Could not open the chat", severity="error", markup=False)
             return
         conv.mount_all([Bubble(t.role, t.content, t.meta.get("model", "") if t.role == "assistant" else "",
                                trace_id=t.trace_id, turn_id=t.id) for t in turns])
+        if self.attached:
+            conv.mount(Bubble("attachment", "answers from " + " · ".join(short_path(p) for p in self.attached)))
         conv.scroll_end(animate=False)
+        self.update_status()
 
     def action_new_session(self) -> None:
         self.load_session(None)
@@ -223,15 +227,12 @@ class ChatScreen(AnswerActions, EdgeScreen):
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
     def generate(self, question: str, cancel: threading.Event) -> None:
         from edgeprompt.pipeline import AskRequest, Done, Notice, Token, run
-        from edgeprompt.rag.retrieve import Filters
 
         notices: list[str] = []
         try:
             model = getattr(self.app, "model", None)
-            # with attachments the chat answers from them only (or says they do not have it)
-            req = AskRequest(question, model=model, session_id=self.session_id, cancel=cancel,
-                             use_documents=True if self.attached else None,
-                             filters=Filters(within=tuple(self.attached)) if self.attached else None)
+            # a chat with attachments answers from them only (the pipeline reads them from the session)
+            req = AskRequest(question, model=model, session_id=self.session_id, cancel=cancel)
             for ev in run(req, self.rt):
                 if isinstance(ev, Token):
                     self.post_message(Streamed(ev.text))
@@ -318,8 +319,8 @@ class ChatScreen(AnswerActions, EdgeScreen):
                 self.background(lambda: self.rt.documents().indexer.add([path]), lambda s: self._attached(path, s),
                                 title="Could not attach", group="index")
 
-        self.app.push_screen(PathScreen("Attach a file to this chat (indexed into your documents; while attached, "
-                                        "this chat answers from it)"), done)
+        self.app.push_screen(PathScreen("Attach a file to this chat (indexed into your documents; this chat then "
+                                        "answers from its attachments)"), done)
 
     async def _attached(self, path: str, summary: Any) -> None:
         d = summary.as_dict()
@@ -327,7 +328,11 @@ class ChatScreen(AnswerActions, EdgeScreen):
             why = d["skipped_files"][0]["reason"] if d["skipped_files"] else "not a supported file"
             self.notify(f"{path}: {why}", title="Not attached", severity="error", markup=False)
             return
-        self.attached.append(str(Path(path).expanduser().resolve()))  # the index keeps resolved paths
+        if self.session_id is None:  # attaching starts the chat, so the attachment has a session to belong to
+            self.session_id = self.rt.sessions.create(model=getattr(self.app, "model", None)).id
+            self.query_one(SessionPanel).refresh_list(select=self.session_id)
+        # the index keeps resolved paths
+        self.attached = self.rt.sessions.attach(self.session_id, str(Path(path).expanduser().resolve()))
         shown = short_path(path)
         note = f"{shown} · {d['chunks']} chunks indexed" if d["indexed"] else f"{shown} · already indexed"
         if d["flagged"]:

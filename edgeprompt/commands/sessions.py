@@ -1,4 +1,4 @@
-"""sessions list | show | rename | delete | export."""
+"""sessions list | show | rename | delete | export | attach | detach."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("title")
     p = add_command(g, "delete", "delete a session and its turns", common, cmd_delete)
     p.add_argument("id")
+    p = add_command(g, "attach", "index files into your documents; this chat then answers from them only",
+                    common, cmd_attach)
+    p.add_argument("id")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p = add_command(g, "detach", "stop answering this chat from attached files (all, or the ones named)",
+                    common, cmd_detach)
+    p.add_argument("id")
+    p.add_argument("paths", nargs="*", metavar="PATH")
     p = add_command(g, "export", "write a session as Markdown or JSON", common, cmd_export)
     p.add_argument("id")
     p.add_argument("--format", choices=["md", "json"], default="md")
@@ -59,9 +67,35 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.runtime().sessions
     s = store.get(args.id)
     turns = store.turns(s.id)
-    ctx.emit({**_session_dict(s), "messages": [_turn_dict(t) for t in turns]},
+    attached = store.attachments(s.id)
+    ctx.emit({**_session_dict(s), "attachments": attached, "messages": [_turn_dict(t) for t in turns]},
              lambda: "\n\n".join([f"# {s.title or s.id} ({s.id})"]
+                                 + ([f"attached: {', '.join(attached)}"] if attached else [])
                                  + [f"{t.role}> {t.content}" for t in turns]))
+    return 0
+
+
+def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
+    rt = ctx.runtime()
+    sid = rt.sessions.resolve(args.id)
+    lib = rt.documents()
+    summary = lib.indexer.add(args.paths).as_dict()
+    attached: list[str] = []
+    for raw in args.paths:  # only what is in the index now: a skipped file is not attached
+        path = str(Path(raw).expanduser().resolve())
+        if lib.store.document(path) is not None or lib.store.documents(under=path):
+            attached = rt.sessions.attach(sid, path)
+    ctx.emit({"session": sid, "attachments": attached, "indexed": summary},
+             lambda: f"{sid}: answers from {', '.join(attached) or 'nothing (no file could be indexed)'}")
+    return 0 if attached else 2
+
+
+def cmd_detach(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.runtime().sessions
+    sid = store.resolve(args.id)
+    left = store.detach(sid) if not args.paths else \
+        [store.detach(sid, str(Path(p).expanduser().resolve())) for p in args.paths][-1]
+    ctx.emit({"session": sid, "attachments": left}, f"{sid}: " + (", ".join(left) or "no attachments"))
     return 0
 
 

@@ -47,6 +47,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0502_eval_runs", observatory_schema.eval_runs),
     Migration("0601_route_decisions", routing_schema.route_decisions),
     Migration("0202_firewall_intel_packs", firewall_schema.intel_packs),
+    Migration("0005_session_attachments", schema_core.session_attachments),
 )
 
 

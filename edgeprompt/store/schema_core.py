@@ -104,3 +104,18 @@ def labelled_examples(conn: Any) -> None:
         CREATE INDEX labelled_examples_task ON labelled_examples(task, id);
         """,
     )
+
+
+def session_attachments(conn: Any) -> None:
+    # files a chat answers from (indexed in the document library; the chat's retrieval is scoped to them)
+    run_script(
+        conn,
+        """
+        CREATE TABLE session_attachments (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            added_at REAL NOT NULL,
+            PRIMARY KEY (session_id, path)
+        );
+        """,
+    )

@@ -99,6 +99,29 @@ class SessionStore:
             c.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         return sid
 
+    def attach(self, ref: str, path: str) -> list[str]:
+        """Record an (already indexed) file or folder as one this chat answers from; the chat's list."""
+        sid = self.resolve(ref)
+        with self.db.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO session_attachments(session_id, path, added_at) VALUES (?,?,?)",
+                      (sid, path, time.time()))
+        return self.attachments(sid)
+
+    def detach(self, ref: str, path: str | None = None) -> list[str]:
+        """Forget one attachment (all of them when `path` is None); the chat's remaining list."""
+        sid = self.resolve(ref)
+        with self.db.transaction() as c:
+            if path is None:
+                c.execute("DELETE FROM session_attachments WHERE session_id = ?", (sid,))
+            else:
+                c.execute("DELETE FROM session_attachments WHERE session_id = ? AND path = ?", (sid, path))
+        return self.attachments(sid)
+
+    def attachments(self, ref: str) -> list[str]:
+        sid = self.resolve(ref)
+        return [str(r[0]) for r in self.db.query(
+            "SELECT path FROM session_attachments WHERE session_id = ? ORDER BY added_at, path", (sid,))]
+
     def turns(self, ref: str) -> list[Turn]:
         sid = self.resolve(ref)
         rows = self.db.query("SELECT * FROM turns WHERE session_id = ? ORDER BY id", (sid,))

@@ -71,3 +71,25 @@ def test_general_questions_are_answered_without_documents_unless_asked(cli, samp
     assert r["abstained"] and r["answer"] == ABSTAIN_TEXT
     r = _ask(cli, "What is my passport number?", "-m", "echo", "--no-docs")  # documents skipped
     assert r["answer"] == "What is my passport number?" and not r["abstained"]
+
+
+def test_a_chat_with_attachments_answers_from_them_only(cli, samples_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sid = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive")["session_id"]
+    note = tmp_path / "packing.md"
+    note.write_text("# Packing list\n\nPack the blue raincoat and two plug adapters for the Lisbon trip.\n",
+                    encoding="utf-8")
+    code, out, err = cli("sessions", "attach", sid, str(note), "--json")
+    assert code == 0, err
+    assert json.loads(out)["attachments"] == [str(note.resolve())]
+    scoped = _ask(cli, "What should I pack for the Lisbon trip?", "-m", "extractive", "--session", sid)
+    assert "raincoat" in scoped["answer"] and {c["path"] for c in scoped["citations"]} == {str(note.resolve())}
+    elsewhere = _ask(cli, "What time is check-in at the Lisbon hotel?", "-m", "extractive", "--session", sid)
+    assert elsewhere["abstained"]  # the trip notes are indexed, but not attached to this chat
+    code, out, _ = cli("sessions", "show", sid, "--json")
+    assert json.loads(out)["attachments"] == [str(note.resolve())]
+    code, out, _ = cli("sessions", "detach", sid, "--json")
+    assert code == 0 and json.loads(out)["attachments"] == []
+    again = _ask(cli, "What time is check-in at the Lisbon hotel?", "-m", "extractive", "--session", sid)
+    assert not again["abstained"] and "15:00" in again["answer"]
+    code, _, err = cli("sessions", "attach", sid, str(tmp_path / "missing.md"))
+    assert code == 2 and err.count("\n") == 1

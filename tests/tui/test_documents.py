@@ -68,7 +68,7 @@ async def test_attach_a_file_to_the_chat(make_app, user_home) -> None:  # type: 
         await pilot.press("enter")
         await settle(app, pilot)
         chat = app.screen
-        assert chat.attached == [str(folder / "garden.md")]
+        assert chat.attached == [str((folder / "garden.md").resolve())] and chat.session_id is not None
         note = [b for b in chat.query("Bubble") if b.role == "attachment"]
         assert len(note) == 1 and "~/docs/garden.md" in note[0].text
         await pilot.press(*"How many hours of sun do tomatoes need?", "enter")
@@ -81,6 +81,15 @@ async def test_attach_a_file_to_the_chat(make_app, user_home) -> None:  # type: 
         await settle(app, pilot)
         answer = chat.answers()[-1]
         assert "1200" not in answer.text and all(c["path"].endswith("garden.md") for c in answer.citations)
+        # the attachment belongs to the chat: reopened later, it still answers from it
+        sid = chat.session_id
+        assert app.runtime.sessions.attachments(sid) == [str((folder / "garden.md").resolve())]
+        chat.load_session(None)
+        assert chat.attached == []
+        chat.load_session(sid)
+        await pilot.pause()
+        assert chat.attached == [str((folder / "garden.md").resolve())]
+        assert any(b.role == "attachment" and "garden.md" in b.text for b in chat.query("Bubble"))
         assert not errors(app)
 
 
