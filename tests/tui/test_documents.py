@@ -83,6 +83,11 @@ async def test_attach_a_file_to_the_chat(make_app, user_home) -> None:  # type: 
         assert "1200" not in answer.text and all(c["path"].endswith("garden.md") for c in answer.citations)
         # the attachment belongs to the chat: reopened later, it still answers from it
         sid = chat.session_id
+        assert app.runtime.sessions.get(sid).title.startswith("How many hours")  # titled by its first question
+        from edgeprompt.tui.sessions import SessionItem
+
+        listed = {i.session_id: i.title for i in chat.query(SessionItem)}
+        assert listed[sid].startswith("How many hours")  # and the list shows that title, not the id
         assert app.runtime.sessions.attachments(sid) == [str((folder / "garden.md").resolve())]
         chat.load_session(None)
         assert chat.attached == []
