@@ -6,7 +6,7 @@ trace ids, so the owner can open them (`edgeprompt observe trace ID`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from edgeprompt.observatory.metrics import firewall_actions, rate
@@ -78,20 +78,25 @@ def categorise(r: TraceRecord, threshold: float) -> list[str]:
     return [name for name, test in checks(threshold).items() if test(r)]
 
 
-def failures(ts: TraceSet, threshold: float) -> dict[str, Any]:
+def categorised(ts: TraceSet, threshold: float) -> list[list[str]]:
+    """Each record's categories, in the order of `ts.records`: the report reads them three times."""
     tests = checks(threshold)
+    return [[name for name, test in tests.items() if test(r)] for r in ts.records]
+
+
+def failures(ts: TraceSet, found: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Per category: count, rate and the newest examples; `found` is `categorised(ts, threshold)`."""
     hits: dict[str, list[TraceRecord]] = {name: [] for name in CATEGORIES}
-    for r in ts.records:
-        for name, test in tests.items():
-            if test(r):
-                hits[name].append(r)
+    for r, names in zip(ts.records, found, strict=True):
+        for name in names:
+            hits[name].append(r)
     n = len(ts.records)
     return {name: {"count": len(rs), "rate": rate(len(rs), n), "description": DESCRIPTIONS[name],
                    "examples": [r.id for r in sorted(rs, key=lambda r: -r.started_at)[:EXAMPLES]]}
             for name, rs in hits.items()}
 
 
-def with_any(ts: TraceSet, threshold: float) -> dict[str, Any]:
-    """Requests with at least one failure category."""
-    n = sum(1 for r in ts.records if categorise(r, threshold))
-    return {"count": n, "rate": rate(n, len(ts.records))}
+def with_any(found: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Requests with at least one failure category; `found` is `categorised(ts, threshold)`."""
+    n = sum(1 for names in found if names)
+    return {"count": n, "rate": rate(n, len(found))}

@@ -77,9 +77,10 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
     until = time.time() + 1.0 if until is None else until
     ts = traceset.load(db, since, until)
     threshold = float(section["low_confidence_logprob"])
+    found = failures.categorised(ts, threshold)
 
     def failed(r: traceset.TraceRecord) -> bool:
-        return bool(failures.categorise(r, threshold))
+        return bool(found[ts.by_id[r.id]])
 
     with one_thread():
         topics_block, topic_of = topics.assign(ts, section, failed)
@@ -101,8 +102,8 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
         "confidence": confidence.confidence(ts, threshold, topic_of if topics_block["topics"] else None),
         "topics": topics_block["topics"],
         "topic_clustering": {k: v for k, v in topics_block.items() if k != "topics"},
-        "failures": failures.failures(ts, threshold),
-        "answers_with_problems": failures.with_any(ts, threshold),
+        "failures": failures.failures(ts, found),
+        "answers_with_problems": failures.with_any(found),
         "drift": drift_block,
         "energy": {"source": source_of_machine(), "watts_per_core": float(section["watts_per_core"])},
         "notes": _notes(ts, section),
