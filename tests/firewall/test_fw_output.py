@@ -53,6 +53,11 @@ def test_near_misses_are_left_alone(data_rows) -> None:  # type: ignore[no-untyp
     assert flagged == []
 
 
+@pytest.mark.parametrize("text", ["電話: ０９０-１２３４-５６７８", "phone ٠٢٠ ٧٩٤٦ ٠٩٥٨"])
+def test_phones_in_other_scripts_digits_are_found(text: str) -> None:
+    assert [f.type for f in detect(text)] == ["PHONE_NUMBER"]
+
+
 def test_loopback_addresses_are_not_personal() -> None:
     assert detect("the server listens on 127.0.0.1:8080 and ::1") == []
 
