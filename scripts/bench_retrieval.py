@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeprompt.rag.chunking import DocChunk
+from edgeprompt.rag.index import Indexer
+from edgeprompt.rag.library import Library
 from edgeprompt.rag.retrieve import fts_query
 from edgeprompt.rag.store import DocumentStore, NewDocument, bits
 from edgeprompt.runtime import Runtime
@@ -99,13 +101,16 @@ def write_files(folder: Path, texts: list[str], start: int = 0) -> None:
         (sub / f"note-{i:05d}.txt").write_text(text + "\n", encoding="utf-8")
 
 
-def bench_indexing(rt: Runtime, folder: Path, scanner: bool) -> dict:
-    from edgeprompt.rag.index import Indexer
+def _indexer(rt: Runtime, scanner: bool) -> Indexer:
+    """The runtime's indexer, or the same one built without the firewall's chunk scanner."""
+    return rt.documents().indexer if scanner else Library(rt, None).indexer
 
+
+def bench_indexing(rt: Runtime, folder: Path, scanner: bool) -> dict:
     lib = rt.documents()
     emb = rt.embedder()
     emb.embed_batch(["warm up the session"])
-    indexer = lib.indexer if scanner else Indexer(lib.store, rt.embedder, None, batch_chunks=lib.settings.embed_batch)
+    indexer = _indexer(rt, scanner)
     c0 = time.process_time()
     summary = indexer.add([folder])
     cpu = time.process_time() - c0
@@ -126,22 +131,17 @@ def bench_indexing(rt: Runtime, folder: Path, scanner: bool) -> dict:
             "text_mb": round(s["text_bytes"] / 1e6, 3), "bytes_written": s["bytes_written"],
             "bytes_written_per_mb_text": s["bytes_written_per_mb_text"],
             "bytes_written_per_file": round(s["bytes_written"] / max(1, s["indexed"])),
-            "firewall_chunk_scan": scanner and getattr(lib.indexer, "scanner", None) is not None}
+            "firewall_chunk_scan": indexer.scanner is not None}
 
 
 def fill(rt: Runtime, folder: Path, texts: list[str], start: int) -> int:
-    from edgeprompt.rag.index import Indexer
-
     write_files(folder, texts, start)
     fake = RandomEmbedder(rt.embedder().model_hash)
     return Indexer(rt.documents().store, lambda: fake).add([folder]).indexed  # type: ignore[arg-type, return-value]
 
 
 def bench_reindex(rt: Runtime, folder: Path, scanner: bool) -> dict:
-    from edgeprompt.rag.index import Indexer
-
-    lib = rt.documents()
-    indexer = lib.indexer if scanner else Indexer(lib.store, rt.embedder, None)
+    indexer = _indexer(rt, scanner)
     files = sorted(folder.rglob("*.txt"))
     runs, cpu = [], []
     for n in range(3):
@@ -274,8 +274,8 @@ def main() -> int:
             # queries: the sample question set, then opening words of random docstrings (the standard library
             # has fewer long docstrings than FILES + extra, so these may also be indexed: a search for words
             # one remembers from a note is a realistic query too)
-            questions = [json.loads(x)["question"] for x in (Path("samples/eval/questions.jsonl")
-                                                               .read_text(encoding="utf-8").splitlines()) if x]
+            sample = Path(__file__).resolve().parents[1] / "samples" / "eval" / "questions.jsonl"
+            questions = [json.loads(x)["question"] for x in sample.read_text(encoding="utf-8").splitlines() if x]
             pool = queries_from or texts
             words = [pool[rng.randrange(len(pool))].split() for _ in range(max(0, args.queries - len(questions)))]
             queries = (questions + [" ".join(w[:rng.randint(5, 12)]) for w in words])[: args.queries]
