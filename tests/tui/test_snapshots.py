@@ -6,6 +6,7 @@ as ~/…, no clocks, no generated ids on screen, and notifications cleared befor
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,24 +86,21 @@ async def _go(pilot: Any, *keys: str) -> None:
     await pilot.pause()
 
 
+def pressing(*keys: str) -> Callable[[Any], Awaitable[None]]:
+    """A `run_before` that presses `keys` and waits until the picture is still."""
+    return lambda pilot: _go(pilot, *keys)
+
+
 def test_snapshot_chat(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     seed_chat(app.runtime)
-
-    async def run_before(pilot: Any) -> None:
-        await _go(pilot, "ctrl+f", *"Lease", "enter", "enter")
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=pressing("ctrl+f", *"Lease", "enter", "enter"))
 
 
 def test_snapshot_documents(make_app, user_home: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     app.runtime.documents().indexer.add([write_docs(user_home)])
-
-    async def run_before(pilot: Any) -> None:
-        await _go(pilot, "f2", "slash", *"deposit returned", "enter")
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=pressing("f2", "slash", *"deposit returned", "enter"))
 
 
 def test_snapshot_prompts(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]
@@ -112,7 +110,7 @@ def test_snapshot_prompts(make_app, snap_compare) -> None:  # type: ignore[no-un
     async def run_before(pilot: Any) -> None:
         await _go(pilot, "f3")
         names = pilot.app.screen.query_one("#prompt-list")
-        names.move_cursor(row=1)  # greet (after the shipped assistant prompt)
+        names.move_cursor(row=names.get_row_index("greet"))
         await settle(pilot.app, pilot)
         pilot.app.screen.query_one("#versions").focus()
         await _go(pilot, "d")
@@ -130,11 +128,7 @@ def test_snapshot_security(make_app, monkeypatch: pytest.MonkeyPatch, snap_compa
     # the packs' versions, rule counts and training dates belong to the firewall's data and change with it
     monkeypatch.setattr(security, "intel_summary", lambda rt: ["rule pack   (masked in the snapshot)",
                                                                "classifier  (masked in the snapshot)", real[-1]])
-
-    async def run_before(pilot: Any) -> None:
-        await _go(pilot, "f4")
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=pressing("f4"))
 
 
 @pytest.mark.parametrize("tab", ["overview", "latency", "feedback"])
@@ -157,17 +151,9 @@ def test_snapshot_observatory(make_app, snap_compare, tab: str) -> None:  # type
 def test_snapshot_federation(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     seed_ledger(app.runtime)
-
-    async def run_before(pilot: Any) -> None:
-        await _go(pilot, "f6")
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=pressing("f6"))
 
 
 def test_snapshot_help(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
-
-    async def run_before(pilot: Any) -> None:
-        await _go(pilot, "f10")
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=pressing("f10"))
