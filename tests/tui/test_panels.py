@@ -23,8 +23,7 @@ async def test_prompts_diff_test_promote_and_roll_back(make_app) -> None:  # typ
         await settle(app, pilot)
         screen = app.screen
         names = screen.query_one("#prompt-list")
-        keys = [names.coordinate_to_cell_key((i, 0)).row_key.value for i in range(names.row_count)]
-        names.move_cursor(row=keys.index("greet"))
+        names.move_cursor(row=names.get_row_index("greet"))
         await settle(app, pilot)
         assert [v.seq for v in screen.versions] == [1, 2]
         screen.query_one("#versions").focus()  # newest first: @2 is selected
@@ -63,8 +62,7 @@ async def test_a_failing_suite_refuses_promotion_unless_forced(make_app) -> None
         await pilot.press("f3")
         await settle(app, pilot)
         names = app.screen.query_one("#prompt-list")
-        keys = [names.coordinate_to_cell_key((i, 0)).row_key.value for i in range(names.row_count)]
-        names.move_cursor(row=keys.index("strict"))
+        names.move_cursor(row=names.get_row_index("strict"))
         await settle(app, pilot)
         app.screen.query_one("#versions").focus()
         await pilot.press("p", "enter", "y")
