@@ -107,7 +107,6 @@ def _indexer(rt: Runtime, scanner: bool) -> Indexer:
 
 
 def bench_indexing(rt: Runtime, folder: Path, scanner: bool) -> dict:
-    lib = rt.documents()
     emb = rt.embedder()
     emb.embed_batch(["warm up the session"])
     indexer = _indexer(rt, scanner)
