@@ -66,17 +66,20 @@ class EntryStore:
         r = self.db.query_one(f"SELECT {_COLS} FROM cache_entries WHERE id = ?", (entry_id,))
         return _entry(r) if r else None
 
-    def nearest(self, vec: np.ndarray, scope: int | None, limit: int = 5) -> list[tuple[Entry, float]]:
-        """Entries whose question is closest to `vec` (cosine), within `scope` (see `keys.scope`) if given."""
-        where = " AND scope = ?" if scope is not None else ""
-        rows = self.db.query(
+    def candidates(self, vec: np.ndarray, scope: int | None, limit: int = 5) -> list[Any]:
+        """(rowid, cosine similarity) of the vectors closest to `vec`, within `scope` (see `keys.scope`) if
+        given: a bit scan for CANDIDATES, re-ranked by the exact cosine of their float vectors."""
+        where, scoped = (" AND scope = ?", (scope,)) if scope is not None else ("", ())
+        return self.db.query(
             "WITH c AS MATERIALIZED (SELECT rowid, embedding FROM cache_vectors "
             f"WHERE bits MATCH vec_bit(?) AND k = ?{where}) "
             "SELECT rowid, 1.0 - vec_distance_cosine(embedding, ?) AS sim FROM c ORDER BY sim DESC LIMIT ?",
-            (_bits(vec), CANDIDATES, *([scope] if scope is not None else []), vec.astype("float32").tobytes(),
-             limit))
+            (_bits(vec), CANDIDATES, *scoped, vec.astype("float32").tobytes(), limit))
+
+    def nearest(self, vec: np.ndarray, scope: int | None, limit: int = 5) -> list[tuple[Entry, float]]:
+        """Entries whose question is closest to `vec` (cosine), within `scope` if given."""
         out = []
-        for rowid, sim in rows:
+        for rowid, sim in self.candidates(vec, scope, limit):
             e = self.get(int(rowid))
             if e is not None:
                 out.append((e, float(sim)))
