@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 DIM = 384
 MAX_TOKENS = 256  # the model's max_seq_length
-BATCH = 32
 # Bulk work (indexing, seeding) runs in batches of 8 on a session whose threads may spin: measured on 2
 # cores with ~100-token chunks, 70 chunks/s against 51 for batches of 32 without spinning (activations of
 # a large batch fall out of cache; sleeping threads wake late between ops).
@@ -159,8 +158,10 @@ class Embedder:
 
     def embed_batch(self, texts: list[str], batch_size: int = BULK_BATCH) -> np.ndarray:
         """Unit-norm float32 vectors, shape (len(texts), 384). Sorted by length so batches pad little."""
-        if 0 < len(texts) <= SMALL_CALL:
-            return self._embed_recent(texts)
+        if not texts:
+            return self._embed(texts, batch_size, self.session)  # no model run, and no bulk session built
+        if len(texts) <= SMALL_CALL:
+            return self._embed_recent(texts, batch_size)
         if self._bulk is None:
             with self._lock:
                 if self._bulk is None:
@@ -175,7 +176,7 @@ class Embedder:
         with self._lock:
             self._recent.clear()
 
-    def _embed_recent(self, texts: list[str]) -> np.ndarray:
+    def _embed_recent(self, texts: list[str], batch_size: int) -> np.ndarray:
         import numpy as np
 
         with self._lock:
@@ -185,14 +186,14 @@ class Embedder:
                     self._recent.move_to_end(t)
         todo = [i for i, v in enumerate(found) if v is None]
         if todo:
-            fresh = self._embed([texts[i] for i in todo], BATCH, self.session)
+            fresh = self._embed([texts[i] for i in todo], batch_size, self.session)
             with self._lock:
                 for j, i in enumerate(todo):
                     found[i] = fresh[j]
                     self._recent[texts[i]] = fresh[j]
                 while len(self._recent) > RECENT:
                     self._recent.popitem(last=False)
-        return np.stack(found).astype(np.float32, copy=True)  # a copy: callers may modify their rows
+        return np.stack(found)  # a new array: callers may modify their rows
 
     def _embed(self, texts: list[str], batch_size: int, session: Any) -> np.ndarray:
         import numpy as np
