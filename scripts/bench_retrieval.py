@@ -155,11 +155,9 @@ def bench_reindex(rt: Runtime, folder: Path, scanner: bool) -> dict:
             "median_cpu_s": round(statistics.median(cpu), 3)}
 
 
-def grow(rt: Runtime, target: int, texts: list[str], rng: random.Random, real_ids: list[int]) -> int:
-    """Add synthetic documents (real text, perturbed MiniLM vectors of real chunks) up to `target` chunks."""
+def grow(rt: Runtime, target: int, texts: list[str], rng: random.Random, base: np.ndarray) -> int:
+    """Add synthetic documents (real text, perturbed `base` MiniLM vectors) up to `target` chunks."""
     store = DocumentStore(rt.db)
-    base = np.stack([np.frombuffer(rt.db.query_one("SELECT emb_f FROM rag_vec WHERE rowid = ?", (i,))[0],
-                                   dtype=np.float32) for i in real_ids])
     have = rt.db.query_one("SELECT count(*) FROM rag_chunks")[0]
     nprng = np.random.default_rng(0)
     doc = 0
@@ -262,14 +260,16 @@ def main() -> int:
                 print(f"indexing {args.large} larger files…", file=sys.stderr)
                 write_files(big, large)
                 result["indexing_large_files"] = bench_indexing(rt, big, args.with_firewall)
-            real_ids = [r[0] for r in rt.db.query("SELECT id FROM rag_chunks")]  # chunks with MiniLM vectors
+            # the MiniLM vectors of the real chunks, read before the re-index below replaces some of them
+            real = np.stack([np.frombuffer(r[0], dtype=np.float32)
+                             for r in rt.db.query("SELECT emb_f FROM rag_vec ORDER BY rowid")])
             print(f"filling the folder to {args.files} files…", file=sys.stderr)
             fill(rt, folder, texts[args.small: args.files], args.small)
             if not args.only_queries:
                 print("re-indexing one changed file…", file=sys.stderr)
                 result["reindex_one_changed_file"] = bench_reindex(rt, folder, args.with_firewall)
             print(f"growing to {args.chunks} chunks…", file=sys.stderr)
-            grow(rt, args.chunks, texts, rng, real_ids)
+            grow(rt, args.chunks, texts, rng, real)
             # queries: the sample question set, then opening words of random docstrings (the standard library
             # has fewer long docstrings than FILES + extra, so these may also be indexed: a search for words
             # one remembers from a note is a realistic query too)
