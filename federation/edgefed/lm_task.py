@@ -11,7 +11,6 @@ the mechanism (σ, q, steps) goes into the same privacy ledger as the classifier
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,15 +94,6 @@ def _trainable(model: Any) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def _loader(ids: np.ndarray, labels: np.ndarray, batch_size: int, seed: int) -> Any:
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(torch.from_numpy(ids), torch.from_numpy(labels)), batch_size=batch_size,
-                      shuffle=True, generator=gen)
-
-
 def _noise_only(params: list[torch.nn.Parameter], optimizer: Any) -> None:
     """Poisson sampling drew no example: the step still happens, as noise only, as the accountant counts it.
     (The model cannot run a batch of zero sequences, so the empty per-example gradients are set directly.)"""
@@ -135,30 +125,18 @@ def train_dp(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int, ba
     """Opacus DP-SGD (Adam on the privatized gradient) on the adapter: per-example clipping to
     `max_grad_norm`, noise σ·C, Poisson sampling, RDP accountant. The base weights never change."""
     import torch
-    from opacus import PrivacyEngine
 
     torch.manual_seed(seed)
     model.train()
     params = _trainable(model)
     optimizer = torch.optim.Adam(params, lr=lr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # secure-RNG and full-backward-hook notices
-        engine = PrivacyEngine(accountant="rdp")
-        dp_model, dp_opt, dp_loader = engine.make_private(
-            module=model, optimizer=optimizer, data_loader=_loader(ids, labels, batch_size, seed),
-            noise_multiplier=sigma, max_grad_norm=max_grad_norm, poisson_sampling=True)
-        t0 = time.perf_counter()
-        loss = _epochs(dp_model, dp_opt, dp_loader, epochs, params, dp=True)
-        seconds = time.perf_counter() - t0
-    dp_model._close()  # drop Opacus's hooks; the peft model keeps its own names
+    stats = task.run_private(model, optimizer, task.loader(ids, labels, batch_size, seed), sigma, max_grad_norm, epochs,
+                             lambda dp_model, dp_opt, dp_loader: _epochs(dp_model, dp_opt, dp_loader, epochs, params,
+                                                                         dp=True))
     for p in params:
         p.grad_sample = None
     model.eval()
-    history = engine.accountant.history
-    if len(history) != 1:
-        raise RuntimeError(f"unexpected accountant history {history}")
-    s, q, steps = history[0]
-    return task.TrainStats(loss, (float(s), float(q), int(steps)), seconds, epochs)
+    return stats
 
 
 def train_plain(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int, batch_size: int, lr: float,
@@ -170,7 +148,7 @@ def train_plain(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int,
     model.train()
     params = _trainable(model)
     t0 = time.perf_counter()
-    loss = _epochs(model, torch.optim.Adam(params, lr=lr), _loader(ids, labels, batch_size, seed), epochs, params,
+    loss = _epochs(model, torch.optim.Adam(params, lr=lr), task.loader(ids, labels, batch_size, seed), epochs, params,
                    dp=False)
     model.eval()
     return task.TrainStats(loss, None, time.perf_counter() - t0, epochs)

@@ -12,6 +12,7 @@ import hashlib
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -191,7 +192,8 @@ def plan(n_examples: int, batch_size: int, epochs: int, sigma: float) -> Mechani
     return (float(sigma), 1.0 / batches, epochs * batches)
 
 
-def _loader(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
+def loader(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
+    """Shuffled mini-batches of (x, y), the order fixed by `seed` (Opacus replaces it with Poisson sampling)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -235,20 +237,30 @@ def train_dp(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: in
              sigma: float, max_grad_norm: float, mu: float = 0.0, seed: int = 0) -> TrainStats:
     """DP-SGD with Opacus: per-sample clipping to `max_grad_norm`, noise σ·C, Poisson sampling, RDP accountant."""
     import torch
-    from opacus import PrivacyEngine
 
     torch.manual_seed(seed)
     model.train()  # make_private refuses a module in eval mode
     anchor = [p.detach().clone() for p in model.parameters()] if mu > 0 else None
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return run_private(model, optimizer, loader(x, y, batch_size, seed), sigma, max_grad_norm, epochs,
+                       lambda dp_model, dp_opt, dp_loader: _epochs(model, dp_model, dp_opt, dp_loader, epochs, anchor,
+                                                                   lr * mu))
+
+
+def run_private(model: torch.nn.Module, optimizer: Any, data: Any, sigma: float, max_grad_norm: float, epochs: int,
+                loop: Callable[[Any, Any, Any], float]) -> TrainStats:
+    """Opacus around one training run: `loop(dp_model, dp_optimizer, dp_loader) -> mean loss` runs with
+    per-sample clipping, noise σ·C and Poisson sampling; returns the mechanism the RDP accountant saw."""
+    from opacus import PrivacyEngine
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "secure RNG off" and full-backward-hook notices, every process
         engine = PrivacyEngine(accountant="rdp")
         dp_model, dp_opt, dp_loader = engine.make_private(
-            module=model, optimizer=optimizer, data_loader=_loader(x, y, batch_size, seed),
-            noise_multiplier=sigma, max_grad_norm=max_grad_norm, poisson_sampling=True)
+            module=model, optimizer=optimizer, data_loader=data, noise_multiplier=sigma,
+            max_grad_norm=max_grad_norm, poisson_sampling=True)
         t0 = time.perf_counter()
-        loss = _epochs(model, dp_model, dp_opt, dp_loader, epochs, anchor, lr * mu)
+        loss = loop(dp_model, dp_opt, dp_loader)
         seconds = time.perf_counter() - t0
     dp_model._close()  # drop Opacus's hooks; `model` keeps its own clean state_dict keys
     history = engine.accountant.history
@@ -267,7 +279,7 @@ def train_plain(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs:
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     t0 = time.perf_counter()
-    loss = _epochs(model, model, optimizer, _loader(x, y, batch_size, seed), epochs, None, 0.0)
+    loss = _epochs(model, model, optimizer, loader(x, y, batch_size, seed), epochs, None, 0.0)
     return TrainStats(loss, None, time.perf_counter() - t0, epochs)
 
 
