@@ -255,9 +255,8 @@ def _set_check(name: str, a: object, b: object) -> Check:
 
 
 _PRONOUN_CLASSES = frozenset(PRONOUN_PERSON.values())
-
-
 _SPEAKERS = frozenset({"1st", "2nd"})
+_THIRD_PERSONS = _PRONOUN_CLASSES - _SPEAKERS
 
 
 def _persons_check(a: Facts, b: Facts) -> Check:
@@ -267,7 +266,7 @@ def _persons_check(a: Facts, b: Facts) -> Check:
 
     def extra(x: Facts, y: Facts) -> list[str]:
         return sorted(p for p in x.persons - y.persons
-                      if (p in _SPEAKERS and speakers_differ) or (p in _PRONOUN_CLASSES - _SPEAKERS)
+                      if (p in _SPEAKERS and speakers_differ) or p in _THIRD_PERSONS
                       or (p not in _PRONOUN_CLASSES and not _mentions(p, y.words)))
 
     only_a, only_b = extra(a, b), extra(b, a)
