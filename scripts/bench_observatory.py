@@ -38,6 +38,7 @@ from obs_synth import questions  # noqa: E402
 from edgeprompt.observatory.signals import keywords  # noqa: E402
 
 DAY = 86400.0
+ANSWER_TOKENS = 16  # the sweep's answer length limit
 MODELS = {"demo": (0.7, 850.0, 90.0), "qwen2.5-0.5b-int4": (0.3, 230.0, 45.0)}  # share, prefill tok/s, decode tok/s
 STAGES_MS = {"session.load": 2.0, "route": 0.6, "firewall.input": 4.0, "model.load": 0.3, "prompt.render": 1.2,
              "retrieval": 14.0, "cache.lookup": 11.0, "firewall.isolate": 1.0, "context.fit": 0.6,
@@ -144,7 +145,7 @@ def write_traces(rt: Any, n: int, seed: int = 0) -> dict[str, Any]:
     rng = random.Random(seed)
     pools = _pools(rt)
     now = time.time()
-    log, fb = TraceLog(rt.db), FeedbackStore(rt.db)
+    log, fb, model_hash = TraceLog(rt.db), FeedbackStore(rt.db), rt.embedder().model_hash
     t0 = time.perf_counter()
     made = 0
     while made < n:
@@ -152,7 +153,7 @@ def write_traces(rt: Any, n: int, seed: int = 0) -> dict[str, Any]:
             for _ in range(min(500, n - made)):
                 trace, qvec, terms, thumbs = _trace(rng, _when(rng, now, 7), now, pools)
                 log.save(trace)
-                store_signals(rt.db, trace.id, rt.embedder().model_hash, qvec, qvec, terms)
+                store_signals(rt.db, trace.id, model_hash, qvec, qvec, terms)
                 if thumbs:
                     fb.thumbs(trace.id, thumbs > 0)
                 made += 1
@@ -275,7 +276,7 @@ def _sweep_one(rt: Any, model: str, backend: str | None, lengths: list[int], rep
 
     be = rt.backend(model, backend)
     rows = []
-    params = GenerationParams(max_tokens=16, temperature=0.0)
+    params = GenerationParams(max_tokens=ANSWER_TOKENS, temperature=0.0)
     run(AskRequest("warm up", model=model, backend=backend, params=params, save=False), rt)
     for target in lengths:
         got = []
@@ -298,7 +299,7 @@ def _sweep_one(rt: Any, model: str, backend: str | None, lengths: list[int], rep
     return rows
 
 
-def sweep_page(rows: list[dict[str, Any]]) -> str:
+def sweep_page(rows: list[dict[str, Any]], repeats: int) -> str:
     from edgeprompt.observatory import svg
 
     lengths = sorted({r["target"] for r in rows if "ttft_ms" in r})
@@ -316,8 +317,8 @@ def sweep_page(rows: list[dict[str, Any]]) -> str:
                     for r in rows)
     return ("<!doctype html><meta charset=utf-8><title>prompt-length sweep</title><body style='font-family:"
             "system-ui;max-width:980px;margin:24px auto'><h1>Latency against prompt length</h1>"
-            "<p>Median of 3 requests per length through the whole pipeline (cache off), 16 answer tokens; "
-            "the time axis is logarithmic.</p>"
+            f"<p>Median of {repeats} requests per length through the whole pipeline (cache off), at most "
+            f"{ANSWER_TOKENS} answer tokens; the time axis is logarithmic.</p>"
             f"{chart}<table border=1 cellpadding=4 style='border-collapse:collapse'><tr><th>model/backend</th>"
             f"<th>target</th><th>prompt tokens</th><th>first token ms</th><th>total ms</th></tr>{table}</table>")
 
@@ -345,7 +346,7 @@ def bench_sweep(home: Path, lengths: list[int], repeats: int, out_dir: Path, wit
             rt.catalog.add(built.card, overwrite=True)
             for backend in ("mlx", "onnx"):
                 rows += _sweep_one(rt, "tiny-8k", backend, lengths, repeats)
-    (out_dir / "sweep.html").write_text(sweep_page(rows), encoding="utf-8")
+    (out_dir / "sweep.html").write_text(sweep_page(rows, repeats), encoding="utf-8")
     return {"rows": rows}
 
 
