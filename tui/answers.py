@@ -100,13 +100,16 @@ class AnswerActions(EdgeScreen):
         from edgeprompt.store.feedback import FeedbackStore
 
         FeedbackStore(self.rt.db).edit(bubble.trace_id or "", bubble.text, edited)
-        turn_id = bubble.turn_id
-        if turn_id is None and self.session_id is not None:
-            turn_id = next((t.id for t in reversed(self.rt.sessions.turns(self.session_id))
-                            if t.role == "assistant" and t.trace_id == bubble.trace_id), None)
-        if turn_id is not None:
-            meta = next((t.meta for t in self.rt.sessions.turns(self.session_id or "") if t.id == turn_id), {})
-            self.rt.sessions.replace_answer(turn_id, edited, {**meta, "edited": True})
+        if self.session_id is None:
+            return
+        # a reopened answer knows its turn; one given in this run is found by its trace (one read for both)
+        turns = self.rt.sessions.turns(self.session_id)
+        if bubble.turn_id is not None:
+            turn = next((t for t in turns if t.id == bubble.turn_id), None)
+        else:
+            turn = next((t for t in reversed(turns) if t.role == "assistant" and t.trace_id == bubble.trace_id), None)
+        if turn is not None:
+            self.rt.sessions.replace_answer(turn.id, edited, {**turn.meta, "edited": True})
 
     async def _show_edit(self, bubble: Bubble, edited: str) -> None:
         bubble.text = edited

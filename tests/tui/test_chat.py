@@ -81,6 +81,27 @@ async def test_copy_and_edit_an_answer(make_app) -> None:  # type: ignore[no-unt
         assert not errors(app)
 
 
+async def test_edit_an_answer_of_a_reopened_chat(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot, "first")
+        await ask(app, pilot, "second")
+        screen = app.screen
+        sid = screen.session_id
+        screen.load_session(sid)  # reopened: each answer knows its stored turn
+        await pilot.pause()
+        screen.answers()[0].focus()
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#editor").text = "edited first"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        answers = [t for t in app.runtime.sessions.turns(sid) if t.role == "assistant"]
+        assert [t.content for t in answers] == ["edited first", "second"]
+        assert answers[0].meta["edited"] is True and "edited" not in answers[1].meta
+        assert not errors(app)
+
+
 async def test_escape_stops_a_long_answer_and_keeps_what_was_written(make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     slow = SlowEcho()
@@ -152,3 +173,4 @@ async def test_sessions_rename_search_and_delete(make_app) -> None:  # type: ign
         await pilot.pause()
         assert [s.id for s in rt.sessions.list()] == [first]  # the newest, "Fruit talk", is gone
         assert not errors(app)
+
