@@ -109,7 +109,6 @@ class ChatScreen(AnswerActions, EdgeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.session_id: str | None = None
-        self._untitled = False  # a session made by attaching a file, before its first question
         self.cancel_event: threading.Event | None = None
         self.current: Bubble | None = None
         self.attached: list[str] = []
@@ -170,7 +169,6 @@ class ChatScreen(AnswerActions, EdgeScreen):
         conv = self.conversation
         conv.remove_children()
         self.session_id = session_id
-        self._untitled = False
         self.attached = []
         if session_id is None:
             self.update_status()
@@ -265,9 +263,8 @@ class ChatScreen(AnswerActions, EdgeScreen):
             self.update_status()
             return
         result = message.result
-        # a chat started by an attachment gets its title from this first question
-        new_session = self.session_id is None or self._untitled
-        self._untitled = False
+        # the chat's first answer titles it (a new chat, or one started by attaching a file): the list shows it
+        first_answer = len(self.answers()) == 1
         self.session_id = result.session_id
         if bubble is not None:
             bubble.trace_id = result.trace_id
@@ -278,7 +275,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
             bubble.set_citations(list(result.citations or []))
         for note in message.notices:
             self.notify(note, timeout=6, markup=False)
-        if new_session:
+        if first_answer:
             self.query_one(SessionPanel).refresh_list(select=self.session_id)
         self.update_status(status_line(result))
 
@@ -334,7 +331,6 @@ class ChatScreen(AnswerActions, EdgeScreen):
             return
         if self.session_id is None:  # attaching starts the chat, so the attachment has a session to belong to
             self.session_id = self.rt.sessions.create(model=getattr(self.app, "model", None)).id
-            self._untitled = True
             self.query_one(SessionPanel).refresh_list(select=self.session_id)
         # the index keeps resolved paths
         self.attached = self.rt.sessions.attach(self.session_id, str(Path(path).expanduser().resolve()))

@@ -174,3 +174,16 @@ async def test_sessions_rename_search_and_delete(make_app) -> None:  # type: ign
         assert [s.id for s in rt.sessions.list()] == [first]  # the newest, "Fruit talk", is gone
         assert not errors(app)
 
+
+async def test_a_reopened_chat_without_answers_is_titled_by_its_first_question(make_app) -> None:  # type: ignore[no-untyped-def]
+    from edgeprompt.tui.sessions import SessionItem
+
+    app = make_app()
+    sid = app.runtime.sessions.create().id  # e.g. started by attaching a file, then left
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.load_session(sid)
+        await ask(app, pilot, "what is the title now")
+        listed = {i.session_id: i.title for i in screen.query(SessionItem)}
+        assert listed[sid] == "what is the title now"  # not the id
+        assert not errors(app)
