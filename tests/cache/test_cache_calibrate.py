@@ -46,7 +46,11 @@ def test_lexical_baselines_and_a_stable_split() -> None:
     lex = calibrate.lexical_scores(pairs)
     assert lex["token_jaccard"].tolist() == [1.0, 0.0]
     assert lex["tfidf_cosine"][0] == pytest.approx(1.0) and lex["tfidf_cosine"][1] == 0.0
-    assert [calibrate.side(p) for p in pairs] == [calibrate.side(p) for p in pairs]
+    # the side is a hash of the two questions only: pinned here, so a change of the split shows
+    assert [calibrate.side(p) for p in pairs] == ["tune", "tune"]
+    moved = {"duplicate": 0, "q2": "how do I bake a cake", "q1": "how do I bake bread", "category": "other"}
+    assert calibrate.side(moved) == "held-out"
+    assert calibrate.side(moved, held_out_share=0.0) == "tune" and calibrate.side(pairs[0], 1.0) == "held-out"
 
 
 def test_shipped_threshold_file() -> None:
