@@ -114,6 +114,14 @@ def test_ttl_expiry(rt: Any, cache: Cache) -> None:
     assert cache.stats()["exact"]["entries"] == 0
 
 
+def test_closing_drops_entries_past_every_ttl(rt: Any, cache: Cache) -> None:
+    cache.store(q("How do I renew my passport?"), "At the office.")
+    cache.store(q("Where is the station?"), "North of the square.")
+    rt.db.conn.execute("UPDATE cache_entries SET created_at = created_at - 8 * 86400 WHERE question LIKE 'Where%'")
+    cache.close()
+    assert [r[0] for r in rt.db.query("SELECT question FROM cache_entries")] == ["How do I renew my passport?"]
+
+
 def test_sampled_answers_are_kept_only_when_configured(rt: Any, cache: Cache) -> None:
     refused = cache.store(q("Tell me a story", temperature=0.8), "Once upon a time")
     assert refused.entry_id is None and "sampled" in refused.reason
