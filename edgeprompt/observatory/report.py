@@ -71,6 +71,13 @@ def _notes(ts: traceset.TraceSet, section: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+def _uses_sklearn(ts: traceset.TraceSet, th: drift.Thresholds) -> bool:
+    """Topics cluster from MIN_QUESTIONS question vectors; drift compares two windows of `min_samples` each.
+    With fewer, neither runs scikit-learn, so `one_thread` need not load it (2 s of a small report)."""
+    q, a = len(ts.question_rows), len(ts.answer_rows)
+    return q >= topics.MIN_QUESTIONS or max(q, a) >= 2 * th.min_samples
+
+
 def build_report(db: Database, section: Mapping[str, Any], since: float, until: float | None = None
                  ) -> dict[str, Any]:
     """`section` is the `[observatory]` settings section."""
@@ -82,9 +89,10 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
     def failed(r: traceset.TraceRecord) -> bool:
         return bool(found[ts.by_id[r.id]])
 
-    with one_thread():
+    th = drift.Thresholds.from_settings(section)
+    with one_thread() if _uses_sklearn(ts, th) else contextlib.nullcontext():
         topics_block, topic_of = topics.assign(ts, section, failed)
-        drift_block = drift.drift(ts, drift.Thresholds.from_settings(section))
+        drift_block = drift.drift(ts, th)
     feedback = metrics.feedback(ts, topic_of if topics_block["topics"] else None)
     return {
         "generated_at": round(time.time(), 3),
