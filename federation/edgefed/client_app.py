@@ -106,8 +106,9 @@ def _refusal(msg: Message, e: Exception) -> Message:
                    reply_to=msg)
 
 
-def _task_of(msg: Message, context: Context) -> str:
-    return str(task.run_config({**dict(context.run_config), **_config_of(msg)})["task"])
+def _round_config(msg: Message, context: Context) -> dict[str, Any]:
+    """The run config overlaid with the config the coordinator sent with this round."""
+    return task.run_config({**dict(context.run_config), **_config_of(msg)})
 
 
 @app.train(mods=[wire.secagg_when_asked])
@@ -115,35 +116,34 @@ def train(msg: Message, context: Context) -> Message:
     from edgeprompt.errors import EdgepromptError
 
     try:
-        if _task_of(msg, context) == lm_task.TASK:
-            return _train_lm(msg, context)
+        cfg = _round_config(msg, context)
+        if cfg["task"] == lm_task.TASK:
+            return _train_lm(msg, context, cfg)
         return _train(msg, context)
     except (EdgepromptError, ValueError) as e:
         return _refusal(msg, e)
 
 
-def _lm_twin(rt: Any, msg: Message, context: Context) -> tuple[Any, dict[str, Any], Any]:
-    """(the laptop's twin with the received adapter in, the round's config, its HF folder)."""
+def _lm_twin(rt: Any, msg: Message, cfg: dict[str, Any]) -> tuple[Any, Any]:
+    """(the laptop's twin with the received adapter in, its HF folder)."""
     from edgeprompt.federation import lora
 
-    cfg = task.run_config({**dict(context.run_config), **_config_of(msg)})
     hf = lm_task.model_folder(rt, str(cfg["lm-model"]))
     lm_task.check_base(hf, cfg)
     model = lora.twin(hf, lora.LoraSpec.from_config(cfg))
-    state, sent_cfg = wire.unpack(msg, lora.adapter_state(model))
-    cfg = task.run_config({**cfg, **sent_cfg})
+    state, _ = wire.unpack(msg, lora.adapter_state(model))
     lora.load_adapter_state(model, state)
-    return model, cfg, hf
+    return model, hf
 
 
-def _train_lm(msg: Message, context: Context) -> Message:
+def _train_lm(msg: Message, context: Context, cfg: dict[str, Any]) -> Message:
     from edgeprompt.errors import FederationError, PrivacyBudgetError
     from edgeprompt.federation import lora
     from edgeprompt.federation.ledger import PrivacyLedger
 
     task.set_threads()
     with _runtime(context) as rt:
-        model, cfg, hf = _lm_twin(rt, msg, context)
+        model, hf = _lm_twin(rt, msg, cfg)
         key = lm_task.ledger_key(str(cfg["lm-model"]))
         server_round = int(cfg.get("server-round", 0))
         budget, delta = _settings(rt)
@@ -174,14 +174,15 @@ def evaluate(msg: Message, context: Context) -> Message:
     from edgeprompt.errors import EdgepromptError
 
     try:
-        if _task_of(msg, context) == lm_task.TASK:
-            return _evaluate_lm(msg, context)
+        cfg = _round_config(msg, context)
+        if cfg["task"] == lm_task.TASK:
+            return _evaluate_lm(msg, context, cfg)
         return _evaluate(msg, context)
     except (EdgepromptError, ValueError) as e:
         return _refusal(msg, e)
 
 
-def _evaluate_lm(msg: Message, context: Context) -> Message:
+def _evaluate_lm(msg: Message, context: Context, cfg: dict[str, Any]) -> Message:
     """The global adapter's mean answer NLL on this laptop's held-out approved answers."""
     from edgeprompt.errors import FederationError
     from edgeprompt.federation import lora
@@ -189,7 +190,7 @@ def _evaluate_lm(msg: Message, context: Context) -> Message:
 
     task.set_threads()
     with _runtime(context) as rt:
-        model, cfg, hf = _lm_twin(rt, msg, context)
+        model, hf = _lm_twin(rt, msg, cfg)
         data = lm_task.load_local(rt, hf, cfg)
         if not len(data.ids_test):
             raise FederationError("no held-out approved answers here to evaluate on")
@@ -205,7 +206,7 @@ def _evaluate(msg: Message, context: Context) -> Message:
     from edgeprompt.federation.ledger import PrivacyLedger
 
     task.set_threads()
-    cfg = task.run_config({**dict(context.run_config), **_config_of(msg)})
+    cfg = _round_config(msg, context)
     with _runtime(context) as rt:
         spec = head_spec(str(cfg["task"]))
         model = task.build_model(spec, int(cfg["hidden"]))
