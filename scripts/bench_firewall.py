@@ -47,7 +47,8 @@ def stage1(dev: Path, models: Path) -> dict[str, Any]:
     _, test = evaluate.split(rows)
     first = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
     heldout = evaluate.read_jsonl(DATA / "heldout_own.jsonl")
-    hard = first + [r for r in heldout if r["label"] == 0]
+    heldout_benign = [r for r in heldout if r["label"] == 0]
+    hard = first + heldout_benign
     own = evaluate.read_jsonl(DATA / "own_attacks.jsonl")
     lookalikes = [r for r in heldout if r["label"] == 1]
     scanner.scan("warm up")
@@ -70,7 +71,7 @@ def stage1(dev: Path, models: Path) -> dict[str, Any]:
             "firewall_benign_blocked": blocked_benign, "keyword_baseline": baseline,
             "own_attacks_caught": evaluate.rate(own, flagged).as_dict(),
             "own_hard_negatives_first_30": evaluate.rate(first, flagged).as_dict(),
-            "heldout_own_benign": evaluate.rate(hard[len(first):], flagged).as_dict(),
+            "heldout_own_benign": evaluate.rate(heldout_benign, flagged).as_dict(),
             "heldout_own_benign_blocked": sum(verdicts[id(r)].decision == "block" for r in hard),
             "heldout_lookalike_attacks_caught": evaluate.rate(lookalikes, flagged).as_dict(),
             "latency_ms": {"inputs": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": pct(lat, 1.0),
