@@ -83,7 +83,7 @@ def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
     attached: list[str] = []
     for raw in args.paths:  # only what is in the index now: a skipped file is not attached
         path = str(Path(raw).expanduser().resolve())
-        if lib.store.document(path) is not None or lib.store.documents(under=path):
+        if lib.store.documents(under=path):  # the file itself, or what is indexed below the folder
             attached = rt.sessions.attach(sid, path)
     ctx.emit({"session": sid, "attachments": attached, "indexed": summary},
              lambda: f"{sid}: answers from {', '.join(attached) or 'nothing (no file could be indexed)'}")
@@ -93,8 +93,7 @@ def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_detach(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.runtime().sessions
     sid = store.resolve(args.id)
-    left = store.detach(sid) if not args.paths else \
-        [store.detach(sid, str(Path(p).expanduser().resolve())) for p in args.paths][-1]
+    left = store.detach(sid, [str(Path(p).expanduser().resolve()) for p in args.paths])
     ctx.emit({"session": sid, "attachments": left}, f"{sid}: " + (", ".join(left) or "no attachments"))
     return 0
 

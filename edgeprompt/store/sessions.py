@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,20 +108,21 @@ class SessionStore:
                       (sid, path, time.time()))
         return self.attachments(sid)
 
-    def detach(self, ref: str, path: str | None = None) -> list[str]:
-        """Forget one attachment (all of them when `path` is None); the chat's remaining list."""
+    def detach(self, ref: str, paths: Sequence[str] = ()) -> list[str]:
+        """Forget the named attachments (all of them when none is named); the chat's remaining list."""
         sid = self.resolve(ref)
         with self.db.transaction() as c:
-            if path is None:
+            if not paths:
                 c.execute("DELETE FROM session_attachments WHERE session_id = ?", (sid,))
-            else:
-                c.execute("DELETE FROM session_attachments WHERE session_id = ? AND path = ?", (sid, path))
+            c.executemany("DELETE FROM session_attachments WHERE session_id = ? AND path = ?",
+                          [(sid, p) for p in paths])
         return self.attachments(sid)
 
-    def attachments(self, ref: str) -> list[str]:
-        sid = self.resolve(ref)
+    def attachments(self, session_id: str) -> list[str]:
+        """The files and folders a chat answers from. `session_id` is a full id (what `resolve` returns): the
+        pipeline reads this on every turn of a chat and has resolved the id already."""
         return [str(r[0]) for r in self.db.query(
-            "SELECT path FROM session_attachments WHERE session_id = ? ORDER BY added_at, path", (sid,))]
+            "SELECT path FROM session_attachments WHERE session_id = ? ORDER BY added_at, path", (session_id,))]
 
     def turns(self, ref: str) -> list[Turn]:
         sid = self.resolve(ref)
