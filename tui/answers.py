@@ -12,8 +12,7 @@ MAX_EDIT_CHARS = 10_000  # like `edgeprompt feedback --edit`: the stored edit di
 
 
 class AnswerActions(EdgeScreen):
-    """Mixed into the chat screen, which provides `question`, `answers()`, `selected()`, `current`,
-    `session_id` and `keep_focus`."""
+    """Mixed into the chat screen, which provides `question`, `current`, `session_id` and `keep_focus`."""
 
     question: Any
     current: Any
@@ -135,4 +134,3 @@ class AnswerActions(EdgeScreen):
     def _show_source(self, n: int, p: Any) -> None:
         self.keep_focus = True
         self.app.push_screen(TextScreen(f"[{n}] {p.title}", p.body, p.line))
-
