@@ -8,7 +8,7 @@ from typing import Any
 from edgeprompt.tui.bubbles import Bubble
 from edgeprompt.tui.widgets import EdgeScreen, EditScreen, TextScreen
 
-MAX_EDIT_CHARS = 10_000  # like `edgeprompt feedback --edit`: the stored edit distance is quadratic
+from edgeprompt.commands.feedback import MAX_EDIT_CHARS  # the same limit as `edgeprompt feedback --edit`
 
 
 class AnswerActions(EdgeScreen):
