@@ -81,10 +81,8 @@ def _canary_findings(text: str, canary: str, final: bool = True) -> list[Finding
     if squashed_c and squashed_c in re.sub(r"[\W_]", "", low):
         return [Finding("CANARY_LEAK", 0, len(text), "spaced")]
     encodings = {base64.b64encode(canary.encode()).decode().rstrip("="), canary.encode().hex()}
-    if any(e and e.lower() in low for e in encodings):
-        return [Finding("CANARY_LEAK", 0, len(text), "encoded")]
     # decoding every embedded payload costs ~0.5 ms: once over the whole answer, not on each streamed window
-    if final and any(c in p for p in normalize(text).payloads):
+    if any(e and e.lower() in low for e in encodings) or (final and any(c in p for p in normalize(text).payloads)):
         return [Finding("CANARY_LEAK", 0, len(text), "encoded")]
     return []
 
