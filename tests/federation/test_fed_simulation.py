@@ -40,18 +40,21 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
            "PYTHONPATH": os.pathsep.join([str(APP), os.environ.get("PYTHONPATH", "")]), "RAY_DEDUP_LOGS": "0"}
     proc = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=540)
     summaries = list((base / "flwr" / "edgeprompt-runs").glob("*/summary.json"))
-    return {"proc": proc, "homes": homes, "summaries": summaries, "ray_left": _ray_processes()}
+    return {"proc": proc, "homes": homes, "summaries": summaries, "ray_left": _ray_left()}
 
 
-def _ray_processes() -> list[str]:
+def _ray_left(grace_s: float = 30.0) -> list[str]:
+    """Ray processes still running `grace_s` after the driver exited: its actors notice the driver is gone
+    and exit on their own about a second later, so looking at once would count ones on their way out."""
     import psutil
 
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
         if any(k in cmd for k in ("raylet", "gcs_server", "ray::", "ray/dashboard")):
-            found.append(cmd[:200])
-    return found
+            found.append((p, cmd[:200]))
+    _, alive = psutil.wait_procs([p for p, _ in found], timeout=grace_s)
+    return [cmd for p, cmd in found if p in alive]
 
 
 @pytest.mark.timeout(600)
