@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.errors import UsageError
-from edgeprompt.rag.store import bits
+from edgeprompt.rag.store import bits, glob_under
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,7 +102,7 @@ class Filters:
         if self.within:
             where.append("(" + " OR ".join(["d.path = ? OR d.path GLOB ?"] * len(self.within)) + ")")
             for p in self.within:
-                params += [p, p.rstrip("/").replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "/*"]
+                params += [p, glob_under(p)]
         if self.kinds:
             where.append(f"d.kind IN ({','.join('?' * len(self.kinds))})")
             params += list(self.kinds)

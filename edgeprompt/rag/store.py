@@ -86,7 +86,7 @@ class DocumentStore:
 
     def remove_source(self, path: str) -> None:
         with self.db.transaction() as c:
-            c.execute("DELETE FROM rag_sources WHERE path = ? OR path GLOB ?", (path, _under(path)))
+            c.execute("DELETE FROM rag_sources WHERE path = ? OR path GLOB ?", (path, glob_under(path)))
 
     # documents -------------------------------------------------------------------------------------------
     def document(self, path: str) -> DocRow | None:
@@ -98,7 +98,7 @@ class DocumentStore:
             rows = self.db.query(f"SELECT {_DOC_COLS} FROM rag_documents ORDER BY path")
         else:
             rows = self.db.query(f"SELECT {_DOC_COLS} FROM rag_documents WHERE path = ? OR path GLOB ? "
-                                 "ORDER BY path", (under, _under(under)))
+                                 "ORDER BY path", (under, glob_under(under)))
         return [_doc(r) for r in rows]
 
     def count(self) -> tuple[int, int]:
@@ -171,7 +171,7 @@ def _delete_doc(c: Any, doc_id: int) -> None:
     c.execute("DELETE FROM rag_documents WHERE id = ?", (doc_id,))
 
 
-def _under(folder: str) -> str:
+def glob_under(folder: str) -> str:
     """A GLOB pattern for everything below `folder` (glob metacharacters in the name escaped)."""
     escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in folder.rstrip(os.sep))
     return escaped + os.sep + "*"
