@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgeprompt.catalog import ModelCard, apple_silicon
 from edgeprompt.errors import ModelLoadError, OfflineError, UsageError
+from edgeprompt.paths import replace_folder
 
 ONNX_PRECISIONS = {None: "fp32", 4: "int4", 8: "int8"}
 
@@ -88,13 +89,7 @@ def run_jobs(jobs: Sequence[Job], progress: Callable[[str], None] | None = None)
         raise ModelLoadError("; ".join(failures))
     for job in jobs:
         shutil.rmtree(job.out / ".builder-cache", ignore_errors=True)
-        if job.final.exists():
-            old = job.final.parent / f".{job.final.name}.old-{os.getpid()}"
-            job.final.rename(old)
-            job.out.rename(job.final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            job.out.rename(job.final)
+        replace_folder(job.out, job.final)
 
 
 def quant_label(fmt: str, bits: int | None) -> str:
