@@ -224,12 +224,10 @@ def passage_digest(embed: Callable[[list[str]], Any], most: int = 8) -> Callable
     """The analysis without a language model: the sentences of the retrieved passages that best match the
     task (MiniLM + word overlap, edgeprompt.rag.extract), in reading order, each with its [n]."""
     def digest(topic: str, docs: Sequence[Document]) -> str:
-        from edgeprompt.rag.extract import score
+        from edgeprompt.rag.extract import quoted, score
 
         scored = score(topic, docs, embed)
-        top = sorted(scored, key=lambda s: -s.score)[:most]
-        top.sort(key=lambda s: (s.n, scored.index(s)))
-        return "Key passages from your documents:\n" + "\n".join(f"- {s.text} [{s.n}]" for s in top)
+        return quoted("Key passages from your documents:", scored, sorted(scored, key=lambda s: -s.score)[:most])
 
     return digest
 

@@ -127,6 +127,10 @@ def answer(question: str, documents: Sequence[Document], embed: Embed, min_score
     if best < min_score:
         return ABSTAIN_TEXT
     top = sorted(scored, key=lambda s: -s.score)[:MAX_QUOTES]
-    chosen = [s for s in top if s.score >= best - NEAR]
-    chosen.sort(key=lambda s: (s.n, scored.index(s)))  # reading order
-    return "From your documents:\n" + "\n".join(f"- {s.text} [{s.n}]" for s in chosen)
+    return quoted("From your documents:", scored, [s for s in top if s.score >= best - NEAR])
+
+
+def quoted(header: str, scored: Sequence[Scored], chosen: Sequence[Scored]) -> str:
+    """The `chosen` sentences of `scored` in reading order, one a line with its source's [n], under `header`."""
+    ordered = sorted(chosen, key=lambda s: (s.n, scored.index(s)))
+    return header + "\n" + "\n".join(f"- {s.text} [{s.n}]" for s in ordered)
