@@ -103,9 +103,13 @@ def test_cancel_before_start_yields_no_tokens(backend: Any) -> None:
 
 
 def test_mlx_reports_logprobs(mlx_backend: Any) -> None:
+    from edgeprompt.backends.mlx import ENTROPY_EVERY
+
     _, chunks = generate(mlx_backend, GenerationParams(max_tokens=8))
     tokens = [c for c in chunks if c.token_id is not None]
     assert tokens and all(c.logprob is not None and c.logprob <= 0 for c in tokens)
+    # the entropy is measured on every ENTROPY_EVERY-th token (the answer's mean is an estimate)
+    assert all(c.entropy is not None and c.entropy >= 0 for c in tokens[::ENTROPY_EVERY])
 
 
 def test_onnx_logprobs_when_enabled_match_greedy_choice(tiny_model: Any, onnx_backend: Any) -> None:
