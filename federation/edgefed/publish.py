@@ -67,13 +67,18 @@ def write_pack(spec: HeadSpec, model: Any, cfg: dict[str, Any], trained: dict[st
     spec.validate(files["classifier.onnx"], json.loads(files["classifier.json"]))  # loads as a laptop would
     (folder / "classifier.onnx").write_bytes(files["classifier.onnx"])
     (folder / "classifier.json").write_bytes(files["classifier.json"])
+    signed = _sign(cfg, spec.pack_kind, f"{spec.task}-classifier", files, trained, folder / f"{spec.task}-model.pack")
+    return {**signed, "onnx": str(folder / "classifier.onnx")}
+
+
+def _sign(cfg: dict[str, Any], kind: str, name: str, files: dict[str, bytes], meta: dict[str, Any],
+          pack: Path) -> dict[str, Any]:
+    """Sign `files` with the coordinator's key as version `fed-<run id>`, write `pack`; returns where it went."""
     key = signing_key(cfg)
-    version = f"fed-{trained['run_id']}"
-    data = sign_pack(spec.pack_kind, f"{spec.task}-classifier", version, files, key, meta=clean(trained))
-    pack = folder / f"{spec.task}-model.pack"
-    pack.write_bytes(data)
-    return {"pack": str(pack), "onnx": str(folder / "classifier.onnx"), "signing_key": str(key),
-            "public_key": str(key) + ".pub", "key_id": public_key_id(key), "version": version}
+    version = f"fed-{meta['run_id']}"
+    pack.write_bytes(sign_pack(kind, name, version, files, key, meta=clean(meta)))
+    return {"pack": str(pack), "signing_key": str(key), "public_key": str(key) + ".pub", "key_id": public_key_id(key),
+            "version": version}
 
 
 def write_adapter_pack(model: Any, cfg: dict[str, Any], trained: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -90,10 +95,6 @@ def write_adapter_pack(model: Any, cfg: dict[str, Any], trained: dict[str, Any],
     (folder / "adapter").mkdir(exist_ok=True)
     for file, data in files.items():
         (folder / "adapter" / file).write_bytes(data)
-    key = signing_key(cfg)
-    version = f"fed-{trained['run_id']}"
-    meta = clean({**trained, "lm_model": name, "base_fingerprint": cfg["lm-fingerprint"]})
-    pack = folder / f"lm-lora-{name}.pack"
-    pack.write_bytes(sign_pack(adapters.PACK_KIND, f"{name}{adapters.SUFFIX}", version, files, key, meta=meta))
-    return {"pack": str(pack), "adapter": str(folder / "adapter"), "signing_key": str(key),
-            "public_key": str(key) + ".pub", "key_id": public_key_id(key), "version": version}
+    meta = {**trained, "lm_model": name, "base_fingerprint": cfg["lm-fingerprint"]}
+    signed = _sign(cfg, adapters.PACK_KIND, f"{name}{adapters.SUFFIX}", files, meta, folder / f"lm-lora-{name}.pack")
+    return {**signed, "adapter": str(folder / "adapter")}
