@@ -34,6 +34,7 @@ __all__ = ["TAGS", "RouteDecision", "Router", "router_text"]
 FIT_THRESHOLD = 0.5
 CARDS_RECHECK_S = 1.0  # user model cards are looked at again at most this often
 RULE_BOOST = 0.35
+USER_CHOICE = "model chosen by the user (-m)"  # the reason of a decision -m made; answered_by_documents keeps it
 
 
 def router_text(text: str, max_chars: int = 320) -> str:
@@ -234,8 +235,8 @@ class Router:
         """A question routed to a toy model (tag `demo`) that the user's documents answer goes to the
         `documents` model instead: its quotes with citations answer, where the toy only writes words.
         None when the user chose the model or the tag, or no other documents model is installed."""
-        if "demo" not in card.tags or decision.route not in ("general", "demo") or decision.reason.startswith(
-                "model chosen by the user") or any(r.startswith("explicit:") for r in decision.rules):
+        chosen = decision.reason == USER_CHOICE or any(r.startswith("explicit:") for r in decision.rules)
+        if chosen or "demo" not in card.tags or decision.route not in ("general", "demo"):
             return None
         moved = self._with_model(_Tagged("documents", decision.scores, (*decision.rules, "evidence:documents"),
                                          f"'{decision.route}' for a toy model, but your documents answer it",
@@ -253,7 +254,7 @@ class Router:
         tag, rest = self.strip(question)
         if model:
             return RouteDecision(tag or "", model, {}, (f"explicit:@{tag}",) if tag else (),
-                                 "model chosen by the user (-m)", rest)
+                                 USER_CHOICE, rest)
         if not self.settings.get("enabled", True):
             return RouteDecision(tag or "", self.default_id(), {}, (), "routing is off ([routing] enabled)", rest)
         if len(self.routable()) < 2:
