@@ -174,7 +174,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         #     without documents (edgeprompt.rag.grounding)
         with trace.span("retrieval") as s:
             # a chat with attached files answers from them only (unless the request narrows or opts out itself)
-            use_docs = request.use_documents if request.use_documents is not None or not attached else True
+            use_docs = True if attached and request.use_documents is None else request.use_documents
             filters = request.filters or (Filters(within=tuple(attached)) if attached else None)
             grounding = ground(rt, question, history, False if screen.blocked else use_docs, filters,
                                backend.count_tokens, backend.context_length, route.route)
