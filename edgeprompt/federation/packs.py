@@ -76,9 +76,7 @@ def install(paths: Paths, db: Database, data: bytes, trust: TrustStore, catalog:
     # the description goes last: a loader that sees it sees the matching model
     for name in FILES:
         write_atomic(folder / name, pack.files[name])
-    PrivacyLedger(db).log_event("imported", task, str(pack.meta.get("run_id", "")), None,
-                                {"rounds": float(pack.meta.get("rounds", 0) or 0),
-                                 "clients": float(pack.meta.get("clients", 0) or 0)})
+    _log_import(db, task, pack)
     return Installed(task, str(folder), pack.name, pack.version, pack.key_id, pack.meta)
 
 
@@ -86,7 +84,11 @@ def install_adapter(paths: Paths, db: Database, pack: Pack, catalog: Catalog, on
     """A language-model adapter: a derived model `<id>-lora` for both backends (edgeprompt.federation.adapters)."""
     card, folder = adapters.install(paths.models, catalog, pack, onnx_precision)
     task = f"lm-lora:{pack.meta.get('lm_model')}"
+    _log_import(db, task, pack)
+    return Installed(task, str(folder), pack.name, pack.version, pack.key_id, pack.meta, card.id)
+
+
+def _log_import(db: Database, task: str, pack: Pack) -> None:
     PrivacyLedger(db).log_event("imported", task, str(pack.meta.get("run_id", "")), None,
                                 {"rounds": float(pack.meta.get("rounds", 0) or 0),
                                  "clients": float(pack.meta.get("clients", 0) or 0)})
-    return Installed(task, str(folder), pack.name, pack.version, pack.key_id, pack.meta, card.id)
