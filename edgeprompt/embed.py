@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,47 @@ def ensure_exported(cache_dir: Path) -> Path:
     return folder
 
 
+class RecentVectors:
+    """A thread-safe LRU of vectors by key: what was embedded lately, so it is not embedded again."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, keys: list[str], texts: list[str],
+              compute: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:
+        """Vectors for `texts` (a new array: callers may modify their rows), known ones by `keys` from the
+        memo, the rest from `compute`; and how many had to be computed."""
+        import numpy as np
+
+        with self._lock:
+            found = [self._lru.get(k) for k in keys]
+            for k, v in zip(keys, found, strict=True):
+                if v is not None:
+                    self._lru.move_to_end(k)
+        todo = [i for i, v in enumerate(found) if v is None]
+        if todo:
+            fresh = compute([texts[i] for i in todo])
+            with self._lock:
+                for j, i in enumerate(todo):
+                    found[i] = fresh[j]
+                    self._lru[keys[i]] = fresh[j]
+                while len(self._lru) > self.capacity:
+                    self._lru.popitem(last=False)
+        return (np.stack(found) if found else np.zeros((0, DIM), np.float32)), len(todo)  # type: ignore[arg-type]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in self._lru.values())
+
+    def clear(self) -> int:
+        with self._lock:
+            n = len(self._lru)
+            self._lru.clear()
+            return n
+
+
 class Embedder:
     """Thread-safe; one ONNX Runtime session for short calls shared by all callers, a second for bulk work."""
 
@@ -133,7 +175,7 @@ class Embedder:
         tok.enable_truncation(MAX_TOKENS)
         self.tokenizer = tok
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent = RecentVectors(RECENT)
         self._bulk: Any = None  # the spinning session, made on the first bulk call
 
     def _session(self, spin: bool) -> Any:
@@ -173,27 +215,10 @@ class Embedder:
 
     def forget_recent(self) -> None:
         """Empty the memo of recent texts (benchmarks that must time the model itself)."""
-        with self._lock:
-            self._recent.clear()
+        self._recent.clear()
 
     def _embed_recent(self, texts: list[str], batch_size: int) -> np.ndarray:
-        import numpy as np
-
-        with self._lock:
-            found = [self._recent.get(t) for t in texts]
-            for t, v in zip(texts, found, strict=True):
-                if v is not None:
-                    self._recent.move_to_end(t)
-        todo = [i for i, v in enumerate(found) if v is None]
-        if todo:
-            fresh = self._embed([texts[i] for i in todo], batch_size, self.session)
-            with self._lock:
-                for j, i in enumerate(todo):
-                    found[i] = fresh[j]
-                    self._recent[texts[i]] = fresh[j]
-                while len(self._recent) > RECENT:
-                    self._recent.popitem(last=False)
-        return np.stack(found)  # a new array: callers may modify their rows
+        return self._recent.embed(texts, texts, lambda todo: self._embed(todo, batch_size, self.session))[0]
 
     def _embed(self, texts: list[str], batch_size: int, session: Any) -> np.ndarray:
         import numpy as np

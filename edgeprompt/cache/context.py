@@ -10,7 +10,6 @@ never embeds it again.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.canonical import sha256_hex
@@ -20,12 +19,16 @@ if TYPE_CHECKING:
 
 
 class EmbeddingMemo:
+    """The embedder behind an LRU keyed by model and text, counting its hits and misses (the context level)."""
+
     def __init__(self, embedder: Any, capacity: int = 4096) -> None:
+        from edgeprompt.embed import RecentVectors
+
         self.embedder = embedder
         self.capacity = capacity
         self.hits = 0
         self.misses = 0
-        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors = RecentVectors(capacity)
         self._lock = threading.Lock()
 
     def _key(self, text: str) -> str:
@@ -37,34 +40,15 @@ class EmbeddingMemo:
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 
-        keys = [self._key(t) for t in texts]
-        out: list[np.ndarray | None] = []
+        vecs, missed = self._vectors.embed([self._key(t) for t in texts], texts, self.embedder.embed_batch)
         with self._lock:
-            for k in keys:
-                v = self._lru.get(k)
-                if v is not None:
-                    self._lru.move_to_end(k)
-                out.append(v)
-        todo = [i for i, v in enumerate(out) if v is None]
-        if todo:
-            fresh = self.embedder.embed_batch([texts[i] for i in todo])
-            with self._lock:
-                for j, i in enumerate(todo):
-                    out[i] = fresh[j]
-                    self._lru[keys[i]] = fresh[j]
-                while len(self._lru) > self.capacity:
-                    self._lru.popitem(last=False)
-        with self._lock:
-            self.hits += len(texts) - len(todo)
-            self.misses += len(todo)
-        return np.stack(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)  # type: ignore[arg-type]
+            self.hits += len(texts) - missed
+            self.misses += missed
+        return vecs.astype(np.float32, copy=False)
 
     @property
     def bytes(self) -> int:
-        return sum(v.nbytes for v in self._lru.values())
+        return self._vectors.nbytes
 
     def clear(self) -> int:
-        with self._lock:
-            n = len(self._lru)
-            self._lru.clear()
-            return n
+        return self._vectors.clear()
