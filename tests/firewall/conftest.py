@@ -22,6 +22,12 @@ def data_rows():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def own_hard_negatives():  # type: ignore[no-untyped-def]
+    """Our benign look-alikes: the first 30 hard negatives and the held-out set's benign rows."""
+    return _rows("hard_negatives.jsonl") + [r for r in _rows("heldout_own.jsonl") if r["label"] == 0]
+
+
+@pytest.fixture(scope="session")
 def scanner():  # type: ignore[no-untyped-def]
     from edgeprompt.firewall.classifier import Classifier
     from edgeprompt.firewall.rules import load_pack

@@ -11,9 +11,9 @@ PII = DEV.parents[1] / "pii" / "presidio_synth_sample.jsonl"
 
 
 @pytest.mark.skipif(not DEV.is_file(), reason="../shared/datasets/injection/dev.jsonl is not here")
-def test_direct_attacks_recall_fpr_and_hard_negatives(scanner, data_rows) -> None:  # type: ignore[no-untyped-def]
+def test_direct_attacks_recall_fpr_and_hard_negatives(scanner, own_hard_negatives) -> None:  # type: ignore[no-untyped-def]
     _, test = evaluate.split(evaluate.read_jsonl(DEV))
-    hard = data_rows("hard_negatives.jsonl") + [r for r in data_rows("heldout_own.jsonl") if r["label"] == 0]
+    hard = own_hard_negatives
     flagged = {id(r): scanner.scan(r["text"], evaluate.context_of(r)).decision != "allow" for r in test + hard}
     rep = evaluate.report(test, lambda r: flagged[id(r)], hard)
     base = evaluate.report(test, lambda r: evaluate.keyword_baseline(r["text"]), hard)

@@ -24,9 +24,9 @@ def test_own_obfuscated_attacks_are_caught(scanner, data_rows) -> None:  # type:
         assert "obfuscation" in v.categories, r
 
 
-def test_hard_negatives_are_rarely_flagged_and_never_blocked(scanner, data_rows) -> None:  # type: ignore[no-untyped-def]
+def test_hard_negatives_are_rarely_flagged_and_never_blocked(scanner, own_hard_negatives) -> None:  # type: ignore[no-untyped-def]
     # our own held-out hard negatives (never trained or tuned on): the first 30 and 85 written later
-    rows = data_rows("hard_negatives.jsonl") + [r for r in data_rows("heldout_own.jsonl") if r["label"] == 0]
+    rows = own_hard_negatives
     verdicts = [scanner.scan(r["text"]) for r in rows]
     assert not [v for v in verdicts if v.decision == "block"]
     # the target is <= 5 %; measured 2 of 115 (1 of the first 30) with the shipped model
