@@ -187,7 +187,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             if grounding.documents and not grounding.abstained and request.backend is None and \
                     (moved := rt.router().answered_by_documents(route, card)) is not None:
                 route, card = moved, rt.card(moved.model)  # the demo toy would bury the sources in noise
-                backend = rt.backend(card.id, request.backend)
+                backend = rt.backend(card.id)
                 trace.model = card.id
                 s.attributes.update(route.trace_attributes())
                 trace.attributes.update(route.trace_attributes())
