@@ -25,8 +25,15 @@ if TYPE_CHECKING:
 
     from edgeprompt.federation.lmdata import ChatExample
 
+TASK = "lm-lora"  # the federated task's name in the run config
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 IGNORE = -100  # label of tokens the loss skips (prompt, padding): transformers' and torch's convention
+
+
+def ledger_key(model_id: str) -> str:
+    """The privacy ledger's model key (training, evaluation and `federation import` alike): ε is spent per
+    base model's adapter, apart from the classifier heads."""
+    return f"{TASK}:{model_id}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeprompt.catalog import Catalog
 from edgeprompt.errors import SignatureError, UsageError
-from edgeprompt.federation import adapters
+from edgeprompt.federation import adapters, lora
 from edgeprompt.federation.heads import head_spec, task_for_pack_kind
 from edgeprompt.federation.ledger import PrivacyLedger
 from edgeprompt.paths import Paths, write_atomic
@@ -83,7 +83,7 @@ def install(paths: Paths, db: Database, data: bytes, trust: TrustStore, catalog:
 def install_adapter(paths: Paths, db: Database, pack: Pack, catalog: Catalog, onnx_precision: str | None) -> Installed:
     """A language-model adapter: a derived model `<id>-lora` for both backends (edgeprompt.federation.adapters)."""
     card, folder = adapters.install(paths.models, catalog, pack, onnx_precision)
-    task = f"lm-lora:{pack.meta.get('lm_model')}"
+    task = lora.ledger_key(str(pack.meta.get("lm_model")))
     _log_import(db, task, pack)
     return Installed(task, str(folder), pack.name, pack.version, pack.key_id, pack.meta, card.id)
 

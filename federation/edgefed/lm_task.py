@@ -25,17 +25,14 @@ if TYPE_CHECKING:
 
     from edgeprompt.runtime import Runtime
 
-TASK = "lm-lora"
+TASK = lora.TASK
+ledger_key = lora.ledger_key
+
 # sent with every round besides the shared keys, so a laptop trains exactly as configured
 TRAIN_KEYS = ("task", "lm-model", "lm-fingerprint", "lora-rank", "lora-alpha", "lora-targets", "lm-max-tokens",
               "lm-local-epochs", "lm-batch-size", "lm-learning-rate", "noise-multiplier", "max-grad-norm",
               "test-fraction", "seed")
 DP_KEYS = ("noise-multiplier", "max-grad-norm", "lm-batch-size", "lm-local-epochs", "lm-learning-rate")
-
-
-def ledger_key(model_id: str) -> str:
-    """The ledger's model key: ε is spent per base model's adapter, apart from the classifier heads."""
-    return f"{TASK}:{model_id}"
 
 
 @dataclass(frozen=True)
