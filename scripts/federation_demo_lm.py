@@ -166,9 +166,10 @@ def parity(home: Path, twin: Any, state: dict[str, Any], hf: Path) -> dict[str, 
         got = np.array(MlxBackend.load(card).model(mx.array([ids]))[0].astype(mx.float32))
         out["mlx_max_abs_diff"] = float(np.abs(got - want).max())
     out["onnx_precision"] = adapters.base_onnx_precision(card)
-    out["onnx_max_abs_diff"] = float(np.abs(_onnx_last(card.path_for("onnx"), ids) - want[-1]).max())
+    got = _onnx_last(card.path_for("onnx"), ids)
+    out["onnx_max_abs_diff"] = float(np.abs(got - want[-1]).max())
     out["onnx_base_max_abs_diff"] = float(np.abs(_onnx_last(base_card.path_for("onnx"), ids) - base_want[-1]).max())
-    out["onnx_same_argmax"] = bool(_onnx_last(card.path_for("onnx"), ids).argmax() == want[-1].argmax())
+    out["onnx_same_argmax"] = bool(got.argmax() == want[-1].argmax())
     return out
 
 
