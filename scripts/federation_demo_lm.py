@@ -96,7 +96,7 @@ def local_only(hf: Path, start: dict[str, Any], data: list[lm_task.LmData], cfg:
     return out
 
 
-def _step_cpu_s(model: Any, step_model: Any, optimizer: Any, x: Any, y: Any, steps: int) -> float:
+def _step_cpu_s(step_model: Any, optimizer: Any, x: Any, y: Any, steps: int) -> float:
     """Median CPU seconds of one optimizer step on the same batch (1 torch thread: CPU time is steady
     while other jobs share the cores, wall time is not)."""
     times = []
@@ -126,7 +126,7 @@ def dp_overhead(hf: Path, d: lm_task.LmData, cfg: dict[str, Any], steps: int = 1
     for _ in range(repeats):
         model = lora.twin(hf, spec).train()
         params = [p for p in model.parameters() if p.requires_grad]
-        plain.append(_step_cpu_s(model, model, torch.optim.Adam(params, lr=0.01), x, y, steps))
+        plain.append(_step_cpu_s(model, torch.optim.Adam(params, lr=0.01), x, y, steps))
         model = lora.twin(hf, spec).train()
         params = [p for p in model.parameters() if p.requires_grad]
         with warnings.catch_warnings():
@@ -135,7 +135,7 @@ def dp_overhead(hf: Path, d: lm_task.LmData, cfg: dict[str, Any], steps: int = 1
                 module=model, optimizer=torch.optim.Adam(params, lr=0.01),
                 data_loader=DataLoader(TensorDataset(x, y), batch_size=b), noise_multiplier=1.0,
                 max_grad_norm=1.0, poisson_sampling=False)
-            dp.append(_step_cpu_s(model, dp_model, opt, x, y, steps))
+            dp.append(_step_cpu_s(dp_model, opt, x, y, steps))
         dp_model._close()
     p, q = statistics.median(plain), statistics.median(dp)
     return {"step_cpu_s_plain": p, "step_cpu_s_dp": q, "ratio": q / max(p, 1e-9), "batch": b,
