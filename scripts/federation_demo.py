@@ -174,6 +174,23 @@ def measure(args: argparse.Namespace, spec: HeadSpec, homes: list[Path], summary
             "dp_overhead": dp_overhead(spec, data[0], cfg)}
 
 
+def run_head(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    """--task firewall/router: each laptop's own labelled examples, the federated head installed everywhere."""
+    spec = head_spec(args.task)
+    homes = seed_homes(base, args.task, args.per_family or (120 if args.task == "router" else 60))
+    summary, fed_s = federate(args, base, homes, run_config(args))
+    install_everywhere(homes, summary)
+    result = measure(args, spec, homes, summary)
+    result["wall_s"] = {"federated_run": fed_s}
+    return result
+
+
+def report(r: dict[str, Any]) -> str:
+    return (f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); union accuracy: "
+            f"start {r['accuracy_initial']:.3f}, federated {r['accuracy_global']:.3f}, local-only "
+            f"{[round(a, 3) for a in r['accuracy_local']]}; DP epoch {r['dp_overhead']['ratio']:.1f}x plain")
+
+
 def run_lm(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     """--task lm-lora: one base model for every laptop, rated and edited answers, federated LoRA, installs."""
     built = lm.build_base(base, args.lm_size)
@@ -212,29 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="edgeprompt-fed-demo-"))
     try:
-        if args.task == "lm-lora":
-            result = run_lm(args, base)
-        else:
-            spec = head_spec(args.task)
-            homes = seed_homes(base, args.task, args.per_family or (120 if args.task == "router" else 60))
-            summary, fed_s = federate(args, base, homes, run_config(args))
-            install_everywhere(homes, summary)
-            result = measure(args, spec, homes, summary)
-            result["wall_s"] = {"federated_run": fed_s}
+        result = run_lm(args, base) if args.task == "lm-lora" else run_head(args, base)
         result["wall_s"]["total"] = time.monotonic() - t0
     finally:
         if args.keep:
             say(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
-    if args.task == "lm-lora":
-        say(lm.report(result))
-        print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
-        return 0
-    r = result
-    say(f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); union accuracy: "
-        f"start {r['accuracy_initial']:.3f}, federated {r['accuracy_global']:.3f}, local-only "
-        f"{[round(a, 3) for a in r['accuracy_local']]}; DP epoch {r['dp_overhead']['ratio']:.1f}x plain")
+    say(lm.report(result) if args.task == "lm-lora" else report(result))
     print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
     return 0
 
