@@ -36,11 +36,10 @@ def _epsilons(log: strategies.RoundLog) -> dict[str, float]:
 
 def summarize(cfg: dict[str, Any], run_id: int, log: strategies.RoundLog, wall_s: float) -> dict[str, Any]:
     eps = _epsilons(log)
-    dp_keys = lm_task.DP_KEYS if cfg["task"] == lm_task.TASK else (
-        "noise-multiplier", "max-grad-norm", "batch-size", "local-epochs", "learning-rate")
+    is_lm = cfg["task"] == lm_task.TASK
+    dp_keys = lm_task.DP_KEYS if is_lm else task.DP_KEYS
     last = next((r for r in reversed(log.rounds) if r["replies"]), None)
-    lm = {"lm_model": cfg["lm-model"], "base_fingerprint": cfg.get("lm-fingerprint")} \
-        if cfg["task"] == lm_task.TASK else {}
+    lm = {"lm_model": cfg["lm-model"], "base_fingerprint": cfg.get("lm-fingerprint")} if is_lm else {}
     return {**lm,
         "run_id": run_id, "task": cfg["task"], "rounds": int(cfg["num-server-rounds"]),
         "rounds_trained": log.trained_rounds(), "strategy": cfg["strategy"], "secagg": bool(cfg["secagg"]),

@@ -66,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
 # What the coordinator sends with each round, so a ClientApp trains exactly as configured.
 TRAIN_KEYS = ("task", "hidden", "local-epochs", "batch-size", "learning-rate", "noise-multiplier", "max-grad-norm",
               "test-fraction", "seed")
+# The DP-SGD settings a run's summary reports (edgefed.lm_task.DP_KEYS for lm-lora).
+DP_KEYS = ("noise-multiplier", "max-grad-norm", "batch-size", "local-epochs", "learning-rate")
 MIN_TRAIN_EXAMPLES = 8
 
 
