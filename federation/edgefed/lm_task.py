@@ -72,14 +72,13 @@ def model_folder(rt: Runtime, model_id: str) -> Path:
     return hf
 
 
-def check_base(hf: Path, cfg: dict[str, Any]) -> str:
+def check_base(hf: Path, cfg: dict[str, Any]) -> None:
     """This laptop's base model must be the coordinator's (same weights), or its update is meaningless."""
     mine = lora.fingerprint(hf)
     theirs = str(cfg.get("lm-fingerprint") or "")
     if theirs and theirs != mine:
         raise ValueError(f"this laptop's '{cfg['lm-model']}' weights ({mine}) are not the coordinator's base "
                          f"model ({theirs})")
-    return mine
 
 
 def plan(n_train: int, cfg: dict[str, Any]) -> Mechanism:
