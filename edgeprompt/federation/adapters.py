@@ -27,8 +27,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.errors import ModelLoadError, UsageError
-from edgeprompt.federation.lora import LoraSpec
+from edgeprompt.errors import ModelLoadError, ModelNotFoundError, UsageError
+from edgeprompt.federation.lora import LoraSpec, fingerprint, load_base
 from edgeprompt.paths import replace_folder
 
 if TYPE_CHECKING:
@@ -115,8 +115,6 @@ def merge_hf(base_hf: Path, files: dict[str, bytes], out: Path) -> Path:
     """W + scale·B·A into a copy of the base folder (tokenizer, template and configs copied as they are)."""
     from peft import PeftModel
 
-    from edgeprompt.federation.lora import load_base
-
     with tempfile.TemporaryDirectory() as tmp:
         for name in PEFT_FILES:
             (Path(tmp) / name).write_bytes(files[name])
@@ -152,9 +150,6 @@ def build_onnx(hf: Path, out: Path, precision: str) -> None:
 # -- install --------------------------------------------------------------------------------------------------
 def base_card(catalog: Catalog, pack: Pack) -> tuple[ModelCard, Path]:
     """The laptop's card the adapter belongs to, checked to hold the very weights it was trained on."""
-    from edgeprompt.errors import ModelNotFoundError
-    from edgeprompt.federation.lora import fingerprint
-
     model_id = str(pack.meta.get("lm_model") or "")
     try:
         card = catalog.get(model_id)
