@@ -254,6 +254,168 @@ def _set_check(name: str, a: object, b: object) -> Check:
     return Check(False, f"{name} differ: [{show(a)}] vs [{show(b)}]")
 
 
+# Related-but-different terms: a question that swaps one member of a set for another asks something else
+# ("radius" for "diameter"), yet embeddings place the two side by side. Each line is one set; a word's
+# inflections are listed with it (word/variant/...).
+CONTRAST_SETS = """
+radius/radii diameter/diameters circumference/circumferences
+area/areas perimeter/perimeters volume/volumes
+teaspoon/teaspoons/tsp tablespoon/tablespoons/tbsp cup/cups
+celsius/centigrade fahrenheit kelvin
+buy/buying/bought/buys sell/selling/sold/sells
+lend/lending/lent borrow/borrowing/borrowed
+before after
+min/minimum/minimal max/maximum/maximal
+minimise/minimize maximise/maximize
+increase/increases/increasing/raise decrease/decreases/decreasing/lower/reduce
+import/importing/imports export/exporting/exports
+upload/uploading download/downloading
+debit credit
+input/inputs output/outputs
+north/northern south/southern east/eastern west/western
+left right
+encrypt/encryption/encrypting decrypt/decryption/decrypting
+compress/compression decompress/decompression
+mean/average median mode
+sine/sin cosine/cos tangent/tan
+add/addition/plus subtract/subtraction/minus multiply/multiplication/times divide/division
+sum product difference quotient
+largest/biggest smallest/tiniest
+highest/tallest lowest/shortest
+longest shortest
+more less/fewer
+better worse
+best worst
+pros/advantages/advantage cons/disadvantages/disadvantage
+enable/enabling/turn-on disable/disabling/turn-off
+install/installing uninstall/uninstalling
+win/winning/won lose/losing/lost
+ascending descending
+uppercase/upper lowercase/lower
+odd even
+prime composite
+hot cold
+open/opening close/closing
+start/starting/begin stop/stopping/end
+arrival/arrive/arriving departure/depart/departing
+income/revenue expense/expenses/cost
+profit loss
+sunrise sunset
+inhale exhale
+push pull
+husband wife
+boy/boys girl/girls
+male/males female/females
+morning evening
+latitude longitude
+numerator denominator
+acid base
+asset/assets liability/liabilities
+""".strip().splitlines()
+
+
+def _contrast_index() -> dict[str, tuple[int, str]]:
+    index: dict[str, tuple[int, str]] = {}
+    for i, line in enumerate(CONTRAST_SETS):
+        for member in line.split():
+            forms = member.split("/")
+            for form in forms:
+                index[form.replace("-", " ")] = (i, forms[0])
+    return index
+
+
+_CONTRAST = _contrast_index()
+_CONTRAST_PHRASES = sorted((w for w in _CONTRAST if " " in w), key=len, reverse=True)
+
+
+def _contrast_terms(text: str) -> dict[int, frozenset[str]]:
+    """For each contrast set the question touches, which of its members it names."""
+    low = text.lower()
+    found: dict[int, set[str]] = {}
+    for phrase in _CONTRAST_PHRASES:
+        if phrase in low:
+            group, canon = _CONTRAST[phrase]
+            found.setdefault(group, set()).add(canon)
+    for w in re.findall(r"[a-z]+", low):
+        hit = _CONTRAST.get(w) or (_CONTRAST.get(w[:-1]) if w.endswith("s") else None)
+        if hit:
+            found.setdefault(hit[0], set()).add(hit[1])
+    return {g: frozenset(m) for g, m in found.items()}
+
+
+def _contrast_check(text_a: str, text_b: str) -> Check:
+    """Both questions use a contrast set but name different members of it ("radius" vs "diameter")."""
+    a, b = _contrast_terms(text_a), _contrast_terms(text_b)
+    differ = [(sorted(a[g]), sorted(b[g])) for g in sorted(a.keys() & b.keys()) if a[g] != b[g]]
+    if differ:
+        return Check(False, "; ".join(f"{'/'.join(x)} vs {'/'.join(y)}" for x, y in differ))
+    return Check(True)
+
+
+# Words that give a question its direction: "5 km to miles" and "5 miles to km" share every word, but
+# the two sides of "to" are swapped. Symmetric words ("and", "or", "vs") are not pivots: "A or B" = "B or A".
+DIRECTION_WORDS = frozenset({"to", "in", "into", "from", "than", "over", "per", "for", "against", "toward",
+                             "towards", "onto", "by", "as", "of", "at", "on"})
+_FUNCTION_WORDS = (COMMON - DIRECTION_WORDS) | {"s", "t", "convert", "conversion", "much", "many", "is"}
+_COMPOUND_UNITS = [(re.compile(r"\bkm\s*/\s*h(?:r)?\b|\bkm\s+per\s+hour\b|\bkilometers?\s+per\s+hour\b"), "kph"),
+                   (re.compile(r"\bmiles?\s+per\s+hour\b"), "mph"), (re.compile(r"\bm\s*/\s*s\b"), "mps")]
+
+
+def _order_tokens(text: str) -> list[str]:
+    """Lower-cased words in reading order with numbers and units normalised ("5 kilometres" -> 5, km)."""
+    low = text.lower().replace("’", "'")
+    for pattern, unit in _COMPOUND_UNITS:
+        low = pattern.sub(unit, low)
+    out = []
+    for m in _TOKEN.finditer(low):
+        tok = m.group().rstrip("'").removesuffix("'s")
+        if (n := _number(tok)) is not None:
+            out.append(n)
+        elif tok in NUMBER_WORDS and tok not in ("second", "first", "once", "single", "pair", "couple"):
+            out.append(f"{NUMBER_WORDS[tok]:g}")
+        else:
+            out.append(UNITS.get(tok, tok))
+    return out
+
+
+def _coordinated(tokens: list[str], pos: dict[str, int], x: str, y: str) -> bool:
+    """A symmetric word ("or", "vs", "and") joins x and y: "A or B" asks what "B or A" asks."""
+    lo, hi = sorted((pos[x], pos[y]))
+    return any(t in _SYMMETRIC for t in tokens[lo + 1:hi])
+
+
+PIVOT_REACH = 3  # x and y within this many words of the pivot: "5 km to miles", not two far-apart clauses
+
+
+def _flanked(pos: dict[str, int], p: str, x: str, y: str) -> bool:
+    lo, hi = sorted((pos[x], pos[y]))
+    return lo < pos[p] < hi and pos[p] - lo <= PIVOT_REACH and hi - pos[p] <= PIVOT_REACH
+
+
+def _order_check(text_a: str, text_b: str) -> Check:
+    """Two shared content words on opposite sides of a shared pivot (a direction word or another shared
+    content word) in swapped order: "km to miles" / "miles to km", "X beat Y" / "Y beat X"."""
+    ta, tb = _order_tokens(text_a), _order_tokens(text_b)
+    pos_a = {t: i for i, t in reversed(list(enumerate(ta)))}  # first occurrence
+    pos_b = {t: i for i, t in reversed(list(enumerate(tb)))}
+    shared = [t for t in pos_a if t in pos_b]
+    content = [t for t in shared if t not in _FUNCTION_WORDS and t not in DIRECTION_WORDS
+               and t not in _SYMMETRIC]
+    pivots = [t for t in shared if (t in DIRECTION_WORDS or t in content)]
+    for i, x in enumerate(content):
+        for y in content[i + 1:]:
+            if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]) or _coordinated(ta, pos_a, x, y) \
+                    or _coordinated(tb, pos_b, x, y):
+                continue
+            for p in pivots:
+                if p in (x, y):
+                    continue
+                if _flanked(pos_a, p, x, y) and _flanked(pos_b, p, x, y):
+                    first, second = (x, y) if pos_a[x] < pos_a[y] else (y, x)
+                    return Check(False, f"order swapped around '{p}': {first}…{second} vs {second}…{first}")
+    return Check(True)
+
+
 _PRONOUN_CLASSES = frozenset(PRONOUN_PERSON.values())
 _SPEAKERS = frozenset({"1st", "2nd"})
 _THIRD_PERSONS = _PRONOUN_CLASSES - _SPEAKERS
@@ -275,7 +437,7 @@ def _persons_check(a: Facts, b: Facts) -> Check:
     return Check(True)
 
 
-GATES = ("numbers", "dates", "units", "entities", "negation", "persons")
+GATES = ("numbers", "dates", "units", "entities", "negation", "persons", "order", "terms")
 
 
 def compare(text_a: str, text_b: str, fa: Facts | None = None, fb: Facts | None = None) -> dict[str, Check]:
@@ -289,6 +451,8 @@ def compare(text_a: str, text_b: str, fa: Facts | None = None, fb: Facts | None 
         "entities": _entities_check(a, b, text_a, text_b),
         "negation": _set_check("negations", a.negations, b.negations),
         "persons": _persons_check(a, b),
+        "order": _order_check(text_a, text_b),
+        "terms": _contrast_check(text_a, text_b),
     }
 
 
