@@ -44,6 +44,9 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "min_evidence": (0.58, "abstain when no sentence of the sources scores this (cosine + word overlap)"),
         "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
         "max_file_mb": (50.0, "files larger than this are skipped"),
+        # one pathological file (deeply nested HTML, a zip bomb, a looping PDF) must not stall the whole run
+        "parse_timeout_s": (10.0, "a file whose reading takes longer is skipped (0: read in-process, no limits)"),
+        "parse_memory_mb": (2048, "memory the file-reading worker may use; a file needing more is skipped"),
         "chunk_chars": (600, "most characters in a chunk (~130 tokens: MiniLM was trained on inputs of <=128)"),
         "overlap_chars": (100, "characters of the previous chunk repeated at the start of the next"),
         # larger groups sort better by length, so batches pad less: 64 -> 256 indexed small files ~25% faster

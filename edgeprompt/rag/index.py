@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.errors import UsageError
-from edgeprompt.rag.chunking import MAX_CHARS, OVERLAP, DocChunk, chunk
-from edgeprompt.rag.loaders import Skip, kind_of, load
+from edgeprompt.rag.chunking import MAX_CHARS, OVERLAP, DocChunk
+from edgeprompt.rag.loaders import Skip, kind_of
+from edgeprompt.rag.parsing import ParseLimits, ParseWorker
 from edgeprompt.rag.store import DocRow, DocumentStore, NewDocument
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ Scanner = Callable[[str], Any]  # returns a verdict with .decision (allow|flag|b
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
                        ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 MAX_LISTED_SKIPS = 200
+DEFAULT_LIMITS = ParseLimits()
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ def _write_bytes() -> int | None:
 class Indexer:
     def __init__(self, store: DocumentStore, embedder: Callable[[], Embedder], scanner: Scanner | None = None,
                  max_bytes: int = 50_000_000, max_chars: int = MAX_CHARS, overlap: int = OVERLAP,
-                 batch_chunks: int = 64) -> None:
+                 batch_chunks: int = 64, limits: ParseLimits = DEFAULT_LIMITS) -> None:
         self.store = store
+        self.limits = limits
         self.embedder = embedder
         self.scanner = scanner
         self.max_bytes = max_bytes
@@ -176,12 +179,17 @@ class Indexer:
     # one file -----------------------------------------------------------------------------------------------
     def _process(self, files: Sequence[Path], summary: IndexSummary,
                  progress: Callable[[Progress], None] | None, force: bool) -> None:
+        with ParseWorker(self.limits) as worker:  # started on the first file that needs reading
+            self._process_with(worker, files, summary, progress, force)
+
+    def _process_with(self, worker: ParseWorker, files: Sequence[Path], summary: IndexSummary,
+                      progress: Callable[[Progress], None] | None, force: bool) -> None:
         model_changed = self._model_changed()
         pending: list[NewDocument] = []
         for i, f in enumerate(files, 1):
             action = "indexed"
             try:
-                prepared = self._prepare(f, force or model_changed)
+                prepared = self._prepare(worker, f, force or model_changed)
             except Skip as e:
                 summary.skip(str(f), str(e))
                 prepared, action = None, "skipped"
@@ -207,7 +215,7 @@ class Indexer:
         stored = self.store.meta("embed_model")
         return stored is not None and stored != self.embedder().model_hash
 
-    def _prepare(self, f: Path, force: bool) -> NewDocument | None:
+    def _prepare(self, worker: ParseWorker, f: Path, force: bool) -> NewDocument | None:
         """None when the file is unchanged; raises Skip when it cannot be indexed."""
         try:
             str(f).encode("utf-8")
@@ -224,10 +232,7 @@ class Indexer:
         if old is not None and not force and old.sha256 == digest:
             self.store.touch(old.id, st.st_size, st.st_mtime)
             return None
-        loaded = load(f, data)
-        chunks = chunk(loaded, self.max_chars, self.overlap)
-        if not chunks:
-            raise Skip(f"no text found in this {loaded.kind} file")
+        loaded, chunks = worker.parse(f, data, self.max_chars, self.overlap)
         flags, findings = self._scan(loaded, chunks)
         return NewDocument(str(f), loaded.kind, loaded.title, st.st_size, st.st_mtime, digest, chunks, flags,
                            findings)

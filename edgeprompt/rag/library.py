@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.rag.index import Indexer, Scanner
+from edgeprompt.rag.parsing import ParseLimits
 from edgeprompt.rag.retrieve import Retriever
 from edgeprompt.rag.store import DocumentStore
 
@@ -25,13 +26,17 @@ class RagSettings:
     overlap_chars: int
     embed_batch: int
     answer_from_documents: bool
+    limits: ParseLimits
+    judge: bool = True  # the answerability judge (edgeprompt.rag.answerable) decides, and answers are short
 
     @classmethod
     def of(cls, section: Any) -> RagSettings:
         return cls(int(section["top_k"]), float(section["min_relevance"]), float(section["min_evidence"]),
                    int(section["candidates"]),
                    float(section["max_file_mb"]), int(section["chunk_chars"]), int(section["overlap_chars"]),
-                   int(section["embed_batch"]), bool(section["answer_from_documents"]))
+                   int(section["embed_batch"]), bool(section["answer_from_documents"]),
+                   ParseLimits(float(section["parse_timeout_s"]), int(section["parse_memory_mb"])),
+                   bool(section.get("judge", True)))
 
 
 class Library:
@@ -40,7 +45,8 @@ class Library:
         self.store = DocumentStore(rt.db)
         s = self.settings
         self.indexer = Indexer(self.store, rt.embedder, scanner, max_bytes=int(s.max_file_mb * 1e6),
-                               max_chars=s.chunk_chars, overlap=s.overlap_chars, batch_chunks=s.embed_batch)
+                               max_chars=s.chunk_chars, overlap=s.overlap_chars, batch_chunks=s.embed_batch,
+                               limits=s.limits)
         self.retriever = Retriever(rt.db, rt.embedder, candidates=s.candidates)
 
     @classmethod

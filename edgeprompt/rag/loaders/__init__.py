@@ -78,6 +78,8 @@ def load(path: Path, data: bytes) -> Loaded:
         raise
     except RecursionError as e:
         raise Skip(f"unreadable {kind}: nested too deeply") from e
+    except MemoryError:
+        raise  # the parse worker names its memory limit
     except Exception as e:  # a corrupt file of any format must not stop the whole run
         raise Skip(f"unreadable {kind}: {type(e).__name__}: {str(e)[:120]}") from e
     if not any(b.text.strip() for b in loaded.blocks):

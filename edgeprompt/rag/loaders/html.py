@@ -9,11 +9,12 @@ firewall scans them. Scripts and styles are dropped.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
 from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, Block, Loaded, labelled_rows
-from edgeprompt.rag.loaders import decode_text
+from edgeprompt.rag.loaders import Skip, decode_text
 
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _DROP = frozenset(("script", "style", "noscript", "svg"))
@@ -22,6 +23,13 @@ _BLOCK = frozenset("p div section article main aside header footer nav blockquot
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])"
                            r"|opacity\s*:\s*0(?![.\d]*[1-9])", re.I)
 _SPACE = re.compile(r"\s+")
+# Browsers stop nesting at a few hundred levels; deeper is a broken or hostile file (100,000 nested <div>s)
+MAX_DEPTH = 1000
+# Old-style HTML leaves <p>, <li>, <td>, <tr>… open; as in a browser the next sibling closes them (in this
+# order: a cell before its row), so such pages do not nest thousands deep
+_IMPLIED_CLOSE: dict[str, tuple[str, ...]] = {
+    "p": ("p",), "li": ("p", "li"), "dt": ("p", "dt", "dd"), "dd": ("p", "dt", "dd"), "option": ("option",),
+    "td": ("td", "th"), "th": ("td", "th"), "tr": ("td", "th", "tr"), "table": ("p",)}
 
 
 def _hides(tag: str, attrs: dict[str, str | None]) -> bool:
@@ -33,6 +41,10 @@ class _Visible(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[str, bool, bool]] = []  # (tag, hidden here, dropped here)
+        # counts over the stack, so each tag costs O(1), not O(depth) (deep files were quadratic)
+        self._open: Counter[str] = Counter()
+        self._hidden_open = 0
+        self._dropped_open = 0
         self.blocks: list[Block] = []
         self.hidden: list[str] = []
         self.title = ""
@@ -50,7 +62,22 @@ class _Visible(HTMLParser):
 
     # state ------------------------------------------------------------------------------------------
     def _is(self, index: int) -> bool:
-        return any(e[index] for e in self.stack)
+        return (self._hidden_open if index == 1 else self._dropped_open) > 0
+
+    def _push(self, tag: str, hides: bool, drops: bool) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise Skip(f"HTML nested deeper than {MAX_DEPTH:,} elements")
+        self.stack.append((tag, hides, drops))
+        self._open[tag] += 1
+        self._hidden_open += hides
+        self._dropped_open += drops
+
+    def _pop(self) -> tuple[str, bool, bool]:
+        tag, hides, drops = self.stack.pop()
+        self._open[tag] -= 1
+        self._hidden_open -= hides
+        self._dropped_open -= drops
+        return tag, hides, drops
 
     def _flush(self) -> None:
         raw = "".join(self._buf)
@@ -73,10 +100,13 @@ class _Visible(HTMLParser):
             if tag == "br":
                 self._buf.append("\n")
             return
+        for name in _IMPLIED_CLOSE.get(tag, ()):
+            if self.stack and self.stack[-1][0] == name:
+                self.handle_endtag(name)
         hides = _hides(tag, attrs) and not self._is(1)
         if hides:
             self._flush_hidden()
-        self.stack.append((tag, hides, tag in _DROP))
+        self._push(tag, hides, tag in _DROP)
         if self._is(1) or self._is(2):
             return
         if re.fullmatch(r"h[1-6]", tag):
@@ -101,14 +131,17 @@ class _Visible(HTMLParser):
             self._flush()
 
     def handle_endtag(self, tag: str) -> None:
-        if not any(e[0] == tag for e in self.stack):
+        if not self._open[tag]:
             return  # a stray end tag
-        while self.stack:
-            name, hid, _ = self.stack.pop()
+        while self.stack:  # elements left open inside this one end here too (a cell in a row in a table)
+            name, hid, _ = self._pop()
             if hid:
                 self._flush_hidden()
+            self._ended(name)
             if name == tag:
                 break
+
+    def _ended(self, tag: str) -> None:
         if self._is(1) or self._is(2):
             return
         if tag in ("td", "th") and self._cell is not None and self._row is not None:

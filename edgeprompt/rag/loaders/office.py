@@ -56,12 +56,34 @@ def _pdf_blocks(lines: list[str], page: int) -> list[Block]:
     return out
 
 
+# A DOCX is a zip of XML, which deflates ~5-20x; past 100x (and 16 MB) it is built to exhaust the reader
+MAX_EXPANSION = 100
+MIN_EXPANDED_LIMIT = 16_000_000
+
+
+def check_expansion(data: bytes, kind: str) -> None:
+    """Refuse a zip whose members would expand beyond MAX_EXPANSION x its size, before any is inflated.
+
+    zipfile stops each member at its declared size, so the declared sizes bound what parsing can inflate."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            expanded = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise Skip(f"unreadable {kind}: not a valid zip file ({e})") from e
+    if expanded > max(MAX_EXPANSION * len(data), MIN_EXPANDED_LIMIT):
+        raise Skip(f"{kind} expands beyond {MAX_EXPANSION}x its size ({len(data) / 1e6:.1f} MB -> "
+                   f"{expanded / 1e6:,.0f} MB): a zip bomb or not a document")
+
+
 def load_docx(path: Path, data: bytes) -> Loaded:
     import zipfile
 
     import docx
     from docx.table import Table
 
+    check_expansion(data, "docx")
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
