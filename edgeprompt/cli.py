@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.tools",
     "edgeprompt.commands.cache",
     "edgeprompt.commands.firewall",
+    "edgeprompt.commands.backup",
 )
 
 
