@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "edgeprompt.commands.cache",
     "edgeprompt.commands.firewall",
     "edgeprompt.commands.backup",
+    "edgeprompt.commands.serve",
 )
 
 

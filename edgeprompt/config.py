@@ -113,6 +113,14 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "timeout_s": (600.0, "a plan stops after this many seconds, keeping what it has"),
         "step_max_tokens": (512, "most tokens a model writes in one plan step"),
     },
+    "serve": {
+        "host": ("127.0.0.1", "address `edgeprompt serve` listens on (another than loopback needs api_key)"),
+        "port": (8765, "port `edgeprompt serve` listens on"),
+        "api_key": ("", "key clients must send (Authorization: Bearer KEY); empty: none, loopback only"),
+        "max_body_bytes": (1000000, "largest request body the API accepts (413 past it)"),
+        "queue_size": (32, "requests waiting for the model at most (429 with Retry-After past it)"),
+        "save_exchanges": (True, "keep each API exchange in a session, as `ask` does"),
+    },
     "firewall": {
         "enabled": (True, "scan inputs and retrieved chunks, isolate the prompt, validate answers, audit decisions"),
         "flag_threshold": (0.5, "input score at which a turn is flagged (answered with a notice)"),

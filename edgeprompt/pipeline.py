@@ -48,6 +48,11 @@ class AskRequest:
     prompt: str | None = None  # registry prompt "NAME[:LABEL]" or "NAME@VERSION"; None: the default prompt
     overrides: dict[str, Any] | None = field(default=None, compare=False)  # params set by the user (with params=None)
     cancel: threading.Event | None = field(default=None, compare=False)
+    # API clients (edgeprompt.serve) send the conversation themselves: its earlier turns (None: the session's),
+    # their own system text (after the prompt's), and a JSON schema the output stage checks the answer against
+    history: tuple[Message, ...] | None = None
+    system: str = ""
+    schema: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             sessions = rt.sessions
             session_id = (sessions.resolve(request.session_id) if request.session_id
                           else sessions.create(model=request.model).id)
-            history = [Message(t.role, t.content) for t in sessions.turns(session_id)
-                       if not t.meta.get("interrupted")]
+            history = list(request.history) if request.history is not None else [
+                Message(t.role, t.content) for t in sessions.turns(session_id) if not t.meta.get("interrupted")]
             attached = sessions.attachments(session_id) if request.session_id else []
             trace.session_id = session_id
             s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history),
@@ -161,7 +166,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         #    the trace records the exact version (and A/B arm) that produced this answer
         with trace.span("prompt.render") as s:
             rendered = rt.registry().for_request(request.prompt, session_id, {"question": question})
-            system = [Message("system", rendered.system)] if rendered.system else []
+            system_text = "\n\n".join(t for t in (rendered.system, request.system) if t)
+            system = [Message("system", system_text)] if system_text else []
             user = Message("user", rendered.user)
             if request.params is None:  # the version's params, then what the user set on the command line
                 params = rendered.generation(params, request.overrides)
@@ -206,7 +212,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 3d. firewall: scan every retrieved passage again (flagged ones are left out, or kept marked), then put the
         #     system text, passages, history and question in isolated sections with a per-request boundary
         with trace.span("firewall.isolate") as s:
-            parts = isolate_prompt(rt, system, rendered.system, grounding.documents, history, user, trace.id)
+            parts = isolate_prompt(rt, system, system_text, grounding.documents, history, user, trace.id)
             system, history, user = parts.system, parts.history, parts.user
             for note in parts.notices:
                 notices.append(note)
@@ -236,7 +242,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         stats: GenerationStats | None = None
         finish = "stop"
         with trace.span("generate") as s:
-            guard = output_guard(rt, parts)  # stage 3 holds back a short window so no token shows a secret
+            # stage 3 holds back a short window so no token shows a secret
+            guard = output_guard(rt, parts, request.schema)
             stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
                       fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
                       fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else

@@ -164,6 +164,14 @@ class Runtime:
                     self._backends[key].prefix_cache = self.cache().prefix_for(card, self._backends[key])
             return self._backends[key]
 
+    def unload_others(self, model_id: str, kind: str) -> list[str]:
+        """Close every loaded model of backend `kind` but `model_id` (a server keeps one per backend in memory)."""
+        with self._lock:
+            gone = [key for key in self._backends if key[1] == kind and key[0] != model_id]
+            for key in gone:
+                self._backends.pop(key).close()
+        return [model for model, _ in gone]
+
     def embedder(self) -> Embedder:
         from edgeprompt.embed import Embedder
 

@@ -88,10 +88,15 @@ def isolate_prompt(rt: Runtime, system: list[Message], system_text: str, documen
                        iso.canary, system_text, screened.verdicts, screened.notices, attrs)
 
 
-def output_guard(rt: Runtime, parts: PromptParts) -> StreamGuard | PassThrough:
+def output_guard(rt: Runtime, parts: PromptParts, schema: dict[str, Any] | None = None) -> StreamGuard | PassThrough:
+    """Stage 3's streaming guard; with `schema` (an API client's response_format) the answer must satisfy it."""
     if not enabled(rt):
         return PassThrough()
-    return rt.firewall().output_guard(parts.canary, parts.system_text or None)
+    fw = rt.firewall()
+    if schema is None:
+        return fw.output_guard(parts.canary, parts.system_text or None)
+    validator = fw.validator(parts.canary, parts.system_text or None, schema)
+    return StreamGuard(validator, int(fw.section["stream_holdback"]))
 
 
 @dataclass(frozen=True)
