@@ -21,13 +21,33 @@ if TYPE_CHECKING:
     from edgeprompt.registry.models import PromptSpec
 
 
+# The sandbox guards attributes, not sizes: "{{ 'ab' * 999999999999 }}" or "{{ 9 ** 9 ** 9 }}" exhausted
+# memory (found by tests/robustness/test_fuzz.py). Repetition and powers past these bounds are refused.
+MAX_REPEAT_ITEMS = 1_000_000
+MAX_POWER_BITS = 4096
+
+
 @functools.cache
 def environment() -> Environment:
     from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    class Bounded(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})  # intercepted ones are not folded at compile time either
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_REPEAT_ITEMS:
+                        raise SecurityError(f"repetition of more than {MAX_REPEAT_ITEMS:,} items")
+            if (operator == "**" and isinstance(left, int) and isinstance(right, int)
+                    and abs(left) > 1 and right * max(abs(left), 2).bit_length() > MAX_POWER_BITS):
+                raise SecurityError(f"a power of more than {MAX_POWER_BITS} bits")
+            return super().call_binop(context, operator, left, right)
+
     # autoescape off: prompts are plain text, not HTML; keep_trailing_newline: the text is exactly as written
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def compile_text(where: str, text: str) -> Template:
