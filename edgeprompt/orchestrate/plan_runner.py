@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import Document, GenerationParams, Message
 from edgeprompt.orchestrate.guard import Guard, Isolated
 from edgeprompt.orchestrate.plans import topic_of
+from edgeprompt.orchestrate.provenance import Provenance, attribute
 from edgeprompt.orchestrate.toolloop import complete, show
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolCall, refuse_all
 from edgeprompt.store.traces import Trace
@@ -156,13 +157,16 @@ class PlanRunner:
     def _step(self, trace: Trace, plan: Plan, step: Step, done: Sequence[StepResult], state: _State,
               stop: threading.Event, t0: float) -> StepResult:
         if step.action in ("retrieve", "tool"):
-            return self._tool_step(step, state, t0)
+            return self._tool_step(plan, step, state, t0)
         if step.action == "format":
             return StepResult(step, "ok", "Markdown assembled", (time.perf_counter() - t0) * 1e3)
         return self._model_step(trace, plan, step, state, stop, t0)
 
-    def _tool_step(self, step: Step, state: _State, t0: float) -> StepResult:
-        res = self.toolbox.call(ToolCall(step.tool or "", dict(step.arguments), "plan"), self.confirm)
+    def _tool_step(self, plan: Plan, step: Step, state: _State, t0: float) -> StepResult:
+        # who asked for it: the task's words, or what the earlier steps read
+        call = attribute(ToolCall(step.tool or "", dict(step.arguments), "plan"), self.toolbox,
+                         Provenance([plan.task], [b.text for b in state.blocks]))
+        res = self.toolbox.call(call, self.confirm)
         text = show(res)
         status = "ok" if res.ok else ("refused" if res.refused else "error")
         sources: tuple[dict[str, Any], ...] = ()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Document, GenerationParams, Message, Request
 from edgeprompt.orchestrate.guard import Guard, Isolated
+from edgeprompt.orchestrate.provenance import Provenance, attribute
 from edgeprompt.orchestrate.toolcalls import NativeParser, parse_explicit, parse_tool_calls, visible_text
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolResult, refuse_all
 
@@ -109,13 +110,17 @@ class ToolLoop:
         self.guard = guard or Guard()
         self.prompted, self.max_calls, self.confirm, self.trace = prompted, max_calls, confirm, trace
         self.native = NativeParser.of_backend(backend)
+        self.provenance: Provenance | None = None  # set per run: the user's words vs what the model read
 
     def _call(self, call: Any) -> ToolResult:
+        if self.provenance is not None:
+            call = attribute(call, self.toolbox, self.provenance)
         if self.trace is None:
             return self.toolbox.call(call, self.confirm)
         with self.trace.span("tool.call") as s:
             result = self.toolbox.call(call, self.confirm)
             s.attributes.update({"gen_ai.tool.name": call.name, "edgeprompt.tool.source": call.source,
+                                 "edgeprompt.tool.requested_by": call.requested_by,
                                  "edgeprompt.tool.ok": result.ok, "edgeprompt.tool.refused": result.refused})
         return result
 
@@ -129,12 +134,18 @@ class ToolLoop:
         return done
 
     def _isolated(self, results: Sequence[ToolResult], first: int) -> list[Isolated]:
+        if self.provenance is not None:
+            for r in results:
+                self.provenance.add(r.text())
         return [self.guard.isolate(f"[tool {first + i}] {r.call.name}", r.text()) for i, r in enumerate(results)]
 
-    def run(self, question: str, cancel: threading.Event | None = None) -> ToolAnswer:
+    def run(self, question: str, cancel: threading.Event | None = None,
+            documents: Sequence[str] = ()) -> ToolAnswer:
+        """Answer `question` with tools; `documents` are retrieved passages the model also reads."""
         explicit = parse_explicit(question)
         if explicit is not None:
-            return self._explicit(question, explicit, cancel)
+            return self._explicit(question, explicit, cancel)  # the user typed the call: theirs by definition
+        self.provenance = Provenance([question], documents)
         if not self.prompted:
             done = self._generate([Message("system", PLAIN_SYSTEM), Message("user", question)], cancel)
             return ToolAnswer(done.text.strip(), (), "direct", self.card.id, done.finish)
@@ -178,14 +189,18 @@ class ToolLoop:
 
 
 def confirm_on_tty(ask: Callable[[str], str], yes: bool, interactive: bool) -> Confirm:
-    """The CLI's confirmation: `--yes` allows, a TTY asks, anything else refuses."""
+    """The CLI's confirmation: `--yes` allows what the user asked for, a TTY asks, anything else refuses.
+    A call that text the assistant read asked for (provenance) is never covered by `--yes`."""
     def confirm(tool: Any, call: Any) -> bool:
-        if yes:
+        by_document = getattr(call, "requested_by", "user") != "user"
+        if yes and not by_document:
             return True
         if not interactive:
             return False
         args = json.dumps(call.arguments, ensure_ascii=False)
-        reply = ask(f"{tool.name} {args[:200]} has side effects; run it? [y/N] ")
+        warning = (f"WARNING: you did not ask for this; text the assistant read did ({'; '.join(call.why)}).\n"
+                   if by_document else "")
+        reply = ask(f"{warning}{tool.name} {args[:200]} has side effects; run it? [y/N] ")
         return reply.strip().lower() in ("y", "yes")
 
     return confirm

@@ -39,9 +39,12 @@ class ToolCall:
     arguments: dict[str, Any]
     source: str = "json"  # json | tool_call | mlx:<parser> | explicit
     raw: str = ""
+    requested_by: str = "user"  # user | document (edgeprompt.orchestrate.provenance): who asked for it
+    why: tuple[str, ...] = ()  # what made it a document's request
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "arguments": self.arguments, "source": self.source}
+        out = {"name": self.name, "arguments": self.arguments, "source": self.source}
+        return {**out, "requested_by": self.requested_by, "why": list(self.why)} if self.why else out
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,9 @@ class ToolBox:
             tool = self.get(call.name)
             self.validate(tool, call.arguments)
             if tool.side_effects and not confirm(tool, call):
-                return ToolResult(call, False, f"{tool.name}: the user did not confirm this call",
+                why = (f" (it was requested by text the assistant read, not by the user: {'; '.join(call.why)})"
+                       if call.requested_by != "user" else "")
+                return ToolResult(call, False, f"{tool.name}: the user did not confirm this call{why}",
                                   (time.perf_counter() - t0) * 1e3, refused=True)
             value = tool.function(**call.arguments)
         except ToolError as e:
