@@ -9,7 +9,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,8 @@ _LINK = re.compile(r"https?://[^\s)\]>\"']+", re.IGNORECASE)
 _DATA_PARAM = re.compile(r"[?&#][^=&#\s]{1,40}=([^&#\s]{24,})|(?:%[0-9a-fA-F]{2}){6,}|"
                          r"/[A-Za-z0-9+/_-]{40,}={0,2}(?:[/?#]|$)")
 _WORDS = re.compile(r"\w+")
+_CARRIED = re.compile(r"[^\W_]{4,}", re.UNICODE)  # words and numbers long enough to say something
+CARRIED_WORDS = 2  # this many words of the conversation in a link's query make it a data-carrying link
 LEAK_NGRAM = 8  # this many consecutive words of the system text in an answer count as a leak
 
 
@@ -100,12 +102,29 @@ def _leak_findings(text: str, system_text: str) -> list[Finding]:
     return []
 
 
-def _link_findings(text: str) -> list[Finding]:
+def _carried(url: str, context: str) -> list[str]:
+    """Words of the conversation that a link's query or fragment carries (a link copied whole from the
+    conversation or a document carries nothing new: it is the user's own link)."""
+    from urllib.parse import unquote_plus, urlsplit
+
+    if not context or url.casefold() in context:
+        return []
+    parts = urlsplit(url)
+    words = _CARRIED.findall(unquote_plus(f"{parts.query} {parts.fragment}").casefold())
+    return [w for w in dict.fromkeys(words) if w in context]
+
+
+def _link_findings(text: str, context: str = "") -> list[Finding]:
+    """Remote images; links whose URL carries an encoded blob, personal data, or words of the conversation."""
     out = [Finding("MARKDOWN_IMAGE", m.start(), m.end()) for m in _MD_IMAGE.finditer(text)]
     for m in _LINK.finditer(text):
         url = m.group(0)
-        if _DATA_PARAM.search(url) or detect(url):
-            out.append(Finding("EXFIL_LINK", m.start(), m.end()))
+        carried = _carried(url, context)
+        # two words of the conversation, or one number/identifier from it (an account, an invoice)
+        carries = len(carried) >= CARRIED_WORDS or any(len(w) >= 6 and any(c.isdigit() for c in w) for w in carried)
+        if _DATA_PARAM.search(url) or detect(url) or carries:
+            detail = f"carries: {' '.join(carried[:6])}" if carries else ""
+            out.append(Finding("EXFIL_LINK", m.start(), m.end(), detail))
     return out
 
 
@@ -140,15 +159,18 @@ def redact(text: str, findings: list[Finding]) -> str:
 
 class OutputValidator:
     def __init__(self, policy: Mapping[str, str] | None = None, canary: str | None = None,
-                 system_text: str | None = None, schema: dict[str, Any] | None = None) -> None:
+                 system_text: str | None = None, schema: dict[str, Any] | None = None,
+                 context: Sequence[str] = ()) -> None:
         self.policy = dict(policy or DEFAULT_POLICY)
         self.canary = canary
         self.system_text = system_text
         self.schema = schema
+        # the conversation and the documents: what a link in the answer must not smuggle out
+        self.context = " ".join(" ".join(context).casefold().split())
 
     def findings(self, text: str, final: bool = True) -> list[Finding]:
         """Everything found; `final=False` (mid-stream) skips the checks that need the whole answer."""
-        found = detect(text) + _link_findings(text)
+        found = detect(text) + _link_findings(text, self.context)
         if self.canary:
             found += _canary_findings(text, self.canary, final)
         if final and self.system_text:

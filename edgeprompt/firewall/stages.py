@@ -92,11 +92,8 @@ def output_guard(rt: Runtime, parts: PromptParts, schema: dict[str, Any] | None 
     """Stage 3's streaming guard; with `schema` (an API client's response_format) the answer must satisfy it."""
     if not enabled(rt):
         return PassThrough()
-    fw = rt.firewall()
-    if schema is None:
-        return fw.output_guard(parts.canary, parts.system_text or None)
-    validator = fw.validator(parts.canary, parts.system_text or None, schema)
-    return StreamGuard(validator, int(fw.section["stream_holdback"]))
+    context = [parts.user.content, *(m.content for m in parts.history), *(d.text for d in parts.documents)]
+    return rt.firewall().output_guard(parts.canary, parts.system_text or None, schema, context)
 
 
 @dataclass(frozen=True)
