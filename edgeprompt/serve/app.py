@@ -185,12 +185,21 @@ class Api:
                 emit("error", e)
 
         self._submit(call.client, work, cancel)
-        return StreamingResponse(self._stream(call, events, cancel), media_type="text/event-stream",
+        return StreamingResponse(self._stream(call, events, cancel, request), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    @staticmethod
+    async def _watch(request: Request, cancel: threading.Event, events: asyncio.Queue[tuple[str, Any]]) -> None:
+        """The body is read, so the next message is the client leaving: cancel the generation (or the queued job)."""
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        cancel.set()
+        events.put_nowait(("gone", None))
+
     async def _stream(self, call: api.ChatCall, events: asyncio.Queue[tuple[str, Any]],
-                      cancel: threading.Event) -> AsyncIterator[bytes]:
+                      cancel: threading.Event, request: Request) -> AsyncIterator[bytes]:
         comp = out.Completion.new(call.model or api.AUTO)
+        watcher = asyncio.create_task(self._watch(request, cancel, events))
         try:
             yield out.sse(comp.chunk({"role": "assistant", "content": ""}))
             while True:
@@ -198,6 +207,8 @@ class Api:
                 if kind == "token":
                     yield out.sse(comp.chunk({"content": value}))
                     continue
+                if kind == "gone":
+                    return
                 if kind == "error":
                     status = _status(value) if isinstance(value, EdgepromptError) else 500
                     e = ApiError(status, str(value) or type(value).__name__, None, type(value).__name__)
@@ -216,6 +227,7 @@ class Api:
                 break
             yield out.sse("[DONE]")
         finally:
+            watcher.cancel()
             cancel.set()  # after the end this changes nothing; a client gone mid-answer stops the generation
 
     async def embeddings(self, request: Request) -> Response:
