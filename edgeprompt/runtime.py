@@ -91,13 +91,14 @@ class Runtime:
 
     def cache(self) -> Cache:
         """The multi-level cache (edgeprompt.cache): answers, context embeddings, prefix KV states."""
-        from edgeprompt.cache import Cache
-        from edgeprompt.cache.threshold import effective
+        from edgeprompt.cache import Cache, verifier
+        from edgeprompt.cache.threshold import effective, verifier_point
 
         s = self.settings.section("cache")
         return self.part("cache", lambda: Cache(
             self.db, s, self.embedder, effective(float(s["semantic_threshold"])), self.paths.cache / "answers",
-            templates=lambda: getattr(self._parts.get("registry"), "templates", None)))
+            templates=lambda: getattr(self._parts.get("registry"), "templates", None),
+            verifier=(lambda: verifier.shipped(verifier_point().threshold)) if s["verifier"] else None))
 
     def documents(self) -> Library:
         """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""
@@ -159,6 +160,7 @@ class Runtime:
                 bind = getattr(self._backends[key], "bind_embedder", None)
                 if callable(bind):  # the extractive backend quotes sentences by MiniLM similarity
                     bind(self.embedder)
+                    self._backends[key].judge = bool(self.settings.get("rag.judge"))  # short answers or quotes
                 if hasattr(self._backends[key], "prefix_cache") and bool(self.settings.get("cache.prefix")):
                     # MLX: reuse the KV state of shared token prefixes across turns and sessions
                     self._backends[key].prefix_cache = self.cache().prefix_for(card, self._backends[key])

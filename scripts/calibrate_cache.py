@@ -1,11 +1,15 @@
-"""Pick the semantic-cache threshold and measure it; writes models/cache/semantic.toml.
+"""Pick the pair verifier's operating point and measure the cache's three stages; writes
+models/cache/verifier/operating_point.toml.
 
-Tune: the pairs on the "tune" side of `edgeprompt.cache.calibrate.side` (a fixed hash split) choose the
-lowest cosine threshold at which the gated precision reaches --target-precision; the threshold is then
-raised, if needed, until the near-miss set's false-hit rate is at most --max-near-miss-false-hits.
-Report: the held-out side (never used to choose), the near-miss set, and the lexical baselines (TF-IDF
-cosine, token Jaccard) on the same held-out pairs. The dataset is evaluation data (QQP terms): it is
-only read, never copied into the repo, and nothing is trained on it.
+Stages at the shipped cosine threshold (models/cache/semantic.toml): vector-only (cosine), guards (cosine +
+content gate) and verifier (cosine + content gate + the pair verifier's probability): the verifier only
+vetoes. Pick: on the `calib` split of the verifier's pairs (`edgeprompt.cache.pairset`: hand-written
+paraphrase groups and near misses generated from them), the lowest probability whose precision reaches
+--target-precision. The free alternative (cosine floor and probability picked together on calib) is
+reported as `free_point`. Report, never used to choose: the `test` split of those pairs, the
+repo's near-miss set (tests/cache/data/near_misses.jsonl) and, when present, the held-out half of the
+QQP-derived pairs in shared/datasets/semantic_cache (QQP terms: evaluation only; read, never copied, never
+trained or tuned on).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +28,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeprompt.cache import calibrate  # noqa: E402
+from edgeprompt.cache import calibrate, pairset, verifier  # noqa: E402
+from edgeprompt.cache.threshold import shipped  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "datasets" / "semantic_cache" / "pairs.jsonl"
 NEAR_MISSES = ROOT / "tests" / "cache" / "data" / "near_misses.jsonl"
-OUT = ROOT / "models" / "cache" / "semantic.toml"
+PARAPHRASES = ROOT / "models" / "cache" / "verifier" / "paraphrases.txt"
+OUT = ROOT / "models" / "cache" / "verifier" / "operating_point.toml"
+STAGES = ("vector", "guards", "verifier")
 
 
 def read(path: Path) -> list[dict]:
@@ -55,12 +64,41 @@ def embedder(home: str | None, vectors_cache: Path | None):  # type: ignore[no-u
     return embed
 
 
-def near_miss_report(s: calibrate.Scored, threshold: float, rows: list[dict]) -> dict:
+def verify_with(v: verifier.Verifier):  # type: ignore[no-untyped-def]
+    def verify(a: np.ndarray, b: np.ndarray, pairs: Sequence[dict]) -> np.ndarray:
+        rows = np.stack([verifier.features(x, y, p["q1"], p["q2"]) for x, y, p in zip(a, b, pairs, strict=True)])
+        return v.probabilities(rows)
+
+    return verify
+
+
+def stage_at(s: calibrate.Scored, stage: str, point: dict[str, float]) -> dict[str, float]:
+    if stage == "verifier":
+        return calibrate.at(s, point["cosine_floor"], min_probability=point["min_probability"])
+    return calibrate.at(s, point["threshold"], use_gate=stage == "guards")
+
+
+def coverage_floor(train: list[pairset.Pair], embed) -> float:  # type: ignore[no-untyped-def]
+    """The 5th percentile of the cosine of the verifier's training duplicates: below it the verifier would
+    judge pairs unlike any it learned from, so no lower cosine floor is considered."""
+    texts = sorted({p.q1 for p in train} | {p.q2 for p in train})
+    vec = dict(zip(texts, embed(texts), strict=True))
+    return float(np.percentile([vec[p.q1] @ vec[p.q2] for p in train if p.duplicate], 5))
+
+
+def pick(s: calibrate.Scored, stage: str, target: float, threshold: float) -> dict[str, float]:
+    if stage == "verifier":
+        _, p = calibrate.choose_point(s, target, floors=[threshold])
+        return {"cosine_floor": threshold, "min_probability": round(p, 4)}
+    return {"threshold": threshold}
+
+
+def near_miss_report(s: calibrate.Scored, stage: str, point: dict[str, float], rows: list[dict]) -> dict:
     cats: dict[str, dict[str, int]] = {}
     for i, r in enumerate(rows):
         c = cats.setdefault(r["category"], {"pairs": 0, "hits": 0})
         c["pairs"] += 1
-        c["hits"] += int(s.similarity[i] >= threshold and s.gated[i])
+        c["hits"] += int(stage_at(s.subset([i]), stage, point)["hits"])
     neg = [c for k, c in cats.items() if k != "paraphrase"]
     n, hits = sum(c["pairs"] for c in neg), sum(c["hits"] for c in neg)
     para = cats.get("paraphrase", {"pairs": 0, "hits": 0})
@@ -69,85 +107,93 @@ def near_miss_report(s: calibrate.Scored, threshold: float, rows: list[dict]) ->
             "paraphrase_recall": round(para["hits"] / max(1, para["pairs"]), 4), "by_category": cats}
 
 
+def recall_by_kind(s: calibrate.Scored, rows: list[dict], points: dict) -> dict:
+    """Hits per kind of pair at each stage's point: how much recall is trivial rewording ("light")."""
+    out: dict[str, dict[str, int]] = {}
+    for i, r in enumerate(rows):
+        c = out.setdefault(r["kind"], {"pairs": 0, **{stage: 0 for stage in STAGES}})
+        c["pairs"] += 1
+        for stage in STAGES:
+            c[stage] += int(stage_at(s.subset([i]), stage, points[stage])["hits"])
+    return out
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--pairs", type=Path, default=DATASET)
-    ap.add_argument("--target-precision", type=float, default=0.95)
-    ap.add_argument("--max-near-miss-false-hits", type=float, default=0.01)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=Path, default=DATASET, help="QQP-derived pairs, measured only (optional)")
+    ap.add_argument("--target-precision", type=float, default=0.97)
     ap.add_argument("--home", default=None, help="data home whose MiniLM export to use")
     ap.add_argument("--vectors-cache", type=Path, default=None, help="keep question vectors here between runs")
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     args = ap.parse_args()
-    if not args.pairs.exists():
-        print(f"calibrate_cache: {args.pairs} not found (the shared datasets are not here)", file=sys.stderr)
-        return 2
-    pairs, near = read(args.pairs), read(NEAR_MISSES)
+    v = verifier.Verifier.load(ROOT / "models" / "cache" / "verifier")
     embed = embedder(args.home, args.vectors_cache)
-    scored = calibrate.score(pairs + near, embed)
-    n = len(pairs)
-
-    def subset(idx: list[int]) -> calibrate.Scored:
-        return calibrate.Scored(scored.similarity[idx], scored.gated[idx], scored.labels[idx])
-
-    tune = subset([i for i, p in enumerate(pairs) if calibrate.side(p) == "tune"])
-    held_idx = [i for i, p in enumerate(pairs) if calibrate.side(p) == "held-out"]
-    held = subset(held_idx)
-    nm = subset(list(range(n, n + len(near))))
-    t = round(calibrate.choose(tune, args.target_precision), 4)
-    while near_miss_report(nm, t, near)["false_hit_rate"] > args.max_near_miss_false_hits and t < 1.0:
-        t = round(t + 0.001, 4)
-    r50 = round(calibrate.choose_recall(tune, 0.5), 4)
-    lexical = calibrate.lexical_scores([pairs[i] for i in held_idx])
-    gated_scores = np.where(held.gated, held.similarity, -1.0)
-    report = {
-        "threshold": t,
-        "target_precision": args.target_precision,
-        "tune": calibrate.at(tune, t),
-        "held_out": calibrate.at(held, t),
-        "held_out_without_gate": calibrate.at(held, t, use_gate=False),
-        "held_out_at_recall_0_5_threshold": calibrate.at(held, r50),
-        "near_miss_set": near_miss_report(nm, t, near),
-        "near_miss_set_without_gate": near_miss_report(
-            calibrate.Scored(nm.similarity, np.ones_like(nm.gated), nm.labels), t, near),
-        "ranking_held_out": {
-            "minilm_cosine": calibrate.ranking_report(held.similarity, held.labels),
-            "minilm_cosine_gated": calibrate.ranking_report(gated_scores, held.labels),
-            **{k: calibrate.ranking_report(v, held.labels) for k, v in lexical.items()},
-        },
-        "dataset": {"path": str(args.pairs.name), "pairs": n, "tune": len(tune.labels), "held_out": len(held_idx),
-                    "sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()},
-    }
+    built = pairset.build(pairset.groups(PARAPHRASES.read_text("utf-8")), embed)
+    own = {split: [asdict(p) for p in built if p.split == split] for split in ("calib", "test")}
+    near = read(NEAR_MISSES)
+    qqp = [p for p in read(args.pairs) if calibrate.side(p) == "held-out"] if args.pairs.exists() else []
+    sets = {"calib": own["calib"], "test": own["test"], "near_miss_set": near, "qqp_held_out": qqp}
+    rows = [r for rs in sets.values() for r in rs]
+    scored = calibrate.score(rows, embed, verify_with(v))
+    parts, at = {}, 0
+    for name, rs in sets.items():
+        parts[name] = scored.subset(list(range(at, at + len(rs))))
+        at += len(rs)
+    threshold = shipped().threshold
+    points = {stage: pick(parts["calib"], stage, args.target_precision, threshold) for stage in STAGES}
+    min_floor = coverage_floor([p for p in built if p.split == "train"], embed)
+    floors = [f for f in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) if f >= min_floor]
+    free = dict(zip(("cosine_floor", "min_probability"),
+                    calibrate.choose_point(parts["calib"], args.target_precision, floors=floors), strict=True))
+    report: dict = {"target_precision": args.target_precision, "picked_on": "calib", "points": points,
+                    "free_point": {**free, "verifier_coverage_floor": round(min_floor, 4),
+                                   **{n: stage_at(parts[n], "verifier", free) for n in ("test", "qqp_held_out")
+                                      if len(parts[n].labels)}}}
+    for name in ("calib", "test", "qqp_held_out"):
+        if len(parts[name].labels):
+            report[name] = {stage: stage_at(parts[name], stage, points[stage]) for stage in STAGES}
+    report["test_recall_by_kind"] = recall_by_kind(parts["test"], own["test"], points)
+    report["near_miss_set"] = {stage: near_miss_report(parts["near_miss_set"], stage, points[stage], near)
+                               for stage in STAGES}
+    report["curves_test"] = {stage: calibrate.curve(parts["test"], stage) for stage in STAGES}
+    report["ranking_test"] = {"cosine": calibrate.ranking_report(parts["test"].similarity, parts["test"].labels),
+                              "verifier": calibrate.ranking_report(parts["test"].probability, parts["test"].labels)}
+    if qqp:
+        q = parts["qqp_held_out"]
+        report["ranking_qqp_held_out"] = {"cosine": calibrate.ranking_report(q.similarity, q.labels),
+                                          "verifier": calibrate.ranking_report(q.probability, q.labels)}
+        report["qqp"] = {"path": args.pairs.name, "held_out": len(qqp),
+                         "sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()}
     print(json.dumps(report, indent=2))
     if args.write:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(toml(report), encoding="utf-8")
         print(f"wrote {OUT.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 
 def toml(r: dict) -> str:
-    h, nm = r["held_out"], r["near_miss_set"]
+    pv, t, nm = r["points"]["verifier"], r["test"], r["near_miss_set"]
     lines = [
-        "# Semantic-cache threshold, written by scripts/calibrate_cache (do not edit by hand; re-run it).",
-        "# Chosen on the tune half of the QQP-derived pairs (shared/datasets/semantic_cache, evaluation only) as the",
-        f"# lowest cosine with gated precision >= {r['target_precision']}, then checked on the near-miss set.",
-        f"threshold = {r['threshold']}",
+        "# The pair verifier's operating point, written by scripts/calibrate_cache (do not edit by hand; re-run it).",
+        f"# Picked on the calib split of the verifier's pairs for precision >= {r['target_precision']} at the shipped",
+        "# cosine threshold (models/cache/semantic.toml); the rest is only measured (QQP: evaluation only).",
+        f"min_probability = {pv['min_probability']}",
         "",
         "[measured]",
-        f"held_out_pairs = {h['pairs']}",
-        f"held_out_precision = {h['precision']}",
-        f"held_out_recall = {h['recall']}",
-        f"held_out_false_hit_rate = {h['false_hit_rate']}",
-        f"held_out_precision_without_gate = {r['held_out_without_gate']['precision']}",
-        f"held_out_recall_without_gate = {r['held_out_without_gate']['recall']}",
-        f"near_misses = {nm['near_misses']}",
-        f"near_miss_false_hits = {nm['false_hits']}",
-        f"near_miss_false_hit_rate = {nm['false_hit_rate']}",
-        f"paraphrase_recall = {nm['paraphrase_recall']}",
-        f"dataset_sha256 = \"{r['dataset']['sha256']}\"",
-        "",
+        f"cosine_threshold = {pv['cosine_floor']}",
+        f"test_pairs = {t['verifier']['pairs']}",
     ]
-    return "\n".join(lines)
+    for stage in STAGES:
+        lines += [f"test_{stage}_precision = {t[stage]['precision']}", f"test_{stage}_recall = {t[stage]['recall']}",
+                  f"near_miss_{stage}_false_hits = {nm[stage]['false_hits']}",
+                  f"near_miss_{stage}_paraphrase_recall = {nm[stage]['paraphrase_recall']}"]
+    if "qqp_held_out" in r:
+        q = r["qqp_held_out"]
+        lines += [f"qqp_held_out_pairs = {q['verifier']['pairs']}"]
+        for stage in STAGES:
+            lines += [f"qqp_held_out_{stage}_precision = {q[stage]['precision']}",
+                      f"qqp_held_out_{stage}_recall = {q[stage]['recall']}"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

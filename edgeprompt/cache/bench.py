@@ -104,10 +104,12 @@ def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 100
 def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exact: int = 200,
                    vectors: Any = None) -> dict[str, Any]:
     """Fill the cache with `stored` questions, then time lookups of `asked` (not stored, not embedded
-    before: each lookup embeds its question) and exact hits, with the raw sqlite-vec KNN alongside."""
-    from edgeprompt.cache import build_query
+    before: each lookup embeds its question) and exact hits, with the raw sqlite-vec KNN alongside, and
+    the same lookups by a peer cache on the same entries without the pair verifier (vector + guards only)."""
+    from edgeprompt.cache import Cache, build_query
 
     cache = rt.cache()
+    plain = Cache(rt.db, {**cache.settings, "verifier": False}, rt.embedder, cache.threshold, cache.stamp_dir)
     memo = cache._memo()
     params = GenerationParams()
 
@@ -120,6 +122,7 @@ def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exa
             cache.entries.put(q(text), "answer", vec, "seed", None, (0, 0), 0.0)
     n = cache.entries.sizes()["vectors"]
     embed_ms, lookup_ms, knn_ms, float_ms, hits = [], [], [], [], 0
+    plain_ms, plain_hits, verified = [], 0, 0
     raw = _float_table(rt, vecs)
     cpu_ms = []  # process CPU time (all threads): what a lookup costs on an otherwise idle machine
     for text in asked:
@@ -129,9 +132,16 @@ def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exa
         memo.clear()  # the lookup below must embed its question itself (no memo of ours or the embedder's)
         memo.embedder.forget_recent()
         t0, c0 = time.perf_counter(), time.process_time()
-        hits += cache.lookup(q(text), count=False).hit
+        found = cache.lookup(q(text), count=False)
         lookup_ms.append((time.perf_counter() - t0) * 1000)
         cpu_ms.append((time.process_time() - c0) * 1000)
+        hits += found.hit
+        verified += "verifier" in found.guards
+        plain._memo().clear()
+        plain._memo().embedder.forget_recent()
+        t0 = time.perf_counter()
+        plain_hits += plain.lookup(q(text), count=False).hit
+        plain_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         cache.entries.candidates(vec, q(text).scope)  # the lookup's own KNN query, without the entry reads
         knn_ms.append((time.perf_counter() - t0) * 1000)
@@ -145,8 +155,10 @@ def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exa
         exact_ms.append((time.perf_counter() - t0) * 1000)
         exact_cpu.append((time.process_time() - c0) * 1000)
     p95 = lambda xs: round(sorted(xs)[int(0.95 * (len(xs) - 1))], 2)  # noqa: E731
-    return {"entries": n, "queries": len(asked), "semantic_hits": hits,
+    return {"entries": n, "queries": len(asked), "semantic_hits": hits, "verified_candidates": verified,
             "semantic_lookup_p50_ms": _median(lookup_ms), "semantic_lookup_p95_ms": p95(lookup_ms),
+            "without_verifier_hits": plain_hits, "without_verifier_lookup_p50_ms": _median(plain_ms),
+            "verifier_over_without_p50": round(_median(lookup_ms) / _median(plain_ms), 3),
             "semantic_lookup_cpu_p50_ms": _median(cpu_ms), "exact_hit_cpu_p50_ms": _median(exact_cpu),
             "embed_p50_ms": _median(embed_ms), "raw_vec0_bit_knn_p50_ms": _median(knn_ms),
             "raw_vec0_float_knn_p50_ms": _median(float_ms),

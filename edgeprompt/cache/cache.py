@@ -3,8 +3,9 @@
 Exact: the request's key (see `keys.py`) names a stored answer. Semantic: the question's MiniLM vector
 finds the nearest stored questions asked under the same model, prompt version and context (system prompt,
 sources, history); the nearest one above the calibrated threshold is served only if every guard passes:
-same retrieved documents, still current, not expired, and the content gate (`gate.py`) finds no
-difference in numbers, dates, units, names, negation or persons. Counters are kept in memory and written
+same retrieved documents, still current, not expired, the content gate (`gate.py`) finds no difference in
+numbers, dates, units, names, negation, persons, word order or related terms, and the pair verifier
+(`verifier.py`) says the two questions ask the same thing. Counters are kept in memory and written
 in one transaction at `flush()` (every few requests and at close), so a hit costs no disk write.
 """
 
@@ -26,6 +27,7 @@ from edgeprompt.errors import EdgepromptError
 
 if TYPE_CHECKING:
     from edgeprompt.cache.context import EmbeddingMemo
+    from edgeprompt.cache.verifier import Verifier
     from edgeprompt.catalog import ModelCard
     from edgeprompt.store.db import Database
 
@@ -68,8 +70,12 @@ def _check(passed: bool, detail: str = "") -> dict[str, Any]:
 
 class Cache:
     def __init__(self, db: Database, settings: Mapping[str, Any], embedder: Callable[[], Any],
-                 threshold: float, stamp_dir: Path, templates: Callable[[], Any] | None = None) -> None:
+                 threshold: float, stamp_dir: Path, templates: Callable[[], Any] | None = None,
+                 verifier: Callable[[], Verifier | None] | None = None) -> None:
         self.entries = EntryStore(db)
+        self._verifier_loader = verifier  # loaded on the first candidate that needs judging
+        self._verifier: Verifier | None = None
+        self._verifier_loaded = False
         self._templates = templates  # the registry's template cache, if loaded: its hits/misses are the template level
         self._templates_seen = (0, 0)
         self.stamp_dir = stamp_dir
@@ -128,7 +134,7 @@ class Cache:
         vec = self._memo().embed(q.question)
         first: Lookup | None = None
         for e, sim in self.entries.nearest(vec, q.scope):
-            guards = self.guards(q, e, sim)
+            guards = self.guards(q, e, sim, vec)
             if all(g["pass"] for g in guards.values()):
                 return self._hit("semantic", e, sim, guards)
             first = first or Lookup(False, "semantic", sim, entry_id=e.id, cached_question=e.question,
@@ -137,7 +143,23 @@ class Cache:
                 break  # candidates come in order of similarity: the rest are below the threshold too
         return first or MISS
 
-    def guards(self, q: CacheQuery, e: Entry, sim: float) -> dict[str, dict[str, Any]]:
+    def verifier(self) -> Verifier | None:
+        with self._lock:
+            if not self._verifier_loaded:
+                self._verifier = self._verifier_loader() if self._verifier_loader is not None else None
+                self._verifier_loaded = True
+            return self._verifier
+
+    def _verify(self, question: str, vec: Any, e: Entry) -> dict[str, dict[str, Any]]:
+        """The pair verifier's verdict on a candidate that passed every other guard (none when not installed)."""
+        v = self.verifier()
+        stored = self.entries.vector(e.id) if v is not None else None
+        if v is None or stored is None:
+            return {}
+        same, p = v.same(vec, stored, question, e.question)
+        return {"verifier": _check(same, f"same question: probability {p:.3f}, needs {v.min_probability:.3f}")}
+
+    def guards(self, q: CacheQuery, e: Entry, sim: float, vec: Any = None) -> dict[str, dict[str, Any]]:
         """Every reason a semantic candidate may not be served, each with pass/fail and why."""
         ttl = float(self.settings["semantic_ttl_s"])
         out = {
@@ -151,6 +173,8 @@ class Cache:
             "ttl": _check(e.age_s <= ttl, f"{e.age_s:.0f} s old, ttl {ttl:.0f} s"),
         }
         out.update({k: c.as_dict() for k, c in gate.compare(q.question, e.question).items()})
+        if vec is not None and all(g["pass"] for g in out.values()):
+            out.update(self._verify(q.question, vec, e))
         return out
 
     def _hit(self, level: str, e: Entry, sim: float, guards: dict[str, dict[str, Any]]) -> Lookup:
@@ -168,10 +192,12 @@ class Cache:
             return self._hit("fallback", e, 1.0, {"age": _check(True, f"{e.age_s:.0f} s old")})
         vec = self._memo().embed(question)
         for cand, sim in self.entries.nearest(vec, None):
-            checks = gate.compare(question, cand.question)
+            checks = {k: c.as_dict() for k, c in gate.compare(question, cand.question).items()}
             if (sim >= self.threshold and cand.model_key.startswith(f"{model_id}/") and cand.created_at >= newer
-                    and all(c.passed for c in checks.values())):
-                return self._hit("fallback", cand, sim, {k: c.as_dict() for k, c in checks.items()})
+                    and all(c["pass"] for c in checks.values())):
+                checks.update(self._verify(question, vec, cand))
+                if all(c["pass"] for c in checks.values()):
+                    return self._hit("fallback", cand, sim, checks)
         return MISS
 
     # store ----------------------------------------------------------------------------------------------

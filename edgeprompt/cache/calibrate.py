@@ -1,7 +1,8 @@
 """Calibrating the semantic threshold on labelled question pairs: split, score, sweep, report.
 
 Pairs are `{"q1", "q2", "duplicate": 0|1}`. A pair is a cache hit when the questions' cosine reaches the
-threshold and the content gate passes. Precision = correct hits / hits; recall = hits on duplicates /
+threshold, the content gate passes and (for the verifier stage) the pair verifier's probability reaches its
+minimum. Precision = correct hits / hits; recall = hits on duplicates /
 duplicates; the false-hit rate = hits on non-duplicates / non-duplicates. The tune side picks the
 threshold; the held-out side (split by a hash of the pair, so it never moves) is only measured.
 """
@@ -27,6 +28,11 @@ class Scored:
     similarity: np.ndarray  # cosine per pair
     gated: np.ndarray  # bool: the content gate passes
     labels: np.ndarray  # 1 = duplicate
+    probability: np.ndarray | None = None  # the pair verifier's, when scored with one
+
+    def subset(self, idx: Sequence[int]) -> Scored:
+        return Scored(self.similarity[idx], self.gated[idx], self.labels[idx],
+                      None if self.probability is None else self.probability[idx])
 
 
 def side(pair: dict[str, Any], held_out_share: float = 0.5) -> str:
@@ -35,7 +41,9 @@ def side(pair: dict[str, Any], held_out_share: float = 0.5) -> str:
     return "held-out" if int.from_bytes(h[:4], "big") / 2**32 < held_out_share else "tune"
 
 
-def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarray]) -> Scored:
+def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarray],
+          verify: Callable[[np.ndarray, np.ndarray, Sequence[dict[str, Any]]], np.ndarray] | None = None) -> Scored:
+    """Cosine, gate and (if `verify` is given) verifier probability of every pair."""
     import numpy as np
 
     texts = sorted({p["q1"] for p in pairs} | {p["q2"] for p in pairs})
@@ -46,15 +54,17 @@ def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarr
     sims = (a * b).sum(axis=1)
     gated = np.array([gate.passes(p["q1"], p["q2"]) for p in pairs], dtype=bool)
     labels = np.array([int(p["duplicate"]) for p in pairs])
-    return Scored(sims, gated, labels)
+    return Scored(sims, gated, labels, None if verify is None else verify(a, b, pairs))
 
 
-def at(s: Scored, threshold: float, use_gate: bool = True) -> dict[str, float]:
+def at(s: Scored, threshold: float, use_gate: bool = True, min_probability: float | None = None) -> dict[str, float]:
     import numpy as np
 
     hit = s.similarity >= threshold
     if use_gate:
         hit &= s.gated
+    if min_probability is not None and s.probability is not None:
+        hit &= s.probability >= min_probability
     dup = s.labels == 1
     hits = int(hit.sum())
     correct = int((hit & dup).sum())
@@ -76,6 +86,37 @@ def choose(s: Scored, target_precision: float, min_hits: int = 20) -> float:
         if r["hits"] >= min_hits and r["precision"] >= target_precision:
             best = float(t)
     return best
+
+
+def choose_point(s: Scored, target_precision: float, min_hits: int = 20,
+                 floors: Sequence[float] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)) -> tuple[float, float]:
+    """(cosine floor, minimum probability) with the highest recall whose precision (gate and verifier on)
+    reaches the target over at least `min_hits` hits; (1.0, 1.0) serves nothing when none does."""
+    import numpy as np
+
+    assert s.probability is not None
+    best, point = -1.0, (1.0, 1.0)
+    for floor in floors:
+        ok = (s.similarity >= floor) & s.gated
+        for p in np.unique(np.round(s.probability[ok], 4)):
+            r = at(s, floor, min_probability=float(p))
+            if r["hits"] >= min_hits and r["precision"] >= target_precision and r["recall"] > best:
+                best, point = r["recall"], (float(floor), float(p))
+    return point
+
+
+def curve(s: Scored, stage: str, points: int = 9) -> list[dict[str, float]]:
+    """Precision/recall along a stage's own knob: the cosine for vector/guards, the probability for the
+    verifier (at the floor of 0.5)."""
+    import numpy as np
+
+    knobs = np.linspace(0.80, 0.99, points) if stage != "verifier" else np.linspace(0.1, 0.99, points)
+    out = []
+    for k in knobs:
+        r = (at(s, float(k), use_gate=stage == "guards") if stage != "verifier"
+             else at(s, 0.5, min_probability=float(k)))
+        out.append({"knob": round(float(k), 3), "precision": r["precision"], "recall": r["recall"], "hits": r["hits"]})
+    return out
 
 
 def best_recall(scores: np.ndarray, labels: np.ndarray, min_precision: float) -> float:

@@ -85,6 +85,13 @@ class EntryStore:
                 out.append((e, float(sim)))
         return out
 
+    def vector(self, entry_id: int) -> np.ndarray | None:
+        """An entry's stored question vector (float32), for the pair verifier."""
+        import numpy as np
+
+        r = self.db.query_one("SELECT embedding FROM cache_vectors WHERE rowid = ?", (entry_id,))
+        return None if r is None else np.frombuffer(r[0], dtype=np.float32)
+
     def by_question(self, normalised: str, model_prefix: str, newer_than: float) -> Entry | None:
         rows = self.db.query(f"SELECT {_COLS} FROM cache_entries WHERE model_key LIKE ? AND created_at >= ? "
                              "ORDER BY created_at DESC", (model_prefix.replace("%", "") + "%", newer_than))

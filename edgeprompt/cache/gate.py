@@ -110,7 +110,7 @@ well were what when where which while who whom whose why will with would yes yet
 way ways difference different possible important really actually still already find help explain describe
 write list show give tell compare define name recommend suggest create want using used does whats hows
 whys thing things people person someone anyone something anything everything time good bad right wrong
-first last next ok okay hi hello hey thanks thank dear sir madam mr mrs ms dr""".split())
+first last next ok okay hi hello hey thanks thank dear sir madam mr mrs ms dr i'd i'm i've i'll""".split())
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""The shipped semantic-cache threshold and the figures it was measured with (`models/cache/semantic.toml`).
+"""The shipped semantic-cache operating point and the figures it was measured with.
 
-`scripts/calibrate_cache` writes that file: it sweeps the cosine threshold on one part of the labelled
-pairs (with the content gate on), keeps the lowest threshold whose precision reaches the target there,
-and records precision/recall on the held-out part and the false-hit rate on the repo's near-miss set.
+`models/cache/semantic.toml` holds the cosine threshold a candidate needs (with the content gate on);
+`models/cache/verifier/operating_point.toml`, written by `scripts/calibrate_cache --write`, holds the pair
+verifier's probability a candidate above that threshold also needs. The verifier only vetoes: it never
+admits a candidate the threshold and the guards would refuse.
 """
 
 from __future__ import annotations
@@ -21,13 +22,27 @@ class Calibration:
     measured: dict[str, Any] = field(default_factory=dict)
 
 
-def shipped() -> Calibration:
+def _read(name: str) -> dict[str, Any] | None:
     try:
-        text = resources.files("edgeprompt.shipped").joinpath("cache/semantic.toml").read_text(encoding="utf-8")
+        text = resources.files("edgeprompt.shipped").joinpath(name).read_text(encoding="utf-8")
     except (FileNotFoundError, ModuleNotFoundError, OSError):
+        return None
+    return tomllib.loads(text)
+
+
+def shipped() -> Calibration:
+    data = _read("cache/semantic.toml")
+    if data is None:
         return Calibration(FALLBACK_THRESHOLD, {"note": "models/cache/semantic.toml is missing"})
-    data = tomllib.loads(text)
     return Calibration(float(data["threshold"]), dict(data.get("measured", {})))
+
+
+def verifier_point() -> Calibration:
+    """The verifier's minimum probability (as `threshold`) and its figures; 1.0 (serve nothing) if missing."""
+    data = _read("cache/verifier/operating_point.toml")
+    if data is None:
+        return Calibration(1.0, {"note": "models/cache/verifier/operating_point.toml is missing"})
+    return Calibration(float(data["min_probability"]), dict(data.get("measured", {})))
 
 
 def effective(setting: float) -> float:
