@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from edgeprompt.errors import ConfigError
-from edgeprompt.paths import Paths
+from edgeprompt.paths import Paths, write_atomic
 
 # section -> key -> (default, documentation)
 DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
@@ -239,5 +239,5 @@ def write_default(path: Path) -> bool:
     if path.exists():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(default_file_text(), encoding="utf-8")
+    write_atomic(path, default_file_text().encode("utf-8"))  # a kill mid-write must not leave half a file
     return True
