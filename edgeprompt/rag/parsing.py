@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from edgeprompt.rag.loaders import Skip
+from edgeprompt.rag.loaders import OutOfMemory, Skip
 
 if TYPE_CHECKING:
     from edgeprompt.rag.blocks import Loaded
@@ -168,10 +168,10 @@ def _serve(memory_mb: int) -> None:
         try:
             loaded, chunks = parse_here(Path(path), data, max_chars, overlap)
             reply: tuple[Any, ...] = ("ok", loaded, chunks)
+        except (MemoryError, OutOfMemory):
+            reply = ("skip", f"needs more than {memory_mb} MB of memory to read (the limit per file)")
         except Skip as e:
             reply = ("skip", str(e))
-        except MemoryError:
-            reply = ("skip", f"needs more than {memory_mb} MB of memory to read (the limit per file)")
         except RecursionError:
             reply = ("skip", "nested too deeply to read")
         del data

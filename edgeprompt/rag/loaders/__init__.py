@@ -15,6 +15,10 @@ class Skip(Exception):
     """This file is not indexed; the message is the reason shown in the summary."""
 
 
+class OutOfMemory(Skip):
+    """Reading this file ran out of memory (the parse worker names its limit in the reason)."""
+
+
 CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .ts .tsx .jsx .java .c .h .cc .cpp .hpp .cs .go .rs .rb .php .swift .kt .scala "
     ".sh .bash .zsh .ps1 .sql .r .lua .pl .m .toml .yaml .yml .ini .cfg".split())
@@ -78,8 +82,8 @@ def load(path: Path, data: bytes) -> Loaded:
         raise
     except RecursionError as e:
         raise Skip(f"unreadable {kind}: nested too deeply") from e
-    except MemoryError:
-        raise  # the parse worker names its memory limit
+    except MemoryError as e:
+        raise OutOfMemory(f"ran out of memory reading this {kind} file") from e
     except Exception as e:  # a corrupt file of any format must not stop the whole run
         raise Skip(f"unreadable {kind}: {type(e).__name__}: {str(e)[:120]}") from e
     if not any(b.text.strip() for b in loaded.blocks):
