@@ -119,6 +119,8 @@ def _messages(raw: Any) -> tuple[list[str], list[Message], str]:
     last = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=-1)
     if last < 0:
         raise invalid("messages", "must contain a user message", "invalid_value")
+    if not turns[last][1].strip() and not results:
+        raise invalid("messages", "the last user message is empty", "invalid_value")
     question = turns[last][1] + toolcalls.results_block(results)
     # turns after the last user message are the assistant's tool calls; their results joined the question
     return systems, [Message(r, c) for r, c in turns[:last]], question

@@ -50,7 +50,8 @@ def _still_serving(http: httpx.Client) -> None:
     (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}],
                  "tool_choice": {"type": "function", "function": {"name": "nope"}}}).encode(),
      400, "invalid_value", "tool_choice"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "   "}]}).encode(), 400, None, None),
+    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "   "}]}).encode(),
+     400, "invalid_value", "messages"),
 ])
 def test_bad_chat_requests(serve: Any, body: bytes, status: int, code: str | None, param: str | None) -> None:
     srv = serve(ECHO)
@@ -148,3 +149,28 @@ def test_a_client_that_leaves_while_queued_is_never_run(serve: Any) -> None:
         _still_serving(http)
     # both requests were cancelled while they waited: only the last one made a trace
     assert srv.rt.db.query_one("SELECT count(*) FROM traces")[0] == before + 1
+
+
+def test_stopping_drains_accepted_requests(serve: Any) -> None:
+    """What Ctrl-C does (uvicorn's graceful exit, then the worker's drain): a request already accepted is
+    answered, and the server stops afterwards."""
+    srv = serve(ECHO)
+    release = _hold_worker(srv)
+    got: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: got.append(httpx.post(srv.url + "/chat/completions", json=GOOD,
+                                                                    timeout=60)))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while srv.api.worker.waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stopping = threading.Thread(target=srv.stop)
+    stopping.start()
+    time.sleep(0.5)
+    assert stopping.is_alive()  # it waits for the accepted request
+    release.set()
+    waiting.join(30)
+    stopping.join(60)
+    assert not stopping.is_alive() and got and got[0].status_code == 200
+    assert got[0].json()["choices"][0]["message"]["content"] == "still here"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(srv.url + "/models", timeout=5)
