@@ -42,6 +42,8 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "top_k": (5, "numbered sources put into the prompt"),
         "min_relevance": (0.15, "abstain at once when no retrieved chunk is at least this similar (cosine)"),
         "min_evidence": (0.58, "abstain when no sentence of the sources scores this (cosine + word overlap)"),
+        "judge": (True, "abstain unless a sentence answers the asked attribute (the answerability judge), and "
+                  "answer extractively with the short value; off: quote the best sentences"),
         "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
         "max_file_mb": (50.0, "files larger than this are skipped"),
         # one pathological file (deeply nested HTML, a zip bomb, a looping PDF) must not stall the whole run

@@ -23,7 +23,7 @@ from edgeprompt.memory import fit
 from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import energy_meter, record_signals
 from edgeprompt.rag.grounding import ground
-from edgeprompt.rag.prompting import ABSTAIN_TEXT, fixed_answer
+from edgeprompt.rag.prompting import ABSTAIN_TEXT, TOY_ONLY_TEXT, fixed_answer
 from edgeprompt.rag.retrieve import Filters
 from edgeprompt.routing_log import record_decision
 from edgeprompt.store.traces import Trace
@@ -197,6 +197,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 trace.model = card.id
                 s.attributes.update(route.trace_attributes())
                 trace.attributes.update(route.trace_attributes())
+            # a question the documents do not answer, routed to the toy without -m: say that a model is missing
+            toy_only = "demo" in card.tags and request.model is None and not grounding.documents
 
         # 3c. cache: an exact repeat, or a near-duplicate question that passes every guard (same model, prompt
         #     version, context and sources; no differing numbers, dates, units, names, negation or persons) is
@@ -247,6 +249,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
                       fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
                       fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
+                      fixed_answer(TOY_ONLY_TEXT, report.prompt_tokens) if toy_only else
                       backend.stream(Request(tuple(messages), params, request.cancel, parts.documents,
                                              question=rendered.user, query=grounding.query)))
             for chunk in stream:
@@ -292,7 +295,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 5b. cache: keep the answer for next time unless it failed output validation, was sampled (unless
         #     configured), was cancelled, was thumbed down before, or came from the cache
         with trace.span("cache.store") as s:
-            if not cached.hit and not grounding.abstained:
+            if not cached.hit and not grounding.abstained and not toy_only:
                 gen = trace.stage("generate")
                 kept = rt.cache().store(cache_query, answer, trace_id=trace.id,
                                         usage=(stats.prompt_tokens, stats.completion_tokens),

@@ -233,10 +233,11 @@ class Router:
 
     def answered_by_documents(self, decision: RouteDecision, card: ModelCard) -> RouteDecision | None:
         """A question routed to a toy model (tag `demo`) that the user's documents answer goes to the
-        `documents` model instead: its quotes with citations answer, where the toy only writes words.
-        None when the user chose the model or the tag, or no other documents model is installed."""
+        `documents` model instead, whatever its task tag (a `legal` question about the lease too): its quotes
+        with citations answer, where the toy only writes words. None when the user chose the model or the
+        tag, or no other documents model is installed."""
         chosen = decision.reason == USER_CHOICE or any(r.startswith("explicit:") for r in decision.rules)
-        if chosen or "demo" not in card.tags or decision.route not in ("general", "demo"):
+        if chosen or "demo" not in card.tags:
             return None
         moved = self._with_model(_Tagged("documents", decision.scores, (*decision.rules, "evidence:documents"),
                                          f"'{decision.route}' for a toy model, but your documents answer it",

@@ -22,6 +22,7 @@ class ExtractiveBackend:
         self.model_id = model_id
         self.context_length = context_length
         self._embedder: Callable[[], Embedder] | None = None
+        self.judge = True  # the short answer the answerability judge finds; off: the best sentences quoted
 
     def bind_embedder(self, factory: Callable[[], Embedder]) -> None:
         """The runtime hands over its (lazily loaded) MiniLM embedder."""
@@ -40,8 +41,9 @@ class ExtractiveBackend:
         return sum(len(_PIECE.findall(m.content)) + 3 for m in messages)
 
     def stream(self, request: Request) -> Iterator[Chunk]:
-        from edgeprompt.rag.extract import answer
-        from edgeprompt.rag.prompting import NO_DOCUMENTS_TEXT, fixed_answer
+        from edgeprompt.rag import answerable, extract
+        from edgeprompt.rag.grounding import asks_about_own_documents
+        from edgeprompt.rag.prompting import NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, fixed_answer
         from edgeprompt.rag.rewrite import rewrite
 
         if request.question:  # from the pipeline: the question as retrieval read it
@@ -50,7 +52,10 @@ class ExtractiveBackend:
             last = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=None)
             # a follow-up is read with the question before it, as retrieval read it
             question = rewrite(request.messages[last].content, request.messages[:last]) if last is not None else ""
-        text = answer(question, request.documents, self._embed) if request.documents else NO_DOCUMENTS_TEXT
+        if request.documents:
+            text = (answerable.answer if self.judge else extract.answer)(question, request.documents, self._embed)
+        else:  # a question about the user's things needs documents; any other needs a generative model
+            text = NO_DOCUMENTS_TEXT if asks_about_own_documents(question) else NO_MODEL_TEXT
         yield from fixed_answer(text, self.count_tokens(request.messages), request)
 
     def close(self) -> None:

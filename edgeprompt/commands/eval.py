@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "eval", "measure answer quality on question sets", common)
-    p = add_command(g, "retrieval", "recall@k, MRR, abstention, answer-contains and latency on your documents",
+    p = add_command(g, "retrieval", "recall@k, MRR, abstention, answerability, short-answer F1 and latency on your "
+                    "documents",
                     common, cmd_retrieval)
     p.add_argument("--questions", required=True, metavar="FILE",
                    help='JSON Lines {"question", "gold_docs": [path suffixes], "answer"}; no gold docs = '
@@ -37,6 +38,10 @@ def _text(r: dict[str, Any]) -> str:
              f"abstention {f(r['abstention_accuracy'])} on unanswerable · false abstentions "
              f"{f(r['false_abstention_rate'])} (evidence threshold {r['min_evidence']:.2f})",
              f"answer contains the expected text {f(r['answer_contains_rate'])}",
+             f"answerability AUROC {f(r['answerability_auroc'])} (evidence alone {f(r['evidence_auroc'])})  "
+             f"exact match {f(r['exact_match'])}  token F1 {f(r['token_f1'])}  "
+             f"median answer {r['answer_chars']['p50']:.0f} characters",
+             f"whole answer p50 {r['answer_latency_ms']['p50']:.1f} ms, p95 {r['answer_latency_ms']['p95']:.1f} ms",
              f"search latency p50 {r['latency_ms']['p50']:.1f} ms, p95 {r['latency_ms']['p95']:.1f} ms"]
     missed = [o["question"] for o in r["results"] if o["gold_docs"] and (o["first_gold_rank"] or 99) > 5]
     if missed:

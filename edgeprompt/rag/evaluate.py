@@ -9,9 +9,15 @@ answer it, and the right behaviour is to abstain. Definitions (answerable = has 
   answerable questions that abstain;
 - answer-contains: share of answerable questions with an `answer` whose text (case and spacing
   ignored) appears in the produced answer;
-- latency: the search itself (top 10, query embedding included), per question;
-- abstention here is what `ask` does: the best chunk below `min_relevance`, or no sentence of the
-  sources with evidence `min_evidence` (see edgeprompt.rag.extract).
+- latency: the search itself (top 10, query embedding included), per question; answer latency: the whole
+  answer as `ask` makes it (grounding, the answerability judge and the model), per question;
+- abstention here is what `ask` does: the best chunk below `min_relevance`, no sentence of the sources
+  with evidence `min_evidence` (edgeprompt.rag.extract), or the answerability judge below its threshold
+  (edgeprompt.rag.answerable);
+- answerability AUROC: how well the judge's score ranks answerable above unanswerable questions;
+- exact match and token F1 (SQuAD's normalisation: lower case, no punctuation or articles, best over the
+  gold answers; a question may give several as "answers": [...]) of the short answer (the text before the
+  quoted sentences, without [n]) on the answerable questions answered; answer length in characters.
 """
 
 from __future__ import annotations
@@ -36,6 +42,17 @@ class Question:
     question: str
     gold_docs: tuple[str, ...]
     answer: str | None
+    answers: tuple[str, ...] = ()  # every accepted answer (the first is `answer`)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What `ask` did with one question."""
+    text: str | None  # the answer (None: abstention only, no model asked)
+    abstained: bool
+    evidence: float
+    answerability: float = 0.0
+    answer_ms: float = 0.0  # grounding + judge + the model's whole answer
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,11 @@ class Outcome:
     contains: bool | None
     latency_ms: float
     top_docs: tuple[str, ...]
+    answerability: float = 0.0
+    short: str | None = None  # the short answer (None when abstained or no answer was made)
+    exact: bool | None = None
+    f1: float | None = None
+    answer_ms: float = 0.0
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -68,8 +90,11 @@ def read_questions(path: Path) -> list[Question]:
         gold = rec.get("gold_docs", []) if isinstance(rec, dict) else None
         if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or not isinstance(gold, list):
             raise UsageError(f"{path}, line {n}: expected {{\"question\": str, \"gold_docs\": [...], \"answer\": …}}")
-        answer = rec.get("answer")
-        out.append(Question(rec["question"], tuple(str(g) for g in gold), str(answer) if answer else None))
+        answers = rec.get("answers") if isinstance(rec.get("answers"), list) else []
+        answer = rec.get("answer") or (answers[0] if answers else None)
+        accepted = tuple(dict.fromkeys(str(a) for a in [answer, *answers] if a))
+        out.append(Question(rec["question"], tuple(str(g) for g in gold), str(answer) if answer else None,
+                            accepted))
     if not out:
         raise UsageError(f"{path} has no questions")
     return out
@@ -85,9 +110,8 @@ def _norm(text: str) -> str:
 
 
 def evaluate(questions: Sequence[Question], search: Callable[[str], list[Hit]],
-             judge: Callable[[str], tuple[str | None, bool, float]]) -> list[Outcome]:
-    """Run every question: `search` for the ranking and its latency, `judge(q) -> (answer or None,
-    abstained, evidence)` for what `ask` would do."""
+             judge: Callable[[str], Judged]) -> list[Outcome]:
+    """Run every question: `search` for the ranking and its latency, `judge(q)` for what `ask` would do."""
     out = []
     for q in questions:
         t0 = time.perf_counter()
@@ -95,11 +119,54 @@ def evaluate(questions: Sequence[Question], search: Callable[[str], list[Hit]],
         latency = (time.perf_counter() - t0) * 1e3
         rank = next((i for i, h in enumerate(hits, 1) if any(matches(h.path, g) for g in q.gold_docs)), None)
         best = max((h.relevance for h in hits), default=0.0)
-        text, abstained, found = judge(q.question)
-        contains = None if not (q.gold_docs and q.answer and text is not None) else _norm(q.answer) in _norm(text)
-        out.append(Outcome(q.question, q.gold_docs, rank, round(best, 4), round(found, 4), abstained, text,
-                           contains, round(latency, 2), tuple(h.path for h in hits)))
+        j = judge(q.question)
+        gold = q.answers or ((q.answer,) if q.answer else ())
+        contains = None if not (q.gold_docs and gold and j.text is not None) else \
+            any(_norm(g) in _norm(j.text) for g in gold)
+        short = None if j.abstained or j.text is None else short_answer(j.text)
+        exact = f1 = None
+        if q.gold_docs and gold and short is not None:
+            exact = any(squad_norm(short) == squad_norm(g) for g in gold)
+            f1 = round(max(token_f1(short, g) for g in gold), 4)
+        out.append(Outcome(q.question, q.gold_docs, rank, round(best, 4), round(j.evidence, 4), j.abstained,
+                           j.text, contains, round(latency, 2), tuple(h.path for h in hits),
+                           round(j.answerability, 4), short, exact, f1, round(j.answer_ms, 2)))
     return out
+
+
+_CITES = re.compile(r"\s*\[\d{1,2}\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def short_answer(text: str) -> str:
+    """The answer without its quoted sources: the part before the blank line, [n] markers removed."""
+    return _CITES.sub("", text.strip().split("\n\n", 1)[0]).strip()
+
+
+def squad_norm(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, punctuation and articles removed, spaces collapsed."""
+    return " ".join(_ARTICLES.sub(" ", _PUNCT.sub("", text.lower())).split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 between a prediction and one gold answer."""
+    p, g = squad_norm(prediction).split(), squad_norm(gold).split()
+    if not p or not g:
+        return float(p == g)
+    common = sum(min(p.count(w), g.count(w)) for w in set(p))
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """The probability that a random positive scores above a random negative (ties count half)."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return round(wins / (len(positives) * len(negatives)), 4)
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -118,7 +185,9 @@ def report(outcomes: Sequence[Outcome], min_evidence: float) -> dict[str, Any]:
     answerable = [o for o in outcomes if o.gold_docs]
     unanswerable = [o for o in outcomes if not o.gold_docs]
     lat = [o.latency_ms for o in outcomes]
+    answer_lat = [o.answer_ms for o in outcomes]
     contains = [float(o.contains) for o in answerable if o.contains is not None]
+    lengths = [float(len(o.short)) for o in outcomes if o.short is not None]
     sweep = []
     for i in range(9):  # what other evidence thresholds would have done (calibration)
         t = round(0.40 + 0.05 * i, 2)
@@ -133,14 +202,20 @@ def report(outcomes: Sequence[Outcome], min_evidence: float) -> dict[str, Any]:
         "abstention_accuracy": _mean([float(o.abstained) for o in unanswerable]),
         "false_abstention_rate": _mean([float(o.abstained) for o in answerable]),
         "answer_contains_rate": _mean(contains),
+        "answerability_auroc": auroc([o.answerability for o in answerable], [o.answerability for o in unanswerable]),
+        "evidence_auroc": auroc([o.evidence for o in answerable], [o.evidence for o in unanswerable]),
+        "exact_match": _mean([float(o.exact) for o in answerable if o.exact is not None]),
+        "token_f1": _mean([o.f1 for o in answerable if o.f1 is not None]),
+        "answer_chars": {"p50": _pct(lengths, 50), "mean": _mean(lengths)},
         "latency_ms": {"p50": round(_pct(lat, 50), 2), "p95": round(_pct(lat, 95), 2)},
+        "answer_latency_ms": {"p50": round(_pct(answer_lat, 50), 2), "p95": round(_pct(answer_lat, 95), 2)},
         "min_evidence": min_evidence,
         "threshold_sweep": sweep,
         "results": [asdict(o) for o in outcomes],
     }
 
 
-def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], tuple[str | None, bool, float]]:
+def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], Judged]:
     """Each question as `ask` would treat it, without a session: ground (abstain or not), then let the
     model answer from the sources (`model_id` None: no answer, abstention only)."""
     from edgeprompt.backends.base import GenerationParams, Message, Request
@@ -151,13 +226,15 @@ def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], tuple[str |
     count = backend.count_tokens if backend else (lambda msgs: sum(len(m.content.split()) for m in msgs))
     context = backend.context_length if backend else 8192
 
-    def judge(question: str) -> tuple[str | None, bool, float]:
+    def judge(question: str) -> Judged:
+        t0 = time.perf_counter()
         g = ground(rt, question, [], True, None, count, context)
         if g.abstained or backend is None:
-            return (ABSTAIN_TEXT if backend and g.abstained else None), g.abstained, g.evidence
+            return Judged(ABSTAIN_TEXT if backend and g.abstained else None, g.abstained, g.evidence,
+                          g.answerability, (time.perf_counter() - t0) * 1e3)
         messages = (g.message(), Message("user", question))
         text = "".join(c.text for c in backend.stream(Request(messages, GenerationParams(max_tokens=256),
                                                               None, g.documents)))
-        return text, g.abstains(text), g.evidence
+        return Judged(text, g.abstains(text), g.evidence, g.answerability, (time.perf_counter() - t0) * 1e3)
 
     return judge

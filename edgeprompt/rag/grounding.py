@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Document, Message
-from edgeprompt.rag.extract import evidence
-from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, sources_block
+from edgeprompt.rag.answerable import EVIDENCE_ONLY
+from edgeprompt.rag.answerable import judge_question as answerability
+from edgeprompt.rag.extract import score
+from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT, sources_block
 from edgeprompt.rag.retrieve import Filters, Hit
 from edgeprompt.rag.rewrite import rewrite
 
@@ -26,9 +28,16 @@ _PERSONAL = re.compile(r"\b(?:(?i:my|mine|our|ours|myself|i(?:'m|'ve|'d|'ll)?|we
                        r"(?<!(?i:tell|give|show|help) )(?<!(?i:let) )(?i:me)|us)\b")  # "us", not "US"
 
 
+_TO_ASSISTANT = re.compile(r"\byou\b", re.I)
+
+
 def asks_about_own_documents(question: str, route_tag: str = "") -> bool:
-    """True when the question is about the user's own files or life, so only the documents may answer it."""
-    return route_tag == "documents" or bool(_PERSONAL.search(question))
+    """True when the question is about the user's own files or life, so only the documents may answer it.
+    A request to the assistant whose only personal word is "me"/"us" ("What can you do for me?") is not."""
+    if route_tag == "documents":
+        return True
+    found = {m.group().lower() for m in _PERSONAL.finditer(question)}
+    return bool(found) and not (found <= {"me", "us"} and _TO_ASSISTANT.search(question))
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Grounding:
     abstained: bool = False
     best_relevance: float = 0.0  # cosine of the best chunk
     evidence: float = 0.0  # score of the best sentence (edgeprompt.rag.extract)
+    answerability: float = 0.0  # the judge's probability that a sentence answers the asked attribute
     reason: str = ""  # why documents were not used, or why the answer abstains
     notices: tuple[str, ...] = field(default=())
 
@@ -59,7 +69,7 @@ class Grounding:
 
     def abstains(self, answer: str) -> bool:
         """True when no answer was given from the documents (here, or by the extractive backend)."""
-        return self.abstained or answer.strip() in (ABSTAIN_TEXT, NO_DOCUMENTS_TEXT)
+        return self.abstained or answer.strip() in (ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT)
 
     def trace_attributes(self) -> dict[str, Any]:
         return {"edgeprompt.rag.used": self.used, "edgeprompt.rag.rewritten": bool(self.query),
@@ -67,6 +77,7 @@ class Grounding:
                 "edgeprompt.rag.sources": len(self.documents), "edgeprompt.rag.abstained": self.abstained,
                 "edgeprompt.rag.best_relevance": round(self.best_relevance, 4),
                 "edgeprompt.rag.evidence": round(self.evidence, 4),
+                "edgeprompt.rag.answerability": round(self.answerability, 4),
                 "edgeprompt.rag.chunk_ids": [h.chunk_id for h in self.hits[: len(self.documents)]],
                 **({"edgeprompt.rag.reason": self.reason} if self.reason else {})}
 
@@ -98,16 +109,20 @@ def ground(rt: Runtime, question: str, history: Sequence[Message], use_documents
                          reason=f"best chunk relevance {best:.2f} < {s.min_relevance:.2f}"
                          + ("" if must else "; answered without documents"))
     docs = [Document(i, h.text, h.path, h.location, h.relevance, h.context) for i, h in enumerate(hits, 1)]
-    found = evidence(query, docs, lambda texts: rt.embedder().embed_batch(texts))
-    if found < s.min_evidence:
+    scored = score(query, docs, lambda texts: rt.embedder().embed_batch(texts))
+    found = max((x.score for x in scored), default=0.0)
+    verdict = answerability(query, scored, docs, None if s.judge else EVIDENCE_ONLY)
+    if found < s.min_evidence or not verdict.answerable:
+        why = (f"best sentence evidence {found:.2f} < {s.min_evidence:.2f}" if found < s.min_evidence else
+               f"answerability {verdict.score:.2f} < {verdict.threshold:.2f} (asked: {verdict.asked.kind}"
+               + (f", '{' '.join(verdict.asked.focus)}'" if verdict.asked.focus else "") + ")")
         return Grounding(True, rewritten, tuple(hits), abstained=must, best_relevance=best, evidence=found,
-                         reason=f"best sentence evidence {found:.2f} < {s.min_evidence:.2f}"
-                         + ("" if must else "; answered without documents"))
+                         answerability=verdict.score, reason=why + ("" if must else "; answered without documents"))
     docs = _fit(docs, count, int(context_length * SOURCES_SHARE))
     notices = tuple(f"source [{d.n}] comes from a document the firewall flagged; its flagged parts were left out"
                     for d, h in zip(docs, hits, strict=False) if h.flagged)
     return Grounding(True, rewritten, tuple(hits[: len(docs)]), tuple(docs), best_relevance=best,
-                     evidence=found, notices=notices)
+                     evidence=found, answerability=verdict.score, notices=notices)
 
 
 def _fit(docs: list[Document], count: Callable[[Sequence[Message]], int], budget: int) -> list[Document]:

@@ -13,6 +13,13 @@ from edgeprompt.backends.base import Chunk, Document, Request, StatsClock
 ABSTAIN_TEXT = "I could not find this in your documents."
 NO_DOCUMENTS_TEXT = ("There are no documents to answer from yet. Add some with `edgeprompt docs add PATH`, "
                      "or pick a generative model with -m.")
+# a question that is not about the user's documents, put to a model that can only quote them
+NO_MODEL_TEXT = ("No generative model is installed to answer this: the extractive model only answers questions "
+                 "about your documents, by quoting them. Get one with `edgeprompt models pull HF_ID` (needs the "
+                 "network) or `edgeprompt models add FOLDER`, then ask again, or pick an installed one with -m.")
+TOY_ONLY_TEXT = ("No generative model is installed: the demo model is a toy that writes words, not answers, and "
+                 "your documents do not answer this. Get a real model with `edgeprompt models pull HF_ID` (needs "
+                 "the network) or `edgeprompt models add FOLDER`; `-m demo` runs the toy anyway.")
 _PIECE = re.compile(r"\S+\s*|\s+")
 INSTRUCTIONS = (
     "Answer the user's question using only the numbered sources below. Cite every source you use as [1], "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_DOCUMENTS_TEXT
+from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_MODEL_TEXT
 
 
 def _ask(cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
@@ -47,8 +47,8 @@ def test_follow_up_is_rewritten_with_the_conversation(cli, samples_home: Path) -
 def test_without_documents_retrieval_is_skipped(cli, embed_home: Path) -> None:  # type: ignore[no-untyped-def]
     r = _ask(cli, "hello there", "-m", "echo")
     assert r["answer"] == "hello there" and not r["abstained"] and r["citations"] == []
-    r = _ask(cli, "hello there", "-m", "extractive")
-    assert r["answer"] == NO_DOCUMENTS_TEXT and r["abstained"]
+    r = _ask(cli, "hello there", "-m", "extractive")  # not a documents question: a model is what is missing
+    assert r["answer"] == NO_MODEL_TEXT and r["abstained"]
 
 
 def test_retrieval_stage_is_traced(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]

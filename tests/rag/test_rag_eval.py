@@ -72,3 +72,20 @@ def test_eval_refuses_bad_input(cli, embed_home: Path, tmp_path: Path) -> None: 
     assert code == 2 and "no documents are indexed" in err
     code, _, err = cli("eval", "retrieval", "--questions", str(tmp_path / "missing.jsonl"))
     assert code == 2 and "cannot read" in err
+
+
+def test_short_answer_metrics_follow_squad() -> None:
+    from edgeprompt.rag.evaluate import auroc, short_answer, squad_norm, token_f1
+
+    assert squad_norm("The  Normans, of France!") == "normans of france"
+    assert token_f1("in March 1974", "March 1974") == pytest.approx(0.8)  # 2 shared of 3 and 2 tokens
+    assert token_f1("the", "a") == 1.0 and token_f1("Rollo", "Normandy") == 0.0  # both empty after norm; none shared
+    assert short_answer("15:00 [1]\n\nFrom your documents:\n- Check-in from 15:00. [1]") == "15:00"
+    assert auroc([0.9, 0.8], [0.1, 0.8]) == 0.875 and auroc([], [0.1]) is None
+    outcomes = [Outcome("q", ("a.md",), 1, 0.5, 0.7, False, "x", True, 1.0, (), 0.9, "March 1974", True, 1.0, 5.0),
+                Outcome("q", ("b.md",), 1, 0.5, 0.7, False, "x", True, 1.0, (), 0.6, "in 1974", False, 2 / 3, 7.0),
+                Outcome("q", (), None, 0.5, 0.7, True, None, None, 1.0, (), 0.2, None, None, None, 3.0)]
+    r = report(outcomes, 0.58)
+    assert r["answerability_auroc"] == 1.0 and r["exact_match"] == 0.5
+    assert r["token_f1"] == pytest.approx(round((1 + 2 / 3) / 2, 4)) and r["answer_chars"]["p50"] == 7.0
+    assert r["answer_latency_ms"] == {"p50": 5.0, "p95": 7.0}
