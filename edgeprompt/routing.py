@@ -48,13 +48,16 @@ def router_text(text: str, max_chars: int = 320) -> str:
 
 
 def pick_tag(scores: Mapping[str, float], fired: set[str], fit: float = FIT_THRESHOLD,
-             boost: float = RULE_BOOST) -> tuple[str, list[str], dict[str, float]]:
+             boost: float = RULE_BOOST, unsure: float = 0.0) -> tuple[str, list[str], dict[str, float]]:
     """(winner, fitting tags, combined scores): a built-in tag fits when its head probability plus
     `boost` (if one of its rules fired) reaches `fit`; the first fitting tag in precedence wins, and
-    when none fits the best combined score does."""
+    when none fits the best combined score does. A specialist winning with a combined score below
+    `unsure` is a guess: `general` answers instead (a wrong specialist is worse than the generalist)."""
     combined = {t: scores.get(t, 0.0) + (boost if t in fired else 0.0) for t in TAGS}
     fits = [t for t in TAGS if combined[t] >= fit]
     win = by_precedence(fits) or max(TAGS, key=lambda t: combined[t])
+    if win != "general" and combined[win] < unsure:
+        win = "general"
     return win, fits, combined
 
 
@@ -196,6 +199,7 @@ class Router:
                  rest: str) -> _Tagged:
         meta = self.head.meta.extra
         fit, boost = float(meta.get("fit_threshold", FIT_THRESHOLD)), float(meta.get("rule_boost", RULE_BOOST))
+        unsure = float(meta.get("unsure_below", 0.0))
         near = float(self.settings.get("custom_threshold", 0.45))
         named = [h.tag for h in hits if h.tag in custom]
         close = [t for t in custom if scores.get(t, 0.0) >= near]
@@ -204,9 +208,12 @@ class Router:
             why = "named in the request" if best in named else f"similarity {scores[best]:.2f} to its models"
             return _Tagged(best, scores, rules, f"custom tag '{best}' ({why})", rest)
         fired = {h.tag for h in hits}
-        win, fits, _ = pick_tag(scores, fired, fit, boost)
+        guess, _, _ = pick_tag(scores, fired, fit, boost)
+        win, fits, combined = pick_tag(scores, fired, fit, boost, unsure)
         support = f", rules: {', '.join(h.name for h in hits if h.tag == win)}" if win in fired else ""
-        if len(fits) > 1:
+        if win != guess:
+            reason = f"unsure ('{guess}' only {combined[guess]:.2f} < {unsure:.2f}): 'general' answers"
+        elif len(fits) > 1:
             reason = f"fits {', '.join(fits)}; '{win}' takes precedence (head {scores[win]:.2f}{support})"
         else:
             reason = f"'{win}' (head {scores[win]:.2f}{support})"

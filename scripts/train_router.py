@@ -1,10 +1,13 @@
 """Train the router's classifier head and export it to models/router/classifier.{onnx,json}.
 
-Data: the `train` split of models/router/routing_set.jsonl (written for this project). Features are the
-MiniLM embeddings of `routing.router_text(text)`, exactly what the router computes at run time. The
-weight decay and the rule-combination operating point (fit threshold, rule boost) are chosen on
-out-of-fold predictions of the train split (5 stratified folds); the `test` split is only measured,
-once, after the final head is trained on all of train.
+Data: the `train` split of models/router/routing_set.jsonl plus the phrasing sources in
+models/router/phrasings/ (terse, verbose, question, imperative, typos, non-native; all written for this
+project). Features are the MiniLM embeddings of `routing.router_text(text)`, exactly what the router
+computes at run time. The weight decay and the rule-combination operating point (fit threshold, rule
+boost, and the unsure band below which a specialist falls back to `general`) are chosen on out-of-fold
+predictions where each fold leaves one phrasing source out (the routing set's train split is one
+source). Only measured, once, after the final head is trained on everything above: the routing set's
+`test` split and models/router/heldout_phrasings.jsonl (written separately from the training phrasings).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ from edgeprompt.routing_head import export_head, torch_head  # noqa: E402
 from edgeprompt.routing_rules import TAGS, keyword_hits  # noqa: E402
 
 LABELS = list(TAGS)
+
+
+def torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the machine's two cores are shared
 
 
 def fit(x: np.ndarray, y: np.ndarray, weight_decay: float, hidden: int, seed: int, epochs: int = 300) -> Any:
@@ -62,35 +71,56 @@ def folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [np.flatnonzero(fold == f) for f in range(k)]
 
 
-def route_all(probs: np.ndarray, fired: list[set[str]], fit_t: float, boost: float) -> list[str]:
-    return [pick_tag(dict(zip(LABELS, p.tolist(), strict=True)), f, fit_t, boost)[0]
+def route_all(probs: np.ndarray, fired: list[set[str]], fit_t: float, boost: float,
+              unsure: float = 0.0) -> list[str]:
+    return [pick_tag(dict(zip(LABELS, p.tolist(), strict=True)), f, fit_t, boost, unsure)[0]
             for p, f in zip(probs, fired, strict=True)]
+
+
+def source_folds(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Leave-one-phrasing-source-out: each source's rows are one fold."""
+    sources = [r.get("source", "routing_set") for r in rows]
+    return {s: np.flatnonzero(np.array(sources) == s) for s in dict.fromkeys(sources)}
 
 
 def tune(x: np.ndarray, y: np.ndarray, rows: list[dict[str, Any]], fired: list[set[str]], hidden: int,
          seed: int) -> dict[str, Any]:
-    """Grid over weight decay, fit threshold and rule boost on out-of-fold probabilities."""
+    """Grid over weight decay, fit threshold, rule boost and unsure band on leave-one-source-out
+    probabilities; returns the best setting with its per-source accuracy."""
     best: dict[str, Any] = {"accuracy": -1.0}
+    by_source = source_folds(rows)
     for wd in (1e-4, 1e-3, 1e-2, 1e-1):
         oof = np.zeros((len(y), len(LABELS)), dtype=np.float32)
-        for held in folds(y, 5, seed):
+        for held in by_source.values():
             keep = np.setdiff1d(np.arange(len(y)), held)
             oof[held] = predict(fit(x[keep], y[keep], wd, hidden, seed), x[held])
         head_acc = float((oof.argmax(1) == y).mean())
         for fit_t in np.arange(0.30, 0.91, 0.05):
             for boost in np.arange(0.0, 0.61, 0.05):
-                acc = score(rows, route_all(oof, fired, fit_t, boost)).accuracy
-                # ties: prefer the smaller boost (lean on the learned head) and the higher threshold
-                key = (acc, -boost, fit_t)
-                if key > (best["accuracy"], -best.get("rule_boost", 0), best.get("fit_threshold", 0)):
-                    best = {"accuracy": acc, "weight_decay": wd, "fit_threshold": round(float(fit_t), 2),
-                            "rule_boost": round(float(boost), 2), "head_accuracy": head_acc}
+                for unsure in (0.0, 0.3, 0.4, 0.5, 0.6):
+                    routed = route_all(oof, fired, fit_t, boost, unsure)
+                    acc = score(rows, routed).accuracy
+                    # ties: prefer the smaller boost (lean on the learned head), the higher threshold, no band
+                    key = (acc, -boost, fit_t, -unsure)
+                    if key > (best["accuracy"], -best.get("rule_boost", 0), best.get("fit_threshold", 0),
+                              -best.get("unsure_below", 0)):
+                        per = {s: round(score([rows[i] for i in idx], [routed[i] for i in idx]).accuracy, 4)
+                               for s, idx in by_source.items()}
+                        best = {"accuracy": acc, "weight_decay": wd, "fit_threshold": round(float(fit_t), 2),
+                                "rule_boost": round(float(boost), 2), "unsure_below": unsure,
+                                "head_accuracy": head_acc, "by_source": per}
     return best
+
+
+def phrasings(folder: Path) -> list[dict[str, Any]]:
+    return [r for f in sorted(folder.glob("*.jsonl")) for r in load_set(f)]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT / "models/router/routing_set.jsonl")
+    ap.add_argument("--phrasings", type=Path, default=ROOT / "models/router/phrasings")
+    ap.add_argument("--heldout", type=Path, default=ROOT / "models/router/heldout_phrasings.jsonl")
     ap.add_argument("--out", type=Path, default=ROOT / "models/router")
     ap.add_argument("--hidden", type=int, default=0, help="0 = linear head; >0 = one hidden layer")
     ap.add_argument("--seed", type=int, default=0)
@@ -101,27 +131,41 @@ def main() -> int:
     from edgeprompt.paths import Paths, resolve_home
 
     t0 = time.time()
-    train, test = load_set(args.data, "train"), load_set(args.data, "test")
-    embedder = Embedder.load(args.cache or Paths(resolve_home()).ensure().cache, threads=2)
+    torch_threads()
+    train = load_set(args.data, "train") + phrasings(args.phrasings)
+    test, heldout = load_set(args.data, "test"), load_set(args.heldout)
+    embedder = Embedder.load(args.cache or Paths(resolve_home()).ensure().cache, threads=1)
     xtr = embedder.embed_batch([router_text(r["text"]) for r in train])
     xte = embedder.embed_batch([router_text(r["text"]) for r in test])
+    xho = embedder.embed_batch([router_text(r["text"]) for r in heldout])
     ytr = np.array([LABELS.index(r["label"]) for r in train], dtype=np.int64)
     fired_tr = [{h.tag for h in keyword_hits(r["text"])} for r in train]
     fired_te = [{h.tag for h in keyword_hits(r["text"])} for r in test]
+    fired_ho = [{h.tag for h in keyword_hits(r["text"])} for r in heldout]
 
     best = tune(xtr, ytr, train, fired_tr, args.hidden, args.seed)
-    print(f"cross-validated on train ({len(train)} rows): {json.dumps(best)}", file=sys.stderr)
+    print(f"leave-one-source-out on train ({len(train)} rows): {json.dumps(best)}", file=sys.stderr)
     model = fit(xtr, ytr, best["weight_decay"], args.hidden, args.seed)
     pte = predict(model, xte)
     head_report = score(test, [LABELS[i] for i in pte.argmax(1)])
-    router_report = score(test, route_all(pte, fired_te, best["fit_threshold"], best["rule_boost"]))
+    router_report = score(test, route_all(pte, fired_te, best["fit_threshold"], best["rule_boost"],
+                                          best["unsure_below"]))
+    pho = predict(model, xho)
+    heldout_report = score(heldout, route_all(pho, fired_ho, best["fit_threshold"], best["rule_boost"],
+                                              best["unsure_below"]))
     extra = {
         "arch": "linear" if args.hidden <= 0 else f"mlp-{args.hidden}", "hidden": max(args.hidden, 0),
         "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)", "embedder_hash": embedder.model_hash,
         "router_text_max_chars": 320, "fit_threshold": best["fit_threshold"], "rule_boost": best["rule_boost"],
-        "training": {"data": "models/router/routing_set.jsonl", "split": "train", "rows": len(train),
-                     "weight_decay": best["weight_decay"], "seed": args.seed, "cv_router_accuracy": best["accuracy"],
-                     "cv_head_accuracy": best["head_accuracy"], "source": "scripts/train_router"},
+        "unsure_below": best["unsure_below"],
+        "training": {"data": "models/router/routing_set.jsonl (train) + models/router/phrasings/*.jsonl",
+                     "split": "train", "rows": len(train), "weight_decay": best["weight_decay"], "seed": args.seed,
+                     "cv": "leave-one-phrasing-source-out", "cv_router_accuracy": round(best["accuracy"], 4),
+                     "cv_head_accuracy": round(best["head_accuracy"], 4), "cv_by_source": best["by_source"],
+                     "source": "scripts/train_router"},
+        "heldout_phrasings": {"data": "models/router/heldout_phrasings.jsonl", "rows": len(heldout),
+                              "router_accuracy": round(heldout_report.accuracy, 4),
+                              "confusion": heldout_report.confusion},
         "evaluation": {"split": "test", "rows": len(test), "head_accuracy": round(head_report.accuracy, 4),
                        "router_accuracy": round(router_report.accuracy, 4),
                        "router_ambiguous_accuracy": round(router_report.ambiguous_accuracy, 4),
@@ -133,6 +177,10 @@ def main() -> int:
           f"of {router_report.ambiguous_n}", file=sys.stderr)
     print(router_report.table(), file=sys.stderr)
     for e in router_report.errors:
+        print(f"  miss: {e['label']:>9} -> {e['routed']:<9} {e['text']}", file=sys.stderr)
+    print(f"held-out phrasings ({len(heldout)} rows): router {heldout_report.accuracy:.3f}", file=sys.stderr)
+    print(heldout_report.table(), file=sys.stderr)
+    for e in heldout_report.errors:
         print(f"  miss: {e['label']:>9} -> {e['routed']:<9} {e['text']}", file=sys.stderr)
     print(f"wrote {args.out}/classifier.onnx and classifier.json in {time.time() - t0:.1f} s", file=sys.stderr)
     return 0

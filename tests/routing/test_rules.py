@@ -63,6 +63,15 @@ def test_pick_tag_applies_precedence_among_fitting_tags() -> None:
     assert fits == [] and win in TAGS  # nothing fits: the best score, ties by precedence order
 
 
+def test_an_unsure_specialist_falls_back_to_general() -> None:
+    scores = {"code": 0.42, "documents": 0.1, "math": 0.1, "legal": 0.1, "general": 0.28}
+    assert pick_tag(scores, set(), fit=0.5, boost=0.35)[0] == "code"  # no band: the best guess
+    assert pick_tag(scores, set(), fit=0.5, boost=0.35, unsure=0.5)[0] == "general"
+    assert pick_tag(scores, {"code"}, fit=0.5, boost=0.35, unsure=0.5)[0] == "code"  # a rule makes it sure
+    legal = {"code": 0.0, "documents": 0.0, "math": 0.0, "legal": 0.45, "general": 0.55}
+    assert pick_tag(legal, set(), fit=0.5, boost=0.35, unsure=0.5)[0] == "general"  # never another specialist
+
+
 def test_router_text_keeps_short_text_and_cuts_long_text_at_both_ends() -> None:
     assert router_text("  hello   world ") == "hello world"
     long = "Please summarise this: " + "filler " * 200 + "and list the action items at the end"

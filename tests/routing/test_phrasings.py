@@ -1,0 +1,28 @@
+"""The router's phrasing sources and its held-out phrasings: well formed, balanced, and never mixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeprompt.routing_eval import load_set
+from edgeprompt.routing_rules import TAGS
+
+ROUTER = Path(__file__).resolve().parents[2] / "models" / "router"
+
+
+def test_every_phrasing_source_covers_every_route() -> None:
+    sources = sorted((ROUTER / "phrasings").glob("*.jsonl"))
+    assert len(sources) >= 6
+    for f in sources:
+        rows = load_set(f)
+        assert {r["source"] for r in rows} == {f.stem}
+        assert {r["label"] for r in rows} == set(TAGS)
+
+
+def test_held_out_phrasings_are_not_training_rows() -> None:
+    train = {r["text"].lower() for f in (ROUTER / "phrasings").glob("*.jsonl") for r in load_set(f)}
+    train |= {r["text"].lower() for r in load_set(ROUTER / "routing_set.jsonl")}
+    for name in ("heldout_phrasings.jsonl", "heldout_phrasings_2.jsonl"):
+        held = load_set(ROUTER / name)
+        assert {r["label"] for r in held} == set(TAGS)
+        assert not {r["text"].lower() for r in held} & train
