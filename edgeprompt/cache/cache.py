@@ -150,13 +150,14 @@ class Cache:
                 self._verifier_loaded = True
             return self._verifier
 
-    def _verify(self, question: str, vec: Any, e: Entry) -> dict[str, dict[str, Any]]:
+    def _verify(self, question: str, vec: Any, e: Entry,
+                checks: dict[str, gate.Check] | None = None) -> dict[str, dict[str, Any]]:
         """The pair verifier's verdict on a candidate that passed every other guard (none when not installed)."""
         v = self.verifier()
         stored = self.entries.vector(e.id) if v is not None else None
         if v is None or stored is None:
             return {}
-        same, p = v.same(vec, stored, question, e.question)
+        same, p = v.same(vec, stored, question, e.question, checks)
         return {"verifier": _check(same, f"same question: probability {p:.3f}, needs {v.min_probability:.3f}")}
 
     def guards(self, q: CacheQuery, e: Entry, sim: float, vec: Any = None) -> dict[str, dict[str, Any]]:
@@ -172,9 +173,10 @@ class Cache:
                                 "retrieved chunks and document versions"),
             "ttl": _check(e.age_s <= ttl, f"{e.age_s:.0f} s old, ttl {ttl:.0f} s"),
         }
-        out.update({k: c.as_dict() for k, c in gate.compare(q.question, e.question).items()})
+        checks = gate.compare(q.question, e.question)
+        out.update({k: c.as_dict() for k, c in checks.items()})
         if vec is not None and all(g["pass"] for g in out.values()):
-            out.update(self._verify(q.question, vec, e))
+            out.update(self._verify(q.question, vec, e, checks))
         return out
 
     def _hit(self, level: str, e: Entry, sim: float, guards: dict[str, dict[str, Any]]) -> Lookup:
@@ -192,10 +194,11 @@ class Cache:
             return self._hit("fallback", e, 1.0, {"age": _check(True, f"{e.age_s:.0f} s old")})
         vec = self._memo().embed(question)
         for cand, sim in self.entries.nearest(vec, None):
-            checks = {k: c.as_dict() for k, c in gate.compare(question, cand.question).items()}
+            found = gate.compare(question, cand.question)
+            checks = {k: c.as_dict() for k, c in found.items()}
             if (sim >= self.threshold and cand.model_key.startswith(f"{model_id}/") and cand.created_at >= newer
                     and all(c["pass"] for c in checks.values())):
-                checks.update(self._verify(question, vec, cand))
+                checks.update(self._verify(question, vec, cand, found))
                 if all(c["pass"] for c in checks.values()):
                     return self._hit("fallback", cand, sim, checks)
         return MISS

@@ -30,9 +30,10 @@ def _content_words(text: str) -> set[str]:
     return {w.removesuffix("s") for w in _WORD.findall(text.lower()) if w not in gate.COMMON}
 
 
-def lexical(text_a: str, text_b: str) -> list[float]:
-    """Gate failures (one flag per check) and content-word overlap: what embeddings blur."""
-    checks = gate.compare(text_a, text_b)
+def lexical(text_a: str, text_b: str, checks: dict[str, gate.Check] | None = None) -> list[float]:
+    """Gate failures (one flag per check) and content-word overlap: what embeddings blur. `checks`: the
+    gate's verdict when the caller has it already (the cache does)."""
+    checks = checks or gate.compare(text_a, text_b)
     a, b = _content_words(text_a), _content_words(text_b)
     union = a | b
     return [float(not checks[g].passed) for g in gate.GATES] + [
@@ -40,12 +41,13 @@ def lexical(text_a: str, text_b: str) -> list[float]:
         abs(len(text_a) - len(text_b)) / max(len(text_a), len(text_b), 1)]
 
 
-def features(u: np.ndarray, v: np.ndarray, text_a: str, text_b: str) -> np.ndarray:
+def features(u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
+             checks: dict[str, gate.Check] | None = None) -> np.ndarray:
     """One row of model input for the pair (u, v are L2-normalised MiniLM vectors); symmetric in a, b."""
     import numpy as np
 
     cos = float(np.dot(u, v))
-    return np.concatenate([u * v, np.abs(u - v), [cos], lexical(text_a, text_b)]).astype(np.float32)
+    return np.concatenate([u * v, np.abs(u - v), [cos], lexical(text_a, text_b, checks)]).astype(np.float32)
 
 
 def width(dim: int = 384) -> int:
@@ -77,11 +79,13 @@ class Verifier:
 
         return self.session.run(None, {"features": np.asarray(rows, dtype=np.float32)})[0].reshape(-1)
 
-    def probability(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str) -> float:
-        return float(self.probabilities(features(u, v, text_a, text_b)[None, :])[0])
+    def probability(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
+                    checks: dict[str, gate.Check] | None = None) -> float:
+        return float(self.probabilities(features(u, v, text_a, text_b, checks)[None, :])[0])
 
-    def same(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str) -> tuple[bool, float]:
-        p = self.probability(u, v, text_a, text_b)
+    def same(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
+             checks: dict[str, gate.Check] | None = None) -> tuple[bool, float]:
+        p = self.probability(u, v, text_a, text_b, checks)
         return p >= self.min_probability, p
 
 
