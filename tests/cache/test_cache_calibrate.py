@@ -32,6 +32,16 @@ def test_choose_takes_the_lowest_threshold_reaching_the_target() -> None:
     assert calibrate.choose_recall(s, 1.0) == pytest.approx(0.96)
 
 
+def test_verifier_point_takes_the_most_recall_at_the_target() -> None:
+    s = calibrate.Scored(np.array([0.99, 0.98, 0.97, 0.9, 0.85, 0.6]), np.array([True] * 6),
+                         np.array([1, 0, 1, 1, 0, 1]), np.array([0.9, 0.2, 0.8, 0.7, 0.75, 0.95]))
+    assert calibrate.choose_point(s, 1.0, min_hits=1, floors=[0.5, 0.8]) == (0.5, 0.8)  # 0.95, 0.9, 0.8: 3 of 4
+    assert calibrate.choose_point(s, 1.0, min_hits=1, floors=[0.8]) == (0.8, 0.8)
+    assert calibrate.at(s, 0.8, min_probability=0.8)["hits"] == 2  # the probability vetoes, the cosine admits
+    assert calibrate.choose_point(s, 1.0, min_hits=5) == (1.0, 1.0)  # nothing reaches it: serve nothing
+    assert [p["hits"] for p in calibrate.curve(s, "verifier", points=2)] == [6, 0]
+
+
 def test_auc_and_ranking_ceilings() -> None:
     labels = np.array([1, 1, 0, 0])
     assert calibrate.auc(np.array([0.9, 0.8, 0.2, 0.1]), labels) == 1.0
