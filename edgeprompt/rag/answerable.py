@@ -37,7 +37,9 @@ _UNIT = re.compile(r"\s?(?:%|°\s?[CF]\b|(?:per cent|percent|days?|weeks?|months
                    r"nights?|kg|g|lbs?|psi|miles?|km|mph|ml|cm|mm|usd|eur|dollars?|euros?|people|persons|"
                    r"times|points?)\b)", re.I)
 _LABEL = re.compile(r"^\s*([A-Za-z][\w /()'’-]{0,40}):\s+(\S.*)$")
-_CLAUSE = re.compile(r"\s*[,;:()\[\]—–]\s*|\s+-\s+|\s+(?:and|which|who|that|while|whereas|but)\s+")
+# clause breaks: a comma, semicolon or colon before a space (not the comma of "5,000"), brackets, dashes
+_CLAUSE = re.compile(r"\s*[,;:](?=\s)\s*|\s*[()\[\]—–]\s*|\s+-\s+|\s+(?:and|which|who|that|while|whereas|but)\s+")
+_CURRENCY = re.compile(r"[$€£¥]|\b(?:usd|eur|gbp|jpy|dollars?|euros?|pounds?|yen)\b", re.I)
 _EDGE = re.compile(r"^(?:the|a|an|and|or|of|in|on|at|to|by|for|with|from|as|is|was|were|are)\s+|[\s.,;:]+$", re.I)
 _PART = re.compile(r"\s*(?:,\s*)?\band\s+(?=(?:what|when|where|who|which|how|the|its|their|his|her|my)\b)", re.I)
 _MARKUP = re.compile(r"\*\*|__|`")
@@ -163,10 +165,13 @@ def span(question: str, what: Asked, sentence: str) -> str:
                [m.span() for m in words if stem(m.group()) in q] or [(0, 0)])
     found = [(a, b) for a, b in values(what.kind, text) if not _stems(text[a:b]) <= q or what.kind == "code"]
     if found:
-        def nearness(ab: tuple[int, int]) -> tuple[bool, int, int]:
+        def nearness(ab: tuple[int, int]) -> tuple[bool, bool, int, int]:
             gaps = [(text[min(ab[1], y):max(ab[0], x)], abs(ab[0] - x)) for x, y in anchors]
             apart = min(gaps, key=lambda g: (bool(_BREAK.search(g[0])), g[1]))
-            return bool(_BREAK.search(apart[0])), apart[1], ab[0]
+            # an amount asked for: one written as money ("$1,020") before a bare number ("CrossClimate 2")
+            bare = what.kind == "money" and not (_CURRENCY.search(text[max(0, ab[0] - 1):ab[1]]) or
+                                                 _CURRENCY.match(text[ab[1]:].lstrip()))
+            return bare, bool(_BREAK.search(apart[0])), apart[1], ab[0]
 
         a, b = min(found, key=nearness)
         if what.kind in ("number", "money", "duration") and (unit := _UNIT.match(text, b)):
