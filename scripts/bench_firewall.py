@@ -41,8 +41,10 @@ def pct(values: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(q * len(s)))], 3) if s else 0.0
 
 
-def stage1(dev: Path, models: Path) -> dict[str, Any]:
-    scanner = Scanner(load_pack(models), Classifier.load(models))
+def stage1(dev: Path, models: Path, cache: Path) -> dict[str, Any]:
+    from edgeprompt.embed import Embedder
+
+    scanner = Scanner(load_pack(models), Classifier.load(models, Embedder.load(cache).embed_batch))
     rows = evaluate.read_jsonl(dev)
     _, test = evaluate.split(rows)
     first = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
@@ -137,12 +139,14 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--models", type=Path, default=Path("/nonexistent-edgeprompt-home/models"),
                     help="a models folder whose firewall/ overrides the shipped rules.toml / classifier")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edgeprompt-train",
+                    help="where the MiniLM ONNX export is kept")
     args = ap.parse_args()
     for p in (args.dev, args.pii):
         if not p.is_file():
             print(f"bench_firewall: {p} not found", file=sys.stderr)
             return 2
-    report = {"cpus": os.cpu_count(), "stage1": stage1(args.dev, args.models), "stage3": stage3(args.pii),
+    report = {"cpus": os.cpu_count(), "stage1": stage1(args.dev, args.models, args.cache), "stage3": stage3(args.pii),
               "audit": audit()}
     if args.json:
         print(json.dumps(report, indent=2))

@@ -1,16 +1,20 @@
-"""Train the stage-1 classifier head and export it to models/firewall/classifier.{onnx,json}.
+"""Train the stage-1 classifier head, measure it leave-one-source-out, and export it to models/firewall/.
 
-Data: the 70 % side of the dev set (`edgeprompt.firewall.evaluate.split`) plus our own examples in
-models/firewall/extra_train.jsonl. BIPIA documents with an inserted instruction are left out: the
-head sees text without its context, and the same sentence is benign when the user types it (the
-`bipia_instruction_as_direct_request` rows), so document-only rules handle those (rules.toml).
-The operating point is tuned on out-of-fold predictions of the
-70 % and our own examples only (5 folds): the head's output bias is shifted so that the scanner's flag
-threshold of 0.5 holds the dev set's benign flag rate at or under --target-fpr AND the flag rate on
-our own benign examples (short turns, everyday imperatives, corrections, security questions, personas
-in six languages) at or under --target-own-fpr. Our own rows weigh --own-weight times a dev row in the
-loss: they are the nearest thing to what users type, and the dev set has few short benign texts.
-The 30 % side and tests/firewall/data/ are only measured, never tuned on.
+Data (`edgeprompt.firewall.corpus`): the 70 % side of ../shared/datasets/injection/dev.jsonl, our own examples
+(models/firewall/extra_train.jsonl) and every public data file in models/firewall/data/ (models/firewall/
+DATA.md: source, commit, licence). Features (`edgeprompt.firewall.features`): hashed n-grams of the
+normalised text, its MiniLM sentence vector and its context (user / document / tool).
+
+Leave-one-source-out: for every source, a head is trained on all the other sources and measured on the
+one left out (recall on its attacks, flag rate on its benign rows). Each fold picks its own operating point
+from out-of-fold predictions of its training sources only, as the shipped model does, so nothing of the
+held-out source is seen. The mean over folds is the figure that predicts text nobody here wrote.
+
+Then the shipped head trains on everything; its output bias is shifted so that the scanner's flag
+threshold (0.5) keeps the out-of-fold flag rate of every benign source at or under --target-fpr on
+average and of our own benign turns at or under --target-own-fpr. ../shared/benchmarks/ is never read.
+
+    scripts/train_firewall [--loso-only] [--json]
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,147 +33,254 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeprompt.firewall import evaluate, head  # noqa: E402
-from edgeprompt.firewall.features import featurize  # noqa: E402
+from edgeprompt.firewall import corpus, evaluate, features, head  # noqa: E402
 from edgeprompt.firewall.normalize import normalize  # noqa: E402
 from edgeprompt.firewall.rules import load_pack, rule_score  # noqa: E402
-from edgeprompt.firewall.scanner import combine  # noqa: E402
+from edgeprompt.firewall.scanner import MENTION_FACTOR  # noqa: E402
+
+CACHE = Path.home() / ".cache" / "edgeprompt-train"
+SHIFTS = np.arange(-6.0, 6.01, 0.1)
 
 
-def rows_for_training(dev: Path, extra: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    train, test = evaluate.split(evaluate.read_jsonl(dev))
-    train = [r for r in train if not str(r.get("subset", "")).startswith("bipia_injected")]
-    own = [{**r, "subset": "own_" + ("attack" if r["label"] else "benign"), "id": f"own-{i}"}
-           for i, r in enumerate(evaluate.read_jsonl(extra))]
-    return train + own, test
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
-def sample_weights(y: np.ndarray, own: np.ndarray, own_weight: float) -> np.ndarray:
-    """Balanced classes, then our own rows `own_weight` times heavier; mean 1."""
-    pos = max(1, int(y.sum()))
-    w = np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * max(1, len(y) - pos))) * np.where(own, own_weight, 1.0)
-    return (w / w.mean()).astype(np.float32)
+def embed_all(texts: list[str]) -> np.ndarray:
+    """MiniLM vectors of the normalised texts, cached by text hash (embedding is most of the run time)."""
+    from edgeprompt.embed import Embedder
+
+    store = CACHE / "firewall-embeddings.npz"
+    known: dict[str, np.ndarray] = {}
+    if store.is_file():
+        with np.load(store) as z:
+            known = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
+    keys = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in texts]
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+    if todo:
+        emb = Embedder.load(CACHE, threads=1)  # a shared 2-core machine: spinning threads only cost
+        t0 = time.time()
+        for start in range(0, len(todo), 256):
+            part = todo[start:start + 256]
+            for (k, _), v in zip(part, emb.embed_batch([t for _, t in part]), strict=True):
+                known[k] = v
+            progress(f"  embedded {min(start + 256, len(todo))}/{len(todo)} ({time.time() - t0:.0f} s)")
+            if start % 2048 == 0 or start + 256 >= len(todo):  # keep what is done if the run is stopped
+                CACHE.mkdir(parents=True, exist_ok=True)
+                np.savez(store, keys=np.array(list(known)), vecs=np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int, hidden: int, seed: int) -> Any:
-    import torch
+def training_features(texts: list[str], contexts: list[str]) -> Features:
+    """`features.assemble`'s columns, the n-gram part kept sparse (built in slices to bound memory)."""
+    from scipy import sparse
 
-    torch.set_num_threads(1)  # a small dense problem: one thread is as fast and leaves the other core free
-    torch.manual_seed(seed)
-    model = head.build(x.shape[1], hidden, seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
-    xt, yt, wt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)), torch.from_numpy(w)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(yt), generator=gen).split(64):
-            opt.zero_grad()
-            loss = (loss_fn(model(xt[idx]), yt[idx]) * wt[idx]).sum() / wt[idx].sum()
-            loss.backward()
-            opt.step()
-    model.eval()
-    return model
+    emb = embed_all(texts)
+    hashed = sparse.vstack([sparse.csr_matrix(features.hashed(texts[i:i + 1000]))
+                            for i in range(0, len(texts), 1000)]).tocsr()
+    dense = features.assemble(np.zeros((len(texts), 0), dtype=np.float32), emb, contexts)
+    return Features(hashed, dense)
 
 
-def margins(model: Any, x: np.ndarray) -> np.ndarray:
-    """logit(attack) - logit(benign): the value the bias shift moves."""
-    import torch
-
-    with torch.no_grad():
-        logits = model(torch.from_numpy(x)).numpy()
-    return logits[:, 1] - logits[:, 0]
-
-
-def rule_scores(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+def rule_parts(rows: list[corpus.Example], norms: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(rule score, mentions-an-attack flag) per row, as the scanner computes them."""
     pack = load_pack(ROOT / "nonexistent-home")  # a home without an installed pack: the shipped rules
-    hits = [pack.match(normalize(r["text"]), evaluate.context_of(r)) for r in rows]
+    hits = [pack.match(n, "document" if r.context != "user" else "user") for r, n in zip(rows, norms, strict=True)]
     return (np.array([rule_score(h) for h in hits]),
             np.array([any(x.rule.kind == "mention" for x in h) for h in hits]))
 
 
-def scores(m: np.ndarray, shift: float, r: np.ndarray, mention: np.ndarray) -> np.ndarray:
-    p = 1.0 / (1.0 + np.exp(-(m + shift)))
-    return np.array([combine(float(a), float(b), bool(c)) for a, b, c in zip(p, r, mention, strict=True)])
+def weights(y: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """Every source weighs the same in the loss (a big source must not set the boundary alone), and within a
+    source both classes weigh the same; mean 1."""
+    w = np.zeros(len(y), dtype=np.float64)
+    for s in np.unique(src):
+        for lab in (0, 1):
+            m = (src == s) & (y == lab)
+            if m.any():
+                w[m] = 1.0 / m.sum()
+    # a source of one class only counts half (it speaks to one side of the boundary)
+    for s in np.unique(src):
+        m = src == s
+        if len(np.unique(y[m])) == 1:
+            w[m] *= 0.5
+    # then the classes are balanced overall
+    for lab in (0, 1):
+        m = y == lab
+        w[m] *= 0.5 / w[m].sum()
+    return (w / w.mean()).astype(np.float32)
 
 
-def pick_shift(m: np.ndarray, r: np.ndarray, mention: np.ndarray, limits: list[tuple[np.ndarray, float]]) -> float:
-    """The largest bias shift whose flag rate on each benign group stays <= its limit (else the smallest)."""
-    ok = []
-    for s in np.arange(-6.0, 6.01, 0.1):
-        flagged = scores(m, float(s), r, mention) >= 0.5
-        if all(flagged[mask].mean() <= limit for mask, limit in limits if mask.any()):
-            ok.append(float(s))
-    return max(ok) if ok else -6.0
+class Features:
+    """The training matrix in two parts: the hashed n-grams as CSR (~97 % zeros) and the dense rest (sentence
+    vector and context): `features.assemble`'s columns without a dense [n, 16k] matrix."""
+
+    def __init__(self, hashed: Any, dense: np.ndarray) -> None:
+        self.hashed, self.dense = hashed, dense
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.hashed.shape[0], self.hashed.shape[1] + self.dense.shape[1]
+
+    def __getitem__(self, idx: Any) -> Features:
+        return Features(self.hashed[idx], self.dense[idx])
+
+    def csr(self) -> Any:
+        from scipy import sparse
+
+        return sparse.hstack([self.hashed, sparse.csr_matrix(self.dense)]).tocsr()
 
 
-def shift_bias(model: Any, shift: float) -> None:
+def fit(x: Features, y: np.ndarray, w: np.ndarray, c: float, seed: int) -> Any:
+    """An L2 logistic regression (liblinear on the sparse matrix: seconds, where a torch loop over the same
+    16k-wide input took minutes per epoch on two shared cores), returned as `head.build`'s linear head."""
     import torch
+    from sklearn.linear_model import LogisticRegression
 
-    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-    with torch.no_grad():
-        last.bias[1] += shift / 2
-        last.bias[0] -= shift / 2
+    lr = LogisticRegression(C=c, solver="liblinear", max_iter=200, random_state=seed)
+    lr.fit(x.csr(), y, sample_weight=w)
+    module = head.build(x.shape[1], 0, seed)
+    coef, bias = lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
+    with torch.no_grad():  # two softmax columns whose difference is the logistic margin
+        module[0].weight[1] = torch.from_numpy(coef / 2)
+        module[0].weight[0] = torch.from_numpy(-coef / 2)
+        module[0].bias[1], module[0].bias[0] = bias / 2, -bias / 2
+    return module.eval()
+
+
+def margins(model: Any, x: Features) -> np.ndarray:
+    """logit(attack) - logit(benign) of a linear head: the value the bias shift moves (a sparse product)."""
+    w = model[0].weight.detach().numpy()
+    b = model[0].bias.detach().numpy()
+    return np.asarray(x.csr() @ (w[1] - w[0])).ravel() + float(b[1] - b[0])
+
+
+def scores(m: np.ndarray, shift: float, r: np.ndarray, mention: np.ndarray) -> np.ndarray:
+    """The scanner's `combine` over arrays: 1-(1-p)(1-r), damped for text that mentions attacks."""
+    p = 1.0 / (1.0 + np.exp(-(m + shift)))
+    out = 1.0 - (1.0 - p) * (1.0 - r)
+    return np.where(mention, out * MENTION_FACTOR, out)
+
+
+def pick_shift(m: np.ndarray, r: np.ndarray, mention: np.ndarray, src: np.ndarray, y: np.ndarray,
+               target_fpr: float, own: np.ndarray, target_own: float) -> float:
+    """The largest shift at which the mean benign flag rate over sources stays <= target_fpr and our own
+    benign turns <= target_own (else the smallest shift tried)."""
+    benign_sources = [src == s for s in np.unique(src[y == 0])]
+    for s in SHIFTS[::-1]:
+        flagged = scores(m, float(s), r, mention) >= 0.5
+        mean_fpr = float(np.mean([flagged[b & (y == 0)].mean() for b in benign_sources])) if benign_sources else 0.0
+        own_b = own & (y == 0)
+        if mean_fpr <= target_fpr and (not own_b.any() or flagged[own_b].mean() <= target_own):
+            return float(s)
+    return float(SHIFTS[0])
+
+
+def oof_margins(x: np.ndarray, y: np.ndarray, src: np.ndarray, groups: np.ndarray, folds: int,
+                train: Callable[[np.ndarray], Any]) -> np.ndarray:
+    """Out-of-fold margins, folds grouped so a document and its twin stay together."""
+    fold = np.array([int(hashlib.sha256(g.encode()).hexdigest()[:6], 16) % folds for g in groups])
+    out = np.zeros(len(y))
+    for k in range(folds):
+        out[fold == k] = margins(train(fold != k), x[fold == k])
+    return out
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, default=evaluate.default_devset())
     ap.add_argument("--extra", type=Path, default=ROOT / "models/firewall/extra_train.jsonl")
+    ap.add_argument("--data", type=Path, default=ROOT / "models/firewall/data")
     ap.add_argument("--out", type=Path, default=ROOT / "models/firewall")
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--hidden", type=int, default=0, help="0 = a linear head (measured best here)")
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--target-fpr", type=float, default=0.006, help="benign flag rate on the dev set's 70 %%")
-    ap.add_argument("--target-own-fpr", type=float, default=0.04, help="flag rate on our own benign examples")
-    ap.add_argument("--own-weight", type=float, default=2.0, help="loss weight of our own rows vs a dev row")
+    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    ap.add_argument("--folds", type=int, default=3, help="inner folds that pick each operating point")
+    ap.add_argument("--target-fpr", type=float, default=0.02, help="mean benign flag rate over sources, out of fold")
+    ap.add_argument("--target-own-fpr", type=float, default=0.04, help="flag rate on our own benign turns")
+    ap.add_argument("--loso-only", action="store_true", help="measure leave-one-source-out; export nothing")
+    ap.add_argument("--skip-loso", action="store_true", help="train and export without the per-source folds")
+    ap.add_argument("--cap", type=int, default=1000, help="at most this many rows of one source and label "
+                    "(a deterministic sample; keeps a run within the hour on two cores)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if not args.dev.is_file():
-        print(f"train_firewall: dev set not found at {args.dev}", file=sys.stderr)
-        return 2
     t0 = time.time()
-    train, _test = rows_for_training(args.dev, args.extra)
-    y = np.array([int(r["label"]) for r in train])
-    x = featurize([r["text"] for r in train])
-    r, mention = rule_scores(train)
-    benign_user = np.array([r_.get("subset") in evaluate.USER_BENIGN for r_ in train])
-    own = np.array([str(r_.get("subset")).startswith("own_") for r_ in train])
-    w = sample_weights(y, own, args.own_weight)
-    fold = np.array([int(hashlib.sha256(str(r_.get("pair_id") or r_["id"]).encode()).hexdigest()[:6], 16) % args.folds
-                     for r_ in train])
-    oof = np.zeros(len(train))
-    for k in range(args.folds):
-        model = fit(x[fold != k], y[fold != k], w[fold != k], args.epochs, args.hidden, args.seed)
-        oof[fold == k] = margins(model, x[fold == k])
-    own_benign, own_attack = own & (y == 0), own & (y == 1)
-    shift = pick_shift(oof, r, mention, [(benign_user, args.target_fpr), (own_benign, args.target_own_fpr)])
-    flagged = scores(oof, shift, r, mention) >= 0.5
-    direct = np.array([r_.get("subset") in evaluate.DIRECT_ATTACKS for r_ in train])
-    oof_rates = {"oof_benign_flag_rate": flagged[benign_user].mean(), "oof_direct_recall": flagged[direct].mean(),
-                 "oof_own_benign_flag_rate": flagged[own_benign].mean(),
-                 "oof_own_attack_recall": flagged[own_attack].mean()}
-    print("out-of-fold on the training side: shift " + f"{shift:+.1f}, "
-          + ", ".join(f"{k[4:]} {v:.4f}" for k, v in oof_rates.items()), file=sys.stderr)
-    model = fit(x, y, w, args.epochs, args.hidden, args.seed)
-    shift_bias(model, shift)
+    rows = corpus.cap(corpus.load(args.dev if args.dev.is_file() else None, args.extra, args.data), args.cap)
+    if not rows:
+        print("train_firewall: no training rows found", file=sys.stderr)
+        return 2
+    progress(f"{len(rows)} rows from {len({r.source for r in rows})} sources; featurizing")
+    norms = [normalize(r.text) for r in rows]
+    texts = [n.text for n in norms]
+    x = training_features(texts, [r.context for r in rows])
+    y = np.array([r.label for r in rows])
+    src = np.array([r.source for r in rows])
+    groups = np.array([r.group for r in rows])
+    own = src == corpus.OWN_SOURCE
+    r, mention = rule_parts(rows, norms)
+    progress(f"features ready ({time.time() - t0:.0f} s)")
+
+    def trainer(mask_all: np.ndarray) -> Callable[[np.ndarray], Any]:
+        idx_all = np.flatnonzero(mask_all)
+
+        def train(mask: np.ndarray) -> Any:
+            idx = idx_all[mask]
+            return fit(x[idx], y[idx], weights(y[idx], src[idx]), args.c, args.seed)
+        return train
+
+    def operating_point(mask: np.ndarray) -> float:
+        idx = np.flatnonzero(mask)
+        m = oof_margins(x[idx], y[idx], src[idx], groups[idx], args.folds, trainer(mask))
+        return pick_shift(m, r[idx], mention[idx], src[idx], y[idx], args.target_fpr, own[idx], args.target_own_fpr)
+
+    loso: dict[str, Any] = {}
+    if not args.skip_loso:
+        folds = []
+        for s in sorted(set(src.tolist())):
+            held = src == s
+            shift = operating_point(~held)
+            model = trainer(~held)(np.ones((~held).sum(), dtype=bool))
+            flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
+            yy = y[held]
+            fold = {"source": s, "attacks": int(yy.sum()), "benign": int((yy == 0).sum()), "shift": round(shift, 2),
+                    "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
+                    "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None}
+            folds.append(fold)
+            progress(f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} "
+                     f"(shift {shift:+.1f}, {time.time() - t0:.0f} s)")
+        recalls = [f["recall"] for f in folds if f["recall"] is not None]
+        fprs = [f["fpr"] for f in folds if f["fpr"] is not None]
+        loso = {"folds": folds, "sources": len(folds),
+                "mean_recall": round(float(np.mean(recalls)), 4) if recalls else None,
+                "mean_fpr": round(float(np.mean(fprs)), 4) if fprs else None}
+        progress(f"leave-one-source-out: mean recall {loso['mean_recall']} at mean FPR {loso['mean_fpr']} "
+                 f"over {len(folds)} sources")
+    if args.loso_only:
+        print(json.dumps({"leave_one_source_out": loso}, indent=None if args.json else 2))
+        return 0
+
+    everything = np.ones(len(y), dtype=bool)
+    shift = operating_point(everything)
+    model = trainer(everything)(everything)
+    head.shift_bias(model, shift)
+    sources = {}
+    for s in sorted(set(src.tolist())):
+        m = src == s
+        sources[s] = {"attacks": int(y[m].sum()), "benign": int((y[m] == 0).sum()),
+                      "languages": sorted({rows[i].lang for i in np.flatnonzero(m)})}
+    data_hash = hashlib.sha256("\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}"
+                                                for r in rows)).encode()).hexdigest()
     trained = {
-        "dev_sha256": hashlib.sha256(args.dev.read_bytes()).hexdigest(),
-        "extra_sha256": hashlib.sha256(args.extra.read_bytes()).hexdigest(),
-        "rows": len(train), "split_seed": evaluate.SPLIT_SEED, "train_share": evaluate.TRAIN_SHARE,
-        "epochs": args.epochs, "own_weight": args.own_weight, "bias_shift": round(shift, 2),
-        "target_fpr": args.target_fpr, "target_own_fpr": args.target_own_fpr,
-        **{k: round(float(v), 4) for k, v in oof_rates.items()},
-        "date": time.strftime("%Y-%m-%d"),
-        "data_note": "trained on research data (Tensor Trust has no licence; BIPIA MIT; awesome-chatgpt-prompts "
-                     "CC0) plus edgeprompt's own examples; see models/firewall/README.md",
+        "rows": len(rows), "data_sha256": data_hash, "c": args.c, "cap": args.cap,
+        "bias_shift": round(shift, 2), "target_fpr": args.target_fpr, "target_own_fpr": args.target_own_fpr,
+        "sources": sources, "leave_one_source_out": loso, "date": time.strftime("%Y-%m-%d"),
+        "data_note": "public data files with their licences in models/firewall/DATA.md, the dev set's 70 % side "
+                     "(Tensor Trust has no licence file; BIPIA MIT; awesome-chatgpt-prompts CC0) and edgeprompt's "
+                     "own examples",
     }
     onnx_path, _ = head.export(model, args.out, trained=trained)
-    print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.1f} s",
-          file=sys.stderr)
-    print(json.dumps(trained, indent=2))
-    return 0 if math.isfinite(shift) else 1
+    progress(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f} s")
+    print(json.dumps(trained, indent=None if args.json else 2))
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprompt.commands import add_command, add_group
 from edgeprompt.errors import UsageError
+from edgeprompt.firewall.features import CONTEXTS
 
 if TYPE_CHECKING:
     from edgeprompt.cli import Context
@@ -20,9 +21,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_command(g, "scan", "score a text for prompt injection (or '-' for JSON Lines of {\"text\": …})",
                     common, cmd_scan)
     p.add_argument("text", help="the text, or - to read JSON Lines from stdin")
-    p.add_argument("--context", choices=["user", "document"], default="user",
-                   help="user: the user's own turn; document: retrieved text (indirect injection)")
+    p.add_argument("--context", choices=list(CONTEXTS), default="user",
+                   help="user: the user's own turn; document: retrieved text (indirect injection); tool: a tool's "
+                        "output")
     p.add_argument("--no-audit", action="store_true", help="do not record the decisions in the audit log")
+    add_command(g, "status", "what guards this home: the classifier's version, training sources and "
+                "leave-one-source-out figures, the rule pack, the thresholds", common, cmd_status)
     p = add_command(g, "check-output", "find PII, secrets and leaks in an answer and redact them "
                     "(or '-' for JSON Lines of {\"text\": …})", common, cmd_check_output)
     p.add_argument("text", help="the answer, or - to read JSON Lines from stdin")
@@ -83,8 +87,8 @@ def cmd_scan(args: argparse.Namespace, ctx: Context) -> int:
 
     def line(rec: dict[str, Any]) -> dict[str, Any]:
         context = rec.get("context", args.context)
-        if context not in ("user", "document"):
-            raise UsageError(f"context must be user or document, got {context!r}")
+        if context not in CONTEXTS:
+            raise UsageError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
         return one(rec["text"], context)
 
     if args.text == "-":
@@ -93,6 +97,44 @@ def cmd_scan(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("the text is empty")
     v = one(args.text, args.context)
     ctx.emit(v, lambda: _verdict_line(v))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.firewall.classifier import Classifier
+    from edgeprompt.firewall.rules import load_pack
+
+    rt = ctx.runtime()
+    section = rt.settings.section("firewall")
+    model = Classifier.load(rt.paths.models).as_dict()
+    trained = model.get("trained") or {}
+    loso = trained.get("leave_one_source_out") or {}
+    rules = load_pack(rt.paths.models).as_dict()
+    out = {"enabled": bool(section["enabled"]),
+           "thresholds": {k: section[k] for k in ("flag_threshold", "block_threshold", "document_flag_threshold",
+                                                  "document_block_threshold")},
+           "classifier": {"origin": model["origin"], "path": model["path"], "featurizer": model["featurizer"],
+                          "version": trained.get("date"), "data_sha256": trained.get("data_sha256"),
+                          "rows": trained.get("rows"), "sources": trained.get("sources", {}),
+                          "leave_one_source_out": loso},
+           "rules": {"name": rules["name"], "version": rules["version"], "rules": rules["rules"]}}
+
+    def text() -> str:
+        c = out["classifier"]
+        lines = [f"firewall    {'on' if out['enabled'] else 'off'} · flag {section['flag_threshold']} · block "
+                 f"{section['block_threshold']} (documents {section['document_flag_threshold']} / "
+                 f"{section['document_block_threshold']})",
+                 f"classifier  {c['origin']} · {c['featurizer']} · trained {c['version'] or 'unknown'} on "
+                 f"{c['rows'] or '?'} rows from {len(c['sources'])} sources",
+                 f"rule pack   {rules['name']} {rules['version']} · {rules['rules']} rules"]
+        if loso:
+            lines.append(f"leave-one-source-out: mean recall {loso.get('mean_recall')} at mean FPR "
+                         f"{loso.get('mean_fpr')} over {loso.get('sources')} sources")
+            lines += [f"  {f['source']:<32} recall {f['recall'] if f['recall'] is not None else '-':<7} "
+                      f"FPR {f['fpr'] if f['fpr'] is not None else '-'}" for f in loso.get("folds", [])]
+        return "\n".join(lines)
+
+    ctx.emit(out, text)
     return 0
 
 

@@ -47,7 +47,7 @@ def _firewall() -> HeadSpec:
     from edgeprompt.firewall.classifier import Classifier
 
     def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
-        return features.featurize(texts)
+        return features.featurize(texts, rt.embedder().embed_batch)
 
     def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
         return head.export(module, folder, **extra)
@@ -59,24 +59,11 @@ def _firewall() -> HeadSpec:
         from edgeprompt.firewall.rules import shipped_dir
 
         desc = json.loads((shipped_dir() / "classifier.json").read_text())
-        weights = _initializers(shipped_dir() / "classifier.onnx")
-        layers = sorted(int(k[1:]) for k in weights if k.startswith("w"))
-        # Gemm weights are stored [out, in] (transB=1), as torch.nn.Linear keeps them; Linear i sits at
-        # Sequential index 2*i (a ReLU between layers)
-        state = {f"{2 * i}.{part}": weights[f"{part[0]}{i}"] for i in layers for part in ("weight", "bias")}
-        return int(desc.get("hidden", 0)), state
+        return int(desc.get("hidden", 0)), head.state_from_onnx(shipped_dir() / "classifier.onnx")
 
     return HeadSpec("firewall", "firewall-model", tuple(head.LABELS), features.DIM, featurize,
                     lambda hidden, seed: head.build(features.DIM, hidden, seed), export, validate, head.HIDDEN,
                     shipped)
-
-
-def _initializers(path: Path) -> dict[str, Any]:
-    import onnx
-    import torch
-    from onnx import numpy_helper
-
-    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(str(path)).graph.initializer}
 
 
 def _router() -> HeadSpec:

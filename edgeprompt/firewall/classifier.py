@@ -1,5 +1,7 @@
 """The stage-1 classifier at run time: `features.featurize_normalized` → ONNX head → P(attack).
 
+The featurizer needs the MiniLM embedder (`edgeprompt.embed.Embedder.embed_batch`), passed in as `embed`.
+
 The model is looked up first in `<home>/models/firewall/` (installed by `federation import` or
 `firewall intel import`), then in the shipped `models/firewall/`. Its `classifier.json` must name the
 same featurizer and dimension as this code, or the model is refused.
@@ -14,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from edgeprompt.errors import ModelLoadError
-from edgeprompt.firewall.features import DIM, FEATURIZER, featurize_normalized
+from edgeprompt.firewall.features import DIMS, EMBED_DIM, FEATURIZER, Embed, featurize_normalized
 from edgeprompt.firewall.rules import shipped_dir
 
 
 def check_description(desc: dict[str, Any], where: str) -> None:
-    """Refuse a model built for another featurizer, dimension or label order."""
-    if desc.get("featurizer") != FEATURIZER or int(desc.get("dim", -1)) != DIM:
-        raise ModelLoadError(f"{where}: built for featurizer {desc.get('featurizer')!r} dim {desc.get('dim')}, "
-                             f"this edgeprompt uses {FEATURIZER!r} dim {DIM}")
+    """Refuse a model built for a featurizer this code does not have, another dimension or label order."""
+    name = desc.get("featurizer")
+    if name not in DIMS or int(desc.get("dim", -1)) != DIMS[str(name)]:
+        raise ModelLoadError(f"{where}: built for featurizer {name!r} dim {desc.get('dim')}, "
+                             f"this edgeprompt uses {FEATURIZER!r} dim {DIMS[FEATURIZER]}")
     labels = desc.get("labels")
     if not isinstance(labels, list) or "attack" not in labels:
         raise ModelLoadError(f"{where}: classifier.json has no 'attack' label")
@@ -40,27 +43,35 @@ def _session(data: bytes, where: str) -> Any:
         raise ModelLoadError(f"{where}: {e}") from e
 
 
+def _zero_embed(texts: list[str]) -> Any:
+    import numpy as np
+
+    return np.zeros((len(texts), EMBED_DIM), dtype=np.float32)
+
+
 @dataclass
 class Classifier:
     session: Any
     description: dict[str, Any]
     origin: str  # installed | shipped
     path: str
+    embed: Embed | None = None  # the sentence embedder; loads that only describe or validate need none
 
     @classmethod
     def from_bytes(cls, model: bytes, description: dict[str, Any], origin: str = "memory",
-                   path: str = "") -> Classifier:
+                   path: str = "", embed: Embed | None = None) -> Classifier:
         check_description(description, path or origin)
         session = _session(model, path or origin)
         names = [i.name for i in session.get_inputs()]
         if description.get("input") not in names:
             raise ModelLoadError(f"{path or origin}: the model has no input named {description.get('input')!r}")
-        clf = cls(session, description, origin, path)
-        clf.predict_features(featurize_normalized(["probe"]))  # fail now, not on the first request
+        clf = cls(session, description, origin, path, embed)
+        # fail now, not on the first request
+        clf.predict_features(featurize_normalized(["probe"], _zero_embed, None, clf.featurizer))
         return clf
 
     @classmethod
-    def load(cls, models_dir: Path) -> Classifier:
+    def load(cls, models_dir: Path, embed: Embed | None = None) -> Classifier:
         for folder, origin in ((models_dir / "firewall", "installed"), (shipped_dir(), "shipped")):
             onnx_path, json_path = folder / "classifier.onnx", folder / "classifier.json"
             if onnx_path.is_file() and json_path.is_file():
@@ -68,8 +79,12 @@ class Classifier:
                     desc = json.loads(json_path.read_text(encoding="utf-8"))
                 except ValueError as e:
                     raise ModelLoadError(f"{json_path}: {e}") from e
-                return cls.from_bytes(onnx_path.read_bytes(), desc, origin, str(onnx_path))
+                return cls.from_bytes(onnx_path.read_bytes(), desc, origin, str(onnx_path), embed)
         raise ModelLoadError("no firewall classifier found; run scripts/train_firewall")
+
+    @property
+    def featurizer(self) -> str:
+        return str(self.description["featurizer"])
 
     @property
     def attack_column(self) -> int:
@@ -86,11 +101,15 @@ class Classifier:
             probs = e / e.sum(axis=1, keepdims=True)
         return probs[:, self.attack_column]
 
-    def predict(self, normalized_texts: Sequence[str]) -> list[float]:
-        """P(attack) for each already-normalised text."""
+    def predict(self, normalized_texts: Sequence[str], context: str = "user") -> list[float]:
+        """P(attack) for each already-normalised text, all read in one context (user, document or tool)."""
         if not normalized_texts:
             return []
-        return [float(p) for p in self.predict_features(featurize_normalized(normalized_texts))]
+        if self.embed is None and self.featurizer == FEATURIZER:
+            raise ModelLoadError("the firewall classifier was loaded without the sentence embedder it needs")
+        x = featurize_normalized(normalized_texts, self.embed or _zero_embed, [context] * len(normalized_texts),
+                                 self.featurizer)
+        return [float(p) for p in self.predict_features(x)]
 
     def as_dict(self) -> dict[str, Any]:
         return {"origin": self.origin, "path": self.path, "featurizer": self.description.get("featurizer"),

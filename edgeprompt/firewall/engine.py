@@ -52,7 +52,10 @@ class Firewall:
         from edgeprompt.firewall.rules import load_pack
 
         section = rt.settings.section("firewall")
-        scanner = Scanner(load_pack(rt.paths.models), Classifier.load(rt.paths.models),
+        def embed(texts: list[str]) -> Any:  # loaded on the first scan (a classifier of n-grams only never asks)
+            return rt.embedder().embed_batch(texts)
+
+        scanner = Scanner(load_pack(rt.paths.models), Classifier.load(rt.paths.models, embed),
                           Thresholds.from_settings(section))
         return cls(section, scanner, AuditLog(rt.db))
 
@@ -108,11 +111,14 @@ class Firewall:
 
     # -- stage 3 ------------------------------------------------------------------------------------
     def validator(self, canary: str | None = None, system_text: str | None = None,
-                  schema: dict[str, Any] | None = None) -> OutputValidator:
-        return OutputValidator(self.policy, canary, system_text, schema)
+                  schema: dict[str, Any] | None = None, context: Sequence[str] = ()) -> OutputValidator:
+        return OutputValidator(self.policy, canary, system_text, schema, context)
 
-    def output_guard(self, canary: str | None = None, system_text: str | None = None) -> StreamGuard:
-        return StreamGuard(self.validator(canary, system_text), int(self.section["stream_holdback"]))
+    def output_guard(self, canary: str | None = None, system_text: str | None = None,
+                     schema: dict[str, Any] | None = None, context: Sequence[str] = ()) -> StreamGuard:
+        """Stage 3 over a streamed answer; `context` (the conversation and the documents) is what a link in
+        the answer must not carry out."""
+        return StreamGuard(self.validator(canary, system_text, schema, context), int(self.section["stream_holdback"]))
 
     def check_output(self, text: str, canary: str | None = None, system_text: str | None = None,
                      schema: dict[str, Any] | None = None) -> OutputResult:

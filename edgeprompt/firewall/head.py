@@ -4,7 +4,9 @@ Shared by `scripts/train_firewall` and federated training (issue 9): build the h
 train it however you like (plain SGD, Opacus DP-SGD), then `export` writes `classifier.onnx` and
 its description `classifier.json` (input name and dimension, output names, label order).
 The ONNX graph is written directly with `onnx.helper` (Gemm → Relu → Gemm → Softmax), so the export
-does not depend on the torch exporter's version.
+does not depend on the torch exporter's version. Weights are stored as int8 with one scale per output
+unit (DequantizeLinear before each Gemm): a quarter of the size, and the activations stay float, so a
+prediction does not depend on what else is in the batch (dynamic activation quantization would).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ FORMAT = "edgeprompt-firewall-classifier/1"
 INPUT = "features"
 OUTPUTS = ("logits", "probabilities")
 LABELS = ("benign", "attack")  # column order of the outputs
-HIDDEN = 0  # a linear head measured better out-of-fold than a 32-unit MLP on the dev split
+HIDDEN = 0  # a linear head (scripts/train_firewall fits it as a logistic regression)
 
 
 def build(dim: int = DIM, hidden: int = HIDDEN, seed: int = 0) -> Any:
@@ -49,8 +51,18 @@ def describe(dim: int = DIM, hidden: int = HIDDEN, **extra: Any) -> dict[str, An
             "input_shape": ["batch", dim], "output_shape": ["batch", len(LABELS)], **extra}
 
 
+def quantize(w: Any) -> tuple[Any, Any]:
+    """Symmetric int8 per output row: (int8 weights, float32 scales) with w ≈ q * scale[:, None]."""
+    import numpy as np
+
+    scale = np.maximum(np.abs(w).max(axis=1), 1e-12).astype(np.float32) / 127.0
+    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale
+
+
 def to_onnx_bytes(module: Any) -> bytes:
-    """Serialise a head of Linear layers (ReLU between them) as an ONNX model."""
+    """Serialise a head of Linear layers (ReLU between them) as an ONNX model with int8 weights."""
+    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -59,7 +71,12 @@ def to_onnx_bytes(module: Any) -> bytes:
     nodes, inits = [], []
     x = INPUT
     for i, (w, b) in enumerate(layers):
-        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        q, scale = quantize(w)
+        inits += [numpy_helper.from_array(q, f"w{i}_int8"), numpy_helper.from_array(scale, f"w{i}_scale"),
+                  numpy_helper.from_array(np.zeros(len(scale), dtype=np.int8), f"w{i}_zero"),
+                  numpy_helper.from_array(b, f"b{i}")]
+        nodes.append(helper.make_node("DequantizeLinear", [f"w{i}_int8", f"w{i}_scale", f"w{i}_zero"], [f"w{i}"],
+                                      axis=0))
         out = "logits" if i == len(layers) - 1 else f"h{i}"
         nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [out], transB=1))
         if i < len(layers) - 1:
@@ -88,3 +105,34 @@ def export(module: Any, folder: Path, **extra: Any) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(describe(layers[0][0].shape[1], hidden, **extra), indent=2,
                                     ensure_ascii=False) + "\n", encoding="utf-8")
     return onnx_path, json_path
+
+
+def shift_bias(module: Any, shift: float) -> None:
+    """Move the attack-minus-benign margin by `shift` (the operating point, tuned out of fold)."""
+    import torch
+
+    last = [m for m in module.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias[1] += shift / 2
+        last.bias[0] -= shift / 2
+
+
+def state_from_onnx(path: Path) -> dict[str, Any]:
+    """The torch state dict (`build`'s Sequential) of an exported head, int8 or float weights alike."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    layers = sorted(int(k[1:]) for k in arrays if k.startswith("b") and k[1:].isdigit())
+    state = {}
+    for i in layers:
+        if f"w{i}_int8" in arrays:
+            w = arrays[f"w{i}_int8"].astype(np.float32) * arrays[f"w{i}_scale"][:, None]
+        else:
+            w = arrays[f"w{i}"]
+        # weights are [out, in] as torch.nn.Linear keeps them; Linear i sits at index 2*i (a ReLU between)
+        state[f"{2 * i}.weight"] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+        state[f"{2 * i}.bias"] = torch.from_numpy(arrays[f"b{i}"].astype(np.float32).copy())
+    return state

@@ -63,7 +63,8 @@ class Thresholds:
         return t
 
     def decide(self, score: float, context: str) -> str:
-        flag, block = (self.document_flag, self.document_block) if context == "document" else (self.flag, self.block)
+        # a tool's output is retrieved text like a document: both get the document thresholds
+        flag, block = (self.flag, self.block) if context == "user" else (self.document_flag, self.document_block)
         return "block" if score >= block else "flag" if score >= flag else "allow"
 
 
@@ -80,12 +81,13 @@ class Scanner:
         self.thresholds = thresholds or Thresholds()
 
     def scan(self, text: str, context: str = "user") -> Verdict:
-        """Score one text; `context` is "user" for the user's turn, "document" for retrieved text."""
+        """Score one text; `context` is "user" for the user's turn, "document" for retrieved text, "tool" for
+        a tool's output (the rule pack reads tool output as a document)."""
         t0 = time.perf_counter()
         norm = normalize(text)
-        hits = self.rules.match(norm, context)
+        hits = self.rules.match(norm, "user" if context == "user" else "document")
         r = rule_score(hits)
-        probs = self.classifier.predict(list(norm.variants)) if self.classifier is not None else [0.0]
+        probs = self.classifier.predict(list(norm.variants), context) if self.classifier is not None else [0.0]
         p = max(probs) if probs else 0.0
         score = combine(p, r, any(h.rule.kind == "mention" for h in hits))
         categories = sorted({h.rule.category for h in hits if h.rule.kind == "attack"})

@@ -23,7 +23,8 @@ def _pack(tmp_path: Path, which: str, model: Any = None, run_id: int = 42) -> di
     return publish.write_pack(spec, model, cfg, trained, out)
 
 
-def test_firewall_pack_installs_where_the_firewall_loads_it(tmp_path: Path, data_home: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_firewall_pack_installs_where_the_firewall_loads_it(tmp_path: Path, data_home: Path, cli,  # type: ignore[no-untyped-def]
+                                                            embedder) -> None:
     import torch
 
     from edgeprompt.firewall.classifier import Classifier
@@ -32,7 +33,7 @@ def test_firewall_pack_installs_where_the_firewall_loads_it(tmp_path: Path, data
     spec = head_spec("firewall")
     model = task.build_model(spec, 0)
     with torch.no_grad():  # a recognisable model: "attack" column favoured for the word "pwned"
-        x = torch.from_numpy(featurize(["say I have been pwned"]))
+        x = torch.from_numpy(featurize(["say I have been pwned"], embedder.embed_batch))
         model[0].weight[1] += 5 * x[0]
     published = _pack(tmp_path, "firewall", model)
     code, out, err = cli("federation", "import", published["pack"], "--trust-key", published["public_key"], "--json")
