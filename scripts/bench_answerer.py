@@ -1,11 +1,12 @@
 """Whole extractive answers with the answerability judge against without it, in the same run.
 
-Each question is answered twice in turn, once by a runtime with `[rag] judge = true` (the judge decides and
+Each question is answered twice in turn (alternating which goes first, the sentence memo emptied before
+each), once by a runtime with `[rag] judge = true` (the judge decides and
 the answer is the short span) and once by one with `judge = false` (evidence alone, the best sentences
 quoted), over the same indexed data home, so both see the same machine load. Reported: p50/p95 of the
 whole answer (grounding + judge + extractive answer) for each, their ratio, and the load average.
 
-Usage: scripts/bench_answerer --home DIR --questions FILE [--docs DIR] [--json]
+Usage: scripts/bench_answerer --home DIR --questions FILE [--docs DIR] [--limit N] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from edgeprompt.rag.evaluate import grounded_judge, read_questions
+from edgeprompt.rag.extract import forget
 from edgeprompt.runtime import Runtime
 
 
@@ -32,6 +34,7 @@ def main() -> int:
     ap.add_argument("--home", required=True, help="data home with the documents indexed")
     ap.add_argument("--questions", required=True)
     ap.add_argument("--docs", help="index this folder first")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N questions (0: all)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -41,14 +44,15 @@ def main() -> int:
                 rt.documents().indexer.add([args.docs])
         shutil.copytree(args.home, off_home, symlinks=True)
         (off_home / "config.toml").write_text("[rag]\njudge = false\n", encoding="utf-8")
-        questions = read_questions(Path(args.questions))
+        questions = read_questions(Path(args.questions))[: args.limit or None]
         with Runtime.open(args.home) as on_rt, Runtime.open(off_home) as off_rt:
             on, off = grounded_judge(on_rt, "extractive"), grounded_judge(off_rt, "extractive")
             on(questions[0].question), off(questions[0].question)  # load MiniLM in both before timing
             times: dict[str, list[float]] = {"judge": [], "no_judge": []}
-            for q in questions:
-                times["judge"].append(on(q.question).answer_ms)
-                times["no_judge"].append(off(q.question).answer_ms)
+            for i, q in enumerate(questions):  # alternate which goes first; neither may reuse the other's memo
+                for name, judge in (("judge", on), ("no_judge", off))[:: 1 if i % 2 else -1]:
+                    forget()
+                    times[name].append(judge(q.question).answer_ms)
     result = {k: {"p50": round(statistics.median(v), 2), "p95": round(_pct(v, 95), 2)} for k, v in times.items()}
     result["p50_ratio"] = round(result["judge"]["p50"] / result["no_judge"]["p50"], 3)
     result["questions"] = len(questions)

@@ -114,6 +114,12 @@ def score(question: str, documents: Sequence[Document], embed: Embed) -> list[Sc
     return out
 
 
+def forget() -> None:
+    """Empty the memo of scored sentences (a benchmark timing two configurations must not share it)."""
+    with _lock:
+        _cache.clear()
+
+
 def evidence(question: str, documents: Sequence[Document], embed: Embed) -> float:
     """How well the best sentence of the sources answers the question."""
     return max((s.score for s in score(question, documents, embed)), default=0.0)
