@@ -94,12 +94,15 @@ def _stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS}
 
 
-def features(question: str, what: Asked, s: Scored, doc: Document | None) -> tuple[float, ...]:
-    """The judge's inputs for one sentence (FEATURES order)."""
+def features(question: str, what: Asked, s: Scored, doc: Document | None,
+             source_stems: set[str] | None = None) -> tuple[float, ...]:
+    """The judge's inputs for one sentence (FEATURES order); `source_stems`: the source's words, if known."""
     around = _stems(f"{s.text} {doc.context if doc else ''}")
     focus = [stem(w) for w in what.focus if w not in STOPWORDS]
     focus_share = sum(f in around for f in focus) / len(focus) if focus else 1.0
-    source = around | (_stems(f"{doc.text} {doc.path}") if doc else set())
+    if source_stems is None:
+        source_stems = _stems(f"{doc.text} {doc.path}") if doc else set()
+    source = around | source_stems
     q = _stems(question) - {stem(w) for w in what.wh.split()}
     missing = sum(t not in source for t in q) / len(q) if q else 0.0
     typed = 1.0 if has_value(what.kind, _value_text(what, s.text, question)) else 0.0
@@ -121,7 +124,9 @@ def judge(question: str, scored: Sequence[Scored], documents: Sequence[Document]
     what = asked(question)
     by_n = {d.n: d for d in documents}
     top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
-    cands = [Candidate(s, model.probability(features(question, what, s, by_n.get(s.n))), "") for s in top]
+    words = {n: _stems(f"{by_n[n].text} {by_n[n].path}") for n in {s.n for s in top} if n in by_n}
+    cands = [Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n))), "")
+             for s in top]
     if not cands:
         return Judgement(question, what, 0.0, None, model.threshold)
     best = max(cands, key=lambda c: c.probability)
