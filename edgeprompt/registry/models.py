@@ -59,7 +59,8 @@ def type_name(value: Any) -> str:
 
 def check_name(what: str, value: Any) -> str:
     if not isinstance(value, str) or not NAME_RE.match(value):
-        raise UsageError(f"{what} {value!r} is not valid: letters, digits, '.', '_' or '-', at most 64 characters")
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."  # one readable line
+        raise UsageError(f"{what} {shown} is not valid: letters, digits, '.', '_' or '-', at most 64 characters")
     return value
 
 

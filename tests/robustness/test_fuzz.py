@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from edgeprompt.errors import EdgepromptError
@@ -101,6 +101,7 @@ def test_json_and_json_lines(values: list[Any], cut: int, lines: bool) -> None:
 
 
 @given(EMAIL, st.sampled_from([".eml", ".mbox"]))
+@example("From someone Mon Jan 1 00:00:00 2024\n?=From: a@b.c\n", ".mbox")  # the long run found: an empty chunk
 def test_email(text: str, suffix: str) -> None:
     parsed_or_skipped("mail" + suffix, text.encode("utf-8", "surrogatepass"))
 
@@ -192,6 +193,7 @@ YAML_DOCS = st.dictionaries(YAML_KEYS, st.one_of(JSON_VALUES, JINJA, st.just("a-
                                                              "  - name: question\n", "params:\n  temperature: ",
                                                              "{{ question }}", "\n", "- ", ": ", "&a ", "*a ",
                                                              "!!python/object:os.system ", "? ", "---\n", "...\n")))
+@example(json.dumps({"name": {"k" * 30: ["v" * 40] * 12}}))  # the long run found: a 400+ character error
 def test_prompt_yaml(text: str) -> None:
     from edgeprompt.registry.files import parse_yaml
     from edgeprompt.registry.models import parse_spec

@@ -33,7 +33,8 @@ def _message(raw: bytes, first_line: int, path: Path) -> tuple[str, list[Block],
     head_n = _body_lines(raw)
     last_line = first_line + raw.count(b"\n")
     header = "\n".join(f"{k}: {msg[k]}" for k in ("From", "To", "Cc", "Date", "Subject") if msg.get(k))
-    blocks = [Block(header, PARAGRAPH, 0, first_line, first_line + head_n - 1)]
+    # no block for a header with none of these fields (an empty block became an empty chunk: found by fuzzing)
+    blocks = [Block(header, PARAGRAPH, 0, first_line, first_line + head_n - 1)] if header else []
     hidden: list[str] = []
     body_first = first_line + head_n
     part = msg.get_body(preferencelist=("plain", "html"))
