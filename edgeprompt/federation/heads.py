@@ -45,9 +45,16 @@ class HeadSpec:
 def _firewall() -> HeadSpec:
     from edgeprompt.firewall import features, head
     from edgeprompt.firewall.classifier import Classifier
+    from edgeprompt.firewall.rules import shipped_dir
+
+    # federated rounds improve the head edgeprompt ships, so they use its featurizer (and input width)
+    shipped_desc = json.loads((shipped_dir() / "classifier.json").read_text())
+    featurizer = str(shipped_desc["featurizer"])
+    dim = features.DIMS[featurizer]
 
     def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
-        return features.featurize(texts, rt.embedder().embed_batch)
+        # the embedder is loaded only by a featurizer that reads sentence vectors
+        return features.featurize(texts, lambda batch: rt.embedder().embed_batch(batch), None, featurizer)
 
     def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
         return head.export(module, folder, **extra)
@@ -56,14 +63,11 @@ def _firewall() -> HeadSpec:
         Classifier.from_bytes(model, description, origin="pack")
 
     def shipped() -> tuple[int, dict[str, Any]]:
-        from edgeprompt.firewall.rules import shipped_dir
+        return int(shipped_desc.get("hidden", 0)), head.state_from_onnx(shipped_dir() / "classifier.onnx")
 
-        desc = json.loads((shipped_dir() / "classifier.json").read_text())
-        return int(desc.get("hidden", 0)), head.state_from_onnx(shipped_dir() / "classifier.onnx")
-
-    return HeadSpec("firewall", "firewall-model", tuple(head.LABELS), features.DIM, featurize,
-                    lambda hidden, seed: head.build(features.DIM, hidden, seed), export, validate, head.HIDDEN,
-                    shipped)
+    return HeadSpec("firewall", "firewall-model", tuple(head.LABELS), dim, featurize,
+                    lambda hidden, seed: head.build(dim, hidden, seed), export, validate,
+                    int(shipped_desc.get("hidden", head.HIDDEN)), shipped)
 
 
 def _router() -> HeadSpec:

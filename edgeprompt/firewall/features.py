@@ -122,6 +122,8 @@ def featurize_normalized(texts: Sequence[str], embed: Embed, contexts: Sequence[
     return assemble(hashed(texts), embed(list(texts)), ctx)
 
 
-def featurize(texts: Sequence[str], embed: Embed, contexts: Sequence[str] | None = None) -> np.ndarray:
-    """float32 [len(texts), DIM] for raw texts: normalise, then featurize. What training and federation use."""
-    return featurize_normalized([normalize(t).text for t in texts], embed, contexts)
+def featurize(texts: Sequence[str], embed: Embed, contexts: Sequence[str] | None = None,
+              featurizer: str = FEATURIZER) -> np.ndarray:
+    """float32 [len(texts), DIMS[featurizer]] for raw texts: normalise, then featurize. What training and
+    federation use."""
+    return featurize_normalized([normalize(t).text for t in texts], embed, contexts, featurizer)

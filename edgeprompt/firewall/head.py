@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeprompt.firewall.features import DIM, FEATURIZER
+from edgeprompt.firewall.features import DIM, DIMS, FEATURIZER
 
 FORMAT = "edgeprompt-firewall-classifier/1"
 INPUT = "features"
@@ -46,7 +46,9 @@ def _linears(module: Any) -> list[tuple[Any, Any]]:
 
 
 def describe(dim: int = DIM, hidden: int = HIDDEN, **extra: Any) -> dict[str, Any]:
-    return {"format": FORMAT, "featurizer": FEATURIZER, "dim": dim, "hidden": hidden, "input": INPUT,
+    # the input width names the featurizer (a head retrained from the n-gram-only model keeps its 16k input)
+    featurizer = next((name for name, d in DIMS.items() if d == dim), FEATURIZER)
+    return {"format": FORMAT, "featurizer": featurizer, "dim": dim, "hidden": hidden, "input": INPUT,
             "outputs": list(OUTPUTS), "labels": list(LABELS), "input_dtype": "float32",
             "input_shape": ["batch", dim], "output_shape": ["batch", len(LABELS)], **extra}
 
