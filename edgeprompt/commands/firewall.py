@@ -125,7 +125,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
                  f"{section['block_threshold']} (documents {section['document_flag_threshold']} / "
                  f"{section['document_block_threshold']})",
                  f"classifier  {c['origin']} · {c['featurizer']} · trained {c['version'] or 'unknown'} on "
-                 f"{c['rows'] or '?'} rows from {len(c['sources'])} sources",
+                 f"{c['rows'] or '?'} rows" + (f" from {len(c['sources'])} sources" if c["sources"] else ""),
                  f"rule pack   {rules['name']} {rules['version']} · {rules['rules']} rules"]
         if loso:
             lines.append(f"leave-one-source-out: mean recall {loso.get('mean_recall')} at mean FPR "
