@@ -135,6 +135,6 @@ def state_from_onnx(path: Path) -> dict[str, Any]:
         else:
             w = arrays[f"w{i}"]
         # weights are [out, in] as torch.nn.Linear keeps them; Linear i sits at index 2*i (a ReLU between)
-        state[f"{2 * i}.weight"] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+        state[f"{2 * i}.weight"] = torch.from_numpy(np.array(w, dtype=np.float32, copy=True))  # a writable copy
         state[f"{2 * i}.bias"] = torch.from_numpy(arrays[f"b{i}"].astype(np.float32).copy())
     return state
