@@ -178,11 +178,10 @@ def pick_shift(m: np.ndarray, r: np.ndarray, mention: np.ndarray, src: np.ndarra
     return float(SHIFTS[0])
 
 
-def oof_margins(x: np.ndarray, y: np.ndarray, src: np.ndarray, groups: np.ndarray, folds: int,
-                train: Callable[[np.ndarray], Any]) -> np.ndarray:
+def oof_margins(x: Features, groups: np.ndarray, folds: int, train: Callable[[np.ndarray], Any]) -> np.ndarray:
     """Out-of-fold margins, folds grouped so a document and its twin stay together."""
     fold = np.array([int(hashlib.sha256(g.encode()).hexdigest()[:6], 16) % folds for g in groups])
-    out = np.zeros(len(y))
+    out = np.zeros(len(groups))
     for k in range(folds):
         out[fold == k] = margins(train(fold != k), x[fold == k])
     return out
@@ -231,7 +230,7 @@ def main() -> int:
 
     def operating_point(mask: np.ndarray) -> float:
         idx = np.flatnonzero(mask)
-        m = oof_margins(x[idx], y[idx], src[idx], groups[idx], args.folds, trainer(mask))
+        m = oof_margins(x[idx], groups[idx], args.folds, trainer(mask))
         return pick_shift(m, r[idx], mention[idx], src[idx], y[idx], args.target_fpr, own[idx], args.target_own_fpr)
 
     loso: dict[str, Any] = {}
