@@ -55,9 +55,9 @@ def _values(value: Any, key: str = "") -> Iterable[tuple[str, str]]:
             yield from _values(v, f"{key}[{i}]")
 
 
-def action_words(tool_name: str, description: str = "") -> set[str]:
-    """The words that name a tool's action: the parts of its name ("send_email" → send, email)."""
-    del description  # descriptions talk about everything; the name is the action
+def action_words(tool_name: str) -> set[str]:
+    """The words that name a tool's action: the parts of its name ("send_email" → send, email); not its
+    description, which talks about everything."""
     return {w for w in _WORD.findall(tool_name.replace("_", " ").casefold())}
 
 
@@ -72,7 +72,7 @@ class Provenance:
         """A retrieved passage or a tool's result that arrived during the turn."""
         self.data.append(_fold(text))
 
-    def origin(self, tool_name: str, arguments: dict[str, Any], description: str = "") -> Origin:
+    def origin(self, tool_name: str, arguments: dict[str, Any]) -> Origin:
         reasons = []
         data = "\n".join(self.data)
         for key, value in _values(arguments):
@@ -81,7 +81,7 @@ class Provenance:
             target = leaf in TARGET_KEYS or bool(_TARGET_LIKE.search(v))
             if target and 3 <= len(v) <= TARGET_MAX_CHARS and v not in self.user and v in data:
                 reasons.append(f"its argument {key}={value[:80]!r} appears in what it read, not in your request")
-        words = action_words(tool_name, description)
+        words = action_words(tool_name)
         user_words = set(_WORD.findall(self.user))
         if words and not words & user_words and words & set(_WORD.findall(data)):
             reasons.append(f"your request does not ask to {' / '.join(sorted(words))}; text it read does")
@@ -93,5 +93,5 @@ def attribute(call: ToolCall, tools: Iterable[Tool], provenance: Provenance) -> 
     tool = next((t for t in tools if t.name == call.name), None)
     if tool is None or not tool.side_effects:
         return call
-    origin = provenance.origin(call.name, call.arguments, tool.description)
+    origin = provenance.origin(call.name, call.arguments)
     return replace(call, requested_by=origin.by, why=origin.reasons) if origin.from_document else call
