@@ -21,17 +21,17 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "docs", "your documents: index files and folders, search them, ask about them", common)
     p = add_command(g, "add", "index files or folders (only what changed since last time)", common, cmd_add)
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
     p.add_argument("--watch", action="store_true", help="keep re-indexing changes until Ctrl-C")
     add_command(g, "list", "indexed documents", common, cmd_list)
     p = add_command(g, "remove", "forget a file or a folder (the files themselves are left alone)", common,
                     cmd_remove)
-    p.add_argument("path")
+    p.add_argument("path", help="a file or folder that was added")
     p = add_command(g, "reindex", "re-check every added file and folder", common, cmd_reindex)
     p.add_argument("--force", action="store_true", help="re-read and re-chunk every file (stored embeddings "
                                                           "of unchanged chunks are still reused)")
     p = add_command(g, "show", "one document: its details and chunks", common, cmd_show)
-    p.add_argument("path")
+    p.add_argument("path", help="the document's path")
     p = add_command(g, "search", "search your documents (or '-' for JSON Lines of {\"query\": …} on stdin)",
                     common, cmd_search)
     p.add_argument("query", help="the text to look for, or - to read JSON Lines from stdin")

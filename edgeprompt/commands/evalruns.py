@@ -26,7 +26,7 @@ def register_runs(g: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("run_a", metavar="RUN_A", help="run id, prefix, or 'previous'")
     p.add_argument("run_b", metavar="RUN_B", help="run id, prefix, or 'latest'")
     p = add_command(g, "list", "stored evaluation runs, newest first", common, cmd_list)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
 
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:

@@ -38,7 +38,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_command(a, "verify", "recompute the chain; names the first bad entry (exit 1 when broken)", common,
                 cmd_audit_verify)
     p = add_command(a, "show", "the newest entries", common, cmd_audit_show)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, default=20, help="how many entries (default 20)")
     p.add_argument("--kind", help="only this kind, e.g. firewall.input")
     p = add_command(a, "export", "every entry as JSON Lines (oldest first) to FILE or stdout", common,
                     cmd_audit_export)
@@ -46,26 +46,29 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     i = add_group(g, "intel", "signed threat-intel packs (rule pack, classifier)", common)
     p = add_command(i, "import", "verify a signed pack and install it", common, cmd_intel_import)
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="the signed pack file")
     p.add_argument("--trust-key", type=Path, metavar="PUB", help="trust this public key (kept only if the import "
                    "succeeds)")
     p = add_command(i, "export", "sign the rule pack or classifier in use into a pack file", common,
                     cmd_intel_export)
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="where to write the pack")
     p.add_argument("--key", type=Path, required=True, metavar="KEY", help="Ed25519 private key (see intel keygen)")
-    p.add_argument("--kind", choices=["rules", "model"], default="rules")
-    p.add_argument("--name")
-    p.add_argument("--version")
+    p.add_argument("--kind", choices=["rules", "model"], default="rules",
+                   help="the rule pack or the classifier (default rules)")
+    p.add_argument("--name", help="the pack's name (default: the rule pack's own name, or the kind)")
+    p.add_argument("--version", help="the pack's version (default: the rule pack's, or the classifier's training date)")
     add_command(i, "list", "installed packs, what is in use, trusted keys", common, cmd_intel_list)
     p = add_command(i, "keygen", "write a new Ed25519 signing key (PATH and PATH.pub)", common, cmd_intel_keygen)
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=Path, help="private key file to write; the public key goes to PATH.pub")
 
     p = add_command(g, "feedback", "correct a decision (audit entry number or trace id): stored as labelled "
                     "local data", common, cmd_feedback)
     p.add_argument("id", help="audit entry number or trace id")
     label = p.add_mutually_exclusive_group(required=True)
-    label.add_argument("--benign", dest="label", action="store_const", const="benign")
-    label.add_argument("--attack", dest="label", action="store_const", const="attack")
+    label.add_argument("--benign", dest="label", action="store_const", const="benign",
+                       help="the text is harmless: kept as a benign example")
+    label.add_argument("--attack", dest="label", action="store_const", const="attack",
+                       help="the text is an attack: kept as an attack example")
 
 
 def _verdict_line(v: dict[str, Any]) -> str:
