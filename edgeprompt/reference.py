@@ -21,6 +21,7 @@ class Option:
 
     names: str
     value: str
+    default: str
     help: str
 
 
@@ -61,11 +62,18 @@ def _value(action: argparse.Action) -> str:
 def _option(action: argparse.Action) -> Option:
     names = ", ".join(action.option_strings) if action.option_strings else (
         action.metavar if isinstance(action.metavar, str) else action.dest)
-    value = _value(action) if action.option_strings else ""
+    value = _value(action) if action.option_strings or action.choices is not None else ""
     if not action.option_strings and action.nargs in ("*", "+", "?"):
         names += {"*": " …", "+": " …", "?": " (optional)"}[str(action.nargs)]
     help_text = "" if action.help in (None, argparse.SUPPRESS) else str(action.help)
-    return Option(names, value, help_text)
+    return Option(names, value, _default(action), help_text)
+
+
+def _default(action: argparse.Action) -> str:
+    # flags default to False and optional values to None: only a real default is worth a column entry
+    if action.nargs == 0 or action.default in (None, argparse.SUPPRESS, [], ""):
+        return ""
+    return str(action.default)
 
 
 def walk(parser: argparse.ArgumentParser, path: str = "edgeprompt", help_text: str = "") -> Iterator[Command]:
@@ -91,6 +99,10 @@ def settings(defaults: Mapping[str, Mapping[str, tuple[Any, str]]]) -> Iterator[
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{_cell(text)}`" if text else ""
 
 
 def _toml(value: Any) -> str:
@@ -123,8 +135,8 @@ def render_cli(parser: argparse.ArgumentParser) -> str:
                                                  if s.path.startswith(c.path + " ")
                                                  and s.path.count(" ") == c.path.count(" ") + 1), ""]
         if c.options:
-            out += ["| argument | value | description |", "|---|---|---|"]
-            out += [f"| `{_cell(o.names)}` | {'`' + _cell(o.value) + '`' if o.value else ''} | {_cell(o.help)} |"
+            out += ["| argument | value | default | description |", "|---|---|---|---|"]
+            out += [f"| `{_cell(o.names)}` | {_code(o.value)} | {_code(o.default)} | {_cell(o.help)} |"
                     for o in c.options]
     return "\n".join(out).rstrip() + "\n"
 
