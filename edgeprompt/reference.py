@@ -11,6 +11,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# the docs page that explains each settings section (a section not listed gets no link)
+SECTION_PAGES = {"model": "models", "generation": "usage", "context": "usage", "trace": "observatory",
+                 "rag": "documents", "registry": "prompts", "observatory": "observatory", "cache": "cache",
+                 "federation": "federation-laptops", "routing": "routing", "tools": "routing", "plans": "routing",
+                 "serve": "serve", "firewall": "firewall"}
+
 # options every command inherits; listed once at the top instead of under each of ~90 commands
 COMMON_OPTIONS = frozenset({"--json", "--home", "-h", "--help"})
 
@@ -153,7 +159,10 @@ def render_settings(defaults: Mapping[str, Mapping[str, tuple[Any, str]]]) -> st
         name = s.key.split(".", 1)[0]
         if name != section:
             section = name
-            out += ["", f"## [{name}]", "", "| key | default | description |", "|---|---|---|"]
+            out += ["", f"## [{name}]", ""]
+            if name in SECTION_PAGES:
+                out += [f"Explained in [{SECTION_PAGES[name]}](../{SECTION_PAGES[name]}.md).", ""]
+            out += ["| key | default | description |", "|---|---|---|"]
         out.append(f"| `{s.key}` | `{_cell(_toml(s.default))}` | {_cell(s.help)} |")
     return "\n".join(out).rstrip() + "\n"
 
