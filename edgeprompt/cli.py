@@ -21,7 +21,7 @@ from edgeprompt import __version__
 from edgeprompt.errors import DiskFullError, EdgepromptError
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 # Command groups, in help order. Each module has register(subparsers, common).
 COMMAND_MODULES = (
@@ -59,7 +59,7 @@ class Context:
 
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            from edgeprompt.runtime import Runtime
+            from edgeprompt.app import Runtime
 
             self._runtime = Runtime.open(self.home)
         return self._runtime

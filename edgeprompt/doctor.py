@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt import __version__
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 
 def _check(name: str, status: str, detail: str, **data: Any) -> dict[str, Any]:

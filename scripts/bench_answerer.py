@@ -19,9 +19,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from edgeprompt.app import Runtime
 from edgeprompt.rag.evaluate import grounded_judge, read_questions
 from edgeprompt.rag.extract import forget
-from edgeprompt.runtime import Runtime
 
 
 def _pct(values: list[float], p: float) -> float:

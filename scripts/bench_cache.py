@@ -48,8 +48,8 @@ def main() -> int:
     ap.add_argument("--home", default=None, help="a data home whose MiniLM export to reuse (else exported once)")
     ap.add_argument("--vectors-cache", type=Path, default=None, help="keep stored questions' vectors between runs")
     args = ap.parse_args()
+    from edgeprompt.app import Runtime
     from edgeprompt.paths import resolve_home
-    from edgeprompt.runtime import Runtime
 
     stored = questions(args.entries)
     rng = random.Random(0)

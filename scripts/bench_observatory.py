@@ -176,9 +176,9 @@ def raw_read(db: Any, since: float) -> int:
 
 
 def bench_report(home: Path, n: int, repeats: int, out_dir: Path) -> dict[str, Any]:
+    from edgeprompt.app import Runtime
     from edgeprompt.observatory.html import render
     from edgeprompt.observatory.report import build_report
-    from edgeprompt.runtime import Runtime
 
     with Runtime.open(home) as rt:
         written = write_traces(rt, n)
@@ -223,9 +223,9 @@ def bench_drift(home: Path, trials: int, sizes: list[int]) -> dict[str, Any]:
     windows where 30 % of the questions moved (a new topic, or mass moved between known topics)."""
     import numpy as np
 
+    from edgeprompt.app import Runtime
     from edgeprompt.observatory.drift import Thresholds, two_sample
     from edgeprompt.observatory.report import one_thread
-    from edgeprompt.runtime import Runtime
 
     base = ("cooking", "programming", "travel", "finance")
     mixes = {"same": dict.fromkeys(base, 0.25),
@@ -326,8 +326,8 @@ def sweep_page(rows: list[dict[str, Any]], repeats: int) -> str:
 def bench_sweep(home: Path, lengths: list[int], repeats: int, out_dir: Path, with_tiny: bool) -> dict[str, Any]:
     from dataclasses import replace
 
-    from edgeprompt.catalog import ModelCard
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
+    from edgeprompt.catalog.cards import ModelCard
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text("[cache]\nenabled = false\nprefix = false\n", encoding="utf-8")
@@ -337,8 +337,8 @@ def bench_sweep(home: Path, lengths: list[int], repeats: int, out_dir: Path, wit
                                  description="echo with a 16k window, for the sweep"), overwrite=True)
         rows += _sweep_one(rt, "echo-16k", None, lengths, repeats)
         if with_tiny:
-            from edgeprompt.demo import build_model
-            from edgeprompt.demo_train import TINY
+            from edgeprompt.catalog.demo import build_model
+            from edgeprompt.catalog.demo_train import TINY
 
             info("building the tiny model with an 8k+ context (once; about a minute)…")
             built = build_model(home / "models" / "tiny-8k", replace(TINY, context_length=max(lengths) + 512),

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from bench_retrieval import RandomEmbedder  # scripts/ is on sys.path when run as a script
 
+from edgeprompt.app import Runtime
 from edgeprompt.rag.index import Indexer
 from edgeprompt.rag.parsing import ParseLimits
 from edgeprompt.rag.store import DocumentStore
-from edgeprompt.runtime import Runtime
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "documents"
 

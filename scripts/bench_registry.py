@@ -52,9 +52,9 @@ def bench(n: int, moves: int, workdir: Path) -> dict[str, Any]:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from edgeprompt.registry.models import parse_spec
-    from edgeprompt.registry.suite import promote, run_suite
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
+    from edgeprompt.prompts.spec import parse_spec
+    from edgeprompt.prompts.suite import promote, run_suite
 
     with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-registry-") as home, Runtime.open(home) as rt:
         reg = rt.registry()

@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeprompt.app import Runtime
 from edgeprompt.rag.chunking import DocChunk
 from edgeprompt.rag.index import Indexer
 from edgeprompt.rag.library import Library
 from edgeprompt.rag.retrieve import fts_query
 from edgeprompt.rag.store import DocumentStore, NewDocument, bits
-from edgeprompt.runtime import Runtime
 
 
 def docstrings(limit: int) -> list[str]:

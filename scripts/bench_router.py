@@ -48,9 +48,9 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from edgeprompt.routing import router_text
-    from edgeprompt.routing_eval import load_set
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
+    from edgeprompt.routing.evaluation import load_set
+    from edgeprompt.routing.router import router_text
 
     rt = Runtime.open(args.home)
     router = rt.router()
@@ -72,7 +72,7 @@ def main() -> int:
     # the same decisions with a one-thread MiniLM session: its CPU time per call is close to the wall time an
     # idle machine would show, when other jobs share the cores (as on the machine these figures came from)
     from edgeprompt.embed import Embedder
-    from edgeprompt.routing import Router
+    from edgeprompt.routing.router import Router
 
     one = Embedder(embedder.folder, threads=1)
     router1 = Router(rt.catalog, lambda: head, one.embed_batch, settings=rt.settings.section("routing"),

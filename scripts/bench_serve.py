@@ -44,7 +44,7 @@ def _summary(ttft_ms: list[float], rates: list[float], tokens: int, wall_s: floa
 
 
 def _home(root: Path, name: str, model: str, backend: str, card: Any, embed_cache: Path) -> Path:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     home = root / name
     (home / "cache").mkdir(parents=True)
@@ -160,7 +160,7 @@ class Served:
         self.wall += time.perf_counter() - t0
 
     def stop(self) -> dict[str, Any]:
-        from edgeprompt.runtime import Runtime
+        from edgeprompt.app import Runtime
 
         self.proc.terminate()  # SIGTERM: uvicorn stops taking requests and drains, as on Ctrl-C
         self.proc.wait(60)
@@ -177,7 +177,7 @@ class InProcess:
     """The same requests through `pipeline.run` in this process, one after another (as `ask` runs them)."""
 
     def __init__(self, home: Path, args: argparse.Namespace) -> None:
-        from edgeprompt.runtime import Runtime
+        from edgeprompt.app import Runtime
 
         self.args, self.rt = args, Runtime.open(home)
         self.ttft: list[float] = []
@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         ensure_exported(embed_cache)
         card = None
         if args.model == "tiny":
-            from edgeprompt.demo import build_model
-            from edgeprompt.demo_train import TINY
+            from edgeprompt.catalog.demo import build_model
+            from edgeprompt.catalog.demo_train import TINY
 
             card = build_model(root / "tiny", TINY, model_id="tiny").card
         server = Served(_home(root, "served", args.model, args.backend, card, embed_cache), args)

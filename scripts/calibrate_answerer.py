@@ -1,4 +1,4 @@
-"""Fit the answerability judge (edgeprompt.rag.answerable) and write models/answer/judge.toml.
+"""Fit the answerability judge (edgeprompt.rag.answerable) and write edgeprompt/shipped/answer/judge.toml.
 
 Data: our own sample documents and questions only (samples/eval/questions.jsonl and the hand-written near
 misses in samples/eval/near-misses.jsonl: questions the documents talk about but do not answer). Never a
@@ -9,7 +9,8 @@ features gives the weights; the threshold is the one that abstains most on the u
 while adding at most EXTRA_FALSE_ABSTENTION false abstentions on the answerable ones to those the evidence
 floor ([rag] min_evidence) already makes there.
 
-Usage: scripts/calibrate_answerer [--home DIR] [--out models/answer/judge.toml] [--rows FILE] [--from-rows FILE]
+Usage: scripts/calibrate_answerer [--home DIR] [--out edgeprompt/shipped/answer/judge.toml] [--rows FILE]
+                                  [--from-rows FILE]
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from edgeprompt.app import Runtime
 from edgeprompt.backends.base import Document
 from edgeprompt.rag.answerable import CANDIDATES, FEATURES, Model, features
 from edgeprompt.rag.asked import asked
 from edgeprompt.rag.evaluate import Question, read_questions
 from edgeprompt.rag.extract import score
-from edgeprompt.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = (ROOT / "samples/eval/questions.jsonl", ROOT / "samples/eval/near-misses.jsonl")
@@ -62,7 +63,7 @@ def rows(rt: Runtime, questions: list[Question]) -> tuple[list[list[float]], lis
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--home", help="data home with samples/documents indexed (default: a fresh temporary one)")
-    ap.add_argument("--out", default=str(ROOT / "models/answer/judge.toml"))
+    ap.add_argument("--out", default=str(ROOT / "edgeprompt/shipped/answer/judge.toml"))
     ap.add_argument("--rows", help="also write the feature rows here (JSON), to study the fit")
     ap.add_argument("--from-rows", help="fit from rows written by --rows (no retrieval: seconds)")
     args = ap.parse_args()

@@ -1,7 +1,7 @@
 """Pick the pair verifier's operating point and measure the cache's three stages; writes
-models/cache/verifier/operating_point.toml.
+edgeprompt/shipped/cache/verifier/operating_point.toml.
 
-Stages at the shipped cosine threshold (models/cache/semantic.toml): vector-only (cosine), guards (cosine +
+Stages at the shipped cosine threshold (edgeprompt/shipped/cache/semantic.toml): vector-only (cosine), guards (cosine +
 content gate) and verifier (cosine + content gate + the pair verifier's probability): the verifier only
 vetoes. Pick: on the `calib` split of the verifier's pairs (`edgeprompt.cache.pairset`: hand-written
 paraphrase groups and near misses generated from them), the lowest probability whose precision reaches
@@ -33,8 +33,8 @@ from edgeprompt.cache.threshold import shipped  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "datasets" / "semantic_cache" / "pairs.jsonl"
 NEAR_MISSES = ROOT / "tests" / "cache" / "data" / "near_misses.jsonl"
-PARAPHRASES = ROOT / "models" / "cache" / "verifier" / "paraphrases.txt"
-OUT = ROOT / "models" / "cache" / "verifier" / "operating_point.toml"
+PARAPHRASES = ROOT / "edgeprompt" / "shipped" / "cache" / "verifier" / "paraphrases.txt"
+OUT = ROOT / "edgeprompt" / "shipped" / "cache" / "verifier" / "operating_point.toml"
 STAGES = ("vector", "guards", "verifier")
 
 
@@ -43,7 +43,7 @@ def read(path: Path) -> list[dict]:
 
 
 def embedder(home: str | None, vectors_cache: Path | None):  # type: ignore[no-untyped-def]
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     rt = Runtime.open(home)
     emb = rt.embedder()
@@ -126,7 +126,7 @@ def main() -> int:
     ap.add_argument("--vectors-cache", type=Path, default=None, help="keep question vectors here between runs")
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     args = ap.parse_args()
-    v = verifier.Verifier.load(ROOT / "models" / "cache" / "verifier")
+    v = verifier.Verifier.load(ROOT / "edgeprompt" / "shipped" / "cache" / "verifier")
     embed = embedder(args.home, args.vectors_cache)
     built = pairset.build(pairset.groups(PARAPHRASES.read_text("utf-8")), embed)
     own = {split: [asdict(p) for p in built if p.split == split] for split in ("calib", "test")}
@@ -176,7 +176,8 @@ def toml(r: dict) -> str:
     lines = [
         "# The pair verifier's operating point, written by scripts/calibrate_cache (do not edit by hand; re-run it).",
         f"# Picked on the calib split of the verifier's pairs for precision >= {r['target_precision']} at the shipped",
-        "# cosine threshold (models/cache/semantic.toml); the rest is only measured (QQP: evaluation only).",
+        "# cosine threshold (edgeprompt/shipped/cache/semantic.toml); the rest is only measured (QQP: evaluation "
+        "only).",
         f"min_probability = {pv['min_probability']}",
         "",
         "[measured]",

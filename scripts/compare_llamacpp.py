@@ -77,7 +77,7 @@ def to_gguf(hf: Path, work: Path, bits: int) -> Path:
 
 
 def to_onnx(hf: Path, work: Path, bits: int) -> Path:
-    from edgeprompt.convert import onnx_job, run_jobs
+    from edgeprompt.catalog.convert import onnx_job, run_jobs
 
     out = work / f"onnx-int{bits}"
     if not (out / "genai_config.json").exists():
@@ -89,7 +89,7 @@ def onnx_runs(folder: Path, messages: Any, tokens: int, threads: int,
               runs: int) -> tuple[list[float], list[float], list[int]]:
     from edgeprompt.backends.base import GenerationParams, Request
     from edgeprompt.backends.onnx import OnnxBackend
-    from edgeprompt.catalog import ModelCard
+    from edgeprompt.catalog.cards import ModelCard
 
     backend = OnnxBackend.load(ModelCard(id="compare", paths={"onnx": str(folder)}), threads=threads)
     ids = backend.prompt_ids(messages)
@@ -128,7 +128,7 @@ def llamacpp_runs(gguf: Path, ids: list[int], tokens: int, threads: int, runs: i
 
 def prompt_messages(words: int) -> Any:
     from edgeprompt.backends.base import Message
-    from edgeprompt.demo_train import corpus_exchanges
+    from edgeprompt.catalog.demo_train import corpus_exchanges
 
     text = " ".join(a for _, a in corpus_exchanges())
     return (Message("user", " ".join(text.split()[:words])),)
@@ -148,7 +148,7 @@ def main() -> int:
     p.add_argument("--work", type=Path, default=ROOT / ".venv-llamacpp" / "work")
     args = p.parse_args()
 
-    from edgeprompt.runtime import Runtime, physical_threads
+    from edgeprompt.app import Runtime, physical_threads
 
     with Runtime.open() as rt:
         threads = args.threads or physical_threads(int(rt.settings.get("model.threads")))
@@ -157,7 +157,7 @@ def main() -> int:
         elif args.model:
             hf, label = rt.card(args.model).path_for("hf"), args.model
         else:
-            from edgeprompt.demo import demo_ready, ensure_demo
+            from edgeprompt.catalog.demo import demo_ready, ensure_demo
 
             if not demo_ready(rt):
                 ensure_demo(rt, progress=info)

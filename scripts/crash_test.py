@@ -39,9 +39,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import sqlean
 
+from edgeprompt.app import Runtime
 from edgeprompt.cli import main as cli_main
 from edgeprompt.firewall.audit import AuditLog
-from edgeprompt.runtime import Runtime
 from edgeprompt.store.db import connect
 
 Step = Callable[[int], "list[str] | Callable[[], None]"]

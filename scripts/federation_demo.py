@@ -28,12 +28,12 @@ sys.path[:0] = [str(ROOT), str(APP)]
 import federation_demo_lm as lm  # noqa: E402
 from edgefed import task  # noqa: E402
 
+from edgeprompt.app import Runtime  # noqa: E402
 from edgeprompt.federation import seeds  # noqa: E402
 from edgeprompt.federation.heads import HeadSpec, head_spec  # noqa: E402
 from edgeprompt.federation.ledger import PrivacyLedger  # noqa: E402
 from edgeprompt.federation.loopback import Loopback  # noqa: E402
 from edgeprompt.federation.packs import install  # noqa: E402
-from edgeprompt.runtime import Runtime  # noqa: E402
 from edgeprompt.signing import trust_store  # noqa: E402
 
 CLIENTS = 2

@@ -23,8 +23,8 @@ from typing import Any
 
 from edgefed import lm_task, task
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import adapters, lmseeds, lora
-from edgeprompt.runtime import Runtime
 
 MODEL_ID = "demo"
 QUESTIONS = ("How do I make mint tea?", "When should I plant roses?")  # one topic from each laptop
@@ -35,8 +35,8 @@ def say(text: str) -> None:
 
 
 def build_base(base: Path, size: str) -> Any:
-    from edgeprompt.demo import build_model
-    from edgeprompt.demo_train import DEMO, TINY
+    from edgeprompt.catalog.demo import build_model
+    from edgeprompt.catalog.demo_train import DEMO, TINY
 
     t0 = time.monotonic()
     built = build_model(base / "model", TINY if size == "tiny" else DEMO, model_id=MODEL_ID)

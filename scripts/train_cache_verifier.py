@@ -1,7 +1,7 @@
-"""Train the semantic cache's pair verifier and export it to models/cache/verifier/verifier.{onnx,json}.
+"""Train the semantic cache's pair verifier and export it to edgeprompt/shipped/cache/verifier/verifier.{onnx,json}.
 
 Data: the `train` split of `edgeprompt.cache.pairset` (hand-written paraphrase groups in
-models/cache/verifier/paraphrases.txt and near misses generated from them; see DATA.md there). Nothing
+edgeprompt/shipped/cache/verifier/paraphrases.txt and near misses generated from them; see DATA.md there). Nothing
 from shared/datasets/semantic_cache (QQP terms: evaluation only) or shared/benchmarks is read. The model:
 an MLP (one hidden layer) over `verifier.features`, trained single-threaded with AdamW, exported to ONNX
 and quantised to int8. The operating point is picked afterwards by scripts/calibrate_cache on the calib
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgeprompt.cache import calibrate, pairset, verifier  # noqa: E402
 
-OUT = ROOT / "models" / "cache" / "verifier"
+OUT = ROOT / "edgeprompt" / "shipped" / "cache" / "verifier"
 
 
 def pair_features(pairs: list[pairset.Pair], vec: dict[str, np.ndarray]) -> np.ndarray:
@@ -94,8 +94,8 @@ def main() -> int:
 
     t0 = time.time()
     embed = embedder(args.home, args.vectors_cache)
-    pairs = pairset.build(pairset.groups((ROOT / "models/cache/verifier/paraphrases.txt").read_text("utf-8")),
-                          embed, args.seed)
+    paraphrases = (ROOT / "edgeprompt/shipped/cache/verifier/paraphrases.txt").read_text("utf-8")
+    pairs = pairset.build(pairset.groups(paraphrases), embed, args.seed)
     texts = sorted({p.q1 for p in pairs} | {p.q2 for p in pairs})
     vec = dict(zip(texts, embed(texts), strict=True))
     tr = [p for p in pairs if p.split == "train"]
@@ -108,7 +108,7 @@ def main() -> int:
               for s in pairset.SPLITS}
     meta = {"features": verifier.FEATURES, "width": x.shape[1], "arch": f"mlp-{args.hidden}", "int8": True,
             "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)",
-            "training": {"data": "models/cache/verifier/paraphrases.txt via edgeprompt.cache.pairset",
+            "training": {"data": "edgeprompt/shipped/cache/verifier/paraphrases.txt via edgeprompt.cache.pairset",
                          "splits": counts, "epochs": args.epochs, "weight_decay": args.weight_decay,
                          "seed": args.seed, "source": "scripts/train_cache_verifier"}}
     path = export(model, x.shape[1], args.out, meta)

@@ -1,9 +1,9 @@
-"""Train the stage-1 classifier head, measure it leave-one-source-out, and export it to models/firewall/.
+"""Train the stage-1 classifier head, measure it leave-one-source-out, and export it to edgeprompt/shipped/firewall/.
 
 Data (`edgeprompt.firewall.corpus`): the 70 % side of ../shared/datasets/injection/dev.jsonl, our own examples
-(models/firewall/extra_train.jsonl) and every public data file in models/firewall/data/ (models/firewall/
-DATA.md: source, commit, licence). Features (`edgeprompt.firewall.features`): hashed n-grams of the
-normalised text, its MiniLM sentence vector and its context (user / document / tool).
+(edgeprompt/shipped/firewall/extra_train.jsonl) and every public data file in edgeprompt/shipped/firewall/data/
+(edgeprompt/shipped/firewall/DATA.md: source, commit, licence). Features (`edgeprompt.firewall.features`):
+hashed n-grams of the normalised text, its MiniLM sentence vector and its context (user / document / tool).
 
 Leave-one-source-out: for every source, a head is trained on all the other sources and measured on the
 one left out (recall on its attacks, flag rate on its benign rows). Each fold picks its own operating point
@@ -190,9 +190,9 @@ def oof_margins(x: Features, groups: np.ndarray, folds: int, train: Callable[[np
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, default=evaluate.default_devset())
-    ap.add_argument("--extra", type=Path, default=ROOT / "models/firewall/extra_train.jsonl")
-    ap.add_argument("--data", type=Path, default=ROOT / "models/firewall/data")
-    ap.add_argument("--out", type=Path, default=ROOT / "models/firewall")
+    ap.add_argument("--extra", type=Path, default=ROOT / "edgeprompt/shipped/firewall/extra_train.jsonl")
+    ap.add_argument("--data", type=Path, default=ROOT / "edgeprompt/shipped/firewall/data")
+    ap.add_argument("--out", type=Path, default=ROOT / "edgeprompt/shipped/firewall")
     ap.add_argument("--alpha", type=float, default=1e-5, help="L2 strength of the logistic regression")
     ap.add_argument("--folds", type=int, default=3, help="inner folds that pick each operating point")
     ap.add_argument("--target-fpr", type=float, default=0.02, help="mean benign flag rate over sources, out of fold")
@@ -274,7 +274,8 @@ def main() -> int:
         "rows": len(rows), "data_sha256": data_hash, "alpha": args.alpha, "epochs": EPOCHS, "cap": args.cap,
         "bias_shift": round(shift, 2), "target_fpr": args.target_fpr, "target_own_fpr": args.target_own_fpr,
         "sources": sources, "leave_one_source_out": loso, "date": time.strftime("%Y-%m-%d"),
-        "data_note": "public data files with their licences in models/firewall/DATA.md, the dev set's 70 % side "
+        "data_note": "public data files with their licences in edgeprompt/shipped/firewall/DATA.md, the dev set's 70 % "
+                     "side "
                      "(Tensor Trust has no licence file; BIPIA MIT; awesome-chatgpt-prompts CC0) and edgeprompt's "
                      "own examples",
     }

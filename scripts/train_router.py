@@ -1,13 +1,13 @@
-"""Train the router's classifier head and export it to models/router/classifier.{onnx,json}.
+"""Train the router's classifier head and export it to edgeprompt/shipped/router/classifier.{onnx,json}.
 
-Data: the `train` split of models/router/routing_set.jsonl plus the phrasing sources in
-models/router/phrasings/ (terse, verbose, question, imperative, typos, non-native; all written for this
+Data: the `train` split of edgeprompt/shipped/router/routing_set.jsonl plus the phrasing sources in
+edgeprompt/shipped/router/phrasings/ (terse, verbose, question, imperative, typos, non-native; all written for this
 project). Features are the MiniLM embeddings of `routing.router_text(text)`, exactly what the router
 computes at run time. The weight decay and the rule-combination operating point (fit threshold, rule
 boost, and the unsure band below which a specialist falls back to `general`) are chosen on out-of-fold
 predictions where each fold leaves one phrasing source out (the routing set's train split is one
 source). Only measured, once, after the final head is trained on everything above: the routing set's
-`test` split and models/router/heldout_phrasings.jsonl (written separately from the training phrasings).
+`test` split and edgeprompt/shipped/router/heldout_phrasings.jsonl (written separately from the training phrasings).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeprompt.routing import pick_tag, router_text  # noqa: E402
-from edgeprompt.routing_eval import load_set, score  # noqa: E402
-from edgeprompt.routing_head import export_head, torch_head  # noqa: E402
-from edgeprompt.routing_rules import TAGS, keyword_hits  # noqa: E402
+from edgeprompt.routing.evaluation import load_set, score  # noqa: E402
+from edgeprompt.routing.head import export_head, torch_head  # noqa: E402
+from edgeprompt.routing.router import pick_tag, router_text  # noqa: E402
+from edgeprompt.routing.rules import TAGS, keyword_hits  # noqa: E402
 
 LABELS = list(TAGS)
 
@@ -118,10 +118,10 @@ def phrasings(folder: Path) -> list[dict[str, Any]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=ROOT / "models/router/routing_set.jsonl")
-    ap.add_argument("--phrasings", type=Path, default=ROOT / "models/router/phrasings")
-    ap.add_argument("--heldout", type=Path, default=ROOT / "models/router/heldout_phrasings.jsonl")
-    ap.add_argument("--out", type=Path, default=ROOT / "models/router")
+    ap.add_argument("--data", type=Path, default=ROOT / "edgeprompt/shipped/router/routing_set.jsonl")
+    ap.add_argument("--phrasings", type=Path, default=ROOT / "edgeprompt/shipped/router/phrasings")
+    ap.add_argument("--heldout", type=Path, default=ROOT / "edgeprompt/shipped/router/heldout_phrasings.jsonl")
+    ap.add_argument("--out", type=Path, default=ROOT / "edgeprompt/shipped/router")
     ap.add_argument("--hidden", type=int, default=0, help="0 = linear head; >0 = one hidden layer")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=None, help="embedder cache (default: the data home's)")
@@ -158,12 +158,13 @@ def main() -> int:
         "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)", "embedder_hash": embedder.model_hash,
         "router_text_max_chars": 320, "fit_threshold": best["fit_threshold"], "rule_boost": best["rule_boost"],
         "unsure_below": best["unsure_below"],
-        "training": {"data": "models/router/routing_set.jsonl (train) + models/router/phrasings/*.jsonl",
+        "training": {"data": "edgeprompt/shipped/router/routing_set.jsonl (train) + "
+                             "edgeprompt/shipped/router/phrasings/*.jsonl",
                      "split": "train", "rows": len(train), "weight_decay": best["weight_decay"], "seed": args.seed,
                      "cv": "leave-one-phrasing-source-out", "cv_router_accuracy": round(best["accuracy"], 4),
                      "cv_head_accuracy": round(best["head_accuracy"], 4), "cv_by_source": best["by_source"],
                      "source": "scripts/train_router"},
-        "heldout_phrasings": {"data": "models/router/heldout_phrasings.jsonl", "rows": len(heldout),
+        "heldout_phrasings": {"data": "edgeprompt/shipped/router/heldout_phrasings.jsonl", "rows": len(heldout),
                               "router_accuracy": round(heldout_report.accuracy, 4),
                               "confusion": heldout_report.confusion},
         "evaluation": {"split": "test", "rows": len(test), "head_accuracy": round(head_report.accuracy, 4),

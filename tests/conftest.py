@@ -24,7 +24,7 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def runtime(data_home: Path) -> Iterator[object]:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     rt = Runtime.open(data_home)
     yield rt
@@ -64,11 +64,11 @@ def embedder(embed_cache: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A very small demo-style model (Llama, local BPE tokenizer, ChatML template, trained for a few steps)
-    with hf/, mlx/ and onnx/ folders, built once per session. Returns `edgeprompt.demo.BuiltModel`:
+    with hf/, mlx/ and onnx/ folders, built once per session. Returns `edgeprompt.catalog.demo.BuiltModel`:
     `.card` (id "tiny", absolute paths; `runtime.catalog.add(tiny_model.card)` registers it in a test's
     data home), `.hf`, `.mlx`, `.onnx`, `.folder`."""
-    from edgeprompt.demo import build_model
-    from edgeprompt.demo_train import TINY
+    from edgeprompt.catalog.demo import build_model
+    from edgeprompt.catalog.demo_train import TINY
 
     return build_model(tmp_path_factory.mktemp("tiny-model") / "tiny", TINY, model_id="tiny")
 

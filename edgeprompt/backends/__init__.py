@@ -8,7 +8,7 @@ from edgeprompt.backends.base import Backend, Chunk, GenerationParams, Generatio
 from edgeprompt.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
-    from edgeprompt.catalog import ModelCard
+    from edgeprompt.catalog.cards import ModelCard
 
 __all__ = ["Backend", "Chunk", "GenerationParams", "GenerationStats", "Message", "Request", "load_backend"]
 

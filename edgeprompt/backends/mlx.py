@@ -16,7 +16,7 @@ from edgeprompt.backends.chat import ChatFormat
 from edgeprompt.errors import ModelLoadError, UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.catalog import ModelCard
+    from edgeprompt.catalog.cards import ModelCard
 
 
 class PrefixCache(Protocol):
@@ -89,7 +89,7 @@ class MlxBackend:
     @classmethod
     def load(cls, card: ModelCard, threads: int = 0) -> MlxBackend:
         """`threads` is accepted for the common signature; MLX picks its own (its CPU kernels use one)."""
-        from edgeprompt.modelfiles import check_safetensors
+        from edgeprompt.catalog.files import check_safetensors
 
         folder = card.path_for("mlx") or card.path_for("hf")
         if folder is None:

@@ -19,7 +19,7 @@ from edgeprompt.backends.chat import ChatFormat
 from edgeprompt.errors import ModelLoadError, UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.catalog import ModelCard
+    from edgeprompt.catalog.cards import ModelCard
 
 # Per-token log-probabilities cost one `get_logits` copy plus a log-softmax (~25 µs with a 1.5k vocabulary,
 # ~0.2 ms with 150k). Measured on the 6 MB demo model that is 14% of a 0.18 ms step, so by default they
@@ -65,7 +65,7 @@ class OnnxBackend:
 
     @classmethod
     def load(cls, card: ModelCard, threads: int = 0, logprobs: bool | None = None) -> OnnxBackend:
-        from edgeprompt.modelfiles import check_onnx
+        from edgeprompt.catalog.files import check_onnx
 
         folder = card.path_for("onnx")
         if folder is None:

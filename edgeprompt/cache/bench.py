@@ -21,7 +21,7 @@ from edgeprompt.backends.base import GenerationParams, Message, Request
 from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 QUESTIONS = ("What is the main idea of the text above?", "Which animals does the text mention?",
              "Summarise the second paragraph in one line.", "What happens at the end of the story?",

@@ -28,7 +28,7 @@ from edgeprompt.errors import EdgepromptError
 if TYPE_CHECKING:
     from edgeprompt.cache.context import EmbeddingMemo
     from edgeprompt.cache.verifier import Verifier
-    from edgeprompt.catalog import ModelCard
+    from edgeprompt.catalog.cards import ModelCard
     from edgeprompt.store.db import Database
 
 LEVELS = ("template", "exact", "semantic", "context", "prefix")

@@ -20,7 +20,7 @@ from edgeprompt.canonical import canonical_json, sha256_hex
 
 if TYPE_CHECKING:
     from edgeprompt.backends.base import GenerationParams, Message
-    from edgeprompt.catalog import ModelCard
+    from edgeprompt.catalog.cards import ModelCard
 
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx.data", ".bin", ".gguf", ".npz")
 

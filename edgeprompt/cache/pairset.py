@@ -1,4 +1,4 @@
-"""The verifier's labelled question pairs, built from models/cache/verifier/paraphrases.txt.
+"""The verifier's labelled question pairs, built from edgeprompt/shipped/cache/verifier/paraphrases.txt.
 
 Groups of hand-written paraphrases give the positives (any two lines of a group, plus light rewordings);
 `perturb.near_misses` of every line and each line's nearest question from another group give the

@@ -10,9 +10,9 @@ from edgeprompt.cache.cache import Lookup
 from edgeprompt.cache.keys import CacheQuery, SourceRef, build_query
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.backends.base import GenerationParams, Message
-    from edgeprompt.catalog import ModelCard
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.catalog.cards import ModelCard
     from edgeprompt.store.traces import Trace
 
 # A firewall span with any of these attribute values means the answer failed output validation

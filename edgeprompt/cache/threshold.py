@@ -1,7 +1,7 @@
 """The shipped semantic-cache operating point and the figures it was measured with.
 
-`models/cache/semantic.toml` holds the cosine threshold a candidate needs (with the content gate on);
-`models/cache/verifier/operating_point.toml`, written by `scripts/calibrate_cache --write`, holds the pair
+`edgeprompt/shipped/cache/semantic.toml` holds the cosine threshold a candidate needs (with the content gate on);
+`edgeprompt/shipped/cache/verifier/operating_point.toml`, written by `scripts/calibrate_cache --write`, holds the pair
 verifier's probability a candidate above that threshold also needs. The verifier only vetoes: it never
 admits a candidate the threshold and the guards would refuse.
 """
@@ -33,7 +33,7 @@ def _read(name: str) -> dict[str, Any] | None:
 def shipped() -> Calibration:
     data = _read("cache/semantic.toml")
     if data is None:
-        return Calibration(FALLBACK_THRESHOLD, {"note": "models/cache/semantic.toml is missing"})
+        return Calibration(FALLBACK_THRESHOLD, {"note": "edgeprompt/shipped/cache/semantic.toml is missing"})
     return Calibration(float(data["threshold"]), dict(data.get("measured", {})))
 
 
@@ -41,7 +41,7 @@ def verifier_point() -> Calibration:
     """The verifier's minimum probability (as `threshold`) and its figures; 1.0 (serve nothing) if missing."""
     data = _read("cache/verifier/operating_point.toml")
     if data is None:
-        return Calibration(1.0, {"note": "models/cache/verifier/operating_point.toml is missing"})
+        return Calibration(1.0, {"note": "edgeprompt/shipped/cache/verifier/operating_point.toml is missing"})
     return Calibration(float(data["min_probability"]), dict(data.get("measured", {})))
 
 

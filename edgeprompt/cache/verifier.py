@@ -6,7 +6,7 @@ model is an int8 ONNX MLP over features of the pair: the two MiniLM vectors' ele
 absolute difference, their cosine, which content-gate checks failed, and how many content words each
 question has that the other lacks. It reuses vectors the cache already has (the query's and the stored
 entry's), so a verification costs a feature build and one tiny matrix product (well under a millisecond).
-Trained and exported by `scripts/train_cache_verifier` (see models/cache/verifier/DATA.md).
+Trained and exported by `scripts/train_cache_verifier` (see edgeprompt/shipped/cache/verifier/DATA.md).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def installed() -> bool:
 
 
 def shipped(min_probability: float) -> Verifier | None:
-    """The verifier in models/cache/verifier, or None when it is not installed (the guards still apply)."""
+    """The verifier in edgeprompt/shipped/cache/verifier, or None when it is not installed (the guards still apply)."""
     if not installed():
         return None
     try:

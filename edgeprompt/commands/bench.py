@@ -1,7 +1,7 @@
-"""bench: decode speed against this machine's bandwidth limit and the raw runtime (see edgeprompt.bench).
+"""bench: decode speed against this machine's bandwidth limit and the raw runtime (see edgeprompt.catalog.bench).
 
 Flags from other areas: add them in `add_arguments`, carry them into `BenchOptions` in `options`, and
-measure them in `edgeprompt.bench.run_bench`.
+measure them in `edgeprompt.catalog.bench.run_bench`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from edgeprompt.commands import add_command
 from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.bench import BenchOptions
+    from edgeprompt.catalog.bench import BenchOptions
     from edgeprompt.cli import Context
 
 
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> BenchOptions:
-    from edgeprompt.bench import DEFAULT_QUESTION, BenchOptions
+    from edgeprompt.catalog.bench import DEFAULT_QUESTION, BenchOptions
 
     if (args.max_tokens is not None and args.max_tokens < 2) or args.runs < 1:
         raise UsageError("--max-tokens must be at least 2 and --runs at least 1")
@@ -60,7 +60,7 @@ def _text(r: dict[str, Any]) -> str:
 
 
 def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.bench import run_bench
+    from edgeprompt.catalog.bench import run_bench
 
     if args.prefix_cache:
         from edgeprompt.cache.bench import prefix_bench

@@ -12,9 +12,9 @@ from edgeprompt.commands import add_command, add_group
 from edgeprompt.errors import EdgepromptError, UsageError
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.cli import Context
     from edgeprompt.pipeline import AskResult
-    from edgeprompt.runtime import Runtime
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -229,7 +229,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_setup(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.setup import prepare
+    from edgeprompt.first_run import prepare
 
     rt = ctx.runtime()
     done = prepare(rt, build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)

@@ -11,8 +11,8 @@ from edgeprompt.commands import add_command, add_group
 from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.cli import Context
-    from edgeprompt.runtime import Runtime
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -56,7 +56,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.modelfiles import card_for_folder
+    from edgeprompt.catalog.files import card_for_folder
 
     rt = ctx.runtime()
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
@@ -82,7 +82,7 @@ def cmd_info(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.demo import demo_ready, ensure_demo
+    from edgeprompt.catalog.demo import demo_ready, ensure_demo
 
     rt = ctx.runtime()
     built = args.force or not demo_ready(rt)
@@ -93,7 +93,7 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.convert import convert_card
+    from edgeprompt.catalog.convert import convert_card
 
     rt = ctx.runtime()
     card = convert_card(rt.catalog.get(args.id), args.to, args.bits, rt.paths.models, progress=ctx.info)
@@ -103,10 +103,10 @@ def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.catalog import ID_RE
-    from edgeprompt.convert import model_id_for, pull
+    from edgeprompt.catalog.cards import ID_RE
+    from edgeprompt.catalog.convert import model_id_for, pull
+    from edgeprompt.catalog.files import card_for_folder
     from edgeprompt.errors import UsageError
-    from edgeprompt.modelfiles import card_for_folder
 
     rt = ctx.runtime()
     model_id = args.id or model_id_for(args.hub_id)

@@ -12,10 +12,10 @@ from edgeprompt.commands import add_command
 from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.cli import Context
     from edgeprompt.orchestrate.plans import Plan
-    from edgeprompt.routing import RouteDecision
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.routing.router import RouteDecision
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -76,7 +76,7 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.orchestrate.guard import Guard
     from edgeprompt.orchestrate.plan_runner import PlanRunner, passage_digest
     from edgeprompt.orchestrate.toolloop import follows_instructions, settings_params
-    from edgeprompt.routing_log import record_decision
+    from edgeprompt.routing.log import record_decision
 
     rt = ctx.runtime()
     max_steps, timeout = _check(args, rt)

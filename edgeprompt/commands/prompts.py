@@ -15,8 +15,8 @@ from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
     from edgeprompt.cli import Context
-    from edgeprompt.registry.labels import Move
-    from edgeprompt.registry.store import PromptRegistry
+    from edgeprompt.prompts.labels import Move
+    from edgeprompt.prompts.store import PromptRegistry
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -112,7 +112,7 @@ def _move_text(m: Move, seq: int) -> str:
 
 
 def cmd_push(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.files import read_file
+    from edgeprompt.prompts.files import read_file
 
     spec, meta = read_file(args.file)
     author = args.author or meta.get("author") or getpass.getuser()
@@ -135,7 +135,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.files import dump
+    from edgeprompt.prompts.files import dump
 
     reg = _registry(ctx)
     version, label = reg.lookup(args.ref)
@@ -168,7 +168,7 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.diff import diff_versions
+    from edgeprompt.prompts.diff import diff_versions
 
     done = diff_versions(_registry(ctx), args.name, args.a, args.b)
     ctx.emit(done, done["diff"] or "identical")
@@ -204,8 +204,8 @@ def _suite_text(s: Any) -> str:
 
 
 def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.store import parse_ref
-    from edgeprompt.registry.suite import run_suite
+    from edgeprompt.prompts.store import parse_ref
+    from edgeprompt.prompts.suite import run_suite
 
     rt = ctx.runtime()
     reg = rt.registry()
@@ -217,7 +217,7 @@ def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_promote(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.suite import promote
+    from edgeprompt.prompts.suite import promote
 
     rt = ctx.runtime()
     reg = rt.registry()
@@ -260,7 +260,7 @@ def cmd_unprotect(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.transfer import export
+    from edgeprompt.prompts.transfer import export
 
     done = export(_registry(ctx), args.dir, args.sign)
     ctx.emit(done, f"wrote {done['prompts']} prompts ({done['versions']} versions) to {done['path']}"
@@ -269,7 +269,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.transfer import import_folder
+    from edgeprompt.prompts.transfer import import_folder
     from edgeprompt.signing import trust_store
 
     rt = ctx.runtime()
@@ -285,7 +285,7 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.stats import version_stats
+    from edgeprompt.prompts.stats import version_stats
 
     rows = version_stats(_registry(ctx), args.name)
 
@@ -301,7 +301,7 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_ab_start(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.ab import Experiments
+    from edgeprompt.prompts.ab import Experiments
 
     reg = _registry(ctx)
     a, b = reg.resolve(args.name, args.a), reg.resolve(args.name, args.b)
@@ -311,7 +311,7 @@ def cmd_ab_start(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_ab_status(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.ab import Experiments
+    from edgeprompt.prompts.ab import Experiments
 
     exps = Experiments(_registry(ctx).db)
     st = exps.status(exps.latest(args.name))
@@ -332,7 +332,7 @@ def cmd_ab_status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_ab_stop(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.registry.ab import Experiments
+    from edgeprompt.prompts.ab import Experiments
 
     reg = _registry(ctx)
     exps = Experiments(reg.db)

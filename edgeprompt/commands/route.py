@@ -12,7 +12,7 @@ from edgeprompt.errors import EdgepromptError, UsageError
 
 if TYPE_CHECKING:
     from edgeprompt.cli import Context
-    from edgeprompt.routing import RouteDecision
+    from edgeprompt.routing.router import RouteDecision
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -66,7 +66,7 @@ def cmd_route(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _export(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.routing_log import DecisionLog
+    from edgeprompt.routing.log import DecisionLog
     from edgeprompt.store.examples import ExampleStore
 
     rt = ctx.runtime()
@@ -86,7 +86,7 @@ def _export(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _eval(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.routing_eval import evaluate, load_set
+    from edgeprompt.routing.evaluation import evaluate, load_set
 
     router = ctx.runtime().router()
     rows = load_set(split=None if args.split == "all" else args.split)

@@ -11,9 +11,9 @@ from edgeprompt.commands import add_command, add_group
 from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.cli import Context
     from edgeprompt.orchestrate.tools import Confirm
-    from edgeprompt.runtime import Runtime
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -107,7 +107,7 @@ def tool_loop(rt: Runtime, model: str | None, args: argparse.Namespace, question
 
 
 def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.routing_log import record_decision
+    from edgeprompt.routing.log import record_decision
     from edgeprompt.store.traces import Trace
 
     rt = ctx.runtime()

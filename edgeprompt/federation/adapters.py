@@ -32,7 +32,7 @@ from edgeprompt.federation.lora import LoraSpec, fingerprint, load_base
 from edgeprompt.paths import replace_folder
 
 if TYPE_CHECKING:
-    from edgeprompt.catalog import Catalog, ModelCard
+    from edgeprompt.catalog.cards import Catalog, ModelCard
     from edgeprompt.signing import Pack
 
 PACK_KIND = "lm-adapter"
@@ -140,7 +140,7 @@ def base_onnx_precision(card: ModelCard) -> str:
 
 
 def build_onnx(hf: Path, out: Path, precision: str) -> None:
-    from edgeprompt.convert import onnx_job, run_jobs
+    from edgeprompt.catalog.convert import onnx_job, run_jobs
 
     if precision not in ONNX_BITS:
         raise UsageError(f"ONNX precision must be one of {', '.join(ONNX_BITS)}")

@@ -3,7 +3,7 @@
 A `HeadSpec` ties a task to the code its owner ships: the featurizer the runtime uses (so federated
 weights fit the live model), the torch module, the ONNX writer and the loader's own validation. The
 firewall's head lives in `edgeprompt.firewall` (features, head, classifier); the router's in
-`edgeprompt.routing`. Nothing here re-implements them.
+`edgeprompt.routing.router`. Nothing here re-implements them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from edgeprompt.errors import ModelLoadError, UsageError
 if TYPE_CHECKING:
     import numpy as np
 
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 TASKS = ("firewall", "router")
 
@@ -73,9 +73,9 @@ def _firewall() -> HeadSpec:
 def _router() -> HeadSpec:
     import tempfile
 
-    from edgeprompt import routing_head
-    from edgeprompt.routing import router_text
-    from edgeprompt.routing_rules import TAGS
+    from edgeprompt.routing import head as routing_head
+    from edgeprompt.routing.router import router_text
+    from edgeprompt.routing.rules import TAGS
 
     def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
         return rt.embedder().embed_batch([router_text(t) for t in texts])

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from edgeprompt.catalog import Catalog
+from edgeprompt.catalog.cards import Catalog
 from edgeprompt.errors import SignatureError, UsageError
 from edgeprompt.federation import adapters, lora
 from edgeprompt.federation.heads import head_spec, task_for_pack_kind

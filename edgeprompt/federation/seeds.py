@@ -110,7 +110,7 @@ BENIGN: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
 }
 
 
-# Routing requests by route tag (edgeprompt.routing_rules.TAGS).
+# Routing requests by route tag (edgeprompt.routing.rules.TAGS).
 ROUTES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
     "code": (
         ("how do I {task} in {lang}?", "fix this {lang} error: {err}", "write a {lang} function that {task}",

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 CONSENT = """\
 Joining federation at {superlink} ({transport}).

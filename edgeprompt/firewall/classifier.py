@@ -3,7 +3,7 @@
 The featurizer needs the MiniLM embedder (`edgeprompt.embed.Embedder.embed_batch`), passed in as `embed`.
 
 The model is looked up first in `<home>/models/firewall/` (installed by `federation import` or
-`firewall intel import`), then in the shipped `models/firewall/`. Its `classifier.json` must name a
+`firewall intel import`), then in the shipped `edgeprompt/shipped/firewall/`. Its `classifier.json` must name a
 featurizer this code has (`features.DIMS`) with its dimension, or the model is refused.
 """
 

@@ -1,10 +1,11 @@
 """The stage-1 training corpus: every labelled source in one list, each row tagged with where it came from.
 
 Sources: the dev set's 70 % side, split by repository (tensor-trust, bipia, awesome-chatgpt-prompts), our
-own examples (`models/firewall/extra_train.jsonl`, source `edgeprompt-authors`) and the public data files
-in `models/firewall/data/*.jsonl` (one file a source; `models/firewall/DATA.md` says where each came from
-and under which licence). Leave-one-source-out evaluation holds out one `source` at a time, which is the
-figure that predicts text nobody here wrote (a random split only measures the shape of the training set).
+own examples (`edgeprompt/shipped/firewall/extra_train.jsonl`, source `edgeprompt-authors`) and the public
+data files in `edgeprompt/shipped/firewall/data/*.jsonl` (one file a source; `edgeprompt/shipped/firewall/DATA.md`
+says where each came from and under which licence). Leave-one-source-out evaluation holds out one `source`
+at a time, which is the figure that predicts text nobody here wrote (a random split only measures the
+shape of the training set).
 """
 
 from __future__ import annotations

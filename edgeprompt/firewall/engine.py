@@ -18,7 +18,7 @@ from edgeprompt.firewall.scanner import Scanner, Thresholds, Verdict
 from edgeprompt.firewall.stream import StreamGuard
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 AUDIT_TEXT_CHARS = 2000
 BLOCKED_ANSWER = ("I can't help with that request: the prompt firewall blocked it as a likely prompt-injection "

@@ -1,6 +1,6 @@
 """The versioned rule pack: regular expressions with ids, categories, severities, languages, contexts.
 
-The shipped pack is `models/firewall/rules.toml`; a pack installed by `firewall intel import` into
+The shipped pack is `edgeprompt/shipped/firewall/rules.toml`; a pack installed by `firewall intel import` into
 `<home>/models/firewall/rules.toml` replaces it. Rules run on the normalised text (see
 normalize.py), which is lower-case: patterns are written in lower case and compiled without
 IGNORECASE (case folding per character doubled the matching time).
@@ -125,7 +125,7 @@ def load_pack(models_dir: Path) -> RulePack:
         path = folder / "rules.toml"
         if path.is_file():
             return parse_pack(path.read_text(encoding="utf-8"), f"{origin}:{path}")
-    raise UsageError("no firewall rule pack found (models/firewall/rules.toml is missing)")
+    raise UsageError("no firewall rule pack found (edgeprompt/shipped/firewall/rules.toml is missing)")
 
 
 def rule_score(hits: list[RuleHit]) -> float:

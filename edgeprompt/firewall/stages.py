@@ -18,7 +18,7 @@ from edgeprompt.firewall.output import SAFE_MESSAGE
 from edgeprompt.firewall.stream import PassThrough, StreamGuard
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 
 def enabled(rt: Runtime) -> bool:

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.errors import EdgepromptError, UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.registry.models import Assertion
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
+    from edgeprompt.prompts.spec import Assertion
 
 MAX_SUITE_BYTES = 4 << 20
 SUITE_KEYS = frozenset(("name", "description", "model", "prompt", "judge", "cases"))
@@ -92,7 +92,7 @@ def _str(where: str, key: str, value: Any, required: bool = False) -> str | None
 
 
 def _case(where: str, i: int, raw: Any, seen: set[str]) -> EvalCase:
-    from edgeprompt.registry.models import _assertion  # the registry's validation rules, one set of them
+    from edgeprompt.prompts.spec import _assertion  # the registry's validation rules, one set of them
 
     at = f"{where}: case {i}"
     if not isinstance(raw, dict):
@@ -115,7 +115,7 @@ def _case(where: str, i: int, raw: Any, seen: set[str]) -> EvalCase:
 
 
 def load_suite(path: Path) -> Suite:
-    from edgeprompt.registry.files import parse_yaml
+    from edgeprompt.prompts.files import parse_yaml
 
     try:
         if path.stat().st_size > MAX_SUITE_BYTES:
@@ -157,7 +157,7 @@ def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> C
 
 def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_model: str) -> CaseOutcome:
     from edgeprompt.pipeline import AskRequest, Done, run
-    from edgeprompt.registry.assertions import Answer, Checker
+    from edgeprompt.prompts.assertions import Answer, Checker
 
     try:
         result = next(ev.result for ev in run(AskRequest(case.input, model=model, prompt=prompt, save=False), rt)

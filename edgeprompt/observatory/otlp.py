@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt import __version__
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
     from edgeprompt.store.db import Database
     from edgeprompt.store.traces import Trace
 

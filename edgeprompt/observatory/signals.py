@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from edgeprompt.app import Runtime
     from edgeprompt.embed import Embedder
     from edgeprompt.observatory.energy import EnergyMeter
-    from edgeprompt.runtime import Runtime
     from edgeprompt.store.db import Database
 
 MAX_TERMS = 8

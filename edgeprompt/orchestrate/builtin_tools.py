@@ -18,7 +18,7 @@ from edgeprompt.orchestrate.calculator import evaluate, format_number
 from edgeprompt.orchestrate.tools import Tool, ToolBox
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 _UNITS: Any = None
 _UNITS_LOCK = threading.Lock()

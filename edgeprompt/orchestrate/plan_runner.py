@@ -23,7 +23,7 @@ from edgeprompt.store.traces import Trace
 if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
     from edgeprompt.orchestrate.plans import Plan, Step
-    from edgeprompt.routing import RouteDecision
+    from edgeprompt.routing.router import RouteDecision
 
 STEP_SYSTEM = ("You are edgeprompt, carrying out one step of a larger task on the user's computer. Do only "
                "this step, in plain prose or Markdown, without preamble.")

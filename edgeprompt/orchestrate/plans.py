@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeprompt.errors import EdgepromptError
 from edgeprompt.orchestrate.toolcalls import parse_explicit
-from edgeprompt.routing_rules import keyword_hits
+from edgeprompt.routing.rules import keyword_hits
 
 ACTIONS = ("retrieve", "tool", "analyse", "draft", "format")
 MODEL_ACTIONS = ("analyse", "draft")

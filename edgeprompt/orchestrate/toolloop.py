@@ -23,9 +23,9 @@ from edgeprompt.orchestrate.toolcalls import NativeParser, parse_explicit, parse
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolResult, refuse_all
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.backends.base import Backend
-    from edgeprompt.catalog import ModelCard
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.catalog.cards import ModelCard
     from edgeprompt.store.traces import Trace
 
 TOOL_SYSTEM = (

@@ -9,7 +9,7 @@ judge adds what evidence cannot see, from edgeprompt.rag.asked:
 - missing: the share of the question's content words found nowhere in the source (a wrong entity).
 A logistic model over these and the evidence gives each sentence a probability that it answers; the
 question's score is the best sentence's. The weights and the threshold are fitted by
-`scripts/calibrate_answerer` on our own sample questions and near misses (models/answer/judge.toml),
+`scripts/calibrate_answerer` on our own sample questions and near misses (edgeprompt/shipped/answer/judge.toml),
 never on a benchmark. The answer is the value's span in that sentence, the sentence its citation.
 """
 
@@ -30,7 +30,7 @@ from edgeprompt.rag.retrieve import STOPWORDS
 
 CANDIDATES = 5  # sentences judged per question: the best by evidence
 FEATURES = ("evidence", "focus", "typed", "missing", "bias")
-# used only when models/answer/judge.toml is missing from a broken install: evidence alone, as before
+# used only when edgeprompt/shipped/answer/judge.toml is missing from a broken install: evidence alone, as before
 _FALLBACK = {"weights": [12.0, 0.0, 0.0, 0.0, -12.0 * 0.58], "threshold": 0.5}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.]*\d|\d")
 _UNIT = re.compile(r"\s?(?:%|°\s?[CF]\b|(?:per cent|percent|days?|weeks?|months?|years?|hours?|minutes?|mins?|"
@@ -81,7 +81,7 @@ EVIDENCE_ONLY = Model((0.0,) * len(FEATURES), 0.0)  # judge off ([rag] judge = f
 
 @cache
 def shipped() -> Model:
-    """The fitted weights and threshold (models/answer/judge.toml, written by scripts/calibrate_answerer)."""
+    """The fitted weights and threshold (shipped/answer/judge.toml, written by scripts/calibrate_answerer)."""
     try:
         text = resources.files("edgeprompt.shipped").joinpath("answer/judge.toml").read_text(encoding="utf-8")
         data = tomllib.loads(text)

@@ -17,7 +17,7 @@ from edgeprompt.rag.retrieve import Filters, Hit
 from edgeprompt.rag.rewrite import rewrite
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 SOURCES_SHARE = 0.5  # at most this share of the context window goes to sources
 _CITE = re.compile(r"\[(\d{1,2})\]")

@@ -12,7 +12,7 @@ from edgeprompt.rag.retrieve import Retriever
 from edgeprompt.rag.store import DocumentStore
 
 if TYPE_CHECKING:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from edgeprompt.serve.queue import Closed, Job, QueueFull, Worker
 from edgeprompt.serve.toolcalls import find_calls
 
 if TYPE_CHECKING:
+    from edgeprompt.app import Runtime
     from edgeprompt.pipeline import AskRequest, AskResult
-    from edgeprompt.runtime import Runtime
 
 EMBEDDING_MODELS = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 MAX_EMBED_INPUTS = 2048  # as OpenAI

@@ -16,7 +16,7 @@ from edgeprompt.serve.app import ServeOptions, create_app
 if TYPE_CHECKING:
     import uvicorn
 
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 GRACEFUL_S = 30  # open requests get this long to finish after Ctrl-C; a second Ctrl-C exits at once
 

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edgeprompt import routing_schema
 from edgeprompt.cache import schema as cache_schema
 from edgeprompt.errors import NewerDatabaseError
 from edgeprompt.federation import schema as federation_schema
 from edgeprompt.firewall import audit_schema
 from edgeprompt.firewall import schema as firewall_schema
 from edgeprompt.observatory import schema as observatory_schema
+from edgeprompt.prompts import schema as registry_schema
 from edgeprompt.rag import schema as rag_schema
-from edgeprompt.registry import schema as registry_schema
+from edgeprompt.routing import schema as routing_schema
 from edgeprompt.store import schema_core
 
 

@@ -30,7 +30,7 @@ BAD_INSTRUCTION = 4003  # another task, model size or version than this laptop's
 
 @contextlib.contextmanager
 def _runtime(context: Context) -> Iterator[Any]:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     rt = Runtime.open(wire.data_home(context))
     try:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 TASK = lora.TASK
 ledger_key = lora.ledger_key

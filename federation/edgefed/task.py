@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
 # Mirrors [tool.flwr.app.config] in federation/pyproject.toml: the in-process simulation passes an
 # empty run config, and unit tests call the apps without one.

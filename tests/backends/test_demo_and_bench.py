@@ -13,8 +13,8 @@ BENCH_KEYS = {"model", "backend", "threads", "bandwidth_gbs", "weight_bytes_per_
 
 
 def test_ensure_demo_builds_registers_and_becomes_default(runtime: Any) -> None:
-    from edgeprompt.demo import demo_ready, ensure_demo
-    from edgeprompt.demo_train import TINY
+    from edgeprompt.catalog.demo import demo_ready, ensure_demo
+    from edgeprompt.catalog.demo_train import TINY
 
     assert not demo_ready(runtime)
     assert runtime.default_model_id() != "demo"
@@ -50,7 +50,7 @@ def test_bench_rejects_bad_flags(cli: Any, tiny_home: Any) -> None:
 
 def test_onnx_bytes_per_token_counts_the_weights(tiny_model: Any) -> None:
     from edgeprompt.backends.onnx import weight_bytes
-    from edgeprompt.bench import onnx_bytes_per_token
+    from edgeprompt.catalog.bench import onnx_bytes_per_token
 
     per_token = onnx_bytes_per_token(tiny_model.onnx)
     assert 0 < per_token <= weight_bytes(tiny_model.onnx)

@@ -21,7 +21,7 @@ def shared_embedder_export(data_home: Path, embed_cache: Path) -> None:
 
 @pytest.fixture
 def rt(data_home: Path) -> Iterator[Any]:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     r = Runtime.open(data_home)
     yield r

@@ -5,7 +5,7 @@ import pytest
 from edgeprompt.backends.base import Message
 from edgeprompt.backends.echo import EchoBackend
 from edgeprompt.errors import UsageError
-from edgeprompt.memory import fit
+from edgeprompt.pipeline.context import fit
 
 count = EchoBackend().count_tokens  # one token per word + 3 per message
 

@@ -24,8 +24,8 @@ def one_thread() -> None:
 @pytest.fixture
 def seeded_home(data_home: Path) -> Path:
     """This test's data home holding laptop 0's slice of firewall examples."""
+    from edgeprompt.app import Runtime
     from edgeprompt.federation import seeds
-    from edgeprompt.runtime import Runtime
 
     with Runtime.open(data_home) as rt:
         seeds.seed_firewall(rt.db, 0, per_family=40)
@@ -45,8 +45,8 @@ def firewall_model() -> Iterator[Any]:
 @pytest.fixture
 def lm_home(data_home: Path, tiny_model: Any) -> Path:
     """This test's data home with the tiny model as 'tiny' and laptop 0's rated and edited answers."""
+    from edgeprompt.app import Runtime
     from edgeprompt.federation import lmseeds
-    from edgeprompt.runtime import Runtime
 
     with Runtime.open(data_home) as rt:
         rt.catalog.add(tiny_model.card)

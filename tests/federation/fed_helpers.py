@@ -9,7 +9,7 @@ from typing import Any
 
 def set_budget(home: Path, budget: float) -> None:
     """Write a [federation] epsilon_budget into the home's config.toml (the user's own cap)."""
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     Runtime.open(home).close()  # writes the documented defaults first
     cfg = home / "config.toml"
@@ -20,8 +20,8 @@ def set_budget(home: Path, budget: float) -> None:
 
 def seed_laptops(base: Path, per_family: int) -> list[Path]:
     """Two data homes under `base`, each seeded with its own slice of labelled firewall examples."""
+    from edgeprompt.app import Runtime
     from edgeprompt.federation import seeds
-    from edgeprompt.runtime import Runtime
 
     homes = [base / "laptop0", base / "laptop1"]
     for i, home in enumerate(homes):

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import node
 from edgeprompt.federation.ledger import PrivacyLedger
 from edgeprompt.federation.loopback import free_port
 from edgeprompt.paths import Paths
-from edgeprompt.runtime import Runtime
 
 
 def test_status_shows_epsilon_against_the_budget(seeded_home: Path, cli) -> None:  # type: ignore[no-untyped-def]

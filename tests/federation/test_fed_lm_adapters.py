@@ -19,11 +19,11 @@ import pytest
 import torch
 from edgefed import publish, task
 
+from edgeprompt.app import Runtime
 from edgeprompt.backends.base import Message
 from edgeprompt.backends.chat import ChatFormat
 from edgeprompt.federation import adapters, lora
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.runtime import Runtime
 
 QUESTION = "How often should I water the roses?"
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from edgefed import lm_task
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import lmdata, lmseeds, lora
-from edgeprompt.runtime import Runtime
 from edgeprompt.store.feedback import FeedbackStore
 from edgeprompt.store.sessions import SessionStore
 from edgeprompt.store.traces import Trace, TraceLog

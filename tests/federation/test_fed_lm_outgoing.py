@@ -16,9 +16,9 @@ import pytest
 from edgefed import client_app, lm_task
 from fed_helpers import context, instruction, set_budget
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import lmdata, lora
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.runtime import Runtime
 
 
 @pytest.fixture

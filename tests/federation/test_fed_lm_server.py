@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fed_helpers import InProcessGrid, run_server, set_budget
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import lmseeds, lora
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.runtime import Runtime
 
 
 @pytest.fixture(scope="module")

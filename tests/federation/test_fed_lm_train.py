@@ -10,9 +10,9 @@ import pytest
 import torch
 from edgefed import lm_task
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import lmdata, lmseeds, lora
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.runtime import Runtime
 
 DELTA = 1e-5
 

@@ -18,11 +18,11 @@ import pytest
 from edgefed import task
 from fed_helpers import seed_laptops, set_budget
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation import node
 from edgeprompt.federation.heads import head_spec
 from edgeprompt.federation.ledger import PrivacyLedger
 from edgeprompt.federation.loopback import Loopback
-from edgeprompt.runtime import Runtime
 
 APP = Path(__file__).resolve().parents[2] / "federation"
 

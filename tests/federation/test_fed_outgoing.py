@@ -14,8 +14,8 @@ import pytest
 from edgefed import client_app, task, wire
 from fed_helpers import context, set_budget, train_message
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.runtime import Runtime
 from edgeprompt.store.examples import ExampleStore
 
 CONFIG = {"task": "firewall", "hidden": 0, "learning-rate": 2.0, "server-round": 1}

@@ -49,7 +49,7 @@ def test_firewall_pack_installs_where_the_firewall_loads_it(tmp_path: Path, data
 
 def test_router_pack_installs_where_the_router_loads_it(tmp_path: Path, data_home: Path, cli) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.paths import Paths
-    from edgeprompt.routing_head import RouterHead, locate
+    from edgeprompt.routing.head import RouterHead, locate
 
     published = _pack(tmp_path, "router")
     code, _, err = cli("federation", "import", published["pack"], "--trust-key", published["public_key"])

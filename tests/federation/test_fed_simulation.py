@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from fed_helpers import context, seed_laptops
 
+from edgeprompt.app import Runtime
 from edgeprompt.federation.ledger import PrivacyLedger
-from edgeprompt.runtime import Runtime
 
 pytest.importorskip("ray", reason="the Simulation Engine needs flwr[simulation] (the test set-up installs it)")
 

@@ -39,7 +39,7 @@ def test_held_out_split_is_stable_and_near_the_fraction() -> None:
 
 
 def test_local_data_comes_from_the_laptops_store(seeded_home: Path) -> None:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     spec = head_spec("firewall")
     with Runtime.open(seeded_home) as rt:
@@ -101,7 +101,7 @@ def test_round_zero_is_the_shipped_head(which: str) -> None:
     if which == "firewall":
         from edgeprompt.firewall.rules import shipped_dir
     else:
-        from edgeprompt.routing_head import shipped_dir
+        from edgeprompt.routing.head import shipped_dir
     desc = json.loads((shipped_dir() / "classifier.json").read_text())
     x = np.random.default_rng(1).normal(size=(4, spec.input_dim)).astype(np.float32)
     shipped = ort.InferenceSession(str(shipped_dir() / "classifier.onnx")).run(["logits"], {desc["input"]: x})[0]

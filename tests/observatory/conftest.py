@@ -24,7 +24,7 @@ def linked_embedder(data_home: Path, embed_cache: Path) -> Path:
 
 @pytest.fixture
 def obs_rt(linked_embedder: Path, data_home: Path) -> Iterator[Any]:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     rt = Runtime.open(data_home)
     yield rt

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from edgeprompt.app import Runtime
 from edgeprompt.observatory.evals import _VERDICT, load_suite
-from edgeprompt.runtime import Runtime
 
 SUITE = """
 name: smoke

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeprompt.runtime import Runtime
+from edgeprompt.app import Runtime
 from edgeprompt.store.traces import Trace, TraceLog
 
 

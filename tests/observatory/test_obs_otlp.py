@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from obs_helpers import ask
 
-from edgeprompt.runtime import Runtime
+from edgeprompt.app import Runtime
 from edgeprompt.store.feedback import FeedbackStore
 
 HEX32, HEX16 = re.compile(r"^[0-9a-f]{32}$"), re.compile(r"^[0-9a-f]{16}$")

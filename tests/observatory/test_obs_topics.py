@@ -8,9 +8,9 @@ from typing import Any
 from obs_helpers import ask
 from obs_synth import TOPICS, questions
 
+from edgeprompt.app import Runtime
 from edgeprompt.observatory import topics, traceset
 from edgeprompt.observatory.report import build_report, one_thread
-from edgeprompt.runtime import Runtime
 from edgeprompt.store.feedback import FeedbackStore
 
 PLANTED = ("cooking", "programming", "travel")

@@ -13,7 +13,7 @@ from rag_helpers import SAMPLES, link_embeddings
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Path:
     """The sample documents indexed once per session; returns the closed database file."""
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     home = tmp_path_factory.mktemp("samples-home")
     link_embeddings(home, embed_cache)
@@ -33,7 +33,7 @@ def samples_home(embed_home: Path, sample_db: Path) -> Path:
 
 @pytest.fixture
 def rt(embed_home: Path):  # type: ignore[no-untyped-def]
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     runtime = Runtime.open(embed_home)
     yield runtime

@@ -52,7 +52,7 @@ def test_without_documents_retrieval_is_skipped(cli, embed_home: Path) -> None: 
 
 
 def test_retrieval_stage_is_traced(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     r = _ask(cli, "Who is my manager at Brightwave?", "-m", "extractive")
     assert "Aisha Mensah" in r["answer"]

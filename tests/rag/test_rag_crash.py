@@ -30,7 +30,7 @@ def _count(db: Path) -> int:
 
 
 def _state(home: Path) -> tuple[set[tuple[str, int, str, str]], dict[str, np.ndarray]]:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     with Runtime.open(home) as rt:
         rows = rt.db.query("SELECT d.path, c.seq, c.sha256, d.sha256, c.id FROM rag_chunks c "
@@ -79,7 +79,7 @@ def test_kill_9_mid_indexing_leaves_a_consistent_index_that_resumes(tmp_path: Pa
     assert integrity(db) == "ok"
     _state(home)  # consistent right after the kill: every chunk has its vector and FTS entry
 
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     with Runtime.open(home) as rt:
         resumed = rt.documents().indexer.add([folder])

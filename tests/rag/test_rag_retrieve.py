@@ -44,7 +44,7 @@ def test_filters_parse_and_refuse_bad_input() -> None:
     ("What is the confirmation number for the ryokan in Kyoto?", "trip-kyoto-2025.md"),
 ])
 def test_confusable_documents_rank_the_right_one_first(samples_home: Path, question: str, expected: str) -> None:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     with Runtime.open(samples_home) as rt:
         hits = rt.documents().retriever.search(question, 5)

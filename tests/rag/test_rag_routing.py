@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeprompt.catalog import ModelCard
+from edgeprompt.catalog.cards import ModelCard
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT
 
 
@@ -39,9 +39,9 @@ def _toy_home(home: Path) -> None:
 
 
 def test_any_routed_tag_moves_from_the_toy_when_the_documents_answer(samples_home: Path) -> None:
+    from edgeprompt.app import Runtime
     from edgeprompt.pipeline import AskRequest, Done, run
-    from edgeprompt.routing import USER_CHOICE, RouteDecision
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.routing.router import USER_CHOICE, RouteDecision
 
     _toy_home(samples_home)
 

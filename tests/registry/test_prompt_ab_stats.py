@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edgeprompt.registry.ab import Experiment, Experiments, two_proportion_p, wilson
+from edgeprompt.prompts.ab import Experiment, Experiments, two_proportion_p, wilson
 from edgeprompt.store.feedback import FeedbackStore
 
 QA = """

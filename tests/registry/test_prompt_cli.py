@@ -14,7 +14,7 @@ def j(cli, *argv):  # type: ignore[no-untyped-def]
 
 
 def test_push_show_history_diff_list(cli, prompt_file) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.registry.files import read_file
+    from edgeprompt.prompts.files import read_file
 
     path = prompt_file()
     expected = read_file(path)[0].content_id()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edgeprompt.errors import TemplateError, UsageError
-from edgeprompt.registry.files import dump, parse_yaml, read_file
-from edgeprompt.registry.models import check_values, parse_spec
+from edgeprompt.prompts.files import dump, parse_yaml, read_file
+from edgeprompt.prompts.spec import check_values, parse_spec
 
 BASE = {"name": "greet", "template": "Hi {{ name }}", "variables": {"name": {"type": "string"}}}
 

@@ -56,7 +56,7 @@ def test_system_text_reaches_the_model(runtime, prompt_file) -> None:  # type: i
     from edgeprompt.backends.base import Request
     from edgeprompt.backends.echo import EchoBackend
     from edgeprompt.pipeline import AskRequest, Done, run
-    from edgeprompt.registry.files import read_file
+    from edgeprompt.prompts.files import read_file
 
     reg = runtime.registry()
     reg.labels.move("qa", "production", reg.push(read_file(prompt_file(QA))[0], "t").version, "promote")

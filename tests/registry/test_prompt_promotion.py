@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeprompt.registry.models import parse_spec
+from edgeprompt.prompts.spec import parse_spec
 
 FAILING = """
 name: greet
@@ -77,7 +77,7 @@ def test_a_version_without_tests_is_not_promoted(cli, prompt_file) -> None:  # t
 
 
 def test_json_and_token_assertions(runtime) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.registry.suite import run_suite
+    from edgeprompt.prompts.suite import run_suite
 
     reg = runtime.registry()
     doc = {"name": "j", "template": '{"name": "{{ name }}", "age": {{ age }}}',
@@ -97,7 +97,7 @@ def test_json_and_token_assertions(runtime) -> None:  # type: ignore[no-untyped-
 
 
 def test_similar_uses_minilm(runtime, embed_cache: Path) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.registry.suite import run_suite
+    from edgeprompt.prompts.suite import run_suite
 
     (runtime.paths.cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
     reg = runtime.registry()
@@ -113,7 +113,7 @@ def test_similar_uses_minilm(runtime, embed_cache: Path) -> None:  # type: ignor
 
 def test_firewall_clean(runtime) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.errors import BackendUnavailableError
-    from edgeprompt.registry.suite import run_suite
+    from edgeprompt.prompts.suite import run_suite
 
     reg = runtime.registry()
     doc = {"name": "f", "template": "{{ q }}", "variables": {"q": "string"},
@@ -131,7 +131,7 @@ import sys, time
 from pathlib import Path
 marker, phase = Path(sys.argv[1]), sys.argv[2]
 import edgeprompt.cli as cli
-import edgeprompt.registry.labels as labels
+import edgeprompt.prompts.labels as labels
 if phase == "inside":  # stop inside the transaction, after the pointer and history rows are written
     original = labels._record
     def slow(conn, move):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edgeprompt.errors import EdgepromptError, NotFoundError, ProtectedLabelError, UsageError
-from edgeprompt.registry.files import read_file
-from edgeprompt.registry.models import parse_spec
+from edgeprompt.prompts.files import read_file
+from edgeprompt.prompts.spec import parse_spec
 
 
 def make(text: str = "Please greet {{ name }} warmly.", name: str = "greet"):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgeprompt.errors import TemplateError, UsageError
-from edgeprompt.registry.models import parse_spec
+from edgeprompt.prompts.spec import parse_spec
 
 
 def push(registry, **changes):  # type: ignore[no-untyped-def]
@@ -52,7 +52,7 @@ def test_user_text_is_data_not_template(registry) -> None:  # type: ignore[no-un
 
 
 def test_cache_counts_hits_and_misses_and_evicts_least_recent(runtime) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.registry import PromptRegistry
+    from edgeprompt.prompts import PromptRegistry
 
     reg = PromptRegistry(runtime.db, cache_size=2)
     ids = [push(reg, template=f"{i} {{{{ name }}}}").version for i in range(3)]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from edgeprompt.app import Runtime
 from edgeprompt.backup import backup, restore
 from edgeprompt.errors import NewerDatabaseError, UsageError
 from edgeprompt.firewall.audit import AuditLog
-from edgeprompt.runtime import Runtime
 
 pytestmark = pytest.mark.robustness
 

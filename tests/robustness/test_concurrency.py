@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from edgeprompt.app import Runtime
 from edgeprompt.firewall.audit import AuditLog
-from edgeprompt.runtime import Runtime
 
 pytestmark = pytest.mark.robustness
 WORKER = Path(__file__).with_name("concurrent_worker.py")

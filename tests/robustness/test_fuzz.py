@@ -173,7 +173,7 @@ JINJA = pieces("{{ question }}", "{{ question|upper }}", "{{ question|length }}"
 @given(JINJA, st.text(max_size=30))
 def test_template_sandbox(template: str, question: str) -> None:
     from edgeprompt.errors import TemplateError
-    from edgeprompt.registry.templates import compile_text, render_text
+    from edgeprompt.prompts.templates import compile_text, render_text
 
     try:
         out = render_text("t", compile_text("t", template), {"question": question})
@@ -195,8 +195,8 @@ YAML_DOCS = st.dictionaries(YAML_KEYS, st.one_of(JSON_VALUES, JINJA, st.just("a-
                                                              "!!python/object:os.system ", "? ", "---\n", "...\n")))
 @example(json.dumps({"name": {"k" * 30: ["v" * 40] * 12}}))  # the long run found: a 400+ character error
 def test_prompt_yaml(text: str) -> None:
-    from edgeprompt.registry.files import parse_yaml
-    from edgeprompt.registry.models import parse_spec
+    from edgeprompt.prompts.files import parse_yaml
+    from edgeprompt.prompts.spec import parse_spec
 
     try:
         spec = parse_spec(parse_yaml(text, "p.yaml"), "p.yaml")

@@ -21,7 +21,7 @@ def linked_home(data_home: Path, embed_cache: Path) -> Path:
 
 @pytest.fixture
 def rrt(linked_home: Path) -> Iterator[Any]:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     rt = Runtime.open(linked_home)
     yield rt

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from edgeprompt.backends.base import Chunk, GenerationStats, Message, Request
-from edgeprompt.catalog import ModelCard
+from edgeprompt.catalog.cards import ModelCard
 
 
 class ScriptedBackend:

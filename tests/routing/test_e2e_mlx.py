@@ -15,7 +15,7 @@ pytest.importorskip("mlx_lm")
 
 @pytest.fixture
 def mlx_home(linked_home: Path, tiny_model: Any) -> Path:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     write_config(linked_home, '[model]\nbackend = "mlx"\n[generation]\nmax_tokens = 24\n'
                               '[plans]\nstep_max_tokens = 16\n')
@@ -30,7 +30,7 @@ def test_tools_with_the_tiny_mlx_model(mlx_home: Path, cli: Any) -> None:
     res = json.loads(out)
     assert res["mode"] == "explicit" and res["model"] == "tiny" and res["tools"][0]["output"]["value"] == 42
     assert res["answer"] and res["finish_reason"] in ("stop", "length")
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     with Runtime.open(mlx_home) as rt:
         trace = rt.traces.get(res["trace_id"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeprompt.routing_eval import load_set
-from edgeprompt.routing_rules import TAGS
+from edgeprompt.routing.evaluation import load_set
+from edgeprompt.routing.rules import TAGS
 
-ROUTER = Path(__file__).resolve().parents[2] / "models" / "router"
+ROUTER = Path(__file__).resolve().parents[2] / "edgeprompt" / "shipped" / "router"
 
 
 def test_every_phrasing_source_covers_every_route() -> None:

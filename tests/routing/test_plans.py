@@ -16,7 +16,7 @@ from edgeprompt.orchestrate.builtin_tools import calculator_tool, search_tool
 from edgeprompt.orchestrate.plan_runner import PlanRunner
 from edgeprompt.orchestrate.plans import model_plan, rule_plan, topic_of
 from edgeprompt.orchestrate.tools import ToolBox
-from edgeprompt.routing import RouteDecision
+from edgeprompt.routing.router import RouteDecision
 from edgeprompt.store.traces import Trace
 
 TASK = "prepare a summary report of my 2025 project meetings"
@@ -160,7 +160,7 @@ def test_plan_command_with_the_echo_model(linked_home: Path, cli: Any) -> None:
     assert [s["action"] for s in res["steps"]] == ["tool", "analyse", "draft", "format"]
     assert res["steps"][0]["tool_result"]["output"]["value"] == 1740
     assert "[1/4] tool:" in err and "1200 * 1.2 + 300 = 1740" in out_file.read_text()
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     with Runtime.open(linked_home) as rt:
         trace = rt.traces.get(res["trace_id"])

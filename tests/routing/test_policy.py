@@ -9,7 +9,7 @@ import pytest
 from routing_helpers import card, write_config
 
 from edgeprompt.errors import UsageError
-from edgeprompt.routing_policy import (
+from edgeprompt.routing.policy import (
     PowerProbe,
     PowerState,
     _read_sysfs,
@@ -108,7 +108,7 @@ def test_power_setting_overrides_and_caches() -> None:
 
 
 def test_router_applies_power_and_falls_back_to_default(linked_home: Path) -> None:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     write_config(linked_home, '[routing]\npower = "battery"\n')
     with Runtime.open(linked_home) as rt:
@@ -128,8 +128,8 @@ def test_a_toy_models_question_that_the_documents_answer_is_quoted_instead(linke
     model (quotes with citations); one they do not answer, or with -m, stays with the toy."""
     from routing_helpers import card
 
+    from edgeprompt.app import Runtime
     from edgeprompt.pipeline import AskRequest, Done, run
-    from edgeprompt.runtime import Runtime
 
     write_config(linked_home, '[model]\ndefault = "toy"\n')
     notes = linked_home.parent / "notes"

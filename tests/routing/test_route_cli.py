@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from routing_helpers import card, write_config
 
-from edgeprompt.routing_rules import TAGS
+from edgeprompt.routing.rules import TAGS
 
 
 def test_route_text_json(linked_home: Path, cli: Any) -> None:
@@ -56,7 +56,7 @@ def _two_models(home: Path) -> None:
 
 
 def test_ask_routes_strips_the_tag_and_records_the_decision(linked_home: Path, cli: Any) -> None:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     _two_models(linked_home)
     with Runtime.open(linked_home) as rt:
@@ -80,7 +80,7 @@ def test_ask_with_m_does_not_route(linked_home: Path, cli: Any) -> None:
     code, out, _ = cli("ask", "@math what is two plus two", "-m", "echo", "--json")
     res = json.loads(out)
     assert code == 0 and res["model"] == "echo" and "@math" not in res["answer"]
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
 
     with Runtime.open(linked_home) as rt:
         assert rt.db.query_one("SELECT count(*) FROM route_decisions")[0] == 0
@@ -99,7 +99,7 @@ def test_one_installed_model_skips_the_classifier(rrt: Any) -> None:
 
 
 def test_export_joins_thumbs_and_feeds_router_examples(linked_home: Path, cli: Any) -> None:
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
     from edgeprompt.store.examples import ExampleStore
     from edgeprompt.store.feedback import FeedbackStore
 

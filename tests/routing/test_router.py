@@ -12,9 +12,9 @@ import pytest
 from routing_helpers import card
 
 from edgeprompt.errors import ModelLoadError
-from edgeprompt.routing_eval import evaluate, load_set
-from edgeprompt.routing_head import DIM, META_FILE, ONNX_FILE, RouterHead, head_state_from_onnx, locate, shipped_dir
-from edgeprompt.routing_rules import TAGS
+from edgeprompt.routing.evaluation import evaluate, load_set
+from edgeprompt.routing.head import DIM, META_FILE, ONNX_FILE, RouterHead, head_state_from_onnx, locate, shipped_dir
+from edgeprompt.routing.rules import TAGS
 
 
 def test_routing_set_is_balanced_with_ambiguous_prompts_and_a_fixed_split() -> None:
@@ -43,7 +43,7 @@ def test_head_contract_for_federated_retraining() -> None:
     assert probs.shape == (3, len(TAGS)) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
     import torch
 
-    from edgeprompt.routing_head import torch_head
+    from edgeprompt.routing.head import torch_head
 
     model = torch_head(len(TAGS), meta.get("hidden", 0))
     model.load_state_dict(head_state_from_onnx(shipped_dir() / ONNX_FILE))
@@ -54,7 +54,7 @@ def test_head_contract_for_federated_retraining() -> None:
 
 
 def test_an_installed_head_in_the_data_home_wins_over_the_shipped_one(rrt: Any, tmp_path: Path) -> None:
-    from edgeprompt.routing_head import export_head, torch_head
+    from edgeprompt.routing.head import export_head, torch_head
 
     assert locate(rrt.paths) == shipped_dir()
     import torch
@@ -124,9 +124,9 @@ def test_route_seam_returns_the_card(rrt: Any) -> None:
 
 
 def test_router_sees_cards_added_while_it_runs(rrt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import edgeprompt.routing
+    import edgeprompt.routing.router
 
-    monkeypatch.setattr(edgeprompt.routing, "CARDS_RECHECK_S", 0.0)  # the app waits up to a second; tests don't
+    monkeypatch.setattr(edgeprompt.routing.router, "CARDS_RECHECK_S", 0.0)  # the app waits up to a second; tests don't
     router = rrt.router()
     assert router.decide("fix the bug in my JavaScript function").model == rrt.default_model_id()
     rrt.catalog.add(card("coder", ("code",)))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgeprompt.routing import pick_tag, router_text
-from edgeprompt.routing_rules import TAGS, by_precedence, custom_hits, keyword_hits, split_explicit
+from edgeprompt.routing.router import pick_tag, router_text
+from edgeprompt.routing.rules import TAGS, by_precedence, custom_hits, keyword_hits, split_explicit
 
 
 def test_explicit_prefix_is_split_off() -> None:

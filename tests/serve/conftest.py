@@ -18,7 +18,7 @@ def write_config(home: Path, text: str) -> None:
 def serve(embed_home: Path) -> Iterator[Callable[..., Any]]:
     """`serve(config="", **options) -> Running` (`.url`, `.api`, `.rt`): this test's data home, MiniLM linked in,
     served by a real uvicorn on a background thread; every server is stopped (drained) at the end."""
-    from edgeprompt.runtime import Runtime
+    from edgeprompt.app import Runtime
     from edgeprompt.serve.app import ServeOptions
     from edgeprompt.serve.server import start
 

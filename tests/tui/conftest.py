@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from edgeprompt.tui.app import EdgepromptApp
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from tui_helpers import SIZE, SlowEcho, errors, settle
+
+from edgeprompt.store.feedback import FeedbackStore
 from edgeprompt.tui.bubbles import Bubble
 from edgeprompt.tui.chat import ChatScreen
 from edgeprompt.tui.observatory import ObservatoryScreen
 from edgeprompt.tui.widgets import AskScreen, ConfirmScreen, EditScreen, PickScreen
-from tui_helpers import SIZE, SlowEcho, errors, settle
-
-from edgeprompt.store.feedback import FeedbackStore
 
 
 async def ask(app, pilot, text: str) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui_helpers import SIZE, errors, settle, write_docs
+
 from edgeprompt.tui.documents import DocumentsScreen
 from edgeprompt.tui.widgets import ConfirmScreen, PathScreen, TextScreen
-from tui_helpers import SIZE, errors, settle, write_docs
 
 
 async def add_path(app, pilot, path: Path) -> None:  # type: ignore[no-untyped-def]

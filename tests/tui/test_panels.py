@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.tui.widgets import AskScreen, ConfirmScreen
 from tui_helpers import SIZE, errors, seed_prompts, settle
 
 from edgeprompt.firewall.audit import AuditLog
-from edgeprompt.registry.models import parse_spec
+from edgeprompt.prompts.spec import parse_spec
+from edgeprompt.tui.widgets import AskScreen, ConfirmScreen
 
 
 def text_of(widget: Any) -> str:

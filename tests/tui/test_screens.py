@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from textual.command import CommandPalette
+from tui_helpers import SIZE, errors, settle
+
 from edgeprompt.tui.chat import ChatScreen
 from edgeprompt.tui.documents import DocumentsScreen
 from edgeprompt.tui.federation import FederationScreen
@@ -10,8 +13,6 @@ from edgeprompt.tui.help import HelpScreen
 from edgeprompt.tui.observatory import ObservatoryScreen
 from edgeprompt.tui.prompts import PromptsScreen
 from edgeprompt.tui.security import SecurityScreen
-from textual.command import CommandPalette
-from tui_helpers import SIZE, errors, settle
 
 SCREENS = [("f1", ChatScreen), ("f2", DocumentsScreen), ("f3", PromptsScreen), ("f4", SecurityScreen),
            ("f5", ObservatoryScreen), ("f6", FederationScreen)]

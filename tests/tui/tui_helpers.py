@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprompt.backends.base import Chunk, Request, StatsClock
-from edgeprompt.registry.models import parse_spec
+from edgeprompt.prompts.spec import parse_spec
 
 SIZE = (100, 30)
 

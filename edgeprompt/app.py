@@ -1,0 +1,200 @@
+"""The runtime: settings, the open database, the model catalog, and lazily loaded components.
+
+One `Runtime` per process (CLI command or app). Components that cost time to load (backends, the
+embedder) are created on first use and kept.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeprompt import config as config_mod
+from edgeprompt.catalog.cards import Catalog, ModelCard, resolve_backend
+from edgeprompt.paths import Paths, resolve_home
+from edgeprompt.store import Database, open_db
+from edgeprompt.store.sessions import SessionStore
+from edgeprompt.store.traces import TraceLog
+
+if TYPE_CHECKING:
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.cache import Cache
+    from edgeprompt.config import Settings
+    from edgeprompt.embed import Embedder
+    from edgeprompt.firewall.engine import Firewall
+    from edgeprompt.firewall.scanner import Verdict
+    from edgeprompt.orchestrate.tools import ToolBox
+    from edgeprompt.prompts import PromptRegistry
+    from edgeprompt.rag.library import Library
+    from edgeprompt.routing.router import Router
+
+
+def physical_threads(setting: int) -> int:
+    if setting > 0:
+        return setting
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    _backends: dict[tuple[str, str], Backend] = field(default_factory=dict)
+    _embedder: Embedder | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _parts: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None) -> Runtime:
+        paths = Paths(resolve_home(home)).ensure()
+        config_mod.write_default(paths.config)
+        settings = config_mod.load(paths)
+        db = open_db(paths.db)
+        return cls(settings=settings, db=db, catalog=Catalog(paths.models))
+
+    @property
+    def paths(self) -> Paths:
+        return self.settings.paths
+
+    @property
+    def home(self) -> Path:
+        return self.settings.paths.home
+
+    @property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.db)
+
+    @property
+    def traces(self) -> TraceLog:
+        return TraceLog(self.db)
+
+    def part(self, name: str, factory: Any) -> Any:
+        """A lazily built, cached component (firewall, retriever, cache, …) shared by all requests."""
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = factory()
+            return self._parts[name]
+
+    def registry(self) -> PromptRegistry:
+        """The prompt registry (versions, labels, the template cache), shared by all requests."""
+        from edgeprompt.prompts import PromptRegistry
+
+        reg = self.settings.section("registry")
+        return self.part("registry", lambda: PromptRegistry(
+            self.db, cache_size=int(reg["template_cache_size"]), default_prompt=str(reg["default_prompt"]),
+            default_label=str(reg["label"])))
+
+    def cache(self) -> Cache:
+        """The multi-level cache (edgeprompt.cache): answers, context embeddings, prefix KV states."""
+        from edgeprompt.cache import Cache, verifier
+        from edgeprompt.cache.threshold import effective, verifier_point
+
+        s = self.settings.section("cache")
+        return self.part("cache", lambda: Cache(
+            self.db, s, self.embedder, effective(float(s["semantic_threshold"])), self.paths.cache / "answers",
+            templates=lambda: getattr(self._parts.get("registry"), "templates", None),
+            verifier=(lambda: verifier.shipped(verifier_point().threshold)) if s["verifier"] else None))
+
+    def documents(self) -> Library:
+        """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""
+        from edgeprompt.rag.library import Library
+
+        return self.part("rag", lambda: Library.open(self))
+
+    def router(self) -> Router:
+        """The router (edgeprompt.routing.router): task tag -> installed model; its head and embedder load lazily."""
+        from edgeprompt.routing.router import Router
+
+        return self.part("router", lambda: Router.for_runtime(self))
+
+    def firewall(self) -> Firewall:
+        """The prompt firewall (edgeprompt.firewall): scanner, isolation, output validation, audit."""
+        from edgeprompt.firewall.engine import Firewall
+
+        return self.part("firewall", lambda: Firewall.from_runtime(self))
+
+    def chunk_scanner(self) -> Callable[[str], Verdict]:
+        """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
+        return self.firewall().scan_chunk
+
+    def toolbox(self) -> ToolBox:
+        """The built-in tools (edgeprompt.orchestrate.builtin_tools) with this data home's settings."""
+        from edgeprompt.orchestrate.builtin_tools import default_toolbox
+
+        return self.part("toolbox", lambda: default_toolbox(self))
+
+    # -- models -------------------------------------------------------------------------------------
+    def default_model_id(self) -> str:
+        wanted = str(self.settings.get("model.default"))
+        if wanted != "auto":
+            return wanted
+        for candidate in ("demo", "extractive"):
+            if self.catalog.has(candidate):
+                card = self.catalog.get(candidate)
+                if card.backend in ("extractive", "echo") or any(
+                        (p := card.path_for(f)) is not None and p.exists() for f in ("mlx", "onnx")):
+                    return candidate
+        return "echo"
+
+    def card(self, model_id: str | None = None) -> ModelCard:
+        return self.catalog.get(model_id or self.default_model_id())
+
+    def backend_kind(self, card: ModelCard, prefer: str | None = None) -> str:
+        return resolve_backend(card, prefer or str(self.settings.get("model.backend")))
+
+    def backend(self, model_id: str | None = None, prefer: str | None = None) -> Backend:
+        from edgeprompt.backends import load_backend
+
+        card = self.card(model_id)
+        kind = self.backend_kind(card, prefer)
+        with self._lock:
+            key = (card.id, kind)
+            if key not in self._backends:
+                threads = physical_threads(int(self.settings.get("model.threads")))
+                self._backends[key] = load_backend(card, kind, threads=threads)
+                bind = getattr(self._backends[key], "bind_embedder", None)
+                if callable(bind):  # the extractive backend quotes sentences by MiniLM similarity
+                    bind(self.embedder)
+                    self._backends[key].judge = bool(self.settings.get("rag.judge"))  # short answers or quotes
+                if hasattr(self._backends[key], "prefix_cache") and bool(self.settings.get("cache.prefix")):
+                    # MLX: reuse the KV state of shared token prefixes across turns and sessions
+                    self._backends[key].prefix_cache = self.cache().prefix_for(card, self._backends[key])
+            return self._backends[key]
+
+    def unload_others(self, model_id: str, kind: str) -> list[str]:
+        """Close every loaded model of backend `kind` but `model_id` (a server keeps one per backend in memory)."""
+        with self._lock:
+            gone = [key for key in self._backends if key[1] == kind and key[0] != model_id]
+            for key in gone:
+                self._backends.pop(key).close()
+        return [model for model, _ in gone]
+
+    def embedder(self) -> Embedder:
+        from edgeprompt.embed import Embedder
+
+        with self._lock:
+            if self._embedder is None:
+                threads = physical_threads(int(self.settings.get("model.threads")))
+                self._embedder = Embedder.load(self.paths.cache, threads=threads)
+            return self._embedder
+
+    def close(self) -> None:
+        for b in self._backends.values():
+            b.close()
+        self._backends.clear()
+        for p in self._parts.values():
+            close = getattr(p, "close", None)
+            if callable(close):
+                close()
+        self.db.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

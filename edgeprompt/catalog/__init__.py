@@ -1,0 +1,2 @@
+"""Models: `cards` (model cards and the catalog), `files` (model folders on disk), `convert` (to mlx/onnx),
+`demo` and `demo_train` (the demo model), `bench` (decode speed)."""

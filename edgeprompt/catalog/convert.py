@@ -1,0 +1,164 @@
+"""Derive runnable folders from a Hugging Face format folder, offline: mlx-lm's converter for MLX and
+onnxruntime-genai's model builder for ONNX (int4/int8 MatMulNBits). Also `pull`, the one explicit
+network action (a hub snapshot into the data home).
+
+The converters run as subprocesses: they print freely and import torch, and neither may reach our stdout
+or stay in our memory. Each writes into a temporary sibling folder that is renamed into place at the end,
+so an interrupted conversion never leaves a half-written model folder behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edgeprompt.catalog.cards import ModelCard, apple_silicon
+from edgeprompt.errors import ModelLoadError, OfflineError, UsageError
+from edgeprompt.paths import replace_folder
+
+ONNX_PRECISIONS = {None: "fp32", 4: "int4", 8: "int8"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One converter run: `argv` writes into `out` (a fresh temporary folder)."""
+
+    label: str
+    argv: list[str]
+    out: Path
+    final: Path
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"})
+    return env
+
+
+def mlx_job(hf: Path, final: Path, bits: int | None = None) -> Job:
+    """mlx-lm convert. Off Apple silicon the weights (and quantization scales) stay float32: MLX's CPU
+    kernels are 8x faster with fp32 scales than with bf16 ones, and fp16/bf16 matmuls skip BLAS."""
+    out = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    argv = [sys.executable, "-m", "mlx_lm", "convert", "--hf-path", str(hf), "--mlx-path", str(out)]
+    if bits:
+        argv += ["-q", "--q-bits", str(bits), "--q-group-size", "64"]
+    if not apple_silicon():
+        argv += ["--dtype", "float32"]
+    return Job("mlx", argv, out, final)
+
+
+def onnx_job(hf: Path, final: Path, bits: int | None = None) -> Job:
+    """onnxruntime-genai's model builder for the CPU (`--help` crashes in 0.18; options are in builder.py)."""
+    out = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    argv = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf), "-o", str(out),
+            "-p", ONNX_PRECISIONS[bits], "-e", "cpu", "-c", str(out / ".builder-cache")]
+    return Job("onnx", argv, out, final)
+
+
+def _tail(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(" ")]
+    return (lines[-1] if lines else "no output")[:300]
+
+
+def run_jobs(jobs: Sequence[Job], progress: Callable[[str], None] | None = None) -> None:
+    """Run the converters side by side (most of their time is imports), then move each output into place."""
+    for job in jobs:
+        job.final.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(job.out, ignore_errors=True)
+    procs = [(job, subprocess.Popen(job.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env=_env())) for job in jobs]
+    failures = []
+    for job, proc in procs:
+        output, _ = proc.communicate()
+        if proc.returncode != 0:
+            failures.append(f"{job.label} conversion failed: {_tail(output)}")
+            shutil.rmtree(job.out, ignore_errors=True)
+        elif progress:
+            progress(f"  {job.label} folder ready")
+    if failures:
+        for job in jobs:
+            shutil.rmtree(job.out, ignore_errors=True)
+        raise ModelLoadError("; ".join(failures))
+    for job in jobs:
+        shutil.rmtree(job.out / ".builder-cache", ignore_errors=True)
+        replace_folder(job.out, job.final)
+
+
+def quant_label(fmt: str, bits: int | None) -> str:
+    if fmt == "onnx":
+        return ONNX_PRECISIONS[bits]
+    return f"{bits}bit" if bits else ("fp32" if not apple_silicon() else "bf16")
+
+
+def convert_card(card: ModelCard, fmt: str, bits: int | None, models_dir: Path,
+                 progress: Callable[[str], None] | None = None) -> ModelCard:
+    """Convert the card's hf folder to `fmt` under `<models>/<id>/`, and return the updated card."""
+    from edgeprompt.catalog.files import check_safetensors
+
+    if fmt not in ("mlx", "onnx"):
+        raise UsageError("--to must be mlx or onnx")
+    if bits not in (None, 4, 8):
+        raise UsageError("--bits must be 4 or 8")
+    hf = card.path_for("hf")
+    if hf is None:
+        raise UsageError(f"model '{card.id}' has no Hugging Face (hf) folder to convert from")
+    check_safetensors(hf)
+    final = models_dir / card.id / (fmt if bits is None else f"{fmt}-{quant_label(fmt, bits)}")
+    job = mlx_job(hf, final, bits) if fmt == "mlx" else onnx_job(hf, final, bits)
+    if progress:
+        progress(f"converting {card.id} to {fmt} ({quant_label(fmt, bits)}); this can take a few minutes")
+    run_jobs([job], progress)
+    paths = dict(card.paths)
+    paths[fmt] = str(final)
+    if fmt == "mlx":
+        paths.pop("adapter", None)  # a LoRA card's hf folder already has the adapter merged in
+    quants = dict(part.split(" ", 1) for part in card.quantization.split(", ") if " " in part)
+    quants[fmt] = quant_label(fmt, bits)
+    return replace(card, paths=paths, quantization=", ".join(f"{k} {v}" for k, v in sorted(quants.items())))
+
+
+def offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def model_id_for(hub_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", hub_id.rsplit("/", 1)[-1])[:64].strip("-.") or "model"
+
+
+def pull(hub_id: str, models_dir: Path, model_id: str | None = None,
+         progress: Callable[[str], None] | None = None) -> Path:
+    """Download a hub snapshot (weights, config, tokenizer, template) into `<models>/<id>/hf`."""
+    if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", hub_id):
+        raise UsageError(f"'{hub_id}' is not a Hugging Face model id (owner/name)")
+    if offline():
+        raise OfflineError(f"cannot download {hub_id} while offline (HF_HUB_OFFLINE=1); "
+                           "copy the model folder here and use `edgeprompt models add PATH`")
+    from huggingface_hub import snapshot_download
+
+    final = models_dir / (model_id or model_id_for(hub_id)) / "hf"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=final.parent))
+    if progress:
+        progress(f"downloading {hub_id} …")
+    try:
+        snapshot_download(hub_id, local_dir=str(tmp), allow_patterns=[
+            "*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt", "*.tiktoken"])
+    except Exception as e:  # no route, DNS, hub errors: all mean "could not download"
+        shutil.rmtree(tmp, ignore_errors=True)
+        name = type(e).__name__
+        if "Offline" in name or "Connection" in name or "LocalEntryNotFound" in name or isinstance(e, OSError):
+            raise OfflineError(f"cannot download {hub_id}: the network is unreachable ({name})") from e
+        raise ModelLoadError(f"cannot download {hub_id}: {name}: {str(e).splitlines()[0][:200]}") from e
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
