@@ -51,8 +51,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
     p.add_argument("--max-tokens", type=int, help="most tokens in the answer")
     p.add_argument("--temperature", type=float, help="0 = greedy")
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--top-p", type=float, help="nucleus sampling mass in (0, 1], used when temperature > 0")
+    p.add_argument("--seed", type=int, help="sampling seed (the same seed repeats a sampled answer)")
     p.add_argument("--prompt", metavar="NAME[:LABEL]",
                    help="registry prompt to render (default: the assistant prompt, label production)")
 

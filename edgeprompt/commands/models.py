@@ -18,19 +18,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_command(g, "list", "installed models", common, cmd_list)
     p = add_command(g, "add", "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face)",
                     common, cmd_add)
-    p.add_argument("path")
+    p.add_argument("path", help="the model folder")
     p.add_argument("--id", help="model id (default: the folder's name)")
     p.add_argument("--tags", default="general", help="comma-separated routing tags (code,math,documents,…)")
     p = add_command(g, "remove", "forget a user model card (the folder is left alone)", common, cmd_remove)
-    p.add_argument("id")
+    p.add_argument("id", help="model id (see models list)")
     p = add_command(g, "info", "one model card in full", common, cmd_info)
-    p.add_argument("id")
+    p.add_argument("id", help="model id (see models list)")
     p = add_command(g, "demo", "build the tiny demo model (a toy, about a minute on 2 cores) for both backends",
                     common, cmd_demo)
     p.add_argument("--force", action="store_true", help="rebuild it even if it exists")
     p = add_command(g, "convert", "make an mlx or onnx folder from a model's Hugging Face folder (offline)",
                     common, cmd_convert)
-    p.add_argument("id")
+    p.add_argument("id", help="model id whose card has a Hugging Face folder")
     p.add_argument("--to", required=True, choices=["mlx", "onnx"], help="target format")
     p.add_argument("--bits", type=int, choices=[4, 8], help="quantize the weights (default: keep float)")
     p = add_command(g, "pull", "download a Hugging Face model (needs the network) and add its card", common,

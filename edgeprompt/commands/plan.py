@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_command(sub, "plan", "carry out a compound task step by step (retrieve → analyse → draft → format) "
                     "and write the result as Markdown", common, cmd_plan)
-    p.add_argument("task")
+    p.add_argument("task", help="the task, in your words")
     p.add_argument("--out", type=Path, metavar="FILE", help="the Markdown file (default: <data home>/plans/…)")
     p.add_argument("--max-steps", type=int, help="most steps (default [plans] max_steps)")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds, keeping what was done")

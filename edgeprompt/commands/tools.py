@@ -27,7 +27,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="allow tools with side effects without asking")
     p = add_command(g, "ask", "answer with tools: '/calc 2+2', '@tool NAME {…}', or let an instruct model call them",
                     common, cmd_ask)
-    p.add_argument("question")
+    p.add_argument("question", help="the question or explicit tool call")
     p.add_argument("-m", "--model", help="model id (default: routed)")
     p.add_argument("--yes", action="store_true", help="allow tools with side effects without asking")
 
