@@ -159,7 +159,7 @@ def render_settings(defaults: Mapping[str, Mapping[str, tuple[Any, str]]]) -> st
         name = s.key.split(".", 1)[0]
         if name != section:
             section = name
-            out += ["", f"## [{name}]", ""]
+            out += ["", f"<a id=\"{name}\"></a>", f"## [{name}]", ""]
             if name in SECTION_PAGES:
                 out += [f"Explained in [{SECTION_PAGES[name]}](../{SECTION_PAGES[name]}.md).", ""]
             out += ["| key | default | description |", "|---|---|---|"]
