@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt import config as config_mod
 from edgeprompt.catalog.cards import Catalog, ModelCard, resolve_backend
 from edgeprompt.paths import Paths, resolve_home
-from edgeprompt.store import Database, open_db
+from edgeprompt.store.db import Database
+from edgeprompt.store.migrate import open_db
 from edgeprompt.store.sessions import SessionStore
 from edgeprompt.store.traces import TraceLog
 
@@ -148,7 +149,7 @@ class Runtime:
         return resolve_backend(card, prefer or str(self.settings.get("model.backend")))
 
     def backend(self, model_id: str | None = None, prefer: str | None = None) -> Backend:
-        from edgeprompt.backends import load_backend
+        from edgeprompt.backends.loader import load_backend
 
         card = self.card(model_id)
         kind = self.backend_kind(card, prefer)

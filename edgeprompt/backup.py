@@ -84,9 +84,9 @@ def _copy_db(src: Path, dst: Path) -> None:
 
 def _db_facts(db_file: Path) -> tuple[list[str], Any]:
     """The migrations applied in this database file and its audit chain's verification."""
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
     from edgeprompt.store.db import connect
-    from edgeprompt.store.migrations import applied
+    from edgeprompt.store.migrate import applied
 
     db = connect(db_file)
     try:
@@ -185,7 +185,7 @@ def _unpack(source: Path, into: Path) -> dict[str, Any]:
 
 def restore(home: Path, source: Path) -> RestoreInfo:
     """Replace the home's database, settings, cards and keys with the backup's, after checking all of it."""
-    from edgeprompt.store.migrations import MIGRATIONS
+    from edgeprompt.store.migrate import MIGRATIONS
 
     t0 = time.perf_counter()
     source = source.expanduser().absolute()

@@ -109,8 +109,8 @@ def stage3(pii: Path) -> dict[str, Any]:
 
 
 def audit() -> dict[str, Any]:
-    from edgeprompt.firewall.audit import AuditLog
-    from edgeprompt.store import open_db
+    from edgeprompt.store.audit import AuditLog
+    from edgeprompt.store.migrate import open_db
 
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db")

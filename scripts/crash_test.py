@@ -41,7 +41,7 @@ import sqlean
 
 from edgeprompt.app import Runtime
 from edgeprompt.cli import main as cli_main
-from edgeprompt.firewall.audit import AuditLog
+from edgeprompt.store.audit import AuditLog
 from edgeprompt.store.db import connect
 
 Step = Callable[[int], "list[str] | Callable[[], None]"]

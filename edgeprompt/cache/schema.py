@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def answer_cache(conn: Any) -> None:
@@ -113,3 +113,11 @@ def vectors_by_scope(conn: Any) -> None:
     conn.execute("CREATE VIRTUAL TABLE cache_vectors USING vec0(bits bit[384], scope INTEGER, +embedding BLOB)")
     conn.executemany("INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
                      [(r[0], r[1], scope(r[3], r[4], r[5]), r[2]) for r in rows])
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0401_answer_cache", answer_cache),
+    Migration("0402_cache_document_invalidation", invalidate_on_document_change),
+    Migration("0403_cache_vector_scope", vectors_by_scope),
+)

@@ -172,7 +172,7 @@ def cmd_check_output(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
 
     result = AuditLog(ctx.runtime().db).verify()
     d = result.as_dict()
@@ -187,7 +187,7 @@ def _entry_dict(e: Any) -> dict[str, Any]:
 
 
 def cmd_audit_show(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -207,7 +207,7 @@ def cmd_audit_show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
 
     entries = AuditLog(ctx.runtime().db).entries(newest_first=False)
     lines = "".join(json.dumps(_entry_dict(e), ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
@@ -242,7 +242,7 @@ def cmd_intel_import(args: argparse.Namespace, ctx: Context) -> int:
         trust.add_file(args.trust_key)
     else:
         done = intel.install(rt.paths, rt.db, data, trust)
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
 
     d = done.as_dict()
     AuditLog(rt.db).append("firewall.intel", {"action": "import", **d})

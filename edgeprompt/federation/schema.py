@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def privacy_ledger(conn: Any) -> None:
@@ -55,3 +55,10 @@ def federation_events(conn: Any) -> None:
         CREATE INDEX federation_events_time ON federation_events(created_at);
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0701_privacy_ledger", privacy_ledger),
+    Migration("0702_federation_events", federation_events),
+)

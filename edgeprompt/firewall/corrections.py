@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeprompt.errors import NotFoundError, UsageError
-from edgeprompt.firewall.audit import AuditEntry, AuditLog
+from edgeprompt.store.audit import AuditEntry, AuditLog
 from edgeprompt.store.db import Database
 from edgeprompt.store.examples import Example, ExampleStore
 

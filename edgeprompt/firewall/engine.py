@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprompt.canonical import sha256_hex
 from edgeprompt.errors import ConfigError
-from edgeprompt.firewall.audit import AuditLog
 from edgeprompt.firewall.isolation import Isolated, SourceDoc, isolate
 from edgeprompt.firewall.output import OutputResult, OutputValidator, policy_from_settings, redact
 from edgeprompt.firewall.pii import detect
 from edgeprompt.firewall.scanner import Scanner, Thresholds, Verdict
 from edgeprompt.firewall.stream import StreamGuard
+from edgeprompt.store.audit import AuditLog
 
 if TYPE_CHECKING:
     from edgeprompt.app import Runtime

@@ -1,10 +1,10 @@
-"""DDL of the firewall's own tables (the audit log's is in audit_schema.py)."""
+"""DDL of the firewall's own tables (the audit log's is in edgeprompt/store/audit_schema.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def intel_packs(conn: Any) -> None:
@@ -25,3 +25,9 @@ def intel_packs(conn: Any) -> None:
         );
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0202_firewall_intel_packs", intel_packs),
+)

@@ -39,6 +39,11 @@ class InputCheck:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def passed(self) -> bool:
+        """No verdict of this stage blocked or flagged: only then may the answer be cached."""
+        return all(v["decision"] == "allow" for v in self.verdicts)
+
 
 def check_input(rt: Runtime, question: str, trace_id: str) -> InputCheck:
     if not enabled(rt):
@@ -103,6 +108,11 @@ class OutputCheck:
     notice: str | None = None
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """No verdict of this stage blocked or flagged: only then may the answer be cached."""
+        return all(v["decision"] == "allow" for v in self.verdicts)
 
 
 def finish_output(rt: Runtime, guard: StreamGuard | PassThrough, trace_id: str) -> OutputCheck:

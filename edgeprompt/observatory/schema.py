@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def signals(conn: Any) -> None:
@@ -68,3 +68,10 @@ def eval_runs(conn: Any) -> None:
         );
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0501_observatory_signals", signals),
+    Migration("0502_eval_runs", eval_runs),
+)

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
 from edgeprompt.cache import serve as cache_serve
 from edgeprompt.cache.cache import MISS
-from edgeprompt.errors import BackendUnavailableError, ModelLoadError, UsageError
+from edgeprompt.errors import BackendUnavailableError, EdgepromptError, ModelLoadError, UsageError
 from edgeprompt.firewall.stages import check_input, finish_output, isolate_prompt, output_guard
 from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import energy_meter, record_signals
+from edgeprompt.pipeline import offline
 from edgeprompt.pipeline.context import fit
 from edgeprompt.rag.grounding import ground
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, TOY_ONLY_TEXT, fixed_answer
@@ -124,6 +125,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
     meter = energy_meter(rt)  # the observatory's energy per answer (RAPL, else a CPU-time estimate)
     params = _params(rt, request.params)
     notices: list[str] = []
+    pieces: list[str] = []  # the answer's text as generated; the offline fallback serves only while it is empty
     try:
         # 1. session: load or create, and read the history
         with trace.span("session.load") as s:
@@ -238,7 +240,6 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 params = GenerationParams(room, params.temperature, params.top_p, params.seed, params.stop)
 
         # 5. generate: stream tokens from the backend
-        pieces: list[str] = []
         logprobs: list[float] = []
         entropies: list[float] = []
         stats: GenerationStats | None = None
@@ -300,7 +301,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 kept = rt.cache().store(cache_query, answer, trace_id=trace.id,
                                         usage=(stats.prompt_tokens, stats.completion_tokens),
                                         generation_ms=gen.duration_ms if gen else 0.0,
-                                        validated=cache_serve.validated(trace), finish=finish)
+                                        validated=screen.passed and checked.passed, finish=finish)
                 s.attributes.update({"edgeprompt.cache.stored": kept.entry_id is not None,
                                      "edgeprompt.cache.store_reason": kept.reason})
 
@@ -344,15 +345,15 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         raise
     except (ModelLoadError, BackendUnavailableError, RuntimeError, MemoryError) as e:
         # offline fallback: the model could not load or run before any text was shown, so a fresh-enough
-        # cached answer to this question is served instead, marked as such (edgeprompt.cache.serve)
-        served = None if locals().get("pieces") else cache_serve.fallback(rt, request, question, trace, e)
+        # cached answer to this question is served instead, marked as such (edgeprompt.pipeline.offline)
+        served = None if pieces else _offline(rt, request, question, trace, e)
         if served is None:
             trace.status = "error"
             trace.attributes["error.type"] = type(e).__name__
             raise
-        yield Notice(served[1].notices[0])
-        yield Token(served[0])
-        result = served[1]
+        yield Notice(served.notices[0])
+        yield Token(served.answer)
+        result = served
     except BaseException as e:
         trace.status = "error"
         trace.attributes["error.type"] = type(e).__name__
@@ -362,3 +363,24 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             rt.traces.save(trace)
             export_live(rt, trace)  # only when [observatory] otlp_endpoint is set
     yield Done(result)
+
+
+def _offline(rt: Runtime, request: AskRequest, question: str, trace: Trace, error: BaseException) -> AskResult | None:
+    """The cached answer served when the model failed before showing any text, saved like any other exchange;
+    None if none is fresh enough."""
+    try:
+        model_id = rt.card(trace.attributes.get("edgeprompt.route.model") or request.model).id
+        served = offline.cached_answer(rt.cache(), model_id, question, error)
+    except EdgepromptError:
+        return None
+    if served is None or trace.session_id is None:
+        return None
+    trace.attributes.update(served.attributes)
+    trace.status = "ok"
+    if request.save:
+        rt.sessions.add_exchange(trace.session_id, question, served.answer, trace.id, (0, 0),
+                                 {"model": model_id, "finish_reason": "stop", "cached": "fallback"})
+    return AskResult(answer=served.answer, model=model_id, session_id=trace.session_id, trace_id=trace.id,
+                     usage={"prompt_tokens": 0, "completion_tokens": 0},
+                     timings={"total_ms": round(trace.now_ms(), 2)}, cached=True, cache="fallback",
+                     notices=[served.notice])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def prompt_registry(conn: Any) -> None:
@@ -84,3 +84,9 @@ def prompt_registry(conn: Any) -> None:
         CREATE UNIQUE INDEX prompt_experiments_active ON prompt_experiments(prompt) WHERE stopped_at IS NULL;
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0301_prompt_registry", prompt_registry),
+)

@@ -131,7 +131,7 @@ def promote(rt: Runtime, registry: PromptRegistry, name: str, token: str, label:
     `force` promotes a failing version anyway and appends the bypass to the hash-chained audit log in
     the same transaction as the move.
     """
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
 
     version = registry.resolve(name, token)
     model_id = rt.card(model).id

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def documents(conn: Any) -> None:
@@ -73,3 +73,9 @@ def documents(conn: Any) -> None:
         );
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0101_documents", documents),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def route_decisions(conn: Any) -> None:
@@ -30,3 +30,9 @@ def route_decisions(conn: Any) -> None:
         CREATE INDEX route_decisions_created ON route_decisions(created_at);
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0601_route_decisions", route_decisions),
+)

@@ -139,7 +139,7 @@ class Database:
 
 
 def connect(path: Path) -> Database:
-    """Open (creating if needed) without migrating; see `open_db`."""
+    """Open (creating if needed) without migrating; see `edgeprompt.store.migrate.open_db`."""
     import sqlite_vec
 
     sqlean = _driver()
@@ -167,33 +167,3 @@ def connect(path: Path) -> Database:
     except sqlean.Error as e:
         raise translate(e, path) from e
     return Database(conn, path)
-
-
-def open_db(path: Path) -> Database:
-    """Open the edgeprompt database and bring its schema up to date (refusing newer ones)."""
-    from edgeprompt.store.migrations import migrate
-
-    db = connect(path)
-    try:
-        migrate(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def run_script(conn: Any, script: str) -> None:
-    """Execute several statements inside the current transaction.
-
-    `executescript` would COMMIT first and break the one-transaction-per-migration rule.
-    """
-    sqlean = _driver()
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlean.complete_statement(buf):
-            if buf.strip():
-                conn.execute(buf)
-            buf = ""
-    if buf.strip():
-        conn.execute(buf)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def sessions(conn: Any) -> None:
@@ -119,3 +119,13 @@ def session_attachments(conn: Any) -> None:
         );
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0001_sessions", sessions),
+    Migration("0002_traces", traces),
+    Migration("0003_feedback", feedback),
+    Migration("0004_labelled_examples", labelled_examples),
+    Migration("0005_session_attachments", session_attachments),
+)

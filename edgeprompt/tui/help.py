@@ -20,8 +20,8 @@ def key_text(keys: str) -> str:
     return " ".join(KEY_NAMES.get(k, k) for k in keys.split(","))
 
 
-def sections() -> list[tuple[str, list[Any]]]:
-    from edgeprompt.tui.app import EdgepromptApp
+def sections(everywhere: list[Any]) -> list[tuple[str, list[Any]]]:
+    """Each screen's keys; `everywhere` is the app's own bindings (the app opens this screen and passes them)."""
     from edgeprompt.tui.bubbles import Bubble
     from edgeprompt.tui.chat import ChatScreen
     from edgeprompt.tui.documents import DocumentsScreen
@@ -31,7 +31,7 @@ def sections() -> list[tuple[str, list[Any]]]:
     from edgeprompt.tui.security import SecurityScreen
     from edgeprompt.tui.sessions import SessionList
 
-    return [("Everywhere", EdgepromptApp.BINDINGS), ("Chat", ChatScreen.BINDINGS),
+    return [("Everywhere", everywhere), ("Chat", ChatScreen.BINDINGS),
             ("Chat · a selected answer", Bubble.BINDINGS), ("Chat · the session list", SessionList.BINDINGS),
             ("Documents", DocumentsScreen.BINDINGS), ("Prompts", PromptsScreen.BINDINGS),
             ("Security", SecurityScreen.BINDINGS), ("Observatory", ObservatoryScreen.BINDINGS),
@@ -55,12 +55,16 @@ class HelpScreen(Dialog[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,f10,question_mark", "dismiss_none", "Close")]
 
+    def __init__(self, everywhere: list[Any]) -> None:
+        super().__init__()
+        self.everywhere = everywhere
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Keys  ·  ctrl+p opens the command palette (every action by name)  ·  esc closes",
                         classes="title")
             with VerticalScroll(id="help-body"):
-                for title, bindings in sections():
+                for title, bindings in sections(self.everywhere):
                     yield Static(bindings_text(title, bindings))
 
     def on_mount(self) -> None:

@@ -102,7 +102,7 @@ class SecurityScreen(EdgeScreen):
         self.query_one("#events", DataTable).focus()
 
     def action_reload(self) -> None:
-        from edgeprompt.firewall.audit import AuditLog
+        from edgeprompt.store.audit import AuditLog
 
         self.background(lambda: AuditLog(self.rt.db).entries(limit=EVENT_LIMIT), self.show_events,
                         title="Could not read the audit log", group="read")
@@ -125,7 +125,7 @@ class SecurityScreen(EdgeScreen):
         self.query_one("#intel", Static).update("\n".join(lines))
 
     def action_verify(self) -> None:
-        from edgeprompt.firewall.audit import AuditLog
+        from edgeprompt.store.audit import AuditLog
 
         self.background(lambda: AuditLog(self.rt.db).verify(), self.show_verified, title="Could not verify",
                         group="verify", exclusive=True)
@@ -155,8 +155,8 @@ class SecurityScreen(EdgeScreen):
 
         from edgeprompt.errors import UsageError
         from edgeprompt.firewall import intel
-        from edgeprompt.firewall.audit import AuditLog
         from edgeprompt.signing import trust_store
+        from edgeprompt.store.audit import AuditLog
 
         try:
             data = Path(path).read_bytes()

@@ -80,7 +80,7 @@ def test_bad_input_is_one_clear_line_and_nothing_is_lost(cli: Any, tmp_path: Pat
     with pytest.raises(SystemExit) as exit_:  # argparse rejects an unknown level before anything runs
         cli("cache", "clear", "--level", "nope")
     assert exit_.value.code == 2
-    from edgeprompt.store import open_db
+    from edgeprompt.store.migrate import open_db
 
     db = open_db(data_home / "edgeprompt.db")
     assert db.query_one("PRAGMA integrity_check")[0] == "ok"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from edgeprompt.firewall.audit import AuditLog
-from edgeprompt.store import open_db
+from edgeprompt.store.audit import AuditLog
+from edgeprompt.store.migrate import open_db
 
 
 def test_audit_head_moves_only_when_the_callers_transaction_commits(tmp_path: Path) -> None:

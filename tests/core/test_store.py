@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from edgeprompt.errors import CorruptDatabaseError, DatabaseLockedError, NewerDatabaseError
-from edgeprompt.store import connect, open_db
-from edgeprompt.store.migrations import MIGRATIONS, Migration, migrate
+from edgeprompt.store.db import connect
+from edgeprompt.store.migrate import MIGRATIONS, migrate, open_db
+from edgeprompt.store.sql import Migration
 
 
 def test_open_creates_wal_database_with_every_migration(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from edgeprompt.firewall.audit import AuditLog
-from edgeprompt.store import open_db
+from edgeprompt.store.audit import AuditLog
+from edgeprompt.store.migrate import open_db
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_edit_is_detected(log: AuditLog) -> None:
 
 
 def test_edit_with_recomputed_hashes_is_detected_at_the_head(log: AuditLog) -> None:
-    from edgeprompt.firewall.audit import entry_hash
+    from edgeprompt.store.audit import entry_hash
 
     rows = log.db.query("SELECT seq, created_at, kind, data, prev_hash FROM audit_log ORDER BY seq")
     _raw(log)

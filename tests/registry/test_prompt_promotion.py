@@ -49,7 +49,7 @@ def test_failing_suite_refuses_promotion(cli, prompt_file, runtime) -> None:  # 
 
 
 def test_force_promotes_and_is_audited(cli, prompt_file, runtime) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.firewall.audit import AuditLog
+    from edgeprompt.store.audit import AuditLog
 
     cli("prompts", "push", str(prompt_file(FAILING)))
     code, out, _ = cli("prompts", "promote", "greet", "1", "--to", "production", "-m", "echo", "--force", "--json")
@@ -150,7 +150,7 @@ sys.exit(cli.main(["prompts", "promote", "greet", "2", "--to", "production", "-m
 
 @pytest.mark.parametrize("phase", ["inside", "after"])
 def test_kill_9_during_promotion_leaves_old_or_new(cli, prompt_file, tmp_path, data_home, phase) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.store import open_db
+    from edgeprompt.store.migrate import open_db
 
     cli("prompts", "push", str(prompt_file()))
     cli("prompts", "promote", "greet", "1", "--to", "production", "-m", "echo")

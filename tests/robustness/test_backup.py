@@ -17,7 +17,7 @@ import pytest
 from edgeprompt.app import Runtime
 from edgeprompt.backup import backup, restore
 from edgeprompt.errors import NewerDatabaseError, UsageError
-from edgeprompt.firewall.audit import AuditLog
+from edgeprompt.store.audit import AuditLog
 
 pytestmark = pytest.mark.robustness
 

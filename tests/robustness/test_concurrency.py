@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgeprompt.app import Runtime
-from edgeprompt.firewall.audit import AuditLog
+from edgeprompt.store.audit import AuditLog
 
 pytestmark = pytest.mark.robustness
 WORKER = Path(__file__).with_name("concurrent_worker.py")

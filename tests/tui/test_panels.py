@@ -6,8 +6,8 @@ from typing import Any
 
 from tui_helpers import SIZE, errors, seed_prompts, settle
 
-from edgeprompt.firewall.audit import AuditLog
 from edgeprompt.prompts.spec import parse_spec
+from edgeprompt.store.audit import AuditLog
 from edgeprompt.tui.widgets import AskScreen, ConfirmScreen
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tui_helpers import SIZE, seed_prompts, settle, write_docs
 
-from edgeprompt.firewall.audit import AuditLog
+from edgeprompt.store.audit import AuditLog
 
 T0 = 1736157600.0  # 2025-01-06 10:00 UTC
 

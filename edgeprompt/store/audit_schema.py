@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprompt.store.db import run_script
+from edgeprompt.store.sql import Migration, run_script
 
 
 def audit_log(conn: Any) -> None:
@@ -25,3 +25,9 @@ def audit_log(conn: Any) -> None:
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
     )
+
+
+# this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
+MIGRATIONS = (
+    Migration("0201_audit_log", audit_log),
+)
