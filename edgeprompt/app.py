@@ -105,19 +105,41 @@ class Runtime:
         """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""
         from edgeprompt.rag.library import Library
 
-        return self.part("rag", lambda: Library.open(self))
+        # the firewall's chunk scanner flags injected instructions; it is built on the first chunk scanned
+        return self.part("rag", lambda: Library(self.db, self.settings.section("rag"), self.embedder,
+                                                lambda text: self.chunk_scanner()(text)))
 
     def router(self) -> Router:
         """The router (edgeprompt.routing.router): task tag -> installed model; its head and embedder load lazily."""
+        from edgeprompt.routing.head import RouterHead, locate
+        from edgeprompt.routing.policy import is_installed
         from edgeprompt.routing.router import Router
 
-        return self.part("router", lambda: Router.for_runtime(self))
+        prefer = str(self.settings.get("model.backend"))
+        return self.part("router", lambda: Router(
+            self.catalog, lambda: RouterHead(locate(self.paths)), lambda texts: self.embedder().embed_batch(texts),
+            settings=self.settings.section("routing"), default_model=self.default_model_id,
+            reserve_tokens=int(self.settings.get("context.reserve_for_answer")),
+            installed=lambda c: is_installed(c, prefer)))
 
     def firewall(self) -> Firewall:
         """The prompt firewall (edgeprompt.firewall): scanner, isolation, output validation, audit."""
+        from edgeprompt.firewall.classifier import Classifier
         from edgeprompt.firewall.engine import Firewall
+        from edgeprompt.firewall.rules import load_pack
+        from edgeprompt.firewall.scanner import Scanner, Thresholds
+        from edgeprompt.store.audit import AuditLog
 
-        return self.part("firewall", lambda: Firewall.from_runtime(self))
+        def build() -> Firewall:
+            section = self.settings.section("firewall")
+            def embed(texts: list[str]) -> Any:  # loaded on the first scan (a classifier of n-grams only never asks)
+                return self.embedder().embed_batch(texts)
+
+            scanner = Scanner(load_pack(self.paths.models), Classifier.load(self.paths.models, embed),
+                              Thresholds.from_settings(section))
+            return Firewall(section, scanner, AuditLog(self.db))
+
+        return self.part("firewall", build)
 
     def chunk_scanner(self) -> Callable[[str], Verdict]:
         """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
@@ -127,7 +149,7 @@ class Runtime:
         """The built-in tools (edgeprompt.orchestrate.builtin_tools) with this data home's settings."""
         from edgeprompt.orchestrate.builtin_tools import default_toolbox
 
-        return self.part("toolbox", lambda: default_toolbox(self))
+        return self.part("toolbox", lambda: default_toolbox(self.documents, self.settings.section("tools")))
 
     # -- models -------------------------------------------------------------------------------------
     def default_model_id(self) -> str:

@@ -103,7 +103,7 @@ def write_files(folder: Path, texts: list[str], start: int = 0) -> None:
 
 def _indexer(rt: Runtime, scanner: bool) -> Indexer:
     """The runtime's indexer, or the same one built without the firewall's chunk scanner."""
-    return rt.documents().indexer if scanner else Library(rt, None).indexer
+    return rt.documents().indexer if scanner else Library(rt.db, rt.settings.section("rag"), rt.embedder, None).indexer
 
 
 def bench_indexing(rt: Runtime, folder: Path, scanner: bool) -> dict:

@@ -1,4 +1,4 @@
-"""The firewall as one runtime part (`rt.firewall()`): the stage-1 scanner, stage-2 isolation, stage-3
+"""The firewall as one part (the composition root builds it): the stage-1 scanner, stage-2 isolation, stage-3
 output validation, and the audit record of every decision, configured from `[firewall]`.
 """
 
@@ -13,12 +13,12 @@ from edgeprompt.errors import ConfigError
 from edgeprompt.firewall.isolation import Isolated, SourceDoc, isolate
 from edgeprompt.firewall.output import OutputResult, OutputValidator, policy_from_settings, redact
 from edgeprompt.firewall.pii import detect
-from edgeprompt.firewall.scanner import Scanner, Thresholds, Verdict
+from edgeprompt.firewall.scanner import Scanner, Verdict
 from edgeprompt.firewall.stream import StreamGuard
 from edgeprompt.store.audit import AuditLog
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    pass
 
 AUDIT_TEXT_CHARS = 2000
 BLOCKED_ANSWER = ("I can't help with that request: the prompt firewall blocked it as a likely prompt-injection "
@@ -45,19 +45,6 @@ class Firewall:
             raise ConfigError("[firewall] flagged_chunks must be exclude or isolate")
         if section["audit_content"] not in ("redacted", "hash"):
             raise ConfigError("[firewall] audit_content must be redacted or hash")
-
-    @classmethod
-    def from_runtime(cls, rt: Runtime) -> Firewall:
-        from edgeprompt.firewall.classifier import Classifier
-        from edgeprompt.firewall.rules import load_pack
-
-        section = rt.settings.section("firewall")
-        def embed(texts: list[str]) -> Any:  # loaded on the first scan (a classifier of n-grams only never asks)
-            return rt.embedder().embed_batch(texts)
-
-        scanner = Scanner(load_pack(rt.paths.models), Classifier.load(rt.paths.models, embed),
-                          Thresholds.from_settings(section))
-        return cls(section, scanner, AuditLog(rt.db))
 
     @property
     def enabled(self) -> bool:

@@ -2,7 +2,8 @@
 
 check_input (stage 1 on the question) → isolate_prompt (stage 1 on every retrieved passage, then
 stage 2) → output_guard / finish_output (stage 3 on the streamed answer). Each decision is audited
-(stage 4). With `[firewall] enabled = false` every function passes its input through unchanged.
+(stage 4). Each takes the firewall, or None when `[firewall] enabled = false`: then it passes its input
+through unchanged.
 """
 
 from __future__ import annotations
@@ -18,11 +19,7 @@ from edgeprompt.firewall.output import SAFE_MESSAGE
 from edgeprompt.firewall.stream import PassThrough, StreamGuard
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
-
-
-def enabled(rt: Runtime) -> bool:
-    return bool(rt.settings.get("firewall.enabled"))
+    from edgeprompt.firewall.engine import Firewall
 
 
 def _attrs(stage: str, v: dict[str, Any]) -> dict[str, Any]:
@@ -45,10 +42,10 @@ class InputCheck:
         return all(v["decision"] == "allow" for v in self.verdicts)
 
 
-def check_input(rt: Runtime, question: str, trace_id: str) -> InputCheck:
-    if not enabled(rt):
+def check_input(fw: Firewall | None, question: str, trace_id: str) -> InputCheck:
+    if fw is None:
         return InputCheck(attributes={"edgeprompt.firewall.enabled": False})
-    v, audit_id = rt.firewall().inspect_input(question, trace_id)
+    v, audit_id = fw.inspect_input(question, trace_id)
     d = {"stage": "input", **v.as_dict(), "audit_id": audit_id}
     attrs = {**_attrs("input", d), "edgeprompt.firewall.input.rules": v.matched_rules,
              "edgeprompt.firewall.audit_id": audit_id}
@@ -74,14 +71,13 @@ class PromptParts:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-def isolate_prompt(rt: Runtime, system: list[Message], system_text: str, documents: Sequence[Document],
+def isolate_prompt(fw: Firewall | None, system: list[Message], system_text: str, documents: Sequence[Document],
                    history: list[Message], user: Message, trace_id: str) -> PromptParts:
     """Scan the retrieved passages, then put system text, passages, history and question in isolated parts."""
-    if not enabled(rt):
+    if fw is None:
         return PromptParts(system, history, user, tuple(documents))
     from edgeprompt.rag.prompting import INSTRUCTIONS, source_label
 
-    fw = rt.firewall()
     screened = fw.screen([SourceDoc(d.n, source_label(d), d.text) for d in documents], trace_id)
     kept_n = {d.n for d in screened.documents}
     iso = fw.isolate(system_text, screened.documents, history, user.content, INSTRUCTIONS if documents else "")
@@ -93,12 +89,13 @@ def isolate_prompt(rt: Runtime, system: list[Message], system_text: str, documen
                        iso.canary, system_text, screened.verdicts, screened.notices, attrs)
 
 
-def output_guard(rt: Runtime, parts: PromptParts, schema: dict[str, Any] | None = None) -> StreamGuard | PassThrough:
+def output_guard(fw: Firewall | None, parts: PromptParts,
+                 schema: dict[str, Any] | None = None) -> StreamGuard | PassThrough:
     """Stage 3's streaming guard; with `schema` (an API client's response_format) the answer must satisfy it."""
-    if not enabled(rt):
+    if fw is None:
         return PassThrough()
     context = [parts.user.content, *(m.content for m in parts.history), *(d.text for d in parts.documents)]
-    return rt.firewall().output_guard(parts.canary, parts.system_text or None, schema, context)
+    return fw.output_guard(parts.canary, parts.system_text or None, schema, context)
 
 
 @dataclass(frozen=True)
@@ -115,15 +112,15 @@ class OutputCheck:
         return all(v["decision"] == "allow" for v in self.verdicts)
 
 
-def finish_output(rt: Runtime, guard: StreamGuard | PassThrough, trace_id: str) -> OutputCheck:
+def finish_output(fw: Firewall | None, guard: StreamGuard | PassThrough, trace_id: str) -> OutputCheck:
     tail = guard.finish()
-    if isinstance(guard, PassThrough):
+    if fw is None or isinstance(guard, PassThrough):
         return OutputCheck(tail, guard.text)
     r = guard.result()
     d = {"stage": "output", "decision": r.decision, "score": 1.0 if r.findings else 0.0,
          "categories": r.categories, "findings": [f.as_dict() for f in r.findings],
          "latency_ms": round(r.latency_ms, 3)}
-    d["audit_id"] = rt.firewall().record("output", d, guard.raw, trace_id)
+    d["audit_id"] = fw.record("output", d, guard.raw, trace_id)
     attrs = {**_attrs("output", d), "edgeprompt.firewall.output.findings": len(r.findings)}
     if r.decision == "block":
         return OutputCheck(tail, SAFE_MESSAGE, "the answer was withheld: it would have disclosed "

@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from edgeprompt.orchestrate.calculator import evaluate, format_number
 from edgeprompt.orchestrate.tools import Tool, ToolBox
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.rag.library import Library
 
 _UNITS: Any = None
 _UNITS_LOCK = threading.Lock()
@@ -195,10 +195,11 @@ def search_tool(search: Callable[[str, int], list[dict[str, Any]]]) -> Tool:
                  "required": ["query"], "additionalProperties": False}, run)
 
 
-def document_search(rt: Runtime) -> Callable[[str, int], list[dict[str, Any]]]:
-    """`Retriever.search` over the user's library (edgeprompt.rag); flagged chunks stay out."""
+def document_search(documents: Callable[[], Library]) -> Callable[[str, int], list[dict[str, Any]]]:
+    """`Retriever.search` over the user's library (edgeprompt.rag), built on the first search; flagged chunks
+    stay out."""
     def search(query: str, k: int) -> list[dict[str, Any]]:
-        library = rt.documents()
+        library = documents()
         if not library.has_documents():
             raise ToolError("search_documents: there are no documents yet; add some with `edgeprompt docs add PATH`")
         hits = library.retriever.search(query, k)
@@ -208,12 +209,13 @@ def document_search(rt: Runtime) -> Callable[[str, int], list[dict[str, Any]]]:
     return search
 
 
-def allowed_folders(rt: Runtime) -> list[Path]:
-    return [Path(str(p)).expanduser() for p in rt.settings.get("tools.allowed_folders")]
+def allowed_folders(tools: Mapping[str, Any]) -> list[Path]:
+    return [Path(str(p)).expanduser() for p in tools["allowed_folders"]]
 
 
-def default_toolbox(rt: Runtime) -> ToolBox:
-    folders = allowed_folders(rt)
-    max_bytes = int(rt.settings.get("tools.max_file_bytes"))
-    return ToolBox([search_tool(document_search(rt)), calculator_tool(), units_tool(), datetime_tool(),
+def default_toolbox(documents: Callable[[], Library], tools: Mapping[str, Any]) -> ToolBox:
+    """The built-in tools over the user's library and the `[tools]` settings (folders, file size)."""
+    folders = allowed_folders(tools)
+    max_bytes = int(tools["max_file_bytes"])
+    return ToolBox([search_tool(document_search(documents)), calculator_tool(), units_tool(), datetime_tool(),
                     read_file_tool(folders, max_bytes), write_file_tool(folders)])

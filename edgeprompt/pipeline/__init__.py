@@ -151,7 +151,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 1c. firewall: score the question for prompt injection (edgeprompt.firewall); a block answers with a safe
         #     message and no generation (the exchange is still saved), a flag goes on with a notice; audited
         with trace.span("firewall.input") as s:
-            screen = check_input(rt, question, trace.id)
+            firewall = rt.firewall() if rt.settings.get("firewall.enabled") else None
+            screen = check_input(firewall, question, trace.id)
             s.attributes.update(screen.attributes)
             if screen.notice:
                 notices.append(screen.notice)
@@ -216,7 +217,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 3d. firewall: scan every retrieved passage again (flagged ones are left out, or kept marked), then put the
         #     system text, passages, history and question in isolated sections with a per-request boundary
         with trace.span("firewall.isolate") as s:
-            parts = isolate_prompt(rt, system, system_text, grounding.documents, history, user, trace.id)
+            parts = isolate_prompt(firewall, system, system_text, grounding.documents, history, user, trace.id)
             system, history, user = parts.system, parts.history, parts.user
             for note in parts.notices:
                 notices.append(note)
@@ -246,7 +247,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         finish = "stop"
         with trace.span("generate") as s:
             # stage 3 holds back a short window so no token shows a secret
-            guard = output_guard(rt, parts, request.schema)
+            guard = output_guard(firewall, parts, request.schema)
             stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
                       fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
                       fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
@@ -282,7 +283,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 5a. firewall: release the held-back tail and validate the whole answer (PII, secrets, canary and prompt
         #     leaks, data-carrying links); the redacted answer (or the safe message) is what is cached and saved
         with trace.span("firewall.output") as s:
-            checked = finish_output(rt, guard, trace.id)
+            checked = finish_output(firewall, guard, trace.id)
             if checked.tail:
                 yield Token(checked.tail)
             answer = checked.answer

@@ -1,8 +1,9 @@
 """The user's document library as one runtime part: its store, indexer and retriever, sharing one database
-and the runtime's (lazily loaded) embedder. `Runtime.documents()` builds it on first use."""
+and the (lazily loaded) embedder. The composition root (`Runtime.documents()`) builds it on first use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,8 @@ from edgeprompt.rag.retrieve import Retriever
 from edgeprompt.rag.store import DocumentStore
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.embed import Embedder
+    from edgeprompt.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,16 @@ class RagSettings:
 
 
 class Library:
-    def __init__(self, rt: Runtime, scanner: Scanner | None) -> None:
-        self.settings = RagSettings.of(rt.settings.section("rag"))
-        self.store = DocumentStore(rt.db)
+    def __init__(self, db: Database, section: Mapping[str, Any], embedder: Callable[[], Embedder],
+                 scanner: Scanner | None) -> None:
+        """`embedder` and `scanner` load their models on first use (`docs list` or a search loads neither)."""
+        self.settings = RagSettings.of(section)
+        self.store = DocumentStore(db)
         s = self.settings
-        self.indexer = Indexer(self.store, rt.embedder, scanner, max_bytes=int(s.max_file_mb * 1e6),
+        self.indexer = Indexer(self.store, embedder, scanner, max_bytes=int(s.max_file_mb * 1e6),
                                max_chars=s.chunk_chars, overlap=s.overlap_chars, batch_chunks=s.embed_batch,
                                limits=s.limits)
-        self.retriever = Retriever(rt.db, rt.embedder, candidates=s.candidates)
-
-    @classmethod
-    def open(cls, rt: Runtime) -> Library:
-        # The firewall's chunk scanner (issue 4) flags injected instructions; it is built on the first chunk
-        # scanned, so `docs list` or a search does not load the firewall's models.
-        scanner = (lambda text: rt.chunk_scanner()(text)) if hasattr(rt, "chunk_scanner") else None
-        return cls(rt, scanner)
+        self.retriever = Retriever(db, embedder, candidates=s.candidates)
 
     def has_documents(self) -> bool:
         return self.store.db.query_one("SELECT 1 FROM rag_documents LIMIT 1") is not None

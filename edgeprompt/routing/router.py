@@ -7,7 +7,7 @@ combined with keyword rules. A tag "fits" when its head probability plus a rule 
 tuned threshold; among fitting tags the precedence code > documents > math > legal > general
 decides. The policy then picks the model (`routing_policy.choose`); without a suitable installed
 model the default model answers. Seam: `Router.decide(text) -> RouteDecision`,
-`Router.route(request) -> ModelCard`; the runtime builds one with `rt.router()`.
+`Router.route(request) -> ModelCard`; the composition root (edgeprompt.app) builds one.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from edgeprompt.routing.rules import TAGS, by_precedence, custom_hits, keyword_h
 if TYPE_CHECKING:
     import numpy as np
 
-    from edgeprompt.app import Runtime
     from edgeprompt.catalog.cards import Catalog, ModelCard
     from edgeprompt.routing.head import RouterHead
 
@@ -109,17 +108,6 @@ class Router:
         self._cards: tuple[tuple[Any, ...], list[ModelCard]] | None = None
         self._cards_seen = 0.0
         self._default: str | None = None
-
-    @classmethod
-    def for_runtime(cls, rt: Runtime) -> Router:
-        from edgeprompt.routing.head import RouterHead, locate
-
-        prefer = str(rt.settings.get("model.backend"))
-        return cls(rt.catalog, lambda: RouterHead(locate(rt.paths)),
-                   lambda texts: rt.embedder().embed_batch(texts), settings=rt.settings.section("routing"),
-                   default_model=rt.default_model_id,
-                   reserve_tokens=int(rt.settings.get("context.reserve_for_answer")),
-                   installed=lambda c: is_installed(c, prefer))
 
     @property
     def head(self) -> RouterHead:

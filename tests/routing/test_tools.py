@@ -159,7 +159,7 @@ def test_write_file_needs_confirmation(allowed: Path) -> None:
 def test_search_documents_over_the_real_retriever(rrt: Any, tmp_path: Path) -> None:
     from edgeprompt.orchestrate.builtin_tools import default_toolbox
 
-    box = default_toolbox(rrt)
+    box = default_toolbox(rrt.documents, rrt.settings.section("tools"))
     assert "no documents" in box.call(ToolCall("search_documents", {"query": "meetings"})).output
     doc = tmp_path / "docs" / "meetings.md"
     doc.parent.mkdir()
