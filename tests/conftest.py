@@ -14,6 +14,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 
+TESTS = Path(__file__).resolve().parent
+# The fast lane (`scripts/test -m "not slow"`) leaves out federation (Flower, Opacus, the simulation engine:
+# all of tests/federation) and model building (every test that needs the tiny model, which is trained with
+# torch and converted to MLX and ONNX once per session); other slow tests carry @pytest.mark.slow themselves.
+SLOW_FOLDERS = frozenset({"federation"})
+SLOW_FIXTURES = frozenset({"tiny_model"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.resolve().relative_to(TESTS).parts[0]
+        if folder in SLOW_FOLDERS or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

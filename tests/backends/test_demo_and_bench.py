@@ -12,6 +12,7 @@ BENCH_KEYS = {"model", "backend", "threads", "bandwidth_gbs", "weight_bytes_per_
               "peak_rss_mb", "prompt_tokens", "completion_tokens"}
 
 
+@pytest.mark.slow  # builds and trains the demo model
 def test_ensure_demo_builds_registers_and_becomes_default(runtime: Any) -> None:
     from edgeprompt.catalog.demo import demo_ready, ensure_demo
     from edgeprompt.catalog.demo_train import TINY
