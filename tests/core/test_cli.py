@@ -95,7 +95,7 @@ def test_unknown_model_and_session_exit_2_with_one_line(cli) -> None:  # type: i
 
 def test_newer_database_refused_through_cli_and_kept(cli, data_home: Path) -> None:  # type: ignore[no-untyped-def]
     _, _out, _ = cli("ask", "keep this", "-m", "echo", "--json")
-    from edgeprompt.store import connect
+    from edgeprompt.store.db import connect
 
     db = connect(data_home / "edgeprompt.db")
     with db.transaction() as c:
@@ -111,7 +111,7 @@ def test_newer_database_refused_through_cli_and_kept(cli, data_home: Path) -> No
 
 def test_locked_database_exit_2(cli, data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import edgeprompt.store.db as dbmod
-    from edgeprompt.store import connect
+    from edgeprompt.store.db import connect
 
     cli("ask", "first", "-m", "echo")
     monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", 50)
@@ -129,6 +129,7 @@ def test_locked_database_exit_2(cli, data_home: Path, monkeypatch: pytest.Monkey
 
 def test_disk_full_is_one_line_and_keeps_completed_turns(cli, data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import edgeprompt.store.db as dbmod
+    import edgeprompt.store.migrate as migrate  # open_db connects through this module's name
 
     cli("ask", "before the disk filled", "-m", "echo")
     real_connect = dbmod.connect
@@ -139,10 +140,10 @@ def test_disk_full_is_one_line_and_keeps_completed_turns(cli, data_home: Path, m
         db.conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own SQLITE_FULL, as on a full disk
         return db
 
-    monkeypatch.setattr(dbmod, "connect", tiny_disk)
+    monkeypatch.setattr(migrate, "connect", tiny_disk)
     code, _, err = cli("ask", "a long question " * 300, "-m", "echo")
     assert code == 2 and "disk is full" in err.lower() and err.count("\n") == 1
-    monkeypatch.setattr(dbmod, "connect", real_connect)
+    monkeypatch.setattr(migrate, "connect", real_connect)
     code, out, _ = cli("sessions", "list", "--json")
     assert [s["title"] for s in json.loads(out)][-1].startswith("before the disk")
 
