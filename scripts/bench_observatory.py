@@ -224,7 +224,7 @@ def bench_drift(home: Path, trials: int, sizes: list[int]) -> dict[str, Any]:
     import numpy as np
 
     from edgeprompt.app import Runtime
-    from edgeprompt.observatory.drift import Thresholds, two_sample
+    from edgeprompt.observatory.drift import DriftThresholds, two_sample
     from edgeprompt.observatory.report import one_thread
 
     base = ("cooking", "programming", "travel", "finance")
@@ -241,7 +241,7 @@ def bench_drift(home: Path, trials: int, sizes: list[int]) -> dict[str, Any]:
         picks = rng.choice(len(names), size=n, p=np.array([weights[t] for t in names]))
         return np.vstack([pools[names[i]][rng.integers(len(pools[names[i]]))] for i in picks])
 
-    th = Thresholds()
+    th = DriftThresholds()
     out: dict[str, Any] = {"alpha": th.alpha, "min_auc": th.min_auc, "trials": trials}
     with one_thread():
         for n in sizes:

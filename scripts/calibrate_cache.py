@@ -72,7 +72,7 @@ def verify_with(v: verifier.Verifier):  # type: ignore[no-untyped-def]
     return verify
 
 
-def stage_at(s: calibrate.Scored, stage: str, point: dict[str, float]) -> dict[str, float]:
+def stage_at(s: calibrate.ScoredPairs, stage: str, point: dict[str, float]) -> dict[str, float]:
     if stage == "verifier":
         return calibrate.at(s, point["cosine_floor"], min_probability=point["min_probability"])
     return calibrate.at(s, point["threshold"], use_gate=stage == "guards")
@@ -86,14 +86,14 @@ def coverage_floor(train: list[pairset.Pair], embed) -> float:  # type: ignore[n
     return float(np.percentile([vec[p.q1] @ vec[p.q2] for p in train if p.duplicate], 5))
 
 
-def pick(s: calibrate.Scored, stage: str, target: float, threshold: float) -> dict[str, float]:
+def pick(s: calibrate.ScoredPairs, stage: str, target: float, threshold: float) -> dict[str, float]:
     if stage == "verifier":
         _, p = calibrate.choose_point(s, target, floors=[threshold])
         return {"cosine_floor": threshold, "min_probability": round(p, 4)}
     return {"threshold": threshold}
 
 
-def near_miss_report(s: calibrate.Scored, stage: str, point: dict[str, float], rows: list[dict]) -> dict:
+def near_miss_report(s: calibrate.ScoredPairs, stage: str, point: dict[str, float], rows: list[dict]) -> dict:
     cats: dict[str, dict[str, int]] = {}
     for i, r in enumerate(rows):
         c = cats.setdefault(r["category"], {"pairs": 0, "hits": 0})
@@ -107,7 +107,7 @@ def near_miss_report(s: calibrate.Scored, stage: str, point: dict[str, float], r
             "paraphrase_recall": round(para["hits"] / max(1, para["pairs"]), 4), "by_category": cats}
 
 
-def recall_by_kind(s: calibrate.Scored, rows: list[dict], points: dict) -> dict:
+def recall_by_kind(s: calibrate.ScoredPairs, rows: list[dict], points: dict) -> dict:
     """Hits per kind of pair at each stage's point: how much recall is trivial rewording ("light")."""
     out: dict[str, dict[str, int]] = {}
     for i, r in enumerate(rows):

@@ -83,7 +83,7 @@ def training_features(texts: list[str], contexts: list[str]) -> Features:
     return Features(hashed, dense)
 
 
-def rule_parts(rows: list[corpus.Example], norms: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+def rule_parts(rows: list[corpus.CorpusRow], norms: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(rule score, mentions-an-attack flag) per row, as the scanner computes them."""
     pack = load_pack(ROOT / "nonexistent-home")  # a home without an installed pack: the shipped rules
     hits = [pack.match(n, "document" if r.context != "user" else "user") for r, n in zip(rows, norms, strict=True)]

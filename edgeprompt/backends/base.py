@@ -8,9 +8,9 @@ carries `finish_reason` and `GenerationStats`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,16 @@ class GenerationParams:
     seed: int | None = 0
     stop: tuple[str, ...] = ()
     min_tokens: int = 0  # the end-of-turn token is suppressed until this many (benchmarks: fixed lengths)
+
+    @classmethod
+    def from_settings(cls, generation: Mapping[str, Any], max_tokens: int | None = None,
+                      temperature: float | None = None, top_p: float | None = None,
+                      seed: int | None = None) -> GenerationParams:
+        """The `[generation]` settings section; a value given here (not None) wins over its setting."""
+        return cls(max_tokens=int(generation["max_tokens"] if max_tokens is None else max_tokens),
+                   temperature=float(generation["temperature"] if temperature is None else temperature),
+                   top_p=float(generation["top_p"] if top_p is None else top_p),
+                   seed=int(generation["seed"] if seed is None else seed))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from edgeprompt.catalog.cards import ModelCard
 
 
-class PrefixCache(Protocol):
+class PrefixReuse(Protocol):
     """The seam for a prefix (KV) cache (the cache area fills it in).
 
     `lookup(ids)` returns an mlx-lm prompt cache that already holds the first `n` of `ids` (or None, 0);
@@ -84,7 +84,7 @@ class MlxBackend:
         self.chat = ChatFormat(folder)
         self.context_length = context_length
         tokenizer.eos_token_ids = set(tokenizer.eos_token_ids) | self.chat.eos_ids(folder)
-        self.prefix_cache: PrefixCache | None = None
+        self.prefix_cache: PrefixReuse | None = None
 
     @classmethod
     def load(cls, card: ModelCard, threads: int = 0) -> MlxBackend:

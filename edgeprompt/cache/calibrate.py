@@ -24,14 +24,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Scored:
+class ScoredPairs:
     similarity: np.ndarray  # cosine per pair
     gated: np.ndarray  # bool: the content gate passes
     labels: np.ndarray  # 1 = duplicate
     probability: np.ndarray | None = None  # the pair verifier's, when scored with one
 
-    def subset(self, idx: Sequence[int]) -> Scored:
-        return Scored(self.similarity[idx], self.gated[idx], self.labels[idx],
+    def subset(self, idx: Sequence[int]) -> ScoredPairs:
+        return ScoredPairs(self.similarity[idx], self.gated[idx], self.labels[idx],
                       None if self.probability is None else self.probability[idx])
 
 
@@ -42,7 +42,8 @@ def side(pair: dict[str, Any], held_out_share: float = 0.5) -> str:
 
 
 def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarray],
-          verify: Callable[[np.ndarray, np.ndarray, Sequence[dict[str, Any]]], np.ndarray] | None = None) -> Scored:
+          verify: Callable[[np.ndarray, np.ndarray, Sequence[dict[str, Any]]], np.ndarray] | None = None,
+          ) -> ScoredPairs:
     """Cosine, gate and (if `verify` is given) verifier probability of every pair."""
     import numpy as np
 
@@ -54,10 +55,11 @@ def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarr
     sims = (a * b).sum(axis=1)
     gated = np.array([gate.passes(p["q1"], p["q2"]) for p in pairs], dtype=bool)
     labels = np.array([int(p["duplicate"]) for p in pairs])
-    return Scored(sims, gated, labels, None if verify is None else verify(a, b, pairs))
+    return ScoredPairs(sims, gated, labels, None if verify is None else verify(a, b, pairs))
 
 
-def at(s: Scored, threshold: float, use_gate: bool = True, min_probability: float | None = None) -> dict[str, float]:
+def at(s: ScoredPairs, threshold: float, use_gate: bool = True,
+       min_probability: float | None = None) -> dict[str, float]:
     import numpy as np
 
     hit = s.similarity >= threshold
@@ -75,7 +77,7 @@ def at(s: Scored, threshold: float, use_gate: bool = True, min_probability: floa
             "pairs": len(s.labels), "duplicates": int(np.sum(dup))}
 
 
-def choose(s: Scored, target_precision: float, min_hits: int = 20) -> float:
+def choose(s: ScoredPairs, target_precision: float, min_hits: int = 20) -> float:
     """The lowest threshold whose precision (gate on) reaches the target, over at least `min_hits` hits."""
     import numpy as np
 
@@ -88,7 +90,7 @@ def choose(s: Scored, target_precision: float, min_hits: int = 20) -> float:
     return best
 
 
-def choose_point(s: Scored, target_precision: float, min_hits: int = 20,
+def choose_point(s: ScoredPairs, target_precision: float, min_hits: int = 20,
                  floors: Sequence[float] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)) -> tuple[float, float]:
     """(cosine floor, minimum probability) with the highest recall whose precision (gate and verifier on)
     reaches the target over at least `min_hits` hits; (1.0, 1.0) serves nothing when none does."""
@@ -105,7 +107,7 @@ def choose_point(s: Scored, target_precision: float, min_hits: int = 20,
     return point
 
 
-def curve(s: Scored, stage: str, points: int = 9) -> list[dict[str, float]]:
+def curve(s: ScoredPairs, stage: str, points: int = 9) -> list[dict[str, float]]:
     """Precision/recall along a stage's own knob: the cosine for vector/guards, the probability for the
     verifier (at the floor of 0.5)."""
     import numpy as np
@@ -197,7 +199,7 @@ def ranking_report(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
             "precision_at_r50": precision_at_recall(scores, labels, 0.5)}
 
 
-def choose_recall(s: Scored, recall: float) -> float:
+def choose_recall(s: ScoredPairs, recall: float) -> float:
     """The highest threshold at which the gated recall reaches `recall` (the other end of the trade-off)."""
     import numpy as np
 

@@ -36,9 +36,7 @@ def query_for_question(rt: Runtime, question: str, model: str | None = None, pro
     card = rt.card(model)
     backend = rt.backend(card.id)
     rendered = rt.registry().for_request(prompt, None, {"question": question})
-    g = rt.settings.section("generation")
-    params = rendered.generation(GenerationParams(max_tokens=int(g["max_tokens"]), temperature=float(g["temperature"]),
-                                                  top_p=float(g["top_p"]), seed=int(g["seed"])), None)
+    params = rendered.generation(GenerationParams.from_settings(rt.settings.section("generation")), None)
     grounding = ground(rt, question, [], None, None, backend.count_tokens, backend.context_length)
     system = [Message("system", rendered.system)] if rendered.system else []
     if (sources := grounding.message()) is not None:

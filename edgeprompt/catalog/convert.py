@@ -27,7 +27,7 @@ ONNX_PRECISIONS = {None: "fp32", 4: "int4", 8: "int8"}
 
 
 @dataclass(frozen=True)
-class Job:
+class ConvertJob:
     """One converter run: `argv` writes into `out` (a fresh temporary folder)."""
 
     label: str
@@ -43,7 +43,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def mlx_job(hf: Path, final: Path, bits: int | None = None) -> Job:
+def mlx_job(hf: Path, final: Path, bits: int | None = None) -> ConvertJob:
     """mlx-lm convert. Off Apple silicon the weights (and quantization scales) stay float32: MLX's CPU
     kernels are 8x faster with fp32 scales than with bf16 ones, and fp16/bf16 matmuls skip BLAS."""
     out = final.parent / f".{final.name}.tmp-{os.getpid()}"
@@ -52,15 +52,15 @@ def mlx_job(hf: Path, final: Path, bits: int | None = None) -> Job:
         argv += ["-q", "--q-bits", str(bits), "--q-group-size", "64"]
     if not apple_silicon():
         argv += ["--dtype", "float32"]
-    return Job("mlx", argv, out, final)
+    return ConvertJob("mlx", argv, out, final)
 
 
-def onnx_job(hf: Path, final: Path, bits: int | None = None) -> Job:
+def onnx_job(hf: Path, final: Path, bits: int | None = None) -> ConvertJob:
     """onnxruntime-genai's model builder for the CPU (`--help` crashes in 0.18; options are in builder.py)."""
     out = final.parent / f".{final.name}.tmp-{os.getpid()}"
     argv = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf), "-o", str(out),
             "-p", ONNX_PRECISIONS[bits], "-e", "cpu", "-c", str(out / ".builder-cache")]
-    return Job("onnx", argv, out, final)
+    return ConvertJob("onnx", argv, out, final)
 
 
 def _tail(text: str) -> str:
@@ -68,7 +68,7 @@ def _tail(text: str) -> str:
     return (lines[-1] if lines else "no output")[:300]
 
 
-def run_jobs(jobs: Sequence[Job], progress: Callable[[str], None] | None = None) -> None:
+def run_jobs(jobs: Sequence[ConvertJob], progress: Callable[[str], None] | None = None) -> None:
     """Run the converters side by side (most of their time is imports), then move each output into place."""
     for job in jobs:
         job.final.parent.mkdir(parents=True, exist_ok=True)

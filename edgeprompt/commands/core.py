@@ -58,13 +58,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _params(rt: Runtime, args: argparse.Namespace) -> GenerationParams:
-    g = rt.settings.section("generation")
-    params = GenerationParams(
-        max_tokens=args.max_tokens if args.max_tokens is not None else int(g["max_tokens"]),
-        temperature=args.temperature if args.temperature is not None else float(g["temperature"]),
-        top_p=args.top_p if args.top_p is not None else float(g["top_p"]),
-        seed=args.seed if args.seed is not None else int(g["seed"]),
-    )
+    params = GenerationParams.from_settings(rt.settings.section("generation"), args.max_tokens, args.temperature,
+                                            args.top_p, args.seed)
     if params.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
     if params.temperature < 0 or not 0 < params.top_p <= 1:

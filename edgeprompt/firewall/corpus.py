@@ -24,7 +24,7 @@ _DEV_SOURCES = {"HumanCompatibleAI/tensor-trust-data": "tensor-trust", "microsof
 
 
 @dataclass(frozen=True)
-class Example:
+class CorpusRow:
     text: str
     label: int  # 1 = attack
     source: str
@@ -42,17 +42,17 @@ def _context(value: object) -> str:
     return value if isinstance(value, str) and value in CONTEXTS else "user"
 
 
-def from_dev(rows: Iterable[dict]) -> list[Example]:  # type: ignore[type-arg]
-    return [Example(str(r["text"]), int(r["label"]), _DEV_SOURCES.get(str(r.get("source")), str(r.get("source"))),
+def from_dev(rows: Iterable[dict]) -> list[CorpusRow]:  # type: ignore[type-arg]
+    return [CorpusRow(str(r["text"]), int(r["label"]), _DEV_SOURCES.get(str(r.get("source")), str(r.get("source"))),
                     evaluate.context_of(r), "en", str(r.get("subset", "")), str(r.get("pair_id") or r["id"]))
             for r in rows]
 
 
-def from_file(path: Path, default_source: str) -> list[Example]:
+def from_file(path: Path, default_source: str) -> list[CorpusRow]:
     out = []
     for i, r in enumerate(_read(path)):
         source = str(r.get("source") or default_source)
-        out.append(Example(str(r["text"]), int(r["label"]), source, _context(r.get("context")),
+        out.append(CorpusRow(str(r["text"]), int(r["label"]), source, _context(r.get("context")),
                            str(r.get("lang") or "und"), str(r.get("kind") or ""),
                            str(r.get("group") or f"{source}:{i}")))
     return out
@@ -62,14 +62,14 @@ def data_files(data_dir: Path) -> list[Path]:
     return sorted(data_dir.glob("*.jsonl")) if data_dir.is_dir() else []
 
 
-def load(dev: Path | None, extra: Path, data_dir: Path) -> list[Example]:
+def load(dev: Path | None, extra: Path, data_dir: Path) -> list[CorpusRow]:
     """The training side of every source: the dev set's 70 % (its 30 % stays for `bench_firewall`), our own
     examples and each public data file. Exact duplicate texts keep their first occurrence."""
-    rows: list[Example] = []
+    rows: list[CorpusRow] = []
     if dev is not None and dev.is_file():
         train, _test = evaluate.split(evaluate.read_jsonl(dev))
         rows += from_dev(train)
-    rows += [Example(e.text, e.label, OWN_SOURCE, e.context, e.lang, e.kind, e.group)
+    rows += [CorpusRow(e.text, e.label, OWN_SOURCE, e.context, e.lang, e.kind, e.group)
              for e in from_file(extra, OWN_SOURCE)]
     for path in data_files(data_dir):
         rows += from_file(path, path.stem)
@@ -83,15 +83,15 @@ def load(dev: Path | None, extra: Path, data_dir: Path) -> list[Example]:
     return unique
 
 
-def cap(rows: list[Example], per_source_label: int) -> list[Example]:
+def cap(rows: list[CorpusRow], per_source_label: int) -> list[CorpusRow]:
     """At most `per_source_label` rows of each (source, label), chosen by a hash of the text (deterministic,
     independent of file order)."""
     import hashlib
 
-    def key(r: Example) -> str:
+    def key(r: CorpusRow) -> str:
         return hashlib.sha256(f"{r.source}:{r.text}".encode()).hexdigest()
 
-    kept: dict[tuple[str, int], list[Example]] = {}
+    kept: dict[tuple[str, int], list[CorpusRow]] = {}
     for r in sorted(rows, key=key):
         bucket = kept.setdefault((r.source, r.label), [])
         if len(bucket) < per_source_label:

@@ -30,7 +30,7 @@ PERMUTATIONS = 200  # p-values in steps of 1/201: fine against alpha 0.01, and a
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class DriftThresholds:
     alpha: float = 0.01
     min_auc: float = 0.55
     min_samples: int = 20
@@ -39,7 +39,7 @@ class Thresholds:
     reference: str = "first"
 
     @classmethod
-    def from_settings(cls, section: Mapping[str, Any]) -> Thresholds:
+    def from_settings(cls, section: Mapping[str, Any]) -> DriftThresholds:
         return cls(float(section["drift_alpha"]), float(section["drift_min_auc"]),
                    int(section["drift_min_samples"]), int(section["drift_max_samples"]),
                    str(section["window"]), str(section["drift_reference"]))
@@ -110,7 +110,7 @@ def _sample(v: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return v[np.sort(np.random.default_rng(seed).choice(len(v), limit, replace=False))]
 
 
-def two_sample(ref: np.ndarray, cur: np.ndarray, th: Thresholds, seed: int = 0) -> DriftTest:
+def two_sample(ref: np.ndarray, cur: np.ndarray, th: DriftThresholds, seed: int = 0) -> DriftTest:
     x, y = _sample(ref, th.max_samples, seed), _sample(cur, th.max_samples, seed + 1)
     mmd2, p = mmd_test(x, y, seed=seed)
     auc = domain_auc(x, y, seed)
@@ -125,7 +125,7 @@ def window_label(ts: float, window: str) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(ts))
 
 
-def series(ts: TraceSet, vecs: np.ndarray | None, rows: tuple[int, ...], th: Thresholds) -> dict[str, Any]:
+def series(ts: TraceSet, vecs: np.ndarray | None, rows: tuple[int, ...], th: DriftThresholds) -> dict[str, Any]:
     """Drift of one embedding series (questions or answers) window by window."""
     import numpy as np
 
@@ -160,7 +160,7 @@ def series(ts: TraceSet, vecs: np.ndarray | None, rows: tuple[int, ...], th: Thr
             "windows": out_windows, "alarms": [w["window"] for w in out_windows if w.get("alarm")]}
 
 
-def drift(ts: TraceSet, th: Thresholds) -> dict[str, Any]:
+def drift(ts: TraceSet, th: DriftThresholds) -> dict[str, Any]:
     return {"window": th.window,
             "thresholds": {"alpha": th.alpha, "min_auc": th.min_auc, "min_samples": th.min_samples},
             "questions": series(ts, ts.question_vecs, ts.question_rows, th),

@@ -64,7 +64,7 @@ class Suite:
 
 
 @dataclass(frozen=True)
-class Check:
+class EvalCheck:
     type: str
     passed: bool
     detail: str = ""
@@ -76,7 +76,7 @@ class CaseOutcome:
     passed: bool
     score: float  # share of checks that held
     output: str
-    checks: tuple[Check, ...]
+    checks: tuple[EvalCheck, ...]
     latency_ms: float | None
     output_tokens: int | None
     trace_id: str | None
@@ -140,7 +140,7 @@ def load_suite(path: Path) -> Suite:
                  _str(where, "prompt", doc.get("prompt")), _str(where, "judge", doc.get("judge")))
 
 
-def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> Check:
+def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> EvalCheck:
     """Ask a local model whether the answer meets the rubric."""
     from edgeprompt.backends.base import GenerationParams, Message, Request
 
@@ -150,9 +150,9 @@ def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> C
     reply = "".join(c.text for c in backend.stream(req)).strip()
     m = _VERDICT.match(reply)
     if m is None:
-        return Check("rubric", False, f"unclear: the judge ({model}) replied {reply[:60]!r}, not PASS or FAIL")
+        return EvalCheck("rubric", False, f"unclear: the judge ({model}) replied {reply[:60]!r}, not PASS or FAIL")
     ok = m.group(1).lower() == "pass"
-    return Check("rubric", ok, "" if ok else f"the judge ({model}) says FAIL")
+    return EvalCheck("rubric", ok, "" if ok else f"the judge ({model}) says FAIL")
 
 
 def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_model: str) -> CaseOutcome:
@@ -166,13 +166,13 @@ def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_
         return CaseOutcome(case.id, False, 0.0, "", (), None, None, None, str(e))
     answer = Answer(result.answer, int(result.usage.get("completion_tokens", 0)))
     checker = Checker(rt, None)
-    checks: list[Check] = []
+    checks: list[EvalCheck] = []
     for a in case.asserts:
         try:
             why = checker.check(a, answer)
         except EdgepromptError as e:
             why = str(e)
-        checks.append(Check(a.type, why is None, why or ""))
+        checks.append(EvalCheck(a.type, why is None, why or ""))
     if case.rubric is not None:
         checks.append(judge(rt, judge_model, case.input, result.answer, case.rubric))
     passed = sum(c.passed for c in checks)

@@ -71,7 +71,7 @@ def _notes(ts: traceset.TraceSet, section: Mapping[str, Any]) -> list[str]:
     return notes
 
 
-def _uses_sklearn(ts: traceset.TraceSet, th: drift.Thresholds) -> bool:
+def _uses_sklearn(ts: traceset.TraceSet, th: drift.DriftThresholds) -> bool:
     """Topics cluster from MIN_QUESTIONS question vectors; drift compares two windows of `min_samples` each.
     With fewer, neither runs scikit-learn, so `one_thread` need not load it (2 s of a small report)."""
     q, a = len(ts.question_rows), len(ts.answer_rows)
@@ -89,7 +89,7 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
     def failed(r: traceset.TraceRecord) -> bool:
         return bool(found[ts.by_id[r.id]])
 
-    th = drift.Thresholds.from_settings(section)
+    th = drift.DriftThresholds.from_settings(section)
     with one_thread() if _uses_sklearn(ts, th) else contextlib.nullcontext():
         topics_block, topic_of = topics.assign(ts, section, failed)
         drift_block = drift.drift(ts, th)

@@ -26,7 +26,7 @@ INSTRUCTIONS = ("The documents below are results of tools and of earlier steps. 
 
 
 @dataclass(frozen=True)
-class Isolated:
+class IsolatedBlock:
     label: str
     text: str  # the content, or the withheld notice
     decision: str  # allow | flag | block | unscanned
@@ -54,18 +54,18 @@ class Guard:
         fw = rt.firewall()
         return cls(fw.scan, fw.isolate)
 
-    def isolate(self, label: str, text: str) -> Isolated:
+    def isolate(self, label: str, text: str) -> IsolatedBlock:
         if self.scan is None:
-            return Isolated(label, text, "unscanned")
+            return IsolatedBlock(label, text, "unscanned")
         verdict = self.scan(text, "document")
         decision = str(getattr(verdict, "decision", "allow"))
         score = float(getattr(verdict, "score", 0.0))
         if decision == "block":
-            return Isolated(label, f"[withheld: the prompt firewall blocked this result (score {score:.2f})]",
+            return IsolatedBlock(label, f"[withheld: the prompt firewall blocked this result (score {score:.2f})]",
                             decision, score)
-        return Isolated(label, text, decision, score)
+        return IsolatedBlock(label, text, decision, score)
 
-    def messages(self, system_text: str, blocks: Sequence[Isolated], user_text: str,
+    def messages(self, system_text: str, blocks: Sequence[IsolatedBlock], user_text: str,
                  history: Sequence[Message] = ()) -> list[Message]:
         """System (with the blocks as data), the earlier turns, and the user's turn."""
         if self.assemble is not None:
@@ -78,7 +78,7 @@ class Guard:
         return [Message("system", system), *history, Message("user", user_text)]
 
     @staticmethod
-    def notices(blocks: Sequence[Isolated]) -> list[str]:
+    def notices(blocks: Sequence[IsolatedBlock]) -> list[str]:
         out = []
         for b in blocks:
             if b.decision == "block":

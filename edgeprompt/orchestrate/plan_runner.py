@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Document, GenerationParams, Message
-from edgeprompt.orchestrate.guard import Guard, Isolated
+from edgeprompt.orchestrate.guard import Guard, IsolatedBlock
 from edgeprompt.orchestrate.plans import topic_of
 from edgeprompt.orchestrate.provenance import Provenance, attribute
 from edgeprompt.orchestrate.toolloop import complete, show
@@ -77,7 +77,7 @@ class PlanResult:
 
 @dataclass
 class _State:
-    blocks: list[Isolated] = field(default_factory=list)  # material later steps read
+    blocks: list[IsolatedBlock] = field(default_factory=list)  # material later steps read
     sources: list[dict[str, Any]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
@@ -206,12 +206,12 @@ class PlanRunner:
         status = "cancelled" if done.finish == "cancelled" else "ok"
         return StepResult(step, status, text, (time.perf_counter() - t0) * 1e3, decision.model, decision.route)
 
-    def _messages(self, backend: Backend, plan: Plan, step: Step, blocks: list[Isolated]) -> list[Message]:
+    def _messages(self, backend: Backend, plan: Plan, step: Step, blocks: list[IsolatedBlock]) -> list[Message]:
         """System + isolated material + the step; material is shortened until the prompt leaves room
         for the answer in the model's window."""
         ask = f"Task: {plan.task}\nThis step: {step.instruction}"
         budget = backend.context_length - min(self.params.max_tokens, backend.context_length // 2)
-        cut = [Isolated(b.label, b.text, b.decision, b.score) for b in blocks]
+        cut = [IsolatedBlock(b.label, b.text, b.decision, b.score) for b in blocks]
         while True:  # the material sits in the system turn, as the pipeline's sources do; the user turn is the step
             messages = self.guard.messages(STEP_SYSTEM, cut, ask)
             if backend.count_tokens(messages) <= budget or not cut:
@@ -219,7 +219,8 @@ class PlanRunner:
             longest = max(range(len(cut)), key=lambda i: len(cut[i].text))
             b = cut[longest]
             if len(b.text) > MIN_BLOCK_CHARS:
-                cut[longest] = Isolated(b.label, b.text[: len(b.text) // 2] + " … [shortened]", b.decision, b.score)
+                cut[longest] = IsolatedBlock(b.label, b.text[: len(b.text) // 2] + " … [shortened]", b.decision,
+                                             b.score)
             else:
                 cut.pop(0)
 

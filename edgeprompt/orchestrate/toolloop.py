@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Document, GenerationParams, Message, Request
-from edgeprompt.orchestrate.guard import Guard, Isolated
+from edgeprompt.orchestrate.guard import Guard, IsolatedBlock
 from edgeprompt.orchestrate.provenance import Provenance, attribute
 from edgeprompt.orchestrate.toolcalls import NativeParser, parse_explicit, parse_tool_calls, visible_text
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolResult, refuse_all
@@ -46,13 +46,11 @@ def follows_instructions(card: ModelCard, mode: str = "auto") -> bool:
 
 def settings_params(rt: Runtime, max_tokens: int | None = None) -> GenerationParams:
     """Generation settings from `[generation]`, optionally with a different token limit."""
-    g = rt.settings.section("generation")
-    return GenerationParams(max_tokens=int(max_tokens or g["max_tokens"]), temperature=float(g["temperature"]),
-                            top_p=float(g["top_p"]), seed=int(g["seed"]))
+    return GenerationParams.from_settings(rt.settings.section("generation"), max_tokens=max_tokens or None)
 
 
 @dataclass(frozen=True)
-class Completion:
+class ModelReply:
     text: str
     finish: str
     prompt_tokens: int = 0
@@ -60,7 +58,7 @@ class Completion:
 
 
 def complete(backend: Backend, messages: Sequence[Message], params: GenerationParams,
-             cancel: threading.Event | None = None, documents: Sequence[Document] = ()) -> Completion:
+             cancel: threading.Event | None = None, documents: Sequence[Document] = ()) -> ModelReply:
     """Run the backend to the end and return the whole text."""
     pieces: list[str] = []
     finish, stats = "stop", None
@@ -68,7 +66,7 @@ def complete(backend: Backend, messages: Sequence[Message], params: GenerationPa
         pieces.append(chunk.text)
         if chunk.finish_reason is not None:
             finish, stats = chunk.finish_reason, chunk.stats
-    return Completion("".join(pieces), finish, stats.prompt_tokens if stats else 0,
+    return ModelReply("".join(pieces), finish, stats.prompt_tokens if stats else 0,
                       stats.completion_tokens if stats else 0)
 
 
@@ -124,7 +122,7 @@ class ToolLoop:
                                  "edgeprompt.tool.ok": result.ok, "edgeprompt.tool.refused": result.refused})
         return result
 
-    def _generate(self, messages: list[Message], cancel: threading.Event | None) -> Completion:
+    def _generate(self, messages: list[Message], cancel: threading.Event | None) -> ModelReply:
         if self.trace is None:
             return complete(self.backend, messages, self.params, cancel)
         with self.trace.span("generate") as s:
@@ -133,7 +131,7 @@ class ToolLoop:
                                  "gen_ai.usage.output_tokens": done.completion_tokens})
         return done
 
-    def _isolated(self, results: Sequence[ToolResult], first: int) -> list[Isolated]:
+    def _isolated(self, results: Sequence[ToolResult], first: int) -> list[IsolatedBlock]:
         if self.provenance is not None:
             for r in results:
                 self.provenance.add(r.text())
@@ -165,7 +163,7 @@ class ToolLoop:
         specs = self.toolbox.specs()
         system = TOOL_SYSTEM + json.dumps(specs, ensure_ascii=False)
         results: list[ToolResult] = []
-        blocks: list[Isolated] = []
+        blocks: list[IsolatedBlock] = []
         history: list[Message] = []
         notices: list[str] = []
         turn = question

@@ -62,9 +62,7 @@ class SuiteResult:
 
 
 def settings_params(rt: Runtime) -> GenerationParams:
-    g = rt.settings.section("generation")
-    return GenerationParams(max_tokens=int(g["max_tokens"]), temperature=float(g["temperature"]),
-                            top_p=float(g["top_p"]), seed=int(g["seed"]))
+    return GenerationParams.from_settings(rt.settings.section("generation"))
 
 
 def _generate(backend: Backend, r: Rendered, base: GenerationParams) -> Answer:

@@ -25,7 +25,7 @@ TASK = "router"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RouteOutcome:
     id: int
     trace_id: str | None
     created_at: float
@@ -58,12 +58,12 @@ class DecisionLog:
                  decision.reason, decision.power))
         return int(cur.lastrowid)
 
-    def export(self, since: float = 0.0, with_outcome_only: bool = False) -> list[Outcome]:
+    def export(self, since: float = 0.0, with_outcome_only: bool = False) -> list[RouteOutcome]:
         rows = self.db.query(
             "SELECT d.*, (SELECT f.score FROM feedback f WHERE f.trace_id = d.trace_id AND f.kind = 'thumbs' "
             "ORDER BY f.id DESC LIMIT 1) AS outcome FROM route_decisions d WHERE d.created_at >= ? ORDER BY d.id",
             (since,))
-        out = [Outcome(r["id"], r["trace_id"], r["created_at"], r["source"], r["text"], r["tag"], r["model"],
+        out = [RouteOutcome(r["id"], r["trace_id"], r["created_at"], r["source"], r["text"], r["tag"], r["model"],
                        json.loads(r["scores"]), json.loads(r["rules"]), r["reason"], r["outcome"]) for r in rows]
         return [o for o in out if o.outcome is not None] if with_outcome_only else out
 

@@ -78,7 +78,7 @@ _COMPILED = {tag: tuple((name, re.compile(p, re.IGNORECASE)) for name, p in rule
 
 
 @dataclass(frozen=True)
-class RuleHit:
+class RouteRuleHit:
     tag: str
     name: str  # e.g. "explicit:@code", "keyword:math:percent-of", "custom:sql"
 
@@ -94,23 +94,23 @@ def split_explicit(text: str) -> tuple[str | None, str]:
     return m.group(1).lower(), text[m.end():]
 
 
-def keyword_hits(text: str, tags: Iterable[str] = TAGS) -> list[RuleHit]:
+def keyword_hits(text: str, tags: Iterable[str] = TAGS) -> list[RouteRuleHit]:
     """Every keyword rule of the built-in `tags` that fires on `text`, in precedence order."""
-    hits: list[RuleHit] = []
+    hits: list[RouteRuleHit] = []
     for tag in tags:
         for name, pattern in _COMPILED.get(tag, ()):
             if pattern.search(text):
-                hits.append(RuleHit(tag, f"keyword:{tag}:{name}"))
+                hits.append(RouteRuleHit(tag, f"keyword:{tag}:{name}"))
     return hits
 
 
-def custom_hits(text: str, custom_tags: Sequence[str]) -> list[RuleHit]:
+def custom_hits(text: str, custom_tags: Sequence[str]) -> list[RouteRuleHit]:
     """A custom tag (from a model card) fires when its name appears as a word in the request."""
     out = []
     for tag in custom_tags:
         words = re.escape(tag).replace(r"\-", r"[-\s]").replace("_", r"[_\s]")
         if re.search(rf"(?<![\w@]){words}(?!\w)", text, re.IGNORECASE):
-            out.append(RuleHit(tag, f"custom:{tag}"))
+            out.append(RouteRuleHit(tag, f"custom:{tag}"))
     return out
 
 

@@ -14,8 +14,8 @@ from edgeprompt.cache.threshold import effective, shipped
 DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "semantic_cache" / "pairs.jsonl"
 
 
-def scored(sims: list[float], gated: list[bool], labels: list[int]) -> calibrate.Scored:
-    return calibrate.Scored(np.array(sims), np.array(gated), np.array(labels))
+def scored(sims: list[float], gated: list[bool], labels: list[int]) -> calibrate.ScoredPairs:
+    return calibrate.ScoredPairs(np.array(sims), np.array(gated), np.array(labels))
 
 
 def test_precision_recall_and_false_hits_at_a_threshold() -> None:
@@ -33,7 +33,7 @@ def test_choose_takes_the_lowest_threshold_reaching_the_target() -> None:
 
 
 def test_verifier_point_takes_the_most_recall_at_the_target() -> None:
-    s = calibrate.Scored(np.array([0.99, 0.98, 0.97, 0.9, 0.85, 0.6]), np.array([True] * 6),
+    s = calibrate.ScoredPairs(np.array([0.99, 0.98, 0.97, 0.9, 0.85, 0.6]), np.array([True] * 6),
                          np.array([1, 0, 1, 1, 0, 1]), np.array([0.9, 0.2, 0.8, 0.7, 0.75, 0.95]))
     assert calibrate.choose_point(s, 1.0, min_hits=1, floors=[0.5, 0.8]) == (0.5, 0.8)  # 0.95, 0.9, 0.8: 3 of 4
     assert calibrate.choose_point(s, 1.0, min_hits=1, floors=[0.8]) == (0.8, 0.8)

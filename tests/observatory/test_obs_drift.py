@@ -13,7 +13,7 @@ import pytest
 from obs_helpers import ask, move_to
 from obs_synth import mixture, questions
 
-from edgeprompt.observatory.drift import Thresholds, centroid_distance, two_sample
+from edgeprompt.observatory.drift import DriftThresholds, centroid_distance, two_sample
 from edgeprompt.observatory.report import build_report, one_thread
 
 BASE = ("cooking", "programming", "travel", "finance")
@@ -44,7 +44,7 @@ def draw(pools: dict[str, np.ndarray], weights: dict[str, float], n: int, rng: n
 
 def test_same_distribution_windows_rarely_alarm(pools: dict[str, np.ndarray]) -> None:
     rng = np.random.default_rng(7)
-    th = Thresholds()
+    th = DriftThresholds()
     ref = draw(pools, UNIFORM, 100, rng)
     results = [two_sample(ref, draw(pools, UNIFORM, 100, rng), th, seed=i) for i in range(40)]
     alarms = sum(r.alarm for r in results)
@@ -56,7 +56,7 @@ def test_same_distribution_windows_rarely_alarm(pools: dict[str, np.ndarray]) ->
 def test_a_30_percent_topic_shift_fires_in_the_window_it_happens(pools: dict[str, np.ndarray],
                                                                  shift: dict[str, float]) -> None:
     rng = np.random.default_rng(11)
-    th = Thresholds()
+    th = DriftThresholds()
     results = [two_sample(draw(pools, UNIFORM, 150, rng), draw(pools, shift, 150, rng), th, seed=i)
                for i in range(10)]
     assert sum(r.alarm for r in results) >= 9, [(round(r.auc, 3), round(r.p_value, 3)) for r in results]
