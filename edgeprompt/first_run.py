@@ -23,6 +23,6 @@ def prepare(rt: Runtime, build_demo: bool = True, progress: Callable[[str], None
     if samples:  # the sample documents, so a newcomer can ask about them at once (skipped once done)
         from edgeprompt.rag.samples import index_samples
 
-        if (done := index_samples(rt, progress)) is not None:
+        if (done := index_samples(rt.documents(), progress)) is not None:
             actions.append(done)
     return {"home": str(rt.home), "actions": actions}

@@ -26,9 +26,9 @@ MAY_IMPORT_ROOT = ("edgeprompt.app", "edgeprompt.cli", "edgeprompt.commands", "e
 STILL_TAKE_RUNTIME = frozenset({
     "edgeprompt.cache.bench", "edgeprompt.cache.serve", "edgeprompt.catalog.bench", "edgeprompt.catalog.demo",
     "edgeprompt.doctor", "edgeprompt.federation.heads", "edgeprompt.federation.status", "edgeprompt.first_run",
-    "edgeprompt.observatory.evals", "edgeprompt.observatory.otlp", "edgeprompt.observatory.signals",
+    "edgeprompt.observatory.evals", "edgeprompt.observatory.otlp",
     "edgeprompt.orchestrate.guard", "edgeprompt.orchestrate.toolloop", "edgeprompt.pipeline",
-    "edgeprompt.prompts.assertions", "edgeprompt.prompts.suite", "edgeprompt.rag.grounding", "edgeprompt.rag.samples",
+    "edgeprompt.prompts.assertions", "edgeprompt.prompts.suite", "edgeprompt.rag.grounding",
     # serve's entry: `edgeprompt serve` hands the server the CLI's Runtime (the server is a front end, like the TUI)
     "edgeprompt.serve.app", "edgeprompt.serve.server",
 })

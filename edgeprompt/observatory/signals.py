@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from edgeprompt.app import Runtime
     from edgeprompt.embed import Embedder
     from edgeprompt.observatory.energy import EnergyMeter
     from edgeprompt.store.db import Database
@@ -71,14 +72,16 @@ def answer_flags(answer: str) -> dict[str, Any]:
             "edgeprompt.answer.citations": len(set(CITATION.findall(answer)))}
 
 
-def embedder_for(rt: Runtime) -> Embedder | None:
-    """The MiniLM embedder per `[observatory] signals`, or None (off, or auto before MiniLM is set up)."""
-    mode = str(rt.settings.get("observatory.signals")).lower()
+def embedder_for(observatory: Mapping[str, Any], cache_dir: Path,
+                 embedder: Callable[[], Embedder]) -> Embedder | None:
+    """The MiniLM embedder per `[observatory] signals`, or None (off, or auto before MiniLM is set up in
+    `cache_dir`)."""
+    mode = str(observatory["signals"]).lower()
     if mode == "off":
         return None
-    if mode == "auto" and not (rt.paths.cache / "embed" / "weights.json").exists():
+    if mode == "auto" and not (cache_dir / "embed" / "weights.json").exists():
         return None
-    return rt.embedder()
+    return embedder()
 
 
 def to_blob(vec: np.ndarray) -> bytes:
@@ -102,30 +105,31 @@ def store(db: Database, trace_id: str, model: str, question_vec: np.ndarray | No
                    None if answer_vec is None else to_blob(answer_vec), json.dumps(terms), time.time()))
 
 
-def record_signals(rt: Runtime, trace_id: str, question: str, answer: str,
-                   meter: EnergyMeter | None = None) -> dict[str, Any]:
+def record_signals(db: Database, embedder: Callable[[], Embedder | None], with_keywords: bool, trace_id: str,
+                   question: str, answer: str, meter: EnergyMeter | None = None) -> dict[str, Any]:
     """The pipeline hook: store the signals for one answered request; return the span's attributes.
+    `embedder` gives the MiniLM embedder or None (see `embedder_for`); it is asked only here.
 
     The answer has already streamed to the user, so a failure here is recorded on the span, not raised."""
     attrs: dict[str, Any] = dict(answer_flags(answer))
     if meter is not None:
         attrs.update(meter.read().attributes())
     try:
-        embedder = embedder_for(rt)
-        terms = keywords(question) if rt.settings.get("observatory.keywords") else []
-        attrs["edgeprompt.observe.embedded"] = embedder is not None
-        if embedder is None and not terms:
+        model = embedder()
+        terms = keywords(question) if with_keywords else []
+        attrs["edgeprompt.observe.embedded"] = model is not None
+        if model is None and not terms:
             return attrs
-        vecs = embedder.embed_batch([question, answer or " "]) if embedder is not None else None
-        store(rt.db, trace_id, embedder.model_hash if embedder is not None else "",
+        vecs = model.embed_batch([question, answer or " "]) if model is not None else None
+        store(db, trace_id, model.model_hash if model is not None else "",
               None if vecs is None else vecs[0], None if vecs is None else vecs[1], terms)
     except Exception as e:  # observing must never turn a delivered answer into an error
         attrs["edgeprompt.observe.error"] = f"{type(e).__name__}: {e}"[:200]
     return attrs
 
 
-def energy_meter(rt: Runtime) -> EnergyMeter:
+def energy_meter(watts_per_core: float) -> EnergyMeter:
     """Started at the top of a request; `record_signals` reads it."""
     from edgeprompt.observatory.energy import EnergyMeter
 
-    return EnergyMeter(float(rt.settings.get("observatory.watts_per_core")))
+    return EnergyMeter(float(watts_per_core))

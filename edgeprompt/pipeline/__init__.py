@@ -20,7 +20,7 @@ from edgeprompt.cache.cache import MISS
 from edgeprompt.errors import BackendUnavailableError, EdgepromptError, ModelLoadError, UsageError
 from edgeprompt.firewall.stages import check_input, finish_output, isolate_prompt, output_guard
 from edgeprompt.observatory.otlp import export_live
-from edgeprompt.observatory.signals import energy_meter, record_signals
+from edgeprompt.observatory.signals import embedder_for, energy_meter, record_signals
 from edgeprompt.pipeline import offline
 from edgeprompt.pipeline.context import fit
 from edgeprompt.rag.grounding import ground
@@ -100,9 +100,7 @@ Event = Token | Notice | Done
 def _params(rt: Runtime, given: GenerationParams | None) -> GenerationParams:
     if given is not None:
         return given
-    g = rt.settings.section("generation")
-    return GenerationParams(max_tokens=int(g["max_tokens"]), temperature=float(g["temperature"]),
-                            top_p=float(g["top_p"]), seed=int(g["seed"]))
+    return GenerationParams.from_settings(rt.settings.section("generation"))
 
 
 def _confidence(logprobs: list[float], entropies: list[float]) -> dict[str, float]:
@@ -122,7 +120,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
     if len(question) > MAX_QUESTION_CHARS:
         raise UsageError(f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
     trace = Trace(operation="chat")
-    meter = energy_meter(rt)  # the observatory's energy per answer (RAPL, else a CPU-time estimate)
+    observatory = rt.settings.section("observatory")
+    meter = energy_meter(observatory["watts_per_core"])  # energy per answer (RAPL, else a CPU-time estimate)
     params = _params(rt, request.params)
     notices: list[str] = []
     pieces: list[str] = []  # the answer's text as generated; the offline fallback serves only while it is empty
@@ -317,7 +316,9 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 7. observe: what the observatory needs, without text: MiniLM embeddings of question and answer and a
         #    few question keywords (table obs_signals), refusal/abstention flags and energy on the span
         with trace.span("observe.signals") as s:
-            s.attributes.update(record_signals(rt, trace.id, question, answer, meter))
+            s.attributes.update(record_signals(
+                rt.db, lambda: embedder_for(observatory, rt.paths.cache, rt.embedder), bool(observatory["keywords"]),
+                trace.id, question, answer, meter))
 
         trace.status = "cancelled" if finish == "cancelled" else "ok"
         trace.attributes.update({

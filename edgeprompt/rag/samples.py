@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.rag.library import Library
 
 MARK = "samples_indexed"
 
@@ -19,10 +19,9 @@ def samples_dir() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def index_samples(rt: Runtime, progress: Callable[[str], None] | None = None) -> str | None:
-    """Index the samples unless this data home already did; returns what was done, or None."""
+def index_samples(lib: Library, progress: Callable[[str], None] | None = None) -> str | None:
+    """Index the samples into `lib` unless this data home already did; returns what was done, or None."""
     folder = samples_dir()
-    lib = rt.documents()
     if folder is None or lib.store.meta(MARK):
         return None
     if progress:
