@@ -18,6 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "crash_test.py"
 QUICK_KINDS = "index,prompts,feedback,sessions,audit,ledger,pack-import,config"
 
 
+@pytest.mark.slow  # fifty kill -9 cycles of a subprocess: minutes, so the fast lane leaves it to CI
 def test_fifty_kills_leave_a_consistent_home(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, str(SCRIPT), "--kills", "50", "--kinds", QUICK_KINDS, "--json",
