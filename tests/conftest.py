@@ -19,7 +19,7 @@ TESTS = Path(__file__).resolve().parent
 # all of tests/federation) and model building (every test that needs the tiny model, which is trained with
 # torch and converted to MLX and ONNX once per session); other slow tests carry @pytest.mark.slow themselves.
 SLOW_FOLDERS = frozenset({"federation"})
-SLOW_FIXTURES = frozenset({"tiny_model"})
+SLOW_FIXTURES = frozenset({"tiny_model", "backend"})  # tests/backends' `backend` loads the tiny model dynamically
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
