@@ -3,11 +3,12 @@
 Data: `edgeprompt.firewall.corpus` (as scripts/train_firewall), at most --cap rows per source and label.
 Input: `edgeprompt.firewall.encoder.encode` (context word as its own segment, head+tail truncation to 128
 tokens). The MiniLM layers stay frozen and their last hidden states are computed once and cached in fp16
-(on two shared cores a forward pass over the corpus is most of the run); the trained part is a pooled
-head over the token states (mean, max and a learned attention pool → MLP), so every leave-one-source-out
-fold costs seconds. Each fold holds out one source, trains on 80 % of the others' groups, picks its
-operating point (with the rule pack, as the scanner combines them) on the remaining 20 % and is measured on
-the held-out source. ../shared/benchmarks/ is never read.
+(on two shared cores a forward pass over the corpus is most of the run: ~30 min for 5,000 rows under load);
+the trained part is an MLP over their mean and max pool, so every leave-one-source-out fold costs seconds.
+(Fine-tuning encoder layers, or even a learned attention pool over the cached states, cost minutes per fold
+on two shared cores: too slow for 16 folds.) Each fold holds out one source, trains on 80 % of the others'
+groups, picks its operating point (with the rule pack, as the scanner combines them) on the remaining 20 %
+and is measured on the held-out source. ../shared/benchmarks/ is never read.
 
     scripts/train_firewall_encoder [--loso-only] [--cap N] [--out DIR] [--json]
 """
@@ -90,35 +91,44 @@ def token_states(texts: list[str], contexts: list[str]) -> tuple[np.ndarray, np.
     return np.stack([known[k][0] for k in keys]), np.stack([known[k][1] for k in keys])
 
 
-def fit(states: np.ndarray, mask: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, epochs: int = EPOCHS) -> Any:
+def pooled(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """float32 [n, 2 * 384]: `encoder_model.pool` of every row's cached token states (in slices)."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(states), 256):
+            out.append(encoder_model.pool(torch.from_numpy(states[s:s + 256].astype(np.float32)),
+                                          torch.from_numpy(mask[s:s + 256])).numpy())
+    return np.concatenate(out)
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, epochs: int = EPOCHS) -> Any:
+    """The head's MLP on pooled vectors: AdamW, weighted cross-entropy, mini-batches."""
     import torch
 
     model = encoder_model.build_head(HIDDEN, seed)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     rng = np.random.default_rng(seed)
-    yt, wt = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(w)
+    xt, yt, wt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)), torch.from_numpy(w)
     model.train()
     for _ in range(epochs):
-        order = rng.permutation(len(y))
+        order = torch.from_numpy(rng.permutation(len(y)))
         for s in range(0, len(order), BATCH):
             idx = order[s:s + BATCH]
-            logits = model(torch.from_numpy(states[idx].astype(np.float32)), torch.from_numpy(mask[idx]))
-            loss = (torch.nn.functional.cross_entropy(logits, yt[idx], reduction="none") * wt[idx]).mean()
+            loss = (torch.nn.functional.cross_entropy(model.mlp(xt[idx]), yt[idx], reduction="none") * wt[idx]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
     return model.eval()
 
 
-def margins(model: Any, states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def margins(model: Any, x: np.ndarray) -> np.ndarray:
     import torch
 
-    out = []
     with torch.no_grad():
-        for s in range(0, len(states), 256):
-            lg = model(torch.from_numpy(states[s:s + 256].astype(np.float32)), torch.from_numpy(mask[s:s + 256]))
-            out.append((lg[:, 1] - lg[:, 0]).numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+        lg = model.mlp(torch.from_numpy(x))
+    return (lg[:, 1] - lg[:, 0]).numpy()
 
 
 def calibration_split(groups: np.ndarray, fraction: float = 0.2) -> np.ndarray:
@@ -149,9 +159,9 @@ def shipped_flags(rows: list[corpus.Example], texts: list[str], r: np.ndarray, m
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, default=evaluate.default_devset())
-    ap.add_argument("--extra", type=Path, default=ROOT / "models/firewall/extra_train.jsonl")
-    ap.add_argument("--data", type=Path, default=ROOT / "models/firewall/data")
-    ap.add_argument("--out", type=Path, default=ROOT / "models/firewall")
+    ap.add_argument("--extra", type=Path, default=ROOT / "edgeprompt/shipped/firewall/extra_train.jsonl")
+    ap.add_argument("--data", type=Path, default=ROOT / "edgeprompt/shipped/firewall/data")
+    ap.add_argument("--out", type=Path, default=ROOT / "edgeprompt/shipped/firewall")
     ap.add_argument("--cap", type=int, default=400, help="at most this many rows of one source and label")
     ap.add_argument("--target-fpr", type=float, default=0.02, help="mean benign flag rate over sources (calibration)")
     ap.add_argument("--target-own-fpr", type=float, default=0.04, help="flag rate on our own benign turns")
@@ -176,6 +186,9 @@ def main() -> int:
     progress(f"token states ready ({time.time() - t0:.0f} s)")
     if args.cache_only:
         return 0
+    x = pooled(states, mask)
+    del states, mask
+    torch.set_num_threads(1)  # the head's tiny steps: two threads only wait on each other on a loaded machine
     y = np.array([r.label for r in rows])
     src = np.array([r.source for r in rows])
     groups = np.array([r.group for r in rows])
@@ -185,9 +198,8 @@ def main() -> int:
 
     def train_and_pick(train_mask: np.ndarray) -> tuple[Any, float]:
         fit_idx, cal_idx = np.flatnonzero(train_mask & ~cal), np.flatnonzero(train_mask & cal)
-        model = fit(states[fit_idx], mask[fit_idx], y[fit_idx], weights(y[fit_idx], src[fit_idx]), args.seed,
-                    args.epochs)
-        m = margins(model, states[cal_idx], mask[cal_idx])
+        model = fit(x[fit_idx], y[fit_idx], weights(y[fit_idx], src[fit_idx]), args.seed, args.epochs)
+        m = margins(model, x[cal_idx])
         shift = pick_shift(m, r[cal_idx], mention[cal_idx], src[cal_idx], y[cal_idx], args.target_fpr,
                            own[cal_idx], args.target_own_fpr)
         return model, shift
@@ -197,7 +209,7 @@ def main() -> int:
     for s in sorted(set(src.tolist())):
         held = src == s
         model, shift = train_and_pick(~held)
-        flagged = scores(margins(model, states[held], mask[held]), shift, r[held], mention[held]) >= 0.5
+        flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
         yy = y[held]
         fold = {"source": s, "attacks": int(yy.sum()), "benign": int((yy == 0).sum()), "shift": round(shift, 2),
                 "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
@@ -225,7 +237,7 @@ def main() -> int:
         print(json.dumps({"leave_one_source_out": loso}, indent=None if args.json else 2))
         return 0
     _, shift = train_and_pick(np.ones(len(y), dtype=bool))
-    final = fit(states, mask, y, weights(y, src), args.seed, args.epochs)  # all rows; the shift from calibration
+    final = fit(x, y, weights(y, src), args.seed, args.epochs)  # all rows; the shift from calibration
     sources = {s: {"attacks": int(y[src == s].sum()), "benign": int((y[src == s] == 0).sum()),
                    "languages": sorted({rows[i].lang for i in np.flatnonzero(src == s)})}
                for s in sorted(set(src.tolist()))}
@@ -234,9 +246,10 @@ def main() -> int:
     trained = {"rows": len(rows), "data_sha256": data_hash, "epochs": args.epochs, "cap": args.cap,
                "bias_shift": round(shift, 2), "target_fpr": args.target_fpr, "target_own_fpr": args.target_own_fpr,
                "sources": sources, "leave_one_source_out": loso, "date": time.strftime("%Y-%m-%d"),
-               "data_note": "public data files with their licences in models/firewall/DATA.md, the dev set's 70 % "
-                            "side (Tensor Trust has no licence file; BIPIA MIT; awesome-chatgpt-prompts CC0) and "
-                            "edgeprompt's own examples; encoder weights: all-MiniLM-L6-v2 (Apache-2.0)"}
+               "data_note": "public data files with their licences in edgeprompt/shipped/firewall/DATA.md, the "
+                            "dev set's 70 % side (Tensor Trust has no licence file; BIPIA MIT; "
+                            "awesome-chatgpt-prompts CC0) and edgeprompt's own examples; encoder weights: "
+                            "all-MiniLM-L6-v2 (Apache-2.0)"}
     from transformers import AutoModel
 
     from edgeprompt.embed import weights_dir
