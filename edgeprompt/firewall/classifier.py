@@ -1,6 +1,8 @@
 """The stage-1 classifier at run time: `features.featurize_normalized` → ONNX head → P(attack).
 
 The featurizer needs the MiniLM embedder (`edgeprompt.embed.Embedder.embed_batch`), passed in as `embed`.
+A model of the encoder kind (`encoder.FEATURIZER`: MiniLM and its head in one graph) takes token ids instead
+and needs no embedder, only the tokenizer of the MiniLM weights package.
 
 The model is looked up first in `<home>/models/firewall/` (installed by `federation import` or
 `firewall intel import`), then in the shipped `edgeprompt/shipped/firewall/`. Its `classifier.json` must name a
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprompt.errors import ModelLoadError
+from edgeprompt.firewall import encoder
 from edgeprompt.firewall.features import DIMS, EMBED_DIM, FEATURIZER, Embed, featurize_normalized
 from edgeprompt.firewall.rules import shipped_dir
 
@@ -23,7 +26,9 @@ from edgeprompt.firewall.rules import shipped_dir
 def check_description(desc: dict[str, Any], where: str) -> None:
     """Refuse a model built for a featurizer this code does not have, another dimension or label order."""
     name = desc.get("featurizer")
-    if name not in DIMS or int(desc.get("dim", -1)) != DIMS[str(name)]:
+    if name == encoder.FEATURIZER:
+        pass  # token ids in, no feature width to check
+    elif name not in DIMS or int(desc.get("dim", -1)) != DIMS[str(name)]:
         raise ModelLoadError(f"{where}: built for featurizer {name!r} dim {desc.get('dim')}, "
                              f"this edgeprompt uses {FEATURIZER!r} dim {DIMS[FEATURIZER]}")
     labels = desc.get("labels")
@@ -31,11 +36,11 @@ def check_description(desc: dict[str, Any], where: str) -> None:
         raise ModelLoadError(f"{where}: classifier.json has no 'attack' label")
 
 
-def _session(data: bytes, where: str) -> Any:
+def _session(data: bytes, where: str, threads: int = 1) -> Any:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1  # a few hundred thousand weights: threads cost more than they save
+    opts.intra_op_num_threads = threads  # a linear head: threads cost more than they save; the encoder: 2
     opts.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
@@ -56,18 +61,23 @@ class Classifier:
     origin: str  # installed | shipped
     path: str
     embed: Embed | None = None  # the sentence embedder; loads that only describe or validate need none
+    _tokenizer: Any = None  # the encoder kind's tokenizer, loaded on first use
 
     @classmethod
     def from_bytes(cls, model: bytes, description: dict[str, Any], origin: str = "memory",
                    path: str = "", embed: Embed | None = None) -> Classifier:
         check_description(description, path or origin)
-        session = _session(model, path or origin)
+        kind_encoder = description.get("featurizer") == encoder.FEATURIZER
+        session = _session(model, path or origin, 2 if kind_encoder else 1)
         names = [i.name for i in session.get_inputs()]
         if description.get("input") not in names:
             raise ModelLoadError(f"{path or origin}: the model has no input named {description.get('input')!r}")
         clf = cls(session, description, origin, path, embed)
         # fail now, not on the first request
-        clf.predict_features(featurize_normalized(["probe"], _zero_embed, None, clf.featurizer))
+        if kind_encoder:
+            clf.predict(["probe"])
+        else:
+            clf.predict_features(featurize_normalized(["probe"], _zero_embed, None, clf.featurizer))
         return clf
 
     @classmethod
@@ -91,9 +101,12 @@ class Classifier:
         return list(self.description["labels"]).index("attack")
 
     def predict_features(self, x: Any) -> Any:
+        return self._run({self.description["input"]: x})
+
+    def _run(self, feeds: dict[str, Any]) -> Any:
         outputs = list(self.description.get("outputs", ["logits", "probabilities"]))
         name = "probabilities" if "probabilities" in outputs else outputs[0]
-        (probs,) = self.session.run([name], {self.description["input"]: x})
+        (probs,) = self.session.run([name], feeds)
         if name != "probabilities":  # a head that only gives logits: softmax here
             import numpy as np
 
@@ -105,6 +118,12 @@ class Classifier:
         """P(attack) for each already-normalised text, all read in one context (user, document or tool)."""
         if not normalized_texts:
             return []
+        if self.featurizer == encoder.FEATURIZER:
+            if self._tokenizer is None:
+                self._tokenizer = encoder.load_tokenizer()
+            b = encoder.encode(self._tokenizer, normalized_texts, [context] * len(normalized_texts),
+                               int(self.description.get("max_tokens", encoder.MAX_TOKENS)))
+            return [float(p) for p in self._run({"input_ids": b.input_ids, "attention_mask": b.attention_mask})]
         if self.embed is None and self.featurizer == FEATURIZER:
             raise ModelLoadError("the firewall classifier was loaded without the sentence embedder it needs")
         x = featurize_normalized(normalized_texts, self.embed or _zero_embed, [context] * len(normalized_texts),
