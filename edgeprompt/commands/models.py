@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +32,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="model id whose card has a Hugging Face folder")
     p.add_argument("--to", required=True, choices=["mlx", "onnx"], help="target format")
     p.add_argument("--bits", type=int, choices=[4, 8], help="quantize the weights (default: keep float)")
-    p = add_command(g, "pull", "download a Hugging Face model (needs the network) and add its card", common,
-                    cmd_pull)
-    p.add_argument("hub_id", metavar="HF_ID", help="owner/name on the Hugging Face hub")
+    p = add_command(g, "pull", "download a ready-made model from the Hugging Face hub (onnxruntime-genai, MLX, "
+                    "or safetensors converted here) and add its card; needs the network", common, cmd_pull)
+    p.add_argument("hub_id", metavar="REPO_ID", help="owner/name on the Hugging Face hub (HF_ENDPOINT is honoured)")
+    p.add_argument("--revision", help="branch, tag or commit (default: main)")
     p.add_argument("--id", help="model id (default: the repository's name)")
 
 
@@ -104,9 +104,8 @@ def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.catalog.cards import ID_RE
-    from edgeprompt.catalog.convert import model_id_for, pull
-    from edgeprompt.catalog.files import card_for_folder
     from edgeprompt.errors import UsageError
+    from edgeprompt.hubpull import check_space, install, model_id_for, plan, runnable_problem
 
     rt = ctx.runtime()
     model_id = args.id or model_id_for(args.hub_id)
@@ -114,9 +113,12 @@ def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
     if rt.catalog.has(model_id):
         raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
-    folder = pull(args.hub_id, rt.paths.models, model_id, progress=ctx.info)
-    card = card_for_folder(folder, model_id, ("general",))
-    card = rt.catalog.add(replace(card, hub_id=args.hub_id, description=f"pulled from {args.hub_id}"))
-    ctx.emit(card.as_dict(), f"added {card.id}; for the onnx backend run `edgeprompt models convert {card.id} "
-                             f"--to onnx --bits 4`")
+    p = plan(args.hub_id, args.revision)
+    if (problem := runnable_problem(p.layout)) is not None:
+        raise UsageError(f"{args.hub_id}: {problem}")
+    check_space(p, rt.paths.models)
+    card = rt.catalog.add(install(p, rt.paths.models, model_id, progress=ctx.info))
+    ctx.emit({**card.as_dict(), "layout": p.layout, "commit": p.commit, "download_bytes": p.download_bytes},
+             f"added {card.id} ({p.layout}, {p.download_bytes / 1e6:.1f} MB): try `edgeprompt ask -m {card.id} "
+             f"\"hello\"`")
     return 0
