@@ -183,12 +183,16 @@ def plan(repo_id: str, revision: str | None = None, api: Any = None) -> PullPlan
     return PullPlan(repo_id, commit, layout, sub, tuple(files), lic)
 
 
+def free_bytes(dest: Path) -> int:
+    """Free space where `dest` will be (its nearest existing parent)."""
+    probe = dest
+    while not probe.exists():
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
 def check_space(p: PullPlan, dest: Path, free: int | None = None) -> None:
-    if free is None:
-        probe = dest
-        while not probe.exists():
-            probe = probe.parent
-        free = shutil.disk_usage(probe).free
+    free = free_bytes(dest) if free is None else free
     need = p.needed_bytes()
     if need > free:
         raise NoSpaceError(f"{p.repo_id} needs {need / 1e9:.2f} GB and {dest} has {free / 1e9:.2f} GB free")
@@ -257,13 +261,19 @@ def download(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = 
 def install(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = None) -> ModelCard:
     """Download the plan into `<models>/<id>/` and return its card; plain safetensors are converted to an
     int4 onnxruntime-genai folder off Apple silicon (mlx-lm runs them as they are on a Mac)."""
-    from edgeprompt.convert import convert_card
     from edgeprompt.modelfiles import card_for_folder
 
     folder = download(p, models_dir, model_id, progress)
     card = card_for_folder(folder, model_id, ("general",))
     card = replace(card, hub_id=p.repo_id, license=p.license or card.license,
                    description=f"pulled from {p.repo_id} at {p.commit[:12]}")
-    if p.layout == "hf" and not (apple_silicon() and have_mlx()):
+    return runnable_card(card, models_dir, progress)
+
+
+def runnable_card(card: ModelCard, models_dir: Path, progress: Progress = None) -> ModelCard:
+    """A card with only a Hugging Face folder gets an int4 onnx one, unless mlx-lm runs it as it is (Mac)."""
+    from edgeprompt.convert import convert_card
+
+    if card.path_for("onnx") is None and card.path_for("hf") is not None and not (apple_silicon() and have_mlx()):
         card = convert_card(card, "onnx", 4, models_dir, progress)
     return card

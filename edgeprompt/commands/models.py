@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,9 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "models", "model cards: what can answer, and where its weights are", common)
     add_command(g, "list", "installed models", common, cmd_list)
-    p = add_command(g, "add", "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face)",
-                    common, cmd_add)
-    p.add_argument("path", help="the model folder")
+    p = add_command(g, "add", "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face), or "
+                    "import a GGUF file (rebuilt as int4 onnxruntime-genai; needs the build extra)", common, cmd_add)
+    p.add_argument("path", help="a model folder or a .gguf file")
     p.add_argument("--id", help="model id (default: the folder's name)")
     p.add_argument("--tags", default="general", help="comma-separated routing tags (code,math,documents,…)")
     p = add_command(g, "remove", "forget a user model card (the folder is left alone)", common, cmd_remove)
@@ -60,10 +61,31 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
 
     rt = ctx.runtime()
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
-    card = card_for_folder(Path(args.path), args.id, tags)
+    path = Path(args.path)
+    if path.suffix.lower() == ".gguf":
+        card = _import_gguf(path, args.id, tags, ctx)
+    else:
+        card = card_for_folder(path, args.id, tags)
     card = rt.catalog.add(card)
     ctx.emit(card.as_dict(), f"added {card.id} ({', '.join(card.paths)}) from {args.path}")
     return 0
+
+
+def _import_gguf(path: Path, model_id: str | None, tags: tuple[str, ...], ctx: Context) -> Any:
+    from edgeprompt.catalog import ID_RE
+    from edgeprompt.errors import UsageError
+    from edgeprompt.gguf_import import check_file, import_gguf
+    from edgeprompt.hubpull import model_id_for
+
+    rt = ctx.runtime()
+    check_file(path)
+    model_id = model_id or model_id_for(path.stem)
+    if not ID_RE.match(model_id):
+        raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
+    if rt.catalog.has(model_id):  # checked before minutes of conversion, not after
+        raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+    card = import_gguf(path, rt.paths.models, model_id, progress=ctx.info)
+    return replace(card, tags=tags or card.tags)
 
 
 def cmd_remove(args: argparse.Namespace, ctx: Context) -> int:
