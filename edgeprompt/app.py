@@ -156,7 +156,7 @@ class Runtime:
         wanted = str(self.settings.get("model.default"))
         if wanted != "auto":
             return wanted
-        from edgeprompt.recommend import installed_models
+        from edgeprompt.catalog.recommend import installed_models
 
         if real := installed_models(self.catalog):  # a pulled or added model answers, not the toy
             return real[0].id

@@ -82,7 +82,7 @@ def _models(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def _language_model(rt: Runtime) -> dict[str, Any]:
-    from edgeprompt.recommend import installed_models
+    from edgeprompt.catalog.recommend import installed_models
 
     real = installed_models(rt.catalog)
     if real:

@@ -77,9 +77,9 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
 
 def _import_gguf(path: Path, model_id: str | None, tags: tuple[str, ...], ctx: Context) -> Any:
     from edgeprompt.catalog.cards import ID_RE
+    from edgeprompt.catalog.gguf_import import check_file, import_gguf
+    from edgeprompt.catalog.pull import model_id_for
     from edgeprompt.errors import UsageError
-    from edgeprompt.gguf_import import check_file, import_gguf
-    from edgeprompt.hubpull import model_id_for
 
     rt = ctx.runtime()
     check_file(path)
@@ -131,8 +131,8 @@ def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
 def pull_model(ctx: Context, hub_id: str, model_id: str | None = None, revision: str | None = None) -> Any:
     """Plan, check and install one hub repository; returns (card, plan). Shared by `models pull` and `setup`."""
     from edgeprompt.catalog.cards import ID_RE
+    from edgeprompt.catalog.pull import check_space, install, model_id_for, plan, runnable_problem
     from edgeprompt.errors import UsageError
-    from edgeprompt.hubpull import check_space, install, model_id_for, plan, runnable_problem
 
     rt = ctx.runtime()
     model_id = model_id or model_id_for(hub_id)
@@ -165,8 +165,8 @@ def recommend_table(picks: list[Any]) -> str:
 
 
 def cmd_recommend(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.hubpull import BUILD_HINT, have_build_tools
-    from edgeprompt.recommend import choices, machine_backend, machine_ram, recommend
+    from edgeprompt.catalog.pull import BUILD_HINT, have_build_tools
+    from edgeprompt.catalog.recommend import choices, machine_backend, machine_ram, recommend
 
     backend, ram, build = machine_backend(), machine_ram(), have_build_tools()
     if args.all:
@@ -190,8 +190,8 @@ def offer_models(ctx: Context, repo: str | None, offline: bool, quiet: bool) -> 
     download one only on an explicit yes at a terminal. Returns the installed model's id, or None."""
     import sys
 
-    from edgeprompt.hubpull import have_build_tools
-    from edgeprompt.recommend import installed_models, machine_backend, machine_ram, recommend
+    from edgeprompt.catalog.pull import have_build_tools
+    from edgeprompt.catalog.recommend import installed_models, machine_backend, machine_ram, recommend
 
     rt = ctx.runtime()
     if repo:

@@ -29,7 +29,7 @@ def tokenizer(out: Path) -> int:
     """A 512-token byte-level BPE with a ChatML template, written into `out`; returns its size."""
     from tokenizers import Tokenizer
 
-    from edgeprompt.demo_train import TINY, corpus_exchanges, train_tokenizer
+    from edgeprompt.catalog.demo_train import TINY, corpus_exchanges, train_tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
     train_tokenizer([q + " " + a for q, a in corpus_exchanges()], TINY, out)

@@ -13,6 +13,7 @@ from gguf_writer import write
 
 pytest.importorskip("gguf")
 pytest.importorskip("onnx_ir")
+pytestmark = pytest.mark.slow  # every test here builds a model (and two convert it)
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +62,8 @@ def test_bad_gguf_inputs(cli: Any, tmp_path: Path, tiny_gguf: tuple[Path, Path])
 
 
 def test_the_space_check_counts_the_dequantised_copy(tmp_path: Path, tiny_gguf: tuple[Path, Path]) -> None:
+    from edgeprompt.catalog.gguf_import import check_space
     from edgeprompt.errors import NoSpaceError
-    from edgeprompt.gguf_import import check_space
 
     gguf, _ = tiny_gguf
     with pytest.raises(NoSpaceError, match="needs about"):

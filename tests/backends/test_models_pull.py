@@ -27,7 +27,7 @@ ONNX_SUB = "cpu_and_mobile/cpu-int4-rtn-block-32"
 def hub_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Repository folders as they sit on the hub: the ORT-genai one keeps its model in a per-device
     subfolder next to a CUDA variant (as the onnxruntime repositories do)."""
-    from edgeprompt.convert import mlx_job, onnx_job, run_jobs
+    from edgeprompt.catalog.convert import mlx_job, onnx_job, run_jobs
 
     root = tmp_path_factory.mktemp("hub")
     src = {arch: hf_folder(arch, root / "src" / arch) for arch in ("qwen2.5", "llama3.2", "smollm2")}
@@ -80,6 +80,7 @@ def gets(fake: FakeHub, name: str) -> list[str]:
     return [rng for method, path, rng in fake.log if method == "GET" and path.endswith("/" + name)]
 
 
+@pytest.mark.slow  # builds and serves the tiny hub repositories
 def test_onnx_int4_pull_resumes_a_dropped_connection_and_answers(hub: tuple[FakeHub, str], data_home: Path,
                                                                  cli: Any) -> None:
     fake, url = hub
@@ -103,6 +104,7 @@ def test_onnx_int4_pull_resumes_a_dropped_connection_and_answers(hub: tuple[Fake
     assert answer["backend"] == "onnx" and answer["usage"]["completion_tokens"] > 0
 
 
+@pytest.mark.slow  # builds and serves the tiny hub repositories
 def test_mlx_pull_installs_and_answers_where_mlx_runs(hub: tuple[FakeHub, str], data_home: Path, cli: Any) -> None:
     fake, url = hub
     if MLX_REPO not in fake.repos:
@@ -117,6 +119,7 @@ def test_mlx_pull_installs_and_answers_where_mlx_runs(hub: tuple[FakeHub, str], 
     assert json.loads(out)["backend"] == "mlx"
 
 
+@pytest.mark.slow  # builds and serves the tiny hub repositories
 def test_a_corrupt_file_is_refused_then_a_clean_pull_fetches_only_it(hub: tuple[FakeHub, str], data_home: Path,
                                                                       cli: Any) -> None:
     fake, url = hub
@@ -139,6 +142,7 @@ def test_a_corrupt_file_is_refused_then_a_clean_pull_fetches_only_it(hub: tuple[
     assert fetched == {"model.onnx.data"}  # the good files of the refused pull were kept and reused
 
 
+@pytest.mark.slow  # builds and serves the tiny hub repositories
 def test_plain_safetensors_are_converted_to_onnx_int4(hub: tuple[FakeHub, str], data_home: Path) -> None:
     pytest.importorskip("onnx_ir")
     _, url = hub
@@ -149,6 +153,7 @@ def test_plain_safetensors_are_converted_to_onnx_int4(hub: tuple[FakeHub, str], 
     assert (Path(card["paths"]["onnx"]) / "genai_config.json").exists()
 
 
+@pytest.mark.slow  # builds and serves the tiny hub repositories
 def test_unknown_repo_and_no_route(hub: tuple[FakeHub, str], data_home: Path) -> None:
     _, url = hub
     done = pull(url, data_home, "nobody/nothing")
@@ -163,7 +168,7 @@ def test_unknown_repo_and_no_route(hub: tuple[FakeHub, str], data_home: Path) ->
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_layout_from_the_file_list(arch: str) -> None:
     """Every family's safetensors folder reads as "hf"; once quantized by mlx-lm its config says so."""
-    from edgeprompt.hubpull import layout_of
+    from edgeprompt.catalog.pull import layout_of
 
     names = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "README.md"]
     config = arch_config(arch).to_dict()
@@ -172,8 +177,8 @@ def test_layout_from_the_file_list(arch: str) -> None:
 
 
 def test_layout_picks_the_cpu_int4_folder_and_refuses_what_it_cannot_run() -> None:
+    from edgeprompt.catalog.pull import layout_of
     from edgeprompt.errors import UsageError
-    from edgeprompt.hubpull import layout_of
 
     def never() -> dict[str, Any]:
         raise AssertionError("the file list alone decides this")
@@ -188,7 +193,7 @@ def test_layout_picks_the_cpu_int4_folder_and_refuses_what_it_cannot_run() -> No
 
 
 def test_hints_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from edgeprompt import hubpull
+    from edgeprompt.catalog import pull as hubpull
 
     monkeypatch.setattr(hubpull, "apple_silicon", lambda: False)
     monkeypatch.setattr(hubpull, "have_build_tools", lambda: False)
@@ -200,8 +205,8 @@ def test_hints_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_disk_space_is_checked_against_the_file_sizes(tmp_path: Path) -> None:
+    from edgeprompt.catalog.pull import PullPlan, RemoteFile, check_space
     from edgeprompt.errors import NoSpaceError
-    from edgeprompt.hubpull import PullPlan, RemoteFile, check_space
 
     files = (RemoteFile("model.safetensors", 3_000_000_000, "0" * 64, None),)
     hf = PullPlan("a/b", "c" * 40, "hf", "", files, "")

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from edgeprompt.catalog import ModelCard
-from edgeprompt.hubpull import HUB_ID_RE
-from edgeprompt.recommend import Choice, choices, recommend
+from edgeprompt.catalog.cards import ModelCard
+from edgeprompt.catalog.pull import HUB_ID_RE
+from edgeprompt.catalog.recommend import Choice, choices, recommend
 
 GIB = 1024**3
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgeprompt.catalog import ModelCard
+from edgeprompt.catalog.cards import ModelCard
 from edgeprompt.errors import NoSpaceError, UsageError
 
 GGUF_MAGIC = b"GGUF"
@@ -37,7 +37,7 @@ def check_file(path: Path) -> None:
 
 
 def check_space(path: Path, models_dir: Path, free: int | None = None) -> None:
-    from edgeprompt.hubpull import free_bytes
+    from edgeprompt.catalog.pull import free_bytes
 
     free = free_bytes(models_dir) if free is None else free
     need = path.stat().st_size * SPACE_FACTOR
@@ -47,9 +47,9 @@ def check_space(path: Path, models_dir: Path, free: int | None = None) -> None:
 
 def import_gguf(path: Path, models_dir: Path, model_id: str, progress: Progress = None) -> ModelCard:
     """Rebuild `path` under `<models>/<id>/` and return its card (the GGUF itself is left where it is)."""
-    from edgeprompt.convert import Job, run_jobs
-    from edgeprompt.hubpull import BUILD_HINT, have_build_tools, runnable_card
-    from edgeprompt.modelfiles import card_for_folder
+    from edgeprompt.catalog.convert import Job, run_jobs
+    from edgeprompt.catalog.files import card_for_folder
+    from edgeprompt.catalog.pull import BUILD_HINT, have_build_tools, runnable_card
 
     path = path.expanduser().resolve()
     check_file(path)
@@ -60,7 +60,7 @@ def import_gguf(path: Path, models_dir: Path, model_id: str, progress: Progress 
     out = hf.parent / f".hf.tmp-gguf-{model_id}"
     if progress:
         progress(f"reading {path.name} (dequantising; this can take a few minutes)")
-    run_jobs([Job("gguf", [sys.executable, "-m", "edgeprompt.gguf_import", str(path), str(out)], out, hf)],
+    run_jobs([Job("gguf", [sys.executable, "-m", "edgeprompt.catalog.gguf_import", str(path), str(out)], out, hf)],
              progress)
     card = card_for_folder(hf, model_id, ("general",))
     card = replace(card, description=f"imported from {path.name}")

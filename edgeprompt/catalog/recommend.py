@@ -1,4 +1,4 @@
-"""Which real language models suit this machine: a small shipped list (`models/recommend/models.toml`),
+"""Which real language models suit this machine: a small shipped list (`shipped/recommend/models.toml`),
 filtered by the backend this machine runs and by its memory.
 
 Memory at 4k context is the installed weights plus the KV cache for 4096 tokens (16-bit keys and values,
@@ -14,7 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgeprompt.catalog import Catalog, ModelCard
+    from edgeprompt.catalog.cards import Catalog, ModelCard
 
 CONTEXT = 4096
 OVERHEAD_GB = 0.3  # runtime, tokenizer and activations, measured roughly on 0.5B-3B models
@@ -60,7 +60,7 @@ def choices() -> list[Choice]:
 
 
 def machine_backend() -> str:
-    from edgeprompt.catalog import apple_silicon
+    from edgeprompt.catalog.cards import apple_silicon
 
     return "mlx" if apple_silicon() else "onnx"
 

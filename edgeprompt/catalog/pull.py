@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edgeprompt.catalog import ModelCard, apple_silicon
+from edgeprompt.catalog.cards import ModelCard, apple_silicon
 from edgeprompt.errors import ChecksumError, ModelLoadError, NoSpaceError, OfflineError, UsageError
 
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -261,7 +261,7 @@ def download(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = 
 def install(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = None) -> ModelCard:
     """Download the plan into `<models>/<id>/` and return its card; plain safetensors are converted to an
     int4 onnxruntime-genai folder off Apple silicon (mlx-lm runs them as they are on a Mac)."""
-    from edgeprompt.modelfiles import card_for_folder
+    from edgeprompt.catalog.files import card_for_folder
 
     folder = download(p, models_dir, model_id, progress)
     card = card_for_folder(folder, model_id, ("general",))
@@ -272,7 +272,7 @@ def install(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = N
 
 def runnable_card(card: ModelCard, models_dir: Path, progress: Progress = None) -> ModelCard:
     """A card with only a Hugging Face folder gets an int4 onnx one, unless mlx-lm runs it as it is (Mac)."""
-    from edgeprompt.convert import convert_card
+    from edgeprompt.catalog.convert import convert_card
 
     if card.path_for("onnx") is None and card.path_for("hf") is not None and not (apple_silicon() and have_mlx()):
         card = convert_card(card, "onnx", 4, models_dir, progress)
