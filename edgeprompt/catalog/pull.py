@@ -25,8 +25,9 @@ from edgeprompt.catalog.cards import ModelCard, apple_silicon
 from edgeprompt.errors import ChecksumError, ModelLoadError, NoSpaceError, OfflineError, UsageError
 
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-# what a runnable folder needs; READMEs, images, pytorch .bin and other formats' copies stay on the hub
-WANTED = re.compile(r"\.(json|safetensors|onnx|onnx\.data|data|jinja|model|txt|tiktoken|py)$|^tokenizer")
+# what a runnable folder needs; READMEs, images, pytorch .bin, other formats' copies and Python files (a
+# repository's code is never run here) stay on the hub
+WANTED = re.compile(r"\.(json|safetensors|onnx|onnx\.data|data|jinja|model|txt|tiktoken)$|^tokenizer")
 BUILD_MODULES = ("onnx_ir", "onnx", "torch", "transformers")
 BUILD_HINT = "pip install 'edgeprompt[build]'"
 MLX_HINT = "pip install 'edgeprompt[mlx]'"

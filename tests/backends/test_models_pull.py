@@ -37,6 +37,7 @@ def hub_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         jobs.append(mlx_job(src["llama3.2"], mlx_repo, 4))
     run_jobs(jobs)
     (onnx_repo / "README.md").write_text("# tiny\n")
+    (onnx_repo / ONNX_SUB / "modeling_custom.py").write_text("raise SystemExit('never fetched, never run')\n")
     cuda = onnx_repo / "cuda" / "cuda-fp16"
     cuda.mkdir(parents=True)
     (cuda / "genai_config.json").write_text((onnx_repo / ONNX_SUB / "genai_config.json").read_text())
@@ -96,7 +97,8 @@ def test_onnx_int4_pull_resumes_a_dropped_connection_and_answers(hub: tuple[Fake
     assert folder == data_home / "models" / "qwen-tiny" / "onnx"
     assert {p.name for p in folder.iterdir()} >= {"genai_config.json", "model.onnx", "model.onnx.data"}
     assert not any(p.name.startswith(".pull-") for p in folder.parent.iterdir())
-    assert not any("cuda" in path or "README" in path for _, path, _ in fake.log if "/resolve/" in path)
+    fetched = [path for _, path, _ in fake.log if "/resolve/" in path]
+    assert not any("cuda" in path or "README" in path or path.endswith(".py") for path in fetched)
 
     code, out, err = cli("ask", "hello", "-m", "qwen-tiny", "--max-tokens", "8", "--json")
     assert code == 0, err
