@@ -156,6 +156,10 @@ class Runtime:
         wanted = str(self.settings.get("model.default"))
         if wanted != "auto":
             return wanted
+        from edgeprompt.catalog.recommend import installed_models
+
+        if real := installed_models(self.catalog):  # a pulled or added model answers, not the toy
+            return real[0].id
         for candidate in ("demo", "extractive"):
             if self.catalog.has(candidate):
                 card = self.catalog.get(candidate)

@@ -81,6 +81,16 @@ def _models(rt: Runtime) -> list[dict[str, Any]]:
     return out
 
 
+def _language_model(rt: Runtime) -> dict[str, Any]:
+    from edgeprompt.catalog.recommend import installed_models
+
+    real = installed_models(rt.catalog)
+    if real:
+        return _check("language model", "ok", ", ".join(c.id for c in real), models=[c.id for c in real])
+    return _check("language model", "warn", "no generative model installed (the demo is a toy): run `edgeprompt "
+                  "models recommend`, then `edgeprompt models pull REPOSITORY`", models=[])
+
+
 def diagnose(rt: Runtime) -> dict[str, Any]:
     free = shutil.disk_usage(rt.home).free
     checks = [
@@ -91,6 +101,7 @@ def diagnose(rt: Runtime) -> dict[str, Any]:
         _mlx(),
         *_onnx(),
         *_models(rt),
+        _language_model(rt),
         _check("disk", "ok" if free > 2 * 1024**3 else "warn", f"{free / 1024**3:.1f} GiB free", free_bytes=free),
     ]
     return {"checks": checks}

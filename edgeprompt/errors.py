@@ -100,3 +100,11 @@ class FederationError(EdgepromptError):
 
 class ToolError(EdgepromptError):
     """{detail}"""
+
+
+class ChecksumError(EdgepromptError):
+    """A downloaded file does not match the hub's checksum; it was deleted and nothing was installed"""
+
+
+class NoSpaceError(EdgepromptError):
+    """Not enough free disk space: {detail}"""

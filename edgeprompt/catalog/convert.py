@@ -1,6 +1,5 @@
 """Derive runnable folders from a Hugging Face format folder, offline: mlx-lm's converter for MLX and
-onnxruntime-genai's model builder for ONNX (int4/int8 MatMulNBits). Also `pull`, the one explicit
-network action (a hub snapshot into the data home).
+onnxruntime-genai's model builder for ONNX (int4/int8 MatMulNBits). Downloads are `hubpull`'s.
 
 The converters run as subprocesses: they print freely and import torch, and neither may reach our stdout
 or stay in our memory. Each writes into a temporary sibling folder that is renamed into place at the end,
@@ -10,17 +9,15 @@ so an interrupted conversion never leaves a half-written model folder behind.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeprompt.catalog.cards import ModelCard, apple_silicon
-from edgeprompt.errors import ModelLoadError, OfflineError, UsageError
+from edgeprompt.errors import ModelLoadError, UsageError
 from edgeprompt.paths import replace_folder
 
 ONNX_PRECISIONS = {None: "fp32", 4: "int4", 8: "int8"}
@@ -123,42 +120,3 @@ def convert_card(card: ModelCard, fmt: str, bits: int | None, models_dir: Path,
     quants = dict(part.split(" ", 1) for part in card.quantization.split(", ") if " " in part)
     quants[fmt] = quant_label(fmt, bits)
     return replace(card, paths=paths, quantization=", ".join(f"{k} {v}" for k, v in sorted(quants.items())))
-
-
-def offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def model_id_for(hub_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "-", hub_id.rsplit("/", 1)[-1])[:64].strip("-.") or "model"
-
-
-def pull(hub_id: str, models_dir: Path, model_id: str | None = None,
-         progress: Callable[[str], None] | None = None) -> Path:
-    """Download a hub snapshot (weights, config, tokenizer, template) into `<models>/<id>/hf`."""
-    if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", hub_id):
-        raise UsageError(f"'{hub_id}' is not a Hugging Face model id (owner/name)")
-    if offline():
-        raise OfflineError(f"cannot download {hub_id} while offline (HF_HUB_OFFLINE=1); "
-                           "copy the model folder here and use `edgeprompt models add PATH`")
-    from huggingface_hub import snapshot_download
-
-    final = models_dir / (model_id or model_id_for(hub_id)) / "hf"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=final.parent))
-    if progress:
-        progress(f"downloading {hub_id} …")
-    try:
-        snapshot_download(hub_id, local_dir=str(tmp), allow_patterns=[
-            "*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt", "*.tiktoken"])
-    except Exception as e:  # no route, DNS, hub errors: all mean "could not download"
-        shutil.rmtree(tmp, ignore_errors=True)
-        name = type(e).__name__
-        if "Offline" in name or "Connection" in name or "LocalEntryNotFound" in name or isinstance(e, OSError):
-            raise OfflineError(f"cannot download {hub_id}: the network is unreachable ({name})") from e
-        raise ModelLoadError(f"cannot download {hub_id}: {name}: {str(e).splitlines()[0][:200]}") from e
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    return final

@@ -39,6 +39,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                     common, cmd_setup)
     p.add_argument("--quiet-if-ready", action="store_true", help="print nothing when there is nothing to do")
     p.add_argument("--no-demo", action="store_true", help="do not build the demo model")
+    p.add_argument("--offline", action="store_true", help="do not offer to download a language model")
+    p.add_argument("--model", metavar="REPO_ID", help="download this language model now (see `models recommend`)")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -228,6 +230,10 @@ def cmd_setup(args: argparse.Namespace, ctx: Context) -> int:
 
     rt = ctx.runtime()
     done = prepare(rt, build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)
+    from edgeprompt.commands.models import offer_models
+
+    if (pulled := offer_models(ctx, args.model, offline=args.offline, quiet=args.quiet_if_ready)) is not None:
+        done["actions"].append(f"installed the language model {pulled}")
     if ctx.json:
         ctx.emit(done)
     elif done["actions"] or not args.quiet_if_ready:

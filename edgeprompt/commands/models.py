@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "models", "model cards: what can answer, and where its weights are", common)
     add_command(g, "list", "installed models", common, cmd_list)
-    p = add_command(g, "add", "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face)",
-                    common, cmd_add)
-    p.add_argument("path", help="the model folder")
+    p = add_command(g, "add", "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face), or "
+                    "import a GGUF file (rebuilt as int4 onnxruntime-genai; needs the build extra)", common, cmd_add)
+    p.add_argument("path", help="a model folder or a .gguf file")
     p.add_argument("--id", help="model id (default: the folder's name)")
     p.add_argument("--tags", default="general", help="comma-separated routing tags (code,math,documents,…)")
     p = add_command(g, "remove", "forget a user model card (the folder is left alone)", common, cmd_remove)
@@ -33,10 +33,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="model id whose card has a Hugging Face folder")
     p.add_argument("--to", required=True, choices=["mlx", "onnx"], help="target format")
     p.add_argument("--bits", type=int, choices=[4, 8], help="quantize the weights (default: keep float)")
-    p = add_command(g, "pull", "download a Hugging Face model (needs the network) and add its card", common,
-                    cmd_pull)
-    p.add_argument("hub_id", metavar="HF_ID", help="owner/name on the Hugging Face hub")
+    p = add_command(g, "pull", "download a ready-made model from the Hugging Face hub (onnxruntime-genai, MLX, "
+                    "or safetensors converted here) and add its card; needs the network", common, cmd_pull)
+    p.add_argument("hub_id", metavar="REPO_ID", help="owner/name on the Hugging Face hub (HF_ENDPOINT is honoured)")
+    p.add_argument("--revision", help="branch, tag or commit (default: main)")
     p.add_argument("--id", help="model id (default: the repository's name)")
+    p = add_command(g, "recommend", "real language models that suit this machine's memory and backend (3-6 "
+                    "choices; nothing is downloaded)", common, cmd_recommend)
+    p.add_argument("--all", action="store_true", help="every model for this backend, also those too big here")
+
 
 
 def _row(card: Any, default: str) -> str:
@@ -60,10 +65,31 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
 
     rt = ctx.runtime()
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
-    card = card_for_folder(Path(args.path), args.id, tags)
+    path = Path(args.path)
+    if path.suffix.lower() == ".gguf":
+        card = _import_gguf(path, args.id, tags, ctx)
+    else:
+        card = card_for_folder(path, args.id, tags)
     card = rt.catalog.add(card)
     ctx.emit(card.as_dict(), f"added {card.id} ({', '.join(card.paths)}) from {args.path}")
     return 0
+
+
+def _import_gguf(path: Path, model_id: str | None, tags: tuple[str, ...], ctx: Context) -> Any:
+    from edgeprompt.catalog.cards import ID_RE
+    from edgeprompt.catalog.gguf_import import check_file, import_gguf
+    from edgeprompt.catalog.pull import model_id_for
+    from edgeprompt.errors import UsageError
+
+    rt = ctx.runtime()
+    check_file(path)
+    model_id = model_id or model_id_for(path.stem)
+    if not ID_RE.match(model_id):
+        raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
+    if rt.catalog.has(model_id):  # checked before minutes of conversion, not after
+        raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+    card = import_gguf(path, rt.paths.models, model_id, progress=ctx.info)
+    return replace(card, tags=tags or card.tags)
 
 
 def cmd_remove(args: argparse.Namespace, ctx: Context) -> int:
@@ -102,21 +128,96 @@ def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
+def pull_model(ctx: Context, hub_id: str, model_id: str | None = None, revision: str | None = None) -> Any:
+    """Plan, check and install one hub repository; returns (card, plan). Shared by `models pull` and `setup`."""
     from edgeprompt.catalog.cards import ID_RE
-    from edgeprompt.catalog.convert import model_id_for, pull
-    from edgeprompt.catalog.files import card_for_folder
+    from edgeprompt.catalog.pull import check_space, install, model_id_for, plan, runnable_problem
     from edgeprompt.errors import UsageError
 
     rt = ctx.runtime()
-    model_id = args.id or model_id_for(args.hub_id)
+    model_id = model_id or model_id_for(hub_id)
     if not ID_RE.match(model_id):
         raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
     if rt.catalog.has(model_id):
         raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
-    folder = pull(args.hub_id, rt.paths.models, model_id, progress=ctx.info)
-    card = card_for_folder(folder, model_id, ("general",))
-    card = rt.catalog.add(replace(card, hub_id=args.hub_id, description=f"pulled from {args.hub_id}"))
-    ctx.emit(card.as_dict(), f"added {card.id}; for the onnx backend run `edgeprompt models convert {card.id} "
-                             f"--to onnx --bits 4`")
+    p = plan(hub_id, revision)
+    if (problem := runnable_problem(p.layout)) is not None:
+        raise UsageError(f"{hub_id}: {problem}")
+    check_space(p, rt.paths.models)
+    return rt.catalog.add(install(p, rt.paths.models, model_id, progress=ctx.info)), p
+
+
+def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
+    card, p = pull_model(ctx, args.hub_id, args.id, args.revision)
+    ctx.emit({**card.as_dict(), "layout": p.layout, "commit": p.commit, "download_bytes": p.download_bytes},
+             f"added {card.id} ({p.layout}, {p.download_bytes / 1e6:.1f} MB): try `edgeprompt ask -m {card.id} "
+             f"\"hello\"`")
     return 0
+
+
+def recommend_table(picks: list[Any]) -> str:
+    wide = max([len("REPOSITORY"), *(len(c.repo) for c in picks)])
+    head = f"  {'ID':<14} {'REPOSITORY':<{wide}} {'DOWNLOAD':>8} {'MEM@4K':>7}  {'SPEED':<21} LICENCE"
+    rows = [f"  {c.id:<14} {c.repo:<{wide}} {c.download_gb:>6.2f}GB {c.memory_gb:>5.1f}GB  "
+            f"{c.speed + ' (' + c.as_dict()['speed_toks'] + ')':<21} {c.license}"
+            + (" [converted to int4 on pull]" if c.format == "hf" else "") for c in picks]
+    return "\n".join([head, *rows])
+
+
+def cmd_recommend(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.catalog.pull import BUILD_HINT, have_build_tools
+    from edgeprompt.catalog.recommend import choices, machine_backend, machine_ram, recommend
+
+    backend, ram, build = machine_backend(), machine_ram(), have_build_tools()
+    if args.all:
+        picks = sorted((c for c in choices() if c.backend == backend), key=lambda c: c.params_b)
+    else:
+        picks = recommend(ram, backend, build)
+    lines = [f"for this machine ({ram / 1024**3:.0f} GiB RAM, {backend} backend):", recommend_table(picks),
+             "install one: edgeprompt models pull REPOSITORY --id ID"]
+    if not build and not args.all:
+        lines.append(f"more choices (safetensors converted here) after `{BUILD_HINT}`")
+    ctx.emit({"backend": backend, "ram_bytes": ram, "build_tools": build,
+              "models": [c.as_dict() for c in picks]}, "\n".join(lines))
+    return 0
+
+
+DECLINED = ".offer-declined"  # in the models folder: `setup` asked once and the user said no
+
+
+def offer_models(ctx: Context, repo: str | None, offline: bool, quiet: bool) -> str | None:
+    """`setup`: install `repo` when named; else, with no real model installed, show the recommendations and
+    download one only on an explicit yes at a terminal. Returns the installed model's id, or None."""
+    import sys
+
+    from edgeprompt.catalog.pull import have_build_tools
+    from edgeprompt.catalog.recommend import installed_models, machine_backend, machine_ram, recommend
+
+    rt = ctx.runtime()
+    if repo:
+        return pull_model(ctx, repo)[0].id
+    declined = rt.paths.models / DECLINED
+    if offline or installed_models(rt.catalog) or (quiet and declined.exists()):
+        return None
+    picks = recommend(machine_ram(), machine_backend(), have_build_tools())
+    if not picks:
+        return None
+    interactive = not ctx.json and sys.stdin.isatty() and sys.stderr.isatty()
+    if not interactive or declined.exists():
+        if not quiet:
+            ctx.info("no language model installed (the demo is a toy): `edgeprompt models recommend` lists some "
+                     "for this machine; `edgeprompt setup --model REPOSITORY` installs one")
+        return None
+    ctx.info("no language model is installed (the demo is a toy). These suit this machine:")
+    ctx.info("\n".join(f"  {n}. {line.strip()}" if n else line
+                        for n, line in enumerate(recommend_table(picks).splitlines())))
+    ctx.info(f"download one now? a number 1-{len(picks)}, or Enter to skip (works offline without one)")
+    print("> ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(picks):
+        rt.paths.models.mkdir(parents=True, exist_ok=True)
+        declined.touch()
+        ctx.info("skipped; `edgeprompt models recommend` shows these again")
+        return None
+    pick = picks[int(answer) - 1]
+    return pull_model(ctx, pick.repo, pick.id)[0].id
