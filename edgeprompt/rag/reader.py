@@ -7,7 +7,7 @@ share its words but not the answer): the near misses the judge must refuse. It r
 sentence evidence has already computed (their product, difference, the question's own vector for its
 type, the cosine and the word overlap), so a judgement costs one tiny int8 matrix product, no model run.
 Its probability joins the answerability judge as a feature (edgeprompt.rag.answerable). Trained and
-exported by `scripts/train_answerer` (models/answer/DATA.md).
+exported by `scripts/train_answerer` (edgeprompt/shipped/answer/DATA.md).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Reader:
 
 @cache
 def shipped() -> Reader | None:
-    """The trained reader (models/answer/reader.onnx), or None where it is missing or cannot load (the
+    """The trained reader (edgeprompt/shipped/answer/reader.onnx), or None where it is missing or cannot load (the
     judge then leaves the reader's feature at its neutral value)."""
     try:
         return Reader.load(resources.files("edgeprompt.shipped").joinpath("answer"))
