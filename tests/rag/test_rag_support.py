@@ -4,6 +4,10 @@ search tool tells a model whether its hits answer the query (the answerability j
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from edgeprompt.backends.base import Document
 from edgeprompt.orchestrate.builtin_tools import answer_judge, search_tool
 from edgeprompt.rag.support import MARK, check, claims
@@ -50,6 +54,32 @@ def test_a_claim_is_checked_against_the_source_it_cites(embedder) -> None:  # ty
 def test_short_lines_and_questions_claim_nothing(embedder) -> None:  # type: ignore[no-untyped-def]
     s = check("When is check-in?", "Sure! When is check-in at the Osaka hotel?", [HOTEL], embedder.embed_batch)
     assert s.claims == () and s.answer == "Sure! When is check-in at the Osaka hotel?"
+
+
+def test_ask_marks_a_generated_sentence_the_sources_do_not_support(samples_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from edgeprompt.app import Runtime
+    from edgeprompt.backends.echo import EchoBackend
+    from edgeprompt.pipeline import AskRequest, Done, Notice, run
+
+    answer = "The day trip to Nara is on April 2 [1]. The Nara day trip costs 999 dollars per person [1]."
+
+    class Says(EchoBackend):  # a generative model that writes this answer (the outer edge, scripted)
+        def stream(self, request: Any) -> Any:
+            return super().stream(dataclasses.replace(request, question=answer))
+
+    q = "When is the day trip to Nara?"
+    with Runtime.open(samples_home) as rt:
+        monkeypatch.setattr(rt, "backend", lambda *a, **k: Says())
+        events = list(run(AskRequest(q, model="echo", use_documents=True), rt))
+        result = next(e.result for e in events if isinstance(e, Done))
+        row = rt.db.query_one("SELECT attributes FROM trace_spans WHERE trace_id = ? AND name = 'grounding.support'",
+                              (result.trace_id,))
+    assert not result.abstained and result.citations
+    assert result.answer == f"{answer} {MARK}"
+    assert any(isinstance(e, Notice) and "not supported by the documents" in e.text for e in events)
+    assert json.loads(row[0])["edgeprompt.support.unsupported"] == 1
 
 
 def test_the_search_tool_says_whether_its_hits_answer(embedder) -> None:  # type: ignore[no-untyped-def]
