@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 from edgeprompt.app import Runtime
 from edgeprompt.backends.base import Document
-from edgeprompt.rag.answerable import CANDIDATES, FEATURES, Model, features, read
+from edgeprompt.rag.answerable import CANDIDATES, FEATURES, Model, features
 from edgeprompt.rag.asked import asked
 from edgeprompt.rag.evaluate import Question, read_questions
 from edgeprompt.rag.extract import score
@@ -53,8 +53,8 @@ def rows(rt: Runtime, questions: list[Question]) -> tuple[list[list[float]], lis
         top = sorted(score(q.question, docs, embed), key=lambda s: -s.score)[:CANDIDATES]
         what = asked(q.question)
         start = len(x)
-        for s, r in zip(top, read(q.question, top), strict=True):
-            x.append(list(features(q.question, what, s, docs[s.n - 1], reader=r)))
+        for s in top:
+            x.append(list(features(q.question, what, s, docs[s.n - 1])))
             y.append(int(bool(q.gold_docs) and q.answer is not None and _norm(q.answer) in _norm(s.text)))
         spans.append((start, len(x)))
     return x, y, spans

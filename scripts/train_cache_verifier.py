@@ -51,9 +51,8 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, weight_decay: 
     return model.eval()
 
 
-def export(model, width: int, folder: Path, meta: dict, name: str = "verifier") -> Path:  # type: ignore[no-untyped-def]
-    """ONNX float export, then dynamic int8 quantisation of the weights; the float file is not kept.
-    Writes `name`.onnx and `name`.json (scripts/train_answerer exports its reader with it too)."""
+def export(model, width: int, folder: Path, meta: dict) -> Path:  # type: ignore[no-untyped-def]
+    """ONNX float export, then dynamic int8 quantisation of the weights; the float file is not kept."""
     import warnings
 
     import torch
@@ -68,17 +67,17 @@ def export(model, width: int, folder: Path, meta: dict, name: str = "verifier") 
             return torch.sigmoid(self.inner(features)).squeeze(-1)
 
     folder.mkdir(parents=True, exist_ok=True)
-    f32 = folder / f"{name}.f32.onnx"
+    f32 = folder / "verifier.f32.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(Probability(model).eval(), (torch.zeros(2, width),), str(f32), input_names=["features"],
                           output_names=["probability"], dynamic_axes={"features": {0: "batch"},
                                                                       "probability": {0: "batch"}},
                           opset_version=17, dynamo=False)
-    quantize_dynamic(str(f32), str(folder / f"{name}.onnx"), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(f32), str(folder / "verifier.onnx"), weight_type=QuantType.QInt8)
     f32.unlink()
-    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return folder / f"{name}.onnx"
+    (folder / "verifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return folder / "verifier.onnx"
 
 
 def main() -> int:

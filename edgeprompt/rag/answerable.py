@@ -7,8 +7,6 @@ judge adds what evidence cannot see, from edgeprompt.rag.asked:
 - typed: whether the sentence holds a value of the asked kind (a time for "what time", a code for
   "tracking number", a name for "who");
 - missing: the share of the question's content words found nowhere in the source (a wrong entity).
-- reader: the sentence reader's probability that the sentence states the answer rather than only talks
-  about its subject (edgeprompt.rag.reader, trained on public extractive QA; from vectors already made).
 A logistic model over these and the evidence gives each sentence a probability that it answers; the
 question's score is the best sentence's. The weights and the threshold are fitted by
 `scripts/calibrate_answerer` on our own sample questions and near misses (edgeprompt/shipped/answer/judge.toml),
@@ -28,16 +26,12 @@ from importlib import resources
 from edgeprompt.backends.base import Document
 from edgeprompt.rag.asked import Asked, asked, has_value, stem, values
 from edgeprompt.rag.extract import Embed, Scored, quoted, score
-from edgeprompt.rag.reader import Reader
-from edgeprompt.rag.reader import features as reader_features
-from edgeprompt.rag.reader import shipped as shipped_reader
 from edgeprompt.rag.retrieve import STOPWORDS
 
 CANDIDATES = 5  # sentences judged per question: the best by evidence
-FEATURES = ("evidence", "focus", "typed", "missing", "reader", "bias")
-NEUTRAL_READER = 0.5  # the reader's feature where it cannot judge (no vectors, or the model is missing)
+FEATURES = ("evidence", "focus", "typed", "missing", "bias")
 # used only when edgeprompt/shipped/answer/judge.toml is missing from a broken install: evidence alone, as before
-_FALLBACK = {"weights": [12.0, 0.0, 0.0, 0.0, 0.0, -12.0 * 0.58], "threshold": 0.5}
+_FALLBACK = {"weights": [12.0, 0.0, 0.0, 0.0, -12.0 * 0.58], "threshold": 0.5}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.]*\d|\d")
 _UNIT = re.compile(r"\s?(?:%|°\s?[CF]\b|(?:per cent|percent|days?|weeks?|months?|years?|hours?|minutes?|mins?|"
                    r"nights?|kg|g|lbs?|psi|miles?|km|mph|ml|cm|mm|usd|eur|dollars?|euros?|people|persons|"
@@ -100,22 +94,9 @@ def _stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS}
 
 
-def read(question: str, sentences: Sequence[Scored], model: Reader | None = None) -> list[float]:
-    """The sentence reader's probability for each sentence (NEUTRAL_READER where it cannot judge)."""
-    model = model or shipped_reader()
-    known = [s for s in sentences if s.vector is not None and s.question_vector is not None]
-    if model is None or not known:
-        return [NEUTRAL_READER] * len(sentences)
-    probs = model.probabilities([reader_features(s.question_vector, s.vector, question, s.text)  # type: ignore[arg-type]
-                                 for s in known])
-    by_id = {id(s): float(p) for s, p in zip(known, probs, strict=True)}
-    return [by_id.get(id(s), NEUTRAL_READER) for s in sentences]
-
-
 def features(question: str, what: Asked, s: Scored, doc: Document | None,
-             source_stems: set[str] | None = None, reader: float = NEUTRAL_READER) -> tuple[float, ...]:
-    """The judge's inputs for one sentence (FEATURES order); `source_stems`: the source's words, if known;
-    `reader`: the sentence reader's probability for it (`read`)."""
+             source_stems: set[str] | None = None) -> tuple[float, ...]:
+    """The judge's inputs for one sentence (FEATURES order); `source_stems`: the source's words, if known."""
     around = _stems(f"{s.text} {doc.context if doc else ''}")
     focus = [stem(w) for w in what.focus if w not in STOPWORDS]
     focus_share = sum(f in around for f in focus) / len(focus) if focus else 1.0
@@ -125,7 +106,7 @@ def features(question: str, what: Asked, s: Scored, doc: Document | None,
     q = _stems(question) - {stem(w) for w in what.wh.split()}
     missing = sum(t not in source for t in q) / len(q) if q else 0.0
     typed = 1.0 if has_value(what.kind, _value_text(what, s.text, question)) else 0.0
-    return (s.score, focus_share, typed, missing, reader, 1.0)
+    return (s.score, focus_share, typed, missing, 1.0)
 
 
 def _value_text(what: Asked, sentence: str, question: str) -> str:
@@ -144,10 +125,8 @@ def judge(question: str, scored: Sequence[Scored], documents: Sequence[Document]
     by_n = {d.n: d for d in documents}
     top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
     words = {n: _stems(f"{by_n[n].text} {by_n[n].path}") for n in {s.n for s in top} if n in by_n}
-    # the reader runs only where its weight counts (not with the judge off)
-    readings = read(question, top) if model.weights[FEATURES.index("reader")] else [NEUTRAL_READER] * len(top)
-    cands = [Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n), r)), "")
-             for s, r in zip(top, readings, strict=True)]
+    cands = [Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n))), "")
+             for s in top]
     if not cands:
         return Judgement(question, what, 0.0, None, model.threshold)
     best = max(cands, key=lambda c: c.probability)
@@ -265,5 +244,5 @@ def answer(question: str, documents: Sequence[Document], embed: Embed, model: Mo
     return "\n".join(lines) + "\n\n" + quoted("From your documents:", scored, cited)
 
 
-__all__ = ["CANDIDATES", "EVIDENCE_ONLY", "FEATURES", "NEUTRAL_READER", "Candidate", "Judgement", "Model", "answer",
-           "features", "judge", "judge_question", "parts", "read", "shipped", "span"]
+__all__ = ["CANDIDATES", "EVIDENCE_ONLY", "FEATURES", "Candidate", "Judgement", "Model", "answer", "features", "judge",
+           "judge_question", "parts", "shipped", "span"]

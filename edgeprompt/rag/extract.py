@@ -46,9 +46,8 @@ class Scored:
     n: int  # the source's number
     text: str
     score: float
-    # the MiniLM vectors behind the score (the sentence's, the question's): the reader judges from them
+    # the sentence's MiniLM vector behind the score: the support check (edgeprompt.rag.support) reuses it
     vector: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
-    question_vector: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 def _blocks(text: str) -> list[str]:
@@ -109,7 +108,7 @@ def score(question: str, documents: Sequence[Document], embed: Embed) -> list[Sc
     out = []
     for (d, s), sim, vec in zip(units, sims, vecs[1:], strict=True):
         overlap = len(q_terms & terms(s)) / len(q_terms) if q_terms else 0.0
-        out.append(Scored(d.n, s, float(sim) + W_LEXICAL * overlap, vec, vecs[0]))
+        out.append(Scored(d.n, s, float(sim) + W_LEXICAL * overlap, vec))
     with _lock:
         _cache[key] = out
         while len(_cache) > 8:
