@@ -76,6 +76,7 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.orchestrate.guard import Guard
     from edgeprompt.orchestrate.plan_runner import PlanRunner, passage_digest
     from edgeprompt.orchestrate.toolloop import follows_instructions, settings_params
+    from edgeprompt.rag.support import check as check_support
     from edgeprompt.routing.log import record_decision
 
     rt = ctx.runtime()
@@ -95,7 +96,8 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
         confirm=confirmer(args), progress=ctx.info, save_trace=rt.traces.save,
         on_route=lambda d, trace_id: record_decision(rt, d, trace_id, "plan"),
         instruct=lambda model_id: follows_instructions(rt.card(model_id), prompting),
-        digest=passage_digest(lambda texts: rt.embedder().embed_batch(texts)))
+        digest=passage_digest(lambda texts: rt.embedder().embed_batch(texts)),
+        support=lambda topic, text, docs: check_support(topic, text, docs, lambda t: rt.embedder().embed_batch(t)))
     result = runner.run(plan, None, timeout, args.out or default_out(rt, args.task))
     for note in result.notices:
         ctx.info(note)

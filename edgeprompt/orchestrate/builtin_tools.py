@@ -184,9 +184,13 @@ def write_file_tool(folders: Sequence[Path], max_bytes: int = 1_000_000) -> Tool
                  "required": ["path", "content"], "additionalProperties": False}, run, side_effects=True)
 
 
-def search_tool(search: Callable[[str, int], list[dict[str, Any]]]) -> Tool:
+def search_tool(search: Callable[[str, int], list[dict[str, Any]]],
+                judge: Callable[[str, list[dict[str, Any]]], dict[str, Any]] | None = None) -> Tool:
+    """`judge`: whether the hits answer the query (`answer_judge`), added to the output as "answer" so a
+    model reading it is told when the documents only talk about the subject."""
     def run(query: str, k: int = 5) -> dict[str, Any]:
-        return {"query": query, "hits": search(query, k)}
+        hits = search(query, k)
+        return {"query": query, "hits": hits, **({"answer": judge(query, hits)} if judge and hits else {})}
 
     return Tool("search_documents", "Search the user's own documents (notes, PDFs, mail) and return the most "
                 "relevant passages with their file paths.",
@@ -209,6 +213,25 @@ def document_search(documents: Callable[[], Library]) -> Callable[[str, int], li
     return search
 
 
+def answer_judge(embed: Callable[[list[str]], Any]) -> Callable[[str, list[dict[str, Any]]], dict[str, Any]]:
+    """The answerability judge (edgeprompt.rag.answerable) over search hits: does a sentence of them answer
+    the query's asked attribute, and with what span (cited by its hit's n)."""
+    def run(query: str, hits: list[dict[str, Any]]) -> dict[str, Any]:
+        from edgeprompt.backends.base import Document
+        from edgeprompt.rag.answerable import judge_question
+        from edgeprompt.rag.extract import score
+
+        docs = [Document(int(h["n"]), str(h.get("text", "")), str(h.get("path", "")), str(h.get("location", "")),
+                         float(h.get("relevance", 0.0))) for h in hits]
+        verdict = judge_question(query, score(query, docs, embed), docs)
+        best = verdict.best if verdict.answerable else None
+        return {"answered": best is not None, "score": round(verdict.score, 4),
+                **({"span": best.span, "n": best.sentence.n, "sentence": best.sentence.text} if best else
+                   {"note": "these passages mention the subject but do not state what was asked"})}
+
+    return run
+
+
 def allowed_folders(tools: Mapping[str, Any]) -> list[Path]:
     return [Path(str(p)).expanduser() for p in tools["allowed_folders"]]
 
@@ -217,5 +240,6 @@ def default_toolbox(documents: Callable[[], Library], tools: Mapping[str, Any]) 
     """The built-in tools over the user's library and the `[tools]` settings (folders, file size)."""
     folders = allowed_folders(tools)
     max_bytes = int(tools["max_file_bytes"])
-    return ToolBox([search_tool(document_search(documents)), calculator_tool(), units_tool(), datetime_tool(),
+    judge = answer_judge(lambda texts: documents().retriever.embedder().embed_batch(texts))
+    return ToolBox([search_tool(document_search(documents), judge), calculator_tool(), units_tool(), datetime_tool(),
                     read_file_tool(folders, max_bytes), write_file_tool(folders)])

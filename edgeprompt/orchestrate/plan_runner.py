@@ -23,6 +23,7 @@ from edgeprompt.store.traces import Trace
 if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
     from edgeprompt.orchestrate.plans import Plan, Step
+    from edgeprompt.rag.support import Support
     from edgeprompt.routing.router import RouteDecision
 
 STEP_SYSTEM = ("You are edgeprompt, carrying out one step of a larger task on the user's computer. Do only "
@@ -90,13 +91,17 @@ class PlanRunner:
                  save_trace: Callable[[Trace], None] = lambda _: None,
                  on_route: Callable[[RouteDecision, str], None] = lambda *_: None,
                  instruct: Callable[[str], bool] = lambda _: True,
-                 digest: Callable[[str, Sequence[Document]], str] | None = None) -> None:
+                 digest: Callable[[str, Sequence[Document]], str] | None = None,
+                 support: Callable[[str, str, Sequence[Document]], Support] | None = None) -> None:
         self.toolbox, self.backend_for, self.route, self.params = toolbox, backend_for, route, params
         self.guard = guard or Guard()
         self.confirm, self.progress, self.save_trace, self.on_route = confirm, progress, save_trace, on_route
         # a model that cannot follow instructions (the demo, the extractive answerer) does not analyse:
         # the analysis is then the passages that best match the task, quoted with their [n] (`digest`)
         self.instruct, self.digest = instruct, digest
+        # a model's analysis or draft from the documents is checked sentence by sentence against them (`support`:
+        # edgeprompt.rag.support.check with the embedder); unsupported sentences come back marked
+        self.support = support
 
     def run(self, plan: Plan, cancel: threading.Event | None = None, timeout_s: float | None = None,
             out: Path | None = None) -> PlanResult:
@@ -201,6 +206,11 @@ class PlanRunner:
         # retrieved passages also go as the request's numbered documents: the extractive model quotes them
         done = complete(backend, messages, params, stop, docs)
         text = done.text.strip()
+        if docs and text and self.support is not None and done.finish != "cancelled":
+            checked = self.support(topic_of(plan.task), text, docs)
+            text = checked.answer
+            if (note := checked.notice()) is not None:
+                state.notices.append(f"step {step.n}: {note}")
         if step.action == "analyse" and text:
             state.blocks.append(self.guard.isolate(f"[step {step.n}] analysis", text))
         status = "cancelled" if done.finish == "cancelled" else "ok"

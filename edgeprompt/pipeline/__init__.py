@@ -26,6 +26,7 @@ from edgeprompt.pipeline.context import fit
 from edgeprompt.rag.grounding import ground
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, TOY_ONLY_TEXT, fixed_answer
 from edgeprompt.rag.retrieve import Filters
+from edgeprompt.rag.support import check as check_support
 from edgeprompt.routing.log import record_decision
 from edgeprompt.store.traces import Trace
 from edgeprompt.unicode import clean_text
@@ -292,6 +293,20 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             s.attributes.update(checked.attributes)
         if finish == "cancelled":
             notices.append("the answer was cancelled before it finished")
+
+        # 5a'. grounding: a generated answer from documents is checked sentence by sentence against the sources
+        #      it cites; unsupported sentences are marked (edgeprompt.rag.support). Extractive answers are quotes.
+        if grounding.documents and not grounding.abstained and not cached.hit and not screen.blocked and \
+                backend.name != "extractive" and answer.strip():
+            with trace.span("grounding.support") as s:
+                support = check_support(grounding.query or question, answer, grounding.documents,
+                                        lambda texts: rt.embedder().embed_batch(texts))
+                answer = support.answer
+                if (note := support.notice()) is not None:
+                    notices.append(note)
+                    yield Notice(note)
+                s.attributes.update(support.trace_attributes())
+                trace.attributes.update(support.trace_attributes())
 
         # 5b. cache: keep the answer for next time unless it failed output validation, was sampled (unless
         #     configured), was cancelled, was thumbed down before, or came from the cache

@@ -16,7 +16,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from edgeprompt.backends.base import Document
@@ -46,6 +46,8 @@ class Scored:
     n: int  # the source's number
     text: str
     score: float
+    # the sentence's MiniLM vector behind the score: the support check (edgeprompt.rag.support) reuses it
+    vector: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 def _blocks(text: str) -> list[str]:
@@ -82,7 +84,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def _terms(text: str) -> set[str]:
+def terms(text: str) -> set[str]:
     """Content words, cut to 6 letters as a cheap stemmer (deductible ~ deduct, insurance ~ insura)."""
     return {w[:6] for w in _WORD.findall(text.lower()) if (w not in STOPWORDS and len(w) > 2) or w.isdigit()}
 
@@ -102,11 +104,11 @@ def score(question: str, documents: Sequence[Document], embed: Embed) -> list[Sc
         return []
     vecs = embed([question, *(f"{d.context}: {s}" if d.context else s for d, s in units)])
     sims = vecs[1:] @ vecs[0]
-    q_terms = _terms(question)
+    q_terms = terms(question)
     out = []
-    for (d, s), sim in zip(units, sims, strict=True):
-        overlap = len(q_terms & _terms(s)) / len(q_terms) if q_terms else 0.0
-        out.append(Scored(d.n, s, float(sim) + W_LEXICAL * overlap))
+    for (d, s), sim, vec in zip(units, sims, vecs[1:], strict=True):
+        overlap = len(q_terms & terms(s)) / len(q_terms) if q_terms else 0.0
+        out.append(Scored(d.n, s, float(sim) + W_LEXICAL * overlap, vec))
     with _lock:
         _cache[key] = out
         while len(_cache) > 8:

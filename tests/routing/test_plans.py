@@ -194,3 +194,17 @@ def test_plan_over_your_documents_with_the_extractive_model(linked_home: Path, c
     assert "- We decided to ship the Atlas beta in May. [1]" in md and "1. " + str(notes / "kickoff.md") in md
     assert "cannot write one" in md
     assert Path(res["out"]).parent == linked_home / "plans"
+
+
+def test_a_models_analysis_from_documents_is_checked_against_them(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from edgeprompt.rag.support import MARK, check
+
+    backend = ScriptedBackend(["- Atlas beta ships in May [1]\n- The budget doubled to 5 million euros [2]",
+                               "The beta ships in May."])
+    runner = _runner(backend, [])
+    runner.support = lambda topic, text, docs: check(topic, text, docs, embedder.embed_batch)
+    result = runner.run(rule_plan(TASK))
+    analysis = result.steps[1].output
+    assert analysis == f"- Atlas beta ships in May [1]\n- The budget doubled to 5 million euros [2] {MARK}"
+    assert any(n.startswith("step 2: 1 sentence") for n in result.notices)
+    assert f"[2] {MARK}" in backend.requests[1].messages[0].content  # the draft sees the marked analysis
