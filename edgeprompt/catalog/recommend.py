@@ -26,7 +26,7 @@ SPEED_TOKS = {"onnx": {"fast": "25+ tok/s", "medium": "10-25 tok/s", "slow": "4-
 
 
 @dataclass(frozen=True)
-class Choice:
+class ModelChoice:
     id: str
     backend: str  # onnx | mlx: the machines it is offered on
     repo: str
@@ -54,9 +54,9 @@ class Choice:
                 f"--id {self.id}"}
 
 
-def choices() -> list[Choice]:
+def choices() -> list[ModelChoice]:
     text = resources.files("edgeprompt.shipped").joinpath("recommend/models.toml").read_text(encoding="utf-8")
-    return [Choice(**entry) for entry in tomllib.loads(text)["model"]]
+    return [ModelChoice(**entry) for entry in tomllib.loads(text)["model"]]
 
 
 def machine_backend() -> str:
@@ -71,7 +71,7 @@ def machine_ram() -> int:
     return int(psutil.virtual_memory().total)
 
 
-def recommend(ram_bytes: int, backend: str, build_tools: bool, limit: int = 6) -> list[Choice]:
+def recommend(ram_bytes: int, backend: str, build_tools: bool, limit: int = 6) -> list[ModelChoice]:
     """Up to `limit` choices for `backend` that fit in RAM_SHARE of `ram_bytes`, smallest first; sources that
     need converting only when the build tools are installed."""
     room = ram_bytes * RAM_SHARE / 1e9

@@ -13,7 +13,7 @@ import pytest
 
 from edgeprompt.catalog.cards import ModelCard
 from edgeprompt.catalog.pull import HUB_ID_RE
-from edgeprompt.catalog.recommend import Choice, choices, recommend
+from edgeprompt.catalog.recommend import ModelChoice, choices, recommend
 
 GIB = 1024**3
 
@@ -31,10 +31,10 @@ def test_the_shipped_list_is_complete_and_honest() -> None:
 
 
 def test_memory_at_4k_is_weights_plus_kv_cache_plus_overhead() -> None:
-    llama3b = Choice("l", "onnx", "a/b", "onnx", 3.2, 2.6, 2.6, 28, 8, 128, "x")
+    llama3b = ModelChoice("l", "onnx", "a/b", "onnx", 3.2, 2.6, 2.6, 28, 8, 128, "x")
     assert llama3b.memory_gb == 3.4  # 2.6 + 2*28*8*128*4096*2 bytes (0.47 GB) + 0.3
     assert llama3b.speed == "slow"
-    assert Choice("q", "mlx", "a/b", "mlx", 0.5, 0.3, 0.3, 24, 2, 64, "x").speed == "fast"
+    assert ModelChoice("q", "mlx", "a/b", "mlx", 0.5, 0.3, 0.3, 24, 2, 64, "x").speed == "fast"
 
 
 # 8 GiB without the build tools: the ready-made ORT folders that fit are 0.5B and 3B ones (Phi-3.5's 1.6 GB
