@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Markdown, Static
 
-WHO = {"user": "You", "assistant": "Assistant", "attachment": "Attached"}
+WHO = {"user": "You", "assistant": "Assistant", "attachment": "Attached", "notice": "Getting started"}
 
 
 class Sources(Static):
@@ -31,6 +31,7 @@ class Bubble(Vertical):
     Bubble.user { border-left: thick $primary; background: $boost; }
     Bubble.assistant { border-left: thick $success; }
     Bubble.attachment { border-left: thick $warning; color: $text-muted; }
+    Bubble.notice { border-left: thick $accent; }
     Bubble:focus { background: $primary 15%; }
     Bubble .who { color: $text-muted; text-style: bold; }
     Bubble Markdown { margin: 0; padding: 0; }
