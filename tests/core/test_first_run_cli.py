@@ -91,3 +91,42 @@ def test_config_set_refuses_bad_input(cli, key: str, value: str, words: str) -> 
     code, out, err = cli("config", "set", key, value)
     assert code != 0 and words in err and out == ""
     assert cli("config", "show", "--json")[1] == before
+
+
+PROMPT = """edgeprompt: 1
+name: haiku
+description: a haiku about a subject
+template: "Write a haiku about {{ subject }}."
+variables:
+  subject: {type: string}
+"""
+
+
+def test_render_a_just_pushed_prompt_falls_back_to_its_latest_version(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "haiku.yaml"
+    spec.write_text(PROMPT, encoding="utf-8")
+    assert cli("prompts", "push", str(spec))[0] == 0
+    code, out, err = cli("prompts", "render", "haiku", "--var", "subject=rain")
+    assert code == 0 and "Write a haiku about rain." in out
+    assert "no 'production' label yet" in err and "haiku@1" in err
+    obj = json.loads(cli("prompts", "render", "haiku", "--var", "subject=rain", "--json")[1])
+    assert obj["seq"] == 1 and obj["label"] is None and "latest version" in obj["note"]
+    code, _, err = cli("prompts", "render", "haiku:production", "--var", "subject=rain")
+    assert code != 0 and "production" in err  # a label named outright is not guessed
+
+
+def test_the_shipped_prompt_passes_its_own_tests_on_the_default_model(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("ask", "hello", "-m", "echo")  # the first use pushes the shipped prompt
+    code, out, _ = cli("prompts", "test", "assistant", "--json")
+    suite = json.loads(out)
+    assert code == 0 and suite["passed"] and suite["model"] == "extractive"
+
+
+def test_models_list_and_info_read_as_tables(cli) -> None:  # type: ignore[no-untyped-def]
+    lines = cli("models", "list")[1].splitlines()
+    assert lines[0].split() == ["ID", "BACKEND", "FOLDERS", "QUANT", "CONTEXT", "TAGS"]
+    code, out, _ = cli("models", "info", "extractive")
+    assert code == 0 and not out.lstrip().startswith("{")
+    rows = dict(line.split(None, 1) for line in out.splitlines())
+    assert rows["id"] == "extractive" and rows["backend"] == "extractive"
+    assert json.loads(cli("models", "info", "extractive", "--json")[1])["id"] == "extractive"
