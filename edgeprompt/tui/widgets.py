@@ -186,6 +186,10 @@ class PathScreen(Dialog[str]):
 class PickScreen(Dialog[str]):
     """One choice from a list of (value, label) pairs."""
 
+    DEFAULT_CSS = """
+    PickScreen .title { width: 100%; }
+    """
+
     def __init__(self, title: str, choices: list[tuple[str, str | Text]], current: str | None = None) -> None:
         super().__init__()
         self.title_text, self.choices, self.current = title, choices, current

@@ -38,6 +38,8 @@ async def test_model_picker_offers_no_test_fake_and_cuts_no_text(make_app) -> No
         described = app.runtime.catalog.get("extractive").description
         assert described in prompts["extractive"]  # the whole description, on its own line
         assert "edgeprompt setup" in app.screen.title_text
+        title = app.screen.query_one(".title")
+        assert title.region.height >= 3 and title.region.right <= 80  # wrapped, not cut at the dialog's edge
         assert not errors(app)
 
 
