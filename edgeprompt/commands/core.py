@@ -36,7 +36,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_command(g, "set", "change one setting in config.toml (e.g. `config set generation.max_tokens 512`)",
                     common, cmd_config_set)
     p.add_argument("key", metavar="SECTION.KEY", help="see `edgeprompt config show`")
-    p.add_argument("value")
+    p.add_argument("value", help="the new value: true/false, a number, text, or a list (a TOML array or "
+                                 "comma-separated words)")
 
     add_command(sub, "doctor", "check this machine: SQLite, sqlite-vec, FTS5, MLX, onnxruntime, models, disk",
                 common, cmd_doctor)
