@@ -68,13 +68,13 @@ def _span(seconds: int) -> str:
         f"{seconds // 86400} d"
 
 
-def _time_axis(plt: Any, buckets: list[dict[str, Any]]) -> list[int]:
-    """Buckets at x = 0, 1, …, with at most TICKS labels, so many narrow buckets never merge into a block."""
+def _time_axis(plt: Any, buckets: list[dict[str, Any]]) -> None:
+    """Label at most TICKS of the buckets (drawn at x = 0, 1, …) with their times; called after the bars,
+    which set numeric ticks of their own. A few buckets still draw as bars, not across the whole width."""
     xs = list(range(len(buckets)))
     step = max(1, -(-len(buckets) // TICKS))
     plt.xticks(xs[::step], [b["label"] for b in buckets][::step])
-    plt.xlim(-1, max(len(buckets), MIN_SLOTS))  # a few buckets still draw as bars, not the whole width
-    return xs
+    plt.xlim(-1, max(len(buckets), MIN_SLOTS))
 
 
 def plot_latency(plt: Any, rep: dict[str, Any]) -> None:
@@ -83,8 +83,8 @@ def plot_latency(plt: Any, rep: dict[str, Any]) -> None:
         plt.title("median latency over time (ms) — no data yet")
         return
     buckets = tl["buckets"]
-    xs = _time_axis(plt, buckets)
-    plt.bar(xs, [b["p50"] or 0 for b in buckets], width=0.6)
+    plt.bar(list(range(len(buckets))), [b["p50"] or 0 for b in buckets], width=0.6)
+    _time_axis(plt, buckets)
     plt.title(f"median latency per {_span(tl['bucket_s'])} (ms)")
 
 
@@ -108,10 +108,10 @@ def plot_feedback(plt: Any, rep: dict[str, Any]) -> None:
     if not any(b["up"] or b["down"] for b in buckets):
         plt.title(f"thumbs up / down · thumbs-up rate {rate} — no ratings yet")
         return
-    xs = _time_axis(plt, buckets)
     # the colours are named in the title: a plotext legend is drawn over the bars
-    plt.stacked_bar(xs, [[b["up"] for b in buckets], [b["down"] for b in buckets]], color=["green", "red"],
-                    width=0.6)
+    plt.stacked_bar(list(range(len(buckets))), [[b["up"] for b in buckets], [b["down"] for b in buckets]],
+                    color=["green", "red"], width=0.6)
+    _time_axis(plt, buckets)
     plt.title(f"thumbs up (green) / down (red) per {_span(tl['bucket_s'])} · thumbs-up rate {rate}")
 
 
