@@ -49,7 +49,7 @@ class Bubble(Vertical):
     ]
 
     def __init__(self, role: str, text: str = "", meta: str = "", *, trace_id: str | None = None,
-                 turn_id: int | None = None) -> None:
+                 turn_id: int | None = None, citations: list[dict[str, Any]] | None = None) -> None:
         super().__init__(classes=role)
         self.role = role
         self.text = text
@@ -57,7 +57,7 @@ class Bubble(Vertical):
         self.trace_id = trace_id
         self.turn_id = turn_id
         self.rating: int | None = None
-        self.citations: list[dict[str, Any]] = []
+        self.citations: list[dict[str, Any]] = list(citations or [])  # a reopened chat's saved sources
         self.can_focus = role == "assistant"
 
     def compose(self) -> ComposeResult:
@@ -67,7 +67,7 @@ class Bubble(Vertical):
         yield Sources("", classes="sources")
 
     def on_mount(self) -> None:
-        self.query_one(Sources).display = False
+        self.set_citations(self.citations)
 
     @property
     def markdown(self) -> Markdown:

@@ -192,7 +192,8 @@ class ChatScreen(AnswerActions, EdgeScreen):
             self.notify(error_text(e), title="Could not open the chat", severity="error", markup=False)
             return
         conv.mount_all([Bubble(t.role, t.content, t.meta.get("model", "") if t.role == "assistant" else "",
-                               trace_id=t.trace_id, turn_id=t.id) for t in turns])
+                               trace_id=t.trace_id, turn_id=t.id, citations=t.meta.get("sources"))
+                        for t in turns])
         if self.attached:
             conv.mount(Bubble("attachment", "answers from " + " · ".join(short_path(p) for p in self.attached)))
         conv.scroll_end(animate=False)

@@ -95,3 +95,19 @@ async def test_footer_shows_the_screen_keys_at_80x24(make_app) -> None:  # type:
             region = keys[key].region
             assert region.width > 0 and region.right <= 80, (key, region)
         assert str(keys["f2"].description) == "Docs"  # short names below 110 columns
+
+
+async def test_a_reopened_chat_shows_its_saved_sources(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    rt = app.runtime
+    sid = rt.sessions.create().id
+    rt.sessions.add_exchange(sid, "when is the rent due?", "On the first day [1].", None, meta={
+        "model": "echo", "sources": [{"n": 1, "path": "/home/me/lease.md", "location": "lines 3-5", "cited": True}]})
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.load_session(sid)
+        await settle(app, pilot)
+        answer = app.screen.answers()[-1]
+        sources = answer.query_one(".sources")
+        assert answer.citation(1)["path"] == "/home/me/lease.md"
+        assert sources.display and "lease.md" in str(sources.render())
+        assert not errors(app)
