@@ -63,8 +63,8 @@ def test_abstentions_count_as_failures_and_fixed_answers_have_no_first_token(obs
     assert rep["failures"]["abstention"]["count"] == 2
     assert rep["latency_ms"]["ttft"]["p50"] is None
     for text in (summary_text(rep), overview_text(rep, "7d")):
-        assert "first token median n/a" in text and "0 ms" not in text
-        assert "abstention 2" in text and "failures none" not in text.replace("failures: none", "failures none")
+        assert "first token median n/a" in text and "first token median 0 ms" not in text
+        assert "abstention 2" in text
 
 
 def test_steady_is_said_only_when_drift_was_tested(obs_rt: Any) -> None:
