@@ -80,12 +80,12 @@ class Context:
         """One JSON Lines record (for `-` batch modes)."""
         print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
 
-    def batch(self, key: str, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    def batch(self, key: str, handle: Callable[[dict[str, Any]], dict[str, Any]], lines: Any = None) -> int:
         """JSON Lines on stdin (objects with a string `key`) -> one JSON line out per record, one process for
         the whole batch. A malformed line or a domain error in one record becomes `{"error": …}` on its own
-        line and the rest go on; the exit code is 2 when any record failed."""
+        line and the rest go on; the exit code is 2 when any record failed. `lines`: stdin already read."""
         failed = 0
-        for _, rec in read_jsonl(sys.stdin, key):
+        for _, rec in read_jsonl(sys.stdin if lines is None else lines, key):
             if isinstance(rec, str):
                 out: dict[str, Any] = {"error": rec}
             else:

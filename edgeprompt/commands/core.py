@@ -18,20 +18,26 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "ask", "ask one question (or '-' for JSON Lines of {\"question\": …} on stdin)",
-                    common, cmd_ask)
-    p.add_argument("question", help="the question, or - to read JSON Lines from stdin")
+    p = add_command(sub, "ask", "ask one question; text piped in is what it is about (`cat notes.md | edgeprompt "
+                    "ask \"summarise\"`); '-' reads the question from stdin (JSON Lines of {\"question\": …} "
+                    "when it is that)", common, cmd_ask)
+    p.add_argument("question", help="the question, or - to read it from stdin")
     _model_args(p)
-    p.add_argument("--session", metavar="ID", help="continue this session (default: a new one)")
-    p.add_argument("--no-save", action="store_true", help="do not keep this exchange in a session")
+    _session_args(p)
+    p.add_argument("--no-save", action="store_true", help="do not keep this exchange, even with -c or --session")
 
     p = add_command(sub, "chat", "a line-mode chat in the terminal (streaming; /help for commands)", common, cmd_chat)
     _model_args(p)
-    p.add_argument("--session", metavar="ID", help="continue this session")
+    _session_args(p)
 
     g = add_group(sub, "config", "settings (config.toml in the data home)", common)
     add_command(g, "show", "print every setting with its current value", common, cmd_config_show)
     add_command(g, "path", "print where config.toml is", common, cmd_config_path)
+    p = add_command(g, "set", "change one setting in config.toml (e.g. `config set generation.max_tokens 512`)",
+                    common, cmd_config_set)
+    p.add_argument("key", metavar="SECTION.KEY", help="see `edgeprompt config show`")
+    p.add_argument("value", help="the new value: true/false, a number, text, or a list (a TOML array or "
+                                 "comma-separated words)")
 
     add_command(sub, "doctor", "check this machine: SQLite, sqlite-vec, FTS5, MLX, onnxruntime, models, disk",
                 common, cmd_doctor)
@@ -41,6 +47,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-demo", action="store_true", help="do not build the demo model")
     p.add_argument("--offline", action="store_true", help="do not offer to download a language model")
     p.add_argument("--model", metavar="REPO_ID", help="download this language model now (see `models recommend`)")
+
+
+def _session_args(p: argparse.ArgumentParser) -> None:
+    # like `llm`: a one-off question is not a chat; -c or --session keeps it in one
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument("-c", "--continue", dest="continue_", action="store_true",
+                      help="continue the most recent chat (starts one when there is none)")
+    keep.add_argument("--session", metavar="ID", help="continue this chat (id or a unique prefix)")
+    p.add_argument("-s", "--system", default="", metavar="TEXT", help="system text added to the prompt's own")
+
+
+def _session_for(rt: Runtime, args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(session to continue, whether to keep the exchange): a plain `ask` keeps nothing."""
+    if args.session:
+        return rt.sessions.resolve(args.session), True
+    if args.continue_:
+        latest = rt.sessions.list(limit=1)
+        return (latest[0].id if latest else None), True
+    return None, False
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -97,26 +122,38 @@ def _footer(result: AskResult) -> str:
         where = c.get("location") or ""
         parts.append(f"[{c.get('n', i)}] {c.get('path', '')}{' ' + where if where else ''}")
     meta = (f"{result.model} · {result.usage['completion_tokens']} tokens · "
-            f"{result.timings['tokens_per_s']:.1f} tok/s · session {result.session_id}"
+            f"{result.timings['tokens_per_s']:.1f} tok/s · "
+            + (f"session {result.session_id}" if result.session_id else "not saved (-c keeps a chat)")
             + (" · cached" if result.cached else ""))
     return "\n".join([*parts, meta])
 
 
 def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.commands.piped import classify, read_stdin, with_context
     from edgeprompt.pipeline import AskRequest
 
     rt = ctx.runtime()
     overrides = _overrides(rt, args)
-    if args.question == "-":
+    session_id, keep = _session_for(rt, args)
+    keep = keep and not args.no_save
+    piped = classify(read_stdin(sys.stdin), "question")
+    if args.question == "-" and piped.batch:
         return ctx.batch("question", lambda rec: _run(rt, AskRequest(
             rec["question"], model=rec.get("model", args.model), backend=args.backend,
-            session_id=rec.get("session_id", args.session), overrides=overrides, save=not args.no_save,
-            prompt=rec.get("prompt", args.prompt), use_documents=rec.get("use_documents", args.use_documents),
-        )).as_dict())
-
-    req = AskRequest(args.question, model=args.model, backend=args.backend, session_id=args.session,
-                     overrides=overrides, save=not args.no_save, prompt=args.prompt,
-                     use_documents=args.use_documents)
+            session_id=rec.get("session_id", session_id), overrides=overrides,
+            save=keep or "session_id" in rec, prompt=rec.get("prompt", args.prompt), system=args.system,
+            use_documents=rec.get("use_documents", args.use_documents),
+        )).as_dict(), piped.text.splitlines())
+    if args.question == "-":
+        question, use_documents = piped.text, args.use_documents
+    else:  # piped text is what the question is about, not a search of the documents (unless --docs)
+        question = with_context(args.question, piped.text)
+        use_documents = False if piped.text.strip() and args.use_documents is None else args.use_documents
+    if not question.strip():
+        raise UsageError("the question is empty" + (" (nothing was piped in)" if args.question == "-" else ""))
+    req = AskRequest(question, model=args.model, backend=args.backend, session_id=session_id,
+                     overrides=overrides, save=keep, prompt=args.prompt, use_documents=use_documents,
+                     system=args.system)
     if ctx.json:
         ctx.emit(_run(rt, req).as_dict())
         return 0
@@ -135,7 +172,7 @@ def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
 
     rt = ctx.runtime()
     overrides = _overrides(rt, args)
-    session_id = rt.sessions.resolve(args.session) if args.session else None
+    session_id, _ = _session_for(rt, args)
     card = rt.card(args.model)
     ctx.info(f"edgeprompt chat · model {card.id} · {CHAT_HELP}")
     while True:
@@ -164,7 +201,7 @@ def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
             continue
         cancel = threading.Event()
         req = AskRequest(text, model=args.model, backend=args.backend, session_id=session_id, overrides=overrides,
-                         cancel=cancel, prompt=args.prompt, use_documents=args.use_documents)
+                         cancel=cancel, prompt=args.prompt, use_documents=args.use_documents, system=args.system)
         sys.stdout.write("assistant> ")
         sys.stdout.flush()
         try:
@@ -205,6 +242,17 @@ def cmd_config_show(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_config_path(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     ctx.emit({"path": str(rt.paths.config)}, str(rt.paths.config))
+    return 0
+
+
+def cmd_config_set(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.config_edit import set_value
+
+    rt = ctx.runtime()
+    change = set_value(rt.paths.config, args.key, args.value)
+    ctx.emit({"path": str(rt.paths.config), "section": change.section, "key": change.key, "old": change.old,
+              "value": change.value},
+             f"[{change.section}] {change.key} = {change.value!r} (was {change.old!r}) in {rt.paths.config}")
     return 0
 
 

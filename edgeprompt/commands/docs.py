@@ -48,13 +48,16 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[Progress], None] | None]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   TextColumn("{task.fields[name]}"), console=Console(stderr=True), transient=True)
-    task = bar.add_task("index", total=None, name="")
+    # bytes, not files: one large file among small ones is most of the work
+    bar = Progress(TextColumn("indexing"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[files]}"),
+                   TimeRemainingColumn(), TextColumn("{task.fields[name]}"), console=Console(stderr=True),
+                   transient=True)
+    task = bar.add_task("index", total=None, name="", files="")
     with bar:
-        yield lambda p: bar.update(task, completed=p.done, total=p.total, name=Path(p.path).name[:40])
+        yield lambda p: bar.update(task, completed=p.bytes_done, total=p.bytes_total or None,
+                                   files=f"file {min(p.done + 1, p.total)}/{p.total}", name=Path(p.path).name[:40])
 
 
 def summary_text(s: IndexSummary) -> str:
@@ -104,8 +107,9 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     def text() -> str:
         if not docs:
             return "no documents yet; add some with `edgeprompt docs add PATH`"
-        rows = [f"{'!' if d['flagged'] else ' '} {d['chunks']:>5}  {d['type']:<8} {d['path']}" for d in docs]
-        return "\n".join([*rows, f"{len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks"
+        rows = [f"{'!' if d['flagged'] else ' '} {d['chunks']:>6}  {d['type']:<8} {d['path']}" for d in docs]
+        header = f"  {'CHUNKS':>6}  {'TYPE':<8} PATH"
+        return "\n".join([header, *rows, f"{len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks"
                           + (" (! = flagged by the firewall)" if any(d["flagged"] for d in docs) else "")])
 
     ctx.emit({"documents": docs, "sources": sources}, text)
@@ -133,8 +137,9 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     doc = lib.store.document(str(Path(args.path).expanduser().resolve()))
     if doc is None:
         raise NotFoundError(f"not in your documents: {args.path}")
-    chunks = [{"id": r[0], "seq": r[1], "context": r[2], "text": r[3], "location": r[4], "flagged": bool(r[5])}
-              for r in lib.store.chunks_of(doc.id)]
+    shown = _shown(ctx)
+    chunks = [{"id": r[0], "seq": r[1], "context": r[2], "text": shown(r[3])[0], "location": r[4],
+               "flagged": bool(r[5])} for r in lib.store.chunks_of(doc.id)]
 
     def text() -> str:
         head = [f"{doc.path}", f"  title {doc.title} · {doc.kind} · {doc.chunks} chunks · sha256 {doc.sha256[:12]}"]
@@ -147,10 +152,20 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _hit_dict(h: Hit) -> dict[str, Any]:
-    return {"path": h.path, "score": h.score, "text": h.text, "location": h.location,
+def _shown(ctx: Context) -> Callable[[str], tuple[str, list[str]]]:
+    """The chat's output redaction for document text printed here: a Wi-Fi password the chat hides is not
+    printed by `docs search` either (nothing changes with `[firewall] enabled = false`)."""
+    rt = ctx.runtime()
+    if not rt.settings.get("firewall.enabled"):
+        return lambda text: (text, [])
+    return rt.firewall().validator().shown
+
+
+def _hit_dict(h: Hit, shown: Callable[[str], tuple[str, list[str]]]) -> dict[str, Any]:
+    text, redacted = shown(h.text)
+    return {"path": h.path, "score": h.score, "text": text, "location": h.location,
             "relevance": h.relevance, "title": h.title, "context": h.context, "type": h.kind,
-            "chunk_id": h.chunk_id, "doc_sha256": h.doc_sha256, "flagged": h.flagged}
+            "chunk_id": h.chunk_id, "doc_sha256": h.doc_sha256, "flagged": h.flagged, "redacted": redacted}
 
 
 def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
@@ -163,16 +178,18 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("-k must be between 1 and 100")
     filters = replace(Filters.parse(args.filter), include_flagged=args.include_flagged)
     retriever = ctx.runtime().documents().retriever
+    shown = _shown(ctx)
     if args.query == "-":
         return ctx.batch("query", lambda rec: {"query": rec["query"], "hits": [
-            _hit_dict(h) for h in retriever.search(rec["query"], int(rec.get("k", args.k)), filters)]})
-    hits = retriever.search(args.query, args.k, filters)
+            _hit_dict(h, shown) for h in retriever.search(rec["query"], int(rec.get("k", args.k)), filters)]})
+    hits = [_hit_dict(h, shown) for h in retriever.search(args.query, args.k, filters)]
 
     def text() -> str:
         if not hits:
             return "no matches"
-        return "\n".join(f"{i}. {h.path} {h.location} (relevance {h.relevance:.2f}){' [flagged]' if h.flagged else ''}"
-                         f"\n   {' '.join(h.text.split())[:200]}" for i, h in enumerate(hits, 1))
+        return "\n".join(f"{i}. {h['path']} {h['location']} (relevance {h['relevance']:.2f})"
+                         f"{' [flagged]' if h['flagged'] else ''}\n   {' '.join(h['text'].split())[:200]}"
+                         for i, h in enumerate(hits, 1))
 
-    ctx.emit({"query": args.query, "hits": [_hit_dict(h) for h in hits]}, text)
+    ctx.emit({"query": args.query, "hits": hits}, text)
     return 0

@@ -48,15 +48,16 @@ def _row(card: Any, default: str) -> str:
     folders = ",".join(f for f in ("hf", "mlx", "onnx") if card.path_for(f) is not None) or "-"
     mark = "*" if card.id == default else " "
     return f"{mark} {card.id:<20} {card.backend:<10} {folders:<12} {card.quantization or '-':<8} " \
-           f"ctx {card.context_length:<6} {','.join(card.tags)}"
+           f"{card.context_length:<10} {','.join(card.tags)}"
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     cards = rt.catalog.cards()
     default = rt.default_model_id()
+    header = f"  {'ID':<20} {'BACKEND':<10} {'FOLDERS':<12} {'QUANT':<8} {'CONTEXT':<10} TAGS"
     ctx.emit({"default": default, "models": [c.as_dict() for c in cards]},
-             lambda: "\n".join(_row(c, default) for c in cards))
+             lambda: "\n".join([header, *(_row(c, default) for c in cards), "* = the default model"]))
     return 0
 
 
@@ -103,8 +104,25 @@ def cmd_info(args: argparse.Namespace, ctx: Context) -> int:
     card = rt.catalog.get(args.id)
     info = card.as_dict()
     info["exists"] = {f: p.exists() for f in ("hf", "mlx", "onnx") if (p := card.path_for(f)) is not None}
-    ctx.emit(info)
+    ctx.emit(info, lambda: info_text(info))
     return 0
+
+
+def info_text(info: dict[str, Any]) -> str:
+    """A model card as `key  value` lines; folders say whether they are on disk (JSON only with --json)."""
+    lines = []
+    for key, value in info.items():
+        if key in ("paths", "exists"):
+            continue
+        if isinstance(value, list | tuple):
+            value = ", ".join(map(str, value)) or "-"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        lines.append(f"{key:<16} {'-' if value in (None, '') else value}")
+    for fmt, path in (info.get("paths") or {}).items():
+        there = info.get("exists", {}).get(fmt)
+        lines.append(f"{fmt + ' folder':<16} {path}" + ("" if there is None else "" if there else "  (missing)"))
+    return "\n".join(lines)
 
 
 def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:

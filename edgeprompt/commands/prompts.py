@@ -186,11 +186,23 @@ def _parse_var(text: str) -> tuple[str, Any]:
 
 
 def cmd_render(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.prompts.store import parse_ref
+
     reg = _registry(ctx)
-    version, label = reg.lookup(args.ref)
+    ref = parse_ref(args.ref)
+    reg.require(ref.name)
+    fallback = None
+    if ref.version is None and ref.label is None and reg.default_label not in reg.labels.of(ref.name):
+        # a just-pushed prompt has no label yet: render its newest version and say so
+        version, label = reg.latest(ref.name), None
+        fallback = (f"'{ref.name}' has no '{reg.default_label}' label yet: rendering its latest version "
+                    f"{ref.name}@{version.seq}")
+        ctx.info(fallback)
+    else:
+        version, label = reg.lookup(ref)
     r = reg.render_version(version, dict(_parse_var(v) for v in args.var), label)
     ctx.emit({"name": r.name, "version": r.version, "seq": r.seq, "label": r.label, "system": r.system,
-              "user": r.user, "params": r.params, "output_schema": r.output_schema},
+              "user": r.user, "params": r.params, "output_schema": r.output_schema, "note": fallback},
              (f"[system]\n{r.system}\n" if r.system else "") + f"[user]\n{r.user}")
     return 0
 

@@ -57,9 +57,10 @@ def _when(ts: float) -> str:
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     sessions = ctx.runtime().sessions.list(limit=args.limit, search=args.search)
+    header = f"{'ID':<12}  {'UPDATED':<16}  {'TURNS':>5}  TITLE"
     ctx.emit([_session_dict(s) for s in sessions],
-             lambda: "\n".join(f"{s.id}  {_when(s.updated_at)}  {s.turns:>3} turns  {s.title}" for s in sessions)
-             or "no sessions yet")
+             lambda: "\n".join([header, *(f"{s.id}  {_when(s.updated_at)}  {s.turns:>5}  {s.title}" for s in sessions)])
+             if sessions else "no chats yet (a plain `ask` keeps none: -c or --session keeps one)")
     return 0
 
 

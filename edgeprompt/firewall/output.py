@@ -184,6 +184,12 @@ class OutputValidator:
     def action(self, f: Finding) -> str:
         return self.policy.get(f.type, "redact")
 
+    def shown(self, text: str) -> tuple[str, list[str]]:
+        """Text shown outside an answer (a search hit, a document's chunk) with what an answer would have
+        redacted or withheld replaced by placeholders, and the types found: one redaction path for both."""
+        acted = [f for f in self.findings(text) if self.action(f) != "allow" and f.type != "SCHEMA_INVALID"]
+        return redact(text, acted), sorted({f.type for f in acted})
+
     def check(self, text: str) -> OutputResult:
         t0 = time.perf_counter()
         findings = self.findings(text)

@@ -165,3 +165,11 @@ def drift(ts: TraceSet, th: DriftThresholds) -> dict[str, Any]:
             "thresholds": {"alpha": th.alpha, "min_auc": th.min_auc, "min_samples": th.min_samples},
             "questions": series(ts, ts.question_vecs, ts.question_rows, th),
             "answers": series(ts, ts.answer_vecs, ts.answer_rows, th)}
+
+
+def verdict(block: Mapping[str, Any]) -> str:
+    """changed | steady | not enough data: one rule for every place that sums drift up (the report's card,
+    its drift section, the terminal summary and the app), so "steady" is said only where windows were compared."""
+    if block["questions"]["alarms"] or block["answers"]["alarms"]:
+        return "changed"
+    return "steady" if any(w.get("tested") for w in block["questions"]["windows"]) else "not enough data"

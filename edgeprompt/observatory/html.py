@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from edgeprompt.observatory import svg
+from edgeprompt.observatory import drift, svg
 from edgeprompt.observatory.failures import CATEGORIES
 
 CSS = """
@@ -79,6 +79,15 @@ def _drift_alarms(rep: Mapping[str, Any]) -> list[str]:
     return sorted(set(d["questions"]["alarms"]) | set(d["answers"]["alarms"]))
 
 
+def _drift_card(block: Mapping[str, Any], alarms: list[str]) -> tuple[str, str, str]:
+    state = drift.verdict(block)  # the drift section below follows the same rule
+    if state == "changed":
+        return "bad", "changed", "questions changed on " + ", ".join(alarms)
+    if state == "steady":
+        return "good", "steady", "what people ask looks like before"
+    return "", "–", "not enough data yet to tell whether questions changed"
+
+
 def _cards(rep: Mapping[str, Any]) -> str:
     fb, lat = rep["feedback"], rep["latency_ms"]["total"]
     problems = rep["answers_with_problems"]
@@ -90,8 +99,7 @@ def _cards(rep: Mapping[str, Any]) -> str:
         ("", _ms(lat["p50"]), f"typical answer time (slowest 5%: {_ms(lat['p95'])})"),
         ("bad" if (problems["rate"] or 0) > 0.1 else "good", _pct(problems["rate"]),
          f"of answers had a problem ({problems['count']:,}; see below)"),
-        ("bad" if alarms else "good", "changed" if alarms else "steady",
-         ("questions changed on " + ", ".join(alarms)) if alarms else "what people ask looks like before"),
+        _drift_card(rep["drift"], alarms),
     ]
     return "<div class=cards>" + "".join(
         f"<div class='card {cls}'><div class=big>{escape(big)}</div><div class=what>{escape(what)}</div></div>"
@@ -164,7 +172,7 @@ def _drift(rep: Mapping[str, Any]) -> str:
     d = rep["drift"]
     q = d["questions"]
     tested = [w for w in q["windows"] if w.get("tested")]
-    if not tested:
+    if drift.verdict(d) == "not enough data":
         return f"<p class=muted>Not enough data to compare periods yet ({escape(q['status'])}).</p>"
     a_by = {w["window"]: w for w in d["answers"]["windows"] if w.get("tested")}
     labels = [w["window"] for w in tested]

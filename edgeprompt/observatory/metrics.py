@@ -234,3 +234,31 @@ def daily(ts: TraceSet) -> list[dict[str, Any]]:
              "down": sum(1 for r in rs if r.thumbs == -1),
              "latency_ms_p50": rnd(percentile([r.duration_ms for r in rs], 50))}
             for d, rs in sorted(days.items())]
+
+
+# bucket widths for `timeline`, the first whose count of buckets over the data's span stays <= TIMELINE_MAX
+BUCKETS_S = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+TIMELINE_MAX = 48
+
+
+def timeline(ts: TraceSet) -> dict[str, Any]:
+    """Requests, median latency and ratings per time bucket, sized by the span of the data itself: an hour
+    of use gets minutes, not one bar for "today" or one for its hour of the day. Empty buckets are kept so
+    gaps show as gaps."""
+    starts = [r.started_at for r in ts.records]
+    if not starts:
+        return {"bucket_s": None, "buckets": []}
+    first, last = min(starts), max(starts)
+    width = next((w for w in BUCKETS_S if (last - first) / w < TIMELINE_MAX), BUCKETS_S[-1])
+    origin = first - first % width
+    groups: dict[int, list[TraceRecord]] = defaultdict(list)
+    for r in ts.records:
+        groups[int((r.started_at - origin) // width)].append(r)
+    fmt = "%H:%M" if width < 86400 else "%m-%d"
+    out = []
+    for i in range(int((last - origin) // width) + 1):
+        rs, at = groups.get(i, []), origin + i * width
+        out.append({"start": round(at, 3), "label": time.strftime(fmt, time.localtime(at)),
+                    "requests": len(rs), "p50": summary([r.duration_ms for r in rs])["p50"],
+                    "up": sum(1 for r in rs if r.thumbs == 1), "down": sum(1 for r in rs if r.thumbs == -1)})
+    return {"bucket_s": width, "buckets": out}

@@ -100,6 +100,7 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
         "requests": len(ts),
         "status": metrics.status_counts(ts),
         "daily": metrics.daily(ts),
+        "timeline": metrics.timeline(ts),
         "feedback": feedback,
         "latency_ms": metrics.latency(ts),
         "tokens": metrics.tokens(ts),
@@ -124,6 +125,11 @@ def _ms(v: float | None) -> str:
     return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
 
 
+def first_token(ttft: Mapping[str, Any]) -> str:
+    """The first-token median, or n/a when no answer was written by a model (fixed texts have no first token)."""
+    return "n/a (no model-written answers)" if ttft["p50"] is None else _ms(ttft["p50"])
+
+
 def summary_text(rep: Mapping[str, Any]) -> str:
     """A few plain lines for the terminal."""
     fb, lat = rep["feedback"], rep["latency_ms"]
@@ -131,14 +137,15 @@ def summary_text(rep: Mapping[str, Any]) -> str:
              f"feedback: {fb['up']} up, {fb['down']} down"
              + (f" ({fb['up_rate']:.0%} helpful)" if fb["up_rate"] is not None else ""),
              f"latency: median {_ms(lat['total']['p50'])}, p95 {_ms(lat['total']['p95'])}; "
-             f"first token median {_ms(lat['ttft']['p50'])}"]
+             f"first token median {first_token(lat['ttft'])}"]
     fails = [f"{k.replace('_', ' ')} {v['count']}" for k, v in rep["failures"].items() if v["count"]]
     lines.append("failures: " + (", ".join(fails) if fails else "none"))
     if rep["topics"]:
         lines.append("topics: " + "; ".join(f"{t['label']} ({t['requests']})" for t in rep["topics"][:5]))
     alarms = rep["drift"]["questions"]["alarms"] + rep["drift"]["answers"]["alarms"]
-    status = rep["drift"]["questions"]["status"]
-    lines.append("drift: " + (f"ALARM in {', '.join(sorted(set(alarms)))}" if alarms
-                              else "no change against the reference window" if status == "ok" else status))
+    state = drift.verdict(rep["drift"])
+    lines.append("drift: " + (f"ALARM in {', '.join(sorted(set(alarms)))}" if state == "changed"
+                              else "no change against the reference window" if state == "steady"
+                              else f"not enough data ({rep['drift']['questions']['status']})"))
     lines.extend(f"note: {n}" for n in rep["notes"])
     return "\n".join(lines)

@@ -130,12 +130,14 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 1. session: load or create, and read the history
         with trace.span("session.load") as s:
             sessions = rt.sessions
+            # an exchange that is not kept makes no session (no empty rows in the chat list)
             session_id = (sessions.resolve(request.session_id) if request.session_id
-                          else sessions.create(model=request.model).id)
+                          else sessions.create(model=request.model).id if request.save else "")
             history = list(request.history) if request.history is not None else [
-                Message(t.role, t.content) for t in sessions.turns(session_id) if not t.meta.get("interrupted")]
+                Message(t.role, t.content) for t in (sessions.turns(session_id) if session_id else [])
+                if not t.meta.get("interrupted")]
             attached = sessions.attachments(session_id) if request.session_id else []
-            trace.session_id = session_id
+            trace.session_id = session_id or None
             s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history),
                                  "edgeprompt.session.attachments": len(attached)})
 
@@ -274,7 +276,10 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 "gen_ai.usage.input_tokens": stats.prompt_tokens,
                 "gen_ai.usage.output_tokens": stats.completion_tokens,
                 "gen_ai.response.finish_reasons": [finish],
-                "edgeprompt.ttft_ms": stats.ttft_ms, "edgeprompt.tokens_per_s": stats.tokens_per_s,
+                # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real
+                # first token: its ~0 ms would pull the observatory's first-token median to 0
+                "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
+                "edgeprompt.tokens_per_s": stats.tokens_per_s,
                 "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
                 **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
             })
@@ -322,11 +327,14 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
 
         # 6. save: the exchange goes into the session as one unit
         with trace.span("session.save"):
-            if request.save:
+            if request.save and session_id:
                 rt.sessions.add_exchange(session_id, question, answer, trace.id,
                                          (stats.prompt_tokens, stats.completion_tokens),
                                          {"model": card.id, "finish_reason": finish,
-                                          "interrupted": finish == "cancelled"})
+                                          "interrupted": finish == "cancelled",
+                                          # the sources stay with the answer (export, reopening the chat)
+                                          "sources": [{k: c[k] for k in ("n", "path", "location", "cited")}
+                                                      for c in grounding.citations(answer)]})
 
         # 7. observe: what the observatory needs, without text: MiniLM embeddings of question and answer and a
         #    few question keywords (table obs_signals), refusal/abstention flags and energy on the span
@@ -341,6 +349,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             "gen_ai.usage.input_tokens": stats.prompt_tokens, "gen_ai.usage.output_tokens": stats.completion_tokens,
             "edgeprompt.backend": backend.name, "edgeprompt.finish_reason": finish,
         })
+        if grounding.abstains(answer):  # the fixed "not in your documents" / "no model" answers abstain too
+            trace.attributes["edgeprompt.answer.abstention"] = True
         if rt.settings.get("trace.capture_content"):
             trace.attributes.update({"gen_ai.input.messages": question, "gen_ai.output.messages": answer})
         # the sources' share of the prompt (inside system_tokens), for the app's context-budget line
@@ -390,14 +400,14 @@ def _offline(rt: Runtime, request: AskRequest, question: str, trace: Trace, erro
         served = offline.cached_answer(rt.cache(), model_id, question, error)
     except EdgepromptError:
         return None
-    if served is None or trace.session_id is None:
+    if served is None:
         return None
     trace.attributes.update(served.attributes)
     trace.status = "ok"
-    if request.save:
+    if request.save and trace.session_id:  # a one-off `ask` keeps no session
         rt.sessions.add_exchange(trace.session_id, question, served.answer, trace.id, (0, 0),
                                  {"model": model_id, "finish_reason": "stop", "cached": "fallback"})
-    return AskResult(answer=served.answer, model=model_id, session_id=trace.session_id, trace_id=trace.id,
+    return AskResult(answer=served.answer, model=model_id, session_id=trace.session_id or "", trace_id=trace.id,
                      usage={"prompt_tokens": 0, "completion_tokens": 0},
                      timings={"total_ms": round(trace.now_ms(), 2)}, cached=True, cache="fallback",
                      notices=[served.notice])

@@ -40,7 +40,10 @@ class Progress:
     done: int
     total: int
     path: str
-    action: str  # indexed | unchanged | skipped | removed
+    action: str  # reading (about to start this file) | indexed | unchanged | skipped | removed
+    # bytes of the files done so far and in all: one large file among small ones is most of the work
+    bytes_done: int = 0
+    bytes_total: int = 0
 
 
 @dataclass
@@ -186,8 +189,12 @@ class Indexer:
                       progress: Callable[[Progress], None] | None, force: bool) -> None:
         model_changed = self._model_changed()
         pending: list[NewDocument] = []
+        sizes = [_size(f) for f in files]
+        total, done = sum(sizes), 0
         for i, f in enumerate(files, 1):
             action = "indexed"
+            if progress:
+                progress(Progress(i - 1, len(files), str(f), "reading", done, total))
             try:
                 prepared = self._prepare(worker, f, force or model_changed)
             except Skip as e:
@@ -204,8 +211,9 @@ class Indexer:
                 if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
                     self._commit(pending, summary, reuse=not model_changed)
                     pending = []
+            done += sizes[i - 1]
             if progress:
-                progress(Progress(i, len(files), str(f), action))
+                progress(Progress(i, len(files), str(f), action, done, total))
         self._commit(pending, summary, reuse=not model_changed)
         embedder_hash = self.embedder().model_hash if summary.indexed or model_changed else None
         if embedder_hash and self.store.meta("embed_model") != embedder_hash:
@@ -285,3 +293,10 @@ class Indexer:
             summary.reused += sum(1 for c in p.chunks if c.sha256 in stored)
             summary.flagged += int(bool(p.findings))
             summary.text_bytes += sum(len(c.text.encode()) for c in p.chunks)
+
+
+def _size(f: Path) -> int:
+    try:
+        return f.stat().st_size
+    except OSError:  # gone or unreadable: the file's own step says so
+        return 0

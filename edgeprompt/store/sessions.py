@@ -162,4 +162,9 @@ def export_markdown(session: Session, turns: list[Turn]) -> str:
     for t in turns:
         who = {"user": "You", "assistant": "Assistant", "system": "System"}[t.role]
         lines += [f"**{who}:**", "", t.content, ""]
+        sources = t.meta.get("sources") or []
+        if sources:  # the cited ones are the answer's evidence; the rest were given to the model
+            lines += ["Sources:", ""] + [
+                f"- [{s.get('n', i)}] {s.get('path', '')}{' ' + s['location'] if s.get('location') else ''}"
+                + ("" if s.get("cited", True) else " (not cited)") for i, s in enumerate(sources, 1)] + [""]
     return "\n".join(lines)

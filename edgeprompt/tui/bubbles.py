@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Markdown, Static
 
-WHO = {"user": "You", "assistant": "Assistant", "attachment": "Attached"}
+WHO = {"user": "You", "assistant": "Assistant", "attachment": "Attached", "notice": "Getting started"}
 
 
 class Sources(Static):
@@ -31,6 +31,7 @@ class Bubble(Vertical):
     Bubble.user { border-left: thick $primary; background: $boost; }
     Bubble.assistant { border-left: thick $success; }
     Bubble.attachment { border-left: thick $warning; color: $text-muted; }
+    Bubble.notice { border-left: thick $accent; }
     Bubble:focus { background: $primary 15%; }
     Bubble .who { color: $text-muted; text-style: bold; }
     Bubble Markdown { margin: 0; padding: 0; }
@@ -48,7 +49,7 @@ class Bubble(Vertical):
     ]
 
     def __init__(self, role: str, text: str = "", meta: str = "", *, trace_id: str | None = None,
-                 turn_id: int | None = None) -> None:
+                 turn_id: int | None = None, citations: list[dict[str, Any]] | None = None) -> None:
         super().__init__(classes=role)
         self.role = role
         self.text = text
@@ -56,7 +57,7 @@ class Bubble(Vertical):
         self.trace_id = trace_id
         self.turn_id = turn_id
         self.rating: int | None = None
-        self.citations: list[dict[str, Any]] = []
+        self.citations: list[dict[str, Any]] = list(citations or [])  # a reopened chat's saved sources
         self.can_focus = role == "assistant"
 
     def compose(self) -> ComposeResult:
@@ -66,7 +67,7 @@ class Bubble(Vertical):
         yield Sources("", classes="sources")
 
     def on_mount(self) -> None:
-        self.query_one(Sources).display = False
+        self.set_citations(self.citations)
 
     @property
     def markdown(self) -> Markdown:

@@ -21,6 +21,7 @@ from textual.widgets import Input, Markdown, Static
 
 from edgeprompt.tui.answers import AnswerActions
 from edgeprompt.tui.bubbles import Bubble
+from edgeprompt.tui.modelpick import AUTO, GET_A_MODEL, is_generative, model_choices, picker_title
 from edgeprompt.tui.sessions import SessionPanel
 from edgeprompt.tui.widgets import (
     EdgeScreen,
@@ -30,7 +31,6 @@ from edgeprompt.tui.widgets import (
     short_path,
 )
 
-AUTO = "auto"
 NARROW = 90  # columns below which the session list starts hidden
 
 
@@ -131,7 +131,17 @@ class ChatScreen(AnswerActions, EdgeScreen):
 
     def on_mount(self) -> None:
         self.update_status()
+        self.welcome()
         self.question.focus()
+
+    def welcome(self) -> None:
+        """A new chat where no installed model writes answers says so at once, and how to get one."""
+        try:
+            cards = self.rt.catalog.cards()
+        except Exception:  # the status line already reports a broken catalog
+            return
+        if getattr(self.app, "model", None) is None and not any(is_generative(c) for c in cards):
+            self.conversation.mount(Bubble("notice", GET_A_MODEL))
 
     def on_screen_resume(self) -> None:
         """Back on the chat (F1, a closed dialog): type at once, not into a selected answer's single-key bindings."""
@@ -173,6 +183,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
         self.attached = []
         if session_id is None:
             self.update_status()
+            self.welcome()
             return
         try:
             turns = self.rt.sessions.turns(session_id)
@@ -181,7 +192,8 @@ class ChatScreen(AnswerActions, EdgeScreen):
             self.notify(error_text(e), title="Could not open the chat", severity="error", markup=False)
             return
         conv.mount_all([Bubble(t.role, t.content, t.meta.get("model", "") if t.role == "assistant" else "",
-                               trace_id=t.trace_id, turn_id=t.id) for t in turns])
+                               trace_id=t.trace_id, turn_id=t.id, citations=t.meta.get("sources"))
+                        for t in turns])
         if self.attached:
             conv.mount(Bubble("attachment", "answers from " + " · ".join(short_path(p) for p in self.attached)))
         conv.scroll_end(animate=False)
@@ -219,7 +231,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
         await conv.mount(Bubble("user", text))
         self.current = Bubble("assistant", "", "thinking…  (Esc stops)")
         await conv.mount(self.current)
-        conv.scroll_end(animate=False)
+        self.follow()
         self._stream = Markdown.get_stream(self.current.markdown)
         self.cancel_event = threading.Event()
         self.update_status("thinking…  (Esc stops)")
@@ -249,7 +261,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
             if self.current is not None and self.current.meta.startswith("thinking"):
                 self.current.set_meta("writing…")
             await self._stream.write(message.text)
-            self.conversation.scroll_end(animate=False)
+            self.follow()
 
     async def on_finished(self, message: Finished) -> None:
         if self._stream is not None:
@@ -279,6 +291,11 @@ class ChatScreen(AnswerActions, EdgeScreen):
         if first_answer:
             self.query_one(SessionPanel).refresh_list(select=self.session_id)
         self.update_status(status_line(result))
+        self.follow()  # the meta line and the sources made the answer taller: keep its end in view
+
+    def follow(self) -> None:
+        """Scroll to the end once the new text is laid out (scrolling before that stops short of it)."""
+        self.call_after_refresh(self.conversation.scroll_end, animate=False)
 
     def action_cancel(self) -> None:
         if self.cancel_event is not None:
@@ -302,8 +319,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
 
     def action_pick_model(self) -> None:
         cards = self.rt.catalog.cards()
-        choices = [(AUTO, "auto — route each question to a model")]
-        choices += [(c.id, f"{c.id}  ({c.backend}, {c.context_length} ctx) {c.description}"[:90]) for c in cards]
+        choices = model_choices(cards)
 
         def done(choice: str | None) -> None:
             if choice is not None:
@@ -312,7 +328,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
                 self.update_status()
 
         current = getattr(self.app, "model", None) or AUTO
-        self.app.push_screen(PickScreen("Model for the next answers", choices, current), done)
+        self.app.push_screen(PickScreen(picker_title(cards), choices, current), done)
 
     # -- attachments --------------------------------------------------------------------------------
     def action_attach(self) -> None:

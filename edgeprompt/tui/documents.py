@@ -22,6 +22,8 @@ class IndexProgress(Message):
     done: int
     total: int
     path: str
+    bytes_done: int = 0
+    bytes_total: int = 0
 
 
 @dataclass
@@ -131,7 +133,7 @@ class DocumentsScreen(EdgeScreen):
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
 
         def progress(p: Any) -> None:
-            self.post_message(IndexProgress(p.done, p.total, p.path))
+            self.post_message(IndexProgress(p.done, p.total, p.path, p.bytes_done, p.bytes_total))
 
         def run() -> Any:
             try:
@@ -142,8 +144,11 @@ class DocumentsScreen(EdgeScreen):
         self.background(run, lambda s: self.post_message(Indexed(s, what)), title=f"Could not {what}", group="index")
 
     def on_index_progress(self, m: IndexProgress) -> None:
-        self.query_one("#progress", ProgressBar).update(total=m.total or None, progress=m.done)
-        self.query_one("#progress-label", Label).update(f"indexing {m.done}/{m.total} · {Path(m.path).name}")
+        # bytes, not files: a large file among small ones is most of the work
+        self.query_one("#progress", ProgressBar).update(total=m.bytes_total or None, progress=m.bytes_done)
+        self.query_one("#progress-label", Label).update(
+            f"indexing {m.bytes_done / 1e6:.1f}/{m.bytes_total / 1e6:.1f} MB · file {min(m.done + 1, m.total)}/"
+            f"{m.total} · {Path(m.path).name}")
 
     def on_indexed(self, m: Indexed) -> None:
         if m.summary is None:

@@ -12,9 +12,13 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
+from edgeprompt.observatory.drift import verdict
+from edgeprompt.observatory.report import first_token
 from edgeprompt.tui.widgets import EdgeScreen
 
 RANGES = ("24h", "7d", "30d", "all")
+TICKS = 8  # most time labels under a chart
+MIN_SLOTS = 12  # the x axis holds at least this many buckets
 CHARTS = ("latency", "stages", "cache", "feedback", "drift", "topics", "failures")
 
 
@@ -30,12 +34,13 @@ def overview_text(rep: dict[str, Any], since: str) -> str:
     fb, lat, cache, fw = rep["feedback"], rep["latency_ms"], rep["cache"], rep["firewall"]
     fails = [f"{k.replace('_', ' ')} {v['count']}" for k, v in rep["failures"].items() if v["count"]]
     q_alarms = rep["drift"]["questions"]["alarms"] + rep["drift"]["answers"]["alarms"]
+    state = verdict(rep["drift"])  # the HTML report's rule: "steady" only where windows were compared
     lines = [
         f"range {since} · {rep['requests']} requests · " + ", ".join(f"{k} {v}" for k, v in rep["status"].items()),
         f"feedback    👍 {fb['up']} up · 👎 {fb['down']} down · thumbs-up rate {_pct(fb['up_rate'])} · "
         f"{fb['edits']} edits",
         f"latency     median {_ms(lat['total']['p50'])} · p95 {_ms(lat['total']['p95'])} · "
-        f"first token median {_ms(lat['ttft']['p50'])}",
+        f"first token median {first_token(lat['ttft'])}",
         f"cache       {cache['hits']} hits of {cache['lookups']} lookups · hit rate {_pct(cache['hit_rate'])}",
         f"firewall    {fw['checked']} checked · {fw['flagged']} flagged · {fw['blocked']} blocked · "
         f"{fw['redacted']} redacted",
@@ -43,8 +48,9 @@ def overview_text(rep: dict[str, Any], since: str) -> str:
         "failures    " + (", ".join(fails) if fails else "none"),
         "topics      " + ("; ".join(f"{t['label']} ({t['requests']})" for t in rep["topics"][:4])
                           or rep["topic_clustering"].get("status", "none")),
-        "drift       " + (f"ALARM in {', '.join(sorted(set(q_alarms)))}" if q_alarms
-                          else rep["drift"]["questions"]["status"]),
+        "drift       " + (f"ALARM in {', '.join(sorted(set(q_alarms)))}" if state == "changed" else
+                          "steady" if state == "steady" else
+                          f"not enough data yet ({rep['drift']['questions']['status']})"),
     ]
     return "\n".join(lines + [f"note: {n}" for n in rep["notes"]])
 
@@ -57,9 +63,29 @@ def _bars(plt: Any, labels: list[str], values: list[float], title: str, horizont
     plt.title(title)
 
 
+def _span(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds < 3600 else f"{seconds // 3600} h" if seconds < 86400 else \
+        f"{seconds // 86400} d"
+
+
+def _time_axis(plt: Any, buckets: list[dict[str, Any]]) -> None:
+    """Label at most TICKS of the buckets (drawn at x = 0, 1, …) with their times; called after the bars,
+    which set numeric ticks of their own. A few buckets still draw as bars, not across the whole width."""
+    xs = list(range(len(buckets)))
+    step = max(1, -(-len(buckets) // TICKS))
+    plt.xticks(xs[::step], [b["label"] for b in buckets][::step])
+    plt.xlim(-1, max(len(buckets), MIN_SLOTS))
+
+
 def plot_latency(plt: Any, rep: dict[str, Any]) -> None:
-    hours = [h for h in rep["latency_ms"]["by_hour"] if h["n"]]
-    _bars(plt, [f"{h['hour']:02d}h" for h in hours], [h["p50"] for h in hours], "median latency by hour of day (ms)")
+    tl = rep["timeline"]
+    if not tl["buckets"]:
+        plt.title("median latency over time (ms) — no data yet")
+        return
+    buckets = tl["buckets"]
+    plt.bar(list(range(len(buckets))), [b["p50"] or 0 for b in buckets], width=0.6)
+    _time_axis(plt, buckets)
+    plt.title(f"median latency per {_span(tl['bucket_s'])} (ms)")
 
 
 def plot_stages(plt: Any, rep: dict[str, Any]) -> None:
@@ -76,14 +102,17 @@ def plot_cache(plt: Any, rep: dict[str, Any]) -> None:
 
 
 def plot_feedback(plt: Any, rep: dict[str, Any]) -> None:
-    days = [d for d in rep["daily"] if d["up"] or d["down"]]
-    title = f"thumbs up / down per day · thumbs-up rate {_pct(rep['feedback']['up_rate'])}"
-    if not days:
-        plt.title(f"{title} — no ratings yet")
+    tl = rep["timeline"]
+    buckets = tl["buckets"]
+    rate = _pct(rep["feedback"]["up_rate"])
+    if not any(b["up"] or b["down"] for b in buckets):
+        plt.title(f"thumbs up / down · thumbs-up rate {rate} — no ratings yet")
         return
-    plt.stacked_bar([d["day"][5:] for d in days], [[d["up"] for d in days], [d["down"] for d in days]],
-                    labels=["up", "down"], color=["green", "red"], width=0.4)
-    plt.title(title)
+    # the colours are named in the title: a plotext legend is drawn over the bars
+    plt.stacked_bar(list(range(len(buckets))), [[b["up"] for b in buckets], [b["down"] for b in buckets]],
+                    color=["green", "red"], width=0.6)
+    _time_axis(plt, buckets)
+    plt.title(f"thumbs up (green) / down (red) per {_span(tl['bucket_s'])} · thumbs-up rate {rate}")
 
 
 def plot_drift(plt: Any, rep: dict[str, Any]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,9 +19,34 @@ from edgeprompt.tui.widgets import AskScreen, ConfirmScreen, report_error
 LIST_LIMIT = 200
 
 
+TITLE_WIDTH = 24  # the panel is 28 columns: border, padding and the list's own margin take the rest
+
+
+def clip(text: str, width: int = TITLE_WIDTH) -> str:
+    """One line of at most `width` characters; a cut one ends in an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[:width - 1].rstrip() + "…"
+
+
+def when(ts: float, now: float | None = None) -> str:
+    """A short date: the time today, the day and month this year, the full date before."""
+    then, today = time.localtime(ts), time.localtime(now if now is not None else time.time())
+    if then[:3] == today[:3]:
+        return time.strftime("today %H:%M", then)
+    return time.strftime("%d %b %H:%M" if then.tm_year == today.tm_year else "%d %b %Y", then)
+
+
+def session_label(s: Any) -> Text:
+    """Title (never the raw id), then a dim line with the date and the number of questions."""
+    questions = s.turns // 2
+    label = Text(clip(s.title or "untitled chat"))
+    label.append(f"\n{when(s.updated_at)} · {questions} question{'s' if questions != 1 else ''}", style="dim")
+    return label
+
+
 class SessionItem(ListItem):
-    def __init__(self, session_id: str | None, title: str) -> None:
-        super().__init__(Label(title, markup=False))
+    def __init__(self, session_id: str | None, title: str, label: Text | None = None) -> None:
+        super().__init__(Label(label if label is not None else title, markup=False))
         self.session_id = session_id
         self.title = title
 
@@ -91,7 +118,7 @@ class SessionPanel(Vertical):
             report_error(self.app, "Could not list chats", e)
             return
         for i, s in enumerate(sessions, 1):
-            lv.append(SessionItem(s.id, s.title or s.id))
+            lv.append(SessionItem(s.id, s.title or "untitled chat", session_label(s)))
             if s.id == select:
                 lv.index = i
 

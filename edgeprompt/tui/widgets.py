@@ -14,9 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DirectoryTree, Footer, Header, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Button, DirectoryTree, Header, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 from textual.worker import Worker
+
+from edgeprompt.tui.footer import KeyFooter
 
 T = TypeVar("T")
 
@@ -51,7 +53,7 @@ class EdgeScreen(Screen[None]):
         yield Header(icon="◆")
 
     def footer(self) -> ComposeResult:
-        yield Footer()
+        yield KeyFooter()
 
     def background(self, job: Callable[[], T], done: Callable[[T], Any] | None = None, *, title: str,
                    group: str = "default", exclusive: bool = False) -> Worker[None]:
@@ -184,7 +186,11 @@ class PathScreen(Dialog[str]):
 class PickScreen(Dialog[str]):
     """One choice from a list of (value, label) pairs."""
 
-    def __init__(self, title: str, choices: list[tuple[str, str]], current: str | None = None) -> None:
+    DEFAULT_CSS = """
+    PickScreen .title { width: 100%; }
+    """
+
+    def __init__(self, title: str, choices: list[tuple[str, str | Text]], current: str | None = None) -> None:
         super().__init__()
         self.title_text, self.choices, self.current = title, choices, current
 

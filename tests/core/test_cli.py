@@ -30,7 +30,7 @@ def test_ask_json_has_the_documented_object(cli) -> None:  # type: ignore[no-unt
 def test_ask_streams_text_and_footer(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("ask", "plain text please", "-m", "echo")
     assert code == 0 and out.strip() == "plain text please"
-    assert "echo" in err and "session" in err
+    assert "echo" in err and "not saved" in err  # a plain ask is not a chat (-c keeps one)
 
 
 def test_ask_batch_from_stdin_one_object_per_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def test_ask_batch_from_stdin_one_object_per_line(cli, monkeypatch: pytest.Monke
 
 
 def test_sessions_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    _, out, _ = cli("ask", "remember the milk", "-m", "echo", "--json")
+    _, out, _ = cli("ask", "remember the milk", "-m", "echo", "-c", "--json")
     sid = json.loads(out)["session_id"]
     cli("ask", "and the bread", "-m", "echo", "--session", sid[:6], "--json")
     code, out, _ = cli("sessions", "list", "--json")
@@ -94,7 +94,7 @@ def test_unknown_model_and_session_exit_2_with_one_line(cli) -> None:  # type: i
 
 
 def test_newer_database_refused_through_cli_and_kept(cli, data_home: Path) -> None:  # type: ignore[no-untyped-def]
-    _, _out, _ = cli("ask", "keep this", "-m", "echo", "--json")
+    _, _out, _ = cli("ask", "keep this", "-m", "echo", "-c", "--json")
     from edgeprompt.store.db import connect
 
     db = connect(data_home / "edgeprompt.db")
@@ -113,12 +113,12 @@ def test_locked_database_exit_2(cli, data_home: Path, monkeypatch: pytest.Monkey
     import edgeprompt.store.db as dbmod
     from edgeprompt.store.db import connect
 
-    cli("ask", "first", "-m", "echo")
+    cli("ask", "first", "-m", "echo", "-c")
     monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", 50)
     holder = connect(data_home / "edgeprompt.db")
     holder.conn.execute("BEGIN EXCLUSIVE")
     try:
-        code, _, err = cli("ask", "second", "-m", "echo")
+        code, _, err = cli("ask", "second", "-m", "echo", "-c")
     finally:
         holder.conn.execute("ROLLBACK")
         holder.close()
@@ -131,7 +131,7 @@ def test_disk_full_is_one_line_and_keeps_completed_turns(cli, data_home: Path, m
     import edgeprompt.store.db as dbmod
     import edgeprompt.store.migrate as migrate  # open_db connects through this module's name
 
-    cli("ask", "before the disk filled", "-m", "echo")
+    cli("ask", "before the disk filled", "-m", "echo", "-c")
     real_connect = dbmod.connect
 
     def tiny_disk(path: Path) -> dbmod.Database:
@@ -141,7 +141,7 @@ def test_disk_full_is_one_line_and_keeps_completed_turns(cli, data_home: Path, m
         return db
 
     monkeypatch.setattr(migrate, "connect", tiny_disk)
-    code, _, err = cli("ask", "a long question " * 300, "-m", "echo")
+    code, _, err = cli("ask", "a long question " * 300, "-m", "echo", "-c")
     assert code == 2 and "disk is full" in err.lower() and err.count("\n") == 1
     monkeypatch.setattr(migrate, "connect", real_connect)
     code, out, _ = cli("sessions", "list", "--json")
@@ -151,7 +151,7 @@ def test_disk_full_is_one_line_and_keeps_completed_turns(cli, data_home: Path, m
 def test_ctrl_c_mid_answer_exits_130_and_keeps_earlier_turns(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.backends import echo
 
-    cli("ask", "completed turn", "-m", "echo")
+    cli("ask", "completed turn", "-m", "echo", "-c")
     real_stream = echo.EchoBackend.stream
 
     def interrupted(self, request):  # type: ignore[no-untyped-def]
@@ -161,7 +161,7 @@ def test_ctrl_c_mid_answer_exits_130_and_keeps_earlier_turns(cli, monkeypatch: p
             yield chunk
 
     monkeypatch.setattr(echo.EchoBackend, "stream", interrupted)
-    code, _, err = cli("ask", "this will be interrupted midway", "-m", "echo")
+    code, _, err = cli("ask", "this will be interrupted midway", "-m", "echo", "-c")
     assert code == 130 and "interrupted" in err
     monkeypatch.setattr(echo.EchoBackend, "stream", real_stream)
     code, out, _ = cli("sessions", "list", "--json")

@@ -37,7 +37,7 @@ def test_abstains_when_the_documents_do_not_answer(cli, samples_home: Path) -> N
 
 
 def test_follow_up_is_rewritten_with_the_conversation(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
-    first = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive")
+    first = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive", "-c")
     assert "LX-55821" in first["answer"]
     follow = _ask(cli, "And the check-in time?", "-m", "extractive", "--session", first["session_id"])
     assert not follow["abstained"] and "15:00" in follow["answer"]
@@ -74,7 +74,7 @@ def test_general_questions_are_answered_without_documents_unless_asked(cli, samp
 
 
 def test_a_chat_with_attachments_answers_from_them_only(cli, samples_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    sid = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive")["session_id"]
+    sid = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive", "-c")["session_id"]
     note = tmp_path / "packing.md"
     note.write_text("# Packing list\n\nPack the blue raincoat and two plug adapters for the Lisbon trip.\n",
                     encoding="utf-8")

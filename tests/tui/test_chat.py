@@ -134,11 +134,12 @@ async def test_model_picker_sets_the_model(make_app) -> None:  # type: ignore[no
         assert isinstance(app.screen, PickScreen)
         options = app.screen.query_one("#choices")
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-        options.highlighted = ids.index("echo")
+        assert "echo" not in ids  # a test fake, never offered
+        options.highlighted = ids.index("extractive")
         await pilot.press("enter")
         await pilot.pause()
-        assert app.model == "echo"
-        assert "echo · ready" in str(app.screen.query_one("#status").render())
+        assert app.model == "extractive"
+        assert "extractive · ready" in str(app.screen.query_one("#status").render())
 
 
 async def test_sessions_rename_search_and_delete(make_app) -> None:  # type: ignore[no-untyped-def]

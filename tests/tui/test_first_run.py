@@ -1,0 +1,113 @@
+"""The app's first five minutes: what a new user sees before installing a model."""
+
+from __future__ import annotations
+
+import time
+
+from textual.widgets._footer import FooterKey
+from tui_helpers import SIZE, errors, settle
+
+from edgeprompt.tui.bubbles import Bubble
+from edgeprompt.tui.footer import KeyFooter
+from edgeprompt.tui.sessions import SessionItem, clip, when
+from edgeprompt.tui.widgets import PickScreen
+
+
+async def test_fresh_home_says_how_to_get_a_model(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(model=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        notice = [b for b in app.screen.query(Bubble) if b.role == "notice"]
+        assert len(notice) == 1
+        text = notice[0].markdown.source
+        assert "No generative model is installed" in text and "edgeprompt setup" in text
+        assert "models recommend" in text and "docs add" in text
+        assert not errors(app)
+
+
+async def test_model_picker_offers_no_test_fake_and_cuts_no_text(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(model=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert isinstance(app.screen, PickScreen)
+        options = app.screen.query_one("#choices")
+        prompts = {options.get_option_at_index(i).id: str(options.get_option_at_index(i).prompt)
+                   for i in range(options.option_count)}
+        assert "echo" not in prompts and {"auto", "extractive"} <= set(prompts)
+        described = app.runtime.catalog.get("extractive").description
+        assert described in prompts["extractive"]  # the whole description, on its own line
+        assert "edgeprompt setup" in app.screen.title_text
+        title = app.screen.query_one(".title")
+        assert title.region.height >= 3 and title.region.right <= 80  # wrapped, not cut at the dialog's edge
+        assert not errors(app)
+
+
+def test_session_titles_are_clipped_with_an_ellipsis_and_dated() -> None:
+    assert clip("a short title") == "a short title"
+    long = clip("what is the capital of France and how many people live there")
+    assert len(long) <= 24 and long.endswith("…")
+    now = time.mktime((2026, 12, 5, 18, 0, 0, 0, 0, -1))
+    assert when(now - 3600, now) == "today 17:00"
+    assert when(now - 3 * 86400, now) == "02 Dec 18:00"
+    assert when(now - 400 * 86400, now).endswith("2025")
+
+
+async def test_chat_list_shows_titles_and_dates_not_ids(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    rt = app.runtime
+    sid = rt.sessions.create().id
+    rt.sessions.add_exchange(sid, "what is the capital of France and how many people live there", "Paris", None)
+    empty = rt.sessions.create().id  # started, never asked: no title yet
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        labels = {i.session_id: str(i.query_one("Label").render()) for i in app.screen.query(SessionItem)}
+        assert labels[sid].startswith("what is the capital of…") and "today" in labels[sid]
+        assert "1 question" in labels[sid]
+        assert sid not in labels[sid] and empty not in labels[empty] and "untitled chat" in labels[empty]
+        assert not errors(app)
+
+
+async def test_a_long_answer_scrolls_into_view(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    long = " ".join(f"line{i}" for i in range(400))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.question.value = long
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.pause()
+        conv = app.screen.conversation
+        answer = app.screen.answers()[-1]
+        assert conv.max_scroll_y > 0 and conv.scroll_y == conv.max_scroll_y
+        assert answer.region.bottom <= conv.region.bottom and answer.region.bottom > conv.region.y
+        assert not errors(app)
+
+
+async def test_footer_shows_the_screen_keys_at_80x24(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.pause(0.2)  # the footer composes its keys after the first refresh
+        footer = app.screen.query_one(KeyFooter)
+        keys = {k.key.split(",")[0]: k for k in footer.query(FooterKey)}
+        for key in ("f1", "f2", "f3", "f4", "f5", "f6", "f10"):
+            assert key in keys, key
+            region = keys[key].region
+            assert region.width > 0 and region.right <= 80, (key, region)
+        assert str(keys["f2"].description) == "Docs"  # short names below 110 columns
+
+
+async def test_a_reopened_chat_shows_its_saved_sources(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    rt = app.runtime
+    sid = rt.sessions.create().id
+    rt.sessions.add_exchange(sid, "when is the rent due?", "On the first day [1].", None, meta={
+        "model": "echo", "sources": [{"n": 1, "path": "/home/me/lease.md", "location": "lines 3-5", "cited": True}]})
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.load_session(sid)
+        await settle(app, pilot)
+        answer = app.screen.answers()[-1]
+        sources = answer.query_one(".sources")
+        assert answer.citation(1)["path"] == "/home/me/lease.md"
+        assert sources.display and "lease.md" in str(sources.render())
+        assert not errors(app)
