@@ -88,7 +88,7 @@ def main() -> int:
         return 0
 
     from edgeprompt.backends.onnx_prefix import kv_bytes_per_position
-    from edgeprompt.bench import onnx_bytes_per_token
+    from edgeprompt.catalog.bench import onnx_bytes_per_token
 
     decoder = json.loads((folder / "genai_config.json").read_text())["model"]["decoder"]
     bandwidth = copy_bandwidth_gbs(args.threads)

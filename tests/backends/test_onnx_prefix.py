@@ -160,6 +160,7 @@ def test_chat_bench_times_each_turn_cold_and_warm(pair: tuple[Any, Any]) -> None
     from edgeprompt.cache.chat_bench import chat_bench
 
     _, warm = pair
+    warm.generators.clear()  # earlier tests left generators holding SYSTEM live
     result = chat_bench(warm, SYSTEM, turns=3, max_tokens=6)
     assert [t.n for t in result.turns] == [1, 2, 3] and all(t.same_output for t in result.turns)
     assert result.turns[0].reused_tokens == 0  # the warm-up had another system prompt: the documents are new
