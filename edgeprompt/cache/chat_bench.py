@@ -26,7 +26,7 @@ CHAT_QUESTIONS = ("What is the text about?", "Who appears in it first?", "Where 
 
 
 @dataclass(frozen=True)
-class Turn:
+class TimedTurn:
     """One turn: its prompt length, the prompt tokens the warm run reused, and both times to first token."""
 
     n: int
@@ -45,7 +45,7 @@ class Turn:
 class ChatBench:
     model: str
     backend: str
-    turns: tuple[Turn, ...]
+    turns: tuple[TimedTurn, ...]
     load_average: tuple[float, float]  # 1-minute load average before and after: the machine is shared
 
     def summary(self) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def chat_bench(backend: Any, system: Message, turns: int = 10, max_tokens: int =
         with reuse_off(backend):
             cold_text, cold = _run(backend, history, max_tokens)
         warm_text, warm = _run(backend, history, max_tokens)
-        out.append(Turn(i + 1, warm.prompt_tokens, warm.reused_tokens, cold.ttft_ms, warm.ttft_ms,
+        out.append(TimedTurn(i + 1, warm.prompt_tokens, warm.reused_tokens, cold.ttft_ms, warm.ttft_ms,
                         cold_text == warm_text))
         if progress:
             progress(f"  turn {i + 1}: {warm.prompt_tokens} prompt tokens, cold {cold.ttft_ms:.0f} ms, "
