@@ -191,6 +191,10 @@ class Runtime:
                 if hasattr(self._backends[key], "prefix_cache") and bool(self.settings.get("cache.prefix")):
                     # MLX: reuse the KV state of shared token prefixes across turns and sessions
                     self._backends[key].prefix_cache = self.cache().prefix_for(card, self._backends[key])
+                reuse = getattr(self._backends[key], "reuse_prefixes", None)
+                if callable(reuse) and bool(self.settings.get("cache.prefix")):
+                    # onnx: live generators kept between turns, rewound to the shared token prefix
+                    reuse(int(self.settings.get("cache.prefix_budget_mb")) << 20)
             return self._backends[key]
 
     def unload_others(self, model_id: str, kind: str) -> list[str]:

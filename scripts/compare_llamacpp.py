@@ -1,10 +1,14 @@
 """Developer script (not run in tests or CI): edgeprompt's onnx backend against llama.cpp on the same
 weights, the same bits (int4 vs Q4_0, int8 vs Q8_0) and the same threads. Prints JSON.
 
-Run it through `scripts/compare_llamacpp`, which prepares `.venv-llamacpp` (llama-cpp-python, gguf, and
+Run it through `scripts/compare_llamacpp`, which prepares `.venv-llamacpp` (llama-cpp-python, and
 llama.cpp's convert_hf_to_gguf.py from the llama-cpp-python sdist). The weights are a Hugging Face folder
 (`--hf`, or a card's hf folder with `-m`), or by default a Llama model with random weights built here
 (`--size`, with the demo tokenizer) so decode speeds are in the range of real small models.
+
+This process (the project's venv) converts, quantizes and runs onnxruntime-genai; llama.cpp runs in a
+worker process of `.venv-llamacpp`'s python (`--llama-worker`), so the two runtimes never share a process.
+Both sides run the same prompt ids; every run records the 1-minute load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ def random_llama(out: Path, size: str, tokenizer_from: Path) -> Path:
         return out
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=32000, max_position_embeddings=2048, tie_word_embeddings=True,
+    # a long context so the same folder serves the context-length curve (bench_context, up to 16k tokens)
+    cfg = LlamaConfig(vocab_size=32000, max_position_embeddings=32768, tie_word_embeddings=True,
                       bos_token_id=0, eos_token_id=2, pad_token_id=0, **SIZES[size])
     model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     model.save_pretrained(str(out), safe_serialization=True)
@@ -56,10 +61,8 @@ def random_llama(out: Path, size: str, tokenizer_from: Path) -> Path:
 
 
 def to_gguf(hf: Path, work: Path, bits: int) -> Path:
-    """F16 GGUF with llama.cpp's converter (its pre-tokenizer check patched for a locally trained BPE),
-    then quantized by llama.cpp itself."""
-    import llama_cpp
-
+    """F16 GGUF with llama.cpp's converter (its pre-tokenizer check patched for a locally trained BPE; it
+    imports torch, so it runs here), then quantized by llama.cpp itself in the worker."""
     f16 = work / "model-f16.gguf"
     if not f16.exists():
         patch = ("import sys; sys.path[:0] = [{d!r}, {g!r}]; import conversion.base as b; "
@@ -69,11 +72,32 @@ def to_gguf(hf: Path, work: Path, bits: int) -> Path:
         subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = work / f"model-{GGUF_TYPES[bits].lower()}.gguf"
     if not out.exists():
-        params = llama_cpp.llama_model_quantize_default_params()
-        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{GGUF_TYPES[bits]}")
-        if llama_cpp.llama_model_quantize(str(f16).encode(), str(out).encode(), params) != 0:
-            raise SystemExit(f"llama.cpp could not quantize {f16} to {GGUF_TYPES[bits]}")
+        worker({"quantize": str(f16), "out": str(out), "type": GGUF_TYPES[bits]})
     return out
+
+
+def worker(job: dict[str, Any]) -> Any:
+    """Run one llama.cpp job in `.venv-llamacpp`'s python; its JSON answer is the last line of stdout."""
+    python = os.environ.get("LLAMA_PYTHON") or str(ROOT / ".venv-llamacpp" / "bin" / "python")
+    run = subprocess.run([python, __file__, "--llama-worker", json.dumps(job)], capture_output=True, text=True)
+    if run.returncode:
+        tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+        raise SystemExit(f"llama.cpp worker failed ({run.returncode}): {tail}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def llama_worker(job: dict[str, Any]) -> Any:
+    """In `.venv-llamacpp`: quantize a GGUF, or time generations. Imports nothing of edgeprompt."""
+    import llama_cpp
+
+    if "quantize" in job:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{job['type']}")
+        if llama_cpp.llama_model_quantize(job["quantize"].encode(), job["out"].encode(), params) != 0:
+            raise SystemExit(f"llama.cpp could not quantize {job['quantize']} to {job['type']}")
+        return {"ok": True}
+    decode, prompt, load = llamacpp_runs(Path(job["gguf"]), job["ids"], job["tokens"], job["threads"], job["runs"])
+    return {"decode": decode, "prompt": prompt, "load_average": load}
 
 
 def to_onnx(hf: Path, work: Path, bits: int) -> Path:
@@ -86,33 +110,36 @@ def to_onnx(hf: Path, work: Path, bits: int) -> Path:
 
 
 def onnx_runs(folder: Path, messages: Any, tokens: int, threads: int,
-              runs: int) -> tuple[list[float], list[float], list[int]]:
+              runs: int) -> tuple[list[float], list[float], list[int], list[float]]:
     from edgeprompt.backends.base import GenerationParams, Request
     from edgeprompt.backends.onnx import OnnxBackend
     from edgeprompt.catalog.cards import ModelCard
 
     backend = OnnxBackend.load(ModelCard(id="compare", paths={"onnx": str(folder)}), threads=threads)
     ids = backend.prompt_ids(messages)
-    decode, prompt = [], []
-    for i in range(runs + 1):  # the first run warms up
+    decode, prompt, load = [], [], []
+    for i in range(runs + 1):  # the first run warms up; fixed length (end-of-turn held off), no prefix reuse
         stats = None
-        for chunk in backend.stream(Request(tuple(messages), GenerationParams(max_tokens=tokens))):
+        for chunk in backend.stream(Request(tuple(messages), GenerationParams(max_tokens=tokens, min_tokens=tokens))):
             stats = chunk.stats or stats
         if i and stats is not None:
             decode.append(stats.tokens_per_s)
             prompt.append(stats.prompt_tps)
+            load.append(os.getloadavg()[0])
     backend.close()
-    return decode, prompt, ids
+    return decode, prompt, ids, load
 
 
-def llamacpp_runs(gguf: Path, ids: list[int], tokens: int, threads: int, runs: int) -> tuple[list[float], list[float]]:
+def llamacpp_runs(gguf: Path, ids: list[int], tokens: int, threads: int,
+                  runs: int) -> tuple[list[float], list[float], list[float]]:
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(gguf), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
                 verbose=False)
-    decode, prompt = [], []
+    decode, prompt, load = [], [], []
     for i in range(runs + 1):
         llm.reset()
+        llm._ctx.kv_cache_clear()  # reset() alone keeps the KV of the shared prefix: every run prefills in full
         t0 = time.perf_counter()
         stamps = []
         for _ in llm.generate(ids, temp=0.0, top_k=1, reset=True):
@@ -122,8 +149,9 @@ def llamacpp_runs(gguf: Path, ids: list[int], tokens: int, threads: int, runs: i
         if i:
             decode.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
             prompt.append(len(ids) / (stamps[0] - t0))
+            load.append(os.getloadavg()[0])
     llm.close()
-    return decode, prompt
+    return decode, prompt, load
 
 
 def prompt_messages(words: int) -> Any:
@@ -146,7 +174,11 @@ def main() -> int:
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--work", type=Path, default=ROOT / ".venv-llamacpp" / "work")
+    p.add_argument("--llama-worker", metavar="JOB", help=argparse.SUPPRESS)  # internal: see `worker`
     args = p.parse_args()
+    if args.llama_worker:
+        print(json.dumps(llama_worker(json.loads(args.llama_worker))))
+        return 0
 
     from edgeprompt.app import Runtime, physical_threads
 
@@ -172,9 +204,10 @@ def main() -> int:
     for bits in args.bits:
         info(f"{label}: int{bits} (onnxruntime-genai) vs {GGUF_TYPES[bits]} (llama.cpp), {threads} threads")
         onnx_dir, gguf = to_onnx(hf, work, bits), to_gguf(hf, work, bits)
-        o_dec, o_pp, ids = onnx_runs(onnx_dir, messages, args.tokens, threads, args.runs)
+        o_dec, o_pp, ids, o_load = onnx_runs(onnx_dir, messages, args.tokens, threads, args.runs)
         info(f"  onnx decode {statistics.median(o_dec):.1f} tok/s; now llama.cpp")
-        l_dec, l_pp = llamacpp_runs(gguf, ids, args.tokens, threads, args.runs)
+        got = worker({"gguf": str(gguf), "ids": ids, "tokens": args.tokens, "threads": threads, "runs": args.runs})
+        l_dec, l_pp, l_load = got["decode"], got["prompt"], got["load_average"]
         info(f"  llama.cpp decode {statistics.median(l_dec):.1f} tok/s")
         o, ll = statistics.median(o_dec), statistics.median(l_dec)
         results.append({"bits": bits, "onnx": f"int{bits}", "llamacpp": GGUF_TYPES[bits],
@@ -182,6 +215,9 @@ def main() -> int:
                         "ratio_decode": round(o / ll, 3),
                         "onnx_prompt_tps": round(statistics.median(o_pp), 1),
                         "llamacpp_prompt_tps": round(statistics.median(l_pp), 1),
+                        "ratio_prompt": round(statistics.median(o_pp) / statistics.median(l_pp), 3),
+                        "load_average_onnx": [round(x, 2) for x in o_load],
+                        "load_average_llamacpp": [round(x, 2) for x in l_load],
                         "onnx_mb": round(sum(f.stat().st_size for f in onnx_dir.iterdir()) / 1e6, 1),
                         "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
                         "onnx_runs": [round(x, 1) for x in o_dec], "llamacpp_runs": [round(x, 1) for x in l_dec]})

@@ -76,6 +76,7 @@ class GenerationStats:
     tokens_per_s: float  # decode rate: (completion_tokens - 1) / (time from first to last token)
     prompt_tps: float = 0.0
     reused_tokens: int = 0  # prompt tokens served from a prefix (KV) cache
+    prefix_note: str = ""  # why fewer (or no) prompt tokens were reused, where the backend says
 
 
 @dataclass(frozen=True, slots=True)  # one per token: slots make it cheaper to build
@@ -101,6 +102,15 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Tokens two id sequences share from the start: what a prefix (KV) cache can reuse."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 class StopMatcher:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Chunk, Message, Request, StatsClock, StopMatcher
 from edgeprompt.backends.chat import ChatFormat
+from edgeprompt.backends.onnx_prefix import GeneratorPool, Live, Reuse, kv_bytes_per_position
 from edgeprompt.errors import ModelLoadError, UsageError
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ class OnnxBackend:
         eos = m.get("eos_token_id")
         self.eos = self.chat.eos_ids(folder) | set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.logprobs = logprobs
+        self.bytes_per_position = kv_bytes_per_position(m.get("decoder", {}))
+        self.generators: GeneratorPool | None = None  # off until `reuse_prefixes` (the runtime turns it on)
 
     @classmethod
     def load(cls, card: ModelCard, threads: int = 0, logprobs: bool | None = None) -> OnnxBackend:
@@ -94,7 +98,25 @@ class OnnxBackend:
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.chat.encode(messages))
 
-    def _generator(self, ids: list[int], request: Request) -> tuple[Any, int]:
+    def reuse_prefixes(self, budget_bytes: int, size: int = 4) -> None:
+        """Keep up to `size` live generators (KV reserved within `budget_bytes`) between requests and rewind
+        them to the shared token prefix, so a turn prefills only its new tokens; 0 turns reuse off."""
+        self.generators = (GeneratorPool(self.model, self.context_length, self.bytes_per_position, budget_bytes, size)
+                           if budget_bytes > 0 else None)
+
+    def _options(self, request: Request) -> dict[str, Any]:
+        p = request.params
+        options: dict[str, Any] = {"do_sample": p.temperature > 0}
+        if p.temperature > 0:
+            # top_k defaults to 50 in genai_config; the vocabulary size means "top-p only", as the params say
+            options.update(temperature=p.temperature, top_p=p.top_p, top_k=self.vocab_size)
+            if p.seed is not None:
+                options["random_seed"] = p.seed
+        return options
+
+    def _generator(self, ids: list[int], request: Request) -> tuple[Live, int, Reuse, bool]:
+        """The generator for this prompt (its prompt appended), the tokens to generate, what was reused,
+        and whether it goes back to the pool afterwards."""
         import onnxruntime_genai as og
 
         p = request.params
@@ -102,24 +124,28 @@ class OnnxBackend:
         if room < 1:
             raise UsageError(f"the prompt has {len(ids)} tokens; the model's context is {self.context_length}")
         max_new = max(1, min(p.max_tokens, room))
-        options: dict[str, Any] = {"max_length": len(ids) + max_new, "do_sample": p.temperature > 0}
+        options = self._options(request)
+        pool, why = self.generators, "prefix reuse is off"
+        if pool is not None and p.min_tokens > 0:  # min_length counts from the sequence start: a rewound one differs
+            pool, why = None, "min_tokens set (min_length is absolute)"
+        elif pool is not None and "random_seed" in options:  # a reused generator would continue its random stream
+            pool, why = None, "seeded sampling (a reused generator's draws would differ)"
+        if pool is not None:
+            live, reuse = pool.take(ids, max_new, options)
+            return live, max_new, reuse, True
         if p.min_tokens > 0:
             options["min_length"] = len(ids) + min(p.min_tokens, max_new)
-        if p.temperature > 0:
-            # top_k defaults to 50 in genai_config; the vocabulary size means "top-p only", as the params say
-            options.update(temperature=p.temperature, top_p=p.top_p, top_k=self.vocab_size)
-            if p.seed is not None:
-                options["random_seed"] = p.seed
         params = og.GeneratorParams(self.model)
-        params.set_search_options(**options)
+        params.set_search_options(max_length=len(ids) + max_new, **options)
         gen = og.Generator(self.model, params)
         gen.append_tokens(ids)
-        return gen, max_new
+        return Live(gen, (), len(ids) + max_new), max_new, Reuse(0, len(ids), why), False
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         clock = StatsClock()
         ids = self.prompt_ids(request.messages)
-        gen, _ = self._generator(ids, request)
+        live, left, reuse, keep = self._generator(ids, request)
+        gen = live.generator
         decoder = self.tokenizer.create_stream()
         stop = StopMatcher(request.params.stop) if request.params.stop else None
         eos = self.eos
@@ -129,10 +155,11 @@ class OnnxBackend:
         is_done, step, next_tokens, decode = gen.is_done, gen.generate_next_token, gen.get_next_tokens, decoder.decode
         cancelled = request.cancel.is_set if request.cancel is not None else None
         tick = clock.token
-        while not is_done():
+        while left and not is_done():  # a pooled generator's max_length is its capacity, not this answer's end
             if cancelled is not None and cancelled():
                 finish = "cancelled"
                 break
+            left -= 1
             step()
             token = int(next_tokens()[0])
             if token in eos:
@@ -151,10 +178,14 @@ class OnnxBackend:
                     finish = "stop"
                     break
             yield Chunk(text, token, lp, ent)
+        if keep and self.generators is not None:
+            self.generators.give_back(live)  # only after a clean end: an exception above drops it
         tail = stop.flush() if stop is not None else ""
         if tail:
             yield Chunk(tail)
-        yield Chunk("", finish_reason=finish, stats=clock.stats(len(ids)))
+        stats = clock.stats(len(ids), reuse.reused)
+        yield Chunk("", finish_reason=finish, stats=replace(stats, prefix_note=reuse.note))
 
     def close(self) -> None:
+        self.generators = None
         self.model = None

@@ -1,15 +1,16 @@
 """Cache benchmarks: prefix (KV) reuse on MLX, and the answer cache's lookups against raw sqlite-vec.
 
 `prefix_bench` (behind `edgeprompt bench --prefix-cache`): time to first token of a request whose first
-~1,000 tokens (a long system prompt) were seen before, without reuse, with in-memory reuse, and from a
-saved prefix file in a fresh cache, in one run, medians over distinct questions; it also checks that the
-greedy answer is the same with and without reuse.
+~1,000 tokens (a long system prompt) were seen before, without reuse, with in-memory reuse, and (MLX)
+from a saved prefix file in a fresh cache, in one run, medians over distinct questions; it also checks
+that the greedy answer is the same with and without reuse. The onnx backend reuses live generators.
 `semantic_bench` (behind `scripts/bench_cache`): lookup latency at N entries, embedding included, next to
 the raw sqlite-vec KNN on the same table and the embedding alone.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -60,18 +61,20 @@ def _first(backend: Any, messages: Sequence[Message], max_tokens: int) -> tuple[
 
 
 def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 1000, runs: int = 3,
-                 max_tokens: int = 8, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 max_tokens: int = 8, progress: Callable[[str], None] | None = None,
+                 kind: str | None = None) -> dict[str, Any]:
+    card = rt.card(model)
+    kind = kind or ("onnx" if card.path_for("mlx") is None and card.path_for("hf") is None else "mlx")
+    if kind == "onnx":
+        return _onnx_prefix_bench(rt, card.id, prefix_tokens, runs, max_tokens, progress)
     from edgeprompt.cache.prefix import PrefixCache
 
-    card = rt.card(model)
     if card.path_for("mlx") is None and card.path_for("hf") is None:
-        raise UsageError(f"the prefix cache is MLX's; model '{card.id}' has no mlx folder "
-                         "(build the demo model with `edgeprompt models demo`, or name one with -m)")
+        raise UsageError(f"model '{card.id}' has no mlx folder (build the demo model with `edgeprompt models "
+                         "demo`, name one with -m, or measure onnx with --backend onnx)")
     backend = rt.backend(card.id, "mlx")
     system = shared_prefix(backend, prefix_tokens)
-    asks = [[system, Message("user", q)] for q in QUESTIONS[: runs + 1]]
-    if len(asks) < runs + 1:
-        raise UsageError(f"at most {len(QUESTIONS) - 1} runs")
+    asks = _asks(system, runs)
     key = f"bench:{card.id}"
     backend.prefix_cache = None
     _first(backend, asks[0], max_tokens)  # warm-up: MLX compiles kernels on first use
@@ -88,17 +91,53 @@ def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 100
             backend.prefix_cache = PrefixCache(backend.model, key, 1 << 30, Path(tmp), 1 << 30)
             disk.append(_first(backend, a, max_tokens))
     backend.prefix_cache = rt.cache().prefix_for(card, backend) if rt.settings.get("cache.prefix") else None
+    return {**_compare(card.id, "mlx", cold, warm), "ttft_disk_ms": _median([s.ttft_ms for _, s in disk]),
+            "reused_tokens_disk": int(statistics.median([s.reused_tokens for _, s in disk])),
+            "same_output": [t for t, _ in cold] == [t for t, _ in warm] == [t for t, _ in disk]}
+
+
+def _asks(system: Message, runs: int) -> list[list[Message]]:
+    if runs + 1 > len(QUESTIONS):
+        raise UsageError(f"at most {len(QUESTIONS) - 1} runs")
+    return [[system, Message("user", q)] for q in QUESTIONS[: runs + 1]]
+
+
+def _compare(model: str, kind: str, cold: list[tuple[str, Any]], warm: list[tuple[str, Any]]) -> dict[str, Any]:
     cold_ms = _median([s.ttft_ms for _, s in cold])
     warm_ms = _median([s.ttft_ms for _, s in warm])
     return {
-        "model": card.id, "backend": "mlx", "runs": runs, "prompt_tokens": cold[0][1].prompt_tokens,
+        "model": model, "backend": kind, "runs": len(cold), "prompt_tokens": cold[0][1].prompt_tokens,
         "ttft_cold_ms": cold_ms, "ttft_warm_ms": warm_ms,
-        "ttft_disk_ms": _median([s.ttft_ms for _, s in disk]),
         "reused_tokens": int(statistics.median([s.reused_tokens for _, s in warm])),
-        "reused_tokens_disk": int(statistics.median([s.reused_tokens for _, s in disk])),
         "speedup": round(cold_ms / warm_ms, 2) if warm_ms else 0.0,
-        "same_output": [t for t, _ in cold] == [t for t, _ in warm] == [t for t, _ in disk],
+        "same_output": [t for t, _ in cold] == [t for t, _ in warm],
+        "load_average": round(os.getloadavg()[0], 2),
     }
+
+
+def _onnx_prefix_bench(rt: Runtime, model: str, prefix_tokens: int, runs: int, max_tokens: int,
+                       progress: Callable[[str], None] | None) -> dict[str, Any]:
+    """onnx keeps live generators (no disk level): each question runs cold (reuse off) and warm in turn,
+    so the machine's drift falls on both alike."""
+    from edgeprompt.cache.chat_bench import reuse_off
+
+    backend = rt.backend(model, "onnx")
+    system = shared_prefix(backend, prefix_tokens)
+    asks = _asks(system, runs)
+    kept = backend.generators
+    backend.reuse_prefixes(1 << 30)
+    try:
+        _first(backend, asks[0], max_tokens)  # warm-up, and the shared head goes live
+        if progress:
+            progress(f"prefix bench: {model} on onnx, prefix {backend.count_tokens([system])} tokens, {runs} runs")
+        cold, warm = [], []
+        for a in asks[1:]:
+            with reuse_off(backend):
+                cold.append(_first(backend, a, max_tokens))
+            warm.append(_first(backend, a, max_tokens))
+    finally:
+        backend.generators = kept
+    return _compare(model, "onnx", cold, warm)
 
 
 def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exact: int = 200,

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from edgeprompt.backends.base import common_prefix
 from edgeprompt.canonical import sha256_hex
 
 MIN_REUSE = 16  # shorter shared prefixes are not worth a cache copy
@@ -31,14 +32,6 @@ HEAD = 8192  # tokens of each prompt head kept in that list
 
 def _tokens_hash(ids: Sequence[int]) -> str:
     return sha256_hex(",".join(map(str, ids)))[:32]
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def _compact(cache: list[Any]) -> None:

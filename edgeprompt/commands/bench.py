@@ -33,7 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=9, help="timed runs of each loop; figures are medians (default 9)")
     p.add_argument("--prefix-cache", action="store_true",
                    help="instead: time to first token with a 1,000-token shared prefix, without and with KV reuse "
-                        "(MLX; edgeprompt.cache.bench)")
+                        "(MLX, or onnx with --backend onnx; edgeprompt.cache.bench)")
+    p.add_argument("--chat", type=int, metavar="TURNS", default=None,
+                   help="instead: a chat of TURNS turns over a 1,000-token document, time to first token per turn "
+                        "without and with prefix reuse (edgeprompt.cache.chat_bench)")
 
 
 def options(args: argparse.Namespace) -> BenchOptions:
@@ -59,18 +62,39 @@ def _text(r: dict[str, Any]) -> str:
     ])
 
 
+def _chat(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.cache.bench import shared_prefix
+    from edgeprompt.cache.chat_bench import chat_bench
+
+    rt = ctx.runtime()
+    card = rt.card(args.model)
+    backend = rt.backend(card.id, rt.backend_kind(card, args.backend))
+    result = chat_bench(backend, shared_prefix(backend, 1000), turns=args.chat,
+                        max_tokens=args.max_tokens or 32, progress=ctx.info)
+    report = result.summary()
+    ctx.emit(report, lambda: "\n".join(
+        [f"{report['model']} on {report['backend']}: {report['turns']}-turn chat over a document, time to first token"]
+        + [f"  turn {t.n:>2}  {t.prompt_tokens:>5} prompt tokens  cold {t.ttft_cold_ms:>8.0f} ms  warm "
+           f"{t.ttft_warm_ms:>7.0f} ms  reused {t.reused_tokens:>5}  {t.speedup}x" for t in result.turns]
+        + [f"  last turn / first turn (warm): {report['last_over_first_warm']}; same output: {report['same_output']}"]))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.catalog.bench import run_bench
 
     if args.prefix_cache:
         from edgeprompt.cache.bench import prefix_bench
 
-        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info)
+        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info,
+                              kind=args.backend)
+        disk = f", {report['ttft_disk_ms']:.0f} ms from a saved prefix" if "ttft_disk_ms" in report else ""
         ctx.emit(report, lambda: (f"{report['model']}: first token after a {report['prompt_tokens']}-token prompt: "
                                   f"{report['ttft_cold_ms']:.0f} ms cold, {report['ttft_warm_ms']:.0f} ms reusing "
-                                  f"{report['reused_tokens']} tokens ({report['speedup']}x), "
-                                  f"{report['ttft_disk_ms']:.0f} ms from a saved prefix"))
+                                  f"{report['reused_tokens']} tokens ({report['speedup']}x){disk}"))
         return 0
+    if args.chat is not None:
+        return _chat(args, ctx)
 
     report = run_bench(ctx.runtime(), options(args), progress=ctx.info)
     ctx.emit(report, lambda: _text(report))

@@ -281,6 +281,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
                 "edgeprompt.tokens_per_s": stats.tokens_per_s,
                 "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
+                "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
+                **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
                 **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
             })
         answer = "".join(pieces)
