@@ -235,9 +235,9 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             s.attributes.update({"edgeprompt.context.prompt_tokens": report.prompt_tokens,
                                  "edgeprompt.context.dropped_turns": report.dropped_turns,
                                  "edgeprompt.context.summarised": report.summarised})
-            if (note := report.notice()) is not None:
-                notices.append(note)
-                yield Notice(note)
+            if (fit_note := report.notice()) is not None:
+                notices.append(fit_note)
+                yield Notice(fit_note)
             room = backend.context_length - report.prompt_tokens
             if params.max_tokens > room:
                 params = GenerationParams(room, params.temperature, params.top_p, params.seed, params.stop)
