@@ -309,9 +309,9 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 support = check_support(grounding.query or question, answer, grounding.documents,
                                         lambda texts: rt.embedder().embed_batch(texts))
                 answer = support.answer
-                if (note := support.notice()) is not None:
-                    notices.append(note)
-                    yield Notice(note)
+                if (support_note := support.notice()) is not None:
+                    notices.append(support_note)
+                    yield Notice(support_note)
                 s.attributes.update(support.trace_attributes())
                 trace.attributes.update(support.trace_attributes())
 
