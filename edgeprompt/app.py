@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from edgeprompt import config as config_mod
 from edgeprompt.catalog.cards import Catalog, ModelCard, resolve_backend
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from edgeprompt.prompts import PromptRegistry
     from edgeprompt.rag.library import Library
     from edgeprompt.routing.router import Router
+
+_T = TypeVar("_T")  # a component `Runtime.part` builds once
 
 
 def physical_threads(setting: int) -> int:
@@ -74,12 +76,13 @@ class Runtime:
     def traces(self) -> TraceLog:
         return TraceLog(self.db)
 
-    def part(self, name: str, factory: Any) -> Any:
+    def part(self, name: str, factory: Callable[[], _T]) -> _T:
         """A lazily built, cached component (firewall, retriever, cache, …) shared by all requests."""
         with self._lock:
             if name not in self._parts:
                 self._parts[name] = factory()
-            return self._parts[name]
+            built: _T = self._parts[name]  # what `factory` built under this name
+            return built
 
     def registry(self) -> PromptRegistry:
         """The prompt registry (versions, labels, the template cache), shared by all requests."""
@@ -175,7 +178,9 @@ class Runtime:
         return resolve_backend(card, prefer or str(self.settings.get("model.backend")))
 
     def backend(self, model_id: str | None = None, prefer: str | None = None) -> Backend:
+        from edgeprompt.backends.extractive import ExtractiveBackend
         from edgeprompt.backends.loader import load_backend
+        from edgeprompt.backends.mlx import MlxBackend
 
         card = self.card(model_id)
         kind = self.backend_kind(card, prefer)
@@ -183,15 +188,14 @@ class Runtime:
             key = (card.id, kind)
             if key not in self._backends:
                 threads = physical_threads(int(self.settings.get("model.threads")))
-                self._backends[key] = load_backend(card, kind, threads=threads)
-                bind = getattr(self._backends[key], "bind_embedder", None)
-                if callable(bind):  # the extractive backend quotes sentences by MiniLM similarity
-                    bind(self.embedder)
-                    self._backends[key].judge = bool(self.settings.get("rag.judge"))  # short answers or quotes
-                if hasattr(self._backends[key], "prefix_cache") and bool(self.settings.get("cache.prefix")):
+                loaded = self._backends[key] = load_backend(card, kind, threads=threads)
+                if isinstance(loaded, ExtractiveBackend):  # it quotes sentences by MiniLM similarity
+                    loaded.bind_embedder(self.embedder)
+                    loaded.judge = bool(self.settings.get("rag.judge"))  # short answers or quotes
+                if isinstance(loaded, MlxBackend) and bool(self.settings.get("cache.prefix")):
                     # MLX: reuse the KV state of shared token prefixes across turns and sessions
-                    self._backends[key].prefix_cache = self.cache().prefix_for(card, self._backends[key])
-                reuse = getattr(self._backends[key], "reuse_prefixes", None)
+                    loaded.prefix_cache = self.cache().prefix_for(card, loaded)
+                reuse = getattr(loaded, "reuse_prefixes", None)
                 if callable(reuse) and bool(self.settings.get("cache.prefix")):
                     # onnx: live generators kept between turns, rewound to the shared token prefix
                     reuse(int(self.settings.get("cache.prefix_budget_mb")) << 20)

@@ -115,7 +115,7 @@ def read_jsonl(stream: Any, key: str) -> Any:
             continue
         try:
             rec = json.loads(line)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             yield n, f"line {n}: not JSON ({e.msg})"
             continue
         if not isinstance(rec, dict) or not isinstance(rec.get(key), str):

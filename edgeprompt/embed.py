@@ -196,7 +196,8 @@ class Embedder:
         return len(self.tokenizer.encode(text).ids)
 
     def embed(self, text: str) -> np.ndarray:
-        return self.embed_batch([text])[0]
+        row: np.ndarray = self.embed_batch([text])[0]
+        return row
 
     def embed_batch(self, texts: list[str], batch_size: int = BULK_BATCH) -> np.ndarray:
         """Unit-norm float32 vectors, shape (len(texts), 384). Sorted by length so batches pad little."""

@@ -105,7 +105,9 @@ class MlxBackend:
         # a LoRA adapter (federated fine-tuning) applies to the card's mlx weights, never to a merged hf folder
         adapter = card.path_for("adapter") if folder == card.path_for("mlx") else None
         try:
-            model, tokenizer = load(str(folder), adapter_path=str(adapter) if adapter else None)
+            # load() is typed as returning 2 or 3 items (the config only with return_config=True)
+            loaded = load(str(folder), adapter_path=str(adapter) if adapter else None)
+            model, tokenizer = loaded[0], loaded[1]
         except Exception as e:  # mlx-lm raises ValueError/KeyError/OSError for bad folders
             raise ModelLoadError(f"{folder}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
         ctx = int(cfg.get("max_position_embeddings") or card.context_length or 2048)

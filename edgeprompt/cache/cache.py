@@ -282,7 +282,7 @@ class Cache:
             return self.prefixes[key]
 
     def _clear_prefixes(self) -> int:
-        n = sum(p.clear() for p in self.prefixes.values())
+        n: int = sum(p.clear() for p in self.prefixes.values())
         if self.prefix_dir.exists():
             for f in self.prefix_dir.rglob("*"):
                 if f.is_file():

@@ -35,7 +35,8 @@ class EmbeddingMemo:
         return f"{getattr(self.embedder, 'model_hash', '')}:{sha256_hex(text)}"
 
     def embed(self, text: str) -> np.ndarray:
-        return self.embed_batch([text])[0]
+        row: np.ndarray = self.embed_batch([text])[0]
+        return row
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         import numpy as np

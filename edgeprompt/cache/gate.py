@@ -250,7 +250,7 @@ def _set_check(name: str, a: object, b: object) -> Check:
     if a == b:
         return Check(True)
     def show(x: object) -> str:
-        return ", ".join(sorted(map(str, x))) if isinstance(x, frozenset | tuple) else str(x)  # type: ignore[arg-type]
+        return ", ".join(sorted(map(str, x))) if isinstance(x, frozenset | tuple) else str(x)
     return Check(False, f"{name} differ: [{show(a)}] vs [{show(b)}]")
 
 

@@ -8,6 +8,7 @@ entry written under an old model, prompt label or document simply stops matching
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import unicodedata
@@ -124,7 +125,7 @@ def weights_hash(card: ModelCard, stamp_dir: Path) -> str:
     for p in files:
         h.update(p.name.encode())
         with open(p, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
+            for block in iter(functools.partial(f.read, 1 << 20), b""):
                 h.update(block)
     digest = h.hexdigest()[:16]
     stamp_dir.mkdir(parents=True, exist_ok=True)

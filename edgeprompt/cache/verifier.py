@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.cache import gate
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     import numpy as np
 
 FEATURES = "minilm-pair-gate/1"  # bump when `features` changes: a model built for another layout is refused
@@ -61,7 +63,7 @@ class Verifier:
         self.min_probability = min_probability
 
     @classmethod
-    def load(cls, folder: Path | Any, min_probability: float = 0.5) -> Verifier:
+    def load(cls, folder: Path | Traversable, min_probability: float = 0.5) -> Verifier:
         import onnxruntime as ort
 
         meta = json.loads((folder / "verifier.json").read_text(encoding="utf-8"))
@@ -77,7 +79,8 @@ class Verifier:
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         import numpy as np
 
-        return self.session.run(None, {"features": np.asarray(rows, dtype=np.float32)})[0].reshape(-1)
+        out: np.ndarray = self.session.run(None, {"features": np.asarray(rows, dtype=np.float32)})[0]
+        return out.reshape(-1)
 
     def probability(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
                     checks: dict[str, gate.Check] | None = None) -> float:
@@ -89,7 +92,7 @@ class Verifier:
         return p >= self.min_probability, p
 
 
-def _folder() -> Any:
+def _folder() -> Traversable:
     return resources.files("edgeprompt.shipped").joinpath("cache/verifier")
 
 

@@ -190,7 +190,7 @@ def pipeline_once(rt: Runtime, request: Any) -> Timing:
 def captured_request(rt: Runtime, backend: Any, request: Any) -> tuple[Request, Timing]:
     """Run the pipeline once (the warm-up) and keep the exact backend Request it made, for the raw loop."""
     seen: list[Request] = []
-    original = backend.stream
+    original: Callable[[Request], Iterator[Any]] = backend.stream
 
     def spy(req: Request) -> Iterator[Any]:
         seen.append(req)
@@ -229,6 +229,8 @@ def without_answer_cache(rt: Runtime) -> None:
 
 def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     from edgeprompt.app import physical_threads
+    from edgeprompt.backends.mlx import MlxBackend
+    from edgeprompt.backends.onnx import OnnxBackend
 
     without_answer_cache(rt)
     card = rt.card(opts.model)
@@ -239,6 +241,7 @@ def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] |
         raise UsageError(f"bench measures the mlx and onnx backends; model '{card.id}' runs on {kind}")
     threads = physical_threads(int(rt.settings.get("model.threads")))
     backend = rt.backend(card.id, kind)
+    assert isinstance(backend, MlxBackend | OnnxBackend)  # the two kinds RAW has a loop for
     request = _pipeline_request(opts.max_tokens or MIN_TOKENS, opts, card.id, kind)
     if progress:
         progress(f"bench: {card.id} on {kind}, {threads} threads; warming up")

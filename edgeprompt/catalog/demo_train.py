@@ -146,7 +146,9 @@ def train_model(examples: list[tuple[str, str]], spec: DemoSpec, out: Path,
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     vocab = tok.get_vocab_size()
     eos = tok.token_to_id("<|im_end|>")
-    config = LlamaConfig(
+    # rope_theta and torch_dtype are the names transformers 4.x takes; 5.x still reads them through **kwargs,
+    # which its dataclass signature does not show
+    config = LlamaConfig(  # type: ignore[call-arg]
         vocab_size=vocab, hidden_size=spec.hidden, intermediate_size=spec.intermediate,
         num_hidden_layers=spec.layers, num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads,
         max_position_embeddings=spec.context_length, rms_norm_eps=1e-5, rope_theta=10000.0,

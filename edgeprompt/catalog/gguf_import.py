@@ -47,7 +47,7 @@ def check_space(path: Path, models_dir: Path, free: int | None = None) -> None:
 
 def import_gguf(path: Path, models_dir: Path, model_id: str, progress: Progress = None) -> ModelCard:
     """Rebuild `path` under `<models>/<id>/` and return its card (the GGUF itself is left where it is)."""
-    from edgeprompt.catalog.convert import Job, run_jobs
+    from edgeprompt.catalog.convert import ConvertJob, run_jobs
     from edgeprompt.catalog.files import card_for_folder
     from edgeprompt.catalog.pull import BUILD_HINT, have_build_tools, runnable_card
 
@@ -60,8 +60,8 @@ def import_gguf(path: Path, models_dir: Path, model_id: str, progress: Progress 
     out = hf.parent / f".hf.tmp-gguf-{model_id}"
     if progress:
         progress(f"reading {path.name} (dequantising; this can take a few minutes)")
-    run_jobs([Job("gguf", [sys.executable, "-m", "edgeprompt.catalog.gguf_import", str(path), str(out)], out, hf)],
-             progress)
+    argv = [sys.executable, "-m", "edgeprompt.catalog.gguf_import", str(path), str(out)]
+    run_jobs([ConvertJob("gguf", argv, out, hf)], progress)
     card = card_for_folder(hf, model_id, ("general",))
     card = replace(card, description=f"imported from {path.name}")
     card = runnable_card(card, models_dir, progress)

@@ -166,7 +166,8 @@ def plan(repo_id: str, revision: str | None = None, api: Any = None) -> PullPlan
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 path = hf_hub_download(repo_id, "config.json", revision=commit, endpoint=endpoint(), local_dir=tmp)
-                return json.loads(Path(path).read_text(encoding="utf-8"))
+                config: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+                return config
             except Exception as e:
                 raise _hub_error(repo_id, e) from e
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -111,7 +112,7 @@ def cmd_lookup(args: argparse.Namespace, ctx: Context) -> int:
         if ctx.json or args.text == "-":
             ctx.line(out)
         else:
-            ctx.emit(out, lambda out=out: _lookup_text(out))
+            ctx.emit(out, functools.partial(_lookup_text, out))
     return 2 if failed else 0
 
 

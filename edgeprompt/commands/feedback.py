@@ -32,6 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _edited_text(args: argparse.Namespace) -> str | None:
+    text: str
     if args.edit is not None:
         text = args.edit
     elif args.edit_file is not None:

@@ -113,7 +113,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     trained = model.get("trained") or {}
     loso = trained.get("leave_one_source_out") or {}
     rules = load_pack(rt.paths.models).as_dict()
-    out = {"enabled": bool(section["enabled"]),
+    out: dict[str, Any] = {"enabled": bool(section["enabled"]),
            "thresholds": {k: section[k] for k in ("flag_threshold", "block_threshold", "document_flag_threshold",
                                                   "document_block_threshold")},
            "classifier": {"origin": model["origin"], "path": model["path"], "featurizer": model["featurizer"],

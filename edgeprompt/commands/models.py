@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.commands import add_command, add_group
 
 if TYPE_CHECKING:
+    from edgeprompt.catalog.cards import ModelCard
+    from edgeprompt.catalog.pull import PullPlan
     from edgeprompt.cli import Context
 
 
@@ -146,7 +148,8 @@ def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def pull_model(ctx: Context, hub_id: str, model_id: str | None = None, revision: str | None = None) -> Any:
+def pull_model(ctx: Context, hub_id: str, model_id: str | None = None,
+               revision: str | None = None) -> tuple[ModelCard, PullPlan]:
     """Plan, check and install one hub repository; returns (card, plan). Shared by `models pull` and `setup`."""
     from edgeprompt.catalog.cards import ID_RE
     from edgeprompt.catalog.pull import check_space, install, model_id_for, plan, runnable_problem

@@ -54,7 +54,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 def _arguments(text: str) -> dict[str, Any]:
     try:
         args = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise UsageError(f"the arguments are not JSON ({e.msg})") from e
     if not isinstance(args, dict):
         raise UsageError("the arguments must be a JSON object")

@@ -83,7 +83,8 @@ def _router() -> HeadSpec:
     def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
         hidden = int(getattr(module[0], "out_features", 0)) if len(module) > 1 else 0
         shipped = routing_head.HeadMeta.read(routing_head.shipped_dir() / routing_head.META_FILE).extra
-        keep = {k: shipped[k] for k in ("embedder", "embedder_hash", "router_text_max_chars") if k in shipped}
+        keep: dict[str, Any] = {k: shipped[k] for k in ("embedder", "embedder_hash", "router_text_max_chars")
+                                if k in shipped}
         onnx_path = routing_head.export_head(module, list(TAGS), folder, {
             **keep, "arch": "mlp" if hidden else "linear", "hidden": hidden, **extra})
         return onnx_path, folder / routing_head.META_FILE

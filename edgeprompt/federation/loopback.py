@@ -40,6 +40,10 @@ def toml_value(v: Any) -> str:
     return repr(v)
 
 
+def _program(p: subprocess.Popen[bytes]) -> str:
+    """The program a daemon runs (_spawn passes a list; Popen types `args` as any command form)."""
+    return str(p.args[0]) if isinstance(p.args, list) else str(p.args)
+
 @dataclass
 class RunResult:
     run_id: int
@@ -143,7 +147,7 @@ class Loopback:
                 return status
             for p in self.procs:
                 if p.poll() is not None:
-                    raise FederationError(f"a Flower daemon exited ({p.args[0]}, code {p.returncode}): "
+                    raise FederationError(f"a Flower daemon exited ({_program(p)}, code {p.returncode}): "
                                           f"{self.log_tail()}")
             time.sleep(2.0)
         with contextlib.suppress(FederationError, subprocess.TimeoutExpired):

@@ -51,8 +51,9 @@ class LoraSpec:
     def peft_config(self) -> Any:
         from peft import LoraConfig
 
-        return LoraConfig(r=self.rank, lora_alpha=self.alpha, target_modules=list(self.targets), lora_dropout=0.0,
-                          bias="none", task_type="CAUSAL_LM")
+        # peft types lora_alpha as int, but only divides it by r: a fractional alpha is meant
+        return LoraConfig(r=self.rank, lora_alpha=self.alpha,  # type: ignore[arg-type]
+                          target_modules=list(self.targets), lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> LoraSpec:
@@ -139,8 +140,8 @@ def load_adapter_state(model: Any, state: dict[str, Any]) -> None:
         raise ValueError(f"received adapter does not match this model's LoRA layout: {len(got)} arrays "
                          f"{_first_difference(got, want)}")
     result = set_peft_model_state_dict(model, dict(state))
-    if getattr(result, "unexpected_keys", None):
-        raise ValueError(f"unexpected adapter keys {result.unexpected_keys[:3]}")
+    if unexpected := getattr(result, "unexpected_keys", None):
+        raise ValueError(f"unexpected adapter keys {unexpected[:3]}")
 
 
 def _first_difference(got: dict[str, Any], want: dict[str, Any]) -> str:

@@ -41,7 +41,8 @@ def side(row: dict[str, Any]) -> str:
 
 
 def split(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    train, test = [], []
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
     for r in rows:
         (train if side(r) == "train" else test).append(r)
     return train, test
@@ -77,7 +78,9 @@ def rate(rows: list[dict[str, Any]], flagged: Callable[[dict[str, Any]], bool]) 
 def report(rows: list[dict[str, Any]], flagged: Callable[[dict[str, Any]], bool],
            hard_negatives: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The Done-when figures for one detector: `flagged(row)` is True when it flags or blocks."""
-    sub = lambda names: [r for r in rows if r.get("subset") in names]  # noqa: E731
+    def sub(names: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [r for r in rows if r.get("subset") in names]
+
     out = {
         "direct_attack_recall": rate(sub(DIRECT_ATTACKS), flagged).as_dict(),
         "hijacking_recall": rate(sub(("tensor_trust_hijacking",)), flagged).as_dict(),

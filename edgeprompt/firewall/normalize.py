@@ -166,11 +166,11 @@ def _payloads(text: str, acc: _Acc) -> list[tuple[str, str]]:
         if s.strip():
             found.append(("unicode_tags", s))
     for m in _B64.finditer(text):
-        if (s := _decode_b64(m.group(0))) is not None:
-            found.append(("base64", s))
+        if (b64 := _decode_b64(m.group(0))) is not None:
+            found.append(("base64", b64))
     for m in _HEX.finditer(text):
-        if (s := _decode_hex(m.group(0))) is not None:
-            found.append(("hex", s))
+        if (hexed := _decode_hex(m.group(0))) is not None:
+            found.append(("hex", hexed))
     if _URLENC.search(text):
         s = unquote(text)
         if s != text:

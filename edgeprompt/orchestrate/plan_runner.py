@@ -89,7 +89,7 @@ class PlanRunner:
                  guard: Guard | None = None, confirm: Confirm = refuse_all,
                  progress: Callable[[str], None] = lambda _: None,
                  save_trace: Callable[[Trace], None] = lambda _: None,
-                 on_route: Callable[[RouteDecision, str], None] = lambda *_: None,
+                 on_route: Callable[[RouteDecision, str], object] = lambda *_: None,
                  instruct: Callable[[str], bool] = lambda _: True,
                  digest: Callable[[str, Sequence[Document]], str] | None = None,
                  support: Callable[[str, str, Sequence[Document]], Support] | None = None) -> None:
@@ -108,7 +108,12 @@ class PlanRunner:
         trace = Trace(operation="plan")
         stop = AnyEvent(cancel)
         expired = threading.Event()
-        timer = threading.Timer(timeout_s, lambda: (expired.set(), stop.set())) if timeout_s else None
+
+        def expire() -> None:
+            expired.set()
+            stop.set()
+
+        timer = threading.Timer(timeout_s, expire) if timeout_s else None
         if timer is not None:
             timer.daemon = True
             timer.start()

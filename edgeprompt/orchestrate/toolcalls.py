@@ -190,7 +190,7 @@ def parse_explicit(text: str) -> ToolCall | None:
     body = m.group(2).strip()
     try:
         args = json.loads(body) if body else {}
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise ToolError(f"@tool {m.group(1)}: the arguments are not JSON ({e.msg})") from e
     if not isinstance(args, dict):
         raise ToolError(f"@tool {m.group(1)}: the arguments must be a JSON object")

@@ -76,8 +76,8 @@ def show(result: ToolResult) -> str:
         text = result.text().removeprefix("error: ")
         return text if text.startswith(result.call.name) else f"{result.call.name}: {text}"
     out = result.output
-    if isinstance(out, dict) and isinstance(out.get("text"), str):
-        return out["text"]
+    if isinstance(out, dict) and isinstance(said := out.get("text"), str):
+        return said
     if isinstance(out, dict) and isinstance(out.get("hits"), list):
         if not out["hits"]:
             return f"no passages found for '{out.get('query', '')}'"

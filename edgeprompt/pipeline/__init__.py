@@ -235,9 +235,9 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             s.attributes.update({"edgeprompt.context.prompt_tokens": report.prompt_tokens,
                                  "edgeprompt.context.dropped_turns": report.dropped_turns,
                                  "edgeprompt.context.summarised": report.summarised})
-            if (note := report.notice()) is not None:
-                notices.append(note)
-                yield Notice(note)
+            if (fit_note := report.notice()) is not None:
+                notices.append(fit_note)
+                yield Notice(fit_note)
             room = backend.context_length - report.prompt_tokens
             if params.max_tokens > room:
                 params = GenerationParams(room, params.temperature, params.top_p, params.seed, params.stop)
@@ -309,9 +309,9 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 support = check_support(grounding.query or question, answer, grounding.documents,
                                         lambda texts: rt.embedder().embed_batch(texts))
                 answer = support.answer
-                if (note := support.notice()) is not None:
-                    notices.append(note)
-                    yield Notice(note)
+                if (support_note := support.notice()) is not None:
+                    notices.append(support_note)
+                    yield Notice(support_note)
                 s.attributes.update(support.trace_attributes())
                 trace.attributes.update(support.trace_attributes())
 

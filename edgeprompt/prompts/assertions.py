@@ -75,6 +75,7 @@ class Checker:
         if err:
             return err
         schema = a.value if a.value is not None else self.output_schema
+        assert schema is not None  # loading refuses a 'json-schema' with neither a value nor an output_schema
         error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(doc))
         if error is None:
             return None

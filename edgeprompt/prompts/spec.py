@@ -206,7 +206,9 @@ def _assertion(where: str, raw: Any) -> Assertion:
     unknown = set(raw) - {"type", "value", "threshold"}
     if unknown:
         raise UsageError(f"{where}: assertion '{kind}' has unknown key '{sorted(unknown)[0]}'")
-    value, threshold = raw.get("value"), raw.get("threshold")
+    # what YAML gave: checked below, key by key
+    value: Any = raw.get("value")
+    threshold: Any = raw.get("threshold")
     if kind in ("contains", "not-contains", "regex", "similar") and not (isinstance(value, str) and value):
         raise UsageError(f"{where}: assertion '{kind}' needs a non-empty string value")
     if kind == "regex":

@@ -78,7 +78,8 @@ def _load_manifest(data: bytes, where: str) -> dict[str, Any]:
         raise UsageError(f"{where}: written in export format {ver} by a newer edgeprompt; upgrade edgeprompt")
     if not isinstance(doc.get("prompts"), dict):
         raise UsageError(f"{where}: 'prompts' must be a mapping")
-    return doc
+    manifest: dict[str, Any] = doc  # a mapping: the format check above read a key from it
+    return manifest
 
 
 def _import_prompt(registry: PromptRegistry, name: str, entry: Any, where: str, signed_by: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # Block kinds. Headings open sections; the rest is content the chunker packs.
@@ -33,7 +34,7 @@ def line_of(text: str, offset: int, first_line: int) -> int:
     return first_line + text.count("\n", 0, offset)
 
 
-def labelled_rows(header: list[str], rows: list[tuple[list[str], int | None, int | None]]) -> list[Block]:
+def labelled_rows(header: Sequence[str], rows: Sequence[tuple[Sequence[str], int | None, int | None]]) -> list[Block]:
     """Table rows as blocks that stand alone: "Column: value; Column: value" (the header once, as
     "Columns: …"), so a row retrieved or quoted without its table still says what each value is."""
     names = [" ".join(h.split()) for h in header]

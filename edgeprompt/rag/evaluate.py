@@ -90,7 +90,7 @@ def read_questions(path: Path) -> list[Question]:
         gold = rec.get("gold_docs", []) if isinstance(rec, dict) else None
         if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or not isinstance(gold, list):
             raise UsageError(f"{path}, line {n}: expected {{\"question\": str, \"gold_docs\": [...], \"answer\": …}}")
-        answers = rec.get("answers") if isinstance(rec.get("answers"), list) else []
+        answers: list[Any] = rec["answers"] if isinstance(rec.get("answers"), list) else []
         answer = rec.get("answer") or (answers[0] if answers else None)
         accepted = tuple(dict.fromkeys(str(a) for a in [answer, *answers] if a))
         out.append(Question(rec["question"], tuple(str(g) for g in gold), str(answer) if answer else None,
@@ -232,7 +232,7 @@ def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], Judged]:
         if g.abstained or backend is None:
             return Judged(ABSTAIN_TEXT if backend and g.abstained else None, g.abstained, g.evidence,
                           g.answerability, (time.perf_counter() - t0) * 1e3)
-        messages = (g.message(), Message("user", question))
+        messages = tuple(m for m in (g.message(), Message("user", question)) if m is not None)
         text = "".join(c.text for c in backend.stream(Request(messages, GenerationParams(max_tokens=256),
                                                               None, g.documents)))
         return Judged(text, g.abstains(text), g.evidence, g.answerability, (time.perf_counter() - t0) * 1e3)

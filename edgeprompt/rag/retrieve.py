@@ -93,7 +93,8 @@ class Filters:
 
     def sql(self) -> tuple[str, list[Any]]:
         """A WHERE fragment over rag_chunks c JOIN rag_documents d."""
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[Any] = []
         if not self.include_flagged:
             where.append("c.flagged = 0")
         if self.path:

@@ -17,7 +17,7 @@ from edgeprompt.rag.loaders import kind_of
 
 class DocumentWatcher:
     def __init__(self, indexer: Indexer, roots: Sequence[Path],
-                 on_update: Callable[[IndexSummary], None] | None = None,
+                 on_update: Callable[[IndexSummary], object] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
                  debounce_ms: int = 500, force_polling: bool | None = None) -> None:
         self.indexer = indexer

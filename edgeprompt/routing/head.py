@@ -109,7 +109,8 @@ class RouterHead:
         import numpy as np
 
         x = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(-1, self.meta.dim)
-        return self.session.run([self.meta.output], {self.meta.input: x})[0]
+        probs: np.ndarray = self.session.run([self.meta.output], {self.meta.input: x})[0]
+        return probs
 
 
 # -- training side (torch; scripts/train_router and federated training) ------------------------------

@@ -65,7 +65,7 @@ def _typed(obj: dict[str, Any], key: str, kinds: tuple[type, ...], what: str, de
 
 
 def _number(obj: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    value = _typed(obj, key, (int, float), "a number")
+    value: float | None = _typed(obj, key, (int, float), "a number")
     if value is not None and not low <= value <= high:
         raise invalid(key, f"must be between {low} and {high}", "invalid_value")
     return value

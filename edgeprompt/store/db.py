@@ -59,7 +59,8 @@ class Database:
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         with self._lock:
             try:
-                return self.conn.execute(sql, params).fetchall()
+                rows: list[Any] = self.conn.execute(sql, params).fetchall()
+                return rows
             except _driver().Error as e:
                 raise translate(e, self.path) from e
 

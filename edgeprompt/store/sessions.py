@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -63,7 +64,7 @@ class SessionStore:
                              (ref, ref.replace("%", "").replace("_", "") + "%"))
         exact = [r[0] for r in rows if r[0] == ref]
         if exact:
-            return exact[0]
+            return str(exact[0])
         if len(rows) == 1:
             return str(rows[0][0])
         if not rows:
@@ -100,7 +101,7 @@ class SessionStore:
             c.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         return sid
 
-    def attach(self, ref: str, path: str) -> list[str]:
+    def attach(self, ref: str, path: str) -> builtins.list[str]:
         """Record an (already indexed) file or folder as one this chat answers from; the chat's list."""
         sid = self.resolve(ref)
         with self.db.transaction() as c:
@@ -108,7 +109,7 @@ class SessionStore:
                       (sid, path, time.time()))
         return self.attachments(sid)
 
-    def detach(self, ref: str, paths: Sequence[str] = ()) -> list[str]:
+    def detach(self, ref: str, paths: Sequence[str] = ()) -> builtins.list[str]:
         """Forget the named attachments (all of them when none is named); the chat's remaining list."""
         sid = self.resolve(ref)
         with self.db.transaction() as c:
@@ -118,13 +119,13 @@ class SessionStore:
                           [(sid, p) for p in paths])
         return self.attachments(sid)
 
-    def attachments(self, session_id: str) -> list[str]:
+    def attachments(self, session_id: str) -> builtins.list[str]:
         """The files and folders a chat answers from. `session_id` is a full id (what `resolve` returns): the
         pipeline reads this on every turn of a chat and has resolved the id already."""
         return [str(r[0]) for r in self.db.query(
             "SELECT path FROM session_attachments WHERE session_id = ? ORDER BY added_at, path", (session_id,))]
 
-    def turns(self, ref: str) -> list[Turn]:
+    def turns(self, ref: str) -> builtins.list[Turn]:
         sid = self.resolve(ref)
         rows = self.db.query("SELECT * FROM turns WHERE session_id = ? ORDER BY id", (sid,))
         return [_turn(r) for r in rows]

@@ -22,7 +22,7 @@ from textual.widgets import Input, Markdown, Static
 from edgeprompt.tui.answers import AnswerActions
 from edgeprompt.tui.bubbles import Bubble
 from edgeprompt.tui.modelpick import AUTO, GET_A_MODEL, is_generative, model_choices, picker_title
-from edgeprompt.tui.sessions import SessionPanel
+from edgeprompt.tui.sessions import SessionList, SessionPanel
 from edgeprompt.tui.widgets import (
     EdgeScreen,
     PathScreen,
@@ -201,7 +201,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
 
     def action_new_session(self) -> None:
         self.load_session(None)
-        self.query_one(SessionPanel).query_one("#session-list").index = 0
+        self.query_one(SessionPanel).query_one("#session-list", SessionList).index = 0
         self.question.focus()
 
     def action_toggle_sessions(self) -> None:
@@ -276,6 +276,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
             self.update_status()
             return
         result = message.result
+        assert result is not None  # a Finished message carries a result or an error
         # the chat's first answer titles it (a new chat, or one started by attaching a file): the list shows it
         first_answer = len(self.answers()) == 1
         self.session_id = result.session_id

@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
@@ -120,7 +121,7 @@ class DocumentsScreen(EdgeScreen):
         table = self.query_one("#docs", DataTable)
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or ""
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value or ""
         return key.split(":", 1)[1] if ":" in key else None
 
     # -- indexing -----------------------------------------------------------------------------------
@@ -175,10 +176,13 @@ class DocumentsScreen(EdgeScreen):
         if path is None:
             return
 
+        def removed(n: int) -> None:
+            self.notify(f"Removed {n} document(s)")
+            self.reload()
+
         def done(yes: bool | None) -> None:
             if yes:
-                self.background(lambda: self.library.indexer.remove(path),
-                                lambda n: (self.notify(f"Removed {n} document(s)"), self.reload()),
+                self.background(lambda: self.library.indexer.remove(path), removed,
                                 title="Could not remove", group="index")
 
         why = "It leaves the index (and answers); the files themselves are left alone."

@@ -91,9 +91,14 @@ class FederationScreen(EdgeScreen):
                 self.notify(str(e), title="Cannot join", severity="error", markup=False)
                 return
             local = superlink.split(":")[0] in ("127.0.0.1", "localhost", "::1")
+
+            def confirmed(yes: bool | None) -> None:
+                if yes and superlink:
+                    self._join(superlink, local)
+
             self.app.push_screen(ConfirmScreen("Join and train on this laptop's examples?",
                                                consent_text(self.rt, superlink, insecure=local), yes="I agree, join"),
-                                 lambda yes: yes and self._join(superlink, local))
+                                 confirmed)
 
         self.app.push_screen(AskScreen("Coordinator address (its Fleet API)", placeholder="HOST:PORT",
                                        body="A coordinator on this machine (127.0.0.1) is reached without TLS; "

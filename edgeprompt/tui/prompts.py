@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from edgeprompt.tui.widgets import AskScreen, ConfirmScreen, EdgeScreen, diff_text, error_text
@@ -124,7 +125,7 @@ class PromptsScreen(EdgeScreen):
         if not table.row_count:
             self.notify("Pick a prompt first", severity="warning")
             return None
-        return self.version_by_key(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        return self.version_by_key(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
 
     def show_detail(self, body: Text | str) -> None:
         self.query_one("#detail-text", Static).update(body if isinstance(body, Text) else Text(body))
@@ -169,11 +170,15 @@ class PromptsScreen(EdgeScreen):
             return
 
         def to_label(label: str | None) -> None:
+            def confirmed(yes: bool | None) -> None:
+                if yes and label:
+                    self._promote(v, label, False)
+
             if label:
                 self.app.push_screen(ConfirmScreen(
                     f"Promote {v.name}@{v.seq} to '{label}'?",
                     "Its tests run first on the current model unless they already passed there; a failing "
-                    "suite refuses the promotion.", yes="Promote"), lambda yes: yes and self._promote(v, label, False))
+                    "suite refuses the promotion.", yes="Promote"), confirmed)
 
         self.app.push_screen(AskScreen(f"Promote {v.name}@{v.seq} to which label?", "production"), to_label)
 
@@ -194,10 +199,13 @@ class PromptsScreen(EdgeScreen):
         self.background(job, self._promoted, title="Could not promote", group="tests")
 
     def _offer_force(self, v: Any, label: str, why: str) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._promote(v, label, True)
+
         self.show_detail(Text(why, style="red"))
         self.app.push_screen(ConfirmScreen("Tests did not pass — promote anyway?", f"{why}\n\nForcing it is written "
-                                           "to the audit log.", yes="Force"),
-                             lambda yes: yes and self._promote(v, label, True))
+                                           "to the audit log.", yes="Force"), confirmed)
 
     def _promoted(self, done: Any) -> None:
         if done is None:
@@ -216,9 +224,13 @@ class PromptsScreen(EdgeScreen):
             return
 
         def to_label(label: str | None) -> None:
+            def confirmed(yes: bool | None) -> None:
+                if yes and label:
+                    self._rollback(name, label)
+
             if label:
                 self.app.push_screen(ConfirmScreen(f"Roll '{label}' of {name} back to where it pointed before?",
-                                                   yes="Roll back"), lambda yes: yes and self._rollback(name, label))
+                                                   yes="Roll back"), confirmed)
 
         self.app.push_screen(AskScreen(f"Roll back which label of {name}?", "production"), to_label)
 

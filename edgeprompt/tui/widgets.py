@@ -4,7 +4,7 @@ notifications), and the small dialogs (confirm, ask for text, pick one, edit tex
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -190,7 +190,7 @@ class PickScreen(Dialog[str]):
     PickScreen .title { width: 100%; }
     """
 
-    def __init__(self, title: str, choices: list[tuple[str, str | Text]], current: str | None = None) -> None:
+    def __init__(self, title: str, choices: Sequence[tuple[str, str | Text]], current: str | None = None) -> None:
         super().__init__()
         self.title_text, self.choices, self.current = title, choices, current
 

@@ -53,7 +53,7 @@ def _message(raw: bytes, first_line: int, path: Path) -> tuple[str, list[Block],
             exact = not msg.is_multipart() and str(part.get("content-transfer-encoding", "7bit")).lower() \
                 in ("7bit", "8bit", "binary")
             blocks.extend(_paragraphs(content, body_first, last_line, exact))
-    names = [p.get_filename() for p in msg.iter_attachments() if p.get_filename()]
+    names = [name for p in msg.iter_attachments() if (name := p.get_filename())]
     if names:
         blocks.append(Block("Attachments: " + ", ".join(names), PARAGRAPH, 0, body_first, last_line))
     return subject, blocks, hidden
@@ -78,8 +78,8 @@ def load_email(path: Path, data: bytes) -> Loaded:
     starts = [m.start() for m in _MBOX_FROM.finditer(data)]
     if not starts:
         raise Skip("not an mbox file (no 'From ' separator lines)")
-    blocks: list[Block] = []
-    hidden: list[str] = []
+    blocks = []
+    hidden = []
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(data)
         chunk = data[start:end]
