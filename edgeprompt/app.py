@@ -89,9 +89,15 @@ class Runtime:
         from edgeprompt.prompts import PromptRegistry
 
         reg = self.settings.section("registry")
-        return self.part("registry", lambda: PromptRegistry(
-            self.db, cache_size=int(reg["template_cache_size"]), default_prompt=str(reg["default_prompt"]),
-            default_label=str(reg["label"])))
+        return self.part(
+            "registry",
+            lambda: PromptRegistry(
+                self.db,
+                cache_size=int(reg["template_cache_size"]),
+                default_prompt=str(reg["default_prompt"]),
+                default_label=str(reg["label"]),
+            ),
+        )
 
     def cache(self) -> Cache:
         """The multi-level cache (edgeprompt.cache): answers, context embeddings, prefix KV states."""
@@ -99,18 +105,30 @@ class Runtime:
         from edgeprompt.cache.threshold import effective, verifier_point
 
         s = self.settings.section("cache")
-        return self.part("cache", lambda: Cache(
-            self.db, s, self.embedder, effective(float(s["semantic_threshold"])), self.paths.cache / "answers",
-            templates=lambda: getattr(self._parts.get("registry"), "templates", None),
-            verifier=(lambda: verifier.shipped(verifier_point().threshold)) if s["verifier"] else None))
+        return self.part(
+            "cache",
+            lambda: Cache(
+                self.db,
+                s,
+                self.embedder,
+                effective(float(s["semantic_threshold"])),
+                self.paths.cache / "answers",
+                templates=lambda: getattr(self._parts.get("registry"), "templates", None),
+                verifier=(lambda: verifier.shipped(verifier_point().threshold)) if s["verifier"] else None,
+            ),
+        )
 
     def documents(self) -> Library:
         """Your documents: the indexer and the retriever over them (edgeprompt.rag), built on first use."""
         from edgeprompt.rag.library import Library
 
         # the firewall's chunk scanner flags injected instructions; it is built on the first chunk scanned
-        return self.part("rag", lambda: Library(self.db, self.settings.section("rag"), self.embedder,
-                                                lambda text: self.chunk_scanner()(text)))
+        return self.part(
+            "rag",
+            lambda: Library(
+                self.db, self.settings.section("rag"), self.embedder, lambda text: self.chunk_scanner()(text)
+            ),
+        )
 
     def router(self) -> Router:
         """The router (edgeprompt.routing.router): task tag -> installed model; its head and embedder load lazily."""
@@ -119,11 +137,18 @@ class Runtime:
         from edgeprompt.routing.router import Router
 
         prefer = str(self.settings.get("model.backend"))
-        return self.part("router", lambda: Router(
-            self.catalog, lambda: RouterHead(locate(self.paths)), lambda texts: self.embedder().embed_batch(texts),
-            settings=self.settings.section("routing"), default_model=self.default_model_id,
-            reserve_tokens=int(self.settings.get("context.reserve_for_answer")),
-            installed=lambda c: is_installed(c, prefer)))
+        return self.part(
+            "router",
+            lambda: Router(
+                self.catalog,
+                lambda: RouterHead(locate(self.paths)),
+                lambda texts: self.embedder().embed_batch(texts),
+                settings=self.settings.section("routing"),
+                default_model=self.default_model_id,
+                reserve_tokens=int(self.settings.get("context.reserve_for_answer")),
+                installed=lambda c: is_installed(c, prefer),
+            ),
+        )
 
     def firewall(self) -> Firewall:
         """The prompt firewall (edgeprompt.firewall): scanner, isolation, output validation, audit."""
@@ -135,11 +160,15 @@ class Runtime:
 
         def build() -> Firewall:
             section = self.settings.section("firewall")
+
             def embed(texts: list[str]) -> Any:  # loaded on the first scan (a classifier of n-grams only never asks)
                 return self.embedder().embed_batch(texts)
 
-            scanner = Scanner(load_pack(self.paths.models), Classifier.load(self.paths.models, embed),
-                              Thresholds.from_settings(section))
+            scanner = Scanner(
+                load_pack(self.paths.models),
+                Classifier.load(self.paths.models, embed),
+                Thresholds.from_settings(section),
+            )
             return Firewall(section, scanner, AuditLog(self.db))
 
         return self.part("firewall", build)
@@ -167,7 +196,8 @@ class Runtime:
             if self.catalog.has(candidate):
                 card = self.catalog.get(candidate)
                 if card.backend in ("extractive", "echo") or any(
-                        (p := card.path_for(f)) is not None and p.exists() for f in ("mlx", "onnx")):
+                    (p := card.path_for(f)) is not None and p.exists() for f in ("mlx", "onnx")
+                ):
                     return candidate
         return "echo"
 

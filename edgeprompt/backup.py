@@ -43,8 +43,14 @@ class BackupInfo:
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "bytes": self.bytes, "files": list(self.files), "migrations": self.migrations,
-                "audit_entries": self.audit_entries, "seconds": round(self.seconds, 3)}
+        return {
+            "path": self.path,
+            "bytes": self.bytes,
+            "files": list(self.files),
+            "migrations": self.migrations,
+            "audit_entries": self.audit_entries,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -139,8 +145,14 @@ def backup(home: Path, target: Path) -> BackupInfo:
             (work / ANCHOR).write_text(json.dumps(head))
         migrations, audit = _db_facts(work / DB_NAME)
         files = {DB_NAME: work / DB_NAME, **({ANCHOR: work / ANCHOR} if head else {}), **_small_files(paths)}
-        manifest = {"format": FORMAT, "created_at": time.time(), "home": str(home), "migrations": migrations,
-                    "audit": audit.as_dict(), "files": {n: _sha256(p) for n, p in files.items()}}
+        manifest = {
+            "format": FORMAT,
+            "created_at": time.time(),
+            "home": str(home),
+            "migrations": migrations,
+            "audit": audit.as_dict(),
+            "files": {n: _sha256(p) for n, p in files.items()},
+        }
         archive = work / "backup.tar"
         with tarfile.open(archive, "w") as tar:
             body = json.dumps(manifest, indent=1).encode()
@@ -154,8 +166,9 @@ def backup(home: Path, target: Path) -> BackupInfo:
         os.replace(archive, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return BackupInfo(str(target), target.stat().st_size, tuple(files), len(migrations), audit.entries,
-                      time.perf_counter() - t0)
+    return BackupInfo(
+        str(target), target.stat().st_size, tuple(files), len(migrations), audit.entries, time.perf_counter() - t0
+    )
 
 
 def _unpack(source: Path, into: Path) -> dict[str, Any]:
@@ -210,8 +223,14 @@ def restore(home: Path, source: Path) -> RestoreInfo:
         _swap_in(paths, staging, list(manifest["files"]))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    info = BackupInfo(str(source), source.stat().st_size, tuple(manifest["files"]), len(migrations),
-                      audit.entries, time.perf_counter() - t0)
+    info = BackupInfo(
+        str(source),
+        source.stat().st_size,
+        tuple(manifest["files"]),
+        len(migrations),
+        audit.entries,
+        time.perf_counter() - t0,
+    )
     return RestoreInfo(info, str(previous) if previous.exists() else "")
 
 

@@ -119,7 +119,7 @@ def read_jsonl(stream: Any, key: str) -> Any:
             yield n, f"line {n}: not JSON ({e.msg})"
             continue
         if not isinstance(rec, dict) or not isinstance(rec.get(key), str):
-            yield n, f"line {n}: expected an object with a string \"{key}\""
+            yield n, f'line {n}: expected an object with a string "{key}"'
             continue
         yield n, rec
 
@@ -128,19 +128,27 @@ def common_parser() -> argparse.ArgumentParser:
     """Options every subcommand accepts after its name, without overriding values given before it."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    p.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
-                   help="data home (default: $EDGEPROMPT_HOME or the platform's user data dir)")
+    p.add_argument(
+        "--home",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="data home (default: $EDGEPROMPT_HOME or the platform's user data dir)",
+    )
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="edgeprompt",
-        description="An offline, on-device AI assistant. With no command, opens the terminal app.")
+        prog="edgeprompt", description="An offline, on-device AI assistant. With no command, opens the terminal app."
+    )
     parser.add_argument("--version", action="version", version=f"edgeprompt {__version__}")
     parser.add_argument("--json", action="store_true", default=False, help="machine-readable output")
-    parser.add_argument("--home", default=None, metavar="DIR",
-                        help="data home (default: $EDGEPROMPT_HOME or the platform's user data dir)")
+    parser.add_argument(
+        "--home",
+        default=None,
+        metavar="DIR",
+        help="data home (default: $EDGEPROMPT_HOME or the platform's user data dir)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_parser()
     for name in COMMAND_MODULES:

@@ -42,8 +42,11 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "top_k": (5, "numbered sources put into the prompt"),
         "min_relevance": (0.15, "abstain at once when no retrieved chunk is at least this similar (cosine)"),
         "min_evidence": (0.58, "abstain when no sentence of the sources scores this (cosine + word overlap)"),
-        "judge": (True, "abstain unless a sentence answers the asked attribute (the answerability judge), and "
-                  "answer extractively with the short value; off: quote the best sentences"),
+        "judge": (
+            True,
+            "abstain unless a sentence answers the asked attribute (the answerability judge), and "
+            "answer extractively with the short value; off: quote the best sentences",
+        ),
         "candidates": (100, "bit-vector candidates re-ranked exactly per query (more: better recall, slower)"),
         "max_file_mb": (50.0, "files larger than this are skipped"),
         # one pathological file (deeply nested HTML, a zip bomb, a looping PDF) must not stall the whole run
@@ -60,8 +63,11 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "template_cache_size": (256, "compiled prompt versions kept in the template cache (LRU)"),
     },
     "observatory": {
-        "signals": ("auto", "auto | on | off: keep each question's and answer's MiniLM embedding (not the text) for "
-                            "drift and topics; auto = only once the embedder is set up in this data home"),
+        "signals": (
+            "auto",
+            "auto | on | off: keep each question's and answer's MiniLM embedding (not the text) for "
+            "drift and topics; auto = only once the embedder is set up in this data home",
+        ),
         "keywords": (True, "keep up to 8 keywords of each question (local only) to label topics"),
         "window": ("day", "drift window: day | week"),
         "drift_reference": ("first", "first | previous: compare each window with the first window or the one before"),
@@ -73,8 +79,10 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "max_topics": (8, "most topic clusters when choosing automatically"),
         "low_confidence_logprob": (-2.0, "answers whose mean token log-probability is below this are flagged"),
         "watts_per_core": (10.0, "nominal power of one busy CPU core, for the energy estimate without RAPL"),
-        "otlp_endpoint": ("", "OTLP/HTTP JSON traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); "
-                              "empty = no live export"),
+        "otlp_endpoint": (
+            "",
+            "OTLP/HTTP JSON traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); empty = no live export",
+        ),
     },
     "cache": {
         "enabled": (True, "reuse answers: exact repeats, and near-duplicate questions that pass every guard"),
@@ -101,15 +109,20 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "low_charge_percent": (30, "below this charge, prefer smaller models even when plugged in"),
         "custom_threshold": (0.45, "similarity a request needs to a custom tag's model descriptions to route there"),
         "max_chars": (320, "characters of a long request the classifier reads (its start and its end)"),
-        "record_text": (True, "keep the routed text with each decision, so thumbs turn it into training data "
-                              "(local only)"),
+        "record_text": (
+            True,
+            "keep the routed text with each decision, so thumbs turn it into training data (local only)",
+        ),
     },
     "tools": {
         "allowed_folders": ([], "folders the read_file and write_file tools may use (nothing outside them)"),
         "max_file_bytes": (200000, "most bytes read_file returns from one file"),
         "max_calls": (4, "most tool calls a model may make for one request"),
-        "prompting": ("auto", "auto | always | never: prompt the model for tool calls and plans "
-                              "(auto: not the demo, extractive or echo models)"),
+        "prompting": (
+            "auto",
+            "auto | always | never: prompt the model for tool calls and plans "
+            "(auto: not the demo, extractive or echo models)",
+        ),
     },
     "plans": {
         "max_steps": (8, "most steps in a plan"),

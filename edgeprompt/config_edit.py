@@ -50,8 +50,11 @@ def parse(dotted: str, text: str) -> tuple[str, str, Any]:
             raise ConfigError(f"{dotted} must be {type(default).__name__}, got '{text}'") from None
     elif isinstance(default, list):
         try:  # a TOML array, or plain comma-separated words
-            value = tomllib.loads(f"v = {text}")["v"] if text.strip().startswith("[") else \
-                [w.strip() for w in text.split(",") if w.strip()]
+            value = (
+                tomllib.loads(f"v = {text}")["v"]
+                if text.strip().startswith("[")
+                else [w.strip() for w in text.split(",") if w.strip()]
+            )
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{dotted} must be a list: {e}") from None
     return section, key, _check_type(section, key, value, default)
@@ -83,8 +86,11 @@ def set_value(config_path: Path, dotted: str, text: str) -> Change:
     """Validate, then rewrite config.toml (a file that would no longer parse is never written)."""
     section, key, value = parse(dotted, text)
     before = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
-    old = tomllib.loads(before).get(section, {}).get(key, DEFAULTS[section][key][0]) if before else \
-        DEFAULTS[section][key][0]
+    old = (
+        tomllib.loads(before).get(section, {}).get(key, DEFAULTS[section][key][0])
+        if before
+        else DEFAULTS[section][key][0]
+    )
     after = _rewrite(before, section, key, value)
     try:
         tomllib.loads(after)

@@ -23,8 +23,14 @@ def _sqlite(rt: Runtime) -> list[dict[str, Any]]:
     mode = rt.db.query_one("PRAGMA journal_mode")[0]
     integrity = rt.db.query_one("PRAGMA quick_check")[0]
     return [
-        _check("sqlite", "ok", f"{sqlite_version} (sqlean), journal {mode}, check {integrity}",
-               version=sqlite_version, journal_mode=mode, integrity=integrity),
+        _check(
+            "sqlite",
+            "ok",
+            f"{sqlite_version} (sqlean), journal {mode}, check {integrity}",
+            version=sqlite_version,
+            journal_mode=mode,
+            integrity=integrity,
+        ),
         _check("sqlite-vec", "ok", vec_version, version=vec_version),
         _check("fts5", "ok" if fts5 else "fail", "available" if fts5 else "missing", available=fts5),
     ]
@@ -50,8 +56,15 @@ def _onnx() -> list[dict[str, Any]]:
         import onnxruntime as ort
 
         providers = ort.get_available_providers()
-        out.append(_check("onnxruntime", "ok", f"{ort.__version__}, providers {', '.join(providers)}",
-                          version=ort.__version__, providers=providers))
+        out.append(
+            _check(
+                "onnxruntime",
+                "ok",
+                f"{ort.__version__}, providers {', '.join(providers)}",
+                version=ort.__version__,
+                providers=providers,
+            )
+        )
     except Exception as e:
         out.append(_check("onnxruntime", "fail", f"not available ({e})", version=None, providers=[]))
     try:
@@ -76,8 +89,17 @@ def _models(rt: Runtime) -> list[dict[str, Any]]:
             detail += f"; missing: {', '.join(missing)}"
         if card.id == default:
             detail += " (default)"
-        out.append(_check(f"model {card.id}", status, detail, id=card.id, folders=folders, missing=missing,
-                          default=card.id == default))
+        out.append(
+            _check(
+                f"model {card.id}",
+                status,
+                detail,
+                id=card.id,
+                folders=folders,
+                missing=missing,
+                default=card.id == default,
+            )
+        )
     return out
 
 
@@ -87,15 +109,24 @@ def _language_model(rt: Runtime) -> dict[str, Any]:
     real = installed_models(rt.catalog)
     if real:
         return _check("language model", "ok", ", ".join(c.id for c in real), models=[c.id for c in real])
-    return _check("language model", "warn", "no generative model installed (the demo is a toy): run `edgeprompt "
-                  "models recommend`, then `edgeprompt models pull REPOSITORY`", models=[])
+    return _check(
+        "language model",
+        "warn",
+        "no generative model installed (the demo is a toy): run `edgeprompt "
+        "models recommend`, then `edgeprompt models pull REPOSITORY`",
+        models=[],
+    )
 
 
 def diagnose(rt: Runtime) -> dict[str, Any]:
     free = shutil.disk_usage(rt.home).free
     checks = [
-        _check("edgeprompt", "ok", f"{__version__}, Python {sys.version.split()[0]}, {platform.system()} "
-               f"{platform.machine()}", version=__version__),
+        _check(
+            "edgeprompt",
+            "ok",
+            f"{__version__}, Python {sys.version.split()[0]}, {platform.system()} {platform.machine()}",
+            version=__version__,
+        ),
         _check("data home", "ok", str(rt.home), path=str(rt.home)),
         *_sqlite(rt),
         _mlx(),

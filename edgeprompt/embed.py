@@ -63,8 +63,9 @@ def export_onnx(src: Path, out_dir: Path) -> Path:
             self.bert = bert
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            hidden = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -77,12 +78,20 @@ def export_onnx(src: Path, out_dir: Path) -> Path:
     tmp = out_dir / "model.onnx.tmp"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (ids, mask), str(tmp), input_names=["input_ids", "attention_mask"],
-                          output_names=["sentence_embedding"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
-                                        "attention_mask": {0: "batch", 1: "seq"},
-                                        "sentence_embedding": {0: "batch"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(tmp),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["sentence_embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "seq"},
+                "sentence_embedding": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
     shutil.copy(src / "tokenizer.json", out_dir / "tokenizer.json")
     tmp.replace(out_dir / "model.onnx")  # last: the folder counts as built only when this exists
     return out_dir / "model.onnx"
@@ -119,8 +128,9 @@ class RecentVectors:
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def embed(self, keys: list[str], texts: list[str],
-              compute: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:
+    def embed(
+        self, keys: list[str], texts: list[str], compute: Callable[[list[str]], np.ndarray]
+    ) -> tuple[np.ndarray, int]:
         """Vectors for `texts` (a new array: callers may modify their rows), known ones by `keys` from the
         memo, the rest from `compute`; and how many had to be computed."""
         import numpy as np
@@ -230,7 +240,7 @@ class Embedder:
         encs = self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             width = max(len(encs[i].ids) for i in idx)
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)

@@ -9,8 +9,9 @@ if TYPE_CHECKING:
     from edgeprompt.app import Runtime
 
 
-def prepare(rt: Runtime, build_demo: bool = True, progress: Callable[[str], None] | None = None,
-            samples: bool = True) -> dict[str, Any]:
+def prepare(
+    rt: Runtime, build_demo: bool = True, progress: Callable[[str], None] | None = None, samples: bool = True
+) -> dict[str, Any]:
     actions: list[str] = []
     if build_demo:
         from edgeprompt.catalog.demo import demo_ready, ensure_demo

@@ -47,8 +47,7 @@ def generate_key(path: Path) -> str:
     if path.exists():
         raise UsageError(f"{path} exists; refusing to overwrite a key")
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -71,15 +70,23 @@ def _load_private(path: Path) -> Any:
     return key
 
 
-def sign_pack(kind: str, name: str, version: str, files: dict[str, bytes], key_path: Path,
-              meta: dict[str, Any] | None = None) -> bytes:
+def sign_pack(
+    kind: str, name: str, version: str, files: dict[str, bytes], key_path: Path, meta: dict[str, Any] | None = None
+) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     key = _load_private(key_path)
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    body = {"format": FORMAT, "kind": kind, "name": name, "version": version, "created_at": time.time(),
-            "files": {k: _b64(v) for k, v in sorted(files.items())}, "meta": meta or {},
-            "public_key": _b64(raw)}
+    body = {
+        "format": FORMAT,
+        "kind": kind,
+        "name": name,
+        "version": version,
+        "created_at": time.time(),
+        "files": {k: _b64(v) for k, v in sorted(files.items())},
+        "meta": meta or {},
+        "public_key": _b64(raw),
+    }
     signature = key.sign(canonical_json(body))
     return canonical_json({**body, "signature": _b64(signature)}) + b"\n"
 
@@ -144,5 +151,12 @@ def read_pack(data: bytes, trust: TrustStore | None) -> Pack:
     kid = key_id(raw)
     if trust is not None and not trust.is_trusted(kid):
         raise UntrustedKeyError(kid)
-    return Pack(kind=str(doc["kind"]), name=str(doc["name"]), version=str(doc["version"]), files=files,
-                meta=dict(doc.get("meta") or {}), key_id=kid, created_at=float(doc.get("created_at", 0.0)))
+    return Pack(
+        kind=str(doc["kind"]),
+        name=str(doc["name"]),
+        version=str(doc["version"]),
+        files=files,
+        meta=dict(doc.get("meta") or {}),
+        key_id=kid,
+        created_at=float(doc.get("created_at", 0.0)),
+    )

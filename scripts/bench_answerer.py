@@ -57,10 +57,13 @@ def main() -> int:
     result["p50_ratio"] = round(result["judge"]["p50"] / result["no_judge"]["p50"], 3)
     result["questions"] = len(questions)
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps(result) if args.json else
-          f"whole extractive answer p50: judge {result['judge']['p50']} ms, without {result['no_judge']['p50']} ms "
-          f"(ratio {result['p50_ratio']}), p95 {result['judge']['p95']} / {result['no_judge']['p95']} ms; "
-          f"{len(questions)} questions, load {result['load_average']}")
+    print(
+        json.dumps(result)
+        if args.json
+        else f"whole extractive answer p50: judge {result['judge']['p50']} ms, without {result['no_judge']['p50']} ms "
+        f"(ratio {result['p50_ratio']}), p95 {result['judge']['p95']} / {result['no_judge']['p95']} ms; "
+        f"{len(questions)} questions, load {result['load_average']}"
+    )
     return 0
 
 

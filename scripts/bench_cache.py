@@ -25,8 +25,12 @@ from edgeprompt.cache.bench import semantic_bench  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "datasets" / "semantic_cache" / "pairs.jsonl"
 TOPICS = ("rent", "passport", "tax return", "wifi", "lease", "insurance", "vacation", "printer", "budget", "invoice")
-FORMS = ("How do I renew my {t} in {n}?", "What is the deadline for the {t} number {n}?",
-         "Where can I find the {t} for room {n}?", "Who handles the {t} of building {n}?")
+FORMS = (
+    "How do I renew my {t} in {n}?",
+    "What is the deadline for the {t} number {n}?",
+    "Where can I find the {t} for room {n}?",
+    "Who handles the {t} of building {n}?",
+)
 
 
 def questions(n: int) -> list[str]:
@@ -54,8 +58,9 @@ def main() -> int:
     stored = questions(args.entries)
     rng = random.Random(0)
     picks = rng.sample(stored, args.queries)
-    asked = [f"Could you tell me: {q}" if i % 2 else f"{q.rstrip('?')} (asking for a friend)?"
-             for i, q in enumerate(picks)]
+    asked = [
+        f"Could you tell me: {q}" if i % 2 else f"{q.rstrip('?')} (asking for a friend)?" for i, q in enumerate(picks)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         src = resolve_home(args.home) / "cache" / "embed"
         if src.exists():

@@ -55,7 +55,7 @@ def one_point(folder: Path, context: int, decode: int, threads: int, chunk: int)
     gen = og.Generator(model, params)
     t0 = time.perf_counter()
     for i in range(0, context, chunk):
-        gen.append_tokens(ids[i:i + chunk])
+        gen.append_tokens(ids[i : i + chunk])
     gen.get_logits()  # the last chunk's logits are ready: prefill done
     t1 = time.perf_counter()
     gen.generate_next_token()  # samples from the prefill's logits, no forward pass
@@ -63,10 +63,16 @@ def one_point(folder: Path, context: int, decode: int, threads: int, chunk: int)
     for _ in range(decode):
         gen.generate_next_token()
     t3 = time.perf_counter()
-    return {"context": context, "threads": threads, "prefill_s": round(t1 - t0, 3),
-            "prefill_tps": round(context / (t1 - t0), 1), "decode_tps": round(decode / (t3 - t2), 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
-            "loaded_rss_mb": round(rss_loaded, 1), "load_average": round(os.getloadavg()[0], 2)}
+    return {
+        "context": context,
+        "threads": threads,
+        "prefill_s": round(t1 - t0, 3),
+        "prefill_tps": round(context / (t1 - t0), 1),
+        "decode_tps": round(decode / (t3 - t2), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
+        "loaded_rss_mb": round(rss_loaded, 1),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> int:
@@ -95,9 +101,23 @@ def main() -> int:
     weights, per_position = onnx_bytes_per_token(folder), kv_bytes_per_position(decoder)
     points = []
     for context in args.contexts:
-        run = subprocess.run([sys.executable, __file__, str(folder), "--one", str(context), "--decode",
-                              str(args.decode), "--threads", str(args.threads), "--chunk", str(args.chunk)],
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                str(folder),
+                "--one",
+                str(context),
+                "--decode",
+                str(args.decode),
+                "--threads",
+                str(args.threads),
+                "--chunk",
+                str(args.chunk),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if run.returncode:
             raise SystemExit(f"bench_context: context {context} failed: {run.stderr.strip().splitlines()[-1:]}")
         point = json.loads(run.stdout.strip().splitlines()[-1])
@@ -105,9 +125,16 @@ def main() -> int:
         point.update(limit_tps=round(limit, 1), decode_over_limit=round(point["decode_tps"] / limit, 3))
         print(json.dumps(point), file=sys.stderr, flush=True)
         points.append(point)
-    report = {"model": args.label or folder.name, "folder": str(folder), "threads": args.threads,
-              "decode_tokens": args.decode, "copy_bandwidth_gbs": round(bandwidth, 2),
-              "weight_bytes_per_token": weights, "kv_bytes_per_position": per_position, "points": points}
+    report = {
+        "model": args.label or folder.name,
+        "folder": str(folder),
+        "threads": args.threads,
+        "decode_tokens": args.decode,
+        "copy_bandwidth_gbs": round(bandwidth, 2),
+        "weight_bytes_per_token": weights,
+        "kv_bytes_per_position": per_position,
+        "points": points,
+    }
     if args.html:
         from edgeprompt.observatory.bench_page import render
 

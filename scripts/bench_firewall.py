@@ -69,15 +69,24 @@ def stage1(dev: Path, models: Path, cache: Path) -> dict[str, Any]:
             t0 = time.perf_counter()
             evaluate.keyword_baseline(r["text"])
             base_lat.append((time.perf_counter() - t0) * 1000)
-    return {"split": {"test_rows": len(test), "seed": evaluate.SPLIT_SEED}, "firewall": ours,
-            "firewall_benign_blocked": blocked_benign, "keyword_baseline": baseline,
-            "own_attacks_caught": evaluate.rate(own, flagged).as_dict(),
-            "own_hard_negatives_first_30": evaluate.rate(first, flagged).as_dict(),
-            "heldout_own_benign": evaluate.rate(heldout_benign, flagged).as_dict(),
-            "heldout_own_benign_blocked": sum(verdicts[id(r)].decision == "block" for r in hard),
-            "heldout_lookalike_attacks_caught": evaluate.rate(lookalikes, flagged).as_dict(),
-            "latency_ms": {"inputs": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": pct(lat, 1.0),
-                           "keyword_baseline_p50": pct(base_lat, 0.5)}}
+    return {
+        "split": {"test_rows": len(test), "seed": evaluate.SPLIT_SEED},
+        "firewall": ours,
+        "firewall_benign_blocked": blocked_benign,
+        "keyword_baseline": baseline,
+        "own_attacks_caught": evaluate.rate(own, flagged).as_dict(),
+        "own_hard_negatives_first_30": evaluate.rate(first, flagged).as_dict(),
+        "heldout_own_benign": evaluate.rate(heldout_benign, flagged).as_dict(),
+        "heldout_own_benign_blocked": sum(verdicts[id(r)].decision == "block" for r in hard),
+        "heldout_lookalike_attacks_caught": evaluate.rate(lookalikes, flagged).as_dict(),
+        "latency_ms": {
+            "inputs": len(lat),
+            "p50": pct(lat, 0.5),
+            "p95": pct(lat, 0.95),
+            "max": pct(lat, 1.0),
+            "keyword_baseline_p50": pct(base_lat, 0.5),
+        },
+    }
 
 
 def stage3(pii: Path) -> dict[str, Any]:
@@ -101,11 +110,14 @@ def stage3(pii: Path) -> dict[str, Any]:
     near = evaluate.read_jsonl(DATA / "near_misses.jsonl")
     near_fp = sum(1 for r in near if v.check(r["text"]).findings)
     n = sum(total.values())
-    return {"recall": round(sum(hits.values()) / n, 4), "spans": n,
-            "per_type": {t: {"hits": hits[t], "n": total[t]} for t in PII_TYPES},
-            "values_left_after_redaction": leftovers,
-            "near_miss_fp": {"rate": round(near_fp / len(near), 4), "hits": near_fp, "n": len(near)},
-            "latency_ms": {"texts": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95)}}
+    return {
+        "recall": round(sum(hits.values()) / n, 4),
+        "spans": n,
+        "per_type": {t: {"hits": hits[t], "n": total[t]} for t in PII_TYPES},
+        "values_left_after_redaction": leftovers,
+        "near_miss_fp": {"rate": round(near_fp / len(near), 4), "hits": near_fp, "n": len(near)},
+        "latency_ms": {"texts": len(lat), "p50": pct(lat, 0.5), "p95": pct(lat, 0.95)},
+    }
 
 
 def audit() -> dict[str, Any]:
@@ -115,8 +127,16 @@ def audit() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db")
         log = AuditLog(db)
-        data = {"stage": "input", "decision": "allow", "score": 0.12, "categories": [], "matched_rules": [],
-                "trace_id": "0" * 32, "text_sha256": "a" * 64, "text_chars": 120}
+        data = {
+            "stage": "input",
+            "decision": "allow",
+            "score": 0.12,
+            "categories": [],
+            "matched_rules": [],
+            "trace_id": "0" * 32,
+            "text_sha256": "a" * 64,
+            "text_chars": 120,
+        }
         times = []
         for _ in range(1000):
             t0 = time.perf_counter()
@@ -127,48 +147,83 @@ def audit() -> dict[str, Any]:
         result = log.verify()
         verify_s = time.perf_counter() - t0
         db.close()
-    return {"append_ms": {"p50": pct(times, 0.5), "p95": pct(times, 0.95)},
-            "verify": {"entries": result.entries, "ok": result.ok, "seconds": round(verify_s, 3)}}
+    return {
+        "append_ms": {"p50": pct(times, 0.5), "p95": pct(times, 0.95)},
+        "verify": {"entries": result.entries, "ok": result.ok, "seconds": round(verify_s, 3)},
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dev", type=Path, default=evaluate.default_devset())
-    ap.add_argument("--pii", type=Path, default=evaluate.default_devset().parents[1] / "pii" /
-                    "presidio_synth_sample.jsonl")
+    ap.add_argument(
+        "--pii", type=Path, default=evaluate.default_devset().parents[1] / "pii" / "presidio_synth_sample.jsonl"
+    )
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--models", type=Path, default=Path("/nonexistent-edgeprompt-home/models"),
-                    help="a models folder whose firewall/ overrides the shipped rules.toml / classifier")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edgeprompt-train",
-                    help="where the MiniLM ONNX export is kept")
+    ap.add_argument(
+        "--models",
+        type=Path,
+        default=Path("/nonexistent-edgeprompt-home/models"),
+        help="a models folder whose firewall/ overrides the shipped rules.toml / classifier",
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "edgeprompt-train",
+        help="where the MiniLM ONNX export is kept",
+    )
     args = ap.parse_args()
     for p in (args.dev, args.pii):
         if not p.is_file():
             print(f"bench_firewall: {p} not found", file=sys.stderr)
             return 2
-    report = {"cpus": os.cpu_count(), "stage1": stage1(args.dev, args.models, args.cache), "stage3": stage3(args.pii),
-              "audit": audit()}
+    report = {
+        "cpus": os.cpu_count(),
+        "stage1": stage1(args.dev, args.models, args.cache),
+        "stage3": stage3(args.pii),
+        "audit": audit(),
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     s1, s3, au = report["stage1"], report["stage3"], report["audit"]
     fw, kw = s1["firewall"], s1["keyword_baseline"]
-    for key in ("direct_attack_recall", "benign_fpr", "hard_negative_flag_rate", "own_hard_negative_flag_rate",
-                "bipia_injected_recall", "bipia_clean_fpr"):
-        print(f"{key:<30} firewall {fw[key]['rate']:.4f} ({fw[key]['hits']}/{fw[key]['n']})   "
-              f"keyword baseline {kw[key]['rate']:.4f}")
-    print(f"benign texts blocked            {s1['firewall_benign_blocked']} (dev); "
-          f"{s1['heldout_own_benign_blocked']} (our hard negatives)")
-    for key in ("own_hard_negatives_first_30", "heldout_own_benign", "heldout_lookalike_attacks_caught",
-                "own_attacks_caught"):
+    for key in (
+        "direct_attack_recall",
+        "benign_fpr",
+        "hard_negative_flag_rate",
+        "own_hard_negative_flag_rate",
+        "bipia_injected_recall",
+        "bipia_clean_fpr",
+    ):
+        print(
+            f"{key:<30} firewall {fw[key]['rate']:.4f} ({fw[key]['hits']}/{fw[key]['n']})   "
+            f"keyword baseline {kw[key]['rate']:.4f}"
+        )
+    print(
+        f"benign texts blocked            {s1['firewall_benign_blocked']} (dev); "
+        f"{s1['heldout_own_benign_blocked']} (our hard negatives)"
+    )
+    for key in (
+        "own_hard_negatives_first_30",
+        "heldout_own_benign",
+        "heldout_lookalike_attacks_caught",
+        "own_attacks_caught",
+    ):
         print(f"{key:<34} {s1[key]['rate']:.4f} ({s1[key]['hits']}/{s1[key]['n']})")
-    print(f"stage 1 latency                 p50 {s1['latency_ms']['p50']} ms  p95 {s1['latency_ms']['p95']} ms "
-          f"({s1['latency_ms']['inputs']} inputs <= 2000 chars)")
-    print(f"PII recall                      {s3['recall']:.4f} of {s3['spans']} spans; left after redaction "
-          f"{s3['values_left_after_redaction']}; near-miss FP {s3['near_miss_fp']['rate']:.4f}")
+    print(
+        f"stage 1 latency                 p50 {s1['latency_ms']['p50']} ms  p95 {s1['latency_ms']['p95']} ms "
+        f"({s1['latency_ms']['inputs']} inputs <= 2000 chars)"
+    )
+    print(
+        f"PII recall                      {s3['recall']:.4f} of {s3['spans']} spans; left after redaction "
+        f"{s3['values_left_after_redaction']}; near-miss FP {s3['near_miss_fp']['rate']:.4f}"
+    )
     print(f"output scan latency             p50 {s3['latency_ms']['p50']} ms  p95 {s3['latency_ms']['p95']} ms")
-    print(f"audit append                    p50 {au['append_ms']['p50']} ms  p95 {au['append_ms']['p95']} ms; "
-          f"verify {au['verify']['entries']} entries {au['verify']['seconds']} s")
+    print(
+        f"audit append                    p50 {au['append_ms']['p50']} ms  p95 {au['append_ms']['p95']} ms; "
+        f"verify {au['verify']['entries']} entries {au['verify']['seconds']} s"
+    )
     return 0
 
 

@@ -38,17 +38,22 @@ def main() -> int:
         print(f"bench_firewall_latency: {args.dev} not found", file=sys.stderr)
         return 2
     rows = [r for r in evaluate.read_jsonl(args.dev) if len(r["text"]) <= 2000]
-    rows = sorted(rows, key=lambda r: hashlib.sha256(r["text"].encode()).hexdigest())[:args.n]
-    scanners = {"shipped": scanner_for(Path("/nonexistent-edgeprompt-home/models"), args.cache),
-                "candidate": scanner_for(args.models, args.cache)}
+    rows = sorted(rows, key=lambda r: hashlib.sha256(r["text"].encode()).hexdigest())[: args.n]
+    scanners = {
+        "shipped": scanner_for(Path("/nonexistent-edgeprompt-home/models"), args.cache),
+        "candidate": scanner_for(args.models, args.cache),
+    }
     lat: dict[str, list[float]] = {k: [] for k in scanners}
     for s in scanners.values():
         s.scan("warm up")
     for r in rows:
         for name, s in scanners.items():
             lat[name].append(s.scan(r["text"], evaluate.context_of(r)).latency_ms)
-    report = {"cpus": os.cpu_count(), "inputs": len(rows),
-              **{k: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "max": pct(v, 1.0)} for k, v in lat.items()}}
+    report = {
+        "cpus": os.cpu_count(),
+        "inputs": len(rows),
+        **{k: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "max": pct(v, 1.0)} for k, v in lat.items()},
+    }
     report["ratio_p50"] = round(report["candidate"]["p50"] / max(report["shipped"]["p50"], 1e-9), 2)
     report["ratio_p95"] = round(report["candidate"]["p95"] / max(report["shipped"]["p95"], 1e-9), 2)
     print(json.dumps(report, indent=None if args.json else 2))

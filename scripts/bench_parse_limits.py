@@ -80,9 +80,11 @@ def main() -> None:
                 times["in_process"].append(one_run(work, work / "docs", ParseLimits(timeout_s=0), real))
             med = {k: statistics.median(v) for k, v in times.items()}
             out["minilm" if real else "random_vectors"] = {
-                "worker_s": round(med["worker"], 3), "in_process_s": round(med["in_process"], 3),
+                "worker_s": round(med["worker"], 3),
+                "in_process_s": round(med["in_process"], 3),
                 "worker_vs_in_process": round(med["worker"] / med["in_process"], 3),
-                "all_s": {k: [round(x, 3) for x in v] for k, v in times.items()}}
+                "all_s": {k: [round(x, 3) for x in v] for k, v in times.items()},
+            }
     print(json.dumps(out, indent=None if args.json else 1))
 
 

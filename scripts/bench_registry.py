@@ -25,10 +25,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-GREET = {"name": "greet", "description": "greets a person by name", "system": "You are a friendly assistant.",
-         "template": "Please greet {{ name }} warmly.", "variables": {"name": {"type": "string"}},
-         "params": {"temperature": 0.2, "max_tokens": 128},
-         "tests": [{"vars": {"name": "Ada"}, "assert": [{"type": "contains", "value": "Ada"}]}]}
+GREET = {
+    "name": "greet",
+    "description": "greets a person by name",
+    "system": "You are a friendly assistant.",
+    "template": "Please greet {{ name }} warmly.",
+    "variables": {"name": {"type": "string"}},
+    "params": {"temperature": 0.2, "max_tokens": 128},
+    "tests": [{"vars": {"name": "Ada"}, "assert": [{"type": "contains", "value": "Ada"}]}],
+}
 
 
 def timed(fn: Callable[[], Any], n: int) -> list[float]:
@@ -66,8 +71,13 @@ def bench(n: int, moves: int, workdir: Path) -> dict[str, Any]:
 
         cached = timed(lambda: reg.render("greet", "production", {"name": "Ada"}), n)
         env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        uncached = timed(lambda: (env.from_string(GREET["system"]).render(name="Ada"),
-                                  env.from_string(GREET["template"]).render(name="Ada")), n)
+        uncached = timed(
+            lambda: (
+                env.from_string(GREET["system"]).render(name="Ada"),
+                env.from_string(GREET["template"]).render(name="Ada"),
+            ),
+            n,
+        )
         sys_t, user_t = env.from_string(GREET["system"]), env.from_string(GREET["template"])
         floor = timed(lambda: (sys_t.render(name="Ada"), user_t.render(name="Ada")), n)
 
@@ -85,10 +95,14 @@ def bench(n: int, moves: int, workdir: Path) -> dict[str, Any]:
 
     c, u, f = summary(cached), summary(uncached), summary(floor)
     return {
-        "render_cached": c, "render_uncached_jinja2": u, "render_precompiled_jinja2": f,
+        "render_cached": c,
+        "render_uncached_jinja2": u,
+        "render_precompiled_jinja2": f,
         "uncached_over_cached_p50": round(u["p50_ms"] / c["p50_ms"], 2),
         "cached_over_precompiled_p50": round(c["p50_ms"] / f["p50_ms"], 2),
-        "template_cache": cache, "promote": summary(promote_ms), "rollback": summary(rollback_ms),
+        "template_cache": cache,
+        "promote": summary(promote_ms),
+        "rollback": summary(rollback_ms),
         "integrity_check": integrity,
         "targets": {"render_cached_p50_ms": 0.5, "promote_rollback_ms": 10},
     }
@@ -105,15 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(r))
         return 0
-    rows = [("render, registry (template cache warm)", r["render_cached"]),
-            ("render, Jinja2 compile + render each time", r["render_uncached_jinja2"]),
-            ("render, Jinja2 precompiled template", r["render_precompiled_jinja2"]),
-            ("promote (suite already passed)", r["promote"]), ("rollback", r["rollback"])]
+    rows = [
+        ("render, registry (template cache warm)", r["render_cached"]),
+        ("render, Jinja2 compile + render each time", r["render_uncached_jinja2"]),
+        ("render, Jinja2 precompiled template", r["render_precompiled_jinja2"]),
+        ("promote (suite already passed)", r["promote"]),
+        ("rollback", r["rollback"]),
+    ]
     for name, s in rows:
         print(f"{name:<44} p50 {s['p50_ms']:8.4f} ms   p95 {s['p95_ms']:8.4f} ms   n={s['n']}")
-    print(f"uncached / cached (p50): {r['uncached_over_cached_p50']}x   "
-          f"cached / precompiled (p50): {r['cached_over_precompiled_p50']}x   "
-          f"cache {r['template_cache']}   integrity {r['integrity_check']}")
+    print(
+        f"uncached / cached (p50): {r['uncached_over_cached_p50']}x   "
+        f"cached / precompiled (p50): {r['cached_over_precompiled_p50']}x   "
+        f"cache {r['template_cache']}   integrity {r['integrity_check']}"
+    )
     return 0
 
 

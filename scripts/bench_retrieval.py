@@ -78,8 +78,12 @@ def timed(fn, queries):  # type: ignore[no-untyped-def]
         fn(q)
         wall.append((time.perf_counter() - t) * 1e3)
         cpu.append((time.process_time() - c) * 1e3)
-    return {"p50_ms": round(pct(wall, 50), 2), "p95_ms": round(pct(wall, 95), 2),
-            "cpu_p50_ms": round(pct(cpu, 50), 2), "cpu_p95_ms": round(pct(cpu, 95), 2)}
+    return {
+        "p50_ms": round(pct(wall, 50), 2),
+        "p95_ms": round(pct(wall, 95), 2),
+        "cpu_p50_ms": round(pct(cpu, 50), 2),
+        "cpu_p95_ms": round(pct(cpu, 95), 2),
+    }
 
 
 class RandomEmbedder:
@@ -115,22 +119,34 @@ def bench_indexing(rt: Runtime, folder: Path, scanner: bool) -> dict:
     cpu = time.process_time() - c0
     s = summary.as_dict()
     under = str(folder) + os.sep + "*"
-    chunk_texts = [r[0] for r in rt.db.query("SELECT c.context || char(10) || c.text FROM rag_chunks c JOIN "
-                                             "rag_documents d ON d.id = c.doc_id WHERE d.path GLOB ?", (under,))]
+    chunk_texts = [
+        r[0]
+        for r in rt.db.query(
+            "SELECT c.context || char(10) || c.text FROM rag_chunks c JOIN "
+            "rag_documents d ON d.id = c.doc_id WHERE d.path GLOB ?",
+            (under,),
+        )
+    ]
     t, c = time.perf_counter(), time.process_time()
     emb.embed_batch(chunk_texts)
     raw, raw_cpu = time.perf_counter() - t, time.process_time() - c
     tokens = sum(emb.count_tokens(x) for x in chunk_texts) / max(1, len(chunk_texts))
-    return {"files": s["indexed"], "chunks": s["chunks"], "mean_tokens_per_chunk": round(tokens, 1),
-            "seconds": s["seconds"], "chunks_per_s": s["chunks_per_s"],
-            "chunks_per_cpu_s": round(s["chunks"] / cpu, 1),
-            "raw_embed_chunks_per_s": round(len(chunk_texts) / raw, 1),
-            "raw_embed_chunks_per_cpu_s": round(len(chunk_texts) / raw_cpu, 1),
-            "indexer_vs_raw_embedding_cpu": round(raw_cpu / cpu, 3),
-            "text_mb": round(s["text_bytes"] / 1e6, 3), "bytes_written": s["bytes_written"],
-            "bytes_written_per_mb_text": s["bytes_written_per_mb_text"],
-            "bytes_written_per_file": round(s["bytes_written"] / max(1, s["indexed"])),
-            "firewall_chunk_scan": indexer.scanner is not None}
+    return {
+        "files": s["indexed"],
+        "chunks": s["chunks"],
+        "mean_tokens_per_chunk": round(tokens, 1),
+        "seconds": s["seconds"],
+        "chunks_per_s": s["chunks_per_s"],
+        "chunks_per_cpu_s": round(s["chunks"] / cpu, 1),
+        "raw_embed_chunks_per_s": round(len(chunk_texts) / raw, 1),
+        "raw_embed_chunks_per_cpu_s": round(len(chunk_texts) / raw_cpu, 1),
+        "indexer_vs_raw_embedding_cpu": round(raw_cpu / cpu, 3),
+        "text_mb": round(s["text_bytes"] / 1e6, 3),
+        "bytes_written": s["bytes_written"],
+        "bytes_written_per_mb_text": s["bytes_written_per_mb_text"],
+        "bytes_written_per_file": round(s["bytes_written"] / max(1, s["indexed"])),
+        "firewall_chunk_scan": indexer.scanner is not None,
+    }
 
 
 def fill(rt: Runtime, folder: Path, texts: list[str], start: int) -> int:
@@ -151,8 +167,12 @@ def bench_reindex(rt: Runtime, folder: Path, scanner: bool) -> dict:
         runs.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
         assert s.indexed == 1 and s.unchanged + s.skipped_count == len(files) - 1, s.as_dict()
-    return {"files": len(files), "seconds": [round(r, 3) for r in runs], "median_s": round(statistics.median(runs), 3),
-            "median_cpu_s": round(statistics.median(cpu), 3)}
+    return {
+        "files": len(files),
+        "seconds": [round(r, 3) for r in runs],
+        "median_s": round(statistics.median(runs), 3),
+        "median_cpu_s": round(statistics.median(cpu), 3),
+    }
 
 
 def grow(rt: Runtime, target: int, texts: list[str], rng: random.Random, base: np.ndarray) -> int:
@@ -167,10 +187,24 @@ def grow(rt: Runtime, target: int, texts: list[str], rng: random.Random, base: n
         # each new vector sits at cosine ~0.7 to a real one, like the field notes' clustered data (§3)
         vecs = base[nprng.integers(0, len(base), n)] + nprng.standard_normal((n, 384)).astype(np.float32) / 19.6
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        chunks = [DocChunk(i, f"synthetic {doc}", texts[p][:600], 1, 1, None, "line 1", f"s{doc}-{i}")
-                  for i, p in enumerate(picks)]
-        store.replace(NewDocument(f"/synthetic/{doc:05d}.txt", "text", f"synthetic {doc}", 1, 0.0, f"h{doc}",
-                                  chunks, [False] * n, [], vecs.astype(np.float32)))
+        chunks = [
+            DocChunk(i, f"synthetic {doc}", texts[p][:600], 1, 1, None, "line 1", f"s{doc}-{i}")
+            for i, p in enumerate(picks)
+        ]
+        store.replace(
+            NewDocument(
+                f"/synthetic/{doc:05d}.txt",
+                "text",
+                f"synthetic {doc}",
+                1,
+                0.0,
+                f"h{doc}",
+                chunks,
+                [False] * n,
+                [],
+                vecs.astype(np.float32),
+            )
+        )
         have += n
         doc += 1
     return have
@@ -195,50 +229,65 @@ def bench_queries(rt: Runtime, queries: list[str]) -> dict:
 
     def knn(q: str) -> list:
         v = qvecs[q]
-        return db.query("WITH c AS MATERIALIZED (SELECT rowid, emb_f FROM rag_vec WHERE emb MATCH vec_bit(?) "
-                        "AND k = ?) SELECT rowid, 1.0 - vec_distance_cosine(emb_f, ?) AS s FROM c ORDER BY s DESC "
-                        "LIMIT 30", (bits(v).tobytes(), lib.retriever.candidates, v.tobytes()))
+        return db.query(
+            "WITH c AS MATERIALIZED (SELECT rowid, emb_f FROM rag_vec WHERE emb MATCH vec_bit(?) "
+            "AND k = ?) SELECT rowid, 1.0 - vec_distance_cosine(emb_f, ?) AS s FROM c ORDER BY s DESC "
+            "LIMIT 30",
+            (bits(v).tobytes(), lib.retriever.candidates, v.tobytes()),
+        )
 
     def exact(q: str) -> list:
         return ref.execute("SELECT rowid FROM f WHERE emb MATCH ? AND k = 30", (qvecs[q].tobytes(),)).fetchall()
 
     def fts(q: str) -> list:
         m = fts_query(q)
-        return db.query("SELECT rowid FROM rag_fts WHERE rag_fts MATCH ? ORDER BY bm25(rag_fts, 2.0, 1.0) LIMIT 30",
-                        (m,)) if m else []
+        return (
+            db.query("SELECT rowid FROM rag_fts WHERE rag_fts MATCH ? ORDER BY bm25(rag_fts, 2.0, 1.0) LIMIT 30", (m,))
+            if m
+            else []
+        )
 
     recall = []
     for q in queries:
         want = {r[0] for r in exact(q)[:10]}
         got = {r[0] for r in knn(q)[:10]}
         recall.append(len(want & got) / 10)
-    return {"chunks": n, "queries": len(queries),
-            # the embedder keeps a memo of recent texts: empty it so every timed query is embedded
-            "search_incl_embedding": timed(lambda q: (emb.forget_recent(), lib.retriever.search(q, 10))[1], queries),
-            "raw_minilm_query_embedding": timed(lambda q: (emb.forget_recent(), emb.embed(q))[1], queries),
-            "raw_vec0_bit_knn_rerank": timed(knn, queries),
-            "raw_vec0_exact_float_knn": timed(exact, queries),
-            "raw_fts5_bm25": timed(fts, queries),
-            "bit_rerank_recall_at_10_vs_exact": round(float(np.mean(recall)), 4)}
+    return {
+        "chunks": n,
+        "queries": len(queries),
+        # the embedder keeps a memo of recent texts: empty it so every timed query is embedded
+        "search_incl_embedding": timed(lambda q: (emb.forget_recent(), lib.retriever.search(q, 10))[1], queries),
+        "raw_minilm_query_embedding": timed(lambda q: (emb.forget_recent(), emb.embed(q))[1], queries),
+        "raw_vec0_bit_knn_rerank": timed(knn, queries),
+        "raw_vec0_exact_float_knn": timed(exact, queries),
+        "raw_fts5_bm25": timed(fts, queries),
+        "bit_rerank_recall_at_10_vs_exact": round(float(np.mean(recall)), 4),
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=400)
     ap.add_argument("--large", type=int, default=12)
-    ap.add_argument("--with-firewall", action="store_true",
-                    help="index through the runtime's chunk scanner too (default: the indexer alone)")
+    ap.add_argument(
+        "--with-firewall",
+        action="store_true",
+        help="index through the runtime's chunk scanner too (default: the indexer alone)",
+    )
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--chunks", type=int, default=50000)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--only-queries", action="store_true",
-                    help="skip steps 1-2: fill the folder with random vectors and measure queries only")
+    ap.add_argument(
+        "--only-queries",
+        action="store_true",
+        help="skip steps 1-2: fill the folder with random vectors and measure queries only",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     texts = docstrings(args.files + args.large * 25 + 2000)
-    large = ["\n\n".join(texts[args.files + i * 25: args.files + (i + 1) * 25]) for i in range(args.large)]
-    queries_from = texts[args.files + args.large * 25:]
+    large = ["\n\n".join(texts[args.files + i * 25 : args.files + (i + 1) * 25]) for i in range(args.large)]
+    queries_from = texts[args.files + args.large * 25 :]
     rng = random.Random(0)
     result: dict = {"load_average_at_start": os.getloadavg(), "cpus": os.cpu_count(), "docstrings": len(texts)}
     with tempfile.TemporaryDirectory(prefix="edgeprompt-bench-") as tmp:
@@ -261,10 +310,11 @@ def main() -> int:
                 write_files(big, large)
                 result["indexing_large_files"] = bench_indexing(rt, big, args.with_firewall)
             # the MiniLM vectors of the real chunks, read before the re-index below replaces some of them
-            real = np.stack([np.frombuffer(r[0], dtype=np.float32)
-                             for r in rt.db.query("SELECT emb_f FROM rag_vec ORDER BY rowid")])
+            real = np.stack(
+                [np.frombuffer(r[0], dtype=np.float32) for r in rt.db.query("SELECT emb_f FROM rag_vec ORDER BY rowid")]
+            )
             print(f"filling the folder to {args.files} files…", file=sys.stderr)
-            fill(rt, folder, texts[args.small: args.files], args.small)
+            fill(rt, folder, texts[args.small : args.files], args.small)
             if not args.only_queries:
                 print("re-indexing one changed file…", file=sys.stderr)
                 result["reindex_one_changed_file"] = bench_reindex(rt, folder, args.with_firewall)
@@ -277,7 +327,7 @@ def main() -> int:
             questions = [json.loads(x)["question"] for x in sample.read_text(encoding="utf-8").splitlines() if x]
             pool = queries_from or texts
             words = [pool[rng.randrange(len(pool))].split() for _ in range(max(0, args.queries - len(questions)))]
-            queries = (questions + [" ".join(w[:rng.randint(5, 12)]) for w in words])[: args.queries]
+            queries = (questions + [" ".join(w[: rng.randint(5, 12)]) for w in words])[: args.queries]
             print(f"{len(queries)} queries…", file=sys.stderr)
             result["query_latency"] = bench_queries(rt, queries)
         result["load_average_at_end"] = os.getloadavg()

@@ -31,8 +31,12 @@ def timed(fn: Any, items: list[Any], repeat: int) -> dict[str, float]:
             fn(item)
             wall.append((time.perf_counter() - t0) * 1e3)
             cpu.append((time.process_time() - c0) * 1e3)
-    return {"p50_ms": float(np.percentile(wall, 50)), "p95_ms": float(np.percentile(wall, 95)),
-            "cpu_p50_ms": float(np.percentile(cpu, 50)), "n": len(wall)}
+    return {
+        "p50_ms": float(np.percentile(wall, 50)),
+        "p95_ms": float(np.percentile(wall, 95)),
+        "cpu_p50_ms": float(np.percentile(cpu, 50)),
+        "n": len(wall),
+    }
 
 
 def raw_embed(embedder: Any, text: str) -> Any:
@@ -61,9 +65,11 @@ def main() -> int:
 
     def cold(r: Any, emb: Any) -> Any:
         """A decision with the embedding computed: the embedder's memo of recent texts is emptied first."""
+
         def decide(text: str) -> Any:
             emb.forget_recent()
             return r.decide(text)
+
         return decide
 
     decision = timed(cold(router, embedder), texts, args.repeat)
@@ -75,8 +81,13 @@ def main() -> int:
     from edgeprompt.routing.router import Router
 
     one = Embedder(embedder.folder, threads=1)
-    router1 = Router(rt.catalog, lambda: head, one.embed_batch, settings=rt.settings.section("routing"),
-                     default_model=rt.default_model_id)
+    router1 = Router(
+        rt.catalog,
+        lambda: head,
+        one.embed_batch,
+        settings=rt.settings.section("routing"),
+        default_model=rt.default_model_id,
+    )
     router1.decide(texts[0])
     decision_1t = timed(cold(router1, one), texts, args.repeat)
     embed_1t = timed(lambda t: raw_embed(one, t), texts, args.repeat)
@@ -84,31 +95,47 @@ def main() -> int:
     long_decision = timed(cold(router, embedder), [long_text], 10)
     long_whole = timed(lambda t: raw_embed(embedder, t), [long_text], 10)
     out = {
-        "machine": {"cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
-                    "embed_threads": embedder.session.get_session_options().intra_op_num_threads},
-        "prompts": len(texts), "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
-        "decision": decision, "raw_minilm_call": embed, "raw_head_call": head_call,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_1m": os.getloadavg()[0],
+            "embed_threads": embedder.session.get_session_options().intra_op_num_threads,
+        },
+        "prompts": len(texts),
+        "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
+        "decision": decision,
+        "raw_minilm_call": embed,
+        "raw_head_call": head_call,
         "decision_over_raw_minilm_p50": round(decision["p50_ms"] / embed["p50_ms"], 2),
         "one_thread": {"decision": decision_1t, "raw_minilm_call": embed_1t},
-        "long_request": {"chars": len(long_text), "router_chars": len(router_text(long_text)),
-                         "decision": long_decision, "raw_minilm_whole_text": long_whole},
+        "long_request": {
+            "chars": len(long_text),
+            "router_chars": len(router_text(long_text)),
+            "decision": long_decision,
+            "raw_minilm_whole_text": long_whole,
+        },
     }
     rt.close()
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"load average {out['machine']['loadavg_1m']:.2f} on {out['machine']['cpus']} CPUs; "
-          f"{len(texts)} prompts x {args.repeat}, mean {out['mean_chars']} chars")
+    print(
+        f"load average {out['machine']['loadavg_1m']:.2f} on {out['machine']['cpus']} CPUs; "
+        f"{len(texts)} prompts x {args.repeat}, mean {out['mean_chars']} chars"
+    )
     for name in ("decision", "raw_minilm_call", "raw_head_call"):
         r = out[name]
         print(f"{name:<18} p50 {r['p50_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms  cpu p50 {r['cpu_p50_ms']:7.3f} ms")
     print(f"decision / raw MiniLM call (p50): {out['decision_over_raw_minilm_p50']}")
     for name, r in out["one_thread"].items():
-        print(f"1 thread {name:<15} p50 {r['p50_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms  "
-              f"cpu p50 {r['cpu_p50_ms']:7.3f} ms")
+        print(
+            f"1 thread {name:<15} p50 {r['p50_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms  "
+            f"cpu p50 {r['cpu_p50_ms']:7.3f} ms"
+        )
     lr = out["long_request"]
-    print(f"long request {lr['chars']} chars (router reads {lr['router_chars']}): decision p50 "
-          f"{lr['decision']['p50_ms']:.2f} ms vs whole-text MiniLM p50 {lr['raw_minilm_whole_text']['p50_ms']:.2f} ms")
+    print(
+        f"long request {lr['chars']} chars (router reads {lr['router_chars']}): decision p50 "
+        f"{lr['decision']['p50_ms']:.2f} ms vs whole-text MiniLM p50 {lr['raw_minilm_whole_text']['p50_ms']:.2f} ms"
+    )
     return 0
 
 

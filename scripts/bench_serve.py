@@ -36,11 +36,15 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _summary(ttft_ms: list[float], rates: list[float], tokens: int, wall_s: float) -> dict[str, Any]:
-    return {"requests": len(ttft_ms), "ttft_ms_p50": round(_pct(ttft_ms, 0.5), 2),
-            "ttft_ms_p95": round(_pct(ttft_ms, 0.95), 2),
-            "decode_tokens_per_s_p50": round(statistics.median(rates), 1) if rates else 0.0,
-            "completion_tokens": tokens, "wall_s": round(wall_s, 3),
-            "throughput_tokens_per_s": round(tokens / wall_s, 1) if wall_s > 0 else 0.0}
+    return {
+        "requests": len(ttft_ms),
+        "ttft_ms_p50": round(_pct(ttft_ms, 0.5), 2),
+        "ttft_ms_p95": round(_pct(ttft_ms, 0.95), 2),
+        "decode_tokens_per_s_p50": round(statistics.median(rates), 1) if rates else 0.0,
+        "completion_tokens": tokens,
+        "wall_s": round(wall_s, 3),
+        "throughput_tokens_per_s": round(tokens / wall_s, 1) if wall_s > 0 else 0.0,
+    }
 
 
 def _home(root: Path, name: str, model: str, backend: str, card: Any, embed_cache: Path) -> Path:
@@ -49,7 +53,7 @@ def _home(root: Path, name: str, model: str, backend: str, card: Any, embed_cach
     home = root / name
     (home / "cache").mkdir(parents=True)
     (home / "cache" / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
-    (home / "config.toml").write_text(f"[model]\ndefault = \"{model}\"\nbackend = \"{backend}\"\n", encoding="utf-8")
+    (home / "config.toml").write_text(f'[model]\ndefault = "{model}"\nbackend = "{backend}"\n', encoding="utf-8")
     if card is not None:
         with Runtime.open(home) as rt:
             rt.catalog.add(card)
@@ -57,12 +61,19 @@ def _home(root: Path, name: str, model: str, backend: str, card: Any, embed_cach
 
 
 def _body(i: int, model: str, max_tokens: int) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "user", "content": QUESTION.format(i=i)}], "stream": True,
-            "max_tokens": max_tokens, "temperature": 0, "stream_options": {"include_usage": True}}
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": QUESTION.format(i=i)}],
+        "stream": True,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream_options": {"include_usage": True},
+    }
 
 
-async def _client_run(url: str, todo: list[int], model: str, max_tokens: int, deadline: float,
-                      out: dict[str, Any]) -> None:
+async def _client_run(
+    url: str, todo: list[int], model: str, max_tokens: int, deadline: float, out: dict[str, Any]
+) -> None:
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
@@ -138,22 +149,37 @@ class Served:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         env = {**os.environ, "EDGEPROMPT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "edgeprompt", "serve", "--port", str(port),
-                                      "--queue-size", str(args.queue_size)], env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edgeprompt", "serve", "--port", str(port), "--queue-size", str(args.queue_size)],
+            env=env,
+        )
         _wait_up(self.url, self.proc, 120)
-        warm = httpx.post(self.url + "/chat/completions", timeout=300,
-                          json={**_body(-1, args.model, args.max_tokens), "stream": False})
+        warm = httpx.post(
+            self.url + "/chat/completions",
+            timeout=300,
+            json={**_body(-1, args.model, args.max_tokens), "stream": False},
+        )
         warm.raise_for_status()
-        self.out: dict[str, Any] = {"status": {}, "tokens": 0, "ttft_ms": [], "rates": [], "server_ttft_ms": [],
-                                    "trace_ids": []}
+        self.out: dict[str, Any] = {
+            "status": {},
+            "tokens": 0,
+            "ttft_ms": [],
+            "rates": [],
+            "server_ttft_ms": [],
+            "trace_ids": [],
+        }
         self.wall = 0.0
 
     def round(self, ids: list[int], deadline: float) -> None:
         todo = list(ids)
 
         async def clients() -> None:
-            await asyncio.gather(*(_client_run(self.url, todo, self.args.model, self.args.max_tokens, deadline,
-                                               self.out) for _ in range(self.args.clients)))
+            await asyncio.gather(
+                *(
+                    _client_run(self.url, todo, self.args.model, self.args.max_tokens, deadline, self.out)
+                    for _ in range(self.args.clients)
+                )
+            )
 
         t0 = time.perf_counter()
         asyncio.run(clients())
@@ -167,10 +193,13 @@ class Served:
         out = self.out
         with Runtime.open(self.home) as rt:
             saved = sum(rt.traces.get(t) is not None for t in out["trace_ids"])
-        return {**_summary(out["ttft_ms"], out["rates"], out["tokens"], self.wall),
-                "backend_ttft_ms_p50": round(_pct(out["server_ttft_ms"], 0.5), 2),
-                "statuses": {str(k): v for k, v in out["status"].items()},
-                "errors": sum(v for k, v in out["status"].items() if k not in (200, 429)), "traces_saved": saved}
+        return {
+            **_summary(out["ttft_ms"], out["rates"], out["tokens"], self.wall),
+            "backend_ttft_ms_p50": round(_pct(out["server_ttft_ms"], 0.5), 2),
+            "statuses": {str(k): v for k, v in out["status"].items()},
+            "errors": sum(v for k, v in out["status"].items() if k not in (200, 429)),
+            "traces_saved": saved,
+        }
 
 
 class InProcess:
@@ -190,8 +219,12 @@ class InProcess:
         from edgeprompt.pipeline import AskRequest, Done, Token, run
 
         t0, first, last, n = time.perf_counter(), None, None, 0
-        req = AskRequest(QUESTION.format(i=i), model=self.args.model, history=(),
-                         overrides={"max_tokens": self.args.max_tokens, "temperature": 0.0})
+        req = AskRequest(
+            QUESTION.format(i=i),
+            model=self.args.model,
+            history=(),
+            overrides={"max_tokens": self.args.max_tokens, "temperature": 0.0},
+        )
         for ev in run(req, self.rt):
             if isinstance(ev, Token):
                 now = time.perf_counter()
@@ -217,8 +250,10 @@ class InProcess:
 
     def stop(self) -> dict[str, Any]:
         self.rt.close()
-        return {**_summary(self.ttft, self.rates, self.tokens, self.wall),
-                "backend_ttft_ms_p50": round(_pct(self.backend_ttft[1:], 0.5), 2)}
+        return {
+            **_summary(self.ttft, self.rates, self.tokens, self.wall),
+            "backend_ttft_ms_p50": round(_pct(self.backend_ttft[1:], 0.5), 2),
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,27 +289,41 @@ def main(argv: list[str] | None = None) -> int:
             ids = list(range(args.requests))
             step = max(1, -(-len(ids) // args.rounds))
             for at in range(0, len(ids), step):
-                server.round(ids[at:at + step], deadline)
-                inproc.round(ids[at:at + step], deadline)
+                server.round(ids[at : at + step], deadline)
+                inproc.round(ids[at : at + step], deadline)
         finally:
             served = server.stop()
         local = inproc.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    ratio = served["throughput_tokens_per_s"] / local["throughput_tokens_per_s"] if local[
-        "throughput_tokens_per_s"] else 0.0
-    report = {"model": args.model, "backend": args.backend, "clients": args.clients, "max_tokens": args.max_tokens,
-              "serve": served, "inprocess": local, "throughput_ratio": round(ratio, 3)}
+    ratio = (
+        served["throughput_tokens_per_s"] / local["throughput_tokens_per_s"]
+        if local["throughput_tokens_per_s"]
+        else 0.0
+    )
+    report = {
+        "model": args.model,
+        "backend": args.backend,
+        "clients": args.clients,
+        "max_tokens": args.max_tokens,
+        "serve": served,
+        "inprocess": local,
+        "throughput_ratio": round(ratio, 3),
+    }
     if args.json:
         print(json.dumps(report))
     else:
         for name, r in (("serve", served), ("in-process", local)):
-            print(f"{name:<11} {r['requests']:>4} requests  TTFT p50 {r['ttft_ms_p50']:8.1f} ms  p95 "
-                  f"{r['ttft_ms_p95']:8.1f} ms  decode p50 {r['decode_tokens_per_s_p50']:8.1f} tok/s  "
-                  f"throughput {r['throughput_tokens_per_s']:8.1f} tok/s")
-        print(f"serve: statuses {served['statuses']}, errors {served['errors']}, traces saved "
-              f"{served['traces_saved']}; the backend's own TTFT p50 {served['backend_ttft_ms_p50']} ms in the "
-              f"server, {local['backend_ttft_ms_p50']} ms in-process")
+            print(
+                f"{name:<11} {r['requests']:>4} requests  TTFT p50 {r['ttft_ms_p50']:8.1f} ms  p95 "
+                f"{r['ttft_ms_p95']:8.1f} ms  decode p50 {r['decode_tokens_per_s_p50']:8.1f} tok/s  "
+                f"throughput {r['throughput_tokens_per_s']:8.1f} tok/s"
+            )
+        print(
+            f"serve: statuses {served['statuses']}, errors {served['errors']}, traces saved "
+            f"{served['traces_saved']}; the backend's own TTFT p50 {served['backend_ttft_ms_p50']} ms in the "
+            f"server, {local['backend_ttft_ms_p50']} ms in-process"
+        )
         print(f"throughput ratio serve / in-process: {ratio:.3f}")
     return 0
 

@@ -80,8 +80,7 @@ def main() -> int:
     if args.rows:
         Path(args.rows).write_text(json.dumps({"x": x, "y": y, "spans": spans, "floor": floor}))
     # a question whose answer is in none of its candidates teaches nothing about judging: retrieval missed
-    keep = [i for i, (q, (a, b)) in enumerate(zip(questions, spans, strict=True))
-            if not q.gold_docs or any(y[a:b])]
+    keep = [i for i, (q, (a, b)) in enumerate(zip(questions, spans, strict=True)) if not q.gold_docs or any(y[a:b])]
     idx = [r for i in keep for r in range(*spans[i])]
     xs, ys = np.array(x)[idx], np.array(y)[idx]
     fit = LogisticRegression(C=1.0, class_weight="balanced", fit_intercept=False, max_iter=2000).fit(xs, ys)
@@ -89,8 +88,12 @@ def main() -> int:
     model = Model(tuple(weights), 0.5)
     # each question's score is its best candidate's probability, as the judge computes it at run time
     # the grounding stage abstains below either bar: the evidence floor ([rag] min_evidence) or the judge's
-    scores = [max((model.probability(x[r]) for r in range(a, b)), default=0.0)
-              if max((x[r][0] for r in range(a, b)), default=0.0) >= floor else 0.0 for a, b in spans]
+    scores = [
+        max((model.probability(x[r]) for r in range(a, b)), default=0.0)
+        if max((x[r][0] for r in range(a, b)), default=0.0) >= floor
+        else 0.0
+        for a, b in spans
+    ]
     answerable = [s for q, s in zip(questions, scores, strict=True) if q.gold_docs]
     unanswerable = [s for q, s in zip(questions, scores, strict=True) if not q.gold_docs]
     floor_fa = float(np.mean([s == 0.0 for s in answerable]))  # what the evidence floor alone abstains on
@@ -104,16 +107,24 @@ def main() -> int:
     ab = float(np.mean([s < best_t for s in unanswerable]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    measured = {"questions": len(questions), "answerable": len(answerable), "unanswerable": len(unanswerable),
-                "rows": len(idx), "abstention": round(ab, 4), "false_abstention": round(fa, 4),
-                "false_abstention_evidence_floor_alone": round(floor_fa, 4)}
+    measured = {
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "rows": len(idx),
+        "abstention": round(ab, 4),
+        "false_abstention": round(fa, 4),
+        "false_abstention_evidence_floor_alone": round(floor_fa, 4),
+    }
     out.write_text(
         "# The answerability judge (edgeprompt.rag.answerable), fitted by scripts/calibrate_answerer on\n"
         "# samples/eval/questions.jsonl + samples/eval/near-misses.jsonl (our own data; see DATA.md here).\n"
         f"features = {json.dumps(list(FEATURES))}\n"
         f"weights = {json.dumps(weights)}\n"
         f"threshold = {best_t}\n\n[measured]  # on the calibration questions themselves\n"
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in measured.items()), encoding="utf-8")
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in measured.items()),
+        encoding="utf-8",
+    )
     print(json.dumps({"weights": dict(zip(FEATURES, weights, strict=True)), "threshold": best_t, **measured}))
     return 0
 

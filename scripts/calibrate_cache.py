@@ -102,9 +102,15 @@ def near_miss_report(s: calibrate.ScoredPairs, stage: str, point: dict[str, floa
     neg = [c for k, c in cats.items() if k != "paraphrase"]
     n, hits = sum(c["pairs"] for c in neg), sum(c["hits"] for c in neg)
     para = cats.get("paraphrase", {"pairs": 0, "hits": 0})
-    return {"near_misses": n, "false_hits": hits, "false_hit_rate": round(hits / max(1, n), 4),
-            "paraphrases": para["pairs"], "paraphrase_hits": para["hits"],
-            "paraphrase_recall": round(para["hits"] / max(1, para["pairs"]), 4), "by_category": cats}
+    return {
+        "near_misses": n,
+        "false_hits": hits,
+        "false_hit_rate": round(hits / max(1, n), 4),
+        "paraphrases": para["pairs"],
+        "paraphrase_hits": para["hits"],
+        "paraphrase_recall": round(para["hits"] / max(1, para["pairs"]), 4),
+        "by_category": cats,
+    }
 
 
 def recall_by_kind(s: calibrate.ScoredPairs, rows: list[dict], points: dict) -> dict:
@@ -143,27 +149,46 @@ def main() -> int:
     points = {stage: pick(parts["calib"], stage, args.target_precision, threshold) for stage in STAGES}
     min_floor = coverage_floor([p for p in built if p.split == "train"], embed)
     floors = [f for f in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) if f >= min_floor]
-    free = dict(zip(("cosine_floor", "min_probability"),
-                    calibrate.choose_point(parts["calib"], args.target_precision, floors=floors), strict=True))
-    report: dict = {"target_precision": args.target_precision, "picked_on": "calib", "points": points,
-                    "free_point": {**free, "verifier_coverage_floor": round(min_floor, 4),
-                                   **{n: stage_at(parts[n], "verifier", free) for n in ("test", "qqp_held_out")
-                                      if len(parts[n].labels)}}}
+    free = dict(
+        zip(
+            ("cosine_floor", "min_probability"),
+            calibrate.choose_point(parts["calib"], args.target_precision, floors=floors),
+            strict=True,
+        )
+    )
+    report: dict = {
+        "target_precision": args.target_precision,
+        "picked_on": "calib",
+        "points": points,
+        "free_point": {
+            **free,
+            "verifier_coverage_floor": round(min_floor, 4),
+            **{n: stage_at(parts[n], "verifier", free) for n in ("test", "qqp_held_out") if len(parts[n].labels)},
+        },
+    }
     for name in ("calib", "test", "qqp_held_out"):
         if len(parts[name].labels):
             report[name] = {stage: stage_at(parts[name], stage, points[stage]) for stage in STAGES}
     report["test_recall_by_kind"] = recall_by_kind(parts["test"], own["test"], points)
-    report["near_miss_set"] = {stage: near_miss_report(parts["near_miss_set"], stage, points[stage], near)
-                               for stage in STAGES}
+    report["near_miss_set"] = {
+        stage: near_miss_report(parts["near_miss_set"], stage, points[stage], near) for stage in STAGES
+    }
     report["curves_test"] = {stage: calibrate.curve(parts["test"], stage) for stage in STAGES}
-    report["ranking_test"] = {"cosine": calibrate.ranking_report(parts["test"].similarity, parts["test"].labels),
-                              "verifier": calibrate.ranking_report(parts["test"].probability, parts["test"].labels)}
+    report["ranking_test"] = {
+        "cosine": calibrate.ranking_report(parts["test"].similarity, parts["test"].labels),
+        "verifier": calibrate.ranking_report(parts["test"].probability, parts["test"].labels),
+    }
     if qqp:
         q = parts["qqp_held_out"]
-        report["ranking_qqp_held_out"] = {"cosine": calibrate.ranking_report(q.similarity, q.labels),
-                                          "verifier": calibrate.ranking_report(q.probability, q.labels)}
-        report["qqp"] = {"path": args.pairs.name, "held_out": len(qqp),
-                         "sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()}
+        report["ranking_qqp_held_out"] = {
+            "cosine": calibrate.ranking_report(q.similarity, q.labels),
+            "verifier": calibrate.ranking_report(q.probability, q.labels),
+        }
+        report["qqp"] = {
+            "path": args.pairs.name,
+            "held_out": len(qqp),
+            "sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest(),
+        }
     print(json.dumps(report, indent=2))
     if args.write:
         OUT.write_text(toml(report), encoding="utf-8")
@@ -185,15 +210,20 @@ def toml(r: dict) -> str:
         f"test_pairs = {t['verifier']['pairs']}",
     ]
     for stage in STAGES:
-        lines += [f"test_{stage}_precision = {t[stage]['precision']}", f"test_{stage}_recall = {t[stage]['recall']}",
-                  f"near_miss_{stage}_false_hits = {nm[stage]['false_hits']}",
-                  f"near_miss_{stage}_paraphrase_recall = {nm[stage]['paraphrase_recall']}"]
+        lines += [
+            f"test_{stage}_precision = {t[stage]['precision']}",
+            f"test_{stage}_recall = {t[stage]['recall']}",
+            f"near_miss_{stage}_false_hits = {nm[stage]['false_hits']}",
+            f"near_miss_{stage}_paraphrase_recall = {nm[stage]['paraphrase_recall']}",
+        ]
     if "qqp_held_out" in r:
         q = r["qqp_held_out"]
         lines += [f"qqp_held_out_pairs = {q['verifier']['pairs']}"]
         for stage in STAGES:
-            lines += [f"qqp_held_out_{stage}_precision = {q[stage]['precision']}",
-                      f"qqp_held_out_{stage}_recall = {q[stage]['recall']}"]
+            lines += [
+                f"qqp_held_out_{stage}_precision = {q[stage]['precision']}",
+                f"qqp_held_out_{stage}_recall = {q[stage]['recall']}",
+            ]
     return "\n".join(lines) + "\n"
 
 

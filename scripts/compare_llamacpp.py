@@ -27,10 +27,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CONVERT_DIR = ROOT / ".venv-llamacpp" / "llama.cpp-convert"
 SIZES = {  # Llama configs; vocab 32000 so the output head costs what it does in real models
-    "0.1b": {"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12,
-             "num_key_value_heads": 4},
-    "0.5b": {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
-             "num_key_value_heads": 4},
+    "0.1b": {
+        "hidden_size": 768,
+        "intermediate_size": 2048,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 4,
+    },
+    "0.5b": {
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 4,
+    },
 }
 GGUF_TYPES = {4: "Q4_0", 8: "Q8_0"}
 
@@ -49,8 +59,15 @@ def random_llama(out: Path, size: str, tokenizer_from: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     # a long context so the same folder serves the context-length curve (bench_context, up to 16k tokens)
-    cfg = LlamaConfig(vocab_size=32000, max_position_embeddings=32768, tie_word_embeddings=True,
-                      bos_token_id=0, eos_token_id=2, pad_token_id=0, **SIZES[size])
+    cfg = LlamaConfig(
+        vocab_size=32000,
+        max_position_embeddings=32768,
+        tie_word_embeddings=True,
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=0,
+        **SIZES[size],
+    )
     model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     model.save_pretrained(str(out), safe_serialization=True)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -65,9 +82,11 @@ def to_gguf(hf: Path, work: Path, bits: int) -> Path:
     imports torch, so it runs here), then quantized by llama.cpp itself in the worker."""
     f16 = work / "model-f16.gguf"
     if not f16.exists():
-        patch = ("import sys; sys.path[:0] = [{d!r}, {g!r}]; import conversion.base as b; "
-                 "b.TextModel.get_vocab_base_pre = lambda self, t: 'qwen2'; import convert_hf_to_gguf as c; "
-                 "sys.argv = ['convert', {hf!r}, '--outtype', 'f16', '--outfile', {out!r}]; c.main()")
+        patch = (
+            "import sys; sys.path[:0] = [{d!r}, {g!r}]; import conversion.base as b; "
+            "b.TextModel.get_vocab_base_pre = lambda self, t: 'qwen2'; import convert_hf_to_gguf as c; "
+            "sys.argv = ['convert', {hf!r}, '--outtype', 'f16', '--outfile', {out!r}]; c.main()"
+        )
         code = patch.format(d=str(CONVERT_DIR), g=str(CONVERT_DIR / "gguf-py"), hf=str(hf), out=str(f16))
         subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = work / f"model-{GGUF_TYPES[bits].lower()}.gguf"
@@ -109,8 +128,9 @@ def to_onnx(hf: Path, work: Path, bits: int) -> Path:
     return out
 
 
-def onnx_runs(folder: Path, messages: Any, tokens: int, threads: int,
-              runs: int) -> tuple[list[float], list[float], list[int], list[float]]:
+def onnx_runs(
+    folder: Path, messages: Any, tokens: int, threads: int, runs: int
+) -> tuple[list[float], list[float], list[int], list[float]]:
     from edgeprompt.backends.base import GenerationParams, Request
     from edgeprompt.backends.onnx import OnnxBackend
     from edgeprompt.catalog.cards import ModelCard
@@ -130,12 +150,14 @@ def onnx_runs(folder: Path, messages: Any, tokens: int, threads: int,
     return decode, prompt, ids, load
 
 
-def llamacpp_runs(gguf: Path, ids: list[int], tokens: int, threads: int,
-                  runs: int) -> tuple[list[float], list[float], list[float]]:
+def llamacpp_runs(
+    gguf: Path, ids: list[int], tokens: int, threads: int, runs: int
+) -> tuple[list[float], list[float], list[float]]:
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(gguf), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
-                verbose=False)
+    llm = Llama(
+        model_path=str(gguf), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     decode, prompt, load = [], [], []
     for i in range(runs + 1):
         llm.reset()
@@ -210,20 +232,40 @@ def main() -> int:
         l_dec, l_pp, l_load = got["decode"], got["prompt"], got["load_average"]
         info(f"  llama.cpp decode {statistics.median(l_dec):.1f} tok/s")
         o, ll = statistics.median(o_dec), statistics.median(l_dec)
-        results.append({"bits": bits, "onnx": f"int{bits}", "llamacpp": GGUF_TYPES[bits],
-                        "onnx_decode_tps": round(o, 1), "llamacpp_decode_tps": round(ll, 1),
-                        "ratio_decode": round(o / ll, 3),
-                        "onnx_prompt_tps": round(statistics.median(o_pp), 1),
-                        "llamacpp_prompt_tps": round(statistics.median(l_pp), 1),
-                        "ratio_prompt": round(statistics.median(o_pp) / statistics.median(l_pp), 3),
-                        "load_average_onnx": [round(x, 2) for x in o_load],
-                        "load_average_llamacpp": [round(x, 2) for x in l_load],
-                        "onnx_mb": round(sum(f.stat().st_size for f in onnx_dir.iterdir()) / 1e6, 1),
-                        "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
-                        "onnx_runs": [round(x, 1) for x in o_dec], "llamacpp_runs": [round(x, 1) for x in l_dec]})
-    print(json.dumps({"model": label, "hf": str(hf), "threads": threads, "prompt_tokens": len(ids),
-                      "tokens": args.tokens, "runs": args.runs, "load_average": os.getloadavg()[0],
-                      "results": results}, indent=2))
+        results.append(
+            {
+                "bits": bits,
+                "onnx": f"int{bits}",
+                "llamacpp": GGUF_TYPES[bits],
+                "onnx_decode_tps": round(o, 1),
+                "llamacpp_decode_tps": round(ll, 1),
+                "ratio_decode": round(o / ll, 3),
+                "onnx_prompt_tps": round(statistics.median(o_pp), 1),
+                "llamacpp_prompt_tps": round(statistics.median(l_pp), 1),
+                "ratio_prompt": round(statistics.median(o_pp) / statistics.median(l_pp), 3),
+                "load_average_onnx": [round(x, 2) for x in o_load],
+                "load_average_llamacpp": [round(x, 2) for x in l_load],
+                "onnx_mb": round(sum(f.stat().st_size for f in onnx_dir.iterdir()) / 1e6, 1),
+                "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
+                "onnx_runs": [round(x, 1) for x in o_dec],
+                "llamacpp_runs": [round(x, 1) for x in l_dec],
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "model": label,
+                "hf": str(hf),
+                "threads": threads,
+                "prompt_tokens": len(ids),
+                "tokens": args.tokens,
+                "runs": args.runs,
+                "load_average": os.getloadavg()[0],
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

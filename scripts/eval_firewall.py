@@ -75,18 +75,27 @@ def measure(rows: list[dict[str, Any]], scanner: Scanner) -> dict[str, Any]:
         "other_languages": figures(*pick(other, in_context)),
         "per_source": grouped(rows, in_context, lambda r: r.get("source")),
         "per_language": grouped(rows, in_context, lambda r: r.get("lang")),
-        "cyberseceval_by_variant": grouped(rows, in_context, lambda r: r.get("subset") if str(
-            r.get("source", "")).startswith(CYBERSECEVAL) else None),
+        "cyberseceval_by_variant": grouped(
+            rows, in_context, lambda r: r.get("subset") if str(r.get("source", "")).startswith(CYBERSECEVAL) else None
+        ),
     }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", type=Path, default=DEFAULT_SET)
-    ap.add_argument("--models", type=Path, default=Path("/nonexistent-edgeprompt-home/models"),
-                    help="a models folder whose firewall/ overrides the shipped rules.toml / classifier")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edgeprompt-train",
-                    help="where the MiniLM ONNX export is kept")
+    ap.add_argument(
+        "--models",
+        type=Path,
+        default=Path("/nonexistent-edgeprompt-home/models"),
+        help="a models folder whose firewall/ overrides the shipped rules.toml / classifier",
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "edgeprompt-train",
+        help="where the MiniLM ONNX export is kept",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.set.is_file():
@@ -98,13 +107,17 @@ def main() -> int:
         return 0
     for name in ("overall", "overall_as_user", "without_cyberseceval", "english", "other_languages"):
         f = report[name]
-        print(f"{name:<22} recall {f.get('recall', '-')} (block {f.get('recall_block', '-')})  "
-              f"FPR {f.get('fpr', '-')}  benign blocked {f.get('benign_blocked', '-')}")
+        print(
+            f"{name:<22} recall {f.get('recall', '-')} (block {f.get('recall_block', '-')})  "
+            f"FPR {f.get('fpr', '-')}  benign blocked {f.get('benign_blocked', '-')}"
+        )
     for title in ("per_source", "per_language", "cyberseceval_by_variant"):
         print(f"\n{title}")
         for k, f in report[title].items():
-            print(f"  {k:<44} attacks {f['attacks']:>3} recall {f.get('recall', '-'):<7} "
-                  f"benign {f['benign']:>3} FPR {f.get('fpr', '-')}")
+            print(
+                f"  {k:<44} attacks {f['attacks']:>3} recall {f.get('recall', '-'):<7} "
+                f"benign {f['benign']:>3} FPR {f.get('fpr', '-')}"
+            )
     return 0
 
 

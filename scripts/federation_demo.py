@@ -65,8 +65,15 @@ def share_embedder(first: Path, other: Path) -> None:
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = {"task": args.task, "num-server-rounds": args.rounds, "min-nodes": CLIENTS, "secagg": args.secagg,
-           "init": args.init, "strategy": args.strategy, "proximal-mu": args.mu}
+    cfg = {
+        "task": args.task,
+        "num-server-rounds": args.rounds,
+        "min-nodes": CLIENTS,
+        "secagg": args.secagg,
+        "init": args.init,
+        "strategy": args.strategy,
+        "proximal-mu": args.mu,
+    }
     if args.secagg:
         cfg["secagg-num-shares"] = 1.0
         cfg["secagg-reconstruction-threshold"] = 1.0
@@ -91,22 +98,32 @@ def onnx_accuracy(folder: Path, x: Any, y: Any) -> float:
     return float((logits.argmax(1) == y).mean())
 
 
-def local_baselines(spec: HeadSpec, data: list[task.LocalData], cfg: dict[str, Any], rounds: int, x: Any,
-                    y: Any) -> list[float]:
+def local_baselines(
+    spec: HeadSpec, data: list[task.LocalData], cfg: dict[str, Any], rounds: int, x: Any, y: Any
+) -> list[float]:
     """Each laptop alone: the same start and DP-SGD, as many epochs as the rounds it trained, on its own
     data only; scored on the union test set."""
     accs = []
     for i, d in enumerate(data):
         model = task.initial_model(spec, cfg)
-        task.train_dp(model, d.x_train, d.y_train, epochs=rounds * int(cfg["local-epochs"]),
-                      batch_size=int(cfg["batch-size"]), lr=float(cfg["learning-rate"]),
-                      sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]), seed=i)
+        task.train_dp(
+            model,
+            d.x_train,
+            d.y_train,
+            epochs=rounds * int(cfg["local-epochs"]),
+            batch_size=int(cfg["batch-size"]),
+            lr=float(cfg["learning-rate"]),
+            sigma=float(cfg["noise-multiplier"]),
+            max_grad_norm=float(cfg["max-grad-norm"]),
+            seed=i,
+        )
         accs.append(task.evaluate(model, x, y)[1])
     return accs
 
 
-def dp_overhead(spec: HeadSpec, d: task.LocalData, cfg: dict[str, Any], epochs: int = 3,
-                repeats: int = 5) -> dict[str, float]:
+def dp_overhead(
+    spec: HeadSpec, d: task.LocalData, cfg: dict[str, Any], epochs: int = 3, repeats: int = 5
+) -> dict[str, float]:
     """Seconds per epoch of the same loop with and without Opacus (laptop 0's data, 1 thread): runs
     alternate, medians reported, so load from other processes hits both alike."""
     import statistics
@@ -114,18 +131,34 @@ def dp_overhead(spec: HeadSpec, d: task.LocalData, cfg: dict[str, Any], epochs: 
     kw = {"epochs": epochs, "batch_size": int(cfg["batch-size"]), "lr": float(cfg["learning-rate"])}
     plain, dp = [], []
     for r in range(repeats):
-        plain.append(task.train_plain(task.initial_model(spec, cfg), d.x_train, d.y_train, seed=r,
-                                      **kw).seconds_per_epoch)
-        dp.append(task.train_dp(task.initial_model(spec, cfg), d.x_train, d.y_train, seed=r,
-                                sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]),
-                                **kw).seconds_per_epoch)
+        plain.append(
+            task.train_plain(task.initial_model(spec, cfg), d.x_train, d.y_train, seed=r, **kw).seconds_per_epoch
+        )
+        dp.append(
+            task.train_dp(
+                task.initial_model(spec, cfg),
+                d.x_train,
+                d.y_train,
+                seed=r,
+                sigma=float(cfg["noise-multiplier"]),
+                max_grad_norm=float(cfg["max-grad-norm"]),
+                **kw,
+            ).seconds_per_epoch
+        )
     p, q = statistics.median(plain), statistics.median(dp)
-    return {"epoch_s_plain": p, "epoch_s_dp": q, "ratio": q / max(p, 1e-9), "examples": d.n_train,
-            "epochs": epochs, "repeats": repeats}
+    return {
+        "epoch_s_plain": p,
+        "epoch_s_dp": q,
+        "ratio": q / max(p, 1e-9),
+        "examples": d.n_train,
+        "epochs": epochs,
+        "repeats": repeats,
+    }
 
 
-def federate(args: argparse.Namespace, base: Path, homes: list[Path],
-             cfg: dict[str, Any]) -> tuple[dict[str, Any], float]:
+def federate(
+    args: argparse.Namespace, base: Path, homes: list[Path], cfg: dict[str, Any]
+) -> tuple[dict[str, Any], float]:
     t0 = time.monotonic()
     with Loopback(base / "flower", homes) as lb:
         say(f"SuperLink on 127.0.0.1:{lb.port}, {CLIENTS} SuperNodes started in {time.monotonic() - t0:.1f}s")
@@ -146,8 +179,10 @@ def install_everywhere(homes: list[Path], summary: dict[str, Any]) -> None:
             trust = trust_store(rt.home)
             trust.add_file(Path(published["public_key"]), "demo coordinator")
             done = install(rt.paths, rt.db, data, trust)
-        say(f"{home.name}: installed {done.name} {done.version} into {done.folder}"
-            + (f" (ask -m {done.model})" if done.model else ""))
+        say(
+            f"{home.name}: installed {done.name} {done.version} into {done.folder}"
+            + (f" (ask -m {done.model})" if done.model else "")
+        )
 
 
 def measure(args: argparse.Namespace, spec: HeadSpec, homes: list[Path], summary: dict[str, Any]) -> dict[str, Any]:
@@ -164,14 +199,24 @@ def measure(args: argparse.Namespace, spec: HeadSpec, homes: list[Path], summary
         with Runtime.open(home) as rt:
             fed = rt.settings.section("federation")
             eps.append(PrivacyLedger(rt.db).spent(args.task, float(fed["delta"])))
-    return {"clients": CLIENTS, "rounds": args.rounds, "epsilon": eps, "epsilon_budget": float(fed["epsilon_budget"]),
-            "accuracy_local": local_baselines(spec, data, cfg, summary["rounds_trained"], x, y),
-            "accuracy_global": onnx_accuracy(spec.folder(homes[0] / "models"), x, y),
-            "accuracy_initial": task.evaluate(task.initial_model(spec, cfg), x, y)[1], "init": args.init,
-            "strategy": args.strategy,
-            "task": args.task, "delta": float(fed["delta"]), "union_test_examples": len(y),
-            "rounds_trained": summary["rounds_trained"], "secagg": args.secagg, "run_id": summary["run_id"],
-            "dp_overhead": dp_overhead(spec, data[0], cfg)}
+    return {
+        "clients": CLIENTS,
+        "rounds": args.rounds,
+        "epsilon": eps,
+        "epsilon_budget": float(fed["epsilon_budget"]),
+        "accuracy_local": local_baselines(spec, data, cfg, summary["rounds_trained"], x, y),
+        "accuracy_global": onnx_accuracy(spec.folder(homes[0] / "models"), x, y),
+        "accuracy_initial": task.evaluate(task.initial_model(spec, cfg), x, y)[1],
+        "init": args.init,
+        "strategy": args.strategy,
+        "task": args.task,
+        "delta": float(fed["delta"]),
+        "union_test_examples": len(y),
+        "rounds_trained": summary["rounds_trained"],
+        "secagg": args.secagg,
+        "run_id": summary["run_id"],
+        "dp_overhead": dp_overhead(spec, data[0], cfg),
+    }
 
 
 def run_head(args: argparse.Namespace, base: Path) -> dict[str, Any]:
@@ -186,9 +231,11 @@ def run_head(args: argparse.Namespace, base: Path) -> dict[str, Any]:
 
 
 def report(r: dict[str, Any]) -> str:
-    return (f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); union accuracy: "
-            f"start {r['accuracy_initial']:.3f}, federated {r['accuracy_global']:.3f}, local-only "
-            f"{[round(a, 3) for a in r['accuracy_local']]}; DP epoch {r['dp_overhead']['ratio']:.1f}x plain")
+    return (
+        f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); union accuracy: "
+        f"start {r['accuracy_initial']:.3f}, federated {r['accuracy_global']:.3f}, local-only "
+        f"{[round(a, 3) for a in r['accuracy_local']]}; DP epoch {r['dp_overhead']['ratio']:.1f}x plain"
+    )
 
 
 def run_lm(args: argparse.Namespace, base: Path) -> dict[str, Any]:
@@ -208,10 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--task", choices=["firewall", "router", "lm-lora"], default="firewall")
-    p.add_argument("--per-family", type=int, help="examples per attack family, topic or route per laptop "
-                   "(default: 60 firewall, 120 router: 360 per laptop either way)")
-    p.add_argument("--init", choices=["shipped", "random"], default="shipped",
-                   help="round 0: the head edgeprompt ships, or fresh weights")
+    p.add_argument(
+        "--per-family",
+        type=int,
+        help="examples per attack family, topic or route per laptop "
+        "(default: 60 firewall, 120 router: 360 per laptop either way)",
+    )
+    p.add_argument(
+        "--init",
+        choices=["shipped", "random"],
+        default="shipped",
+        help="round 0: the head edgeprompt ships, or fresh weights",
+    )
     p.add_argument("--strategy", choices=["fedavg", "fedprox"], default="fedavg")
     p.add_argument("--mu", type=float, default=0.0, help="FedProx proximal weight")
     p.add_argument("--secagg", action="store_true", help="aggregate under SecAgg+ masks (slower)")

@@ -55,8 +55,15 @@ def seed_homes(base: Path, built: Any, clients: int, per_laptop: int) -> list[Pa
 
 
 def run_config(args: argparse.Namespace, built: Any, clients: int) -> dict[str, Any]:
-    return {"task": lm_task.TASK, "lm-model": MODEL_ID, "lm-base": str(built.hf), "num-server-rounds": args.rounds,
-            "min-nodes": clients, "noise-multiplier": args.sigma, "strategy": "fedavg"}
+    return {
+        "task": lm_task.TASK,
+        "lm-model": MODEL_ID,
+        "lm-base": str(built.hf),
+        "num-server-rounds": args.rounds,
+        "min-nodes": clients,
+        "noise-multiplier": args.sigma,
+        "strategy": "fedavg",
+    }
 
 
 # -- measuring ------------------------------------------------------------------------------------------------
@@ -81,17 +88,26 @@ def _nll(model: Any, state: dict[str, Any], data: tuple[Any, Any]) -> float:
     return lora.mean_nll(model, *data)
 
 
-def local_only(hf: Path, start: dict[str, Any], data: list[lm_task.LmData], cfg: dict[str, Any],
-               rounds: int) -> list[dict[str, Any]]:
+def local_only(
+    hf: Path, start: dict[str, Any], data: list[lm_task.LmData], cfg: dict[str, Any], rounds: int
+) -> list[dict[str, Any]]:
     """Each laptop alone: the coordinator's round-0 adapter, the same DP-SGD for rounds × epochs, its own data."""
     spec = lora.LoraSpec.from_config(cfg)
     out = []
     for i, d in enumerate(data):
         model = lora.twin(hf, spec)
         lora.load_adapter_state(model, start)
-        lm_task.train_dp(model, d.ids_train, d.labels_train, epochs=rounds * int(cfg["lm-local-epochs"]),
-                         batch_size=int(cfg["lm-batch-size"]), lr=float(cfg["lm-learning-rate"]),
-                         sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]), seed=11 + i)
+        lm_task.train_dp(
+            model,
+            d.ids_train,
+            d.labels_train,
+            epochs=rounds * int(cfg["lm-local-epochs"]),
+            batch_size=int(cfg["lm-batch-size"]),
+            lr=float(cfg["lm-learning-rate"]),
+            sigma=float(cfg["noise-multiplier"]),
+            max_grad_norm=float(cfg["max-grad-norm"]),
+            seed=11 + i,
+        )
         out.append(lora.adapter_state(model))
     return out
 
@@ -132,14 +148,25 @@ def dp_overhead(hf: Path, d: lm_task.LmData, cfg: dict[str, Any], steps: int = 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dp_model, opt, _ = PrivacyEngine(accountant="rdp").make_private(
-                module=model, optimizer=torch.optim.Adam(params, lr=0.01),
-                data_loader=DataLoader(TensorDataset(x, y), batch_size=b), noise_multiplier=1.0,
-                max_grad_norm=1.0, poisson_sampling=False)
+                module=model,
+                optimizer=torch.optim.Adam(params, lr=0.01),
+                data_loader=DataLoader(TensorDataset(x, y), batch_size=b),
+                noise_multiplier=1.0,
+                max_grad_norm=1.0,
+                poisson_sampling=False,
+            )
             dp.append(_step_cpu_s(dp_model, opt, x, y, steps))
         dp_model._close()
     p, q = statistics.median(plain), statistics.median(dp)
-    return {"step_cpu_s_plain": p, "step_cpu_s_dp": q, "ratio": q / max(p, 1e-9), "batch": b,
-            "tokens_per_example": int(x.shape[1]), "steps": steps, "repeats": repeats}
+    return {
+        "step_cpu_s_plain": p,
+        "step_cpu_s_dp": q,
+        "ratio": q / max(p, 1e-9),
+        "batch": b,
+        "tokens_per_example": int(x.shape[1]),
+        "steps": steps,
+        "repeats": repeats,
+    }
 
 
 def parity(home: Path, twin: Any, state: dict[str, Any], hf: Path) -> dict[str, Any]:
@@ -219,28 +246,53 @@ def measure(args: argparse.Namespace, homes: list[Path], built: Any, summary: di
     twin = lora.twin(hf, lora.LoraSpec.from_config(cfg), seed=int(cfg["seed"]))
     start, final = lora.adapter_state(twin), _global_adapter(summary)
     local = local_only(hf, start, data, cfg, summary["rounds_trained"])
-    nll = {"initial": _nll(twin, start, union), "global": _nll(twin, final, union),
-           "local": [_nll(twin, s, union) for s in local]}
+    nll = {
+        "initial": _nll(twin, start, union),
+        "global": _nll(twin, final, union),
+        "local": [_nll(twin, s, union) for s in local],
+    }
     other = [_nll(twin, s, (data[1 - i].ids_test, data[1 - i].labels_test)) for i, s in enumerate(local)]
     global_by_laptop = [_nll(twin, final, (d.ids_test, d.labels_test)) for d in data]
-    return {"clients": len(homes), "rounds": args.rounds, "epsilon": eps, "epsilon_per_round": eps_rounds,
-            "epsilon_budget": float(fed["epsilon_budget"]), "delta": float(fed["delta"]),
-            "nll_initial": nll["initial"], "nll_global": nll["global"], "nll_local": nll["local"],
-            "perplexity_initial": math.exp(nll["initial"]), "perplexity_global": math.exp(nll["global"]),
-            "perplexity_local": [math.exp(v) for v in nll["local"]],
-            "nll_global_by_laptop": global_by_laptop, "nll_local_on_other_laptop": other,
-            "task": lm_task.TASK, "model": MODEL_ID, "lm_size": args.lm_size,
-            "train_examples": [d.n_train for d in data], "union_test_examples": len(union[0]),
-            "lora": {"rank": int(cfg["lora-rank"]), "alpha": float(cfg["lora-alpha"]), "targets": cfg["lora-targets"],
-                     "trainable": sum(v.numel() for v in start.values())},
-            "dp": {k: cfg[k] for k in lm_task.DP_KEYS}, "rounds_trained": summary["rounds_trained"],
-            "run_id": summary["run_id"], "parity": parity(homes[0], twin, final, hf), "answers": answers(homes[0]),
-            "dp_overhead": dp_overhead(hf, data[0], cfg)}
+    return {
+        "clients": len(homes),
+        "rounds": args.rounds,
+        "epsilon": eps,
+        "epsilon_per_round": eps_rounds,
+        "epsilon_budget": float(fed["epsilon_budget"]),
+        "delta": float(fed["delta"]),
+        "nll_initial": nll["initial"],
+        "nll_global": nll["global"],
+        "nll_local": nll["local"],
+        "perplexity_initial": math.exp(nll["initial"]),
+        "perplexity_global": math.exp(nll["global"]),
+        "perplexity_local": [math.exp(v) for v in nll["local"]],
+        "nll_global_by_laptop": global_by_laptop,
+        "nll_local_on_other_laptop": other,
+        "task": lm_task.TASK,
+        "model": MODEL_ID,
+        "lm_size": args.lm_size,
+        "train_examples": [d.n_train for d in data],
+        "union_test_examples": len(union[0]),
+        "lora": {
+            "rank": int(cfg["lora-rank"]),
+            "alpha": float(cfg["lora-alpha"]),
+            "targets": cfg["lora-targets"],
+            "trainable": sum(v.numel() for v in start.values()),
+        },
+        "dp": {k: cfg[k] for k in lm_task.DP_KEYS},
+        "rounds_trained": summary["rounds_trained"],
+        "run_id": summary["run_id"],
+        "parity": parity(homes[0], twin, final, hf),
+        "answers": answers(homes[0]),
+        "dp_overhead": dp_overhead(hf, data[0], cfg),
+    }
 
 
 def report(r: dict[str, Any]) -> str:
-    return (f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); held-out answer "
-            f"NLL: base {r['nll_initial']:.3f}, federated {r['nll_global']:.3f}, local-only "
-            f"{[round(v, 3) for v in r['nll_local']]}; MLX Δ {r['parity'].get('mlx_max_abs_diff', float('nan')):.1e}, "
-            f"ONNX {r['parity']['onnx_precision']} Δ {r['parity']['onnx_max_abs_diff']:.3f}; DP step "
-            f"{r['dp_overhead']['ratio']:.2f}x plain")
+    return (
+        f"ε per laptop {[round(e, 3) for e in r['epsilon']]} (budget {r['epsilon_budget']:g}); held-out answer "
+        f"NLL: base {r['nll_initial']:.3f}, federated {r['nll_global']:.3f}, local-only "
+        f"{[round(v, 3) for v in r['nll_local']]}; MLX Δ {r['parity'].get('mlx_max_abs_diff', float('nan')):.1e}, "
+        f"ONNX {r['parity']['onnx_precision']} Δ {r['parity']['onnx_max_abs_diff']:.3f}; DP step "
+        f"{r['dp_overhead']['ratio']:.2f}x plain"
+    )

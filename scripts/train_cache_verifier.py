@@ -35,8 +35,9 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, weight_decay: 
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Dropout(0.2),
-                                torch.nn.Linear(hidden, 1))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(hidden, 1)
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=weight_decay)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
     pos_weight = torch.tensor([(y == 0).sum() / max(1, (y == 1).sum())], dtype=torch.float32)
@@ -70,10 +71,16 @@ def export(model, width: int, folder: Path, meta: dict) -> Path:  # type: ignore
     f32 = folder / "verifier.f32.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Probability(model).eval(), (torch.zeros(2, width),), str(f32), input_names=["features"],
-                          output_names=["probability"], dynamic_axes={"features": {0: "batch"},
-                                                                      "probability": {0: "batch"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Probability(model).eval(),
+            (torch.zeros(2, width),),
+            str(f32),
+            input_names=["features"],
+            output_names=["probability"],
+            dynamic_axes={"features": {0: "batch"}, "probability": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
     quantize_dynamic(str(f32), str(folder / "verifier.onnx"), weight_type=QuantType.QInt8)
     f32.unlink()
     (folder / "verifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -103,23 +110,43 @@ def main() -> int:
     cal = [p for p in pairs if p.split == "calib"]
     x, y = pair_features(tr, vec), np.array([p.duplicate for p in tr])
     model = train(x, y, args.hidden, args.epochs, args.weight_decay, args.seed)
-    counts = {s: {"pairs": sum(p.split == s for p in pairs), "duplicates": sum(p.split == s and p.duplicate
-                                                                                  for p in pairs)}
-              for s in pairset.SPLITS}
-    meta = {"features": verifier.FEATURES, "width": x.shape[1], "arch": f"mlp-{args.hidden}", "int8": True,
-            "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)",
-            "training": {"data": "edgeprompt/shipped/cache/verifier/paraphrases.txt via edgeprompt.cache.pairset",
-                         "splits": counts, "epochs": args.epochs, "weight_decay": args.weight_decay,
-                         "seed": args.seed, "source": "scripts/train_cache_verifier"}}
+    counts = {
+        s: {"pairs": sum(p.split == s for p in pairs), "duplicates": sum(p.split == s and p.duplicate for p in pairs)}
+        for s in pairset.SPLITS
+    }
+    meta = {
+        "features": verifier.FEATURES,
+        "width": x.shape[1],
+        "arch": f"mlp-{args.hidden}",
+        "int8": True,
+        "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)",
+        "training": {
+            "data": "edgeprompt/shipped/cache/verifier/paraphrases.txt via edgeprompt.cache.pairset",
+            "splits": counts,
+            "epochs": args.epochs,
+            "weight_decay": args.weight_decay,
+            "seed": args.seed,
+            "source": "scripts/train_cache_verifier",
+        },
+    }
     path = export(model, x.shape[1], args.out, meta)
     v = verifier.Verifier.load(args.out)
     p_tr = v.probabilities(x)
     p_cal = v.probabilities(pair_features(cal, vec))
     y_cal = np.array([p.duplicate for p in cal])
-    print(json.dumps({"train_auc": calibrate.auc(p_tr, y), "calib_auc": calibrate.auc(p_cal, y_cal),
-                      "calib_cosine_auc": calibrate.auc(np.array([float(vec[p.q1] @ vec[p.q2]) for p in cal]), y_cal),
-                      "splits": counts, "onnx_bytes": path.stat().st_size,
-                      "seconds": round(time.time() - t0, 1)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "train_auc": calibrate.auc(p_tr, y),
+                "calib_auc": calibrate.auc(p_cal, y_cal),
+                "calib_cosine_auc": calibrate.auc(np.array([float(vec[p.q1] @ vec[p.q2]) for p in cal]), y_cal),
+                "splits": counts,
+                "onnx_bytes": path.stat().st_size,
+                "seconds": round(time.time() - t0, 1),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

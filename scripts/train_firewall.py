@@ -62,7 +62,7 @@ def embed_all(texts: list[str]) -> np.ndarray:
         emb = Embedder.load(CACHE, threads=1)  # a shared 2-core machine: spinning threads only cost
         t0 = time.time()
         for start in range(0, len(todo), 256):
-            part = todo[start:start + 256]
+            part = todo[start : start + 256]
             for (k, _), v in zip(part, emb.embed_batch([t for _, t in part]), strict=True):
                 known[k] = v
             progress(f"  embedded {min(start + 256, len(todo))}/{len(todo)} ({time.time() - t0:.0f} s)")
@@ -77,8 +77,9 @@ def training_features(texts: list[str], contexts: list[str]) -> Features:
     from scipy import sparse
 
     emb = embed_all(texts)
-    hashed = sparse.vstack([sparse.csr_matrix(features.hashed(texts[i:i + 1000]))
-                            for i in range(0, len(texts), 1000)]).tocsr()
+    hashed = sparse.vstack(
+        [sparse.csr_matrix(features.hashed(texts[i : i + 1000])) for i in range(0, len(texts), 1000)]
+    ).tocsr()
     dense = features.assemble(np.zeros((len(texts), 0), dtype=np.float32), emb, contexts)
     return Features(hashed, dense)
 
@@ -87,8 +88,7 @@ def rule_parts(rows: list[corpus.CorpusRow], norms: list[Any]) -> tuple[np.ndarr
     """(rule score, mentions-an-attack flag) per row, as the scanner computes them."""
     pack = load_pack(ROOT / "nonexistent-home")  # a home without an installed pack: the shipped rules
     hits = [pack.match(n, "document" if r.context != "user" else "user") for r, n in zip(rows, norms, strict=True)]
-    return (np.array([rule_score(h) for h in hits]),
-            np.array([any(x.rule.kind == "mention" for x in h) for h in hits]))
+    return (np.array([rule_score(h) for h in hits]), np.array([any(x.rule.kind == "mention" for x in h) for h in hits]))
 
 
 def weights(y: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -138,8 +138,15 @@ def fit(x: Features, y: np.ndarray, w: np.ndarray, alpha: float, seed: int) -> A
     import torch
     from sklearn.linear_model import SGDClassifier
 
-    lr = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=EPOCHS, tol=None, random_state=seed,
-                       learning_rate="optimal", average=True)
+    lr = SGDClassifier(
+        loss="log_loss",
+        alpha=alpha,
+        max_iter=EPOCHS,
+        tol=None,
+        random_state=seed,
+        learning_rate="optimal",
+        average=True,
+    )
     lr.fit(x.csr(), y, sample_weight=w)
     module = head.build(x.shape[1], 0, seed)
     coef, bias = lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
@@ -164,8 +171,16 @@ def scores(m: np.ndarray, shift: float, r: np.ndarray, mention: np.ndarray) -> n
     return np.where(mention, out * MENTION_FACTOR, out)
 
 
-def pick_shift(m: np.ndarray, r: np.ndarray, mention: np.ndarray, src: np.ndarray, y: np.ndarray,
-               target_fpr: float, own: np.ndarray, target_own: float) -> float:
+def pick_shift(
+    m: np.ndarray,
+    r: np.ndarray,
+    mention: np.ndarray,
+    src: np.ndarray,
+    y: np.ndarray,
+    target_fpr: float,
+    own: np.ndarray,
+    target_own: float,
+) -> float:
     """The largest shift at which the mean benign flag rate over sources stays <= target_fpr and our own
     benign turns <= target_own (else the smallest shift tried)."""
     benign_sources = [src == s for s in np.unique(src[y == 0])]
@@ -199,8 +214,13 @@ def main() -> int:
     ap.add_argument("--target-own-fpr", type=float, default=0.04, help="flag rate on our own benign turns")
     ap.add_argument("--loso-only", action="store_true", help="measure leave-one-source-out; export nothing")
     ap.add_argument("--skip-loso", action="store_true", help="train and export without the per-source folds")
-    ap.add_argument("--cap", type=int, default=1000, help="at most this many rows of one source and label "
-                    "(a deterministic sample; keeps a run within the hour on two cores)")
+    ap.add_argument(
+        "--cap",
+        type=int,
+        default=1000,
+        help="at most this many rows of one source and label "
+        "(a deterministic sample; keeps a run within the hour on two cores)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -226,6 +246,7 @@ def main() -> int:
         def train(mask: np.ndarray) -> Any:
             idx = idx_all[mask]
             return fit(x[idx], y[idx], weights(y[idx], src[idx]), args.alpha, args.seed)
+
         return train
 
     def operating_point(mask: np.ndarray) -> float:
@@ -242,19 +263,31 @@ def main() -> int:
             model = trainer(~held)(np.ones((~held).sum(), dtype=bool))
             flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
             yy = y[held]
-            fold = {"source": s, "attacks": int(yy.sum()), "benign": int((yy == 0).sum()), "shift": round(shift, 2),
-                    "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
-                    "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None}
+            fold = {
+                "source": s,
+                "attacks": int(yy.sum()),
+                "benign": int((yy == 0).sum()),
+                "shift": round(shift, 2),
+                "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
+                "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None,
+            }
             folds.append(fold)
-            progress(f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} "
-                     f"(shift {shift:+.1f}, {time.time() - t0:.0f} s)")
+            progress(
+                f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} "
+                f"(shift {shift:+.1f}, {time.time() - t0:.0f} s)"
+            )
         recalls = [f["recall"] for f in folds if f["recall"] is not None]
         fprs = [f["fpr"] for f in folds if f["fpr"] is not None]
-        loso = {"folds": folds, "sources": len(folds),
-                "mean_recall": round(float(np.mean(recalls)), 4) if recalls else None,
-                "mean_fpr": round(float(np.mean(fprs)), 4) if fprs else None}
-        progress(f"leave-one-source-out: mean recall {loso['mean_recall']} at mean FPR {loso['mean_fpr']} "
-                 f"over {len(folds)} sources")
+        loso = {
+            "folds": folds,
+            "sources": len(folds),
+            "mean_recall": round(float(np.mean(recalls)), 4) if recalls else None,
+            "mean_fpr": round(float(np.mean(fprs)), 4) if fprs else None,
+        }
+        progress(
+            f"leave-one-source-out: mean recall {loso['mean_recall']} at mean FPR {loso['mean_fpr']} "
+            f"over {len(folds)} sources"
+        )
     if args.loso_only:
         print(json.dumps({"leave_one_source_out": loso}, indent=None if args.json else 2))
         return 0
@@ -266,18 +299,30 @@ def main() -> int:
     sources = {}
     for s in sorted(set(src.tolist())):
         m = src == s
-        sources[s] = {"attacks": int(y[m].sum()), "benign": int((y[m] == 0).sum()),
-                      "languages": sorted({rows[i].lang for i in np.flatnonzero(m)})}
-    data_hash = hashlib.sha256("\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}"
-                                                for r in rows)).encode()).hexdigest()
+        sources[s] = {
+            "attacks": int(y[m].sum()),
+            "benign": int((y[m] == 0).sum()),
+            "languages": sorted({rows[i].lang for i in np.flatnonzero(m)}),
+        }
+    data_hash = hashlib.sha256(
+        "\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}" for r in rows)).encode()
+    ).hexdigest()
     trained = {
-        "rows": len(rows), "data_sha256": data_hash, "alpha": args.alpha, "epochs": EPOCHS, "cap": args.cap,
-        "bias_shift": round(shift, 2), "target_fpr": args.target_fpr, "target_own_fpr": args.target_own_fpr,
-        "sources": sources, "leave_one_source_out": loso, "date": time.strftime("%Y-%m-%d"),
+        "rows": len(rows),
+        "data_sha256": data_hash,
+        "alpha": args.alpha,
+        "epochs": EPOCHS,
+        "cap": args.cap,
+        "bias_shift": round(shift, 2),
+        "target_fpr": args.target_fpr,
+        "target_own_fpr": args.target_own_fpr,
+        "sources": sources,
+        "leave_one_source_out": loso,
+        "date": time.strftime("%Y-%m-%d"),
         "data_note": "public data files with their licences in edgeprompt/shipped/firewall/DATA.md, the dev set's 70 % "
-                     "side "
-                     "(Tensor Trust has no licence file; BIPIA MIT; awesome-chatgpt-prompts CC0) and edgeprompt's "
-                     "own examples",
+        "side "
+        "(Tensor Trust has no licence file; BIPIA MIT; awesome-chatgpt-prompts CC0) and edgeprompt's "
+        "own examples",
     }
     onnx_path, _ = head.export(model, args.out, trained=trained)
     progress(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f} s")

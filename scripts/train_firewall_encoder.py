@@ -70,11 +70,14 @@ def token_states(texts: list[str], contexts: list[str]) -> tuple[np.ndarray, np.
         t0 = time.time()
         chunk: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for start in range(0, len(todo), 32):
-            part = todo[start:start + 32]
+            part = todo[start : start + 32]
             b = encoder.encode(tok, [texts[i] for _, i in part], [contexts[i] for _, i in part])
             with torch.no_grad():
-                h = bert(input_ids=torch.from_numpy(b.input_ids), attention_mask=torch.from_numpy(b.attention_mask),
-                         token_type_ids=torch.zeros_like(torch.from_numpy(b.input_ids))).last_hidden_state
+                h = bert(
+                    input_ids=torch.from_numpy(b.input_ids),
+                    attention_mask=torch.from_numpy(b.attention_mask),
+                    token_type_ids=torch.zeros_like(torch.from_numpy(b.input_ids)),
+                ).last_hidden_state
             for j, (k, _) in enumerate(part):
                 s = np.zeros((encoder.MAX_TOKENS, HIDDEN), dtype=np.float16)
                 m = np.zeros(encoder.MAX_TOKENS, dtype=np.int8)
@@ -84,8 +87,12 @@ def token_states(texts: list[str], contexts: list[str]) -> tuple[np.ndarray, np.
                 chunk[k] = known[k] = (s, m)
             if len(chunk) >= 1024 or start + 32 >= len(todo):
                 name = CACHE / f"chunk-{hashlib.sha256(''.join(sorted(chunk)).encode()).hexdigest()[:12]}.npz"
-                np.savez(name, keys=np.array(list(chunk)), states=np.stack([v[0] for v in chunk.values()]),
-                         mask=np.stack([v[1] for v in chunk.values()]))
+                np.savez(
+                    name,
+                    keys=np.array(list(chunk)),
+                    states=np.stack([v[0] for v in chunk.values()]),
+                    mask=np.stack([v[1] for v in chunk.values()]),
+                )
                 chunk = {}
             progress(f"  encoded {min(start + 32, len(todo))}/{len(todo)} ({time.time() - t0:.0f} s)")
     return np.stack([known[k][0] for k in keys]), np.stack([known[k][1] for k in keys])
@@ -98,8 +105,11 @@ def pooled(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
     out = []
     with torch.no_grad():
         for s in range(0, len(states), 256):
-            out.append(encoder_model.pool(torch.from_numpy(states[s:s + 256].astype(np.float32)),
-                                          torch.from_numpy(mask[s:s + 256])).numpy())
+            out.append(
+                encoder_model.pool(
+                    torch.from_numpy(states[s : s + 256].astype(np.float32)), torch.from_numpy(mask[s : s + 256])
+                ).numpy()
+            )
     return np.concatenate(out)
 
 
@@ -115,7 +125,7 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, epochs: int = EP
     for _ in range(epochs):
         order = torch.from_numpy(rng.permutation(len(y)))
         for s in range(0, len(order), BATCH):
-            idx = order[s:s + BATCH]
+            idx = order[s : s + BATCH]
             loss = (torch.nn.functional.cross_entropy(model.mlp(xt[idx]), yt[idx], reduction="none") * wt[idx]).mean()
             opt.zero_grad()
             loss.backward()
@@ -133,8 +143,9 @@ def margins(model: Any, x: np.ndarray) -> np.ndarray:
 
 def calibration_split(groups: np.ndarray, fraction: float = 0.2) -> np.ndarray:
     """True for the rows (whole groups) kept out of training to pick the operating point."""
-    return np.array([int(hashlib.sha256(f"cal:{g}".encode()).hexdigest()[:6], 16) % 1000 < fraction * 1000
-                     for g in groups])
+    return np.array(
+        [int(hashlib.sha256(f"cal:{g}".encode()).hexdigest()[:6], 16) % 1000 < fraction * 1000 for g in groups]
+    )
 
 
 # the sources the shipped n-gram classifier was trained on: it is compared only on the others
@@ -150,7 +161,7 @@ def shipped_flags(rows: list[corpus.Example], texts: list[str], r: np.ndarray, m
     for context in corpus.CONTEXTS:
         idx = [i for i, row in enumerate(rows) if row.context == context]
         for s in range(0, len(idx), 256):
-            part = idx[s:s + 256]
+            part = idx[s : s + 256]
             p[part] = clf.predict([texts[i] for i in part], context)
     margin = np.log(np.clip(p, 1e-7, 1 - 1e-7) / np.clip(1 - p, 1e-7, 1))
     return scores(margin, 0.0, r, mention) >= 0.5
@@ -200,8 +211,16 @@ def main() -> int:
         fit_idx, cal_idx = np.flatnonzero(train_mask & ~cal), np.flatnonzero(train_mask & cal)
         model = fit(x[fit_idx], y[fit_idx], weights(y[fit_idx], src[fit_idx]), args.seed, args.epochs)
         m = margins(model, x[cal_idx])
-        shift = pick_shift(m, r[cal_idx], mention[cal_idx], src[cal_idx], y[cal_idx], args.target_fpr,
-                           own[cal_idx], args.target_own_fpr)
+        shift = pick_shift(
+            m,
+            r[cal_idx],
+            mention[cal_idx],
+            src[cal_idx],
+            y[cal_idx],
+            args.target_fpr,
+            own[cal_idx],
+            args.target_own_fpr,
+        )
         return model, shift
 
     shipped = shipped_flags(rows, texts, r, mention)
@@ -211,45 +230,75 @@ def main() -> int:
         model, shift = train_and_pick(~held)
         flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
         yy = y[held]
-        fold = {"source": s, "attacks": int(yy.sum()), "benign": int((yy == 0).sum()), "shift": round(shift, 2),
-                "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
-                "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None}
+        fold = {
+            "source": s,
+            "attacks": int(yy.sum()),
+            "benign": int((yy == 0).sum()),
+            "shift": round(shift, 2),
+            "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
+            "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None,
+        }
         if s not in SHIPPED_SAW:
             old = shipped[held]
             fold["shipped_recall"] = round(float(old[yy == 1].mean()), 4) if yy.any() else None
             fold["shipped_fpr"] = round(float(old[yy == 0].mean()), 4) if (yy == 0).any() else None
         folds.append(fold)
-        progress(f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} (shift {shift:+.1f}, "
-                 f"{time.time() - t0:.0f} s)")
+        progress(
+            f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} (shift {shift:+.1f}, {time.time() - t0:.0f} s)"
+        )
     recalls = [f["recall"] for f in folds if f["recall"] is not None]
     fprs = [f["fpr"] for f in folds if f["fpr"] is not None]
-    loso = {"folds": folds, "sources": len(folds), "mean_recall": round(float(np.mean(recalls)), 4),
-            "mean_fpr": round(float(np.mean(fprs)), 4)}
+    loso = {
+        "folds": folds,
+        "sources": len(folds),
+        "mean_recall": round(float(np.mean(recalls)), 4),
+        "mean_fpr": round(float(np.mean(fprs)), 4),
+    }
     unseen = [f for f in folds if "shipped_recall" in f]
     for name, key in (("unseen_by_shipped", ""), ("shipped_on_unseen", "shipped_")):
         rec = [f[key + "recall"] for f in unseen if f[key + "recall"] is not None]
         fpr = [f[key + "fpr"] for f in unseen if f[key + "fpr"] is not None]
-        loso[name] = {"sources": len(unseen), "mean_recall": round(float(np.mean(rec)), 4),
-                      "mean_fpr": round(float(np.mean(fpr)), 4)}
-    progress(f"leave-one-source-out: mean recall {loso['mean_recall']} at mean FPR {loso['mean_fpr']}; on the "
-             f"sources the shipped model never saw: {loso['unseen_by_shipped']} vs shipped {loso['shipped_on_unseen']}")
+        loso[name] = {
+            "sources": len(unseen),
+            "mean_recall": round(float(np.mean(rec)), 4),
+            "mean_fpr": round(float(np.mean(fpr)), 4),
+        }
+    progress(
+        f"leave-one-source-out: mean recall {loso['mean_recall']} at mean FPR {loso['mean_fpr']}; on the "
+        f"sources the shipped model never saw: {loso['unseen_by_shipped']} vs shipped {loso['shipped_on_unseen']}"
+    )
     if args.loso_only:
         print(json.dumps({"leave_one_source_out": loso}, indent=None if args.json else 2))
         return 0
     _, shift = train_and_pick(np.ones(len(y), dtype=bool))
     final = fit(x, y, weights(y, src), args.seed, args.epochs)  # all rows; the shift from calibration
-    sources = {s: {"attacks": int(y[src == s].sum()), "benign": int((y[src == s] == 0).sum()),
-                   "languages": sorted({rows[i].lang for i in np.flatnonzero(src == s)})}
-               for s in sorted(set(src.tolist()))}
-    data_hash = hashlib.sha256("\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}"
-                                                for r in rows)).encode()).hexdigest()
-    trained = {"rows": len(rows), "data_sha256": data_hash, "epochs": args.epochs, "cap": args.cap,
-               "bias_shift": round(shift, 2), "target_fpr": args.target_fpr, "target_own_fpr": args.target_own_fpr,
-               "sources": sources, "leave_one_source_out": loso, "date": time.strftime("%Y-%m-%d"),
-               "data_note": "public data files with their licences in edgeprompt/shipped/firewall/DATA.md, the "
-                            "dev set's 70 % side (Tensor Trust has no licence file; BIPIA MIT; "
-                            "awesome-chatgpt-prompts CC0) and edgeprompt's own examples; encoder weights: "
-                            "all-MiniLM-L6-v2 (Apache-2.0)"}
+    sources = {
+        s: {
+            "attacks": int(y[src == s].sum()),
+            "benign": int((y[src == s] == 0).sum()),
+            "languages": sorted({rows[i].lang for i in np.flatnonzero(src == s)}),
+        }
+        for s in sorted(set(src.tolist()))
+    }
+    data_hash = hashlib.sha256(
+        "\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}" for r in rows)).encode()
+    ).hexdigest()
+    trained = {
+        "rows": len(rows),
+        "data_sha256": data_hash,
+        "epochs": args.epochs,
+        "cap": args.cap,
+        "bias_shift": round(shift, 2),
+        "target_fpr": args.target_fpr,
+        "target_own_fpr": args.target_own_fpr,
+        "sources": sources,
+        "leave_one_source_out": loso,
+        "date": time.strftime("%Y-%m-%d"),
+        "data_note": "public data files with their licences in edgeprompt/shipped/firewall/DATA.md, the "
+        "dev set's 70 % side (Tensor Trust has no licence file; BIPIA MIT; "
+        "awesome-chatgpt-prompts CC0) and edgeprompt's own examples; encoder weights: "
+        "all-MiniLM-L6-v2 (Apache-2.0)",
+    }
     from transformers import AutoModel
 
     from edgeprompt.embed import weights_dir

@@ -71,10 +71,11 @@ def folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [np.flatnonzero(fold == f) for f in range(k)]
 
 
-def route_all(probs: np.ndarray, fired: list[set[str]], fit_t: float, boost: float,
-              unsure: float = 0.0) -> list[str]:
-    return [pick_tag(dict(zip(LABELS, p.tolist(), strict=True)), f, fit_t, boost, unsure)[0]
-            for p, f in zip(probs, fired, strict=True)]
+def route_all(probs: np.ndarray, fired: list[set[str]], fit_t: float, boost: float, unsure: float = 0.0) -> list[str]:
+    return [
+        pick_tag(dict(zip(LABELS, p.tolist(), strict=True)), f, fit_t, boost, unsure)[0]
+        for p, f in zip(probs, fired, strict=True)
+    ]
 
 
 def source_folds(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -83,8 +84,9 @@ def source_folds(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return {s: np.flatnonzero(np.array(sources) == s) for s in dict.fromkeys(sources)}
 
 
-def tune(x: np.ndarray, y: np.ndarray, rows: list[dict[str, Any]], fired: list[set[str]], hidden: int,
-         seed: int) -> dict[str, Any]:
+def tune(
+    x: np.ndarray, y: np.ndarray, rows: list[dict[str, Any]], fired: list[set[str]], hidden: int, seed: int
+) -> dict[str, Any]:
     """Grid over weight decay, fit threshold, rule boost and unsure band on leave-one-source-out
     probabilities; returns the best setting with its per-source accuracy."""
     best: dict[str, Any] = {"accuracy": -1.0}
@@ -102,13 +104,25 @@ def tune(x: np.ndarray, y: np.ndarray, rows: list[dict[str, Any]], fired: list[s
                     acc = score(rows, routed).accuracy
                     # ties: prefer the smaller boost (lean on the learned head), the higher threshold, no band
                     key = (acc, -boost, fit_t, -unsure)
-                    if key > (best["accuracy"], -best.get("rule_boost", 0), best.get("fit_threshold", 0),
-                              -best.get("unsure_below", 0)):
-                        per = {s: round(score([rows[i] for i in idx], [routed[i] for i in idx]).accuracy, 4)
-                               for s, idx in by_source.items()}
-                        best = {"accuracy": acc, "weight_decay": wd, "fit_threshold": round(float(fit_t), 2),
-                                "rule_boost": round(float(boost), 2), "unsure_below": unsure,
-                                "head_accuracy": head_acc, "by_source": per}
+                    if key > (
+                        best["accuracy"],
+                        -best.get("rule_boost", 0),
+                        best.get("fit_threshold", 0),
+                        -best.get("unsure_below", 0),
+                    ):
+                        per = {
+                            s: round(score([rows[i] for i in idx], [routed[i] for i in idx]).accuracy, 4)
+                            for s, idx in by_source.items()
+                        }
+                        best = {
+                            "accuracy": acc,
+                            "weight_decay": wd,
+                            "fit_threshold": round(float(fit_t), 2),
+                            "rule_boost": round(float(boost), 2),
+                            "unsure_below": unsure,
+                            "head_accuracy": head_acc,
+                            "by_source": per,
+                        }
     return best
 
 
@@ -148,34 +162,57 @@ def main() -> int:
     model = fit(xtr, ytr, best["weight_decay"], args.hidden, args.seed)
     pte = predict(model, xte)
     head_report = score(test, [LABELS[i] for i in pte.argmax(1)])
-    router_report = score(test, route_all(pte, fired_te, best["fit_threshold"], best["rule_boost"],
-                                          best["unsure_below"]))
+    router_report = score(
+        test, route_all(pte, fired_te, best["fit_threshold"], best["rule_boost"], best["unsure_below"])
+    )
     pho = predict(model, xho)
-    heldout_report = score(heldout, route_all(pho, fired_ho, best["fit_threshold"], best["rule_boost"],
-                                              best["unsure_below"]))
+    heldout_report = score(
+        heldout, route_all(pho, fired_ho, best["fit_threshold"], best["rule_boost"], best["unsure_below"])
+    )
     extra = {
-        "arch": "linear" if args.hidden <= 0 else f"mlp-{args.hidden}", "hidden": max(args.hidden, 0),
-        "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)", "embedder_hash": embedder.model_hash,
-        "router_text_max_chars": 320, "fit_threshold": best["fit_threshold"], "rule_boost": best["rule_boost"],
+        "arch": "linear" if args.hidden <= 0 else f"mlp-{args.hidden}",
+        "hidden": max(args.hidden, 0),
+        "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)",
+        "embedder_hash": embedder.model_hash,
+        "router_text_max_chars": 320,
+        "fit_threshold": best["fit_threshold"],
+        "rule_boost": best["rule_boost"],
         "unsure_below": best["unsure_below"],
-        "training": {"data": "edgeprompt/shipped/router/routing_set.jsonl (train) + "
-                             "edgeprompt/shipped/router/phrasings/*.jsonl",
-                     "split": "train", "rows": len(train), "weight_decay": best["weight_decay"], "seed": args.seed,
-                     "cv": "leave-one-phrasing-source-out", "cv_router_accuracy": round(best["accuracy"], 4),
-                     "cv_head_accuracy": round(best["head_accuracy"], 4), "cv_by_source": best["by_source"],
-                     "source": "scripts/train_router"},
-        "heldout_phrasings": {"data": "edgeprompt/shipped/router/heldout_phrasings.jsonl", "rows": len(heldout),
-                              "router_accuracy": round(heldout_report.accuracy, 4),
-                              "confusion": heldout_report.confusion},
-        "evaluation": {"split": "test", "rows": len(test), "head_accuracy": round(head_report.accuracy, 4),
-                       "router_accuracy": round(router_report.accuracy, 4),
-                       "router_ambiguous_accuracy": round(router_report.ambiguous_accuracy, 4),
-                       "ambiguous_rows": router_report.ambiguous_n, "confusion": router_report.confusion},
+        "training": {
+            "data": "edgeprompt/shipped/router/routing_set.jsonl (train) + edgeprompt/shipped/router/phrasings/*.jsonl",
+            "split": "train",
+            "rows": len(train),
+            "weight_decay": best["weight_decay"],
+            "seed": args.seed,
+            "cv": "leave-one-phrasing-source-out",
+            "cv_router_accuracy": round(best["accuracy"], 4),
+            "cv_head_accuracy": round(best["head_accuracy"], 4),
+            "cv_by_source": best["by_source"],
+            "source": "scripts/train_router",
+        },
+        "heldout_phrasings": {
+            "data": "edgeprompt/shipped/router/heldout_phrasings.jsonl",
+            "rows": len(heldout),
+            "router_accuracy": round(heldout_report.accuracy, 4),
+            "confusion": heldout_report.confusion,
+        },
+        "evaluation": {
+            "split": "test",
+            "rows": len(test),
+            "head_accuracy": round(head_report.accuracy, 4),
+            "router_accuracy": round(router_report.accuracy, 4),
+            "router_ambiguous_accuracy": round(router_report.ambiguous_accuracy, 4),
+            "ambiguous_rows": router_report.ambiguous_n,
+            "confusion": router_report.confusion,
+        },
     }
     export_head(model, LABELS, args.out, extra)
-    print(f"test split ({len(test)} rows): head alone {head_report.accuracy:.3f}, router (rules + head + "
-          f"precedence) {router_report.accuracy:.3f}, ambiguous {router_report.ambiguous_accuracy:.3f} "
-          f"of {router_report.ambiguous_n}", file=sys.stderr)
+    print(
+        f"test split ({len(test)} rows): head alone {head_report.accuracy:.3f}, router (rules + head + "
+        f"precedence) {router_report.accuracy:.3f}, ambiguous {router_report.ambiguous_accuracy:.3f} "
+        f"of {router_report.ambiguous_n}",
+        file=sys.stderr,
+    )
     print(router_report.table(), file=sys.stderr)
     for e in router_report.errors:
         print(f"  miss: {e['label']:>9} -> {e['routed']:<9} {e['text']}", file=sys.stderr)

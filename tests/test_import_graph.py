@@ -23,15 +23,29 @@ ROOT_MODULE = "edgeprompt.app"
 MAY_IMPORT_ROOT = ("edgeprompt.app", "edgeprompt.cli", "edgeprompt.commands", "edgeprompt.tui")
 # Areas that still take the Runtime (`rt`) instead of the components they use: issue 18's step 3 was not
 # finished for them. Each is named so the list can only shrink; a module that no longer needs it must go.
-STILL_TAKE_RUNTIME = frozenset({
-    "edgeprompt.cache.bench", "edgeprompt.cache.serve", "edgeprompt.catalog.bench", "edgeprompt.catalog.demo",
-    "edgeprompt.doctor", "edgeprompt.federation.heads", "edgeprompt.federation.status", "edgeprompt.first_run",
-    "edgeprompt.observatory.evals", "edgeprompt.observatory.otlp",
-    "edgeprompt.orchestrate.guard", "edgeprompt.orchestrate.toolloop", "edgeprompt.pipeline",
-    "edgeprompt.prompts.assertions", "edgeprompt.prompts.suite", "edgeprompt.rag.grounding",
-    # serve's entry: `edgeprompt serve` hands the server the CLI's Runtime (the server is a front end, like the TUI)
-    "edgeprompt.serve.app", "edgeprompt.serve.server",
-})
+STILL_TAKE_RUNTIME = frozenset(
+    {
+        "edgeprompt.cache.bench",
+        "edgeprompt.cache.serve",
+        "edgeprompt.catalog.bench",
+        "edgeprompt.catalog.demo",
+        "edgeprompt.doctor",
+        "edgeprompt.federation.heads",
+        "edgeprompt.federation.status",
+        "edgeprompt.first_run",
+        "edgeprompt.observatory.evals",
+        "edgeprompt.observatory.otlp",
+        "edgeprompt.orchestrate.guard",
+        "edgeprompt.orchestrate.toolloop",
+        "edgeprompt.pipeline",
+        "edgeprompt.prompts.assertions",
+        "edgeprompt.prompts.suite",
+        "edgeprompt.rag.grounding",
+        # serve's entry: `edgeprompt serve` hands the server the CLI's Runtime (the server is a front end, like the TUI)
+        "edgeprompt.serve.app",
+        "edgeprompt.serve.server",
+    }
+)
 
 
 def module_name(path: Path) -> str:
@@ -45,7 +59,8 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 def is_type_checking(node: ast.If) -> bool:
     t = node.test
     return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
-        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
 
 
 def imported(module: str, tree: ast.Module) -> list[tuple[str, bool]]:

@@ -29,14 +29,21 @@ class GenerationParams:
     min_tokens: int = 0  # the end-of-turn token is suppressed until this many (benchmarks: fixed lengths)
 
     @classmethod
-    def from_settings(cls, generation: Mapping[str, Any], max_tokens: int | None = None,
-                      temperature: float | None = None, top_p: float | None = None,
-                      seed: int | None = None) -> GenerationParams:
+    def from_settings(
+        cls,
+        generation: Mapping[str, Any],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> GenerationParams:
         """The `[generation]` settings section; a value given here (not None) wins over its setting."""
-        return cls(max_tokens=int(generation["max_tokens"] if max_tokens is None else max_tokens),
-                   temperature=float(generation["temperature"] if temperature is None else temperature),
-                   top_p=float(generation["top_p"] if top_p is None else top_p),
-                   seed=int(generation["seed"] if seed is None else seed))
+        return cls(
+            max_tokens=int(generation["max_tokens"] if max_tokens is None else max_tokens),
+            temperature=float(generation["temperature"] if temperature is None else temperature),
+            top_p=float(generation["top_p"] if top_p is None else top_p),
+            seed=int(generation["seed"] if seed is None else seed),
+        )
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ class StopMatcher:
                     hold = max(hold, k)
                     break
         out = self.buffer[: len(self.buffer) - hold]
-        self.buffer = self.buffer[len(self.buffer) - hold:]
+        self.buffer = self.buffer[len(self.buffer) - hold :]
         return out
 
     def flush(self) -> str:
@@ -175,5 +182,4 @@ class StatsClock:
         tps = (self.tokens - 1) / decode_s if self.tokens > 1 and decode_s > 0 else 0.0
         prefill = max(prompt_tokens - reused_tokens, 0)
         ptps = prefill / (ttft / 1000.0) if ttft > 0 and prefill else 0.0
-        return GenerationStats(prompt_tokens, self.tokens, ttft, (end - self.t0) * 1000.0, tps, ptps,
-                               reused_tokens)
+        return GenerationStats(prompt_tokens, self.tokens, ttft, (end - self.t0) * 1000.0, tps, ptps, reused_tokens)

@@ -45,8 +45,10 @@ def find_template(folder: Path, config: dict[str, Any]) -> str:
     raw = _read(folder / "chat_template.json").get("chat_template")
     if isinstance(raw, str) and raw.strip():
         return raw
-    raise ModelLoadError(f"{folder} has no chat template (tokenizer_config.json chat_template or "
-                         "chat_template.jinja); edgeprompt needs an instruct/chat model")
+    raise ModelLoadError(
+        f"{folder} has no chat template (tokenizer_config.json chat_template or "
+        "chat_template.jinja); edgeprompt needs an instruct/chat model"
+    )
 
 
 class ChatFormat:
@@ -71,10 +73,14 @@ class ChatFormat:
         def raise_exception(message: str) -> None:
             raise jinja2.exceptions.TemplateError(message)
 
-        def tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
-                   sort_keys: bool = False) -> str:
-            return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                              sort_keys=sort_keys)
+        def tojson(
+            x: Any,
+            ensure_ascii: bool = False,
+            indent: int | None = None,
+            separators: Any = None,
+            sort_keys: bool = False,
+        ) -> str:
+            return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
         env.filters["tojson"] = tojson
@@ -89,8 +95,11 @@ class ChatFormat:
         import jinja2
 
         try:
-            return self.template.render(messages=[{"role": m.role, "content": m.content} for m in messages],
-                                        add_generation_prompt=True, **self.special)
+            return self.template.render(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                add_generation_prompt=True,
+                **self.special,
+            )
         except jinja2.exceptions.TemplateError as e:
             raise ModelLoadError(f"the model's chat template refused these messages ({e})") from e
 

@@ -93,8 +93,9 @@ class MlxBackend:
 
         folder = card.path_for("mlx") or card.path_for("hf")
         if folder is None:
-            raise ModelLoadError(f"model '{card.id}' has no mlx folder; try `edgeprompt models convert "
-                                 f"{card.id} --to mlx`")
+            raise ModelLoadError(
+                f"model '{card.id}' has no mlx folder; try `edgeprompt models convert {card.id} --to mlx`"
+            )
         if not folder.is_dir():
             raise ModelLoadError(f"no such folder: {folder}")
         cfg = check_safetensors(folder)
@@ -141,10 +142,15 @@ class MlxBackend:
         cache, reused = self.prefix_cache.lookup(ids) if self.prefix_cache is not None else (None, 0)
         stop = StopMatcher(request.params.stop) if request.params.stop else None
         finish = "length"
-        responses = stream_generate(self.model, self.tokenizer, mx.array(ids[reused:]), max_tokens=max_new,
-                                    sampler=self._sampler(request), prompt_cache=cache,
-                                    logits_processors=min_tokens_processors(self.tokenizer.eos_token_ids,
-                                                                            request.params.min_tokens))
+        responses = stream_generate(
+            self.model,
+            self.tokenizer,
+            mx.array(ids[reused:]),
+            max_tokens=max_new,
+            sampler=self._sampler(request),
+            prompt_cache=cache,
+            logits_processors=min_tokens_processors(self.tokenizer.eos_token_ids, request.params.min_tokens),
+        )
         try:
             for r in responses:
                 if request.cancelled:

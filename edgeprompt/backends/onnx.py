@@ -73,8 +73,9 @@ class OnnxBackend:
 
         folder = card.path_for("onnx")
         if folder is None:
-            raise ModelLoadError(f"model '{card.id}' has no onnx folder; try `edgeprompt models convert "
-                                 f"{card.id} --to onnx`")
+            raise ModelLoadError(
+                f"model '{card.id}' has no onnx folder; try `edgeprompt models convert {card.id} --to onnx`"
+            )
         config = check_onnx(folder)
         try:
             import onnxruntime_genai as og
@@ -82,8 +83,9 @@ class OnnxBackend:
             raise ModelLoadError(f"onnxruntime-genai is not installed ({e})") from e
         og_config = og.Config(str(folder))
         if threads > 0:
-            og_config.overlay(json.dumps(
-                {"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}}))
+            og_config.overlay(
+                json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}})
+            )
         try:
             model = og.Model(og_config)
         except Exception as e:  # ORT raises RuntimeError/OrtException with a long message
@@ -101,8 +103,11 @@ class OnnxBackend:
     def reuse_prefixes(self, budget_bytes: int, size: int = 4) -> None:
         """Keep up to `size` live generators (KV reserved within `budget_bytes`) between requests and rewind
         them to the shared token prefix, so a turn prefills only its new tokens; 0 turns reuse off."""
-        self.generators = (GeneratorPool(self.model, self.context_length, self.bytes_per_position, budget_bytes, size)
-                           if budget_bytes > 0 else None)
+        self.generators = (
+            GeneratorPool(self.model, self.context_length, self.bytes_per_position, budget_bytes, size)
+            if budget_bytes > 0
+            else None
+        )
 
     def _options(self, request: Request) -> dict[str, Any]:
         p = request.params

@@ -54,8 +54,9 @@ class GeneratorPool:
     """Live onnxruntime-genai generators of one model. `take` hands one out (out of the pool while a request
     uses it), `give_back` returns it after the answer, so concurrent requests never share a generator."""
 
-    def __init__(self, model: Any, context_length: int, bytes_per_position: int, budget_bytes: int,
-                 size: int = 4) -> None:
+    def __init__(
+        self, model: Any, context_length: int, bytes_per_position: int, budget_bytes: int, size: int = 4
+    ) -> None:
         self.model = model
         self.context_length = context_length
         self.bytes_per_position = max(1, bytes_per_position)

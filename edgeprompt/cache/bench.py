@@ -24,10 +24,16 @@ from edgeprompt.errors import UsageError
 if TYPE_CHECKING:
     from edgeprompt.app import Runtime
 
-QUESTIONS = ("What is the main idea of the text above?", "Which animals does the text mention?",
-             "Summarise the second paragraph in one line.", "What happens at the end of the story?",
-             "Who is the narrator of this passage?", "List three places named in the text.",
-             "What is the tone of the writing?", "Which word appears most often here?")
+QUESTIONS = (
+    "What is the main idea of the text above?",
+    "Which animals does the text mention?",
+    "Summarise the second paragraph in one line.",
+    "What happens at the end of the story?",
+    "Who is the narrator of this passage?",
+    "List three places named in the text.",
+    "What is the tone of the writing?",
+    "Which word appears most often here?",
+)
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -60,9 +66,15 @@ def _first(backend: Any, messages: Sequence[Message], max_tokens: int) -> tuple[
     return "".join(out), stats
 
 
-def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 1000, runs: int = 3,
-                 max_tokens: int = 8, progress: Callable[[str], None] | None = None,
-                 kind: str | None = None) -> dict[str, Any]:
+def prefix_bench(
+    rt: Runtime,
+    model: str | None = None,
+    prefix_tokens: int = 1000,
+    runs: int = 3,
+    max_tokens: int = 8,
+    progress: Callable[[str], None] | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
     card = rt.card(model)
     kind = kind or ("onnx" if card.path_for("mlx") is None and card.path_for("hf") is None else "mlx")
     if kind == "onnx":
@@ -70,8 +82,10 @@ def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 100
     from edgeprompt.cache.prefix import PrefixCache
 
     if card.path_for("mlx") is None and card.path_for("hf") is None:
-        raise UsageError(f"model '{card.id}' has no mlx folder (build the demo model with `edgeprompt models "
-                         "demo`, name one with -m, or measure onnx with --backend onnx)")
+        raise UsageError(
+            f"model '{card.id}' has no mlx folder (build the demo model with `edgeprompt models "
+            "demo`, name one with -m, or measure onnx with --backend onnx)"
+        )
     backend = rt.backend(card.id, "mlx")
     system = shared_prefix(backend, prefix_tokens)
     asks = _asks(system, runs)
@@ -91,9 +105,12 @@ def prefix_bench(rt: Runtime, model: str | None = None, prefix_tokens: int = 100
             backend.prefix_cache = PrefixCache(backend.model, key, 1 << 30, Path(tmp), 1 << 30)
             disk.append(_first(backend, a, max_tokens))
     backend.prefix_cache = rt.cache().prefix_for(card, backend) if rt.settings.get("cache.prefix") else None
-    return {**_compare(card.id, "mlx", cold, warm), "ttft_disk_ms": _median([s.ttft_ms for _, s in disk]),
-            "reused_tokens_disk": int(statistics.median([s.reused_tokens for _, s in disk])),
-            "same_output": [t for t, _ in cold] == [t for t, _ in warm] == [t for t, _ in disk]}
+    return {
+        **_compare(card.id, "mlx", cold, warm),
+        "ttft_disk_ms": _median([s.ttft_ms for _, s in disk]),
+        "reused_tokens_disk": int(statistics.median([s.reused_tokens for _, s in disk])),
+        "same_output": [t for t, _ in cold] == [t for t, _ in warm] == [t for t, _ in disk],
+    }
 
 
 def _asks(system: Message, runs: int) -> list[list[Message]]:
@@ -106,8 +123,12 @@ def _compare(model: str, kind: str, cold: list[tuple[str, Any]], warm: list[tupl
     cold_ms = _median([s.ttft_ms for _, s in cold])
     warm_ms = _median([s.ttft_ms for _, s in warm])
     return {
-        "model": model, "backend": kind, "runs": len(cold), "prompt_tokens": cold[0][1].prompt_tokens,
-        "ttft_cold_ms": cold_ms, "ttft_warm_ms": warm_ms,
+        "model": model,
+        "backend": kind,
+        "runs": len(cold),
+        "prompt_tokens": cold[0][1].prompt_tokens,
+        "ttft_cold_ms": cold_ms,
+        "ttft_warm_ms": warm_ms,
         "reused_tokens": int(statistics.median([s.reused_tokens for _, s in warm])),
         "speedup": round(cold_ms / warm_ms, 2) if warm_ms else 0.0,
         "same_output": [t for t, _ in cold] == [t for t, _ in warm],
@@ -115,8 +136,9 @@ def _compare(model: str, kind: str, cold: list[tuple[str, Any]], warm: list[tupl
     }
 
 
-def _onnx_prefix_bench(rt: Runtime, model: str, prefix_tokens: int, runs: int, max_tokens: int,
-                       progress: Callable[[str], None] | None) -> dict[str, Any]:
+def _onnx_prefix_bench(
+    rt: Runtime, model: str, prefix_tokens: int, runs: int, max_tokens: int, progress: Callable[[str], None] | None
+) -> dict[str, Any]:
     """onnx keeps live generators (no disk level): each question runs cold (reuse off) and warm in turn,
     so the machine's drift falls on both alike."""
     from edgeprompt.cache.chat_bench import reuse_off
@@ -140,8 +162,9 @@ def _onnx_prefix_bench(rt: Runtime, model: str, prefix_tokens: int, runs: int, m
     return _compare(model, "onnx", cold, warm)
 
 
-def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exact: int = 200,
-                   vectors: Any = None) -> dict[str, Any]:
+def semantic_bench(
+    rt: Runtime, stored: Sequence[str], asked: Sequence[str], exact: int = 200, vectors: Any = None
+) -> dict[str, Any]:
     """Fill the cache with `stored` questions, then time lookups of `asked` (not stored, not embedded
     before: each lookup embeds its question) and exact hits, with the raw sqlite-vec KNN alongside, and
     the same lookups by a peer cache on the same entries without the pair verifier (vector + guards only)."""
@@ -194,15 +217,25 @@ def semantic_bench(rt: Runtime, stored: Sequence[str], asked: Sequence[str], exa
         exact_ms.append((time.perf_counter() - t0) * 1000)
         exact_cpu.append((time.process_time() - c0) * 1000)
     p95 = lambda xs: round(sorted(xs)[int(0.95 * (len(xs) - 1))], 2)  # noqa: E731
-    return {"entries": n, "queries": len(asked), "semantic_hits": hits, "verified_candidates": verified,
-            "semantic_lookup_p50_ms": _median(lookup_ms), "semantic_lookup_p95_ms": p95(lookup_ms),
-            "without_verifier_hits": plain_hits, "without_verifier_lookup_p50_ms": _median(plain_ms),
-            "verifier_over_without_p50": round(_median(lookup_ms) / _median(plain_ms), 3),
-            "semantic_lookup_cpu_p50_ms": _median(cpu_ms), "exact_hit_cpu_p50_ms": _median(exact_cpu),
-            "embed_p50_ms": _median(embed_ms), "raw_vec0_bit_knn_p50_ms": _median(knn_ms),
-            "raw_vec0_float_knn_p50_ms": _median(float_ms),
-            "exact_hit_p50_ms": _median(exact_ms), "exact_hit_p95_ms": p95(exact_ms),
-            "lookup_minus_embed_over_raw_knn": round((_median(lookup_ms) - _median(embed_ms)) / _median(knn_ms), 2)}
+    return {
+        "entries": n,
+        "queries": len(asked),
+        "semantic_hits": hits,
+        "verified_candidates": verified,
+        "semantic_lookup_p50_ms": _median(lookup_ms),
+        "semantic_lookup_p95_ms": p95(lookup_ms),
+        "without_verifier_hits": plain_hits,
+        "without_verifier_lookup_p50_ms": _median(plain_ms),
+        "verifier_over_without_p50": round(_median(lookup_ms) / _median(plain_ms), 3),
+        "semantic_lookup_cpu_p50_ms": _median(cpu_ms),
+        "exact_hit_cpu_p50_ms": _median(exact_cpu),
+        "embed_p50_ms": _median(embed_ms),
+        "raw_vec0_bit_knn_p50_ms": _median(knn_ms),
+        "raw_vec0_float_knn_p50_ms": _median(float_ms),
+        "exact_hit_p50_ms": _median(exact_ms),
+        "exact_hit_p95_ms": p95(exact_ms),
+        "lookup_minus_embed_over_raw_knn": round((_median(lookup_ms) - _median(embed_ms)) / _median(knn_ms), 2),
+    }
 
 
 def _float_table(rt: Runtime, vecs: Any) -> Any:

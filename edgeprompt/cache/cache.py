@@ -49,10 +49,16 @@ class Lookup:
     seconds_saved: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"hit": self.hit, "level": self.level if self.hit else "none",
-                "similarity": round(self.similarity, 4), "answer": self.answer if self.hit else None,
-                "guards": self.guards, "entry_id": self.entry_id, "cached_question": self.cached_question,
-                "age_s": round(self.age_s, 1)}
+        return {
+            "hit": self.hit,
+            "level": self.level if self.hit else "none",
+            "similarity": round(self.similarity, 4),
+            "answer": self.answer if self.hit else None,
+            "guards": self.guards,
+            "entry_id": self.entry_id,
+            "cached_question": self.cached_question,
+            "age_s": round(self.age_s, 1),
+        }
 
 
 MISS = Lookup(False, "none")
@@ -69,9 +75,16 @@ def _check(passed: bool, detail: str = "") -> dict[str, Any]:
 
 
 class Cache:
-    def __init__(self, db: Database, settings: Mapping[str, Any], embedder: Callable[[], Any],
-                 threshold: float, stamp_dir: Path, templates: Callable[[], Any] | None = None,
-                 verifier: Callable[[], Verifier | None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Mapping[str, Any],
+        embedder: Callable[[], Any],
+        threshold: float,
+        stamp_dir: Path,
+        templates: Callable[[], Any] | None = None,
+        verifier: Callable[[], Verifier | None] | None = None,
+    ) -> None:
         self.entries = EntryStore(db)
         self._verifier_loader = verifier  # loaded on the first candidate that needs judging
         self._verifier: Verifier | None = None
@@ -137,8 +150,9 @@ class Cache:
             guards = self.guards(q, e, sim, vec)
             if all(g["pass"] for g in guards.values()):
                 return self._hit("semantic", e, sim, guards)
-            first = first or Lookup(False, "semantic", sim, entry_id=e.id, cached_question=e.question,
-                                    guards=guards, age_s=e.age_s)
+            first = first or Lookup(
+                False, "semantic", sim, entry_id=e.id, cached_question=e.question, guards=guards, age_s=e.age_s
+            )
             if sim < self.threshold:
                 break  # candidates come in order of similarity: the rest are below the threshold too
         return first or MISS
@@ -150,8 +164,9 @@ class Cache:
                 self._verifier_loaded = True
             return self._verifier
 
-    def _verify(self, question: str, vec: Any, e: Entry,
-                checks: dict[str, gate.Check] | None = None) -> dict[str, dict[str, Any]]:
+    def _verify(
+        self, question: str, vec: Any, e: Entry, checks: dict[str, gate.Check] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """The pair verifier's verdict on a candidate that passed every other guard (none when not installed)."""
         v = self.verifier()
         stored = self.entries.vector(e.id) if v is not None else None
@@ -169,8 +184,10 @@ class Cache:
             "prompt": _check(e.prompt_version == q.prompt_version, e.prompt_version or "built-in"),
             "context": _check(e.context_hash == q.context_hash, "system prompt, sources and history"),
             "params": _check(e.params_hash == q.params_hash, "generation parameters"),
-            "documents": _check(e.docs_hash == q.docs_hash and self.entries.sources_current(e.id),
-                                "retrieved chunks and document versions"),
+            "documents": _check(
+                e.docs_hash == q.docs_hash and self.entries.sources_current(e.id),
+                "retrieved chunks and document versions",
+            ),
             "ttl": _check(e.age_s <= ttl, f"{e.age_s:.0f} s old, ttl {ttl:.0f} s"),
         }
         checks = gate.compare(q.question, e.question)
@@ -180,8 +197,18 @@ class Cache:
         return out
 
     def _hit(self, level: str, e: Entry, sim: float, guards: dict[str, dict[str, Any]]) -> Lookup:
-        return Lookup(True, level, sim, e.answer, e.id, e.question, guards, e.age_s,
-                      e.prompt_tokens + e.completion_tokens, e.generation_ms / 1000.0)
+        return Lookup(
+            True,
+            level,
+            sim,
+            e.answer,
+            e.id,
+            e.question,
+            guards,
+            e.age_s,
+            e.prompt_tokens + e.completion_tokens,
+            e.generation_ms / 1000.0,
+        )
 
     def fallback(self, question: str, model_id: str) -> Lookup:
         """When the model cannot load or run: the freshest answer to this question (or a guarded near one)
@@ -196,17 +223,30 @@ class Cache:
         for cand, sim in self.entries.nearest(vec, None):
             found = gate.compare(question, cand.question)
             checks = {k: c.as_dict() for k, c in found.items()}
-            if (sim >= self.threshold and cand.model_key.startswith(f"{model_id}/") and cand.created_at >= newer
-                    and all(c["pass"] for c in checks.values())):
+            if (
+                sim >= self.threshold
+                and cand.model_key.startswith(f"{model_id}/")
+                and cand.created_at >= newer
+                and all(c["pass"] for c in checks.values())
+            ):
                 checks.update(self._verify(question, vec, cand, found))
                 if all(c["pass"] for c in checks.values()):
                     return self._hit("fallback", cand, sim, checks)
         return MISS
 
     # store ----------------------------------------------------------------------------------------------
-    def store(self, q: CacheQuery, answer: str, *, trace_id: str | None = None, usage: tuple[int, int] = (0, 0),
-              generation_ms: float = 0.0, validated: bool = True, finish: str = "stop",
-              source: str = "generated") -> Stored:
+    def store(
+        self,
+        q: CacheQuery,
+        answer: str,
+        *,
+        trace_id: str | None = None,
+        usage: tuple[int, int] = (0, 0),
+        generation_ms: float = 0.0,
+        validated: bool = True,
+        finish: str = "stop",
+        source: str = "generated",
+    ) -> Stored:
         """Keep an answer, unless it must not be served again; the reason says which rule declined it."""
         reason = self._refusal(q, answer, validated, finish)
         if reason:
@@ -276,9 +316,13 @@ class Cache:
             if key not in self.prefixes:
                 mb = 1 << 20
                 self.prefixes[key] = PrefixCache(
-                    backend.model, key, int(self.settings["prefix_budget_mb"]) * mb,
+                    backend.model,
+                    key,
+                    int(self.settings["prefix_budget_mb"]) * mb,
                     self.prefix_dir if self.settings["prefix_disk"] else None,
-                    int(self.settings["prefix_disk_budget_mb"]) * mb, self.record)
+                    int(self.settings["prefix_disk_budget_mb"]) * mb,
+                    self.record,
+                )
             return self.prefixes[key]
 
     def _clear_prefixes(self) -> int:
@@ -294,9 +338,14 @@ class Cache:
     def _count(self, level: str, found: Lookup, count: bool) -> None:
         if not count:
             return
-        self.record(level, hits=int(found.hit), misses=int(not found.hit),
-                    vetoes=int(not found.hit and bool(found.guards)), tokens_saved=found.tokens_saved,
-                    seconds_saved=found.seconds_saved)
+        self.record(
+            level,
+            hits=int(found.hit),
+            misses=int(not found.hit),
+            vetoes=int(not found.hit and bool(found.guards)),
+            tokens_saved=found.tokens_saved,
+            seconds_saved=found.seconds_saved,
+        )
         if found.hit and found.entry_id is not None:
             self.entries.touch([found.entry_id], time.time())
 
@@ -339,10 +388,14 @@ class Cache:
         for level in LEVELS:
             c = counters.get(level, {})
             hits, misses = int(c.get("hits", 0)), int(c.get("misses", 0))
-            out[level] = {"hits": hits, "misses": misses, "hit_rate": round(hits / (hits + misses), 4)
-                          if hits + misses else 0.0, "vetoes": int(c.get("vetoes", 0)),
-                          "tokens_saved": int(c.get("tokens_saved", 0)),
-                          "seconds_saved": round(float(c.get("seconds_saved", 0.0)), 3)}
+            out[level] = {
+                "hits": hits,
+                "misses": misses,
+                "hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
+                "vetoes": int(c.get("vetoes", 0)),
+                "tokens_saved": int(c.get("tokens_saved", 0)),
+                "seconds_saved": round(float(c.get("seconds_saved", 0.0)), 3),
+            }
         out["exact"].update(entries=sizes["entries"], bytes=sizes["entry_bytes"])
         out["semantic"].update(entries=sizes["vectors"], bytes=sizes["vector_bytes"], threshold=self.threshold)
         memory = sum(int(p.memory.nbytes) for p in self.prefixes.values())

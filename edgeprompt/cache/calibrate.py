@@ -31,8 +31,12 @@ class ScoredPairs:
     probability: np.ndarray | None = None  # the pair verifier's, when scored with one
 
     def subset(self, idx: Sequence[int]) -> ScoredPairs:
-        return ScoredPairs(self.similarity[idx], self.gated[idx], self.labels[idx],
-                      None if self.probability is None else self.probability[idx])
+        return ScoredPairs(
+            self.similarity[idx],
+            self.gated[idx],
+            self.labels[idx],
+            None if self.probability is None else self.probability[idx],
+        )
 
 
 def side(pair: dict[str, Any], held_out_share: float = 0.5) -> str:
@@ -41,9 +45,11 @@ def side(pair: dict[str, Any], held_out_share: float = 0.5) -> str:
     return "held-out" if int.from_bytes(h[:4], "big") / 2**32 < held_out_share else "tune"
 
 
-def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarray],
-          verify: Callable[[np.ndarray, np.ndarray, Sequence[dict[str, Any]]], np.ndarray] | None = None,
-          ) -> ScoredPairs:
+def score(
+    pairs: Sequence[dict[str, Any]],
+    embed: Callable[[list[str]], np.ndarray],
+    verify: Callable[[np.ndarray, np.ndarray, Sequence[dict[str, Any]]], np.ndarray] | None = None,
+) -> ScoredPairs:
     """Cosine, gate and (if `verify` is given) verifier probability of every pair."""
     import numpy as np
 
@@ -58,8 +64,9 @@ def score(pairs: Sequence[dict[str, Any]], embed: Callable[[list[str]], np.ndarr
     return ScoredPairs(sims, gated, labels, None if verify is None else verify(a, b, pairs))
 
 
-def at(s: ScoredPairs, threshold: float, use_gate: bool = True,
-       min_probability: float | None = None) -> dict[str, float]:
+def at(
+    s: ScoredPairs, threshold: float, use_gate: bool = True, min_probability: float | None = None
+) -> dict[str, float]:
     import numpy as np
 
     hit = s.similarity >= threshold
@@ -70,11 +77,15 @@ def at(s: ScoredPairs, threshold: float, use_gate: bool = True,
     dup = s.labels == 1
     hits = int(hit.sum())
     correct = int((hit & dup).sum())
-    return {"threshold": round(float(threshold), 4), "hits": hits,
-            "precision": round(correct / hits, 4) if hits else 1.0,
-            "recall": round(correct / max(1, int(dup.sum())), 4),
-            "false_hit_rate": round(int((hit & ~dup).sum()) / max(1, int((~dup).sum())), 4),
-            "pairs": len(s.labels), "duplicates": int(np.sum(dup))}
+    return {
+        "threshold": round(float(threshold), 4),
+        "hits": hits,
+        "precision": round(correct / hits, 4) if hits else 1.0,
+        "recall": round(correct / max(1, int(dup.sum())), 4),
+        "false_hit_rate": round(int((hit & ~dup).sum()) / max(1, int((~dup).sum())), 4),
+        "pairs": len(s.labels),
+        "duplicates": int(np.sum(dup)),
+    }
 
 
 def choose(s: ScoredPairs, target_precision: float, min_hits: int = 20) -> float:
@@ -90,8 +101,12 @@ def choose(s: ScoredPairs, target_precision: float, min_hits: int = 20) -> float
     return best
 
 
-def choose_point(s: ScoredPairs, target_precision: float, min_hits: int = 20,
-                 floors: Sequence[float] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)) -> tuple[float, float]:
+def choose_point(
+    s: ScoredPairs,
+    target_precision: float,
+    min_hits: int = 20,
+    floors: Sequence[float] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9),
+) -> tuple[float, float]:
     """(cosine floor, minimum probability) with the highest recall whose precision (gate and verifier on)
     reaches the target over at least `min_hits` hits; (1.0, 1.0) serves nothing when none does."""
     import numpy as np
@@ -115,8 +130,7 @@ def curve(s: ScoredPairs, stage: str, points: int = 9) -> list[dict[str, float]]
     knobs = np.linspace(0.80, 0.99, points) if stage != "verifier" else np.linspace(0.1, 0.99, points)
     out = []
     for k in knobs:
-        r = (at(s, float(k), use_gate=stage == "guards") if stage != "verifier"
-             else at(s, 0.5, min_probability=float(k)))
+        r = at(s, float(k), use_gate=stage == "guards") if stage != "verifier" else at(s, 0.5, min_probability=float(k))
         out.append({"knob": round(float(k), 3), "precision": r["precision"], "recall": r["recall"], "hits": r["hits"]})
     return out
 
@@ -155,7 +169,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
         j = i
         while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
             j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
     pos = labels == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
@@ -189,14 +203,19 @@ def lexical_scores(pairs: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
         return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
 
     toks = [(_tokens(p["q1"]), _tokens(p["q2"])) for p in pairs]
-    return {"tfidf_cosine": np.array([tfidf(a, b) for a, b in toks]),
-            "token_jaccard": np.array([jaccard(a, b) for a, b in toks])}
+    return {
+        "tfidf_cosine": np.array([tfidf(a, b) for a, b in toks]),
+        "token_jaccard": np.array([jaccard(a, b) for a, b in toks]),
+    }
 
 
 def ranking_report(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {"roc_auc": auc(scores, labels), "recall_at_p90": best_recall(scores, labels, 0.90),
-            "recall_at_p95": best_recall(scores, labels, 0.95),
-            "precision_at_r50": precision_at_recall(scores, labels, 0.5)}
+    return {
+        "roc_auc": auc(scores, labels),
+        "recall_at_p90": best_recall(scores, labels, 0.90),
+        "recall_at_p95": best_recall(scores, labels, 0.95),
+        "precision_at_r50": precision_at_recall(scores, labels, 0.5),
+    }
 
 
 def choose_recall(s: ScoredPairs, recall: float) -> float:

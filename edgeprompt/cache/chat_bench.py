@@ -18,11 +18,20 @@ from typing import Any
 from edgeprompt.backends.base import GenerationParams, Message, Request
 from edgeprompt.errors import UsageError
 
-CHAT_QUESTIONS = ("What is the text about?", "Who appears in it first?", "Where does it take place?",
-                  "What happens next?", "Why does that matter?", "Which detail surprised you?",
-                  "Summarise the last answer in a line.", "What would the narrator do now?",
-                  "Name two objects from the text.", "How does it end?", "What is the moral?",
-                  "Which question is still open?")
+CHAT_QUESTIONS = (
+    "What is the text about?",
+    "Who appears in it first?",
+    "Where does it take place?",
+    "What happens next?",
+    "Why does that matter?",
+    "Which detail surprised you?",
+    "Summarise the last answer in a line.",
+    "What would the narrator do now?",
+    "Name two objects from the text.",
+    "How does it end?",
+    "What is the moral?",
+    "Which question is still open?",
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,9 @@ class ChatBench:
     def summary(self) -> dict[str, Any]:
         t = self.turns
         return {
-            "model": self.model, "backend": self.backend, "turns": len(t),
+            "model": self.model,
+            "backend": self.backend,
+            "turns": len(t),
             "prompt_tokens_first_last": [t[0].prompt_tokens, t[-1].prompt_tokens],
             "ttft_warm_ms": [round(x.ttft_warm_ms, 1) for x in t],
             "ttft_cold_ms": [round(x.ttft_cold_ms, 1) for x in t],
@@ -85,8 +96,9 @@ def _run(backend: Any, messages: tuple[Message, ...], max_tokens: int) -> tuple[
     return "".join(text), stats
 
 
-def chat_bench(backend: Any, system: Message, turns: int = 10, max_tokens: int = 32,
-               progress: Callable[[str], None] | None = None) -> ChatBench:
+def chat_bench(
+    backend: Any, system: Message, turns: int = 10, max_tokens: int = 32, progress: Callable[[str], None] | None = None
+) -> ChatBench:
     """`backend` must have its prefix reuse on (`generators` for onnx, `prefix_cache` for MLX)."""
     if getattr(backend, "generators", None) is None and getattr(backend, "prefix_cache", None) is None:
         raise UsageError(f"{backend.name}: prefix reuse is off (setting cache.prefix)")
@@ -102,10 +114,13 @@ def chat_bench(backend: Any, system: Message, turns: int = 10, max_tokens: int =
         with reuse_off(backend):
             cold_text, cold = _run(backend, history, max_tokens)
         warm_text, warm = _run(backend, history, max_tokens)
-        out.append(TimedTurn(i + 1, warm.prompt_tokens, warm.reused_tokens, cold.ttft_ms, warm.ttft_ms,
-                        cold_text == warm_text))
+        out.append(
+            TimedTurn(i + 1, warm.prompt_tokens, warm.reused_tokens, cold.ttft_ms, warm.ttft_ms, cold_text == warm_text)
+        )
         if progress:
-            progress(f"  turn {i + 1}: {warm.prompt_tokens} prompt tokens, cold {cold.ttft_ms:.0f} ms, "
-                     f"warm {warm.ttft_ms:.0f} ms reusing {warm.reused_tokens}")
+            progress(
+                f"  turn {i + 1}: {warm.prompt_tokens} prompt tokens, cold {cold.ttft_ms:.0f} ms, "
+                f"warm {warm.ttft_ms:.0f} ms reusing {warm.reused_tokens}"
+            )
         history += (Message("assistant", warm_text),)
     return ChatBench(backend.model_id, backend.name, tuple(out), (before, os.getloadavg()[0]))

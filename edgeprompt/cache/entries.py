@@ -39,8 +39,10 @@ class Entry:
         return max(0.0, time.time() - self.created_at)
 
 
-_COLS = ("id, exact_key, model_key, prompt_version, context_hash, docs_hash, params_hash, question, answer, source, "
-         "trace_id, prompt_tokens, completion_tokens, generation_ms, created_at")
+_COLS = (
+    "id, exact_key, model_key, prompt_version, context_hash, docs_hash, params_hash, question, answer, source, "
+    "trace_id, prompt_tokens, completion_tokens, generation_ms, created_at"
+)
 
 
 def _entry(r: Any) -> Entry:
@@ -74,7 +76,8 @@ class EntryStore:
             "WITH c AS MATERIALIZED (SELECT rowid, embedding FROM cache_vectors "
             f"WHERE bits MATCH vec_bit(?) AND k = ?{where}) "
             "SELECT rowid, 1.0 - vec_distance_cosine(embedding, ?) AS sim FROM c ORDER BY sim DESC LIMIT ?",
-            (_bits(vec), CANDIDATES, *scoped, vec.astype("float32").tobytes(), limit))
+            (_bits(vec), CANDIDATES, *scoped, vec.astype("float32").tobytes(), limit),
+        )
 
     def nearest(self, vec: np.ndarray, scope: int | None, limit: int = 5) -> list[tuple[Entry, float]]:
         """Entries whose question is closest to `vec` (cosine), within `scope` if given."""
@@ -93,8 +96,10 @@ class EntryStore:
         return None if r is None else np.frombuffer(r[0], dtype=np.float32)
 
     def by_question(self, normalised: str, model_prefix: str, newer_than: float) -> Entry | None:
-        rows = self.db.query(f"SELECT {_COLS} FROM cache_entries WHERE model_key LIKE ? AND created_at >= ? "
-                             "ORDER BY created_at DESC", (model_prefix.replace("%", "") + "%", newer_than))
+        rows = self.db.query(
+            f"SELECT {_COLS} FROM cache_entries WHERE model_key LIKE ? AND created_at >= ? ORDER BY created_at DESC",
+            (model_prefix.replace("%", "") + "%", newer_than),
+        )
         from edgeprompt.cache.keys import normalise
 
         return next((_entry(r) for r in rows if normalise(r["question"]) == normalised), None)
@@ -109,41 +114,80 @@ class EntryStore:
             return True
         stale = self.db.query_one(
             "SELECT 1 FROM cache_entry_sources s LEFT JOIN rag_documents d ON d.path = s.path "
-            "WHERE s.entry_id = ? AND (d.sha256 IS NULL OR d.sha256 != s.doc_sha256) LIMIT 1", (entry_id,))
+            "WHERE s.entry_id = ? AND (d.sha256 IS NULL OR d.sha256 != s.doc_sha256) LIMIT 1",
+            (entry_id,),
+        )
         return stale is None
 
     def sizes(self) -> dict[str, int]:
-        r = self.db.query_one("SELECT count(*), coalesce(sum(length(CAST(question AS BLOB)) + "
-                              "length(CAST(answer AS BLOB)) + 256), 0) FROM cache_entries")
+        r = self.db.query_one(
+            "SELECT count(*), coalesce(sum(length(CAST(question AS BLOB)) + "
+            "length(CAST(answer AS BLOB)) + 256), 0) FROM cache_entries"
+        )
         v = self.db.query_one("SELECT count(*) FROM cache_vectors")
-        return {"entries": int(r[0]), "entry_bytes": int(r[1]), "vectors": int(v[0]),
-                "vector_bytes": int(v[0]) * (48 + 384 * 4)}
+        return {
+            "entries": int(r[0]),
+            "entry_bytes": int(r[1]),
+            "vectors": int(v[0]),
+            "vector_bytes": int(v[0]) * (48 + 384 * 4),
+        }
 
     # writes ---------------------------------------------------------------------------------------------
-    def put(self, q: CacheQuery, answer: str, vec: np.ndarray | None, source: str, trace_id: str | None,
-            usage: tuple[int, int], generation_ms: float) -> int:
+    def put(
+        self,
+        q: CacheQuery,
+        answer: str,
+        vec: np.ndarray | None,
+        source: str,
+        trace_id: str | None,
+        usage: tuple[int, int],
+        generation_ms: float,
+    ) -> int:
         now = time.time()
         with self.db.transaction() as c:
             c.execute("DELETE FROM cache_entries WHERE exact_key = ?", (q.exact_key,))
-            entry_id = int(c.execute(
-                "INSERT INTO cache_entries(exact_key, model_key, prompt_version, context_hash, params_hash, "
-                "docs_hash, question, answer, source, trace_id, sampled, prompt_tokens, completion_tokens, "
-                "generation_ms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (q.exact_key, q.model_key, q.prompt_version, q.context_hash, q.params_hash, q.docs_hash,
-                 q.question, answer, source, trace_id, int(q.sampled), usage[0], usage[1], generation_ms,
-                 now)).lastrowid)
-            c.executemany("INSERT INTO cache_entry_sources(entry_id, path, chunk_id, doc_sha256) VALUES (?,?,?,?)",
-                          [(entry_id, s.path, s.chunk_id, s.doc_sha256) for s in q.sources])
+            entry_id = int(
+                c.execute(
+                    "INSERT INTO cache_entries(exact_key, model_key, prompt_version, context_hash, params_hash, "
+                    "docs_hash, question, answer, source, trace_id, sampled, prompt_tokens, completion_tokens, "
+                    "generation_ms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        q.exact_key,
+                        q.model_key,
+                        q.prompt_version,
+                        q.context_hash,
+                        q.params_hash,
+                        q.docs_hash,
+                        q.question,
+                        answer,
+                        source,
+                        trace_id,
+                        int(q.sampled),
+                        usage[0],
+                        usage[1],
+                        generation_ms,
+                        now,
+                    ),
+                ).lastrowid
+            )
+            c.executemany(
+                "INSERT INTO cache_entry_sources(entry_id, path, chunk_id, doc_sha256) VALUES (?,?,?,?)",
+                [(entry_id, s.path, s.chunk_id, s.doc_sha256) for s in q.sources],
+            )
             if vec is not None:
-                c.execute("INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
-                          (entry_id, _bits(vec), q.scope, vec.astype("float32").tobytes()))
+                c.execute(
+                    "INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
+                    (entry_id, _bits(vec), q.scope, vec.astype("float32").tobytes()),
+                )
         return entry_id
 
     def touch(self, entry_ids: Sequence[int], when: float) -> None:
         if entry_ids:
             with self.db.transaction() as c:
-                c.executemany("UPDATE cache_entries SET hits = hits + 1, last_hit_at = ? WHERE id = ?",
-                              [(when, i) for i in entry_ids])
+                c.executemany(
+                    "UPDATE cache_entries SET hits = hits + 1, last_hit_at = ? WHERE id = ?",
+                    [(when, i) for i in entry_ids],
+                )
 
     def delete(self, entry_ids: Iterable[int]) -> int:
         ids = list(entry_ids)
@@ -178,15 +222,25 @@ class EntryStore:
         with self.db.transaction() as c:
             for level, d in deltas.items():
                 c.execute("INSERT OR IGNORE INTO cache_counters(level) VALUES (?)", (level,))
-                c.execute("UPDATE cache_counters SET hits = hits + ?, misses = misses + ?, vetoes = vetoes + ?, "
-                          "tokens_saved = tokens_saved + ?, seconds_saved = seconds_saved + ? WHERE level = ?",
-                          (int(d.get("hits", 0)), int(d.get("misses", 0)), int(d.get("vetoes", 0)),
-                           int(d.get("tokens_saved", 0)), float(d.get("seconds_saved", 0.0)), level))
+                c.execute(
+                    "UPDATE cache_counters SET hits = hits + ?, misses = misses + ?, vetoes = vetoes + ?, "
+                    "tokens_saved = tokens_saved + ?, seconds_saved = seconds_saved + ? WHERE level = ?",
+                    (
+                        int(d.get("hits", 0)),
+                        int(d.get("misses", 0)),
+                        int(d.get("vetoes", 0)),
+                        int(d.get("tokens_saved", 0)),
+                        float(d.get("seconds_saved", 0.0)),
+                        level,
+                    ),
+                )
 
     def counters(self) -> dict[str, dict[str, float]]:
         rows = self.db.query("SELECT level, hits, misses, vetoes, tokens_saved, seconds_saved FROM cache_counters")
-        return {r[0]: {"hits": r[1], "misses": r[2], "vetoes": r[3], "tokens_saved": r[4], "seconds_saved": r[5]}
-                for r in rows}
+        return {
+            r[0]: {"hits": r[1], "misses": r[2], "vetoes": r[3], "tokens_saved": r[4], "seconds_saved": r[5]}
+            for r in rows
+        }
 
     def reset_counters(self, levels: Sequence[str]) -> None:
         with self.db.transaction() as c:

@@ -17,90 +17,446 @@ _TOKEN = re.compile(r"[$€£¥%°]|\d+(?:[.,:/-]\d+)*(?:st|nd|rd|th)?|[^\W\d_]+
 _SENTENCE_END = re.compile(r"[.?!:;]\s+|\n")
 
 NUMBER_WORDS = {
-    "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
-    "million": 10**6, "billion": 10**9, "trillion": 10**12, "dozen": 12, "half": 0.5, "quarter": 0.25,
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "twice": 2, "double": 2, "triple": 3, "single": 1, "once": 1, "thrice": 3,
-    "couple": 2, "pair": 2,
+    "zero": 0,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+    "dozen": 12,
+    "half": 0.5,
+    "quarter": 0.25,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "twice": 2,
+    "double": 2,
+    "triple": 3,
+    "single": 1,
+    "once": 1,
+    "thrice": 3,
+    "couple": 2,
+    "pair": 2,
 }
 MONTHS = {
-    "january": "jan", "jan": "jan", "february": "feb", "feb": "feb", "march": "mar", "april": "apr",
-    "apr": "apr", "june": "jun", "july": "jul", "august": "aug", "aug": "aug", "september": "sep",
-    "sept": "sep", "sep": "sep", "october": "oct", "oct": "oct", "november": "nov", "nov": "nov",
-    "december": "dec", "dec": "dec",
+    "january": "jan",
+    "jan": "jan",
+    "february": "feb",
+    "feb": "feb",
+    "march": "mar",
+    "april": "apr",
+    "apr": "apr",
+    "june": "jun",
+    "july": "jul",
+    "august": "aug",
+    "aug": "aug",
+    "september": "sep",
+    "sept": "sep",
+    "sep": "sep",
+    "october": "oct",
+    "oct": "oct",
+    "november": "nov",
+    "nov": "nov",
+    "december": "dec",
+    "dec": "dec",
 }
 # "may" and "march" are verbs too: they count as months only when capitalised mid-sentence or next to a number
 AMBIGUOUS_MONTHS = {"may": "may", "mar": "mar", "march": "mar"}
 DAYS = {
-    "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
-    "saturday": "sat", "sunday": "sun", "weekday": "weekday", "weekend": "weekend", "weekends": "weekend",
-    "today": "today", "tonight": "today", "tomorrow": "tomorrow", "yesterday": "yesterday",
-    "morning": "morning", "afternoon": "afternoon", "evening": "evening", "night": "night",
-    "spring": "spring", "summer": "summer", "autumn": "autumn", "winter": "winter",
-    "christmas": "christmas", "easter": "easter",
+    "monday": "mon",
+    "tuesday": "tue",
+    "wednesday": "wed",
+    "thursday": "thu",
+    "friday": "fri",
+    "saturday": "sat",
+    "sunday": "sun",
+    "weekday": "weekday",
+    "weekend": "weekend",
+    "weekends": "weekend",
+    "today": "today",
+    "tonight": "today",
+    "tomorrow": "tomorrow",
+    "yesterday": "yesterday",
+    "morning": "morning",
+    "afternoon": "afternoon",
+    "evening": "evening",
+    "night": "night",
+    "spring": "spring",
+    "summer": "summer",
+    "autumn": "autumn",
+    "winter": "winter",
+    "christmas": "christmas",
+    "easter": "easter",
 }
 RELATIVE = {"last", "next", "this", "previous", "coming", "past", "ago", "before", "after", "since", "until"}
 PERIODS = {"day", "week", "month", "year", "decade", "century", "quarter", "hour", "minute", "season"}
 UNITS = {
-    "km": "km", "kms": "km", "kilometer": "km", "kilometers": "km", "kilometre": "km", "kilometres": "km",
-    "mi": "mile", "mile": "mile", "miles": "mile", "m": "m", "meter": "m", "meters": "m", "metre": "m",
-    "metres": "m", "cm": "cm", "centimeter": "cm", "centimeters": "cm", "mm": "mm", "millimeter": "mm",
-    "ft": "ft", "feet": "ft", "foot": "ft", "inch": "in", "inches": "in", "yard": "yd", "yards": "yd",
-    "kg": "kg", "kgs": "kg", "kilo": "kg", "kilos": "kg", "kilogram": "kg", "kilograms": "kg", "g": "g",
-    "gram": "g", "grams": "g", "mg": "mg", "milligram": "mg", "milligrams": "mg", "lb": "lb", "lbs": "lb",
-    "pound": "lb", "pounds": "lb", "oz": "oz", "ounce": "oz", "ounces": "oz", "ton": "t", "tons": "t",
-    "tonne": "t", "tonnes": "t", "stone": "st", "l": "l", "liter": "l", "liters": "l", "litre": "l",
-    "litres": "l", "ml": "ml", "milliliter": "ml", "milliliters": "ml", "millilitre": "ml",
-    "millilitres": "ml", "gallon": "gal", "gallons": "gal",
-    "cup": "cup", "cups": "cup", "tablespoon": "tbsp", "tablespoons": "tbsp", "tbsp": "tbsp",
-    "teaspoon": "tsp", "teaspoons": "tsp", "tsp": "tsp",
-    "°": "deg", "degree": "deg", "degrees": "deg", "celsius": "c", "fahrenheit": "f", "kelvin": "k",
-    "%": "pct", "percent": "pct", "percentage": "pct", "$": "usd", "usd": "usd", "dollar": "usd",
-    "dollars": "usd", "bucks": "usd", "€": "eur", "eur": "eur", "euro": "eur", "euros": "eur", "£": "gbp",
-    "gbp": "gbp", "sterling": "gbp", "¥": "jpy", "yen": "jpy", "yuan": "cny", "rupee": "inr", "rupees": "inr",
-    "rs": "inr", "inr": "inr", "lakh": "lakh", "lakhs": "lakh", "crore": "crore", "crores": "crore",
-    "second": "s", "seconds": "s", "sec": "s", "secs": "s", "minute": "min", "minutes": "min", "mins": "min",
-    "hour": "h", "hours": "h", "hr": "h", "hrs": "h", "day": "day", "days": "day", "daily": "day",
-    "week": "week", "weeks": "week", "weekly": "week", "month": "month", "months": "month",
-    "monthly": "month", "year": "year", "years": "year", "yearly": "year", "annual": "year",
-    "annually": "year", "decade": "decade", "decades": "decade", "kb": "kb", "mb": "mb", "gb": "gb",
-    "tb": "tb", "mbps": "mbps", "gbps": "gbps", "mph": "mph", "kph": "kph", "kmh": "kph", "w": "w",
-    "watt": "w", "watts": "w", "kw": "kw", "kwh": "kwh", "v": "v", "volt": "v", "volts": "v", "mah": "mah",
-    "hz": "hz", "ghz": "ghz", "mhz": "mhz", "px": "px", "dpi": "dpi", "bpm": "bpm", "calorie": "kcal",
-    "calories": "kcal", "kcal": "kcal", "mmol": "mmol", "mg/dl": "mg/dl", "acre": "acre", "acres": "acre",
-    "hectare": "ha", "hectares": "ha", "sqft": "sqft",
+    "km": "km",
+    "kms": "km",
+    "kilometer": "km",
+    "kilometers": "km",
+    "kilometre": "km",
+    "kilometres": "km",
+    "mi": "mile",
+    "mile": "mile",
+    "miles": "mile",
+    "m": "m",
+    "meter": "m",
+    "meters": "m",
+    "metre": "m",
+    "metres": "m",
+    "cm": "cm",
+    "centimeter": "cm",
+    "centimeters": "cm",
+    "mm": "mm",
+    "millimeter": "mm",
+    "ft": "ft",
+    "feet": "ft",
+    "foot": "ft",
+    "inch": "in",
+    "inches": "in",
+    "yard": "yd",
+    "yards": "yd",
+    "kg": "kg",
+    "kgs": "kg",
+    "kilo": "kg",
+    "kilos": "kg",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "g": "g",
+    "gram": "g",
+    "grams": "g",
+    "mg": "mg",
+    "milligram": "mg",
+    "milligrams": "mg",
+    "lb": "lb",
+    "lbs": "lb",
+    "pound": "lb",
+    "pounds": "lb",
+    "oz": "oz",
+    "ounce": "oz",
+    "ounces": "oz",
+    "ton": "t",
+    "tons": "t",
+    "tonne": "t",
+    "tonnes": "t",
+    "stone": "st",
+    "l": "l",
+    "liter": "l",
+    "liters": "l",
+    "litre": "l",
+    "litres": "l",
+    "ml": "ml",
+    "milliliter": "ml",
+    "milliliters": "ml",
+    "millilitre": "ml",
+    "millilitres": "ml",
+    "gallon": "gal",
+    "gallons": "gal",
+    "cup": "cup",
+    "cups": "cup",
+    "tablespoon": "tbsp",
+    "tablespoons": "tbsp",
+    "tbsp": "tbsp",
+    "teaspoon": "tsp",
+    "teaspoons": "tsp",
+    "tsp": "tsp",
+    "°": "deg",
+    "degree": "deg",
+    "degrees": "deg",
+    "celsius": "c",
+    "fahrenheit": "f",
+    "kelvin": "k",
+    "%": "pct",
+    "percent": "pct",
+    "percentage": "pct",
+    "$": "usd",
+    "usd": "usd",
+    "dollar": "usd",
+    "dollars": "usd",
+    "bucks": "usd",
+    "€": "eur",
+    "eur": "eur",
+    "euro": "eur",
+    "euros": "eur",
+    "£": "gbp",
+    "gbp": "gbp",
+    "sterling": "gbp",
+    "¥": "jpy",
+    "yen": "jpy",
+    "yuan": "cny",
+    "rupee": "inr",
+    "rupees": "inr",
+    "rs": "inr",
+    "inr": "inr",
+    "lakh": "lakh",
+    "lakhs": "lakh",
+    "crore": "crore",
+    "crores": "crore",
+    "second": "s",
+    "seconds": "s",
+    "sec": "s",
+    "secs": "s",
+    "minute": "min",
+    "minutes": "min",
+    "mins": "min",
+    "hour": "h",
+    "hours": "h",
+    "hr": "h",
+    "hrs": "h",
+    "day": "day",
+    "days": "day",
+    "daily": "day",
+    "week": "week",
+    "weeks": "week",
+    "weekly": "week",
+    "month": "month",
+    "months": "month",
+    "monthly": "month",
+    "year": "year",
+    "years": "year",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+    "decade": "decade",
+    "decades": "decade",
+    "kb": "kb",
+    "mb": "mb",
+    "gb": "gb",
+    "tb": "tb",
+    "mbps": "mbps",
+    "gbps": "gbps",
+    "mph": "mph",
+    "kph": "kph",
+    "kmh": "kph",
+    "w": "w",
+    "watt": "w",
+    "watts": "w",
+    "kw": "kw",
+    "kwh": "kwh",
+    "v": "v",
+    "volt": "v",
+    "volts": "v",
+    "mah": "mah",
+    "hz": "hz",
+    "ghz": "ghz",
+    "mhz": "mhz",
+    "px": "px",
+    "dpi": "dpi",
+    "bpm": "bpm",
+    "calorie": "kcal",
+    "calories": "kcal",
+    "kcal": "kcal",
+    "mmol": "mmol",
+    "mg/dl": "mg/dl",
+    "acre": "acre",
+    "acres": "acre",
+    "hectare": "ha",
+    "hectares": "ha",
+    "sqft": "sqft",
 }
 NEGATIONS = {
-    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "without", "cannot",
-    "can't", "cant", "won't", "wont", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "isn't", "isnt",
-    "aren't", "arent", "wasn't", "wasnt", "weren't", "werent", "shouldn't", "shouldnt", "wouldn't",
-    "wouldnt", "couldn't", "couldnt", "haven't", "havent", "hasn't", "hasnt", "hadn't", "hadnt", "mustn't",
-    "needn't", "ain't", "unable", "stop", "stopped", "quit", "avoid", "except", "lack", "lacks", "fail",
-    "fails", "failed",
+    "not",
+    "no",
+    "never",
+    "none",
+    "nobody",
+    "nothing",
+    "neither",
+    "nor",
+    "nowhere",
+    "without",
+    "cannot",
+    "can't",
+    "cant",
+    "won't",
+    "wont",
+    "don't",
+    "dont",
+    "doesn't",
+    "doesnt",
+    "didn't",
+    "didnt",
+    "isn't",
+    "isnt",
+    "aren't",
+    "arent",
+    "wasn't",
+    "wasnt",
+    "weren't",
+    "werent",
+    "shouldn't",
+    "shouldnt",
+    "wouldn't",
+    "wouldnt",
+    "couldn't",
+    "couldnt",
+    "haven't",
+    "havent",
+    "hasn't",
+    "hasnt",
+    "hadn't",
+    "hadnt",
+    "mustn't",
+    "needn't",
+    "ain't",
+    "unable",
+    "stop",
+    "stopped",
+    "quit",
+    "avoid",
+    "except",
+    "lack",
+    "lacks",
+    "fail",
+    "fails",
+    "failed",
 }
 PRONOUN_PERSON = {
-    "my": "1st", "mine": "1st", "our": "1st", "ours": "1st", "your": "2nd", "yours": "2nd",
-    "he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
-    "herself": "she", "they": "they", "them": "they", "their": "they", "theirs": "they",
+    "my": "1st",
+    "mine": "1st",
+    "our": "1st",
+    "ours": "1st",
+    "your": "2nd",
+    "yours": "2nd",
+    "he": "he",
+    "him": "he",
+    "his": "he",
+    "himself": "he",
+    "she": "she",
+    "her": "she",
+    "hers": "she",
+    "herself": "she",
+    "they": "they",
+    "them": "they",
+    "their": "they",
+    "theirs": "they",
     "themselves": "they",
 }
 RELATIONS = {
-    "mother", "mom", "mum", "mommy", "father", "dad", "daddy", "parent", "parents", "sister", "brother",
-    "sibling", "siblings", "wife", "husband", "spouse", "partner", "son", "daughter", "child", "children",
-    "kid", "kids", "baby", "friend", "friends", "boyfriend", "girlfriend", "fiance", "fiancee", "boss",
-    "manager", "colleague", "coworker", "neighbor", "neighbour", "landlord", "landlady", "tenant",
-    "roommate", "flatmate", "uncle", "aunt", "cousin", "niece", "nephew", "grandmother", "grandfather",
-    "grandma", "grandpa", "grandparents", "granddaughter", "grandson", "stepmother", "stepfather", "ex",
-    "doctor", "lawyer", "teacher", "employer", "employee", "client", "customer", "dog", "cat", "pet",
+    "mother",
+    "mom",
+    "mum",
+    "mommy",
+    "father",
+    "dad",
+    "daddy",
+    "parent",
+    "parents",
+    "sister",
+    "brother",
+    "sibling",
+    "siblings",
+    "wife",
+    "husband",
+    "spouse",
+    "partner",
+    "son",
+    "daughter",
+    "child",
+    "children",
+    "kid",
+    "kids",
+    "baby",
+    "friend",
+    "friends",
+    "boyfriend",
+    "girlfriend",
+    "fiance",
+    "fiancee",
+    "boss",
+    "manager",
+    "colleague",
+    "coworker",
+    "neighbor",
+    "neighbour",
+    "landlord",
+    "landlady",
+    "tenant",
+    "roommate",
+    "flatmate",
+    "uncle",
+    "aunt",
+    "cousin",
+    "niece",
+    "nephew",
+    "grandmother",
+    "grandfather",
+    "grandma",
+    "grandpa",
+    "grandparents",
+    "granddaughter",
+    "grandson",
+    "stepmother",
+    "stepfather",
+    "ex",
+    "doctor",
+    "lawyer",
+    "teacher",
+    "employer",
+    "employee",
+    "client",
+    "customer",
+    "dog",
+    "cat",
+    "pet",
 }
 # Contractions ending in 's that are not possessives
-NOT_POSSESSIVE = {"it's", "let's", "that's", "what's", "there's", "here's", "who's", "he's", "she's",
-                  "where's", "how's", "when's", "why's", "one's", "everyone's", "someone's", "somebody's"}
+NOT_POSSESSIVE = {
+    "it's",
+    "let's",
+    "that's",
+    "what's",
+    "there's",
+    "here's",
+    "who's",
+    "he's",
+    "she's",
+    "where's",
+    "how's",
+    "when's",
+    "why's",
+    "one's",
+    "everyone's",
+    "someone's",
+    "somebody's",
+}
 # Words that are capitalised at the start of a sentence (or in Title Case) but name nothing
-COMMON = set("""a about above after again against all also am an and any are as at be because been before
+COMMON = set(
+    """a about above after again against all also am an and any are as at be because been before
 being below between both but by can could did do does doing down during each even ever every few for from
 further get gets getting give go goes going good got had has have having he her here hers him his how i if
 in into is it its just know let like make many may me might more most much must my near need new no nor not
@@ -110,7 +466,8 @@ well were what when where which while who whom whose why will with would yes yet
 way ways difference different possible important really actually still already find help explain describe
 write list show give tell compare define name recommend suggest create want using used does whats hows
 whys thing things people person someone anyone something anything everything time good bad right wrong
-first last next ok okay hi hello hey thanks thank dear sir madam mr mrs ms dr i'd i'm i've i'll""".split())
+first last next ok okay hi hello hey thanks thank dear sir madam mr mrs ms dr i'd i'm i've i'll""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -194,8 +551,9 @@ def facts(text: str) -> Facts:
             numbers.append(f"{NUMBER_WORDS[low]:g}")
         if low in MONTHS and low not in AMBIGUOUS_MONTHS:
             dates.add(MONTHS[low])
-        elif low in AMBIGUOUS_MONTHS and ((tok[0].isupper() and m.start() not in starts)
-                                          or _number(prev) or _number(nxt)):
+        elif low in AMBIGUOUS_MONTHS and (
+            (tok[0].isupper() and m.start() not in starts) or _number(prev) or _number(nxt)
+        ):
             dates.add(AMBIGUOUS_MONTHS[low])
         if low in DAYS:
             dates.add(DAYS[low])
@@ -211,12 +569,20 @@ def facts(text: str) -> Facts:
             persons.add(low.removesuffix("'s").rstrip("'"))
         if low in RELATIONS or low.rstrip("s") in RELATIONS:
             persons.add(low.rstrip("s") if low.rstrip("s") in RELATIONS else low)
-        if tok[0].isalpha() and _is_entity(tok.rstrip("'’").removesuffix("'s").removesuffix("’s"),
-                                           m.start() in starts, title_case):
+        if tok[0].isalpha() and _is_entity(
+            tok.rstrip("'’").removesuffix("'s").removesuffix("’s"), m.start() in starts, title_case
+        ):
             entities.append(low.rstrip("'").removesuffix("'s"))
         prev = low
-    return Facts(tuple(sorted(numbers)), frozenset(dates), frozenset(units), tuple(entities), negations,
-                 frozenset(persons), frozenset(words))
+    return Facts(
+        tuple(sorted(numbers)),
+        frozenset(dates),
+        frozenset(units),
+        tuple(entities),
+        negations,
+        frozenset(persons),
+        frozenset(words),
+    )
 
 
 # Constructions in which the order of two names does not change the question ("A or B", "A vs B")
@@ -249,8 +615,10 @@ def _symmetric(text: str) -> bool:
 def _set_check(name: str, a: object, b: object) -> Check:
     if a == b:
         return Check(True)
+
     def show(x: object) -> str:
         return ", ".join(sorted(map(str, x))) if isinstance(x, frozenset | tuple) else str(x)
+
     return Check(False, f"{name} differ: [{show(a)}] vs [{show(b)}]")
 
 
@@ -354,11 +722,33 @@ def _contrast_check(text_a: str, text_b: str) -> Check:
 
 # Words that give a question its direction: "5 km to miles" and "5 miles to km" share every word, but
 # the two sides of "to" are swapped. Symmetric words ("and", "or", "vs") are not pivots: "A or B" = "B or A".
-DIRECTION_WORDS = frozenset({"to", "in", "into", "from", "than", "over", "per", "for", "against", "toward",
-                             "towards", "onto", "by", "as", "of", "at", "on"})
+DIRECTION_WORDS = frozenset(
+    {
+        "to",
+        "in",
+        "into",
+        "from",
+        "than",
+        "over",
+        "per",
+        "for",
+        "against",
+        "toward",
+        "towards",
+        "onto",
+        "by",
+        "as",
+        "of",
+        "at",
+        "on",
+    }
+)
 _FUNCTION_WORDS = (COMMON - DIRECTION_WORDS) | {"s", "t", "convert", "conversion", "much", "many", "is"}
-_COMPOUND_UNITS = [(re.compile(r"\bkm\s*/\s*h(?:r)?\b|\bkm\s+per\s+hour\b|\bkilometers?\s+per\s+hour\b"), "kph"),
-                   (re.compile(r"\bmiles?\s+per\s+hour\b"), "mph"), (re.compile(r"\bm\s*/\s*s\b"), "mps")]
+_COMPOUND_UNITS = [
+    (re.compile(r"\bkm\s*/\s*h(?:r)?\b|\bkm\s+per\s+hour\b|\bkilometers?\s+per\s+hour\b"), "kph"),
+    (re.compile(r"\bmiles?\s+per\s+hour\b"), "mph"),
+    (re.compile(r"\bm\s*/\s*s\b"), "mps"),
+]
 
 
 def _order_tokens(text: str) -> list[str]:
@@ -381,7 +771,7 @@ def _order_tokens(text: str) -> list[str]:
 def _coordinated(tokens: list[str], pos: dict[str, int], x: str, y: str) -> bool:
     """A symmetric word ("or", "vs", "and") joins x and y: "A or B" asks what "B or A" asks."""
     lo, hi = sorted((pos[x], pos[y]))
-    return any(t in _SYMMETRIC for t in tokens[lo + 1:hi])
+    return any(t in _SYMMETRIC for t in tokens[lo + 1 : hi])
 
 
 PIVOT_REACH = 3  # x and y within this many words of the pivot: "5 km to miles", not two far-apart clauses
@@ -399,13 +789,15 @@ def _order_check(text_a: str, text_b: str) -> Check:
     pos_a = {t: i for i, t in reversed(list(enumerate(ta)))}  # first occurrence
     pos_b = {t: i for i, t in reversed(list(enumerate(tb)))}
     shared = [t for t in pos_a if t in pos_b]
-    content = [t for t in shared if t not in _FUNCTION_WORDS and t not in DIRECTION_WORDS
-               and t not in _SYMMETRIC]
+    content = [t for t in shared if t not in _FUNCTION_WORDS and t not in DIRECTION_WORDS and t not in _SYMMETRIC]
     pivots = [t for t in shared if (t in DIRECTION_WORDS or t in content)]
     for i, x in enumerate(content):
-        for y in content[i + 1:]:
-            if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]) or _coordinated(ta, pos_a, x, y) \
-                    or _coordinated(tb, pos_b, x, y):
+        for y in content[i + 1 :]:
+            if (
+                (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y])
+                or _coordinated(ta, pos_a, x, y)
+                or _coordinated(tb, pos_b, x, y)
+            ):
                 continue
             for p in pivots:
                 if p in (x, y):
@@ -427,9 +819,13 @@ def _persons_check(a: Facts, b: Facts) -> Check:
     speakers_differ = bool(a.persons & _SPEAKERS) and bool(b.persons & _SPEAKERS)
 
     def extra(x: Facts, y: Facts) -> list[str]:
-        return sorted(p for p in x.persons - y.persons
-                      if (p in _SPEAKERS and speakers_differ) or p in _THIRD_PERSONS
-                      or (p not in _PRONOUN_CLASSES and not _mentions(p, y.words)))
+        return sorted(
+            p
+            for p in x.persons - y.persons
+            if (p in _SPEAKERS and speakers_differ)
+            or p in _THIRD_PERSONS
+            or (p not in _PRONOUN_CLASSES and not _mentions(p, y.words))
+        )
 
     only_a, only_b = extra(a, b), extra(b, a)
     if only_a or only_b:

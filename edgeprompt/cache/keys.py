@@ -61,11 +61,22 @@ class CacheQuery:
         # before the question (system prompt, sources, history) and the retrieval outcome form its context.
         context = [self.retrieval, *(list(m) for m in self.messages[:-1])]
         set_(self, "context_hash", sha256_hex(canonical_json(context))[:32])
-        set_(self, "exact_key", sha256_hex(canonical_json({
-            "model": self.model_key, "prompt_version": self.prompt_version,
-            "messages": [list(m) for m in self.messages], "params": self.params, "sources": docs,
-            "retrieval": self.retrieval,
-        })))
+        set_(
+            self,
+            "exact_key",
+            sha256_hex(
+                canonical_json(
+                    {
+                        "model": self.model_key,
+                        "prompt_version": self.prompt_version,
+                        "messages": [list(m) for m in self.messages],
+                        "params": self.params,
+                        "sources": docs,
+                        "retrieval": self.retrieval,
+                    }
+                )
+            ),
+        )
 
     @property
     def scope(self) -> int:
@@ -88,15 +99,35 @@ def normalise(text: str) -> str:
 
 
 def params_dict(p: GenerationParams) -> dict[str, Any]:
-    return {"max_tokens": p.max_tokens, "temperature": float(p.temperature), "top_p": float(p.top_p),
-            "seed": p.seed if p.temperature > 0 else None, "stop": list(p.stop)}
+    return {
+        "max_tokens": p.max_tokens,
+        "temperature": float(p.temperature),
+        "top_p": float(p.top_p),
+        "seed": p.seed if p.temperature > 0 else None,
+        "stop": list(p.stop),
+    }
 
 
-def build_query(question: str, model_key: str, prompt_version: str, messages: Sequence[Message],
-                params: GenerationParams, sources: Sequence[SourceRef] = (), history_len: int = 0,
-                retrieval: str = "off") -> CacheQuery:
-    return CacheQuery(question, model_key, prompt_version, tuple((m.role, m.content) for m in messages),
-                      params_dict(params), tuple(sources), history_len, retrieval)
+def build_query(
+    question: str,
+    model_key: str,
+    prompt_version: str,
+    messages: Sequence[Message],
+    params: GenerationParams,
+    sources: Sequence[SourceRef] = (),
+    history_len: int = 0,
+    retrieval: str = "off",
+) -> CacheQuery:
+    return CacheQuery(
+        question,
+        model_key,
+        prompt_version,
+        tuple((m.role, m.content) for m in messages),
+        params_dict(params),
+        tuple(sources),
+        history_len,
+        retrieval,
+    )
 
 
 def _weight_files(card: ModelCard) -> list[Path]:

@@ -53,8 +53,7 @@ def split_of(group: Sequence[str]) -> str:
     return "train" if h < 0.6 else "calib" if h < 0.8 else "test"
 
 
-def build(all_groups: Sequence[Sequence[str]], embed: Callable[[list[str]], np.ndarray],
-          seed: int = 0) -> list[Pair]:
+def build(all_groups: Sequence[Sequence[str]], embed: Callable[[list[str]], np.ndarray], seed: int = 0) -> list[Pair]:
     """Every pair of every split; `embed` finds each line's nearest question in other groups."""
     import numpy as np
 
@@ -66,7 +65,7 @@ def build(all_groups: Sequence[Sequence[str]], embed: Callable[[list[str]], np.n
         vocab = sorted({w for _, q in lines for w in q.rstrip("?").split() if w.isalpha()})
         for g in gs:
             for i, a in enumerate(g):
-                pairs += [Pair(a, b, 1, "paraphrase", split) for b in g[i + 1:]]
+                pairs += [Pair(a, b, 1, "paraphrase", split) for b in g[i + 1 :]]
                 light = rng.choice(_LIGHT).format(q=a[0].lower() + a[1:])
                 pairs.append(Pair(a, light, 1, "light", split))
                 own = [w for w in vocab if w.lower() not in a.lower()]

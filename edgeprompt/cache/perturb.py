@@ -28,8 +28,16 @@ UNIT_FAMILIES = (
     ("dollars", "euros", "pounds", "yen", "rupees"),
 )
 _UNIT_FAMILY = {u: fam for fam in UNIT_FAMILIES for u in fam}
-_NEGATE = (("can ", "can't "), ("is ", "isn't "), ("does ", "doesn't "), ("do ", "don't "),
-           ("should ", "shouldn't "), ("are ", "aren't "), ("will ", "won't "), ("with ", "without "))
+_NEGATE = (
+    ("can ", "can't "),
+    ("is ", "isn't "),
+    ("does ", "doesn't "),
+    ("do ", "don't "),
+    ("should ", "shouldn't "),
+    ("are ", "aren't "),
+    ("will ", "won't "),
+    ("with ", "without "),
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ def _tokens(text: str) -> list[re.Match[str]]:
 
 
 def _replace(text: str, m: re.Match[str], new: str) -> str:
-    return text[:m.start()] + new + text[m.end():]
+    return text[: m.start()] + new + text[m.end() :]
 
 
 def _content(tok: str) -> bool:
@@ -54,15 +62,20 @@ def _content(tok: str) -> bool:
 def swap_direction(text: str, rng: random.Random) -> str | None:
     """Swap the words on either side of a direction word: "5 km to miles" -> "5 miles to km"."""
     toks = _tokens(text)
-    spots = [i for i in range(1, len(toks) - 1) if toks[i].group().lower() in DIRECTION_WORDS
-             and toks[i].group().lower() not in ("of", "at", "on", "by", "as")
-             and _content(toks[i - 1].group()) and _content(toks[i + 1].group())
-             and toks[i - 1].group().lower() != toks[i + 1].group().lower()]
+    spots = [
+        i
+        for i in range(1, len(toks) - 1)
+        if toks[i].group().lower() in DIRECTION_WORDS
+        and toks[i].group().lower() not in ("of", "at", "on", "by", "as")
+        and _content(toks[i - 1].group())
+        and _content(toks[i + 1].group())
+        and toks[i - 1].group().lower() != toks[i + 1].group().lower()
+    ]
     if not spots:
         return None
     i = rng.choice(spots)
     a, b = toks[i - 1], toks[i + 1]
-    return text[:a.start()] + b.group() + text[a.end():b.start()] + a.group() + text[b.end():]
+    return text[: a.start()] + b.group() + text[a.end() : b.start()] + a.group() + text[b.end() :]
 
 
 def _swap_in_family(text: str, rng: random.Random, family: Callable[[str], Sequence[str] | None]) -> str | None:
@@ -84,9 +97,11 @@ for _form, (_group, _canon) in _CONTRAST.items():
 
 def swap_term(text: str, rng: random.Random) -> str | None:
     """Replace a word of a contrast set with another member: radius -> diameter, buy -> sell."""
+
     def family(w: str) -> Sequence[str] | None:
         hit = _CONTRAST.get(w)
         return None if hit is None else [c for c in _TERM_FAMILIES[hit[0]] if c != hit[1]] + [hit[1]]
+
     return _swap_in_family(text, rng, family)
 
 
@@ -111,18 +126,18 @@ def negate(text: str, rng: random.Random) -> str | None:
         return None
     a, b = rng.choice(options)
     i = f" {low}".index(f" {a}")
-    out = text[:i] + b + text[i + len(a):]
+    out = text[:i] + b + text[i + len(a) :]
     return out[0].upper() + out[1:] if i == 0 else out
 
 
 def swap_roles(text: str, rng: random.Random) -> str | None:
     """Swap two different content words (names, objects): "Alice paid Bob" -> "Bob paid Alice"."""
     spots = [m for m in _tokens(text) if _content(m.group())]
-    pairs = [(a, b) for i, a in enumerate(spots) for b in spots[i + 1:] if a.group().lower() != b.group().lower()]
+    pairs = [(a, b) for i, a in enumerate(spots) for b in spots[i + 1 :] if a.group().lower() != b.group().lower()]
     if not pairs:
         return None
     a, b = rng.choice(pairs)
-    return text[:a.start()] + b.group() + text[a.end():b.start()] + a.group() + text[b.end():]
+    return text[: a.start()] + b.group() + text[a.end() : b.start()] + a.group() + text[b.end() :]
 
 
 def replace_word(text: str, rng: random.Random, vocabulary: Sequence[str]) -> str | None:
@@ -137,8 +152,12 @@ def replace_word(text: str, rng: random.Random, vocabulary: Sequence[str]) -> st
 
 
 REWRITES: dict[str, Callable[[str, random.Random], str | None]] = {
-    "direction": swap_direction, "terms": swap_term, "units": swap_unit, "numbers": change_number,
-    "negation": negate, "roles": swap_roles,
+    "direction": swap_direction,
+    "terms": swap_term,
+    "units": swap_unit,
+    "numbers": change_number,
+    "negation": negate,
+    "roles": swap_roles,
 }
 
 

@@ -50,8 +50,15 @@ def _compact(cache: list[Any]) -> None:
 class PrefixCache:
     """Implements the MLX backend's `PrefixCache` seam: `lookup(ids) -> (cache, n)`, `release(ids, cache)`."""
 
-    def __init__(self, model: Any, key: str, budget_bytes: int, disk_dir: Path | None, disk_budget_bytes: int,
-                 record: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        key: str,
+        budget_bytes: int,
+        disk_dir: Path | None,
+        disk_budget_bytes: int,
+        record: Callable[..., None] | None = None,
+    ) -> None:
         from mlx_lm.models.cache import LRUPromptCache
 
         self.model = model
@@ -142,10 +149,11 @@ class PrefixCache:
         shared = max((n for r in recent if (n := common_prefix(ids, r)) < len(r)), default=0)
         shared = min(shared, len(ids) - 1)
         index = self._index()
-        if shared >= MIN_DISK and not any(int(e["n"]) >= shared and _tokens_hash(ids[: int(e["n"])]) == e["tokens"]
-                                          for e in index):
+        if shared >= MIN_DISK and not any(
+            int(e["n"]) >= shared and _tokens_hash(ids[: int(e["n"])]) == e["tokens"] for e in index
+        ):
             self._save(ids[:shared], cache, index)
-        recent = [*[r for r in recent if r != ids[:HEAD]][-(RECENT - 1):], ids[:HEAD]]
+        recent = [*[r for r in recent if r != ids[:HEAD]][-(RECENT - 1) :], ids[:HEAD]]
         recent_file.write_text(json.dumps(recent))
 
     def _save(self, prefix: list[int], cache: Any, index: list[dict[str, Any]]) -> None:
@@ -160,15 +168,17 @@ class PrefixCache:
         tmp = self._folder() / f".{name}.tmp.safetensors"
         save_prompt_cache(str(tmp), snapshot, {"key": self.key, "n": str(len(prefix)), "tokens": th})
         tmp.replace(self._folder() / name)
-        index = [e for e in index if e["tokens"] != th] + [{"n": len(prefix), "tokens": th, "file": name,
-                                                           "saved_at": time.time()}]
+        index = [e for e in index if e["tokens"] != th] + [
+            {"n": len(prefix), "tokens": th, "file": name, "saved_at": time.time()}
+        ]
         (self._folder() / "index.json").write_text(json.dumps(index))
         self._evict(index)
 
     def _evict(self, index: list[dict[str, Any]]) -> None:
         folder = self._folder()
-        files = sorted((folder / e["file"] for e in index if (folder / e["file"]).exists()),
-                       key=lambda p: p.stat().st_mtime)
+        files = sorted(
+            (folder / e["file"] for e in index if (folder / e["file"]).exists()), key=lambda p: p.stat().st_mtime
+        )
         total = sum(p.stat().st_size for p in files)
         while files and total > self.disk_budget:
             victim = files.pop(0)
@@ -184,8 +194,12 @@ class PrefixCache:
         return sum(p.stat().st_size for p in self.disk_dir.rglob("*.safetensors"))
 
     def sizes(self) -> dict[str, int]:
-        return {"bytes": int(self.memory.nbytes) + self.disk_bytes(), "memory_bytes": int(self.memory.nbytes),
-                "disk_bytes": self.disk_bytes(), "sequences": len(self.memory)}
+        return {
+            "bytes": int(self.memory.nbytes) + self.disk_bytes(),
+            "memory_bytes": int(self.memory.nbytes),
+            "disk_bytes": self.disk_bytes(),
+            "sequences": len(self.memory),
+        }
 
     def clear(self) -> int:
         n = len(self.memory)

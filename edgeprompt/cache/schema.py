@@ -107,12 +107,16 @@ def vectors_by_scope(conn: Any) -> None:
     # serve a wrong answer.
     from edgeprompt.cache.keys import scope
 
-    rows = conn.execute("SELECT v.rowid, v.bits, v.embedding, e.model_key, e.prompt_version, e.context_hash "
-                        "FROM cache_vectors v JOIN cache_entries e ON e.id = v.rowid").fetchall()
+    rows = conn.execute(
+        "SELECT v.rowid, v.bits, v.embedding, e.model_key, e.prompt_version, e.context_hash "
+        "FROM cache_vectors v JOIN cache_entries e ON e.id = v.rowid"
+    ).fetchall()
     conn.execute("DROP TABLE cache_vectors")
     conn.execute("CREATE VIRTUAL TABLE cache_vectors USING vec0(bits bit[384], scope INTEGER, +embedding BLOB)")
-    conn.executemany("INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
-                     [(r[0], r[1], scope(r[3], r[4], r[5]), r[2]) for r in rows])
+    conn.executemany(
+        "INSERT INTO cache_vectors(rowid, bits, scope, embedding) VALUES (?, vec_bit(?), ?, ?)",
+        [(r[0], r[1], scope(r[3], r[4], r[5]), r[2]) for r in rows],
+    )
 
 
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)

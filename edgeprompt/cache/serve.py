@@ -14,17 +14,39 @@ if TYPE_CHECKING:
     from edgeprompt.backends.base import GenerationParams, Message
     from edgeprompt.catalog.cards import ModelCard
 
-def request_query(rt: Runtime, question: str, card: ModelCard, backend_name: str, prompt_version: str,
-                  messages: Sequence[Message], params: GenerationParams, grounding: Any,
-                  history_len: int) -> CacheQuery:
+
+def request_query(
+    rt: Runtime,
+    question: str,
+    card: ModelCard,
+    backend_name: str,
+    prompt_version: str,
+    messages: Sequence[Message],
+    params: GenerationParams,
+    grounding: Any,
+    history_len: int,
+) -> CacheQuery:
     """The request's cache key: what the answer depends on, as far as the pipeline knows it before generating.
     `question` is the user's text (compared by the semantic level); `messages` are what the model would get."""
     hits = tuple(getattr(grounding, "hits", ()))[: len(getattr(grounding, "documents", ()))]
     sources = [SourceRef(h.path, int(h.chunk_id), h.doc_sha256) for h in hits]
-    retrieval = ("off" if not getattr(grounding, "used", False) else
-                 "abstained" if getattr(grounding, "abstained", False) else "sources")
-    return build_query(question, rt.cache().model_key(card, backend_name), prompt_version, messages, params,
-                       sources, history_len, retrieval)
+    retrieval = (
+        "off"
+        if not getattr(grounding, "used", False)
+        else "abstained"
+        if getattr(grounding, "abstained", False)
+        else "sources"
+    )
+    return build_query(
+        question,
+        rt.cache().model_key(card, backend_name),
+        prompt_version,
+        messages,
+        params,
+        sources,
+        history_len,
+        retrieval,
+    )
 
 
 def query_for_question(rt: Runtime, question: str, model: str | None = None, prompt: str | None = None) -> CacheQuery:
@@ -41,8 +63,17 @@ def query_for_question(rt: Runtime, question: str, model: str | None = None, pro
     system = [Message("system", rendered.system)] if rendered.system else []
     if (sources := grounding.message()) is not None:
         system.append(sources)
-    return request_query(rt, question, card, backend.name, rendered.version, [*system, Message("user", rendered.user)],
-                         params, grounding, 0)
+    return request_query(
+        rt,
+        question,
+        card,
+        backend.name,
+        rendered.version,
+        [*system, Message("user", rendered.user)],
+        params,
+        grounding,
+        0,
+    )
 
 
 def trace_attributes(found: Lookup) -> dict[str, Any]:

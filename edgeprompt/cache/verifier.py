@@ -39,12 +39,16 @@ def lexical(text_a: str, text_b: str, checks: dict[str, gate.Check] | None = Non
     a, b = _content_words(text_a), _content_words(text_b)
     union = a | b
     return [float(not checks[g].passed) for g in gate.GATES] + [
-        len(a & b) / len(union) if union else 1.0, min(len(a - b), 5) / 5, min(len(b - a), 5) / 5,
-        abs(len(text_a) - len(text_b)) / max(len(text_a), len(text_b), 1)]
+        len(a & b) / len(union) if union else 1.0,
+        min(len(a - b), 5) / 5,
+        min(len(b - a), 5) / 5,
+        abs(len(text_a) - len(text_b)) / max(len(text_a), len(text_b), 1),
+    ]
 
 
-def features(u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
-             checks: dict[str, gate.Check] | None = None) -> np.ndarray:
+def features(
+    u: np.ndarray, v: np.ndarray, text_a: str, text_b: str, checks: dict[str, gate.Check] | None = None
+) -> np.ndarray:
     """One row of model input for the pair (u, v are L2-normalised MiniLM vectors); symmetric in a, b."""
     import numpy as np
 
@@ -72,8 +76,9 @@ class Verifier:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # a 1-row MLP: threads cost more than they save
         opts.inter_op_num_threads = 1
-        session = ort.InferenceSession((folder / "verifier.onnx").read_bytes(), opts,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            (folder / "verifier.onnx").read_bytes(), opts, providers=["CPUExecutionProvider"]
+        )
         return cls(session, meta, min_probability)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
@@ -82,12 +87,14 @@ class Verifier:
         out: np.ndarray = self.session.run(None, {"features": np.asarray(rows, dtype=np.float32)})[0]
         return out.reshape(-1)
 
-    def probability(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
-                    checks: dict[str, gate.Check] | None = None) -> float:
+    def probability(
+        self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str, checks: dict[str, gate.Check] | None = None
+    ) -> float:
         return float(self.probabilities(features(u, v, text_a, text_b, checks)[None, :])[0])
 
-    def same(self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str,
-             checks: dict[str, gate.Check] | None = None) -> tuple[bool, float]:
+    def same(
+        self, u: np.ndarray, v: np.ndarray, text_a: str, text_b: str, checks: dict[str, gate.Check] | None = None
+    ) -> tuple[bool, float]:
         p = self.probability(u, v, text_a, text_b, checks)
         return p >= self.min_probability, p
 

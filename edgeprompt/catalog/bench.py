@@ -147,9 +147,14 @@ def raw_mlx(backend: Any, ids: list[int], max_tokens: int) -> Timing:
 
     t0 = time.perf_counter()
     stamps: list[float] = []
-    for r in stream_generate(backend.model, backend.tokenizer, mx.array(ids), max_tokens=max_tokens,
-                             sampler=make_sampler(temp=0.0),
-                             logits_processors=min_tokens_processors(backend.tokenizer.eos_token_ids, max_tokens)):
+    for r in stream_generate(
+        backend.model,
+        backend.tokenizer,
+        mx.array(ids),
+        max_tokens=max_tokens,
+        sampler=make_sampler(temp=0.0),
+        logits_processors=min_tokens_processors(backend.tokenizer.eos_token_ids, max_tokens),
+    ):
         if r.finish_reason != "stop":
             stamps.append(time.perf_counter())
     return Timing.of(len(ids), t0, stamps)
@@ -162,8 +167,14 @@ RAW: dict[str, Callable[[Any, list[int], int], Timing]] = {"onnx": raw_onnx, "ml
 def _pipeline_request(max_tokens: int, opts: BenchOptions, card_id: str, kind: str) -> Any:
     from edgeprompt.pipeline import AskRequest
 
-    return AskRequest(opts.question, model=card_id, backend=kind, save=False, use_documents=False,
-                      params=GenerationParams(max_tokens=max_tokens, temperature=0.0, min_tokens=max_tokens))
+    return AskRequest(
+        opts.question,
+        model=card_id,
+        backend=kind,
+        save=False,
+        use_documents=False,
+        params=GenerationParams(max_tokens=max_tokens, temperature=0.0, min_tokens=max_tokens),
+    )
 
 
 def pipeline_once(rt: Runtime, request: Any) -> Timing:
@@ -183,8 +194,12 @@ def pipeline_once(rt: Runtime, request: Any) -> Timing:
             result = ev.result
     if result is None:
         raise RuntimeError("the pipeline ended without a result")
-    return Timing(result.usage["prompt_tokens"], result.usage["completion_tokens"], (first or t0) - t0,
-                  float(result.timings["tokens_per_s"]))
+    return Timing(
+        result.usage["prompt_tokens"],
+        result.usage["completion_tokens"],
+        (first or t0) - t0,
+        float(result.timings["tokens_per_s"]),
+    )
 
 
 def captured_request(rt: Runtime, backend: Any, request: Any) -> tuple[Request, Timing]:
@@ -284,15 +299,24 @@ def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] |
     kv = kv_bytes_per_token(cfg, len(ids) + tokens // 2, itemsize)
     raw_tps, pipe_tps = _median([t.tps for t in raw]), _median([t.tps for t in piped])
     return {
-        "model": card.id, "backend": kind, "threads": threads, "runs": opts.runs,
-        "prompt_tokens": len(ids), "completion_tokens": tokens,
-        "bandwidth_gbs": round(bandwidth, 2), "weight_bytes_per_token": weights, "kv_bytes_per_token": kv,
+        "model": card.id,
+        "backend": kind,
+        "threads": threads,
+        "runs": opts.runs,
+        "prompt_tokens": len(ids),
+        "completion_tokens": tokens,
+        "bandwidth_gbs": round(bandwidth, 2),
+        "weight_bytes_per_token": weights,
+        "kv_bytes_per_token": kv,
         "limit_tps": round(bandwidth * 1e9 / (weights + kv), 1),
-        "generation_tps_raw": round(raw_tps, 1), "prompt_tps_raw": _prompt_tps(raw),
-        "generation_tps_pipeline": round(pipe_tps, 1), "prompt_tps_pipeline": _prompt_tps(piped),
+        "generation_tps_raw": round(raw_tps, 1),
+        "prompt_tps_raw": _prompt_tps(raw),
+        "generation_tps_pipeline": round(pipe_tps, 1),
+        "prompt_tps_pipeline": _prompt_tps(piped),
         "ttft_ms_raw": round(_median([t.ttft_s for t in raw]) * 1000, 2),
         "ttft_ms_pipeline": round(_median([t.ttft_s for t in piped]) * 1000, 2),
         "ratio": round(_median([p.tps / r.tps for r, p in zip(raw, piped, strict=True) if r.tps]), 3),
-        "logprobs": bool(getattr(backend, "logprobs", kind == "mlx")), "answer_cache": "off",
+        "logprobs": bool(getattr(backend, "logprobs", kind == "mlx")),
+        "answer_cache": "off",
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

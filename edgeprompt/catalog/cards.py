@@ -67,11 +67,20 @@ class ModelCard:
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "backend": self.backend, "paths": dict(self.paths),
-                "quantization": self.quantization, "context_length": self.context_length,
-                "license": self.license, "tags": list(self.tags), "description": self.description,
-                "hub_id": self.hub_id, "size_mb": self.size_mb, "origin": self.origin,
-                "card": self.card_path}
+        return {
+            "id": self.id,
+            "backend": self.backend,
+            "paths": dict(self.paths),
+            "quantization": self.quantization,
+            "context_length": self.context_length,
+            "license": self.license,
+            "tags": list(self.tags),
+            "description": self.description,
+            "hub_id": self.hub_id,
+            "size_mb": self.size_mb,
+            "origin": self.origin,
+            "card": self.card_path,
+        }
 
 
 def _q(s: str) -> str:
@@ -97,11 +106,18 @@ def parse_card(text: str, origin: str, where: str) -> ModelCard:
     if not isinstance(paths, dict) or any(k not in FORMATS for k in paths):
         raise ConfigError(f"model card {where}: [paths] keys must be among {', '.join(FORMATS)}")
     return ModelCard(
-        id=cid, backend=backend, paths={k: str(v) for k, v in paths.items()},
-        quantization=str(raw.get("quantization", "")), context_length=int(raw.get("context_length", 2048)),
-        license=str(raw.get("license", "")), tags=tuple(raw.get("tags", ["general"])),
-        description=str(raw.get("description", "")), hub_id=str(raw.get("hub_id", "")),
-        size_mb=float(raw.get("size_mb", 0.0)), origin=origin, card_path=where,
+        id=cid,
+        backend=backend,
+        paths={k: str(v) for k, v in paths.items()},
+        quantization=str(raw.get("quantization", "")),
+        context_length=int(raw.get("context_length", 2048)),
+        license=str(raw.get("license", "")),
+        tags=tuple(raw.get("tags", ["general"])),
+        description=str(raw.get("description", "")),
+        hub_id=str(raw.get("hub_id", "")),
+        size_mb=float(raw.get("size_mb", 0.0)),
+        origin=origin,
+        card_path=where,
     )
 
 
@@ -121,8 +137,7 @@ class Catalog:
     def _user(self) -> list[ModelCard]:
         if not self.user_dir.is_dir():
             return []
-        return [parse_card(p.read_text(encoding="utf-8"), "user", str(p))
-                for p in sorted(self.user_dir.glob("*.toml"))]
+        return [parse_card(p.read_text(encoding="utf-8"), "user", str(p)) for p in sorted(self.user_dir.glob("*.toml"))]
 
     def cards(self) -> list[ModelCard]:
         by_id: dict[str, ModelCard] = {}
@@ -168,8 +183,10 @@ def resolve_backend(card: ModelCard, preferred: str = "auto") -> str:
     have = {f for f in ("mlx", "onnx") if card.path_for(f) is not None}
     if preferred in ("mlx", "onnx"):
         if preferred not in have:
-            raise UsageError(f"model '{card.id}' has no {preferred} folder; try `edgeprompt models convert "
-                             f"{card.id} --to {preferred}`")
+            raise UsageError(
+                f"model '{card.id}' has no {preferred} folder; try `edgeprompt models convert "
+                f"{card.id} --to {preferred}`"
+            )
         return preferred
     order = ("mlx", "onnx") if apple_silicon() else ("onnx", "mlx")
     for f in order:

@@ -35,8 +35,15 @@ class ConvertJob:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"})
+    env.update(
+        {
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "TQDM_DISABLE": "1",
+        }
+    )
     return env
 
 
@@ -55,8 +62,21 @@ def mlx_job(hf: Path, final: Path, bits: int | None = None) -> ConvertJob:
 def onnx_job(hf: Path, final: Path, bits: int | None = None) -> ConvertJob:
     """onnxruntime-genai's model builder for the CPU (`--help` crashes in 0.18; options are in builder.py)."""
     out = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    argv = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf), "-o", str(out),
-            "-p", ONNX_PRECISIONS[bits], "-e", "cpu", "-c", str(out / ".builder-cache")]
+    argv = [
+        sys.executable,
+        "-m",
+        "onnxruntime_genai.models.builder",
+        "-i",
+        str(hf),
+        "-o",
+        str(out),
+        "-p",
+        ONNX_PRECISIONS[bits],
+        "-e",
+        "cpu",
+        "-c",
+        str(out / ".builder-cache"),
+    ]
     return ConvertJob("onnx", argv, out, final)
 
 
@@ -70,8 +90,10 @@ def run_jobs(jobs: Sequence[ConvertJob], progress: Callable[[str], None] | None 
     for job in jobs:
         job.final.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(job.out, ignore_errors=True)
-    procs = [(job, subprocess.Popen(job.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    env=_env())) for job in jobs]
+    procs = [
+        (job, subprocess.Popen(job.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()))
+        for job in jobs
+    ]
     failures = []
     for job, proc in procs:
         output, _ = proc.communicate()
@@ -95,8 +117,9 @@ def quant_label(fmt: str, bits: int | None) -> str:
     return f"{bits}bit" if bits else ("fp32" if not apple_silicon() else "bf16")
 
 
-def convert_card(card: ModelCard, fmt: str, bits: int | None, models_dir: Path,
-                 progress: Callable[[str], None] | None = None) -> ModelCard:
+def convert_card(
+    card: ModelCard, fmt: str, bits: int | None, models_dir: Path, progress: Callable[[str], None] | None = None
+) -> ModelCard:
     """Convert the card's hf folder to `fmt` under `<models>/<id>/`, and return the updated card."""
     from edgeprompt.catalog.files import check_safetensors
 

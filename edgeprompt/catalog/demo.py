@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 DEMO_ID = "demo"
 ONNX_BITS = 8  # int8 MatMulNBits: the tiny model keeps its words; int4 blurs them
-DESCRIPTION = ("a toy: a tiny Llama model trained for about a minute on a few pages of bundled text, so "
-               "the runtime works offline on a fresh machine; it writes words, not answers")
+DESCRIPTION = (
+    "a toy: a tiny Llama model trained for about a minute on a few pages of bundled text, so "
+    "the runtime works offline on a fresh machine; it writes words, not answers"
+)
 
 Progress = Callable[[str], None] | None
 
@@ -59,14 +61,21 @@ def folder_size_mb(folder: Path) -> float:
 def make_card(model_id: str, folder: Path, spec: DemoSpec, relative_to: Path | None = None) -> ModelCard:
     base = folder.relative_to(relative_to) if relative_to else folder
     return ModelCard(
-        id=model_id, backend="auto", paths={f: str(base / f) for f in ("hf", "mlx", "onnx")},
-        quantization=f"mlx fp32, onnx int{ONNX_BITS}", context_length=spec.context_length,
-        license="Apache-2.0", tags=("general", "demo"), description=DESCRIPTION,
-        size_mb=folder_size_mb(folder))
+        id=model_id,
+        backend="auto",
+        paths={f: str(base / f) for f in ("hf", "mlx", "onnx")},
+        quantization=f"mlx fp32, onnx int{ONNX_BITS}",
+        context_length=spec.context_length,
+        license="Apache-2.0",
+        tags=("general", "demo"),
+        description=DESCRIPTION,
+        size_mb=folder_size_mb(folder),
+    )
 
 
-def build_model(folder: Path, spec: DemoSpec = DEMO, model_id: str = DEMO_ID, progress: Progress = None,
-                threads: int = 0) -> BuiltModel:
+def build_model(
+    folder: Path, spec: DemoSpec = DEMO, model_id: str = DEMO_ID, progress: Progress = None, threads: int = 0
+) -> BuiltModel:
     """Build hf/ then mlx/ and onnx/ into `folder` (which must not exist yet), atomically."""
     from edgeprompt.catalog.convert import mlx_job, onnx_job, run_jobs
 
@@ -95,8 +104,12 @@ def demo_folder(rt: Runtime) -> Path:
 
 def demo_ready(rt: Runtime) -> bool:
     folder = demo_folder(rt)
-    return ((rt.paths.models / f"{DEMO_ID}.toml").exists() and (folder / "hf" / "config.json").exists()
-            and (folder / "mlx" / "config.json").exists() and (folder / "onnx" / "genai_config.json").exists())
+    return (
+        (rt.paths.models / f"{DEMO_ID}.toml").exists()
+        and (folder / "hf" / "config.json").exists()
+        and (folder / "mlx" / "config.json").exists()
+        and (folder / "onnx" / "genai_config.json").exists()
+    )
 
 
 def ensure_demo(rt: Runtime, progress: Progress = None, force: bool = False, spec: DemoSpec = DEMO) -> ModelCard:
@@ -110,6 +123,8 @@ def ensure_demo(rt: Runtime, progress: Progress = None, force: bool = False, spe
     card = make_card(DEMO_ID, built.folder, spec, relative_to=rt.paths.models)
     card = rt.catalog.add(card, overwrite=True)
     if progress:
-        progress(f"demo model ready in {built.stats['build_s']:.0f}s ({built.stats['size_mb']} MB, "
-                 f"{built.stats['parameters'] / 1e6:.1f}M parameters, training loss {built.stats['loss']})")
+        progress(
+            f"demo model ready in {built.stats['build_s']:.0f}s ({built.stats['size_mb']} MB, "
+            f"{built.stats['parameters'] / 1e6:.1f}M parameters, training loss {built.stats['loss']})"
+        )
     return card

@@ -23,10 +23,14 @@ CHAT_TEMPLATE = (
     "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 # Qwen2's pre-tokenizer split: the tokenizer class the runtimes (transformers, mlx-lm, ORT GenAI) all know
-SPLIT_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
-            r"\s*[\r\n]+|\s+(?!\S)|\s+")
-SYSTEM_PROMPTS = ("You are edgeprompt, a helpful assistant that runs offline on this computer. "
-                  "Answer clearly and concisely.", "You are a helpful assistant.")
+SPLIT_RE = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+    r"\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+SYSTEM_PROMPTS = (
+    "You are edgeprompt, a helpful assistant that runs offline on this computer. Answer clearly and concisely.",
+    "You are a helpful assistant.",
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,19 @@ class DemoSpec:
 
 DEMO = DemoSpec()
 # the test fixture's model: same code path, sizes chosen to build in seconds
-TINY = DemoSpec(vocab_size=512, hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seq_len=64,
-                batch=8, steps=60, lr=1e-2, max_train_s=120.0)
+TINY = DemoSpec(
+    vocab_size=512,
+    hidden=64,
+    layers=2,
+    heads=4,
+    kv_heads=2,
+    intermediate=128,
+    seq_len=64,
+    batch=8,
+    steps=60,
+    lr=1e-2,
+    max_train_s=120.0,
+)
 
 
 def corpus_exchanges(text: str | None = None) -> list[tuple[str, str]]:
@@ -85,30 +100,56 @@ def train_tokenizer(texts: list[str], spec: DemoSpec, out: Path) -> None:
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(SPLIT_RE), "isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(SPLIT_RE), "isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=spec.vocab_size, min_frequency=2, special_tokens=list(SPECIAL),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=spec.vocab_size,
+        min_frequency=2,
+        special_tokens=list(SPECIAL),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer)
     tok.save(str(out / "tokenizer.json"))
     config = {
-        "tokenizer_class": "Qwen2Tokenizer", "model_max_length": spec.context_length,
-        "bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "unk_token": None,
-        "add_bos_token": False, "add_prefix_space": False, "clean_up_tokenization_spaces": False,
-        "errors": "replace", "split_special_tokens": False, "chat_template": CHAT_TEMPLATE,
-        "added_tokens_decoder": {str(i): {"content": s, "special": True, "lstrip": False, "rstrip": False,
-                                          "normalized": False, "single_word": False}
-                                 for i, s in enumerate(SPECIAL)},
+        "tokenizer_class": "Qwen2Tokenizer",
+        "model_max_length": spec.context_length,
+        "bos_token": None,
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "unk_token": None,
+        "add_bos_token": False,
+        "add_prefix_space": False,
+        "clean_up_tokenization_spaces": False,
+        "errors": "replace",
+        "split_special_tokens": False,
+        "chat_template": CHAT_TEMPLATE,
+        "added_tokens_decoder": {
+            str(i): {
+                "content": s,
+                "special": True,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "single_word": False,
+            }
+            for i, s in enumerate(SPECIAL)
+        },
     }
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    (out / "special_tokens_map.json").write_text(json.dumps(
-        {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}, indent=2), encoding="utf-8")
+    (out / "special_tokens_map.json").write_text(
+        json.dumps({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}, indent=2), encoding="utf-8"
+    )
 
 
-def _token_stream(tok: Any, examples: list[tuple[str, str]], spec: DemoSpec,
-                  rng: random.Random) -> tuple[list[int], list[bool]]:
+def _token_stream(
+    tok: Any, examples: list[tuple[str, str]], spec: DemoSpec, rng: random.Random
+) -> tuple[list[int], list[bool]]:
     """All examples, shuffled and concatenated, with a flag on the tokens the loss counts (the answers)."""
     order = list(examples)
     rng.shuffle(order)
@@ -131,8 +172,13 @@ def _train_threads(wanted: int) -> int:
     return 1 if os.getloadavg()[0] >= cores else wanted
 
 
-def train_model(examples: list[tuple[str, str]], spec: DemoSpec, out: Path,
-                progress: Callable[[str], None] | None = None, threads: int = 0) -> dict[str, float]:
+def train_model(
+    examples: list[tuple[str, str]],
+    spec: DemoSpec,
+    out: Path,
+    progress: Callable[[str], None] | None = None,
+    threads: int = 0,
+) -> dict[str, float]:
     """Train a Llama model on (prompt, answer) chats with the tokenizer in `out`; save it there."""
     import torch
     from tokenizers import Tokenizer
@@ -149,11 +195,21 @@ def train_model(examples: list[tuple[str, str]], spec: DemoSpec, out: Path,
     # rope_theta and torch_dtype are the names transformers 4.x takes; 5.x still reads them through **kwargs,
     # which its dataclass signature does not show
     config = LlamaConfig(  # type: ignore[call-arg]
-        vocab_size=vocab, hidden_size=spec.hidden, intermediate_size=spec.intermediate,
-        num_hidden_layers=spec.layers, num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads,
-        max_position_embeddings=spec.context_length, rms_norm_eps=1e-5, rope_theta=10000.0,
-        tie_word_embeddings=True, bos_token_id=tok.token_to_id("<|endoftext|>"), eos_token_id=eos,
-        pad_token_id=tok.token_to_id("<|endoftext|>"), torch_dtype="float32")
+        vocab_size=vocab,
+        hidden_size=spec.hidden,
+        intermediate_size=spec.intermediate,
+        num_hidden_layers=spec.layers,
+        num_attention_heads=spec.heads,
+        num_key_value_heads=spec.kv_heads,
+        max_position_embeddings=spec.context_length,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        bos_token_id=tok.token_to_id("<|endoftext|>"),
+        eos_token_id=eos,
+        pad_token_id=tok.token_to_id("<|endoftext|>"),
+        torch_dtype="float32",
+    )
     model = LlamaForCausalLM(config)
     rng = random.Random(spec.seed)
     ids, learn = _token_stream(tok, examples, spec, rng)
@@ -185,12 +241,17 @@ def train_model(examples: list[tuple[str, str]], spec: DemoSpec, out: Path,
     model.eval()
     model.generation_config.eos_token_id = eos
     model.save_pretrained(str(out), safe_serialization=True)
-    return {"steps": step, "loss": round(loss_value, 3), "train_s": round(time.perf_counter() - t0, 1),
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "steps": step,
+        "loss": round(loss_value, 3),
+        "train_s": round(time.perf_counter() - t0, 1),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
-def build_hf(out: Path, spec: DemoSpec = DEMO, progress: Callable[[str], None] | None = None,
-             threads: int = 0) -> dict[str, float]:
+def build_hf(
+    out: Path, spec: DemoSpec = DEMO, progress: Callable[[str], None] | None = None, threads: int = 0
+) -> dict[str, float]:
     """Tokenizer + trained weights + config in Hugging Face format, into the (existing, empty) `out`."""
     rng = random.Random(spec.seed)
     examples = []

@@ -84,6 +84,13 @@ def card_for_folder(folder: Path, model_id: str | None, tags: tuple[str, ...]) -
         q = _read_json(folder / "config.json").get("quantization") or {}
         quant = f"{q.get('bits', '')}bit" if q else ""
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
-    return ModelCard(id=model_id or folder.name, backend="auto", paths=paths, quantization=quant,
-                     context_length=context_length(folder, fmt), tags=tags or ("general",),
-                     description=f"added from {folder}", size_mb=round(size, 1))
+    return ModelCard(
+        id=model_id or folder.name,
+        backend="auto",
+        paths=paths,
+        quantization=quant,
+        context_length=context_length(folder, fmt),
+        tags=tags or ("general",),
+        description=f"added from {folder}",
+        size_mb=round(size, 1),
+    )

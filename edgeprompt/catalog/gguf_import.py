@@ -90,12 +90,14 @@ def _dequantise(src: Path, out: Path) -> None:
         unpack: dict[str, Any] = {"quantization_config": GgufConfig(gguf_file=src.name, dequantize=True)}
     except ImportError:
         unpack = {}
-    model = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.bfloat16,
-                                                 **unpack)
+    model = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.bfloat16, **unpack)
     # the weights are dense tensors now, but transformers marks a GGUF-loaded model "quantized" and refuses
     # save_pretrained: write the tensors (tied ones as copies) and the config without that mark
-    save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
-              str(out / "model.safetensors"), metadata={"format": "pt"})
+    save_file(
+        {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
+        str(out / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     config = model.config.to_dict()
     config.pop("quantization_config", None)
     config["architectures"] = config.get("architectures") or [type(model).__name__]  # the builder dispatches on it

@@ -67,8 +67,9 @@ class PullPlan:
 
 
 def offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def endpoint() -> str | None:
@@ -116,7 +117,7 @@ def _genai_folder(paths: Sequence[str]) -> str | None:
 def _under(path: str, folder: str) -> str | None:
     if not folder:
         return path if "/" not in path else None
-    return path[len(folder) + 1:] if path.startswith(folder + "/") and "/" not in path[len(folder) + 1:] else None
+    return path[len(folder) + 1 :] if path.startswith(folder + "/") and "/" not in path[len(folder) + 1 :] else None
 
 
 def layout_of(paths: Sequence[str], read_config: Callable[[], dict[str, Any]]) -> tuple[str, str]:
@@ -130,8 +131,9 @@ def layout_of(paths: Sequence[str], read_config: Callable[[], dict[str, Any]]) -
         return ("mlx" if "quantization" in read_config() else "hf"), ""
     if any(p.endswith(".gguf") for p in paths):
         raise UsageError("this repository holds GGUF files: download one and run `edgeprompt models add FILE.gguf`")
-    raise UsageError("not a model repository edgeprompt can run (no genai_config.json, and no config.json with "
-                     "*.safetensors)")
+    raise UsageError(
+        "not a model repository edgeprompt can run (no genai_config.json, and no config.json with *.safetensors)"
+    )
 
 
 def runnable_problem(layout: str) -> str | None:
@@ -148,8 +150,10 @@ def plan(repo_id: str, revision: str | None = None, api: Any = None) -> PullPlan
     if not HUB_ID_RE.match(repo_id):
         raise UsageError(f"'{repo_id}' is not a Hugging Face model id (owner/name)")
     if offline():
-        raise OfflineError(f"cannot download {repo_id} while offline (HF_HUB_OFFLINE=1); copy the model folder "
-                           "here and use `edgeprompt models add PATH`")
+        raise OfflineError(
+            f"cannot download {repo_id} while offline (HF_HUB_OFFLINE=1); copy the model folder "
+            "here and use `edgeprompt models add PATH`"
+        )
     from huggingface_hub import HfApi, hf_hub_download
 
     api = api or HfApi(endpoint=endpoint())
@@ -178,8 +182,11 @@ def plan(repo_id: str, revision: str | None = None, api: Any = None) -> PullPlan
         if rel is None or not WANTED.search(rel):
             continue
         lfs = s.lfs
-        files.append(RemoteFile(s.rfilename, int(s.size or (lfs.size if lfs else 0) or 0),
-                                lfs.sha256 if lfs else None, s.blob_id))
+        files.append(
+            RemoteFile(
+                s.rfilename, int(s.size or (lfs.size if lfs else 0) or 0), lfs.sha256 if lfs else None, s.blob_id
+            )
+        )
     card = getattr(info, "card_data", None)
     lic = str(getattr(card, "license", "") or "") if card is not None else ""
     return PullPlan(repo_id, commit, layout, sub, tuple(files), lic)
@@ -243,8 +250,13 @@ def download(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = 
     if progress:
         progress(f"downloading {p.repo_id} ({p.layout}, {len(p.files)} files, {p.download_bytes / 1e6:.1f} MB)")
     try:
-        snapshot_download(p.repo_id, revision=p.commit, local_dir=str(stage), endpoint=endpoint(),
-                          allow_patterns=[f.path for f in p.files])
+        snapshot_download(
+            p.repo_id,
+            revision=p.commit,
+            local_dir=str(stage),
+            endpoint=endpoint(),
+            allow_patterns=[f.path for f in p.files],
+        )
     except Exception as e:  # the partial files stay in the staging folder for the next try
         raise _hub_error(p.repo_id, e) from e
     if progress:
@@ -267,8 +279,12 @@ def install(p: PullPlan, models_dir: Path, model_id: str, progress: Progress = N
 
     folder = download(p, models_dir, model_id, progress)
     card = card_for_folder(folder, model_id, ("general",))
-    card = replace(card, hub_id=p.repo_id, license=p.license or card.license,
-                   description=f"pulled from {p.repo_id} at {p.commit[:12]}")
+    card = replace(
+        card,
+        hub_id=p.repo_id,
+        license=p.license or card.license,
+        description=f"pulled from {p.repo_id} at {p.commit[:12]}",
+    )
     return runnable_card(card, models_dir, progress)
 
 

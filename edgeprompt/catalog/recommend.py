@@ -21,8 +21,10 @@ OVERHEAD_GB = 0.3  # runtime, tokenizer and activations, measured roughly on 0.5
 RAM_SHARE = 0.5
 # expected decode speed by size, as classes: int4 on a recent laptop CPU (onnx) or Apple GPU (mlx)
 SPEED = ((1.0, "fast"), (2.0, "medium"), (float("inf"), "slow"))
-SPEED_TOKS = {"onnx": {"fast": "25+ tok/s", "medium": "10-25 tok/s", "slow": "4-10 tok/s"},
-              "mlx": {"fast": "80+ tok/s", "medium": "40-80 tok/s", "slow": "15-40 tok/s"}}
+SPEED_TOKS = {
+    "onnx": {"fast": "25+ tok/s", "medium": "10-25 tok/s", "slow": "4-10 tok/s"},
+    "mlx": {"fast": "80+ tok/s", "medium": "40-80 tok/s", "slow": "15-40 tok/s"},
+}
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,13 @@ class ModelChoice:
         return next(label for limit, label in SPEED if self.params_b <= limit)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "memory_gb_4k": self.memory_gb, "speed": self.speed,
-                "speed_toks": SPEED_TOKS[self.backend][self.speed], "pull": f"edgeprompt models pull {self.repo} "
-                f"--id {self.id}"}
+        return {
+            **asdict(self),
+            "memory_gb_4k": self.memory_gb,
+            "speed": self.speed,
+            "speed_toks": SPEED_TOKS[self.backend][self.speed],
+            "pull": f"edgeprompt models pull {self.repo} --id {self.id}",
+        }
 
 
 def choices() -> list[ModelChoice]:
@@ -75,8 +81,7 @@ def recommend(ram_bytes: int, backend: str, build_tools: bool, limit: int = 6) -
     """Up to `limit` choices for `backend` that fit in RAM_SHARE of `ram_bytes`, smallest first; sources that
     need converting only when the build tools are installed."""
     room = ram_bytes * RAM_SHARE / 1e9
-    fit = [c for c in choices() if c.backend == backend and c.memory_gb <= room
-           and (build_tools or c.format != "hf")]
+    fit = [c for c in choices() if c.backend == backend and c.memory_gb <= room and (build_tools or c.format != "hf")]
     return sorted(fit, key=lambda c: (c.params_b, c.download_gb))[:limit]
 
 

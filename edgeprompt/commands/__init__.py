@@ -16,8 +16,9 @@ def add_group(sub: Subparsers, name: str, help: str, common: argparse.ArgumentPa
     return p.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
 
 
-def add_command(sub: Subparsers, name: str, help: str, common: argparse.ArgumentParser,
-                func: Any) -> argparse.ArgumentParser:
+def add_command(
+    sub: Subparsers, name: str, help: str, common: argparse.ArgumentParser, func: Any
+) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help, description=help, parents=[common])
     p.set_defaults(func=func, parser=p)
     return p

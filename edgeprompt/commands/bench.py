@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "bench", "measure decode speed: machine limit, raw runtime, full pipeline (ratio)",
-                    common, cmd_bench)
+    p = add_command(
+        sub, "bench", "measure decode speed: machine limit, raw runtime, full pipeline (ratio)", common, cmd_bench
+    )
     add_arguments(p)
 
 
@@ -27,16 +28,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="model id (default: the default model)")
     p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
     p.add_argument("--question", default=None, help="the prompt to generate from")
-    p.add_argument("--max-tokens", type=int, default=None,
-                   help="tokens per generation (default: 128, more for a fast model: at least 0.25 s of decode, "
-                        "at most 1024)")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="tokens per generation (default: 128, more for a fast model: at least 0.25 s of decode, at most 1024)",
+    )
     p.add_argument("--runs", type=int, default=9, help="timed runs of each loop; figures are medians (default 9)")
-    p.add_argument("--prefix-cache", action="store_true",
-                   help="instead: time to first token with a 1,000-token shared prefix, without and with KV reuse "
-                        "(MLX, or onnx with --backend onnx; edgeprompt.cache.bench)")
-    p.add_argument("--chat", type=int, metavar="TURNS", default=None,
-                   help="instead: a chat of TURNS turns over a 1,000-token document, time to first token per turn "
-                        "without and with prefix reuse (edgeprompt.cache.chat_bench)")
+    p.add_argument(
+        "--prefix-cache",
+        action="store_true",
+        help="instead: time to first token with a 1,000-token shared prefix, without and with KV reuse "
+        "(MLX, or onnx with --backend onnx; edgeprompt.cache.bench)",
+    )
+    p.add_argument(
+        "--chat",
+        type=int,
+        metavar="TURNS",
+        default=None,
+        help="instead: a chat of TURNS turns over a 1,000-token document, time to first token per turn "
+        "without and with prefix reuse (edgeprompt.cache.chat_bench)",
+    )
 
 
 def options(args: argparse.Namespace) -> BenchOptions:
@@ -44,22 +56,30 @@ def options(args: argparse.Namespace) -> BenchOptions:
 
     if (args.max_tokens is not None and args.max_tokens < 2) or args.runs < 1:
         raise UsageError("--max-tokens must be at least 2 and --runs at least 1")
-    return BenchOptions(model=args.model, backend=args.backend, question=args.question or DEFAULT_QUESTION,
-                        max_tokens=args.max_tokens, runs=args.runs)
+    return BenchOptions(
+        model=args.model,
+        backend=args.backend,
+        question=args.question or DEFAULT_QUESTION,
+        max_tokens=args.max_tokens,
+        runs=args.runs,
+    )
 
 
 def _text(r: dict[str, Any]) -> str:
-    return "\n".join([
-        f"{r['model']} on {r['backend']} ({r['threads']} threads), prompt {r['prompt_tokens']} → "
-        f"{r['completion_tokens']} tokens, median of {r['runs']}",
-        f"  memory bandwidth   {r['bandwidth_gbs']:>9.2f} GB/s; {r['weight_bytes_per_token'] / 1e6:.1f} MB weights "
-        f"+ {r['kv_bytes_per_token'] / 1e6:.2f} MB KV read per token",
-        f"  limit              {r['limit_tps']:>9.1f} tok/s (bandwidth-bound decode)",
-        f"  raw runtime        {r['generation_tps_raw']:>9.1f} tok/s decode, {r['prompt_tps_raw']:.1f} tok/s prompt",
-        f"  through pipeline   {r['generation_tps_pipeline']:>9.1f} tok/s decode "
-        f"(ratio {r['ratio']:.3f}; goal >= 0.95)",
-        f"  peak RSS           {r['peak_rss_mb']:>9.1f} MB",
-    ])
+    return "\n".join(
+        [
+            f"{r['model']} on {r['backend']} ({r['threads']} threads), prompt {r['prompt_tokens']} → "
+            f"{r['completion_tokens']} tokens, median of {r['runs']}",
+            f"  memory bandwidth   {r['bandwidth_gbs']:>9.2f} GB/s; {r['weight_bytes_per_token'] / 1e6:.1f} MB weights "
+            f"+ {r['kv_bytes_per_token'] / 1e6:.2f} MB KV read per token",
+            f"  limit              {r['limit_tps']:>9.1f} tok/s (bandwidth-bound decode)",
+            f"  raw runtime        {r['generation_tps_raw']:>9.1f} tok/s decode, "
+            f"{r['prompt_tps_raw']:.1f} tok/s prompt",
+            f"  through pipeline   {r['generation_tps_pipeline']:>9.1f} tok/s decode "
+            f"(ratio {r['ratio']:.3f}; goal >= 0.95)",
+            f"  peak RSS           {r['peak_rss_mb']:>9.1f} MB",
+        ]
+    )
 
 
 def _chat(args: argparse.Namespace, ctx: Context) -> int:
@@ -69,14 +89,28 @@ def _chat(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     card = rt.card(args.model)
     backend = rt.backend(card.id, rt.backend_kind(card, args.backend))
-    result = chat_bench(backend, shared_prefix(backend, 1000), turns=args.chat,
-                        max_tokens=args.max_tokens or 32, progress=ctx.info)
+    result = chat_bench(
+        backend, shared_prefix(backend, 1000), turns=args.chat, max_tokens=args.max_tokens or 32, progress=ctx.info
+    )
     report = result.summary()
-    ctx.emit(report, lambda: "\n".join(
-        [f"{report['model']} on {report['backend']}: {report['turns']}-turn chat over a document, time to first token"]
-        + [f"  turn {t.n:>2}  {t.prompt_tokens:>5} prompt tokens  cold {t.ttft_cold_ms:>8.0f} ms  warm "
-           f"{t.ttft_warm_ms:>7.0f} ms  reused {t.reused_tokens:>5}  {t.speedup}x" for t in result.turns]
-        + [f"  last turn / first turn (warm): {report['last_over_first_warm']}; same output: {report['same_output']}"]))
+    ctx.emit(
+        report,
+        lambda: "\n".join(
+            [
+                f"{report['model']} on {report['backend']}: {report['turns']}-turn chat over a document, "
+                "time to first token"
+            ]
+            + [
+                f"  turn {t.n:>2}  {t.prompt_tokens:>5} prompt tokens  cold {t.ttft_cold_ms:>8.0f} ms  warm "
+                f"{t.ttft_warm_ms:>7.0f} ms  reused {t.reused_tokens:>5}  {t.speedup}x"
+                for t in result.turns
+            ]
+            + [
+                f"  last turn / first turn (warm): {report['last_over_first_warm']}; "
+                f"same output: {report['same_output']}"
+            ]
+        ),
+    )
     return 0
 
 
@@ -86,12 +120,16 @@ def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
     if args.prefix_cache:
         from edgeprompt.cache.bench import prefix_bench
 
-        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info,
-                              kind=args.backend)
+        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info, kind=args.backend)
         disk = f", {report['ttft_disk_ms']:.0f} ms from a saved prefix" if "ttft_disk_ms" in report else ""
-        ctx.emit(report, lambda: (f"{report['model']}: first token after a {report['prompt_tokens']}-token prompt: "
-                                  f"{report['ttft_cold_ms']:.0f} ms cold, {report['ttft_warm_ms']:.0f} ms reusing "
-                                  f"{report['reused_tokens']} tokens ({report['speedup']}x){disk}"))
+        ctx.emit(
+            report,
+            lambda: (
+                f"{report['model']}: first token after a {report['prompt_tokens']}-token prompt: "
+                f"{report['ttft_cold_ms']:.0f} ms cold, {report['ttft_warm_ms']:.0f} ms reusing "
+                f"{report['reused_tokens']} tokens ({report['speedup']}x){disk}"
+            ),
+        )
         return 0
     if args.chat is not None:
         return _chat(args, ctx)

@@ -22,25 +22,34 @@ STAT_LEVELS = ("template", *LEVEL_CHOICES)
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "cache", "the multi-level answer cache: statistics, pre-warming, explanations, clearing", common)
     add_command(g, "stats", "hits, misses, hit rate, bytes, tokens and seconds saved, per level", common, cmd_stats)
-    p = add_command(g, "seed", "pre-warm with known answers: JSON Lines {\"query\", \"answer\"} from FILE or - (stdin)",
-                    common, cmd_seed)
+    p = add_command(
+        g,
+        "seed",
+        'pre-warm with known answers: JSON Lines {"query", "answer"} from FILE or - (stdin)',
+        common,
+        cmd_seed,
+    )
     p.add_argument("file", help="a JSON Lines file, or - for stdin")
     p.add_argument("-m", "--model", help="model id (default: the default model)")
-    p = add_command(g, "lookup", "would this question be answered from the cache, and why (one JSON line each)",
-                    common, cmd_lookup)
-    p.add_argument("text", help="the question, or - for JSON Lines {\"query\"} on stdin")
+    p = add_command(
+        g, "lookup", "would this question be answered from the cache, and why (one JSON line each)", common, cmd_lookup
+    )
+    p.add_argument("text", help='the question, or - for JSON Lines {"query"} on stdin')
     p.add_argument("-m", "--model", help="model id (default: the default model)")
     p = add_command(g, "clear", "drop cached entries (all levels, or one)", common, cmd_clear)
     p.add_argument("--level", choices=LEVEL_CHOICES, help="only this level")
 
 
 def _stats_text(s: dict[str, Any]) -> str:
-    lines = [f"{'level':<9} {'hits':>6} {'misses':>7} {'rate':>6} {'vetoes':>7} {'bytes':>10} {'tokens':>8} "
-             f"{'seconds':>8}"]
+    lines = [
+        f"{'level':<9} {'hits':>6} {'misses':>7} {'rate':>6} {'vetoes':>7} {'bytes':>10} {'tokens':>8} {'seconds':>8}"
+    ]
     for level in STAT_LEVELS:
         r = s[level]
-        lines.append(f"{level:<9} {r['hits']:>6} {r['misses']:>7} {r['hit_rate']:>6.1%} {r['vetoes']:>7} "
-                     f"{r.get('bytes', 0):>10} {r['tokens_saved']:>8} {r['seconds_saved']:>8.1f}")
+        lines.append(
+            f"{level:<9} {r['hits']:>6} {r['misses']:>7} {r['hit_rate']:>6.1%} {r['vetoes']:>7} "
+            f"{r.get('bytes', 0):>10} {r['tokens_saved']:>8} {r['seconds_saved']:>8.1f}"
+        )
     lines.append(f"semantic threshold {s['semantic']['threshold']:.4f}; {s['exact']['entries']} answers cached")
     return "\n".join(lines)
 
@@ -78,7 +87,7 @@ def cmd_seed(args: argparse.Namespace, ctx: Context) -> int:
     for n, rec in _records(args.file, "query"):
         if isinstance(rec, str) or not isinstance(rec.get("answer"), str) or not rec["answer"].strip():
             failed += 1
-            ctx.info(rec if isinstance(rec, str) else f"line {n}: expected a non-empty string \"answer\"")
+            ctx.info(rec if isinstance(rec, str) else f'line {n}: expected a non-empty string "answer"')
             continue
         q = query_for_question(rt, rec["query"].strip(), args.model)
         kept = cache.store(q, rec["answer"], source="seed")
@@ -87,8 +96,9 @@ def cmd_seed(args: argparse.Namespace, ctx: Context) -> int:
             ctx.info(f"line {n}: not stored: {kept.reason}")
         else:
             stored += 1
-    ctx.emit({"stored": stored, "failed": failed},
-             f"seeded {stored} answers" + (f", {failed} failed" if failed else ""))
+    ctx.emit(
+        {"stored": stored, "failed": failed}, f"seeded {stored} answers" + (f", {failed} failed" if failed else "")
+    )
     return 2 if failed else 0
 
 
@@ -130,6 +140,8 @@ def _lookup_text(r: dict[str, Any]) -> str:
 def cmd_clear(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     dropped = rt.cache().clear(args.level)
-    ctx.emit({"cleared": dropped, "level": args.level or "all"},
-             ", ".join(f"{k}: {v} dropped" for k, v in dropped.items()) or "nothing to clear")
+    ctx.emit(
+        {"cleared": dropped, "level": args.level or "all"},
+        ", ".join(f"{k}: {v} dropped" for k, v in dropped.items()) or "nothing to clear",
+    )
     return 0

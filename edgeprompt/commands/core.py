@@ -18,9 +18,15 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "ask", "ask one question; text piped in is what it is about (`cat notes.md | edgeprompt "
-                    "ask \"summarise\"`); '-' reads the question from stdin (JSON Lines of {\"question\": …} "
-                    "when it is that)", common, cmd_ask)
+    p = add_command(
+        sub,
+        "ask",
+        "ask one question; text piped in is what it is about (`cat notes.md | edgeprompt "
+        'ask "summarise"`); \'-\' reads the question from stdin (JSON Lines of {"question": …} '
+        "when it is that)",
+        common,
+        cmd_ask,
+    )
     p.add_argument("question", help="the question, or - to read it from stdin")
     _model_args(p)
     _session_args(p)
@@ -33,16 +39,28 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "config", "settings (config.toml in the data home)", common)
     add_command(g, "show", "print every setting with its current value", common, cmd_config_show)
     add_command(g, "path", "print where config.toml is", common, cmd_config_path)
-    p = add_command(g, "set", "change one setting in config.toml (e.g. `config set generation.max_tokens 512`)",
-                    common, cmd_config_set)
+    p = add_command(
+        g,
+        "set",
+        "change one setting in config.toml (e.g. `config set generation.max_tokens 512`)",
+        common,
+        cmd_config_set,
+    )
     p.add_argument("key", metavar="SECTION.KEY", help="see `edgeprompt config show`")
-    p.add_argument("value", help="the new value: true/false, a number, text, or a list (a TOML array or "
-                                 "comma-separated words)")
+    p.add_argument(
+        "value", help="the new value: true/false, a number, text, or a list (a TOML array or comma-separated words)"
+    )
 
-    add_command(sub, "doctor", "check this machine: SQLite, sqlite-vec, FTS5, MLX, onnxruntime, models, disk",
-                common, cmd_doctor)
-    p = add_command(sub, "setup", "prepare the data home: settings, database, demo model, sample documents",
-                    common, cmd_setup)
+    add_command(
+        sub,
+        "doctor",
+        "check this machine: SQLite, sqlite-vec, FTS5, MLX, onnxruntime, models, disk",
+        common,
+        cmd_doctor,
+    )
+    p = add_command(
+        sub, "setup", "prepare the data home: settings, database, demo model, sample documents", common, cmd_setup
+    )
     p.add_argument("--quiet-if-ready", action="store_true", help="print nothing when there is nothing to do")
     p.add_argument("--no-demo", action="store_true", help="do not build the demo model")
     p.add_argument("--offline", action="store_true", help="do not offer to download a language model")
@@ -52,8 +70,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def _session_args(p: argparse.ArgumentParser) -> None:
     # like `llm`: a one-off question is not a chat; -c or --session keeps it in one
     keep = p.add_mutually_exclusive_group()
-    keep.add_argument("-c", "--continue", dest="continue_", action="store_true",
-                      help="continue the most recent chat (starts one when there is none)")
+    keep.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="continue the most recent chat (starts one when there is none)",
+    )
     keep.add_argument("--session", metavar="ID", help="continue this chat (id or a unique prefix)")
     p.add_argument("-s", "--system", default="", metavar="TEXT", help="system text added to the prompt's own")
 
@@ -71,22 +94,37 @@ def _session_for(rt: Runtime, args: argparse.Namespace) -> tuple[str | None, boo
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="model id (see `edgeprompt models list`)")
     docs = p.add_mutually_exclusive_group()
-    docs.add_argument("--docs", dest="use_documents", action="store_const", const=True, default=None,
-                      help="answer only from your documents (abstain when they do not say)")
-    docs.add_argument("--no-docs", dest="use_documents", action="store_const", const=False,
-                      help="do not search your documents for this question")
+    docs.add_argument(
+        "--docs",
+        dest="use_documents",
+        action="store_const",
+        const=True,
+        default=None,
+        help="answer only from your documents (abstain when they do not say)",
+    )
+    docs.add_argument(
+        "--no-docs",
+        dest="use_documents",
+        action="store_const",
+        const=False,
+        help="do not search your documents for this question",
+    )
     p.add_argument("--backend", choices=["mlx", "onnx"], help="force a backend for a model that has both")
     p.add_argument("--max-tokens", type=int, help="most tokens in the answer")
     p.add_argument("--temperature", type=float, help="0 = greedy")
     p.add_argument("--top-p", type=float, help="nucleus sampling mass in (0, 1], used when temperature > 0")
     p.add_argument("--seed", type=int, help="sampling seed (the same seed repeats a sampled answer)")
-    p.add_argument("--prompt", metavar="NAME[:LABEL]",
-                   help="registry prompt to render (default: the assistant prompt, label production)")
+    p.add_argument(
+        "--prompt",
+        metavar="NAME[:LABEL]",
+        help="registry prompt to render (default: the assistant prompt, label production)",
+    )
 
 
 def _params(rt: Runtime, args: argparse.Namespace) -> GenerationParams:
-    params = GenerationParams.from_settings(rt.settings.section("generation"), args.max_tokens, args.temperature,
-                                            args.top_p, args.seed)
+    params = GenerationParams.from_settings(
+        rt.settings.section("generation"), args.max_tokens, args.temperature, args.top_p, args.seed
+    )
     if params.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
     if params.temperature < 0 or not 0 < params.top_p <= 1:
@@ -121,10 +159,12 @@ def _footer(result: AskResult) -> str:
     for i, c in enumerate(result.citations, 1):
         where = c.get("location") or ""
         parts.append(f"[{c.get('n', i)}] {c.get('path', '')}{' ' + where if where else ''}")
-    meta = (f"{result.model} · {result.usage['completion_tokens']} tokens · "
-            f"{result.timings['tokens_per_s']:.1f} tok/s · "
-            + (f"session {result.session_id}" if result.session_id else "not saved (-c keeps a chat)")
-            + (" · cached" if result.cached else ""))
+    meta = (
+        f"{result.model} · {result.usage['completion_tokens']} tokens · "
+        f"{result.timings['tokens_per_s']:.1f} tok/s · "
+        + (f"session {result.session_id}" if result.session_id else "not saved (-c keeps a chat)")
+        + (" · cached" if result.cached else "")
+    )
     return "\n".join([*parts, meta])
 
 
@@ -138,12 +178,24 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
     keep = keep and not args.no_save
     piped = classify(read_stdin(sys.stdin), "question")
     if args.question == "-" and piped.batch:
-        return ctx.batch("question", lambda rec: _run(rt, AskRequest(
-            rec["question"], model=rec.get("model", args.model), backend=args.backend,
-            session_id=rec.get("session_id", session_id), overrides=overrides,
-            save=keep or "session_id" in rec, prompt=rec.get("prompt", args.prompt), system=args.system,
-            use_documents=rec.get("use_documents", args.use_documents),
-        )).as_dict(), piped.text.splitlines())
+        return ctx.batch(
+            "question",
+            lambda rec: _run(
+                rt,
+                AskRequest(
+                    rec["question"],
+                    model=rec.get("model", args.model),
+                    backend=args.backend,
+                    session_id=rec.get("session_id", session_id),
+                    overrides=overrides,
+                    save=keep or "session_id" in rec,
+                    prompt=rec.get("prompt", args.prompt),
+                    system=args.system,
+                    use_documents=rec.get("use_documents", args.use_documents),
+                ),
+            ).as_dict(),
+            piped.text.splitlines(),
+        )
     if args.question == "-":
         question, use_documents = piped.text, args.use_documents
     else:  # piped text is what the question is about, not a search of the documents (unless --docs)
@@ -151,9 +203,17 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
         use_documents = False if piped.text.strip() and args.use_documents is None else args.use_documents
     if not question.strip():
         raise UsageError("the question is empty" + (" (nothing was piped in)" if args.question == "-" else ""))
-    req = AskRequest(question, model=args.model, backend=args.backend, session_id=session_id,
-                     overrides=overrides, save=keep, prompt=args.prompt, use_documents=use_documents,
-                     system=args.system)
+    req = AskRequest(
+        question,
+        model=args.model,
+        backend=args.backend,
+        session_id=session_id,
+        overrides=overrides,
+        save=keep,
+        prompt=args.prompt,
+        use_documents=use_documents,
+        system=args.system,
+    )
     if ctx.json:
         ctx.emit(_run(rt, req).as_dict())
         return 0
@@ -200,13 +260,26 @@ def cmd_chat(args: argparse.Namespace, ctx: Context) -> int:
             ctx.info(session_id or "(no session yet)")
             continue
         cancel = threading.Event()
-        req = AskRequest(text, model=args.model, backend=args.backend, session_id=session_id, overrides=overrides,
-                         cancel=cancel, prompt=args.prompt, use_documents=args.use_documents, system=args.system)
+        req = AskRequest(
+            text,
+            model=args.model,
+            backend=args.backend,
+            session_id=session_id,
+            overrides=overrides,
+            cancel=cancel,
+            prompt=args.prompt,
+            use_documents=args.use_documents,
+            system=args.system,
+        )
         sys.stdout.write("assistant> ")
         sys.stdout.flush()
         try:
-            result = _run(rt, req, on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()),
-                          on_notice=lambda n: ctx.info(f"\n({n})"))
+            result = _run(
+                rt,
+                req,
+                on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()),
+                on_notice=lambda n: ctx.info(f"\n({n})"),
+            )
             session_id = result.session_id
             print()
             ctx.info(_footer(result))
@@ -250,9 +323,16 @@ def cmd_config_set(args: argparse.Namespace, ctx: Context) -> int:
 
     rt = ctx.runtime()
     change = set_value(rt.paths.config, args.key, args.value)
-    ctx.emit({"path": str(rt.paths.config), "section": change.section, "key": change.key, "old": change.old,
-              "value": change.value},
-             f"[{change.section}] {change.key} = {change.value!r} (was {change.old!r}) in {rt.paths.config}")
+    ctx.emit(
+        {
+            "path": str(rt.paths.config),
+            "section": change.section,
+            "key": change.key,
+            "old": change.old,
+            "value": change.value,
+        },
+        f"[{change.section}] {change.key} = {change.value!r} (was {change.old!r}) in {rt.paths.config}",
+    )
     return 0
 
 

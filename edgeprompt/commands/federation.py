@@ -17,8 +17,13 @@ if TYPE_CHECKING:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "federation", "federated fine-tuning with differential privacy (Flower + Opacus)", common)
-    add_command(g, "status", "privacy budget spent per model, recent rounds, whether this laptop's node runs",
-                common, cmd_status)
+    add_command(
+        g,
+        "status",
+        "privacy budget spent per model, recent rounds, whether this laptop's node runs",
+        common,
+        cmd_status,
+    )
     p = add_command(g, "join", "start a SuperNode connected to a coordinator (asks for consent)", common, cmd_join)
     p.add_argument("--superlink", required=True, metavar="HOST:PORT", help="the coordinator's Fleet API address")
     p.add_argument("--insecure", action="store_true", help="no TLS (only for a coordinator on this machine)")
@@ -30,8 +35,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_command(g, "import", "verify a signed model pack from the coordinator and install it", common, cmd_import)
     p.add_argument("pack", help="the .pack file written by the coordinator")
     p.add_argument("--trust-key", metavar="PUB", help="trust this public key file (coordinator's .pub) first")
-    p.add_argument("--onnx-precision", choices=["int4", "int8", "fp32"],
-                   help="language-model adapters: precision of the rebuilt ONNX model (default: the base model's)")
+    p.add_argument(
+        "--onnx-precision",
+        choices=["int4", "int8", "fp32"],
+        help="language-model adapters: precision of the rebuilt ONNX model (default: the base model's)",
+    )
     p = add_command(g, "ledger", "every DP release this laptop made (one row per round)", common, cmd_ledger)
     p.add_argument("--task", help="only this model (firewall, router, lm-lora:<model id>)")
 
@@ -48,11 +56,16 @@ def _status_text(obj: dict[str, Any]) -> str:
     lines = ["privacy budget (ε spent / budget at δ):"]
     for b in obj["budgets"]:
         bar = "#" * int(20 * min(1.0, b["epsilon"] / b["budget"])) if b["budget"] else ""
-        lines.append(f"  {b['task']:<9} {b['epsilon']:6.3f} / {b['budget']:g}  [{bar:<20}]  "
-                     f"{b['releases']} rounds, δ={b['delta']:g}")
+        lines.append(
+            f"  {b['task']:<9} {b['epsilon']:6.3f} / {b['budget']:g}  [{bar:<20}]  "
+            f"{b['releases']} rounds, δ={b['delta']:g}"
+        )
     n = obj["node"]
-    lines.append(f"node: running (pid {n['pid']}, superlink {n['superlink']}, log {n['log']})" if n
-                 else "node: not running (`edgeprompt federation join --superlink HOST:PORT`)")
+    lines.append(
+        f"node: running (pid {n['pid']}, superlink {n['superlink']}, log {n['log']})"
+        if n
+        else "node: not running (`edgeprompt federation join --superlink HOST:PORT`)"
+    )
     lines.append("labelled examples: " + (", ".join(f"{k} {v}" for k, v in obj["examples"].items()) or "none"))
     if obj["events"]:
         lines.append("last rounds:")
@@ -87,8 +100,10 @@ def cmd_join(args: argparse.Namespace, ctx: Context) -> int:
     _consent(ctx, rt, args.superlink, args.insecure, args.yes)
     opts = node.NodeOptions(args.superlink, port, args.insecure, args.root_certificates, args.auth_key)
     state = node.start(rt.paths, opts)
-    ctx.emit({"joined": True, "pid": state.pid, "superlink": state.superlink, "port": state.port, "log": state.log},
-             f"SuperNode started (pid {state.pid}), connected to {state.superlink}; log: {state.log}")
+    ctx.emit(
+        {"joined": True, "pid": state.pid, "superlink": state.superlink, "port": state.port, "log": state.log},
+        f"SuperNode started (pid {state.pid}), connected to {state.superlink}; log: {state.log}",
+    )
     return 0
 
 
@@ -97,8 +112,10 @@ def cmd_leave(args: argparse.Namespace, ctx: Context) -> int:
 
     rt = ctx.runtime()
     state = node.stop(rt.paths)
-    ctx.emit({"stopped": state is not None, "pid": state.pid if state else None},
-             f"SuperNode stopped (pid {state.pid})" if state else "no SuperNode was running")
+    ctx.emit(
+        {"stopped": state is not None, "pid": state.pid if state else None},
+        f"SuperNode stopped (pid {state.pid})" if state else "no SuperNode was running",
+    )
     return 0
 
 
@@ -131,8 +148,16 @@ def cmd_ledger(args: argparse.Namespace, ctx: Context) -> int:
     ledger = PrivacyLedger(ctx.runtime().db)
     tasks = [args.task] if args.task else ledger.tasks()
     rows = [asdict(e) for t in tasks for e in ledger.entries(t)]
-    ctx.emit({"entries": rows}, lambda: "\n".join(
-        f"{r['task']:<9} run {r['run_id']:<20} round {r['server_round']:<3} σ={r['noise_multiplier']:g} "
-        f"q={r['sample_rate']:.4f} steps={r['steps']:<4} ε_round={r['epsilon_round']:.3f} "
-        f"ε_total={r['epsilon_total']:.3f} n={r['num_examples']}" for r in rows) or "no releases yet")
+    ctx.emit(
+        {"entries": rows},
+        lambda: (
+            "\n".join(
+                f"{r['task']:<9} run {r['run_id']:<20} round {r['server_round']:<3} σ={r['noise_multiplier']:g} "
+                f"q={r['sample_rate']:.4f} steps={r['steps']:<4} ε_round={r['epsilon_round']:.3f} "
+                f"ε_total={r['epsilon_total']:.3f} n={r['num_examples']}"
+                for r in rows
+            )
+            or "no releases yet"
+        ),
+    )
     return 0

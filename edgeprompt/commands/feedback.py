@@ -18,17 +18,18 @@ MAX_EDIT_CHARS = 100_000  # like a question: larger edits are pastes of somethin
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "feedback", "rate an answer (up/down) or keep your corrected version of it", common,
-                    cmd_feedback)
+    p = add_command(
+        sub, "feedback", "rate an answer (up/down) or keep your corrected version of it", common, cmd_feedback
+    )
     p.add_argument("trace_id", metavar="TRACE_ID", help="the answer's trace id (`ask --json` shows it) or a prefix")
     p.add_argument("verdict", nargs="?", choices=["up", "down"], help="thumbs up or down")
     p.add_argument("--comment", help="why (kept locally; exported only with --with-content)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--edit", metavar="TEXT", help="your corrected answer; kept with the original as a "
-                                                 "preference pair")
+    g.add_argument("--edit", metavar="TEXT", help="your corrected answer; kept with the original as a preference pair")
     g.add_argument("--edit-file", metavar="FILE", help="the corrected answer from a file (- for stdin)")
-    p.add_argument("--original", metavar="TEXT",
-                   help="the answer you edited, when edgeprompt did not keep it (ask --no-save)")
+    p.add_argument(
+        "--original", metavar="TEXT", help="the answer you edited, when edgeprompt did not keep it (ask --no-save)"
+    )
 
 
 def _edited_text(args: argparse.Namespace) -> str | None:
@@ -57,12 +58,21 @@ def _edited_text(args: argparse.Namespace) -> str | None:
 
 def _as_dict(f: Feedback) -> dict[str, Any]:
     """Shaped like an OpenTelemetry gen_ai.evaluation.result event."""
-    out: dict[str, Any] = {"id": f.id, "trace_id": f.trace_id, "kind": f.kind, "created_at": f.created_at,
-                           "event": "gen_ai.evaluation.result",
-                           "gen_ai.evaluation.name": "user_feedback" if f.kind == "thumbs" else "user_edit"}
+    out: dict[str, Any] = {
+        "id": f.id,
+        "trace_id": f.trace_id,
+        "kind": f.kind,
+        "created_at": f.created_at,
+        "event": "gen_ai.evaluation.result",
+        "gen_ai.evaluation.name": "user_feedback" if f.kind == "thumbs" else "user_edit",
+    }
     if f.kind == "thumbs":
-        out.update({"gen_ai.evaluation.score.value": f.score,
-                    "gen_ai.evaluation.score.label": "up" if (f.score or 0) > 0 else "down"})
+        out.update(
+            {
+                "gen_ai.evaluation.score.value": f.score,
+                "gen_ai.evaluation.score.label": "up" if (f.score or 0) > 0 else "down",
+            }
+        )
     else:
         out["edit_distance"] = f.edit_distance
     if f.comment:
@@ -86,8 +96,10 @@ def cmd_feedback(args: argparse.Namespace, ctx: Context) -> int:
     if edited is not None and original is None:
         original = exchange(rt.db, tid)[1]
         if original is None:
-            raise UsageError(f"the answer of trace {tid[:12]} was not kept (asked with --no-save and content "
-                             "capture off); give it with --original TEXT")
+            raise UsageError(
+                f"the answer of trace {tid[:12]} was not kept (asked with --no-save and content "
+                "capture off); give it with --original TEXT"
+            )
     saved = []
     if args.verdict is not None:
         saved.append(store.thumbs(tid, args.verdict == "up", args.comment))
@@ -99,6 +111,9 @@ def cmd_feedback(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _line(f: Feedback) -> str:
-    what = (f"thumbs {'up' if (f.score or 0) > 0 else 'down'}" if f.kind == "thumbs"
-            else f"edit (distance {f.edit_distance})")
+    what = (
+        f"thumbs {'up' if (f.score or 0) > 0 else 'down'}"
+        if f.kind == "thumbs"
+        else f"edit (distance {f.edit_distance})"
+    )
     return f"recorded {what} for trace {f.trace_id[:12]}"

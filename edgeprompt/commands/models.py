@@ -18,8 +18,14 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "models", "model cards: what can answer, and where its weights are", common)
     add_command(g, "list", "installed models", common, cmd_list)
-    p = add_command(g, "add", "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face), or "
-                    "import a GGUF file (rebuilt as int4 onnxruntime-genai; needs the build extra)", common, cmd_add)
+    p = add_command(
+        g,
+        "add",
+        "register a local model folder (mlx-lm, onnxruntime-genai or Hugging Face), or "
+        "import a GGUF file (rebuilt as int4 onnxruntime-genai; needs the build extra)",
+        common,
+        cmd_add,
+    )
     p.add_argument("path", help="a model folder or a .gguf file")
     p.add_argument("--id", help="model id (default: the folder's name)")
     p.add_argument("--tags", default="general", help="comma-separated routing tags (code,math,documents,…)")
@@ -27,30 +33,44 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="model id (see models list)")
     p = add_command(g, "info", "one model card in full", common, cmd_info)
     p.add_argument("id", help="model id (see models list)")
-    p = add_command(g, "demo", "build the tiny demo model (a toy, about a minute on 2 cores) for both backends",
-                    common, cmd_demo)
+    p = add_command(
+        g, "demo", "build the tiny demo model (a toy, about a minute on 2 cores) for both backends", common, cmd_demo
+    )
     p.add_argument("--force", action="store_true", help="rebuild it even if it exists")
-    p = add_command(g, "convert", "make an mlx or onnx folder from a model's Hugging Face folder (offline)",
-                    common, cmd_convert)
+    p = add_command(
+        g, "convert", "make an mlx or onnx folder from a model's Hugging Face folder (offline)", common, cmd_convert
+    )
     p.add_argument("id", help="model id whose card has a Hugging Face folder")
     p.add_argument("--to", required=True, choices=["mlx", "onnx"], help="target format")
     p.add_argument("--bits", type=int, choices=[4, 8], help="quantize the weights (default: keep float)")
-    p = add_command(g, "pull", "download a ready-made model from the Hugging Face hub (onnxruntime-genai, MLX, "
-                    "or safetensors converted here) and add its card; needs the network", common, cmd_pull)
+    p = add_command(
+        g,
+        "pull",
+        "download a ready-made model from the Hugging Face hub (onnxruntime-genai, MLX, "
+        "or safetensors converted here) and add its card; needs the network",
+        common,
+        cmd_pull,
+    )
     p.add_argument("hub_id", metavar="REPO_ID", help="owner/name on the Hugging Face hub (HF_ENDPOINT is honoured)")
     p.add_argument("--revision", help="branch, tag or commit (default: main)")
     p.add_argument("--id", help="model id (default: the repository's name)")
-    p = add_command(g, "recommend", "real language models that suit this machine's memory and backend (3-6 "
-                    "choices; nothing is downloaded)", common, cmd_recommend)
+    p = add_command(
+        g,
+        "recommend",
+        "real language models that suit this machine's memory and backend (3-6 choices; nothing is downloaded)",
+        common,
+        cmd_recommend,
+    )
     p.add_argument("--all", action="store_true", help="every model for this backend, also those too big here")
-
 
 
 def _row(card: Any, default: str) -> str:
     folders = ",".join(f for f in ("hf", "mlx", "onnx") if card.path_for(f) is not None) or "-"
     mark = "*" if card.id == default else " "
-    return f"{mark} {card.id:<20} {card.backend:<10} {folders:<12} {card.quantization or '-':<8} " \
-           f"{card.context_length:<10} {','.join(card.tags)}"
+    return (
+        f"{mark} {card.id:<20} {card.backend:<10} {folders:<12} {card.quantization or '-':<8} "
+        f"{card.context_length:<10} {','.join(card.tags)}"
+    )
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
@@ -58,8 +78,10 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     cards = rt.catalog.cards()
     default = rt.default_model_id()
     header = f"  {'ID':<20} {'BACKEND':<10} {'FOLDERS':<12} {'QUANT':<8} {'CONTEXT':<10} TAGS"
-    ctx.emit({"default": default, "models": [c.as_dict() for c in cards]},
-             lambda: "\n".join([header, *(_row(c, default) for c in cards), "* = the default model"]))
+    ctx.emit(
+        {"default": default, "models": [c.as_dict() for c in cards]},
+        lambda: "\n".join([header, *(_row(c, default) for c in cards), "* = the default model"]),
+    )
     return 0
 
 
@@ -133,8 +155,10 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     built = args.force or not demo_ready(rt)
     card = ensure_demo(rt, progress=ctx.info, force=args.force)
-    ctx.emit({**card.as_dict(), "built": built},
-             f"{card.id} is ready ({card.size_mb} MB): try `edgeprompt ask -m {card.id} \"hello\"`")
+    ctx.emit(
+        {**card.as_dict(), "built": built},
+        f'{card.id} is ready ({card.size_mb} MB): try `edgeprompt ask -m {card.id} "hello"`',
+    )
     return 0
 
 
@@ -148,8 +172,9 @@ def cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def pull_model(ctx: Context, hub_id: str, model_id: str | None = None,
-               revision: str | None = None) -> tuple[ModelCard, PullPlan]:
+def pull_model(
+    ctx: Context, hub_id: str, model_id: str | None = None, revision: str | None = None
+) -> tuple[ModelCard, PullPlan]:
     """Plan, check and install one hub repository; returns (card, plan). Shared by `models pull` and `setup`."""
     from edgeprompt.catalog.cards import ID_RE
     from edgeprompt.catalog.pull import check_space, install, model_id_for, plan, runnable_problem
@@ -170,18 +195,22 @@ def pull_model(ctx: Context, hub_id: str, model_id: str | None = None,
 
 def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
     card, p = pull_model(ctx, args.hub_id, args.id, args.revision)
-    ctx.emit({**card.as_dict(), "layout": p.layout, "commit": p.commit, "download_bytes": p.download_bytes},
-             f"added {card.id} ({p.layout}, {p.download_bytes / 1e6:.1f} MB): try `edgeprompt ask -m {card.id} "
-             f"\"hello\"`")
+    ctx.emit(
+        {**card.as_dict(), "layout": p.layout, "commit": p.commit, "download_bytes": p.download_bytes},
+        f'added {card.id} ({p.layout}, {p.download_bytes / 1e6:.1f} MB): try `edgeprompt ask -m {card.id} "hello"`',
+    )
     return 0
 
 
 def recommend_table(picks: list[Any]) -> str:
     wide = max([len("REPOSITORY"), *(len(c.repo) for c in picks)])
     head = f"  {'ID':<14} {'REPOSITORY':<{wide}} {'DOWNLOAD':>8} {'MEM@4K':>7}  {'SPEED':<21} LICENCE"
-    rows = [f"  {c.id:<14} {c.repo:<{wide}} {c.download_gb:>6.2f}GB {c.memory_gb:>5.1f}GB  "
-            f"{c.speed + ' (' + c.as_dict()['speed_toks'] + ')':<21} {c.license}"
-            + (" [converted to int4 on pull]" if c.format == "hf" else "") for c in picks]
+    rows = [
+        f"  {c.id:<14} {c.repo:<{wide}} {c.download_gb:>6.2f}GB {c.memory_gb:>5.1f}GB  "
+        f"{c.speed + ' (' + c.as_dict()['speed_toks'] + ')':<21} {c.license}"
+        + (" [converted to int4 on pull]" if c.format == "hf" else "")
+        for c in picks
+    ]
     return "\n".join([head, *rows])
 
 
@@ -194,12 +223,17 @@ def cmd_recommend(args: argparse.Namespace, ctx: Context) -> int:
         picks = sorted((c for c in choices() if c.backend == backend), key=lambda c: c.params_b)
     else:
         picks = recommend(ram, backend, build)
-    lines = [f"for this machine ({ram / 1024**3:.0f} GiB RAM, {backend} backend):", recommend_table(picks),
-             "install one: edgeprompt models pull REPOSITORY --id ID"]
+    lines = [
+        f"for this machine ({ram / 1024**3:.0f} GiB RAM, {backend} backend):",
+        recommend_table(picks),
+        "install one: edgeprompt models pull REPOSITORY --id ID",
+    ]
     if not build and not args.all:
         lines.append(f"more choices (safetensors converted here) after `{BUILD_HINT}`")
-    ctx.emit({"backend": backend, "ram_bytes": ram, "build_tools": build,
-              "models": [c.as_dict() for c in picks]}, "\n".join(lines))
+    ctx.emit(
+        {"backend": backend, "ram_bytes": ram, "build_tools": build, "models": [c.as_dict() for c in picks]},
+        "\n".join(lines),
+    )
     return 0
 
 
@@ -226,12 +260,15 @@ def offer_models(ctx: Context, repo: str | None, offline: bool, quiet: bool) -> 
     interactive = not ctx.json and sys.stdin.isatty() and sys.stderr.isatty()
     if not interactive or declined.exists():
         if not quiet:
-            ctx.info("no language model installed (the demo is a toy): `edgeprompt models recommend` lists some "
-                     "for this machine; `edgeprompt setup --model REPOSITORY` installs one")
+            ctx.info(
+                "no language model installed (the demo is a toy): `edgeprompt models recommend` lists some "
+                "for this machine; `edgeprompt setup --model REPOSITORY` installs one"
+            )
         return None
     ctx.info("no language model is installed (the demo is a toy). These suit this machine:")
-    ctx.info("\n".join(f"  {n}. {line.strip()}" if n else line
-                        for n, line in enumerate(recommend_table(picks).splitlines())))
+    ctx.info(
+        "\n".join(f"  {n}. {line.strip()}" if n else line for n, line in enumerate(recommend_table(picks).splitlines()))
+    )
     ctx.info(f"download one now? a number 1-{len(picks)}, or Enter to skip (works offline without one)")
     print("> ", end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip()

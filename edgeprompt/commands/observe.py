@@ -19,21 +19,30 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from edgeprompt.observatory.report import SINCE_HELP
 
     g = add_group(sub, "observe", "how well edgeprompt works: metrics, drift, topics, failures, exports", common)
-    p = add_command(g, "report", "the report over a time range (text, --json, or a self-contained --html page)",
-                    common, cmd_report)
+    p = add_command(
+        g, "report", "the report over a time range (text, --json, or a self-contained --html page)", common, cmd_report
+    )
     p.add_argument("--since", default="7d", help=f"start of the range: {SINCE_HELP} (default 7d)")
     p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page (no network needed)")
-    p = add_command(g, "export", "write traces as OpenTelemetry OTLP/JSON (no text unless --with-content)",
-                    common, cmd_export)
+    p = add_command(
+        g, "export", "write traces as OpenTelemetry OTLP/JSON (no text unless --with-content)", common, cmd_export
+    )
     p.add_argument("--otlp-json", required=True, metavar="FILE", help="output file, or - for stdout")
     p.add_argument("--since", default="all", help=f"start of the range: {SINCE_HELP} (default all)")
-    p.add_argument("--with-content", action="store_true",
-                   help="include question/answer text, feedback comments and edits where stored")
-    p = add_command(g, "trace", "one trace: its stages, attributes, feedback and failure categories",
-                    common, cmd_trace)
+    p.add_argument(
+        "--with-content",
+        action="store_true",
+        help="include question/answer text, feedback comments and edits where stored",
+    )
+    p = add_command(g, "trace", "one trace: its stages, attributes, feedback and failure categories", common, cmd_trace)
     p.add_argument("id", help="trace id or a unique prefix")
-    p = add_command(g, "preferences", "edited answers as preference pairs (JSON Lines: prompt, chosen, rejected)",
-                    common, cmd_preferences)
+    p = add_command(
+        g,
+        "preferences",
+        "edited answers as preference pairs (JSON Lines: prompt, chosen, rejected)",
+        common,
+        cmd_preferences,
+    )
     p.add_argument("-o", "--out", metavar="FILE", help="write here instead of stdout")
 
 
@@ -85,8 +94,10 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     path = Path(args.otlp_json).expanduser()
     _write_atomic(path, text + "\n")
-    ctx.emit({"path": str(path), "traces": traces, "spans": len(spans), "with_content": args.with_content},
-             f"wrote {traces} traces ({len(spans)} spans) to {path}")
+    ctx.emit(
+        {"path": str(path), "traces": traces, "spans": len(spans), "with_content": args.with_content},
+        f"wrote {traces} traces ({len(spans)} spans) to {path}",
+    )
     return 0
 
 
@@ -102,12 +113,17 @@ def cmd_trace(args: argparse.Namespace, ctx: Context) -> int:
     if t is None or rec is None:  # pragma: no cover - resolve_trace found it a moment ago
         raise NotFoundError(f"trace '{args.id}'")
     threshold = float(rt.settings.get("observatory.low_confidence_logprob"))
-    out = {**t, "feedback": [f.__dict__ for f in FeedbackStore(rt.db).for_trace(tid)],
-           "failures": failures.categorise(rec, threshold)}
+    out = {
+        **t,
+        "feedback": [f.__dict__ for f in FeedbackStore(rt.db).for_trace(tid)],
+        "failures": failures.categorise(rec, threshold),
+    }
 
     def text() -> str:
-        lines = [f"trace {tid} · {t['model']} · {t['status']} · {t['duration_ms']:.0f} ms · "
-                 + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t["started_at"]))]
+        lines = [
+            f"trace {tid} · {t['model']} · {t['status']} · {t['duration_ms']:.0f} ms · "
+            + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t["started_at"]))
+        ]
         lines += [f"  {s['name']:<18} {s['duration_ms']:>9.1f} ms" for s in t["spans"]]
         lines.append("failures: " + (", ".join(out["failures"]) or "none"))
         return "\n".join(lines)

@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "plan", "carry out a compound task step by step (retrieve → analyse → draft → format) "
-                    "and write the result as Markdown", common, cmd_plan)
+    p = add_command(
+        sub,
+        "plan",
+        "carry out a compound task step by step (retrieve → analyse → draft → format) and write the result as Markdown",
+        common,
+        cmd_plan,
+    )
     p.add_argument("task", help="the task, in your words")
     p.add_argument("--out", type=Path, metavar="FILE", help="the Markdown file (default: <data home>/plans/…)")
     p.add_argument("--max-steps", type=int, help="most steps (default [plans] max_steps)")
@@ -51,8 +56,7 @@ def make_plan(rt: Runtime, task: str, model: str | None, max_steps: int) -> tupl
         return complete(backend, [Message("system", system), Message("user", user)], settings_params(rt)).text
 
     # tools as one compact line each (name and argument names): a small model's window is precious
-    tools_text = "; ".join(f"{t.name}({', '.join(t.parameters.get('properties', {}))}): {t.description}"
-                           for t in box)
+    tools_text = "; ".join(f"{t.name}({', '.join(t.parameters.get('properties', {}))}): {t.description}" for t in box)
     return model_plan(decision.text, ask, box.names(), tools_text, max_steps, decision.route or None), decision
 
 
@@ -83,21 +87,31 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     max_steps, timeout = _check(args, rt)
     plan, _ = make_plan(rt, args.task, args.model, max_steps)
     if args.dry_run:
-        ctx.emit(plan.as_dict(), lambda: "\n".join(f"{s.n}. {s.action}: {s.instruction}"
-                                                   + (f"  [{s.tool}]" if s.tool else "") for s in plan.steps))
+        ctx.emit(
+            plan.as_dict(),
+            lambda: "\n".join(
+                f"{s.n}. {s.action}: {s.instruction}" + (f"  [{s.tool}]" if s.tool else "") for s in plan.steps
+            ),
+        )
         return 0
     ctx.info(f"plan ({plan.method}, {len(plan.steps)} steps): {plan.title}")
     for note in plan.notes:
         ctx.info(f"note: {note}")
     router, prompting = rt.router(), str(rt.settings.get("tools.prompting"))
     runner = PlanRunner(
-        rt.toolbox(), lambda model_id: rt.backend(model_id), lambda text: router.for_request(text, args.model),
-        settings_params(rt, int(rt.settings.get("plans.step_max_tokens"))), guard=Guard.for_runtime(rt),
-        confirm=confirmer(args), progress=ctx.info, save_trace=rt.traces.save,
+        rt.toolbox(),
+        lambda model_id: rt.backend(model_id),
+        lambda text: router.for_request(text, args.model),
+        settings_params(rt, int(rt.settings.get("plans.step_max_tokens"))),
+        guard=Guard.for_runtime(rt),
+        confirm=confirmer(args),
+        progress=ctx.info,
+        save_trace=rt.traces.save,
         on_route=lambda d, trace_id: record_decision(rt, d, trace_id, "plan"),
         instruct=lambda model_id: follows_instructions(rt.card(model_id), prompting),
         digest=passage_digest(lambda texts: rt.embedder().embed_batch(texts)),
-        support=lambda topic, text, docs: check_support(topic, text, docs, lambda t: rt.embedder().embed_batch(t)))
+        support=lambda topic, text, docs: check_support(topic, text, docs, lambda t: rt.embedder().embed_batch(t)),
+    )
     result = runner.run(plan, None, timeout, args.out or default_out(rt, args.task))
     for note in result.notices:
         ctx.info(note)

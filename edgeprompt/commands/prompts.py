@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "prompts", "the prompt registry: versions, labels, tests, promotion, A/B", common)
-    p = add_command(g, "push", "store a prompt file (YAML) as a new version, or find the identical one", common,
-                    cmd_push)
+    p = add_command(
+        g, "push", "store a prompt file (YAML) as a new version, or find the identical one", common, cmd_push
+    )
     p.add_argument("file", type=Path, help="the prompt file (YAML)")
     p.add_argument("--message", default=None, help="what changed (default: the file's `message`)")
     p.add_argument("--author", default=None, help="who changed it (default: the file's `author`, else $USER)")
@@ -37,8 +38,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("b", help="the newer version: number, id prefix or label")
     p = add_command(g, "render", "render a version with variables, without a model", common, cmd_render)
     p.add_argument("ref", help="NAME, NAME:LABEL or NAME@VERSION")
-    p.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
-                   help="a variable (VALUE parsed as JSON when it is JSON, else taken as a string)")
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a variable (VALUE parsed as JSON when it is JSON, else taken as a string)",
+    )
     p = add_command(g, "test", "run a version's test suite through a model", common, cmd_test)
     p.add_argument("ref", help="NAME (newest version), NAME@VERSION or NAME:LABEL")
     p.add_argument("-m", "--model", help="model id (default: the default model)")
@@ -53,8 +59,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="the prompt's name")
     p.add_argument("--label", required=True, help="the label to move back")
     _yes(p)
-    for name, func, what in (("protect", cmd_protect, "moving it then needs --yes or a signed pack"),
-                             ("unprotect", cmd_unprotect, "needs --yes")):
+    for name, func, what in (
+        ("protect", cmd_protect, "moving it then needs --yes or a signed pack"),
+        ("unprotect", cmd_unprotect, "needs --yes"),
+    ):
         p = add_command(g, name, f"{name} a label ({what})", common, func)
         p.add_argument("name", help="the prompt's name")
         p.add_argument("--label", required=True, help="the label")
@@ -78,8 +86,9 @@ def _register_ab(g: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--b", required=True, metavar="V2", help="version of arm B (number or id prefix)")
     p.add_argument("--split", type=int, default=50, help="percent of sessions that get B (default 50)")
     p.add_argument("--label", default=None, help="the label whose requests are split (default: production)")
-    p = add_command(ab, "status", "per arm: answers, thumbs-up rate, Wilson 95 %% interval, significance",
-                    common, cmd_ab_status)
+    p = add_command(
+        ab, "status", "per arm: answers, thumbs-up rate, Wilson 95 %% interval, significance", common, cmd_ab_status
+    )
     p.add_argument("name", help="the prompt's name")
     p = add_command(ab, "stop", "end the test and point its label at the winner", common, cmd_ab_stop)
     p.add_argument("name", help="the prompt's name")
@@ -117,8 +126,11 @@ def cmd_push(args: argparse.Namespace, ctx: Context) -> int:
     spec, meta = read_file(args.file)
     author = args.author or meta.get("author") or getpass.getuser()
     pushed = _registry(ctx).push(spec, author, args.message if args.message is not None else meta.get("message", ""))
-    ctx.emit(pushed.as_dict(), f"{pushed.name}@{pushed.seq} {pushed.version} "
-             + ("created" if pushed.created else "unchanged (identical content)"))
+    ctx.emit(
+        pushed.as_dict(),
+        f"{pushed.name}@{pushed.seq} {pushed.version} "
+        + ("created" if pushed.created else "unchanged (identical content)"),
+    )
     return 0
 
 
@@ -126,9 +138,15 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     rows = _registry(ctx).summary()
 
     def text() -> str:
-        return "\n".join(f"{r['name']:<20} {r['versions']:>3} versions  "
-                         + " ".join(f"{k}=@{v}{'*' if k in r['protected'] else ''}" for k, v in r["labels"].items())
-                         + (f"  {r['description']}" if r["description"] else "") for r in rows) or "no prompts yet"
+        return (
+            "\n".join(
+                f"{r['name']:<20} {r['versions']:>3} versions  "
+                + " ".join(f"{k}=@{v}{'*' if k in r['protected'] else ''}" for k, v in r["labels"].items())
+                + (f"  {r['description']}" if r["description"] else "")
+                for r in rows
+            )
+            or "no prompts yet"
+        )
 
     ctx.emit(rows, text)
     return 0
@@ -141,9 +159,15 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     version, label = reg.lookup(args.ref)
     labels = [k for k, v in reg.labels.of(version.name).items() if v == version.id]
     doc = {**version.as_dict(), "label": label, "labels": labels}
-    ctx.emit(doc, lambda: f"# {version.name}@{version.seq} {version.id}  by {version.author}  "
-             f"labels: {', '.join(labels) or '-'}\n" + (f"# {version.message}\n" if version.message else "")
-             + dump(version.spec))
+    ctx.emit(
+        doc,
+        lambda: (
+            f"# {version.name}@{version.seq} {version.id}  by {version.author}  "
+            f"labels: {', '.join(labels) or '-'}\n"
+            + (f"# {version.message}\n" if version.message else "")
+            + dump(version.spec)
+        ),
+    )
     return 0
 
 
@@ -152,15 +176,20 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     versions = reg.history(args.name)
     moves = reg.labels.moves(args.name)
     seq = {v.id: v.seq for v in versions}
-    doc = {"name": args.name, "versions": [{k: v for k, v in ver.as_dict().items() if k != "content"}
-                                           for ver in versions],
-           "moves": [m.as_dict() for m in moves]}
+    doc = {
+        "name": args.name,
+        "versions": [{k: v for k, v in ver.as_dict().items() if k != "content"} for ver in versions],
+        "moves": [m.as_dict() for m in moves],
+    }
 
     def text() -> str:
         lines = [f"@{v.seq:<3} {v.id}  {v.author:<12} {v.message}" for v in versions]
-        lines += [f"{m.label}: @{seq.get(m.from_version or '', '-')} -> @{seq.get(m.to_version, '?')}  {m.action}"
-                  + ("  FORCED" if m.forced else "") + (f"  signed {m.signed_by}" if m.signed_by else "")
-                  for m in moves]
+        lines += [
+            f"{m.label}: @{seq.get(m.from_version or '', '-')} -> @{seq.get(m.to_version, '?')}  {m.action}"
+            + ("  FORCED" if m.forced else "")
+            + (f"  signed {m.signed_by}" if m.signed_by else "")
+            for m in moves
+        ]
         return "\n".join(lines)
 
     ctx.emit(doc, text)
@@ -195,15 +224,28 @@ def cmd_render(args: argparse.Namespace, ctx: Context) -> int:
     if ref.version is None and ref.label is None and reg.default_label not in reg.labels.of(ref.name):
         # a just-pushed prompt has no label yet: render its newest version and say so
         version, label = reg.latest(ref.name), None
-        fallback = (f"'{ref.name}' has no '{reg.default_label}' label yet: rendering its latest version "
-                    f"{ref.name}@{version.seq}")
+        fallback = (
+            f"'{ref.name}' has no '{reg.default_label}' label yet: rendering its latest version "
+            f"{ref.name}@{version.seq}"
+        )
         ctx.info(fallback)
     else:
         version, label = reg.lookup(ref)
     r = reg.render_version(version, dict(_parse_var(v) for v in args.var), label)
-    ctx.emit({"name": r.name, "version": r.version, "seq": r.seq, "label": r.label, "system": r.system,
-              "user": r.user, "params": r.params, "output_schema": r.output_schema, "note": fallback},
-             (f"[system]\n{r.system}\n" if r.system else "") + f"[user]\n{r.user}")
+    ctx.emit(
+        {
+            "name": r.name,
+            "version": r.version,
+            "seq": r.seq,
+            "label": r.label,
+            "system": r.system,
+            "user": r.user,
+            "params": r.params,
+            "output_schema": r.output_schema,
+            "note": fallback,
+        },
+        (f"[system]\n{r.system}\n" if r.system else "") + f"[user]\n{r.user}",
+    )
     return 0
 
 
@@ -237,8 +279,9 @@ def cmd_promote(args: argparse.Namespace, ctx: Context) -> int:
     done = promote(rt, reg, args.name, args.version, args.label, args.model, args.force, confirmed)
     if done.suite is not None and not ctx.json:
         ctx.info(_suite_text(done.suite))
-    ctx.emit(done.as_dict(), _move_text(done.move, done.seq) + ("  (FORCED past failing tests)" if done.move.forced
-                                                                 else ""))
+    ctx.emit(
+        done.as_dict(), _move_text(done.move, done.seq) + ("  (FORCED past failing tests)" if done.move.forced else "")
+    )
     return 0
 
 
@@ -254,8 +297,10 @@ def cmd_protect(args: argparse.Namespace, ctx: Context) -> int:
     reg = _registry(ctx)
     reg.require(args.name)
     changed = reg.labels.protect(args.name, args.label, True)
-    ctx.emit({"name": args.name, "label": args.label, "protected": True, "changed": changed},
-             f"{args.name}:{args.label} is protected")
+    ctx.emit(
+        {"name": args.name, "label": args.label, "protected": True, "changed": changed},
+        f"{args.name}:{args.label} is protected",
+    )
     return 0
 
 
@@ -266,8 +311,10 @@ def cmd_unprotect(args: argparse.Namespace, ctx: Context) -> int:
 
         raise ProtectedLabelError(f"'{args.label}' of '{args.name}'")
     changed = reg.labels.protect(args.name, args.label, False)
-    ctx.emit({"name": args.name, "label": args.label, "protected": False, "changed": changed},
-             f"{args.name}:{args.label} is no longer protected")
+    ctx.emit(
+        {"name": args.name, "label": args.label, "protected": False, "changed": changed},
+        f"{args.name}:{args.label} is no longer protected",
+    )
     return 0
 
 
@@ -275,8 +322,11 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.prompts.transfer import export
 
     done = export(_registry(ctx), args.dir, args.sign)
-    ctx.emit(done, f"wrote {done['prompts']} prompts ({done['versions']} versions) to {done['path']}"
-             + (f", signed by {done['key_id']}" if done["signed"] else ""))
+    ctx.emit(
+        done,
+        f"wrote {done['prompts']} prompts ({done['versions']} versions) to {done['path']}"
+        + (f", signed by {done['key_id']}" if done["signed"] else ""),
+    )
     return 0
 
 
@@ -289,10 +339,18 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     if args.trust_key is not None:
         ctx.info(f"trusting key {trust.add_file(args.trust_key)}")
     done = import_folder(rt.registry(), args.dir, trust)
-    ctx.emit(done, lambda: f"imported from {done['source']}: {done['versions_created']} new versions, "
-             f"{done['versions_existing']} already here; labels moved: {', '.join(done['labels_moved']) or '-'}"
-             + (f"; kept (an unsigned import moves no existing label): {', '.join(done['labels_skipped'])}"
-                if done["labels_skipped"] else ""))
+    ctx.emit(
+        done,
+        lambda: (
+            f"imported from {done['source']}: {done['versions_created']} new versions, "
+            f"{done['versions_existing']} already here; labels moved: {', '.join(done['labels_moved']) or '-'}"
+            + (
+                f"; kept (an unsigned import moves no existing label): {', '.join(done['labels_skipped'])}"
+                if done["labels_skipped"]
+                else ""
+            )
+        ),
+    )
     return 0
 
 
@@ -304,11 +362,18 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
     def fmt(v: Any, pct: bool = False) -> str:
         return "-" if v is None else (f"{v:.0%}" if pct else f"{v:.0f}")
 
-    ctx.emit({"name": args.name, "versions": rows}, lambda: "\n".join(
-        [f"{'ver':<5} {'n':>5} {'p50ms':>7} {'p95ms':>7} {'up':>5} {'edit':>5} {'fail':>5}  labels"]
-        + [f"@{r['seq']:<4} {r['count']:>5} {fmt(r['latency_p50_ms']):>7} {fmt(r['latency_p95_ms']):>7} "
-           f"{fmt(r['thumbs_up_rate'], True):>5} {fmt(r['edit_rate'], True):>5} {fmt(r['failure_rate'], True):>5}  "
-           + ",".join(r["labels"]) for r in rows]))
+    ctx.emit(
+        {"name": args.name, "versions": rows},
+        lambda: "\n".join(
+            [f"{'ver':<5} {'n':>5} {'p50ms':>7} {'p95ms':>7} {'up':>5} {'edit':>5} {'fail':>5}  labels"]
+            + [
+                f"@{r['seq']:<4} {r['count']:>5} {fmt(r['latency_p50_ms']):>7} {fmt(r['latency_p95_ms']):>7} "
+                f"{fmt(r['thumbs_up_rate'], True):>5} {fmt(r['edit_rate'], True):>5} "
+                f"{fmt(r['failure_rate'], True):>5}  " + ",".join(r["labels"])
+                for r in rows
+            ]
+        ),
+    )
     return 0
 
 
@@ -333,10 +398,17 @@ def cmd_ab_status(args: argparse.Namespace, ctx: Context) -> int:
         lines = [f"A/B on {args.name}:{st['label']} ({state}), split {st['split']}%"]
         for arm, a in st["arms"].items():
             rate = "-" if a["thumbs_up_rate"] is None else f"{a['thumbs_up_rate']:.1%}"
-            lines.append(f"  {arm.upper()} {a['version'][:8]}  n={a['n']}  rated={a['rated']}  up={rate}  "
-                         f"95% [{a['wilson95'][0]:.3f}, {a['wilson95'][1]:.3f}]")
-        verdict = (f"significant: {st['better'].upper()} is better" if st["significant"]
-                   else "not significant" if st["p_value"] is not None else "no ratings yet")
+            lines.append(
+                f"  {arm.upper()} {a['version'][:8]}  n={a['n']}  rated={a['rated']}  up={rate}  "
+                f"95% [{a['wilson95'][0]:.3f}, {a['wilson95'][1]:.3f}]"
+            )
+        verdict = (
+            f"significant: {st['better'].upper()} is better"
+            if st["significant"]
+            else "not significant"
+            if st["p_value"] is not None
+            else "no ratings yet"
+        )
         return "\n".join([*lines, f"  p = {st['p_value']}  {verdict}"])
 
     ctx.emit(st, text)
@@ -353,6 +425,8 @@ def cmd_ab_stop(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"'{args.name}' has no A/B test running")
     winner = reg.resolve(args.name, args.winner)
     move = exps.stop(exp, winner.id, reg.labels, _confirmed(args, ctx, reg, args.name, exp.label))
-    ctx.emit({**move.as_dict(), "experiment": exp.id, "winner": winner.id, "seq": winner.seq},
-             "A/B stopped; " + _move_text(move, winner.seq))
+    ctx.emit(
+        {**move.as_dict(), "experiment": exp.id, "winner": winner.id, "seq": winner.seq},
+        "A/B stopped; " + _move_text(move, winner.seq),
+    )
     return 0

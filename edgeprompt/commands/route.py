@@ -16,17 +16,29 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "route", "which model would answer TEXT, and why (or '-' for JSON Lines of "
-                    "{\"text\": …}); --export and --eval for training data and accuracy", common, cmd_route)
+    p = add_command(
+        sub,
+        "route",
+        "which model would answer TEXT, and why (or '-' for JSON Lines of "
+        '{"text": …}); --export and --eval for training data and accuracy',
+        common,
+        cmd_route,
+    )
     p.add_argument("text", nargs="?", help="the request, or - to read JSON Lines from stdin")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--export", action="store_true",
-                      help="print routing decisions joined with their thumbs (JSON Lines with --json)")
+    mode.add_argument(
+        "--export",
+        action="store_true",
+        help="print routing decisions joined with their thumbs (JSON Lines with --json)",
+    )
     mode.add_argument("--eval", action="store_true", help="router accuracy on the labelled routing set")
     p.add_argument("--since-days", type=float, help="--export: only decisions from the last N days")
     p.add_argument("--outcomes-only", action="store_true", help="--export: only decisions that got thumbs")
-    p.add_argument("--to-examples", action="store_true",
-                   help="--export: also add thumbs-up decisions to the local router training examples")
+    p.add_argument(
+        "--to-examples",
+        action="store_true",
+        help="--export: also add thumbs-up decisions to the local router training examples",
+    )
     p.add_argument("--split", choices=["test", "train", "all"], default="test", help="--eval: which split")
 
 
@@ -92,7 +104,12 @@ def _eval(args: argparse.Namespace, ctx: Context) -> int:
     rows = load_set(split=None if args.split == "all" else args.split)
     report = evaluate(router, rows)
     out = {"split": args.split, "head": router.head.source, **report.as_dict()}
-    ctx.emit(out, lambda: (f"{args.split} split: accuracy {report.accuracy:.3f} on {report.n} prompts "
-                           f"(ambiguous {report.ambiguous_accuracy:.3f} on {report.ambiguous_n}); "
-                           f"head: {router.head.source}\n{report.table()}"))
+    ctx.emit(
+        out,
+        lambda: (
+            f"{args.split} split: accuracy {report.accuracy:.3f} on {report.n} prompts "
+            f"(ambiguous {report.ambiguous_accuracy:.3f} on {report.ambiguous_n}); "
+            f"head: {router.head.source}\n{report.table()}"
+        ),
+    )
     return 0

@@ -27,12 +27,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("title", help="the new title")
     p = add_command(g, "delete", "delete a session and its turns", common, cmd_delete)
     p.add_argument("id", help="session id or a unique prefix")
-    p = add_command(g, "attach", "index files into your documents; this chat then answers from them only",
-                    common, cmd_attach)
+    p = add_command(
+        g, "attach", "index files into your documents; this chat then answers from them only", common, cmd_attach
+    )
     p.add_argument("id", help="session id or a unique prefix")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
-    p = add_command(g, "detach", "stop answering this chat from attached files (all, or the ones named)",
-                    common, cmd_detach)
+    p = add_command(
+        g, "detach", "stop answering this chat from attached files (all, or the ones named)", common, cmd_detach
+    )
     p.add_argument("id", help="session id or a unique prefix")
     p.add_argument("paths", nargs="*", metavar="PATH", help="attached files to detach (default: all)")
     p = add_command(g, "export", "write a session as Markdown or JSON", common, cmd_export)
@@ -42,13 +44,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _session_dict(s: Session) -> dict[str, Any]:
-    return {"id": s.id, "title": s.title, "model": s.model, "created_at": s.created_at,
-            "updated_at": s.updated_at, "turns": s.turns}
+    return {
+        "id": s.id,
+        "title": s.title,
+        "model": s.model,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "turns": s.turns,
+    }
 
 
 def _turn_dict(t: Turn) -> dict[str, Any]:
-    return {"id": t.id, "role": t.role, "content": t.content, "created_at": t.created_at,
-            "trace_id": t.trace_id, "tokens": t.tokens, "meta": t.meta}
+    return {
+        "id": t.id,
+        "role": t.role,
+        "content": t.content,
+        "created_at": t.created_at,
+        "trace_id": t.trace_id,
+        "tokens": t.tokens,
+        "meta": t.meta,
+    }
 
 
 def _when(ts: float) -> str:
@@ -58,9 +73,14 @@ def _when(ts: float) -> str:
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     sessions = ctx.runtime().sessions.list(limit=args.limit, search=args.search)
     header = f"{'ID':<12}  {'UPDATED':<16}  {'TURNS':>5}  TITLE"
-    ctx.emit([_session_dict(s) for s in sessions],
-             lambda: "\n".join([header, *(f"{s.id}  {_when(s.updated_at)}  {s.turns:>5}  {s.title}" for s in sessions)])
-             if sessions else "no chats yet (a plain `ask` keeps none: -c or --session keeps one)")
+    ctx.emit(
+        [_session_dict(s) for s in sessions],
+        lambda: (
+            "\n".join([header, *(f"{s.id}  {_when(s.updated_at)}  {s.turns:>5}  {s.title}" for s in sessions)])
+            if sessions
+            else "no chats yet (a plain `ask` keeps none: -c or --session keeps one)"
+        ),
+    )
     return 0
 
 
@@ -69,10 +89,14 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     s = store.get(args.id)
     turns = store.turns(s.id)
     attached = store.attachments(s.id)
-    ctx.emit({**_session_dict(s), "attachments": attached, "messages": [_turn_dict(t) for t in turns]},
-             lambda: "\n\n".join([f"# {s.title or s.id} ({s.id})"]
-                                 + ([f"attached: {', '.join(attached)}"] if attached else [])
-                                 + [f"{t.role}> {t.content}" for t in turns]))
+    ctx.emit(
+        {**_session_dict(s), "attachments": attached, "messages": [_turn_dict(t) for t in turns]},
+        lambda: "\n\n".join(
+            [f"# {s.title or s.id} ({s.id})"]
+            + ([f"attached: {', '.join(attached)}"] if attached else [])
+            + [f"{t.role}> {t.content}" for t in turns]
+        ),
+    )
     return 0
 
 
@@ -86,8 +110,10 @@ def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
         path = str(Path(raw).expanduser().resolve())
         if lib.store.documents(under=path):  # the file itself, or what is indexed below the folder
             attached = rt.sessions.attach(sid, path)
-    ctx.emit({"session": sid, "attachments": attached, "indexed": summary},
-             lambda: f"{sid}: answers from {', '.join(attached) or 'nothing (no file could be indexed)'}")
+    ctx.emit(
+        {"session": sid, "attachments": attached, "indexed": summary},
+        lambda: f"{sid}: answers from {', '.join(attached) or 'nothing (no file could be indexed)'}",
+    )
     return 0 if attached else 2
 
 
@@ -120,8 +146,9 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
     if args.format == "md":
         body = export_markdown(s, turns)
     else:
-        body = json.dumps({**_session_dict(s), "messages": [_turn_dict(t) for t in turns]}, indent=2,
-                          ensure_ascii=False)
+        body = json.dumps(
+            {**_session_dict(s), "messages": [_turn_dict(t) for t in turns]}, indent=2, ensure_ascii=False
+        )
     if args.out:
         out = Path(args.out)
         tmp = out.with_name(out.name + ".tmp")

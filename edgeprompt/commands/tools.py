@@ -17,16 +17,25 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    g = add_group(sub, "tools", "tools the models may call: documents search, calculator, units, dates, files",
-                  common)
+    g = add_group(sub, "tools", "tools the models may call: documents search, calculator, units, dates, files", common)
     add_command(g, "list", "the tools, their parameters and whether they need confirmation", common, cmd_list)
-    p = add_command(g, "call", "run one tool directly (arguments as a JSON object, or - for JSON Lines of "
-                    "{\"tool\": …, \"arguments\": {…}})", common, cmd_call)
+    p = add_command(
+        g,
+        "call",
+        'run one tool directly (arguments as a JSON object, or - for JSON Lines of {"tool": …, "arguments": {…}})',
+        common,
+        cmd_call,
+    )
     p.add_argument("name", help="the tool, or - to read JSON Lines from stdin")
     p.add_argument("arguments", nargs="?", default="{}", help="a JSON object (default {})")
     p.add_argument("--yes", action="store_true", help="allow tools with side effects without asking")
-    p = add_command(g, "ask", "answer with tools: '/calc 2+2', '@tool NAME {…}', or let an instruct model call them",
-                    common, cmd_ask)
+    p = add_command(
+        g,
+        "ask",
+        "answer with tools: '/calc 2+2', '@tool NAME {…}', or let an instruct model call them",
+        common,
+        cmd_ask,
+    )
     p.add_argument("question", help="the question or explicit tool call")
     p.add_argument("-m", "--model", help="model id (default: routed)")
     p.add_argument("--yes", action="store_true", help="allow tools with side effects without asking")
@@ -44,10 +53,14 @@ def confirmer(args: argparse.Namespace) -> Confirm:
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     tools = list(ctx.runtime().toolbox())
-    rows = [{"name": t.name, "description": t.description, "parameters": dict(t.parameters),
-             "side_effects": t.side_effects} for t in tools]
-    ctx.emit(rows, lambda: "\n".join(f"{t.name:<18} {'(asks first) ' if t.side_effects else ''}{t.description}"
-                                     for t in tools))
+    rows = [
+        {"name": t.name, "description": t.description, "parameters": dict(t.parameters), "side_effects": t.side_effects}
+        for t in tools
+    ]
+    ctx.emit(
+        rows,
+        lambda: "\n".join(f"{t.name:<18} {'(asks first) ' if t.side_effects else ''}{t.description}" for t in tools),
+    )
     return 0
 
 
@@ -101,9 +114,16 @@ def tool_loop(rt: Runtime, model: str | None, args: argparse.Namespace, question
 
     card = rt.card(model)
     prompted = follows_instructions(card, str(rt.settings.get("tools.prompting")))
-    return ToolLoop(rt.toolbox(), rt.backend(card.id), card, settings_params(rt), guard=Guard.for_runtime(rt),
-                    prompted=prompted, max_calls=int(rt.settings.get("tools.max_calls")),
-                    confirm=confirmer(args))
+    return ToolLoop(
+        rt.toolbox(),
+        rt.backend(card.id),
+        card,
+        settings_params(rt),
+        guard=Guard.for_runtime(rt),
+        prompted=prompted,
+        max_calls=int(rt.settings.get("tools.max_calls")),
+        confirm=confirmer(args),
+    )
 
 
 def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
@@ -134,4 +154,3 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
         ctx.info(note)
     ctx.emit({**answer.as_dict(), "trace_id": trace.id}, answer.answer)
     return 0 if all(r.ok for r in answer.results) else 2
-

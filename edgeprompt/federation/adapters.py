@@ -51,8 +51,10 @@ def peft_files(model: Any, base_name: str) -> dict[str, bytes]:
         model.save_pretrained(tmp)
         doc = json.loads((Path(tmp) / "adapter_config.json").read_text(encoding="utf-8"))
         doc["base_model_name_or_path"] = base_name  # the model id, not a path on the coordinator
-        return {"adapter_model.safetensors": (Path(tmp) / "adapter_model.safetensors").read_bytes(),
-                "adapter_config.json": json.dumps(doc, indent=2, sort_keys=True).encode()}
+        return {
+            "adapter_model.safetensors": (Path(tmp) / "adapter_model.safetensors").read_bytes(),
+            "adapter_config.json": json.dumps(doc, indent=2, sort_keys=True).encode(),
+        }
 
 
 def read_peft(files: dict[str, bytes]) -> tuple[LoraSpec, OrderedDict[str, Any]]:
@@ -97,8 +99,11 @@ def mlx_config(state: dict[str, Any], spec: LoraSpec, num_layers: int) -> dict[s
         keys.add(inner[2])
     if layers != set(range(num_layers)):
         raise ModelLoadError(f"the adapter covers layers {sorted(layers)} of {num_layers}; mlx-lm needs all of them")
-    return {"fine_tune_type": "lora", "num_layers": num_layers,
-            "lora_parameters": {"rank": spec.rank, "scale": spec.scale, "dropout": 0.0, "keys": sorted(keys)}}
+    return {
+        "fine_tune_type": "lora",
+        "num_layers": num_layers,
+        "lora_parameters": {"rank": spec.rank, "scale": spec.scale, "dropout": 0.0, "keys": sorted(keys)},
+    }
 
 
 def write_mlx_adapter(state: dict[str, Any], spec: LoraSpec, num_layers: int, out: Path) -> Path:
@@ -124,8 +129,11 @@ def merge_hf(base_hf: Path, files: dict[str, bytes], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(out), safe_serialization=True)
     for path in base_hf.iterdir():
-        if path.is_file() and not path.name.endswith((".safetensors", ".safetensors.index.json")) \
-                and not (out / path.name).exists():
+        if (
+            path.is_file()
+            and not path.name.endswith((".safetensors", ".safetensors.index.json"))
+            and not (out / path.name).exists()
+        ):
             shutil.copy2(path, out / path.name)
     return out
 
@@ -161,8 +169,9 @@ def base_card(catalog: Catalog, pack: Pack) -> tuple[ModelCard, Path]:
     want = str(pack.meta.get("base_fingerprint") or "")
     mine = fingerprint(hf)
     if want != mine:
-        raise UsageError(f"this adapter was trained on other '{model_id}' weights ({want or 'unknown'}) than "
-                         f"this laptop's ({mine})")
+        raise UsageError(
+            f"this adapter was trained on other '{model_id}' weights ({want or 'unknown'}) than this laptop's ({mine})"
+        )
     return card, hf
 
 
@@ -206,11 +215,20 @@ def derived_card(card: ModelCard, folder: Path, models: Path, built: dict[str, A
         quant.append(f"onnx {built['onnx_precision']}")
     eps = pack.meta.get("epsilon_max")
     lora = built["lora"]
-    return replace(card, id=f"{card.id}{SUFFIX}", paths=paths, quantization=", ".join(quant), origin="user",
-                   description=(f"{card.id} with a federated LoRA adapter (r={lora['rank']}, {pack.version}, "
-                                f"{pack.meta.get('rounds', '?')} rounds, {pack.meta.get('clients', '?')} laptops"
-                                + (f", ε ≤ {float(eps):.2f}" if isinstance(eps, int | float) else "") + ")"),
-                   card_path="")
+    return replace(
+        card,
+        id=f"{card.id}{SUFFIX}",
+        paths=paths,
+        quantization=", ".join(quant),
+        origin="user",
+        description=(
+            f"{card.id} with a federated LoRA adapter (r={lora['rank']}, {pack.version}, "
+            f"{pack.meta.get('rounds', '?')} rounds, {pack.meta.get('clients', '?')} laptops"
+            + (f", ε ≤ {float(eps):.2f}" if isinstance(eps, int | float) else "")
+            + ")"
+        ),
+        card_path="",
+    )
 
 
 def install(models: Path, catalog: Catalog, pack: Pack, precision: str | None = None) -> tuple[ModelCard, Path]:
@@ -218,15 +236,29 @@ def install(models: Path, catalog: Catalog, pack: Pack, precision: str | None = 
     card, hf = base_card(catalog, pack)
     folder = models / f"{card.id}{SUFFIX}"
     if catalog.has(folder.name) and not (folder / DESCRIPTION_FILE).exists():
-        raise UsageError(f"a model '{folder.name}' that is not a federated adapter exists; remove it first "
-                         f"(`edgeprompt models remove {folder.name}`)")
+        raise UsageError(
+            f"a model '{folder.name}' that is not a federated adapter exists; remove it first "
+            f"(`edgeprompt models remove {folder.name}`)"
+        )
     models.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=models))
     try:
         built = build_folder(pack, card, hf, tmp, precision)
-        (tmp / DESCRIPTION_FILE).write_text(json.dumps({
-            "base": card.id, "base_fingerprint": pack.meta.get("base_fingerprint"), "name": pack.name,
-            "version": pack.version, "key_id": pack.key_id, "trained": pack.meta, **built}, indent=2) + "\n")
+        (tmp / DESCRIPTION_FILE).write_text(
+            json.dumps(
+                {
+                    "base": card.id,
+                    "base_fingerprint": pack.meta.get("base_fingerprint"),
+                    "name": pack.name,
+                    "version": pack.version,
+                    "key_id": pack.key_id,
+                    "trained": pack.meta,
+                    **built,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         replace_folder(tmp, folder)  # the previous adapter stays whole until the new one is in place
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -242,6 +274,10 @@ def installed(models: Path) -> dict[str, Any]:
             doc = json.loads(desc.read_text())
         except ValueError:
             doc = {"error": f"unreadable {DESCRIPTION_FILE}"}
-        out[desc.parent.name] = {"installed": True, "base": doc.get("base"), "version": doc.get("version"),
-                                 "trained": doc.get("trained")}
+        out[desc.parent.name] = {
+            "installed": True,
+            "base": doc.get("base"),
+            "version": doc.get("version"),
+            "trained": doc.get("trained"),
+        }
     return out

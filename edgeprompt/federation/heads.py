@@ -65,9 +65,18 @@ def _firewall() -> HeadSpec:
     def shipped() -> tuple[int, dict[str, Any]]:
         return int(shipped_desc.get("hidden", 0)), head.state_from_onnx(shipped_dir() / "classifier.onnx")
 
-    return HeadSpec("firewall", "firewall-model", tuple(head.LABELS), dim, featurize,
-                    lambda hidden, seed: head.build(dim, hidden, seed), export, validate,
-                    int(shipped_desc.get("hidden", head.HIDDEN)), shipped)
+    return HeadSpec(
+        "firewall",
+        "firewall-model",
+        tuple(head.LABELS),
+        dim,
+        featurize,
+        lambda hidden, seed: head.build(dim, hidden, seed),
+        export,
+        validate,
+        int(shipped_desc.get("hidden", head.HIDDEN)),
+        shipped,
+    )
 
 
 def _router() -> HeadSpec:
@@ -83,10 +92,12 @@ def _router() -> HeadSpec:
     def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
         hidden = int(getattr(module[0], "out_features", 0)) if len(module) > 1 else 0
         shipped = routing_head.HeadMeta.read(routing_head.shipped_dir() / routing_head.META_FILE).extra
-        keep: dict[str, Any] = {k: shipped[k] for k in ("embedder", "embedder_hash", "router_text_max_chars")
-                                if k in shipped}
-        onnx_path = routing_head.export_head(module, list(TAGS), folder, {
-            **keep, "arch": "mlp" if hidden else "linear", "hidden": hidden, **extra})
+        keep: dict[str, Any] = {
+            k: shipped[k] for k in ("embedder", "embedder_hash", "router_text_max_chars") if k in shipped
+        }
+        onnx_path = routing_head.export_head(
+            module, list(TAGS), folder, {**keep, "arch": "mlp" if hidden else "linear", "hidden": hidden, **extra}
+        )
         return onnx_path, folder / routing_head.META_FILE
 
     def validate(model: bytes, description: dict[str, Any]) -> None:
@@ -102,8 +113,18 @@ def _router() -> HeadSpec:
         hidden = int(routing_head.HeadMeta.read(folder / routing_head.META_FILE).extra.get("hidden", 0))
         return hidden, routing_head.head_state_from_onnx(folder / routing_head.ONNX_FILE)
 
-    return HeadSpec("router", "router-model", tuple(TAGS), routing_head.DIM, featurize,
-                    lambda hidden, seed: routing_head.torch_head(len(TAGS), hidden), export, validate, 0, shipped)
+    return HeadSpec(
+        "router",
+        "router-model",
+        tuple(TAGS),
+        routing_head.DIM,
+        featurize,
+        lambda hidden, seed: routing_head.torch_head(len(TAGS), hidden),
+        export,
+        validate,
+        0,
+        shipped,
+    )
 
 
 def head_spec(task: str) -> HeadSpec:
@@ -118,5 +139,6 @@ def task_for_pack_kind(kind: str) -> str:
     for task in TASKS:
         if kind == f"{task}-model":
             return task
-    raise UsageError(f"a '{kind}' pack is not a model pack this command installs "
-                     "(firewall-model, router-model, lm-adapter)")
+    raise UsageError(
+        f"a '{kind}' pack is not a model pack this command installs (firewall-model, router-model, lm-adapter)"
+    )

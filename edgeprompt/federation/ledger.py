@@ -57,8 +57,14 @@ class Budget:
         return max(0.0, self.budget - self.epsilon)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "epsilon": self.epsilon, "budget": self.budget, "delta": self.delta,
-                "releases": self.releases, "remaining": self.remaining}
+        return {
+            "task": self.task,
+            "epsilon": self.epsilon,
+            "budget": self.budget,
+            "delta": self.delta,
+            "releases": self.releases,
+            "remaining": self.remaining,
+        }
 
 
 def compose_epsilon(mechanisms: Iterable[Mechanism], delta: float) -> float:
@@ -74,9 +80,20 @@ def compose_epsilon(mechanisms: Iterable[Mechanism], delta: float) -> float:
 
 
 def _entry(r: Any) -> LedgerEntry:
-    return LedgerEntry(r["id"], r["task"], r["run_id"], r["server_round"], r["noise_multiplier"], r["sample_rate"],
-                       r["steps"], r["delta"], r["epsilon_round"], r["epsilon_total"], r["num_examples"],
-                       r["created_at"])
+    return LedgerEntry(
+        r["id"],
+        r["task"],
+        r["run_id"],
+        r["server_round"],
+        r["noise_multiplier"],
+        r["sample_rate"],
+        r["steps"],
+        r["delta"],
+        r["epsilon_round"],
+        r["epsilon_total"],
+        r["num_examples"],
+        r["created_at"],
+    )
 
 
 class PrivacyLedger:
@@ -111,15 +128,19 @@ class PrivacyLedger:
         after = self.projected(task, planned, delta)
         if after > budget or not math.isfinite(after):
             spent = self.spent(task, delta)
-            detail = (f"{task}: spent ε={spent:.3f}, this round would bring it to ε={after:.3f} > budget "
-                      f"{budget:g} at δ={delta:g}")
-            self.log_event("refused", task, metrics={"epsilon_spent": spent, "epsilon_projected": after,
-                                                     "epsilon_budget": budget})
+            detail = (
+                f"{task}: spent ε={spent:.3f}, this round would bring it to ε={after:.3f} > budget "
+                f"{budget:g} at δ={delta:g}"
+            )
+            self.log_event(
+                "refused", task, metrics={"epsilon_spent": spent, "epsilon_projected": after, "epsilon_budget": budget}
+            )
             raise PrivacyBudgetError(detail)
         return after
 
-    def record(self, task: str, run_id: str, server_round: int, mechanism: Mechanism, delta: float,
-               num_examples: int) -> LedgerEntry:
+    def record(
+        self, task: str, run_id: str, server_round: int, mechanism: Mechanism, delta: float, num_examples: int
+    ) -> LedgerEntry:
         """Append one release; epsilon_round is the release alone, epsilon_total the composition so far."""
         sigma, q, steps = mechanism
         eps_round = compose_epsilon([mechanism], delta)
@@ -129,21 +150,51 @@ class PrivacyLedger:
             cur = c.execute(
                 "INSERT INTO privacy_ledger(task, run_id, server_round, noise_multiplier, sample_rate, steps, delta, "
                 "epsilon_round, epsilon_total, num_examples, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (task, run_id, server_round, sigma, q, steps, delta, eps_round, eps_total, num_examples, now))
-        return LedgerEntry(int(cur.lastrowid), task, run_id, server_round, sigma, q, steps, delta, eps_round,
-                           eps_total, num_examples, now)
+                (task, run_id, server_round, sigma, q, steps, delta, eps_round, eps_total, num_examples, now),
+            )
+        return LedgerEntry(
+            int(cur.lastrowid),
+            task,
+            run_id,
+            server_round,
+            sigma,
+            q,
+            steps,
+            delta,
+            eps_round,
+            eps_total,
+            num_examples,
+            now,
+        )
 
-    def log_event(self, kind: str, task: str, run_id: str = "", server_round: int | None = None,
-                  metrics: dict[str, float] | None = None) -> None:
+    def log_event(
+        self,
+        kind: str,
+        task: str,
+        run_id: str = "",
+        server_round: int | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT INTO federation_events(kind, task, run_id, server_round, metrics, created_at) "
-                      "VALUES (?,?,?,?,?,?)",
-                      (kind, task, run_id, server_round, json.dumps(metrics or {}, sort_keys=True), time.time()))
+            c.execute(
+                "INSERT INTO federation_events(kind, task, run_id, server_round, metrics, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (kind, task, run_id, server_round, json.dumps(metrics or {}, sort_keys=True), time.time()),
+            )
 
     def events(self, limit: int = 10) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT * FROM federation_events ORDER BY id DESC LIMIT ?", (limit,))
-        return [{"kind": r["kind"], "task": r["task"], "run_id": r["run_id"], "round": r["server_round"],
-                 "metrics": json.loads(r["metrics"]), "at": r["created_at"]} for r in rows]
+        return [
+            {
+                "kind": r["kind"],
+                "task": r["task"],
+                "run_id": r["run_id"],
+                "round": r["server_round"],
+                "metrics": json.loads(r["metrics"]),
+                "at": r["created_at"],
+            }
+            for r in rows
+        ]
 
 
 def _validate(planned: Mechanism, delta: float, budget: float) -> None:

@@ -20,51 +20,105 @@ Recipe = tuple[str, str, dict[str, tuple[str, ...]]]  # (question template, answ
 
 # Written with the words the demo model's small tokenizer knows (its bundled text), so the demo measures
 # what the adapter learns about answers rather than how badly unknown words split into pieces.
-PLANTS = ("the plants", "the flowers", "young trees", "the seeds", "the garden", "tomatoes", "roses", "the hedge",
-          "small plants")
-TOPICS = ("the sea", "mountains", "birds", "history", "the stars", "old towns", "trees", "the moon", "fish",
-          "a long journey")
+PLANTS = (
+    "the plants",
+    "the flowers",
+    "young trees",
+    "the seeds",
+    "the garden",
+    "tomatoes",
+    "roses",
+    "the hedge",
+    "small plants",
+)
+TOPICS = (
+    "the sea",
+    "mountains",
+    "birds",
+    "history",
+    "the stars",
+    "old towns",
+    "trees",
+    "the moon",
+    "fish",
+    "a long journey",
+)
 QA: dict[str, tuple[Recipe, ...]] = {
     "kitchen": (
-        ("How long should I bake {food}?", "Bake {food} in a hot oven for forty minutes, then let it rest on the "
-         "table before dinner.", {"food": ("bread", "the loaves", "fish", "fruit", "a small loaf", "white bread",
-                                           "dark bread")}),
-        ("How do I make {drink}?", "For {drink}, warm the water in a kettle, pour it into a cup and wait two "
-         "minutes.", {"drink": ("tea", "green tea", "black tea", "mint tea", "a cup of tea", "tea for two")}),
-        ("What can I use instead of {thing}?", "Instead of {thing}, use the same amount of fresh fruit; the taste "
-         "changes a little.", {"thing": ("flour", "sugar", "butter", "milk", "eggs", "honey")}),
+        (
+            "How long should I bake {food}?",
+            "Bake {food} in a hot oven for forty minutes, then let it rest on the table before dinner.",
+            {"food": ("bread", "the loaves", "fish", "fruit", "a small loaf", "white bread", "dark bread")},
+        ),
+        (
+            "How do I make {drink}?",
+            "For {drink}, warm the water in a kettle, pour it into a cup and wait two minutes.",
+            {"drink": ("tea", "green tea", "black tea", "mint tea", "a cup of tea", "tea for two")},
+        ),
+        (
+            "What can I use instead of {thing}?",
+            "Instead of {thing}, use the same amount of fresh fruit; the taste changes a little.",
+            {"thing": ("flour", "sugar", "butter", "milk", "eggs", "honey")},
+        ),
     ),
     "walks": (
-        ("Where can I walk on a {time} in {place}?", "On a {time} in {place}, walk along the river to the old "
-         "bridge and back through the village.", {"time": ("morning", "evening", "Sunday", "rainy day", "warm day"),
-                                                  "place": ("the city", "the village", "town", "the mountains",
-                                                            "the valley")}),
-        ("What should I take for a walk in the {where}?", "For a walk in the {where}, take water, a warm coat and "
-         "good shoes, and check the weather first.", {"where": ("mountains", "forests", "hills", "valley",
-                                                                  "fields", "snow", "rain", "cold")}),
+        (
+            "Where can I walk on a {time} in {place}?",
+            "On a {time} in {place}, walk along the river to the old bridge and back through the village.",
+            {
+                "time": ("morning", "evening", "Sunday", "rainy day", "warm day"),
+                "place": ("the city", "the village", "town", "the mountains", "the valley"),
+            },
+        ),
+        (
+            "What should I take for a walk in the {where}?",
+            "For a walk in the {where}, take water, a warm coat and good shoes, and check the weather first.",
+            {"where": ("mountains", "forests", "hills", "valley", "fields", "snow", "rain", "cold")},
+        ),
     ),
     "garden": (
-        ("How often should I water {plant}?", "Water {plant} once a week in the morning, and let the soil dry "
-         "between waterings.", {"plant": PLANTS}),
-        ("When should I plant {plant}?", "Plant {plant} in the spring, in a warm and bright place, with fresh "
-         "soil.", {"plant": PLANTS}),
-        ("Why are the leaves of {plant} turning yellow?", "Yellow leaves on {plant} mean too much water; give "
-         "less water and check the soil.", {"plant": PLANTS}),
+        (
+            "How often should I water {plant}?",
+            "Water {plant} once a week in the morning, and let the soil dry between waterings.",
+            {"plant": PLANTS},
+        ),
+        (
+            "When should I plant {plant}?",
+            "Plant {plant} in the spring, in a warm and bright place, with fresh soil.",
+            {"plant": PLANTS},
+        ),
+        (
+            "Why are the leaves of {plant} turning yellow?",
+            "Yellow leaves on {plant} mean too much water; give less water and check the soil.",
+            {"plant": PLANTS},
+        ),
     ),
     "reading": (
-        ("Can you suggest a book about {topic}?", "Look for a short book about {topic} in the library, and read "
-         "one chapter each evening.", {"topic": TOPICS}),
-        ("How can I help my child read {what}?", "Read {what} aloud together every evening, and let the child "
-         "read the last page.", {"what": ("more", "stories", "a longer book", "poems", "every day",
-                                          "in the morning")}),
-        ("How do I write a poem about {topic}?", "Start a poem about {topic} with one clear picture, then write "
-         "four short lines and read them aloud.", {"topic": TOPICS}),
+        (
+            "Can you suggest a book about {topic}?",
+            "Look for a short book about {topic} in the library, and read one chapter each evening.",
+            {"topic": TOPICS},
+        ),
+        (
+            "How can I help my child read {what}?",
+            "Read {what} aloud together every evening, and let the child read the last page.",
+            {"what": ("more", "stories", "a longer book", "poems", "every day", "in the morning")},
+        ),
+        (
+            "How do I write a poem about {topic}?",
+            "Start a poem about {topic} with one clear picture, then write four short lines and read them aloud.",
+            {"topic": TOPICS},
+        ),
     ),
 }
 
 LAPTOP_TOPICS = (("kitchen", "walks"), ("garden", "reading"))
-POOR = ("I am not sure about that.", "It depends on many things.", "Please ask someone else.",
-        "That is a good question.")
+POOR = (
+    "I am not sure about that.",
+    "It depends on many things.",
+    "Please ask someone else.",
+    "That is a good question.",
+)
 
 
 @dataclass(frozen=True)

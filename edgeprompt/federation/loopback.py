@@ -44,6 +44,7 @@ def _program(p: subprocess.Popen[bytes]) -> str:
     """The program a daemon runs (_spawn passes a list; Popen types `args` as any command form)."""
     return str(p.args[0]) if isinstance(p.args, list) else str(p.args)
 
+
 @dataclass
 class RunResult:
     run_id: int
@@ -71,8 +72,15 @@ class Loopback:
 
     def _spawn(self, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                    cwd=str(self.state), start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=str(self.state),
+                start_new_session=True,
+            )
         self.procs.append(proc)
         return proc
 
@@ -80,8 +88,17 @@ class Loopback:
         self.state.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         link = self.state / "superlink"
-        cmd = [node.flower_executable("flower-superlink"), "--insecure", "--host", "127.0.0.1", "--port",
-               str(self.port), "--database", str(link / "state.db"), "--disable-runtime-dependency-installation"]
+        cmd = [
+            node.flower_executable("flower-superlink"),
+            "--insecure",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--database",
+            str(link / "state.db"),
+            "--disable-runtime-dependency-installation",
+        ]
         self._spawn(cmd, self.env(link / "flwr"), self.state / "superlink.log")
         self._wait_health(timeout_s)
         for i, home in enumerate(self.homes):
@@ -112,15 +129,18 @@ class Loopback:
         self.cli_home.mkdir(parents=True, exist_ok=True)
         (self.cli_home / "config.toml").write_text(
             f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
-            f'address = "127.0.0.1:{self.port}"\ninsecure = true\n')
+            f'address = "127.0.0.1:{self.port}"\ninsecure = true\n'
+        )
 
     def flwr(self, *args: str, timeout_s: float = 120.0) -> str:
         cmd = [node.flower_executable("flwr"), *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=self.env(self.cli_home), timeout=timeout_s,
-                              cwd=str(self.state))
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, env=self.env(self.cli_home), timeout=timeout_s, cwd=str(self.state)
+        )
         if done.returncode != 0:
-            raise FederationError(f"`flwr {args[0]}` failed ({done.returncode}): "
-                                  f"{(done.stdout + done.stderr).strip()[-600:]}")
+            raise FederationError(
+                f"`flwr {args[0]}` failed ({done.returncode}): {(done.stdout + done.stderr).strip()[-600:]}"
+            )
         return done.stdout
 
     def run(self, app_dir: Path, config: dict[str, Any], out_dir: Path, timeout_s: float = 600.0) -> RunResult:
@@ -147,8 +167,9 @@ class Loopback:
                 return status
             for p in self.procs:
                 if p.poll() is not None:
-                    raise FederationError(f"a Flower daemon exited ({_program(p)}, code {p.returncode}): "
-                                          f"{self.log_tail()}")
+                    raise FederationError(
+                        f"a Flower daemon exited ({_program(p)}, code {p.returncode}): {self.log_tail()}"
+                    )
             time.sleep(2.0)
         with contextlib.suppress(FederationError, subprocess.TimeoutExpired):
             self.flwr("stop", str(run_id), CONNECTION)

@@ -52,8 +52,14 @@ class LoraSpec:
         from peft import LoraConfig
 
         # peft types lora_alpha as int, but only divides it by r: a fractional alpha is meant
-        return LoraConfig(r=self.rank, lora_alpha=self.alpha,  # type: ignore[arg-type]
-                          target_modules=list(self.targets), lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+        return LoraConfig(
+            r=self.rank,
+            lora_alpha=self.alpha,  # type: ignore[arg-type]
+            target_modules=list(self.targets),
+            lora_dropout=0.0,
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> LoraSpec:
@@ -66,8 +72,12 @@ class LoraSpec:
         """From a peft adapter_config.json; refuses what the MLX and ONNX conversions do not carry over."""
         if doc.get("peft_type", "LORA") != "LORA" or doc.get("use_dora") or doc.get("use_rslora"):
             raise ModelLoadError("only plain LoRA adapters (no DoRA, no rsLoRA) can be installed")
-        if doc.get("bias", "none") != "none" or doc.get("layers_to_transform") or doc.get("rank_pattern") \
-                or doc.get("alpha_pattern"):
+        if (
+            doc.get("bias", "none") != "none"
+            or doc.get("layers_to_transform")
+            or doc.get("rank_pattern")
+            or doc.get("alpha_pattern")
+        ):
             raise ModelLoadError("the adapter uses per-layer ranks, layer subsets or biases, which are not supported")
         targets = doc.get("target_modules") or []
         return cls(int(doc["r"]), float(doc["lora_alpha"]), tuple(sorted(targets, key=_target_order)))
@@ -137,8 +147,10 @@ def load_adapter_state(model: Any, state: dict[str, Any]) -> None:
     want = adapter_shapes(model)
     got = {k: tuple(v.shape) for k, v in state.items()}
     if want != got:
-        raise ValueError(f"received adapter does not match this model's LoRA layout: {len(got)} arrays "
-                         f"{_first_difference(got, want)}")
+        raise ValueError(
+            f"received adapter does not match this model's LoRA layout: {len(got)} arrays "
+            f"{_first_difference(got, want)}"
+        )
     result = set_peft_model_state_dict(model, dict(state))
     if unexpected := getattr(result, "unexpected_keys", None):
         raise ValueError(f"unexpected adapter keys {unexpected[:3]}")
@@ -170,7 +182,7 @@ def encode(hf: Path, examples: Sequence[ChatExample], max_tokens: int) -> tuple[
         if not full.startswith(prompt):  # a template that renders history differently from the prompt
             full = prompt + ex.answer + (chat.special.get("eos_token") or "")
         p_ids = chat.tokenizer.encode(prompt, add_special_tokens=False).ids
-        a_ids = chat.tokenizer.encode(full[len(prompt):], add_special_tokens=False).ids
+        a_ids = chat.tokenizer.encode(full[len(prompt) :], add_special_tokens=False).ids
         ids = (p_ids + a_ids)[:max_tokens]
         if len(ids) > len(p_ids):
             rows.append((ids, len(p_ids)))
@@ -178,8 +190,8 @@ def encode(hf: Path, examples: Sequence[ChatExample], max_tokens: int) -> tuple[
     x = np.full((len(rows), width), pad, dtype=np.int64)
     y = np.full((len(rows), width), IGNORE, dtype=np.int64)
     for i, (ids, n_prompt) in enumerate(rows):
-        x[i, :len(ids)] = ids
-        y[i, n_prompt:len(ids)] = ids[n_prompt:]
+        x[i, : len(ids)] = ids
+        y[i, n_prompt : len(ids)] = ids[n_prompt:]
     return x, y
 
 
@@ -196,8 +208,9 @@ def example_nll(model: Any, ids: torch.Tensor, labels: torch.Tensor) -> torch.Te
 
     logits = model(input_ids=ids).logits[:, :-1]
     target = labels[:, 1:]
-    nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                                            ignore_index=IGNORE, reduction="none").view(target.shape)
+    nll = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE, reduction="none"
+    ).view(target.shape)
     mask = (target != IGNORE).to(nll.dtype)
     return (nll * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
@@ -212,6 +225,7 @@ def mean_nll(model: Any, ids: np.ndarray, labels: np.ndarray, batch: int = 16) -
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(ids), batch):
-            total += float(example_nll(model, torch.from_numpy(ids[i:i + batch]),
-                                       torch.from_numpy(labels[i:i + batch])).sum())
+            total += float(
+                example_nll(model, torch.from_numpy(ids[i : i + batch]), torch.from_numpy(labels[i : i + batch])).sum()
+            )
     return total / len(ids)

@@ -81,8 +81,15 @@ def check_address(address: str) -> str:
 
 
 def supernode_command(paths: Paths, opts: NodeOptions) -> list[str]:
-    cmd = [flower_executable("flower-supernode"), "--superlink", check_address(opts.superlink),
-           "--port", str(opts.port), "--node-config", f"data-home={_toml_string(str(paths.home))}"]
+    cmd = [
+        flower_executable("flower-supernode"),
+        "--superlink",
+        check_address(opts.superlink),
+        "--port",
+        str(opts.port),
+        "--node-config",
+        f"data-home={_toml_string(str(paths.home))}",
+    ]
     if opts.insecure:
         cmd.append("--insecure")
     if opts.root_certificates:
@@ -141,15 +148,24 @@ def start(paths: Paths, opts: NodeOptions) -> NodeState:
     """Start the SuperNode in its own session (process group); refuse if one already runs."""
     current = running(paths)
     if current is not None:
-        raise FederationError(f"a SuperNode already runs for this data home (pid {current.pid}, "
-                              f"superlink {current.superlink}); `edgeprompt federation leave` first")
+        raise FederationError(
+            f"a SuperNode already runs for this data home (pid {current.pid}, "
+            f"superlink {current.superlink}); `edgeprompt federation leave` first"
+        )
     cmd = supernode_command(paths, opts)
     folder = federation_dir(paths)
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "supernode.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=supernode_env(paths), cwd=str(folder), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=supernode_env(paths),
+            cwd=str(folder),
+            start_new_session=True,
+        )
     time.sleep(0.5)
     if proc.poll() is not None:
         tail = log.read_text(errors="replace").strip().splitlines()[-3:]

@@ -36,8 +36,14 @@ class Installed:
     model: str = ""  # for a language-model adapter: the derived model id to `ask -m` with
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"task": self.task, "folder": self.folder, "name": self.name, "version": self.version,
-               "key_id": self.key_id, "meta": self.meta}
+        out = {
+            "task": self.task,
+            "folder": self.folder,
+            "name": self.name,
+            "version": self.version,
+            "key_id": self.key_id,
+            "meta": self.meta,
+        }
         return {**out, "model": self.model} if self.model else out
 
 
@@ -61,8 +67,14 @@ def verify_head(pack: Pack) -> tuple[Pack, str, dict[str, Any]]:
     return pack, task, desc
 
 
-def install(paths: Paths, db: Database, data: bytes, trust: TrustStore, catalog: Catalog | None = None,
-            onnx_precision: str | None = None) -> Installed:
+def install(
+    paths: Paths,
+    db: Database,
+    data: bytes,
+    trust: TrustStore,
+    catalog: Catalog | None = None,
+    onnx_precision: str | None = None,
+) -> Installed:
     pack = read_pack(data, trust)
     if pack.kind == adapters.PACK_KIND:
         return install_adapter(paths, db, pack, catalog or Catalog(paths.models), onnx_precision)
@@ -89,6 +101,10 @@ def install_adapter(paths: Paths, db: Database, pack: Pack, catalog: Catalog, on
 
 
 def _log_import(db: Database, task: str, pack: Pack) -> None:
-    PrivacyLedger(db).log_event("imported", task, str(pack.meta.get("run_id", "")), None,
-                                {"rounds": float(pack.meta.get("rounds", 0) or 0),
-                                 "clients": float(pack.meta.get("clients", 0) or 0)})
+    PrivacyLedger(db).log_event(
+        "imported",
+        task,
+        str(pack.meta.get("run_id", "")),
+        None,
+        {"rounds": float(pack.meta.get("rounds", 0) or 0), "clients": float(pack.meta.get("clients", 0) or 0)},
+    )

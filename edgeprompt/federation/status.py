@@ -63,8 +63,13 @@ def status(rt: Runtime, events: int = 10) -> dict[str, Any]:
     from edgeprompt.federation.ledger import PrivacyLedger
 
     state = node.running(rt.paths)
-    return {"budgets": budgets(rt), "events": PrivacyLedger(rt.db).events(events), "examples": example_counts(rt),
-            "node": asdict(state) if state else None, "models": installed_models(rt)}
+    return {
+        "budgets": budgets(rt),
+        "events": PrivacyLedger(rt.db).events(events),
+        "examples": example_counts(rt),
+        "node": asdict(state) if state else None,
+        "models": installed_models(rt),
+    }
 
 
 def consent_text(rt: Runtime, superlink: str, insecure: bool) -> str:
@@ -73,7 +78,12 @@ def consent_text(rt: Runtime, superlink: str, insecure: bool) -> str:
     fed = rt.settings.section("federation")
     counts = example_counts(rt)
     answers = ", ".join(f"{k}: {v}" for k, v in lmdata.counts(lmdata.chosen_examples(rt.db)).items())
-    return CONSENT.format(superlink=superlink, transport="no TLS" if insecure else "TLS", home=rt.home,
-                          answers=answers,
-                          counts=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none yet",
-                          budget=float(fed["epsilon_budget"]), delta=float(fed["delta"]))
+    return CONSENT.format(
+        superlink=superlink,
+        transport="no TLS" if insecure else "TLS",
+        home=rt.home,
+        answers=answers,
+        counts=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none yet",
+        budget=float(fed["epsilon_budget"]),
+        delta=float(fed["delta"]),
+    )

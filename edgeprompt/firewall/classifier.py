@@ -29,8 +29,10 @@ def check_description(desc: dict[str, Any], where: str) -> None:
     if name == encoder.FEATURIZER:
         pass  # token ids in, no feature width to check
     elif name not in DIMS or int(desc.get("dim", -1)) != DIMS[str(name)]:
-        raise ModelLoadError(f"{where}: built for featurizer {name!r} dim {desc.get('dim')}, "
-                             f"this edgeprompt uses {FEATURIZER!r} dim {DIMS[FEATURIZER]}")
+        raise ModelLoadError(
+            f"{where}: built for featurizer {name!r} dim {desc.get('dim')}, "
+            f"this edgeprompt uses {FEATURIZER!r} dim {DIMS[FEATURIZER]}"
+        )
     labels = desc.get("labels")
     if not isinstance(labels, list) or "attack" not in labels:
         raise ModelLoadError(f"{where}: classifier.json has no 'attack' label")
@@ -64,8 +66,14 @@ class Classifier:
     _tokenizer: Any = None  # the encoder kind's tokenizer, loaded on first use
 
     @classmethod
-    def from_bytes(cls, model: bytes, description: dict[str, Any], origin: str = "memory",
-                   path: str = "", embed: Embed | None = None) -> Classifier:
+    def from_bytes(
+        cls,
+        model: bytes,
+        description: dict[str, Any],
+        origin: str = "memory",
+        path: str = "",
+        embed: Embed | None = None,
+    ) -> Classifier:
         check_description(description, path or origin)
         kind_encoder = description.get("featurizer") == encoder.FEATURIZER
         session = _session(model, path or origin, 2 if kind_encoder else 1)
@@ -121,16 +129,26 @@ class Classifier:
         if self.featurizer == encoder.FEATURIZER:
             if self._tokenizer is None:
                 self._tokenizer = encoder.load_tokenizer()
-            b = encoder.encode(self._tokenizer, normalized_texts, [context] * len(normalized_texts),
-                               int(self.description.get("max_tokens", encoder.MAX_TOKENS)))
+            b = encoder.encode(
+                self._tokenizer,
+                normalized_texts,
+                [context] * len(normalized_texts),
+                int(self.description.get("max_tokens", encoder.MAX_TOKENS)),
+            )
             return [float(p) for p in self._run({"input_ids": b.input_ids, "attention_mask": b.attention_mask})]
         if self.embed is None and self.featurizer == FEATURIZER:
             raise ModelLoadError("the firewall classifier was loaded without the sentence embedder it needs")
-        x = featurize_normalized(normalized_texts, self.embed or _zero_embed, [context] * len(normalized_texts),
-                                 self.featurizer)
+        x = featurize_normalized(
+            normalized_texts, self.embed or _zero_embed, [context] * len(normalized_texts), self.featurizer
+        )
         return [float(p) for p in self.predict_features(x)]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"origin": self.origin, "path": self.path, "featurizer": self.description.get("featurizer"),
-                "dim": self.description.get("dim"), "hidden": self.description.get("hidden"),
-                "trained": self.description.get("trained", {})}
+        return {
+            "origin": self.origin,
+            "path": self.path,
+            "featurizer": self.description.get("featurizer"),
+            "dim": self.description.get("dim"),
+            "hidden": self.description.get("hidden"),
+            "trained": self.description.get("trained", {}),
+        }

@@ -19,8 +19,11 @@ from edgeprompt.firewall import evaluate
 
 CONTEXTS = ("user", "document", "tool")
 OWN_SOURCE = "edgeprompt-authors"
-_DEV_SOURCES = {"HumanCompatibleAI/tensor-trust-data": "tensor-trust", "microsoft/BIPIA": "bipia",
-                "f/awesome-chatgpt-prompts": "awesome-chatgpt-prompts"}
+_DEV_SOURCES = {
+    "HumanCompatibleAI/tensor-trust-data": "tensor-trust",
+    "microsoft/BIPIA": "bipia",
+    "f/awesome-chatgpt-prompts": "awesome-chatgpt-prompts",
+}
 
 
 @dataclass(frozen=True)
@@ -43,18 +46,35 @@ def _context(value: object) -> str:
 
 
 def from_dev(rows: Iterable[dict]) -> list[CorpusRow]:  # type: ignore[type-arg]
-    return [CorpusRow(str(r["text"]), int(r["label"]), _DEV_SOURCES.get(str(r.get("source")), str(r.get("source"))),
-                    evaluate.context_of(r), "en", str(r.get("subset", "")), str(r.get("pair_id") or r["id"]))
-            for r in rows]
+    return [
+        CorpusRow(
+            str(r["text"]),
+            int(r["label"]),
+            _DEV_SOURCES.get(str(r.get("source")), str(r.get("source"))),
+            evaluate.context_of(r),
+            "en",
+            str(r.get("subset", "")),
+            str(r.get("pair_id") or r["id"]),
+        )
+        for r in rows
+    ]
 
 
 def from_file(path: Path, default_source: str) -> list[CorpusRow]:
     out = []
     for i, r in enumerate(_read(path)):
         source = str(r.get("source") or default_source)
-        out.append(CorpusRow(str(r["text"]), int(r["label"]), source, _context(r.get("context")),
-                           str(r.get("lang") or "und"), str(r.get("kind") or ""),
-                           str(r.get("group") or f"{source}:{i}")))
+        out.append(
+            CorpusRow(
+                str(r["text"]),
+                int(r["label"]),
+                source,
+                _context(r.get("context")),
+                str(r.get("lang") or "und"),
+                str(r.get("kind") or ""),
+                str(r.get("group") or f"{source}:{i}"),
+            )
+        )
     return out
 
 
@@ -69,8 +89,9 @@ def load(dev: Path | None, extra: Path, data_dir: Path) -> list[CorpusRow]:
     if dev is not None and dev.is_file():
         train, _test = evaluate.split(evaluate.read_jsonl(dev))
         rows += from_dev(train)
-    rows += [CorpusRow(e.text, e.label, OWN_SOURCE, e.context, e.lang, e.kind, e.group)
-             for e in from_file(extra, OWN_SOURCE)]
+    rows += [
+        CorpusRow(e.text, e.label, OWN_SOURCE, e.context, e.lang, e.kind, e.group) for e in from_file(extra, OWN_SOURCE)
+    ]
     for path in data_files(data_dir):
         rows += from_file(path, path.stem)
     seen: set[str] = set()

@@ -26,8 +26,14 @@ class Correction:
     was: str  # the decision being corrected
 
     def as_dict(self) -> dict[str, Any]:
-        return {"example_id": self.example.id, "label": self.example.label, "audit_id": self.audit_seq,
-                "decision_was": self.was, "ref": self.example.ref, "chars": len(self.example.text)}
+        return {
+            "example_id": self.example.id,
+            "label": self.example.label,
+            "audit_id": self.audit_seq,
+            "decision_was": self.was,
+            "ref": self.example.ref,
+            "chars": len(self.example.text),
+        }
 
 
 def _entry(db: Database, ref: str) -> AuditEntry:
@@ -36,18 +42,22 @@ def _entry(db: Database, ref: str) -> AuditEntry:
     else:  # a trace id: the input decision of that request (else its first firewall decision)
         row = db.query_one(
             "SELECT * FROM audit_log WHERE kind LIKE 'firewall.%' AND json_extract(data, '$.trace_id') = ? "
-            "ORDER BY kind != 'firewall.input', seq LIMIT 1", (ref,))
+            "ORDER BY kind != 'firewall.input', seq LIMIT 1",
+            (ref,),
+        )
     if row is None:
         raise NotFoundError(f"no firewall decision '{ref}' in the audit log (see `edgeprompt firewall audit show`)")
-    return AuditEntry(row["seq"], row["created_at"], row["kind"], json.loads(row["data"]), row["prev_hash"],
-                      row["hash"])
+    return AuditEntry(
+        row["seq"], row["created_at"], row["kind"], json.loads(row["data"]), row["prev_hash"], row["hash"]
+    )
 
 
 def _text(db: Database, entry: AuditEntry) -> str:
     trace_id = entry.data.get("trace_id")
     if entry.kind == "firewall.input" and trace_id:
-        row = db.query_one("SELECT content FROM turns WHERE trace_id = ? AND role = 'user' ORDER BY id LIMIT 1",
-                           (trace_id,))
+        row = db.query_one(
+            "SELECT content FROM turns WHERE trace_id = ? AND role = 'user' ORDER BY id LIMIT 1", (trace_id,)
+        )
         if row is not None:
             return str(row[0])
     text = entry.data.get("text_redacted")
@@ -63,7 +73,13 @@ def correct(db: Database, ref: str, label: str) -> Correction:
     text = _text(db, entry)
     with db.transaction():  # the example and its audit note land together
         example = ExampleStore(db).add("firewall", text, label, "feedback", f"audit:{entry.seq}")
-        AuditLog(db).append("firewall.feedback", {"audit_id": entry.seq, "label": label,
-                                                  "decision_was": entry.data.get("decision"),
-                                                  "example_id": example.id})
+        AuditLog(db).append(
+            "firewall.feedback",
+            {
+                "audit_id": entry.seq,
+                "label": label,
+                "decision_was": entry.data.get("decision"),
+                "example_id": example.id,
+            },
+        )
     return Correction(example, entry.seq, str(entry.data.get("decision", "")))

@@ -47,13 +47,13 @@ def _ids(tokenizer: Any, text: str, context: str, max_tokens: int) -> list[int]:
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     word = CONTEXT_WORDS.get(context, "user")
     if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS // 2] + " " + text[-MAX_CHARS // 2:]
+        text = text[: MAX_CHARS // 2] + " " + text[-MAX_CHARS // 2 :]
     ctx = tokenizer.encode(word, add_special_tokens=False).ids
     body = tokenizer.encode(text, add_special_tokens=False).ids
     room = max_tokens - len(ctx) - 3
     if len(body) > room:
         head = room // 2
-        body = body[:head] + body[len(body) - (room - head):]
+        body = body[:head] + body[len(body) - (room - head) :]
     return [cls_id, *ctx, sep_id, *body, sep_id]
 
 
@@ -66,6 +66,6 @@ def encode(tokenizer: Any, texts: Sequence[str], contexts: Sequence[str], max_to
     ids = np.zeros((len(seqs), width), dtype=np.int64)
     mask = np.zeros((len(seqs), width), dtype=np.int64)
     for i, s in enumerate(seqs):
-        ids[i, :len(s)] = s
-        mask[i, :len(s)] = 1
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
     return Batch(ids, mask)

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     pass
 
 AUDIT_TEXT_CHARS = 2000
-BLOCKED_ANSWER = ("I can't help with that request: the prompt firewall blocked it as a likely prompt-injection "
-                  "attempt. If this is a mistake, rephrase it, or mark it with `edgeprompt firewall feedback "
-                  "{ref} --benign`.")
+BLOCKED_ANSWER = (
+    "I can't help with that request: the prompt firewall blocked it as a likely prompt-injection "
+    "attempt. If this is a mistake, rephrase it, or mark it with `edgeprompt firewall feedback "
+    "{ref} --benign`."
+)
 
 
 @dataclass(frozen=True)
@@ -80,43 +82,71 @@ class Firewall:
                 kept.append(d)
             elif self.section["flagged_chunks"] == "isolate" and v.decision != "block":
                 kept.append(SourceDoc(d.n, d.label, d.text, True, v.as_dict()))
-                notices.append(f"source [{d.n}] was flagged by the firewall (possible injected instruction); "
-                               "it was kept as marked data only")
+                notices.append(
+                    f"source [{d.n}] was flagged by the firewall (possible injected instruction); "
+                    "it was kept as marked data only"
+                )
             else:
-                notices.append(f"source [{d.n}] was left out: the firewall flagged it as a possible injected "
-                               "instruction")
+                notices.append(
+                    f"source [{d.n}] was left out: the firewall flagged it as a possible injected instruction"
+                )
         ids = self.record_many([(stage, vd, text, trace_id) for stage, vd, text in audit])
-        for vd, seq in zip([v for v in verdicts if v["decision"] != "allow" or self.section["audit_allowed_chunks"]],
-                           ids, strict=False):
+        for vd, seq in zip(
+            [v for v in verdicts if v["decision"] != "allow" or self.section["audit_allowed_chunks"]], ids, strict=False
+        ):
             vd["audit_id"] = seq
         return Screened(kept, verdicts, notices)
 
     # -- stage 2 ------------------------------------------------------------------------------------
-    def isolate(self, system_text: str, documents: Sequence[SourceDoc], history: Sequence[Any], user_text: str,
-                preamble: str = "") -> Isolated:
+    def isolate(
+        self,
+        system_text: str,
+        documents: Sequence[SourceDoc],
+        history: Sequence[Any],
+        user_text: str,
+        preamble: str = "",
+    ) -> Isolated:
         return isolate(system_text, documents, history, user_text, preamble)
 
     # -- stage 3 ------------------------------------------------------------------------------------
-    def validator(self, canary: str | None = None, system_text: str | None = None,
-                  schema: dict[str, Any] | None = None, context: Sequence[str] = ()) -> OutputValidator:
+    def validator(
+        self,
+        canary: str | None = None,
+        system_text: str | None = None,
+        schema: dict[str, Any] | None = None,
+        context: Sequence[str] = (),
+    ) -> OutputValidator:
         return OutputValidator(self.policy, canary, system_text, schema, context)
 
-    def output_guard(self, canary: str | None = None, system_text: str | None = None,
-                     schema: dict[str, Any] | None = None, context: Sequence[str] = ()) -> StreamGuard:
+    def output_guard(
+        self,
+        canary: str | None = None,
+        system_text: str | None = None,
+        schema: dict[str, Any] | None = None,
+        context: Sequence[str] = (),
+    ) -> StreamGuard:
         """Stage 3 over a streamed answer; `context` (the conversation and the documents) is what a link in
         the answer must not carry out."""
         return StreamGuard(self.validator(canary, system_text, schema, context), int(self.section["stream_holdback"]))
 
-    def check_output(self, text: str, canary: str | None = None, system_text: str | None = None,
-                     schema: dict[str, Any] | None = None) -> OutputResult:
+    def check_output(
+        self, text: str, canary: str | None = None, system_text: str | None = None, schema: dict[str, Any] | None = None
+    ) -> OutputResult:
         return self.validator(canary, system_text, schema).check(text)
 
     # -- audit --------------------------------------------------------------------------------------
     def audit_data(self, stage: str, verdict: dict[str, Any], text: str, trace_id: str | None) -> dict[str, Any]:
         """What the audit log keeps: the decision, a hash of the text, and the text only with PII redacted."""
-        data = {"stage": stage, "decision": verdict["decision"], "score": verdict.get("score", 0.0),
-                "categories": verdict.get("categories", []), "matched_rules": verdict.get("matched_rules", []),
-                "trace_id": trace_id, "text_sha256": sha256_hex(text), "text_chars": len(text)}
+        data = {
+            "stage": stage,
+            "decision": verdict["decision"],
+            "score": verdict.get("score", 0.0),
+            "categories": verdict.get("categories", []),
+            "matched_rules": verdict.get("matched_rules", []),
+            "trace_id": trace_id,
+            "text_sha256": sha256_hex(text),
+            "text_chars": len(text),
+        }
         if self.section["audit_content"] == "redacted":
             clip = text[:AUDIT_TEXT_CHARS]
             data["text_redacted"] = redact(clip, detect(clip))
@@ -129,6 +159,7 @@ class Firewall:
     def record_many(self, items: list[tuple[str, dict[str, Any], str, str | None]]) -> list[int]:
         if self.audit is None or not items:
             return []
-        entries = self.audit.append_many([(f"firewall.{stage}", self.audit_data(stage, v, text, tid))
-                                          for stage, v, text, tid in items])
+        entries = self.audit.append_many(
+            [(f"firewall.{stage}", self.audit_data(stage, v, text, tid)) for stage, v, text, tid in items]
+        )
         return [e.seq for e in entries]

@@ -20,9 +20,18 @@ TRAIN_SHARE = 0.70
 DIRECT_ATTACKS = ("tensor_trust_hijacking", "tensor_trust_extraction")
 USER_BENIGN = ("acp_roleplay_prompt", "bipia_instruction_as_direct_request")
 # The 10-phrase keyword list that the issue calls the naive baseline.
-KEYWORDS = ("ignore previous instructions", "ignore all previous", "disregard previous", "system prompt",
-            "jailbreak", "developer mode", "do anything now", "you are now", "forget your instructions",
-            "reveal your prompt")
+KEYWORDS = (
+    "ignore previous instructions",
+    "ignore all previous",
+    "disregard previous",
+    "system prompt",
+    "jailbreak",
+    "developer mode",
+    "do anything now",
+    "you are now",
+    "forget your instructions",
+    "reveal your prompt",
+)
 
 
 def default_devset() -> Path:
@@ -34,7 +43,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def side(row: dict[str, Any]) -> str:
-    """"train" or "test" for a dev-set row, by a hash of its group key."""
+    """ "train" or "test" for a dev-set row, by a hash of its group key."""
     key = str(row.get("pair_id") or row["id"])
     frac = int(hashlib.sha256(f"{SPLIT_SEED}:{key}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "train" if frac < TRAIN_SHARE else "test"
@@ -75,9 +84,13 @@ def rate(rows: list[dict[str, Any]], flagged: Callable[[dict[str, Any]], bool]) 
     return Rate(sum(1 for r in rows if flagged(r)), len(rows))
 
 
-def report(rows: list[dict[str, Any]], flagged: Callable[[dict[str, Any]], bool],
-           hard_negatives: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def report(
+    rows: list[dict[str, Any]],
+    flagged: Callable[[dict[str, Any]], bool],
+    hard_negatives: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The Done-when figures for one detector: `flagged(row)` is True when it flags or blocks."""
+
     def sub(names: tuple[str, ...]) -> list[dict[str, Any]]:
         return [r for r in rows if r.get("subset") in names]
 
@@ -88,10 +101,10 @@ def report(rows: list[dict[str, Any]], flagged: Callable[[dict[str, Any]], bool]
         "benign_fpr": rate(sub(USER_BENIGN), flagged).as_dict(),
         "roleplay_flag_rate": rate(sub(("acp_roleplay_prompt",)), flagged).as_dict(),
         "direct_request_flag_rate": rate(sub(("bipia_instruction_as_direct_request",)), flagged).as_dict(),
-        "bipia_injected_recall": rate([r for r in rows if str(r.get("subset")).startswith("bipia_injected")],
-                                      flagged).as_dict(),
-        "bipia_clean_fpr": rate([r for r in rows if str(r.get("subset")).startswith("bipia_clean")],
-                                flagged).as_dict(),
+        "bipia_injected_recall": rate(
+            [r for r in rows if str(r.get("subset")).startswith("bipia_injected")], flagged
+        ).as_dict(),
+        "bipia_clean_fpr": rate([r for r in rows if str(r.get("subset")).startswith("bipia_clean")], flagged).as_dict(),
     }
     for kind in ("email", "table", "code"):
         out[f"bipia_injected_{kind}_recall"] = rate(sub((f"bipia_injected_{kind}",)), flagged).as_dict()

@@ -53,7 +53,7 @@ def _char_ids(text: str) -> np.ndarray:
             continue
         h = np.full(m, np.uint64(n * 0x51ED27), dtype=np.uint64)
         for k in range(n):
-            h = (h ^ cps[k:k + m]) * prime
+            h = (h ^ cps[k : k + m]) * prime
         h ^= h >> np.uint64(29)
         h *= mix
         h ^= h >> np.uint64(32)
@@ -109,12 +109,14 @@ def assemble(hashed_part: np.ndarray, embedded: np.ndarray, contexts: Sequence[s
     """The head's input from its three parts (training computes the parts once and reuses them)."""
     import numpy as np
 
-    return np.concatenate([hashed_part, embedded.astype(np.float32) * EMBED_WEIGHT, context_part(contexts)],
-                          axis=1).astype(np.float32)
+    return np.concatenate(
+        [hashed_part, embedded.astype(np.float32) * EMBED_WEIGHT, context_part(contexts)], axis=1
+    ).astype(np.float32)
 
 
-def featurize_normalized(texts: Sequence[str], embed: Embed, contexts: Sequence[str] | None = None,
-                         featurizer: str = FEATURIZER) -> np.ndarray:
+def featurize_normalized(
+    texts: Sequence[str], embed: Embed, contexts: Sequence[str] | None = None, featurizer: str = FEATURIZER
+) -> np.ndarray:
     """float32 [len(texts), DIMS[featurizer]] for texts that are already normalised (`normalize(t).text`)."""
     if featurizer == FEATURIZER_V1:
         return hashed(texts)
@@ -122,8 +124,9 @@ def featurize_normalized(texts: Sequence[str], embed: Embed, contexts: Sequence[
     return assemble(hashed(texts), embed(list(texts)), ctx)
 
 
-def featurize(texts: Sequence[str], embed: Embed, contexts: Sequence[str] | None = None,
-              featurizer: str = FEATURIZER) -> np.ndarray:
+def featurize(
+    texts: Sequence[str], embed: Embed, contexts: Sequence[str] | None = None, featurizer: str = FEATURIZER
+) -> np.ndarray:
     """float32 [len(texts), DIMS[featurizer]] for raw texts: normalise, then featurize. What training and
     federation use."""
     return featurize_normalized([normalize(t).text for t in texts], embed, contexts, featurizer)

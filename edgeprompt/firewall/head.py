@@ -41,16 +41,28 @@ def _linears(module: Any) -> list[tuple[Any, Any]]:
     layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
     if not layers:
         raise ValueError("the head has no Linear layers")
-    return [(m.weight.detach().cpu().numpy().astype("float32"), m.bias.detach().cpu().numpy().astype("float32"))
-            for m in layers]
+    return [
+        (m.weight.detach().cpu().numpy().astype("float32"), m.bias.detach().cpu().numpy().astype("float32"))
+        for m in layers
+    ]
 
 
 def describe(dim: int = DIM, hidden: int = HIDDEN, **extra: Any) -> dict[str, Any]:
     # the input width names the featurizer (a head retrained from the n-gram-only model keeps its 16k input)
     featurizer = next((name for name, d in DIMS.items() if d == dim), FEATURIZER)
-    return {"format": FORMAT, "featurizer": featurizer, "dim": dim, "hidden": hidden, "input": INPUT,
-            "outputs": list(OUTPUTS), "labels": list(LABELS), "input_dtype": "float32",
-            "input_shape": ["batch", dim], "output_shape": ["batch", len(LABELS)], **extra}
+    return {
+        "format": FORMAT,
+        "featurizer": featurizer,
+        "dim": dim,
+        "hidden": hidden,
+        "input": INPUT,
+        "outputs": list(OUTPUTS),
+        "labels": list(LABELS),
+        "input_dtype": "float32",
+        "input_shape": ["batch", dim],
+        "output_shape": ["batch", len(LABELS)],
+        **extra,
+    }
 
 
 def quantize(w: Any) -> tuple[Any, Any]:
@@ -74,11 +86,15 @@ def to_onnx_bytes(module: Any) -> bytes:
     x = INPUT
     for i, (w, b) in enumerate(layers):
         q, scale = quantize(w)
-        inits += [numpy_helper.from_array(q, f"w{i}_int8"), numpy_helper.from_array(scale, f"w{i}_scale"),
-                  numpy_helper.from_array(np.zeros(len(scale), dtype=np.int8), f"w{i}_zero"),
-                  numpy_helper.from_array(b, f"b{i}")]
-        nodes.append(helper.make_node("DequantizeLinear", [f"w{i}_int8", f"w{i}_scale", f"w{i}_zero"], [f"w{i}"],
-                                      axis=0))
+        inits += [
+            numpy_helper.from_array(q, f"w{i}_int8"),
+            numpy_helper.from_array(scale, f"w{i}_scale"),
+            numpy_helper.from_array(np.zeros(len(scale), dtype=np.int8), f"w{i}_zero"),
+            numpy_helper.from_array(b, f"b{i}"),
+        ]
+        nodes.append(
+            helper.make_node("DequantizeLinear", [f"w{i}_int8", f"w{i}_scale", f"w{i}_zero"], [f"w{i}"], axis=0)
+        )
         out = "logits" if i == len(layers) - 1 else f"h{i}"
         nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [out], transB=1))
         if i < len(layers) - 1:
@@ -87,10 +103,12 @@ def to_onnx_bytes(module: Any) -> bytes:
         x = out
     nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
     graph = helper.make_graph(
-        nodes, "edgeprompt_firewall_head",
+        nodes,
+        "edgeprompt_firewall_head",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", dim])],
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", len(LABELS)]) for name in OUTPUTS],
-        inits)
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="edgeprompt")
     model.ir_version = 8  # readable by every onnxruntime >= 1.12
     onnx.checker.check_model(model)
@@ -104,8 +122,10 @@ def export(module: Any, folder: Path, **extra: Any) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     onnx_path, json_path = folder / "classifier.onnx", folder / "classifier.json"
     onnx_path.write_bytes(to_onnx_bytes(module))
-    json_path.write_text(json.dumps(describe(layers[0][0].shape[1], hidden, **extra), indent=2,
-                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    json_path.write_text(
+        json.dumps(describe(layers[0][0].shape[1], hidden, **extra), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     return onnx_path, json_path
 
 

@@ -36,8 +36,15 @@ class InstalledPack:
     installed_at: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "version": self.version, "key_id": self.key_id,
-                "sha256": self.sha256, "files": self.files, "installed_at": self.installed_at}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "key_id": self.key_id,
+            "sha256": self.sha256,
+            "files": self.files,
+            "installed_at": self.installed_at,
+        }
 
 
 def _current_file(paths: Paths, name: str) -> Path:
@@ -94,9 +101,20 @@ def install(paths: Paths, db: Database, data: bytes, trust: TrustStore) -> Insta
     digest = hashlib.sha256(data).hexdigest()
     now = time.time()
     with db.transaction() as c:  # the record and the files land together: a failed write rolls the row back
-        c.execute("INSERT INTO firewall_intel_packs(kind, name, version, key_id, sha256, files, meta, installed_at) "
-                  "VALUES (?,?,?,?,?,?,?,?)", (pack.kind, pack.name, pack.version, pack.key_id, digest,
-                                               json.dumps(names), json.dumps(pack.meta, sort_keys=True), now))
+        c.execute(
+            "INSERT INTO firewall_intel_packs(kind, name, version, key_id, sha256, files, meta, installed_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (
+                pack.kind,
+                pack.name,
+                pack.version,
+                pack.key_id,
+                digest,
+                json.dumps(names),
+                json.dumps(pack.meta, sort_keys=True),
+                now,
+            ),
+        )
         for name in sorted(names, key=lambda n: n.endswith(".json")):  # the description last
             write_atomic(folder / name, pack.files[name])
     return InstalledPack(pack.kind, pack.name, pack.version, pack.key_id, digest, names, now)
@@ -104,5 +122,9 @@ def install(paths: Paths, db: Database, data: bytes, trust: TrustStore) -> Insta
 
 def installed(db: Database) -> list[InstalledPack]:
     rows = db.query("SELECT * FROM firewall_intel_packs ORDER BY id")
-    return [InstalledPack(r["kind"], r["name"], r["version"], r["key_id"], r["sha256"], json.loads(r["files"]),
-                          r["installed_at"]) for r in rows]
+    return [
+        InstalledPack(
+            r["kind"], r["name"], r["version"], r["key_id"], r["sha256"], json.loads(r["files"]), r["installed_at"]
+        )
+        for r in rows
+    ]

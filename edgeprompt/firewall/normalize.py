@@ -23,13 +23,55 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2
 _TAGS = re.compile("[\U000e0000-\U000e007f]+")
 
 # Cyrillic and Greek letters that look like Latin ones (after NFKC and lower-casing).
-_HOMOGLYPHS = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
-    "һ": "h", "ɡ": "g", "ӏ": "l", "ο": "o", "α": "a", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "κ": "k",
-    "ι": "i", "ε": "e", "χ": "x", "β": "b", "η": "n", "μ": "u", "ω": "w", "γ": "y", "ѵ": "v", "ɑ": "a",
-    "ı": "i", "ʟ": "l", "ɪ": "i", "ᴏ": "o", "ꞵ": "b",
-})
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ѕ": "s",
+        "і": "i",
+        "ї": "i",
+        "ј": "j",
+        "ԁ": "d",
+        "ԛ": "q",
+        "ԝ": "w",
+        "һ": "h",
+        "ɡ": "g",
+        "ӏ": "l",
+        "ο": "o",
+        "α": "a",
+        "ν": "v",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "κ": "k",
+        "ι": "i",
+        "ε": "e",
+        "χ": "x",
+        "β": "b",
+        "η": "n",
+        "μ": "u",
+        "ω": "w",
+        "γ": "y",
+        "ѵ": "v",
+        "ɑ": "a",
+        "ı": "i",
+        "ʟ": "l",
+        "ɪ": "i",
+        "ᴏ": "o",
+        "ꞵ": "b",
+    }
+)
 _LATIN = re.compile(r"[a-z]")
 _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 _WORD = re.compile(r"[^\W\d_]+|\S+", re.UNICODE)
@@ -45,8 +87,10 @@ _SPACED = re.compile(rf"(?<![^\W_])(?:[^\W\d_]{_SEP}){{2,}}[^\W\d_](?![^\W_])")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:(?:\\x|0x)?[0-9a-fA-F]{2}[ :]?){8,}")
 _URLENC = re.compile(r"(?:%[0-9a-fA-F]{2}){3,}")
-_STOPWORDS = frozenset("the and you your to of all is are in that it for this be with not on what me my now "
-                       "ignore previous instructions say tell".split())
+_STOPWORDS = frozenset(
+    "the and you your to of all is are in that it for this be with not on what me my now "
+    "ignore previous instructions say tell".split()
+)
 
 MAX_DEPTH = 2
 MAX_PAYLOADS = 8
@@ -83,8 +127,14 @@ def _fold_homoglyphs(text: str, acc: _Acc) -> str:
     if latin > other:
         folded = text.translate(_HOMOGLYPHS)
     else:  # Russian or Greek prose stays as it is; only words mixing scripts are folded
-        folded = _WORD.sub(lambda m: m.group(0).translate(_HOMOGLYPHS)
-                           if _LATIN.search(m.group(0)) and _CYR_GREEK.search(m.group(0)) else m.group(0), text)
+        folded = _WORD.sub(
+            lambda m: (
+                m.group(0).translate(_HOMOGLYPHS)
+                if _LATIN.search(m.group(0)) and _CYR_GREEK.search(m.group(0))
+                else m.group(0)
+            ),
+            text,
+        )
     if folded != text:
         acc.note("homoglyph")
     return folded
@@ -111,7 +161,7 @@ def _join_spaced(text: str, acc: _Acc) -> str:
 
 def _fold_leet(text: str, acc: _Acc) -> str:
     def fold(m: re.Match[str]) -> str:
-        if "@" in m.group(0) and text[m.end():m.end() + 1] == ".":
+        if "@" in m.group(0) and text[m.end() : m.end() + 1] == ".":
             return m.group(0)  # an e-mail address, not leetspeak
         acc.note("leetspeak")
         return m.group(0).translate(_LEET)
@@ -191,7 +241,8 @@ def _fold(text: str, acc: _Acc) -> str:
     if stripped != text:
         # a joiner between emoji is ordinary; one inside a word is a trick
         if re.search(r"\w[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]+\w", text) or re.search(
-                "[\u202a-\u202e\u2066-\u2069]", text):
+            "[\u202a-\u202e\u2066-\u2069]", text
+        ):
             acc.note("zero_width" if not re.search("[\u202a-\u202e\u2066-\u2069]", text) else "bidi")
         text = stripped
     text = _TAGS.sub(" ", text) if _TAGS.search(text) else text

@@ -20,21 +20,44 @@ SAFE_MESSAGE = "I can't share that answer: it would have disclosed protected inf
 ACTIONS = ("allow", "redact", "block")
 # settings key (`[firewall] policy_<key>`) → the finding types it governs
 POLICY_KEYS = {
-    "email": ("EMAIL_ADDRESS",), "phone": ("PHONE_NUMBER",), "credit_card": ("CREDIT_CARD",),
-    "iban": ("IBAN_CODE",), "us_ssn": ("US_SSN",), "ip_address": ("IP_ADDRESS",), "secret": ("API_KEY", "SECRET"),
-    "canary": ("CANARY_LEAK",), "system_prompt": ("SYSTEM_PROMPT_LEAK",), "markdown_image": ("MARKDOWN_IMAGE",),
-    "exfil_link": ("EXFIL_LINK",), "schema": ("SCHEMA_INVALID",),
+    "email": ("EMAIL_ADDRESS",),
+    "phone": ("PHONE_NUMBER",),
+    "credit_card": ("CREDIT_CARD",),
+    "iban": ("IBAN_CODE",),
+    "us_ssn": ("US_SSN",),
+    "ip_address": ("IP_ADDRESS",),
+    "secret": ("API_KEY", "SECRET"),
+    "canary": ("CANARY_LEAK",),
+    "system_prompt": ("SYSTEM_PROMPT_LEAK",),
+    "markdown_image": ("MARKDOWN_IMAGE",),
+    "exfil_link": ("EXFIL_LINK",),
+    "schema": ("SCHEMA_INVALID",),
 }
-DEFAULT_POLICY = {"EMAIL_ADDRESS": "redact", "PHONE_NUMBER": "redact", "CREDIT_CARD": "redact",
-                  "IBAN_CODE": "redact", "US_SSN": "redact", "IP_ADDRESS": "redact", "API_KEY": "redact",
-                  "SECRET": "redact", "CANARY_LEAK": "block", "SYSTEM_PROMPT_LEAK": "block",
-                  "MARKDOWN_IMAGE": "redact", "EXFIL_LINK": "redact", "SCHEMA_INVALID": "block"}
+DEFAULT_POLICY = {
+    "EMAIL_ADDRESS": "redact",
+    "PHONE_NUMBER": "redact",
+    "CREDIT_CARD": "redact",
+    "IBAN_CODE": "redact",
+    "US_SSN": "redact",
+    "IP_ADDRESS": "redact",
+    "API_KEY": "redact",
+    "SECRET": "redact",
+    "CANARY_LEAK": "block",
+    "SYSTEM_PROMPT_LEAK": "block",
+    "MARKDOWN_IMAGE": "redact",
+    "EXFIL_LINK": "redact",
+    "SCHEMA_INVALID": "block",
+}
 
-_MD_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|<img\b[^>]*\bsrc=[\"']?(https?://[^\"'\s>]+)[^>]*>",
-                       re.IGNORECASE)
+_MD_IMAGE = re.compile(
+    r"!\[[^\]\n]{0,200}\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|<img\b[^>]*\bsrc=[\"']?(https?://[^\"'\s>]+)[^>]*>",
+    re.IGNORECASE,
+)
 _LINK = re.compile(r"https?://[^\s)\]>\"']+", re.IGNORECASE)
-_DATA_PARAM = re.compile(r"[?&#][^=&#\s]{1,40}=([^&#\s]{24,})|(?:%[0-9a-fA-F]{2}){6,}|"
-                         r"/[A-Za-z0-9+/_-]{40,}={0,2}(?:[/?#]|$)")
+_DATA_PARAM = re.compile(
+    r"[?&#][^=&#\s]{1,40}=([^&#\s]{24,})|(?:%[0-9a-fA-F]{2}){6,}|"
+    r"/[A-Za-z0-9+/_-]{40,}={0,2}(?:[/?#]|$)"
+)
 _WORDS = re.compile(r"\w+")
 _CARRIED = re.compile(r"[^\W_]{4,}", re.UNICODE)  # words and numbers long enough to say something
 CARRIED_WORDS = 2  # this many words of the conversation in a link's query make it a data-carrying link
@@ -69,9 +92,13 @@ class OutputResult:
         return sorted({f.type for f in self.findings})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "findings": [f.as_dict() for f in self.findings],
-                "redacted_text": self.redacted_text, "latency_ms": round(self.latency_ms, 3),
-                "actions": self.actions}
+        return {
+            "decision": self.decision,
+            "findings": [f.as_dict() for f in self.findings],
+            "redacted_text": self.redacted_text,
+            "latency_ms": round(self.latency_ms, 3),
+            "actions": self.actions,
+        }
 
 
 def _canary_findings(text: str, canary: str, final: bool = True) -> list[Finding]:
@@ -90,7 +117,7 @@ def _canary_findings(text: str, canary: str, final: bool = True) -> list[Finding
 
 
 def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def _leak_findings(text: str, system_text: str) -> list[Finding]:
@@ -150,7 +177,7 @@ def redact(text: str, findings: list[Finding]) -> str:
     for f in sorted(findings, key=lambda f: f.start):
         if f.start < pos:
             continue
-        out.append(text[pos:f.start])
+        out.append(text[pos : f.start])
         out.append(f"[{f.type}]")
         pos = f.end
     out.append(text[pos:])
@@ -158,9 +185,14 @@ def redact(text: str, findings: list[Finding]) -> str:
 
 
 class OutputValidator:
-    def __init__(self, policy: Mapping[str, str] | None = None, canary: str | None = None,
-                 system_text: str | None = None, schema: dict[str, Any] | None = None,
-                 context: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        policy: Mapping[str, str] | None = None,
+        canary: str | None = None,
+        system_text: str | None = None,
+        schema: dict[str, Any] | None = None,
+        context: Sequence[str] = (),
+    ) -> None:
         self.policy = dict(policy or DEFAULT_POLICY)
         self.canary = canary
         self.system_text = system_text

@@ -29,28 +29,38 @@ class Finding:
         return d
 
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
-                    r"[A-Za-z]{2,24}\b")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
+    r"[A-Za-z]{2,24}\b"
+)
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\d-])")
 _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
 _SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?i)\b(ssn|social security( number)?|sozialversicherungsnummer)\b\D{0,12}(\d{9})\b")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?:%\w+)?(?![\w:])|"
-                   r"(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])")
-_PHONE = re.compile(r"(?<![\w+/.-])(?:\+|00)?\(?\d[\d ().\-/]{4,22}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,5})?"
-                    r"(?![\w/]|\.\d|-\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?:%\w+)?(?![\w:])|"
+    r"(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
+)
+_PHONE = re.compile(
+    r"(?<![\w+/.-])(?:\+|00)?\(?\d[\d ().\-/]{4,22}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,5})?"
+    r"(?![\w/]|\.\d|-\d)"
+)
 _PHONE_CONTEXT = re.compile(
     r"(?i)\b(phone|tel|telephone|call(ed|ing)?|mobile|cell|fax|desk|office|whats ?app|sms|text (me|us)|"
     r"messages? (to|at)|reach (me|us)|contact|answering|dial|ring|registered|hotline|landline|numero|"
-    r"numéro|téléphone|telefon|handy|teléfono|móvil|telefono|cellulare|телефон|тел|电话|手机|電話)\b|☎|📞")
+    r"numéro|téléphone|telefon|handy|teléfono|móvil|telefono|cellulare|телефон|тел|电话|手机|電話)\b|☎|📞"
+)
 _NOT_PHONE_CONTEXT = re.compile(
     r"(?i)\b(order|invoice|isbn|ref(erence)?|ticket|tracking|account|acct|case|id|serial|sku|po|version|build|"
     r"release|iban|card|zip|postal|postcode|patent|item|part|model|batch|lot|receipt|transaction|confirmation)\b"
-    r"(?:\s*(?:number|code|no\.?|nr\.?|num|id|is|was|[#:°-]))*\s*$")
+    r"(?:\s*(?:number|code|no\.?|nr\.?|num|id|is|was|[#:°-]))*\s*$"
+)
 # dates (2024-05-17, 17.05.1984, 03/04/2025 and a time after them), year ranges, ZIP+4
-_DATE_SHAPE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:\s|$)|"
-                         r"^\d{4}-\d{2,4}$|^\d{5}-\d{4}$")
+_DATE_SHAPE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:\s|$)|"
+    r"^\d{4}-\d{2,4}$|^\d{5}-\d{4}$"
+)
 _SECRETS = [
     ("API_KEY", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("API_KEY", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{22,255}\b")),
@@ -64,18 +74,70 @@ _SECRETS = [
 ]
 _ASSIGNED = re.compile(
     r"(?i)\b(api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|access[_-]?token|auth[_-]?token|token|password|"
-    r"passwd|pwd|passphrase|private[_-]?key)\b[\"']?\s*(?:[:=]|=>|\bis\b)\s*[\"']?([^\s\"',;]{8,})")
+    r"passwd|pwd|passphrase|private[_-]?key)\b[\"']?\s*(?:[:=]|=>|\bis\b)\s*[\"']?([^\s\"',;]{8,})"
+)
 _DIGIT = re.compile(r"\d")  # any script's digits, as the phone pattern reads them
-_PLACEHOLDER = re.compile(r"(?i)^(<.*>|\$\{?.*|\*+|x+|\.+|your[_-].*|example.*|changeme|none|null|true|false|"
-                          r"\[redacted\]|\[[A-Z_]+\])$")
+_PLACEHOLDER = re.compile(
+    r"(?i)^(<.*>|\$\{?.*|\*+|x+|\.+|your[_-].*|example.*|changeme|none|null|true|false|"
+    r"\[redacted\]|\[[A-Z_]+\])$"
+)
 
-_IIN = re.compile(r"^(4|5[1-5]|2(2[2-9][1-9]|2[3-9]|[3-6]|7[01]|720)|3[47]|3(0[0-5]|[689])|6(011|5|4[4-9]|2)|"
-                  r"35|1800|2131|50|5[6-9]|6[0-9])")
-_IBAN_LENGTHS = {"AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20,
-                 "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27,
-                 "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25,
-                 "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26, "UA": 29, "SA": 24, "AE": 23, "IL": 23,
-                 "BR": 29, "QA": 29, "KW": 30, "MU": 30, "RS": 22, "ME": 22, "BA": 20, "MK": 19, "AL": 28, "GI": 23}
+_IIN = re.compile(
+    r"^(4|5[1-5]|2(2[2-9][1-9]|2[3-9]|[3-6]|7[01]|720)|3[47]|3(0[0-5]|[689])|6(011|5|4[4-9]|2)|"
+    r"35|1800|2131|50|5[6-9]|6[0-9])"
+)
+_IBAN_LENGTHS = {
+    "AD": 24,
+    "AT": 20,
+    "BE": 16,
+    "BG": 22,
+    "CH": 21,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "EE": 20,
+    "ES": 24,
+    "FI": 18,
+    "FR": 27,
+    "GB": 22,
+    "GR": 27,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IS": 26,
+    "IT": 27,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MT": 31,
+    "NL": 18,
+    "NO": 15,
+    "PL": 28,
+    "PT": 25,
+    "RO": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "TR": 26,
+    "UA": 29,
+    "SA": 24,
+    "AE": 23,
+    "IL": 23,
+    "BR": 29,
+    "QA": 29,
+    "KW": 30,
+    "MU": 30,
+    "RS": 22,
+    "ME": 22,
+    "BA": 20,
+    "MK": 19,
+    "AL": 28,
+    "GI": 23,
+}
 _PHONE_REGIONS = ("US", "GB", "FR", "DE", "IN", "AU")
 
 
@@ -139,7 +201,7 @@ def _ips(text: str) -> list[Finding]:
     out: list[Finding] = []
     # cheap prefilters: these regexes cost ~20 µs per window, and most streamed windows have no address
     for m in _IPV4.finditer(text) if text.count(".") >= 3 else ():
-        before = text[max(0, m.start() - 12):m.start()].lower()
+        before = text[max(0, m.start() - 12) : m.start()].lower()
         if re.search(r"(version|ver\.?|v|release|build)\s*$", before):
             continue  # v1.2.3.4 is a version, not an address
         try:
@@ -164,8 +226,9 @@ def _phone_valid_somewhere(candidate: str) -> bool:
     regions: tuple[str | None, ...] = (None,) if candidate.startswith(("+", "00")) else _PHONE_REGIONS
     for region in regions:
         try:
-            num = phonenumbers.parse(candidate.replace("00", "+", 1) if candidate.startswith("00") else candidate,
-                                     region)
+            num = phonenumbers.parse(
+                candidate.replace("00", "+", 1) if candidate.startswith("00") else candidate, region
+            )
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(num):
@@ -179,13 +242,16 @@ def _phones(text: str) -> list[Finding]:
         cand = m.group(0).strip().rstrip(".-/")
         core = re.sub(r"\s*(x|ext\.?|#)\s*\d{1,5}$", "", cand)
         digits = re.sub(r"\D", "", core)
-        dotted = bool(re.fullmatch(r"[\d.]+", core)) and core.count(".") in (2, 3) and all(
-            len(g) <= 3 for g in core.split("."))
+        dotted = (
+            bool(re.fullmatch(r"[\d.]+", core))
+            and core.count(".") in (2, 3)
+            and all(len(g) <= 3 for g in core.split("."))
+        )
         single = all(len(g) == 1 for g in re.findall(r"\d+", core))  # "1 2 3 4 5 6 7" is counting
         if not 7 <= len(digits) <= 15 or _DATE_SHAPE.search(core) or dotted or single:
             continue  # dates, versions, dotted numbers and spelled-out digits are not phones
-        before = text[max(0, m.start() - 40):m.start()]
-        after = text[m.end():m.end() + 30]
+        before = text[max(0, m.start() - 40) : m.start()]
+        after = text[m.end() : m.end() + 30]
         if _NOT_PHONE_CONTEXT.search(before) and not _PHONE_CONTEXT.search(before[-20:]):
             continue
         context = bool(_PHONE_CONTEXT.search(before) or _PHONE_CONTEXT.search(after))

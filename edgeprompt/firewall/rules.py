@@ -38,8 +38,11 @@ class Rule:
 
 
 # Rules for a script run only when the text has a letter of that script: the cheapest prefilter there is.
-_SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff\uf900-\ufaff]"), "ja": re.compile(r"[\u3040-\u30ff]"),
-            "ru": re.compile(r"[\u0400-\u04ff]")}
+_SCRIPTS = {
+    "zh": re.compile(r"[\u3400-\u9fff\uf900-\ufaff]"),
+    "ja": re.compile(r"[\u3040-\u30ff]"),
+    "ru": re.compile(r"[\u0400-\u04ff]"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,13 @@ class RulePack:
         return hits
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "rules": len(self.rules), "source": self.source,
-                "languages": sorted({lang for r in self.rules for lang in r.languages})}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "rules": len(self.rules),
+            "source": self.source,
+            "languages": sorted({lang for r in self.rules for lang in r.languages}),
+        }
 
 
 def _rule(raw: dict[str, Any], where: str) -> Rule:
@@ -89,10 +97,16 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         kind = str(raw.get("kind", "attack"))
         if kind not in ("attack", "mention"):
             raise ValueError("kind must be attack or mention")
-        return Rule(id=rid, category=str(raw.get("category", "other")), severity=severity,
-                    languages=tuple(raw.get("languages", ("any",))), contexts=contexts,
-                    pattern=re.compile(str(raw["pattern"])), squash=bool(raw.get("squash", False)),
-                    kind=kind)
+        return Rule(
+            id=rid,
+            category=str(raw.get("category", "other")),
+            severity=severity,
+            languages=tuple(raw.get("languages", ("any",))),
+            contexts=contexts,
+            pattern=re.compile(str(raw["pattern"])),
+            squash=bool(raw.get("squash", False)),
+            kind=kind,
+        )
     except (KeyError, ValueError, TypeError, re.error) as e:
         raise UsageError(f"{where}: rule {raw.get('id', '?')}: {e}") from e
 

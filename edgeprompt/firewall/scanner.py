@@ -53,8 +53,12 @@ class Thresholds:
 
     @classmethod
     def from_settings(cls, section: Mapping[str, Any]) -> Thresholds:
-        t = cls(float(section["flag_threshold"]), float(section["block_threshold"]),
-                float(section["document_flag_threshold"]), float(section["document_block_threshold"]))
+        t = cls(
+            float(section["flag_threshold"]),
+            float(section["block_threshold"]),
+            float(section["document_flag_threshold"]),
+            float(section["document_block_threshold"]),
+        )
         for lo, hi in ((t.flag, t.block), (t.document_flag, t.document_block)):
             if not 0.0 < lo <= hi <= 1.0:
                 from edgeprompt.errors import ConfigError
@@ -98,5 +102,14 @@ class Scanner:
         if categories and hidden:
             categories.append("obfuscation")
         decision = self.thresholds.decide(score, context)
-        return Verdict(decision, score, categories, [h.rule.id for h in hits],
-                       (time.perf_counter() - t0) * 1000.0, context, p, r, list(norm.transforms))
+        return Verdict(
+            decision,
+            score,
+            categories,
+            [h.rule.id for h in hits],
+            (time.perf_counter() - t0) * 1000.0,
+            context,
+            p,
+            r,
+            list(norm.transforms),
+        )

@@ -28,6 +28,4 @@ def intel_packs(conn: Any) -> None:
 
 
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
-MIGRATIONS = (
-    Migration("0202_firewall_intel_packs", intel_packs),
-)
+MIGRATIONS = (Migration("0202_firewall_intel_packs", intel_packs),)

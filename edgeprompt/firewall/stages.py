@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 
 def _attrs(stage: str, v: dict[str, Any]) -> dict[str, Any]:
-    return {f"edgeprompt.firewall.{stage}.decision": v["decision"],
-            f"edgeprompt.firewall.{stage}.score": v.get("score", 0.0),
-            f"edgeprompt.firewall.{stage}.categories": list(v.get("categories", []))}
+    return {
+        f"edgeprompt.firewall.{stage}.decision": v["decision"],
+        f"edgeprompt.firewall.{stage}.score": v.get("score", 0.0),
+        f"edgeprompt.firewall.{stage}.categories": list(v.get("categories", [])),
+    }
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,29 @@ def check_input(fw: Firewall | None, question: str, trace_id: str) -> InputCheck
         return InputCheck(attributes={"edgeprompt.firewall.enabled": False})
     v, audit_id = fw.inspect_input(question, trace_id)
     d = {"stage": "input", **v.as_dict(), "audit_id": audit_id}
-    attrs = {**_attrs("input", d), "edgeprompt.firewall.input.rules": v.matched_rules,
-             "edgeprompt.firewall.audit_id": audit_id}
+    attrs = {
+        **_attrs("input", d),
+        "edgeprompt.firewall.input.rules": v.matched_rules,
+        "edgeprompt.firewall.audit_id": audit_id,
+    }
     if v.decision == "block":
-        return InputCheck(True, f"the prompt firewall blocked this question (score {v.score:.2f}: "
-                          f"{', '.join(v.categories) or 'injection'})", BLOCKED_ANSWER.format(ref=audit_id), [d], attrs)
+        return InputCheck(
+            True,
+            f"the prompt firewall blocked this question (score {v.score:.2f}: "
+            f"{', '.join(v.categories) or 'injection'})",
+            BLOCKED_ANSWER.format(ref=audit_id),
+            [d],
+            attrs,
+        )
     if v.decision == "flag":
-        return InputCheck(False, f"the prompt firewall flagged this question as a possible prompt injection "
-                          f"(score {v.score:.2f}); answering with the usual safeguards", "", [d], attrs)
+        return InputCheck(
+            False,
+            f"the prompt firewall flagged this question as a possible prompt injection "
+            f"(score {v.score:.2f}); answering with the usual safeguards",
+            "",
+            [d],
+            attrs,
+        )
     return InputCheck(False, None, "", [d], attrs)
 
 
@@ -71,8 +88,15 @@ class PromptParts:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-def isolate_prompt(fw: Firewall | None, system: list[Message], system_text: str, documents: Sequence[Document],
-                   history: list[Message], user: Message, trace_id: str) -> PromptParts:
+def isolate_prompt(
+    fw: Firewall | None,
+    system: list[Message],
+    system_text: str,
+    documents: Sequence[Document],
+    history: list[Message],
+    user: Message,
+    trace_id: str,
+) -> PromptParts:
     """Scan the retrieved passages, then put system text, passages, history and question in isolated parts."""
     if fw is None:
         return PromptParts(system, history, user, tuple(documents))
@@ -82,15 +106,28 @@ def isolate_prompt(fw: Firewall | None, system: list[Message], system_text: str,
     kept_n = {d.n for d in screened.documents}
     iso = fw.isolate(system_text, screened.documents, history, user.content, INSTRUCTIONS if documents else "")
     flagged = [v for v in screened.verdicts if v["decision"] != "allow"]
-    attrs = {**iso.trace_attributes(), "edgeprompt.firewall.documents.scanned": len(documents),
-             "edgeprompt.firewall.documents.flagged": len(flagged),
-             "edgeprompt.firewall.documents.left_out": len(documents) - len(kept_n)}
-    return PromptParts([iso.system], iso.history, iso.user, tuple(d for d in documents if d.n in kept_n),
-                       iso.canary, system_text, screened.verdicts, screened.notices, attrs)
+    attrs = {
+        **iso.trace_attributes(),
+        "edgeprompt.firewall.documents.scanned": len(documents),
+        "edgeprompt.firewall.documents.flagged": len(flagged),
+        "edgeprompt.firewall.documents.left_out": len(documents) - len(kept_n),
+    }
+    return PromptParts(
+        [iso.system],
+        iso.history,
+        iso.user,
+        tuple(d for d in documents if d.n in kept_n),
+        iso.canary,
+        system_text,
+        screened.verdicts,
+        screened.notices,
+        attrs,
+    )
 
 
-def output_guard(fw: Firewall | None, parts: PromptParts,
-                 schema: dict[str, Any] | None = None) -> StreamGuard | PassThrough:
+def output_guard(
+    fw: Firewall | None, parts: PromptParts, schema: dict[str, Any] | None = None
+) -> StreamGuard | PassThrough:
     """Stage 3's streaming guard; with `schema` (an API client's response_format) the answer must satisfy it."""
     if fw is None:
         return PassThrough()
@@ -117,13 +154,23 @@ def finish_output(fw: Firewall | None, guard: StreamGuard | PassThrough, trace_i
     if fw is None or isinstance(guard, PassThrough):
         return OutputCheck(tail, guard.text)
     r = guard.result()
-    d = {"stage": "output", "decision": r.decision, "score": 1.0 if r.findings else 0.0,
-         "categories": r.categories, "findings": [f.as_dict() for f in r.findings],
-         "latency_ms": round(r.latency_ms, 3)}
+    d = {
+        "stage": "output",
+        "decision": r.decision,
+        "score": 1.0 if r.findings else 0.0,
+        "categories": r.categories,
+        "findings": [f.as_dict() for f in r.findings],
+        "latency_ms": round(r.latency_ms, 3),
+    }
     d["audit_id"] = fw.record("output", d, guard.raw, trace_id)
     attrs = {**_attrs("output", d), "edgeprompt.firewall.output.findings": len(r.findings)}
     if r.decision == "block":
-        return OutputCheck(tail, SAFE_MESSAGE, "the answer was withheld: it would have disclosed "
-                           + ", ".join(r.categories), [d], attrs)
+        return OutputCheck(
+            tail,
+            SAFE_MESSAGE,
+            "the answer was withheld: it would have disclosed " + ", ".join(r.categories),
+            [d],
+            attrs,
+        )
     notice = f"redacted from the answer: {', '.join(r.categories)}" if r.decision == "flag" else None
     return OutputCheck(tail, r.redacted_text, notice, [d], attrs)

@@ -68,7 +68,7 @@ class StreamGuard:
         if (m := _TAIL_RUN.search(self.raw, self.cut)) is not None:
             start = m.start()  # never split a word that may still grow into a key or an e-mail
         window_start = max(self.cut, end - self.holdback)
-        recent = self.raw[max(window_start, end - CONTEXT_AFTER):]
+        recent = self.raw[max(window_start, end - CONTEXT_AFTER) :]
         if any(c.isdigit() for c in recent):
             start = min(start, _number_run_start(self.raw, window_start))
         if (m := _MD_IMAGE_OPEN.search(self.raw, window_start)) is not None:
@@ -80,8 +80,11 @@ class StreamGuard:
     def _release(self, upto: int, final: bool) -> str:
         base = max(0, self.cut - LOOKBACK)
         window = self.raw[base:]
-        found = [f for f in self.validator.findings(window, final=final)
-                 if f.end - f.start < len(window) or f.type != "SYSTEM_PROMPT_LEAK"]
+        found = [
+            f
+            for f in self.validator.findings(window, final=final)
+            if f.end - f.start < len(window) or f.type != "SYSTEM_PROMPT_LEAK"
+        ]
         acted = [f for f in found if self.validator.action(f) != "allow"]
         if any(self.validator.action(f) == "block" for f in acted):
             self.blocked = True
@@ -95,7 +98,7 @@ class StreamGuard:
             return ""
         lo = self.cut - base
         inside = [type(f)(f.type, f.start - lo, f.end - lo) for f in acted if f.start >= lo and f.end <= local]
-        out = redact(self.raw[self.cut:upto], inside)
+        out = redact(self.raw[self.cut : upto], inside)
         self.cut = upto
         self.shown.append(out)
         return out

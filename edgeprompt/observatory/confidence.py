@@ -21,8 +21,13 @@ EXAMPLES = 5
 def _dist(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0, "mean": None, "p05": None, "p50": None, "p95": None}
-    return {"n": len(values), "mean": rnd(sum(values) / len(values), 4), "p05": rnd(percentile(values, 5), 4),
-            "p50": rnd(percentile(values, 50), 4), "p95": rnd(percentile(values, 95), 4)}
+    return {
+        "n": len(values),
+        "mean": rnd(sum(values) / len(values), 4),
+        "p05": rnd(percentile(values, 5), 4),
+        "p50": rnd(percentile(values, 50), 4),
+        "p95": rnd(percentile(values, 95), 4),
+    }
 
 
 def histogram(values: list[float]) -> list[dict[str, Any]]:
@@ -38,18 +43,23 @@ def _group(records: list[TraceRecord], key: Callable[[TraceRecord], str]) -> lis
     groups: dict[str, list[TraceRecord]] = defaultdict(list)
     for r in records:
         groups[key(r)].append(r)
-    return [{"key": k, "mean_logprob": _dist([r.number(LOGPROB) or 0.0 for r in rs]),
-             "mean_entropy": _dist([v for r in rs if (v := r.number(ENTROPY)) is not None])}
-            for k, rs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    return [
+        {
+            "key": k,
+            "mean_logprob": _dist([r.number(LOGPROB) or 0.0 for r in rs]),
+            "mean_entropy": _dist([v for r in rs if (v := r.number(ENTROPY)) is not None]),
+        }
+        for k, rs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
 
 
-def confidence(ts: TraceSet, threshold: float, topic_of: Callable[[TraceRecord], str] | None = None
-               ) -> dict[str, Any]:
+def confidence(ts: TraceSet, threshold: float, topic_of: Callable[[TraceRecord], str] | None = None) -> dict[str, Any]:
     scored = [r for r in ts.records if r.number(LOGPROB) is not None]
     lps = [r.number(LOGPROB) or 0.0 for r in scored]
     low = sorted((r for r in scored if (r.number(LOGPROB) or 0.0) < threshold), key=lambda r: r.number(LOGPROB) or 0)
     out: dict[str, Any] = {
-        "answers": len(scored), "threshold": threshold,
+        "answers": len(scored),
+        "threshold": threshold,
         "mean_logprob": _dist(lps),
         "mean_entropy": _dist([v for r in scored if (v := r.number(ENTROPY)) is not None]),
         "histogram": histogram(lps),

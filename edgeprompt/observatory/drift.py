@@ -40,9 +40,14 @@ class DriftThresholds:
 
     @classmethod
     def from_settings(cls, section: Mapping[str, Any]) -> DriftThresholds:
-        return cls(float(section["drift_alpha"]), float(section["drift_min_auc"]),
-                   int(section["drift_min_samples"]), int(section["drift_max_samples"]),
-                   str(section["window"]), str(section["drift_reference"]))
+        return cls(
+            float(section["drift_alpha"]),
+            float(section["drift_min_auc"]),
+            int(section["drift_min_samples"]),
+            int(section["drift_max_samples"]),
+            str(section["window"]),
+            str(section["drift_reference"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,13 @@ def domain_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
         return 0.5
     # a ridge (least-squares) linear classifier: as good as a logistic one at telling windows apart here,
     # and a closed-form fit, 10-30× faster, which matters with several windows × 2 series in one report
-    scores = cross_val_predict(RidgeClassifier(alpha=1.0), z, labels,
-                               cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                               method="decision_function")
+    scores = cross_val_predict(
+        RidgeClassifier(alpha=1.0),
+        z,
+        labels,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+        method="decision_function",
+    )
     return float(roc_auc_score(labels, scores))
 
 
@@ -114,8 +123,7 @@ def two_sample(ref: np.ndarray, cur: np.ndarray, th: DriftThresholds, seed: int 
     x, y = _sample(ref, th.max_samples, seed), _sample(cur, th.max_samples, seed + 1)
     mmd2, p = mmd_test(x, y, seed=seed)
     auc = domain_auc(x, y, seed)
-    return DriftTest(len(ref), len(cur), centroid_distance(x, y), auc, mmd2, p,
-                     p < th.alpha and auc >= th.min_auc)
+    return DriftTest(len(ref), len(cur), centroid_distance(x, y), auc, mmd2, p, p < th.alpha and auc >= th.min_auc)
 
 
 def window_label(ts: float, window: str) -> str:
@@ -150,21 +158,32 @@ def series(ts: TraceSet, vecs: np.ndarray | None, rows: tuple[int, ...], th: Dri
             continue
         test = two_sample(vecs[np.asarray(groups[reference])], vecs[idx], th, seed=k)
         d = asdict(test)
-        out_windows.append({**entry, "tested": True, "reference": reference,
-                            **{key: rnd(d[key], 4) for key in ("centroid_distance", "auc", "mmd2", "p_value")},
-                            "alarm": test.alarm})
+        out_windows.append(
+            {
+                **entry,
+                "tested": True,
+                "reference": reference,
+                **{key: rnd(d[key], 4) for key in ("centroid_distance", "auc", "mmd2", "p_value")},
+                "alarm": test.alarm,
+            }
+        )
         if th.reference == "previous":
             reference = label
-    return {"status": "ok" if any(w.get("tested") for w in out_windows) else "not enough windows",
-            "reference": first_ref if th.reference == "first" else "previous window",
-            "windows": out_windows, "alarms": [w["window"] for w in out_windows if w.get("alarm")]}
+    return {
+        "status": "ok" if any(w.get("tested") for w in out_windows) else "not enough windows",
+        "reference": first_ref if th.reference == "first" else "previous window",
+        "windows": out_windows,
+        "alarms": [w["window"] for w in out_windows if w.get("alarm")],
+    }
 
 
 def drift(ts: TraceSet, th: DriftThresholds) -> dict[str, Any]:
-    return {"window": th.window,
-            "thresholds": {"alpha": th.alpha, "min_auc": th.min_auc, "min_samples": th.min_samples},
-            "questions": series(ts, ts.question_vecs, ts.question_rows, th),
-            "answers": series(ts, ts.answer_vecs, ts.answer_rows, th)}
+    return {
+        "window": th.window,
+        "thresholds": {"alpha": th.alpha, "min_auc": th.min_auc, "min_samples": th.min_samples},
+        "questions": series(ts, ts.question_vecs, ts.question_rows, th),
+        "answers": series(ts, ts.answer_vecs, ts.answer_rows, th),
+    }
 
 
 def verdict(block: Mapping[str, Any]) -> str:

@@ -61,8 +61,11 @@ class Reading:
     source: str  # rapl | estimate
 
     def attributes(self) -> dict[str, float | str]:
-        return {"edgeprompt.energy.joules": round(self.joules, 4), "edgeprompt.energy.source": self.source,
-                "edgeprompt.cpu_s": round(self.cpu_s, 4)}
+        return {
+            "edgeprompt.energy.joules": round(self.joules, 4),
+            "edgeprompt.energy.source": self.source,
+            "edgeprompt.cpu_s": round(self.cpu_s, 4),
+        }
 
 
 class EnergyMeter:
@@ -117,8 +120,13 @@ def powermetrics_watts(interval_ms: int = 500) -> float | None:
     if sys.platform != "darwin" or os.geteuid() != 0:
         return None
     try:
-        out = subprocess.run(["powermetrics", "--samplers", "cpu_power", "-i", str(interval_ms), "-n", "1"],
-                             capture_output=True, text=True, timeout=10, check=False).stdout
+        out = subprocess.run(
+            ["powermetrics", "--samplers", "cpu_power", "-i", str(interval_ms), "-n", "1"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     return parse_powermetrics(out)

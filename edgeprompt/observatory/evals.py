@@ -39,8 +39,10 @@ MAX_SUITE_BYTES = 4 << 20
 SUITE_KEYS = frozenset(("name", "description", "model", "prompt", "judge", "cases"))
 CASE_KEYS = frozenset(("id", "input", "assert", "rubric"))
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
-JUDGE_SYSTEM = ("You grade an assistant's answer against a rubric. Reply with exactly one word: PASS if the "
-                "answer meets the rubric, FAIL if it does not.")
+JUDGE_SYSTEM = (
+    "You grade an assistant's answer against a rubric. Reply with exactly one word: PASS if the "
+    "answer meets the rubric, FAIL if it does not."
+)
 _VERDICT = re.compile(r"^\W*(pass|fail)\b", re.I)
 
 
@@ -135,9 +137,15 @@ def load_suite(path: Path) -> Suite:
         raise UsageError(f"{where}: unknown key '{sorted(unknown)[0]}' (known: {', '.join(sorted(SUITE_KEYS))})")
     seen: set[str] = set()
     cases = tuple(_case(where, i, c, seen) for i, c in enumerate(doc["cases"], 1))
-    return Suite(_str(where, "name", doc.get("name")) or path.stem, str(path.resolve()),
-                 hashlib.sha256(data).hexdigest(), cases, _str(where, "model", doc.get("model")),
-                 _str(where, "prompt", doc.get("prompt")), _str(where, "judge", doc.get("judge")))
+    return Suite(
+        _str(where, "name", doc.get("name")) or path.stem,
+        str(path.resolve()),
+        hashlib.sha256(data).hexdigest(),
+        cases,
+        _str(where, "model", doc.get("model")),
+        _str(where, "prompt", doc.get("prompt")),
+        _str(where, "judge", doc.get("judge")),
+    )
 
 
 def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> EvalCheck:
@@ -160,8 +168,11 @@ def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_
     from edgeprompt.prompts.assertions import Answer, Checker
 
     try:
-        result = next(ev.result for ev in run(AskRequest(case.input, model=model, prompt=prompt, save=False), rt)
-                      if isinstance(ev, Done))
+        result = next(
+            ev.result
+            for ev in run(AskRequest(case.input, model=model, prompt=prompt, save=False), rt)
+            if isinstance(ev, Done)
+        )
     except EdgepromptError as e:
         return CaseOutcome(case.id, False, 0.0, "", (), None, None, None, str(e))
     answer = Answer(result.answer, int(result.usage.get("completion_tokens", 0)))
@@ -176,12 +187,25 @@ def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_
     if case.rubric is not None:
         checks.append(judge(rt, judge_model, case.input, result.answer, case.rubric))
     passed = sum(c.passed for c in checks)
-    return CaseOutcome(case.id, passed == len(checks), round(passed / len(checks), 4), result.answer,
-                       tuple(checks), result.timings.get("total_ms"), answer.tokens, result.trace_id)
+    return CaseOutcome(
+        case.id,
+        passed == len(checks),
+        round(passed / len(checks), 4),
+        result.answer,
+        tuple(checks),
+        result.timings.get("total_ms"),
+        answer.tokens,
+        result.trace_id,
+    )
 
 
-def run_suite(rt: Runtime, suite: Suite, model: str | None = None, prompt: str | None = None,
-              progress: Callable[[CaseOutcome, int, int], None] | None = None) -> str:
+def run_suite(
+    rt: Runtime,
+    suite: Suite,
+    model: str | None = None,
+    prompt: str | None = None,
+    progress: Callable[[CaseOutcome, int, int], None] | None = None,
+) -> str:
     """Run every case, storing each result as it comes; returns the run id."""
     from edgeprompt.observatory.evalstore import EvalStore
 

@@ -25,19 +25,43 @@ class EvalStore:
     def create(self, suite: Suite, model: str, prompt: str | None, judge: str) -> str:
         run_id = uuid.uuid4().hex[:12]
         with self.db.transaction() as c:
-            c.execute("INSERT INTO eval_runs(id, suite, suite_path, suite_sha256, model, prompt, started_at, status, "
-                      "cases, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                      (run_id, suite.name, suite.path, suite.sha256, model, prompt, time.time(), "running",
-                       len(suite.cases), json.dumps({"judge": judge})))
+            c.execute(
+                "INSERT INTO eval_runs(id, suite, suite_path, suite_sha256, model, prompt, started_at, status, "
+                "cases, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    suite.name,
+                    suite.path,
+                    suite.sha256,
+                    model,
+                    prompt,
+                    time.time(),
+                    "running",
+                    len(suite.cases),
+                    json.dumps({"judge": judge}),
+                ),
+            )
         return run_id
 
     def add(self, run_id: str, seq: int, o: CaseOutcome) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT INTO eval_results(run_id, seq, case_id, passed, score, output, checks, latency_ms, "
-                      "output_tokens, trace_id, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                      (run_id, seq, o.case_id, int(o.passed), o.score, o.output,
-                       json.dumps([asdict(ch) for ch in o.checks]), o.latency_ms, o.output_tokens, o.trace_id,
-                       o.error))
+            c.execute(
+                "INSERT INTO eval_results(run_id, seq, case_id, passed, score, output, checks, latency_ms, "
+                "output_tokens, trace_id, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    seq,
+                    o.case_id,
+                    int(o.passed),
+                    o.score,
+                    o.output,
+                    json.dumps([asdict(ch) for ch in o.checks]),
+                    o.latency_ms,
+                    o.output_tokens,
+                    o.trace_id,
+                    o.error,
+                ),
+            )
             c.execute("UPDATE eval_runs SET passed = passed + ? WHERE id = ?", (int(o.passed), run_id))
 
     def finish(self, run_id: str, status: str) -> None:
@@ -63,14 +87,21 @@ class EvalStore:
         rid = self.resolve(ref)
         row = dict(self.db.query_one("SELECT * FROM eval_runs WHERE id = ?", (rid,)))
         row["meta"] = json.loads(row["meta"])
-        row["results"] = [{**dict(r), "passed": bool(r["passed"]), "checks": json.loads(r["checks"])}
-                          for r in self.db.query("SELECT * FROM eval_results WHERE run_id = ? ORDER BY seq", (rid,))]
+        row["results"] = [
+            {**dict(r), "passed": bool(r["passed"]), "checks": json.loads(r["checks"])}
+            for r in self.db.query("SELECT * FROM eval_results WHERE run_id = ? ORDER BY seq", (rid,))
+        ]
         return row
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query(
-            "SELECT id, suite, model, prompt, started_at, status, cases, passed FROM eval_runs "
-            "ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))]
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT id, suite, model, prompt, started_at, status, cases, passed FROM eval_runs "
+                "ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (limit,),
+            )
+        ]
 
 
 def _median(xs: list[float]) -> float | None:
@@ -104,21 +135,32 @@ def compare(store: EvalStore, ref_a: str, ref_b: str) -> dict[str, Any]:
     for cid in list(ra) + [c for c in rb if c not in ra]:
         x, y = ra.get(cid), rb.get(cid)
         change = _case_change(x, y)
-        entry: dict[str, Any] = {"case_id": cid, "change": change,
-                                 "a": None if x is None else {"passed": x["passed"], "score": x["score"]},
-                                 "b": None if y is None else {"passed": y["passed"], "score": y["score"]}}
+        entry: dict[str, Any] = {
+            "case_id": cid,
+            "change": change,
+            "a": None if x is None else {"passed": x["passed"], "score": x["score"]},
+            "b": None if y is None else {"passed": y["passed"], "score": y["score"]},
+        }
         if y is not None and change in ("regressed", "failing"):
             entry["failed_checks"] = [c["detail"] or c["type"] for c in y["checks"] if not c["passed"]]
             if y["error"]:
                 entry["failed_checks"].append(y["error"])
-        if x and y and x["latency_ms"] and y["latency_ms"] and y["latency_ms"] > SLOWER * x["latency_ms"] \
-                and y["latency_ms"] - x["latency_ms"] > SLOWER_MIN_MS:
+        if (
+            x
+            and y
+            and x["latency_ms"]
+            and y["latency_ms"]
+            and y["latency_ms"] > SLOWER * x["latency_ms"]
+            and y["latency_ms"] - x["latency_ms"] > SLOWER_MIN_MS
+        ):
             entry["slower"] = round(y["latency_ms"] / x["latency_ms"], 2)
         cases.append(entry)
     lat_a = _median([r["latency_ms"] for r in a["results"] if r["latency_ms"] is not None])
     lat_b = _median([r["latency_ms"] for r in b["results"] if r["latency_ms"] is not None])
-    summary = {k: sum(1 for c in cases if c["change"] == k)
-               for k in ("regressed", "fixed", "improved", "passing", "failing", "new", "removed")}
+    summary = {
+        k: sum(1 for c in cases if c["change"] == k)
+        for k in ("regressed", "fixed", "improved", "passing", "failing", "new", "removed")
+    }
     return {
         "a": {k: a[k] for k in ("id", "suite", "model", "prompt", "cases", "passed", "status")},
         "b": {k: b[k] for k in ("id", "suite", "model", "prompt", "cases", "passed", "status")},

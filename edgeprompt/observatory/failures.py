@@ -13,8 +13,17 @@ from edgeprompt.observatory.metrics import firewall_actions, rate
 from edgeprompt.observatory.traceset import TraceRecord, TraceSet
 
 EXAMPLES = 5
-CATEGORIES = ("refusal", "truncation", "abstention", "firewall_block", "redaction", "missing_citation",
-              "low_confidence", "thumbs_down", "error")
+CATEGORIES = (
+    "refusal",
+    "truncation",
+    "abstention",
+    "firewall_block",
+    "redaction",
+    "missing_citation",
+    "low_confidence",
+    "thumbs_down",
+    "error",
+)
 DESCRIPTIONS = {
     "refusal": "the model declined to answer",
     "truncation": "the answer hit the token limit and was cut off",
@@ -91,9 +100,15 @@ def failures(ts: TraceSet, found: Sequence[Sequence[str]]) -> dict[str, Any]:
         for name in names:
             hits[name].append(r)
     n = len(ts.records)
-    return {name: {"count": len(rs), "rate": rate(len(rs), n), "description": DESCRIPTIONS[name],
-                   "examples": [r.id for r in sorted(rs, key=lambda r: -r.started_at)[:EXAMPLES]]}
-            for name, rs in hits.items()}
+    return {
+        name: {
+            "count": len(rs),
+            "rate": rate(len(rs), n),
+            "description": DESCRIPTIONS[name],
+            "examples": [r.id for r in sorted(rs, key=lambda r: -r.started_at)[:EXAMPLES]],
+        }
+        for name, rs in hits.items()
+    }
 
 
 def with_any(found: Sequence[Sequence[str]]) -> dict[str, Any]:

@@ -49,10 +49,20 @@ def exchange(db: Database, trace_id: str) -> tuple[str | None, str | None]:
 def preference_pairs(db: Database) -> list[dict[str, Any]]:
     """Every user edit as {prompt, chosen (the edit), rejected (the model's answer)}, oldest first."""
     out = []
-    for row in db.query("SELECT trace_id, original, edited, edit_distance, comment, created_at FROM feedback "
-                        "WHERE kind = 'edit' ORDER BY id"):
+    for row in db.query(
+        "SELECT trace_id, original, edited, edit_distance, comment, created_at FROM feedback "
+        "WHERE kind = 'edit' ORDER BY id"
+    ):
         question, _ = exchange(db, row["trace_id"])
-        out.append({"trace_id": row["trace_id"], "prompt": question, "chosen": row["edited"],
-                    "rejected": row["original"], "edit_distance": row["edit_distance"],
-                    "comment": row["comment"], "created_at": row["created_at"]})
+        out.append(
+            {
+                "trace_id": row["trace_id"],
+                "prompt": question,
+                "chosen": row["edited"],
+                "rejected": row["original"],
+                "edit_distance": row["edit_distance"],
+                "comment": row["comment"],
+                "created_at": row["created_at"],
+            }
+        )
     return out

@@ -40,12 +40,20 @@ def _pct(x: float | None) -> str:
 
 
 STAGE_NAMES = {  # the pipeline's stage names, in words
-    "generate": "writing the answer", "retrieval": "searching your documents", "cache.lookup": "checking the cache",
-    "cache.store": "saving to the cache", "firewall.input": "checking the question",
-    "firewall.isolate": "checking the documents", "firewall.output": "checking the answer",
-    "session.load": "loading the conversation", "session.save": "saving the conversation",
-    "prompt.render": "preparing the prompt", "context.fit": "fitting the conversation",
-    "model.load": "loading the model", "route": "choosing a model", "observe.signals": "recording signals",
+    "generate": "writing the answer",
+    "retrieval": "searching your documents",
+    "cache.lookup": "checking the cache",
+    "cache.store": "saving to the cache",
+    "firewall.input": "checking the question",
+    "firewall.isolate": "checking the documents",
+    "firewall.output": "checking the answer",
+    "session.load": "loading the conversation",
+    "session.save": "saving the conversation",
+    "prompt.render": "preparing the prompt",
+    "context.fit": "fitting the conversation",
+    "model.load": "loading the model",
+    "route": "choosing a model",
+    "observe.signals": "recording signals",
 }
 
 
@@ -63,15 +71,18 @@ def _num(v: Any, nd: int = 2) -> str:
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
     th = "".join(f"<th{' class=num' if i in numeric else ''}>{escape(h)}</th>" for i, h in enumerate(head))
-    body = "".join("<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>" for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>" for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _section(title: str, lead: str, *parts: str) -> str:
     inner = "".join(p for p in parts if p)
-    return (f"<h2>{escape(title)}</h2><p class=lead>{lead}</p>"
-            + (f"<div class=panel>{inner}</div>" if inner else "<p class=muted>No data in this period.</p>"))
+    return f"<h2>{escape(title)}</h2><p class=lead>{lead}</p>" + (
+        f"<div class=panel>{inner}</div>" if inner else "<p class=muted>No data in this period.</p>"
+    )
 
 
 def _drift_alarms(rep: Mapping[str, Any]) -> list[str]:
@@ -94,16 +105,27 @@ def _cards(rep: Mapping[str, Any]) -> str:
     alarms = _drift_alarms(rep)
     cards = [
         ("", f"{rep['requests']:,}", "questions answered"),
-        ("good" if (fb["up_rate"] or 0) >= 0.8 else ("bad" if fb["up_rate"] is not None else ""),
-         _pct(fb["up_rate"]), f"of rated answers were helpful ({fb['up']:,} up, {fb['down']:,} down)"),
+        (
+            "good" if (fb["up_rate"] or 0) >= 0.8 else ("bad" if fb["up_rate"] is not None else ""),
+            _pct(fb["up_rate"]),
+            f"of rated answers were helpful ({fb['up']:,} up, {fb['down']:,} down)",
+        ),
         ("", _ms(lat["p50"]), f"typical answer time (slowest 5%: {_ms(lat['p95'])})"),
-        ("bad" if (problems["rate"] or 0) > 0.1 else "good", _pct(problems["rate"]),
-         f"of answers had a problem ({problems['count']:,}; see below)"),
+        (
+            "bad" if (problems["rate"] or 0) > 0.1 else "good",
+            _pct(problems["rate"]),
+            f"of answers had a problem ({problems['count']:,}; see below)",
+        ),
         _drift_card(rep["drift"], alarms),
     ]
-    return "<div class=cards>" + "".join(
-        f"<div class='card {cls}'><div class=big>{escape(big)}</div><div class=what>{escape(what)}</div></div>"
-        for cls, big, what in cards) + "</div>"
+    return (
+        "<div class=cards>"
+        + "".join(
+            f"<div class='card {cls}'><div class=big>{escape(big)}</div><div class=what>{escape(what)}</div></div>"
+            for cls, big, what in cards
+        )
+        + "</div>"
+    )
 
 
 def _activity(rep: Mapping[str, Any]) -> str:
@@ -111,21 +133,39 @@ def _activity(rep: Mapping[str, Any]) -> str:
     if not days:
         return ""
     labels = [d["day"][5:] for d in days]
-    return svg.columns(labels, [svg.Series("questions", [d["requests"] for d in days], svg.PALETTE[0]),
-                                svg.Series("rated helpful", [d["up"] for d in days], svg.PALETTE[2]),
-                                svg.Series("rated unhelpful", [d["down"] for d in days], "#c62828")],
-                       label="questions and ratings per day")
+    return svg.columns(
+        labels,
+        [
+            svg.Series("questions", [d["requests"] for d in days], svg.PALETTE[0]),
+            svg.Series("rated helpful", [d["up"] for d in days], svg.PALETTE[2]),
+            svg.Series("rated unhelpful", [d["down"] for d in days], "#c62828"),
+        ],
+        label="questions and ratings per day",
+    )
 
 
 def _topics(rep: Mapping[str, Any]) -> str:
     ts = rep["topics"]
     if not ts:
         return f"<p class=muted>{escape(rep['topic_clustering'].get('status', ''))}</p>"
-    rows = [[escape(t["label"]), f"{t['requests']:,}", _pct(t["share"]), _pct(t["up_rate"]),
-             f"{t['failed']:,}", _ms(t["latency_ms_p50"]), _num(t["mean_logprob"])] for t in ts]
+    rows = [
+        [
+            escape(t["label"]),
+            f"{t['requests']:,}",
+            _pct(t["share"]),
+            _pct(t["up_rate"]),
+            f"{t['failed']:,}",
+            _ms(t["latency_ms_p50"]),
+            _num(t["mean_logprob"]),
+        ]
+        for t in ts
+    ]
     chart = svg.hbars([(t["label"], t["requests"]) for t in ts], label="questions per topic")
-    return chart + _table(["topic (top words)", "questions", "share", "helpful", "with a problem",
-                           "typical time", "confidence"], rows, (1, 2, 3, 4, 5, 6))
+    return chart + _table(
+        ["topic (top words)", "questions", "share", "helpful", "with a problem", "typical time", "confidence"],
+        rows,
+        (1, 2, 3, 4, 5, 6),
+    )
 
 
 def _failures(rep: Mapping[str, Any]) -> str:
@@ -133,24 +173,44 @@ def _failures(rep: Mapping[str, Any]) -> str:
     items = [(k.replace("_", " "), f[k]["count"]) for k in CATEGORIES if f[k]["count"]]
     if not items:
         return "<p class=ok>No problems found in this period.</p>"
-    rows = [[escape(k.replace("_", " ")), escape(f[k]["description"]), f"{f[k]['count']:,}", _pct(f[k]["rate"]),
-             "<span class=ids>" + "<br>".join(escape(i[:12]) for i in f[k]["examples"][:3]) + "</span>"]
-            for k in CATEGORIES if f[k]["count"]]
-    return (svg.hbars(items, color="#c9653a", label="problems by kind")
-            + _table(["problem", "what it means", "answers", "share", "examples (trace id)"], rows, (2, 3)))
+    rows = [
+        [
+            escape(k.replace("_", " ")),
+            escape(f[k]["description"]),
+            f"{f[k]['count']:,}",
+            _pct(f[k]["rate"]),
+            "<span class=ids>" + "<br>".join(escape(i[:12]) for i in f[k]["examples"][:3]) + "</span>",
+        ]
+        for k in CATEGORIES
+        if f[k]["count"]
+    ]
+    return svg.hbars(items, color="#c9653a", label="problems by kind") + _table(
+        ["problem", "what it means", "answers", "share", "examples (trace id)"], rows, (2, 3)
+    )
 
 
 def _speed(rep: Mapping[str, Any]) -> str:
     lat = rep["latency_ms"]
-    stages = [(f"{STAGE_NAMES.get(k, k)} ({k})", v["p50"]) for k, v in lat["stages"].items()
-              if v["p50"] is not None][:10]
+    stages = [(f"{STAGE_NAMES.get(k, k)} ({k})", v["p50"]) for k, v in lat["stages"].items() if v["p50"] is not None][
+        :10
+    ]
     hours = lat["by_hour"]
-    hour_chart = svg.lines([f"{h['hour']:02d}h" for h in hours],
-                           [svg.Series("typical (median)", [h["p50"] for h in hours], svg.PALETTE[0]),
-                            svg.Series("slowest 5%", [h["p95"] for h in hours], svg.PALETTE[1])],
-                           unit=" ms", label="answer time by hour of day", x_title="hour of the day")
-    return ("<h3>Where the time goes (median per step)</h3>" + svg.hbars(stages, unit=" ms", label="time per step")
-            + "<h3>Answer time by hour of the day</h3>" + hour_chart)
+    hour_chart = svg.lines(
+        [f"{h['hour']:02d}h" for h in hours],
+        [
+            svg.Series("typical (median)", [h["p50"] for h in hours], svg.PALETTE[0]),
+            svg.Series("slowest 5%", [h["p95"] for h in hours], svg.PALETTE[1]),
+        ],
+        unit=" ms",
+        label="answer time by hour of day",
+        x_title="hour of the day",
+    )
+    return (
+        "<h3>Where the time goes (median per step)</h3>"
+        + svg.hbars(stages, unit=" ms", label="time per step")
+        + "<h3>Answer time by hour of the day</h3>"
+        + hour_chart
+    )
 
 
 def _length(rep: Mapping[str, Any]) -> str:
@@ -158,14 +218,32 @@ def _length(rep: Mapping[str, Any]) -> str:
     if not bins:
         return ""
     labels = [b["bin"] for b in bins]
-    chart = svg.lines(labels, [svg.Series("answer time (median)", [b["latency_ms"]["p50"] for b in bins]),
-                               svg.Series("first word (median)", [b["ttft_ms"]["p50"] for b in bins],
-                                          svg.PALETTE[1])],
-                      unit=" ms", label="latency by prompt length", x_title="prompt length (tokens)")
-    rows = [[escape(b["bin"]), f"{b['requests']:,}", _ms(b["latency_ms"]["p50"]), _ms(b["ttft_ms"]["p50"]),
-             _pct(b["up_rate"]), _num(b["mean_logprob"])] for b in bins]
-    return chart + _table(["prompt tokens", "questions", "typical time", "first word after", "helpful",
-                           "confidence"], rows, (1, 2, 3, 4, 5))
+    chart = svg.lines(
+        labels,
+        [
+            svg.Series("answer time (median)", [b["latency_ms"]["p50"] for b in bins]),
+            svg.Series("first word (median)", [b["ttft_ms"]["p50"] for b in bins], svg.PALETTE[1]),
+        ],
+        unit=" ms",
+        label="latency by prompt length",
+        x_title="prompt length (tokens)",
+    )
+    rows = [
+        [
+            escape(b["bin"]),
+            f"{b['requests']:,}",
+            _ms(b["latency_ms"]["p50"]),
+            _ms(b["ttft_ms"]["p50"]),
+            _pct(b["up_rate"]),
+            _num(b["mean_logprob"]),
+        ]
+        for b in bins
+    ]
+    return chart + _table(
+        ["prompt tokens", "questions", "typical time", "first word after", "helpful", "confidence"],
+        rows,
+        (1, 2, 3, 4, 5),
+    )
 
 
 def _drift(rep: Mapping[str, Any]) -> str:
@@ -177,17 +255,34 @@ def _drift(rep: Mapping[str, Any]) -> str:
     a_by = {w["window"]: w for w in d["answers"]["windows"] if w.get("tested")}
     labels = [w["window"] for w in tested]
     short = [x[5:] if len(x) == 10 else x for x in labels]  # 2024-05-01 → 05-01
-    chart = svg.lines(short, [svg.Series("questions", [w["auc"] for w in tested]),
-                              svg.Series("answers", [a_by[x]["auc"] if x in a_by else None for x in labels],
-                                         svg.PALETTE[1])],
-                      threshold=d["thresholds"]["min_auc"], threshold_label="alarm level",
-                      marks=[w["alarm"] for w in tested], floor_zero=False,
-                      label="how different each period is from the reference")
-    rows = [[escape(w["window"]), f"{w['n']:,}", _num(w["auc"], 3), _num(w["centroid_distance"], 4),
-             _num(w["p_value"], 3), "<span class=alarm>changed</span>" if w["alarm"] else "<span class=ok>same</span>"]
-            for w in tested]
-    return chart + _table(["period", "questions", "tell-apart score (0.5 = same)", "centroid distance",
-                           "p-value", "verdict"], rows, (1, 2, 3, 4))
+    chart = svg.lines(
+        short,
+        [
+            svg.Series("questions", [w["auc"] for w in tested]),
+            svg.Series("answers", [a_by[x]["auc"] if x in a_by else None for x in labels], svg.PALETTE[1]),
+        ],
+        threshold=d["thresholds"]["min_auc"],
+        threshold_label="alarm level",
+        marks=[w["alarm"] for w in tested],
+        floor_zero=False,
+        label="how different each period is from the reference",
+    )
+    rows = [
+        [
+            escape(w["window"]),
+            f"{w['n']:,}",
+            _num(w["auc"], 3),
+            _num(w["centroid_distance"], 4),
+            _num(w["p_value"], 3),
+            "<span class=alarm>changed</span>" if w["alarm"] else "<span class=ok>same</span>",
+        ]
+        for w in tested
+    ]
+    return chart + _table(
+        ["period", "questions", "tell-apart score (0.5 = same)", "centroid distance", "p-value", "verdict"],
+        rows,
+        (1, 2, 3, 4),
+    )
 
 
 def _confidence(rep: Mapping[str, Any]) -> str:
@@ -195,13 +290,26 @@ def _confidence(rep: Mapping[str, Any]) -> str:
     if not c["answers"]:
         return ""
     hist = c["histogram"]
-    chart = svg.columns([f"{h['from']:g}…{h['to']:g}" for h in hist],
-                        [svg.Series("answers", [h["count"] for h in hist], svg.PALETTE[4])],
-                        label="answers by mean token log-probability")
-    rows = [[escape(g["key"]), f"{g['mean_logprob']['n']:,}", _num(g["mean_logprob"]["mean"], 3),
-             _num(g["mean_logprob"]["p05"], 3), _num(g["mean_entropy"]["mean"], 3)] for g in c["by_model"]]
-    return (chart + f"<p>{c['low']['count']:,} answers fell below {c['threshold']} (flagged as low confidence).</p>"
-            + _table(["model", "answers", "mean log-prob", "lowest 5%", "mean entropy"], rows, (1, 2, 3, 4)))
+    chart = svg.columns(
+        [f"{h['from']:g}…{h['to']:g}" for h in hist],
+        [svg.Series("answers", [h["count"] for h in hist], svg.PALETTE[4])],
+        label="answers by mean token log-probability",
+    )
+    rows = [
+        [
+            escape(g["key"]),
+            f"{g['mean_logprob']['n']:,}",
+            _num(g["mean_logprob"]["mean"], 3),
+            _num(g["mean_logprob"]["p05"], 3),
+            _num(g["mean_entropy"]["mean"], 3),
+        ]
+        for g in c["by_model"]
+    ]
+    return (
+        chart
+        + f"<p>{c['low']['count']:,} answers fell below {c['threshold']} (flagged as low confidence).</p>"
+        + _table(["model", "answers", "mean log-prob", "lowest 5%", "mean entropy"], rows, (1, 2, 3, 4))
+    )
 
 
 def _cost(rep: Mapping[str, Any]) -> str:
@@ -209,18 +317,49 @@ def _cost(rep: Mapping[str, Any]) -> str:
     for m in rep["models"]:
         e = m["energy"]
         src = {"rapl": "measured (RAPL counter)", "estimate": "estimated from CPU time", None: "–"}.get(
-            e["source"], str(e["source"]))
-        rows.append([escape(m["model"]), f"{m['requests']:,}", _num(m["tokens_per_s"]["p50"], 1),
-                     _num(m["ms_per_token"]["p50"], 1), _num(e["joules_per_answer"], 2), escape(src)])
+            e["source"], str(e["source"])
+        )
+        rows.append(
+            [
+                escape(m["model"]),
+                f"{m['requests']:,}",
+                _num(m["tokens_per_s"]["p50"], 1),
+                _num(m["ms_per_token"]["p50"], 1),
+                _num(e["joules_per_answer"], 2),
+                escape(src),
+            ]
+        )
     cache, fw = rep["cache"], rep["firewall"]
-    extra = _table(["", "of", "share"], [
-        ["answered from the cache", f"{cache['hits']:,} of {cache['lookups']:,} questions", _pct(cache["hit_rate"])],
-        ["questions the firewall flagged", f"{fw['flagged']:,} of {fw['checked']:,}", _pct(fw["flag_rate"])],
-        ["questions or answers it blocked", f"{fw['blocked']:,} of {fw['checked']:,}", _pct(fw["block_rate"])],
-        ["answers it redacted", f"{fw['redacted']:,} of {fw['checked']:,}", _pct(fw["redact_rate"])]], (1, 2))
-    return (_table(["model", "answers", "tokens per second", "ms per token (whole answer)",
-                    "energy per answer (joules)", "how the energy is known"],
-                   rows, (1, 2, 3, 4)) + "<h3>Cache and firewall</h3>" + extra)
+    extra = _table(
+        ["", "of", "share"],
+        [
+            [
+                "answered from the cache",
+                f"{cache['hits']:,} of {cache['lookups']:,} questions",
+                _pct(cache["hit_rate"]),
+            ],
+            ["questions the firewall flagged", f"{fw['flagged']:,} of {fw['checked']:,}", _pct(fw["flag_rate"])],
+            ["questions or answers it blocked", f"{fw['blocked']:,} of {fw['checked']:,}", _pct(fw["block_rate"])],
+            ["answers it redacted", f"{fw['redacted']:,} of {fw['checked']:,}", _pct(fw["redact_rate"])],
+        ],
+        (1, 2),
+    )
+    return (
+        _table(
+            [
+                "model",
+                "answers",
+                "tokens per second",
+                "ms per token (whole answer)",
+                "energy per answer (joules)",
+                "how the energy is known",
+            ],
+            rows,
+            (1, 2, 3, 4),
+        )
+        + "<h3>Cache and firewall</h3>"
+        + extra
+    )
 
 
 def render(rep: Mapping[str, Any]) -> str:
@@ -232,22 +371,46 @@ def render(rep: Mapping[str, Any]) -> str:
         f"<p class=sub>From {escape(since)} to now · made on this computer, offline, {escape(when)}</p>",
         _cards(rep),
         _section("Activity", "Questions asked each day, and how people rated the answers.", _activity(rep)),
-        _section("What people asked about", "Questions grouped by meaning. Each group is named by the words that "
-                 "set it apart. A low “helpful” share points at a topic the assistant handles badly.", _topics(rep)),
-        _section("What went wrong", "Answers with a problem, by kind. One answer can have several. Open an "
-                 "example with <code>edgeprompt observe trace ID</code>.", _failures(rep)),
+        _section(
+            "What people asked about",
+            "Questions grouped by meaning. Each group is named by the words that "
+            "set it apart. A low “helpful” share points at a topic the assistant handles badly.",
+            _topics(rep),
+        ),
+        _section(
+            "What went wrong",
+            "Answers with a problem, by kind. One answer can have several. Open an "
+            "example with <code>edgeprompt observe trace ID</code>.",
+            _failures(rep),
+        ),
         _section("How fast", "Typical (median) and slow (95th percentile) answer times.", _speed(rep)),
-        _section("Longer prompts", "Longer conversations and more documents make a longer prompt. This shows "
-                 "whether that makes answers slower or worse.", _length(rep)),
-        _section("Are the questions changing?", "Each period is compared with the first one: a computer tries to "
-                 "tell their questions apart. 0.5 means it cannot (same kind of questions); red dots mark a "
-                 "significant change.", _drift(rep)),
-        _section("How sure the model was", "The average log-probability of the words in each answer: near 0 = "
-                 "sure, very negative = guessing.", _confidence(rep)),
-        _section("Speed, cost and energy", "Per model. Energy is measured where the computer allows it, "
-                 "otherwise estimated and marked so.", _cost(rep)),
+        _section(
+            "Longer prompts",
+            "Longer conversations and more documents make a longer prompt. This shows "
+            "whether that makes answers slower or worse.",
+            _length(rep),
+        ),
+        _section(
+            "Are the questions changing?",
+            "Each period is compared with the first one: a computer tries to "
+            "tell their questions apart. 0.5 means it cannot (same kind of questions); red dots mark a "
+            "significant change.",
+            _drift(rep),
+        ),
+        _section(
+            "How sure the model was",
+            "The average log-probability of the words in each answer: near 0 = sure, very negative = guessing.",
+            _confidence(rep),
+        ),
+        _section(
+            "Speed, cost and energy",
+            "Per model. Energy is measured where the computer allows it, otherwise estimated and marked so.",
+            _cost(rep),
+        ),
         f"<h2>Notes</h2><ul class=notes>{notes}</ul>" if notes else "",
     ]
-    return ("<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-            "content='width=device-width,initial-scale=1'><title>edgeprompt report</title>"
-            f"<style>{CSS}</style></head><body><main>" + "".join(parts) + "</main></body></html>\n")
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+        "content='width=device-width,initial-scale=1'><title>edgeprompt report</title>"
+        f"<style>{CSS}</style></head><body><main>" + "".join(parts) + "</main></body></html>\n"
+    )

@@ -32,8 +32,12 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
     """n, p50, p95, mean (rounded to 3 decimals)."""
     if not values:
         return {"n": 0, "p50": None, "p95": None, "mean": None}
-    return {"n": len(values), "p50": rnd(percentile(values, 50)), "p95": rnd(percentile(values, 95)),
-            "mean": rnd(sum(values) / len(values))}
+    return {
+        "n": len(values),
+        "p50": rnd(percentile(values, 50)),
+        "p95": rnd(percentile(values, 95)),
+        "mean": rnd(sum(values) / len(values)),
+    }
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -84,8 +88,12 @@ def cache(ts: TraceSet) -> dict[str, Any]:
     by_level: dict[str, int] = defaultdict(int)
     for lv in hits:
         by_level[lv] += 1
-    return {"lookups": len(levels), "hits": len(hits), "hit_rate": rate(len(hits), len(levels)),
-            "by_level": {k: {"hits": n, "rate": rate(n, len(levels))} for k, n in sorted(by_level.items())}}
+    return {
+        "lookups": len(levels),
+        "hits": len(hits),
+        "hit_rate": rate(len(hits), len(levels)),
+        "by_level": {k: {"hits": n, "rate": rate(n, len(levels))} for k, n in sorted(by_level.items())},
+    }
 
 
 def firewall_actions(r: TraceRecord) -> set[str]:
@@ -115,8 +123,15 @@ def firewall(ts: TraceSet) -> dict[str, Any]:
     blocked = sum(1 for a in acts if "block" in a)
     redacted = sum(1 for a in acts if "redact" in a)
     n = len(checked)
-    return {"checked": n, "flagged": flagged, "blocked": blocked, "redacted": redacted,
-            "flag_rate": rate(flagged, n), "block_rate": rate(blocked, n), "redact_rate": rate(redacted, n)}
+    return {
+        "checked": n,
+        "flagged": flagged,
+        "blocked": blocked,
+        "redacted": redacted,
+        "flag_rate": rate(flagged, n),
+        "block_rate": rate(blocked, n),
+        "redact_rate": rate(redacted, n),
+    }
 
 
 def prompt_key(r: TraceRecord) -> str:
@@ -136,8 +151,10 @@ def thumbs_by(records: Iterable[TraceRecord], key: Callable[[TraceRecord], str])
             g[0] += 1
         elif r.thumbs == -1:
             g[1] += 1
-    return [{"key": k, "requests": n, "up": up, "down": down, "up_rate": rate(up, up + down)}
-            for k, (up, down, n) in sorted(groups.items(), key=lambda kv: (-kv[1][2], kv[0]))]
+    return [
+        {"key": k, "requests": n, "up": up, "down": down, "up_rate": rate(up, up + down)}
+        for k, (up, down, n) in sorted(groups.items(), key=lambda kv: (-kv[1][2], kv[0]))
+    ]
 
 
 def feedback(ts: TraceSet, topic_of: Callable[[TraceRecord], str] | None = None) -> dict[str, Any]:
@@ -145,8 +162,12 @@ def feedback(ts: TraceSet, topic_of: Callable[[TraceRecord], str] | None = None)
     down = sum(1 for r in ts.records if r.thumbs == -1)
     dists = [d for r in ts.records for d in r.edits]
     out: dict[str, Any] = {
-        "up": up, "down": down, "rated": up + down, "up_rate": rate(up, up + down),
-        "edits": len(dists), "mean_edit_distance": rnd(sum(dists) / len(dists)) if dists else None,
+        "up": up,
+        "down": down,
+        "rated": up + down,
+        "up_rate": rate(up, up + down),
+        "edits": len(dists),
+        "mean_edit_distance": rnd(sum(dists) / len(dists)) if dists else None,
         "by_prompt_version": thumbs_by(ts.records, prompt_key),
         "by_model": thumbs_by(ts.records, lambda r: r.model),
     }
@@ -180,12 +201,20 @@ def prompt_length(ts: TraceSet) -> list[dict[str, Any]]:
         up = sum(1 for r in rs if r.thumbs == 1)
         down = sum(1 for r in rs if r.thumbs == -1)
         lps = [v for r in rs if (v := r.number("edgeprompt.confidence.mean_logprob")) is not None]
-        out.append({"bin": bin_label(i), "min_tokens": LENGTH_EDGES[i],
-                    "max_tokens": LENGTH_EDGES[i + 1] - 1 if i + 1 < len(LENGTH_EDGES) else None,
-                    "requests": len(rs), "latency_ms": summary([r.duration_ms for r in rs]),
-                    "ttft_ms": summary([v for r in rs if (v := ttft(r)) is not None]),
-                    "up": up, "down": down, "up_rate": rate(up, up + down),
-                    "mean_logprob": rnd(sum(lps) / len(lps), 4) if lps else None})
+        out.append(
+            {
+                "bin": bin_label(i),
+                "min_tokens": LENGTH_EDGES[i],
+                "max_tokens": LENGTH_EDGES[i + 1] - 1 if i + 1 < len(LENGTH_EDGES) else None,
+                "requests": len(rs),
+                "latency_ms": summary([r.duration_ms for r in rs]),
+                "ttft_ms": summary([v for r in rs if (v := ttft(r)) is not None]),
+                "up": up,
+                "down": down,
+                "up_rate": rate(up, up + down),
+                "mean_logprob": rnd(sum(lps) / len(lps), 4) if lps else None,
+            }
+        )
     return out
 
 
@@ -208,13 +237,21 @@ def models(ts: TraceSet) -> list[dict[str, Any]]:
         out_tok = sum(v for r in rs if (v := r.number("gen_ai.usage.output_tokens")) is not None)
         metered_tok = sum(r.number("gen_ai.usage.output_tokens") or 0.0 for r in metered)
         total_j = sum(joules)
-        out.append({
-            "model": model, "requests": len(rs), "output_tokens": int(out_tok),
-            "tokens_per_s": summary(tps), "ms_per_token": summary(per_tok),
-            "energy": {"answers": len(joules), "joules_per_answer": rnd(total_j / len(joules)) if joules else None,
-                       "joules_per_token": rnd(total_j / metered_tok, 4) if metered_tok else None,
-                       "source": "/".join(sources) if sources else None},
-        })
+        out.append(
+            {
+                "model": model,
+                "requests": len(rs),
+                "output_tokens": int(out_tok),
+                "tokens_per_s": summary(tps),
+                "ms_per_token": summary(per_tok),
+                "energy": {
+                    "answers": len(joules),
+                    "joules_per_answer": rnd(total_j / len(joules)) if joules else None,
+                    "joules_per_token": rnd(total_j / metered_tok, 4) if metered_tok else None,
+                    "source": "/".join(sources) if sources else None,
+                },
+            }
+        )
     return out
 
 
@@ -230,10 +267,16 @@ def daily(ts: TraceSet) -> list[dict[str, Any]]:
     days: dict[str, list[TraceRecord]] = defaultdict(list)
     for r in ts.records:
         days[time.strftime("%Y-%m-%d", time.localtime(r.started_at))].append(r)
-    return [{"day": d, "requests": len(rs), "up": sum(1 for r in rs if r.thumbs == 1),
-             "down": sum(1 for r in rs if r.thumbs == -1),
-             "latency_ms_p50": rnd(percentile([r.duration_ms for r in rs], 50))}
-            for d, rs in sorted(days.items())]
+    return [
+        {
+            "day": d,
+            "requests": len(rs),
+            "up": sum(1 for r in rs if r.thumbs == 1),
+            "down": sum(1 for r in rs if r.thumbs == -1),
+            "latency_ms_p50": rnd(percentile([r.duration_ms for r in rs], 50)),
+        }
+        for d, rs in sorted(days.items())
+    ]
 
 
 # bucket widths for `timeline`, the first whose count of buckets over the data's span stays <= TIMELINE_MAX
@@ -258,7 +301,14 @@ def timeline(ts: TraceSet) -> dict[str, Any]:
     out = []
     for i in range(int((last - origin) // width) + 1):
         rs, at = groups.get(i, []), origin + i * width
-        out.append({"start": round(at, 3), "label": time.strftime(fmt, time.localtime(at)),
-                    "requests": len(rs), "p50": summary([r.duration_ms for r in rs])["p50"],
-                    "up": sum(1 for r in rs if r.thumbs == 1), "down": sum(1 for r in rs if r.thumbs == -1)})
+        out.append(
+            {
+                "start": round(at, 3),
+                "label": time.strftime(fmt, time.localtime(at)),
+                "requests": len(rs),
+                "p50": summary([r.duration_ms for r in rs])["p50"],
+                "up": sum(1 for r in rs if r.thumbs == 1),
+                "down": sum(1 for r in rs if r.thumbs == -1),
+            }
+        )
     return {"bucket_s": width, "buckets": out}

@@ -23,8 +23,16 @@ if TYPE_CHECKING:
     from edgeprompt.store.db import Database
     from edgeprompt.store.traces import Trace
 
-CONTENT_KEYS = frozenset(("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
-                          "gen_ai.prompt", "gen_ai.completion", "gen_ai.evaluation.explanation"))
+CONTENT_KEYS = frozenset(
+    (
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "gen_ai.evaluation.explanation",
+    )
+)
 SPAN_KIND_INTERNAL, SPAN_KIND_CLIENT = 1, 3
 STATUS = {"ok": 1, "error": 2}  # STATUS_CODE_OK / _ERROR; cancelled stays UNSET (0)
 
@@ -48,8 +56,11 @@ def any_value(v: Any) -> dict[str, Any]:
 
 
 def attributes(attrs: Mapping[str, Any], with_content: bool) -> list[dict[str, Any]]:
-    return [{"key": k, "value": any_value(v)} for k, v in sorted(attrs.items())
-            if v is not None and (with_content or not is_content(k))]
+    return [
+        {"key": k, "value": any_value(v)}
+        for k, v in sorted(attrs.items())
+        if v is not None and (with_content or not is_content(k))
+    ]
 
 
 def _span_id(trace_id: str, seq: int) -> str:
@@ -65,22 +76,33 @@ def _feedback_events(rows: Iterable[Mapping[str, Any]], with_content: bool) -> l
     for f in rows:
         attrs: dict[str, Any] = {"gen_ai.evaluation.name": "user_feedback" if f["kind"] == "thumbs" else "user_edit"}
         if f["kind"] == "thumbs":
-            attrs.update({"gen_ai.evaluation.score.value": float(f["score"]),
-                          "gen_ai.evaluation.score.label": "up" if f["score"] > 0 else "down"})
+            attrs.update(
+                {
+                    "gen_ai.evaluation.score.value": float(f["score"]),
+                    "gen_ai.evaluation.score.label": "up" if f["score"] > 0 else "down",
+                }
+            )
         else:
             attrs["edgeprompt.feedback.edit_distance"] = f["edit_distance"]
             if with_content:
-                attrs.update({"edgeprompt.feedback.original.text": f["original"],
-                              "edgeprompt.feedback.edited.text": f["edited"]})
+                attrs.update(
+                    {"edgeprompt.feedback.original.text": f["original"], "edgeprompt.feedback.edited.text": f["edited"]}
+                )
         if f["comment"]:
             attrs["gen_ai.evaluation.explanation"] = f["comment"]
-        events.append({"timeUnixNano": _nanos(f["created_at"]), "name": "gen_ai.evaluation.result",
-                       "attributes": attributes(attrs, with_content)})
+        events.append(
+            {
+                "timeUnixNano": _nanos(f["created_at"]),
+                "name": "gen_ai.evaluation.result",
+                "attributes": attributes(attrs, with_content),
+            }
+        )
     return events
 
 
-def trace_spans(t: Mapping[str, Any], feedback: Iterable[Mapping[str, Any]] = (), with_content: bool = False
-                ) -> list[dict[str, Any]]:
+def trace_spans(
+    t: Mapping[str, Any], feedback: Iterable[Mapping[str, Any]] = (), with_content: bool = False
+) -> list[dict[str, Any]]:
     """OTLP spans of one stored trace (`TraceLog.get` shape): the root, then one child per stage."""
     tid = t["id"]
     start = float(t["started_at"])
@@ -91,30 +113,56 @@ def trace_spans(t: Mapping[str, Any], feedback: Iterable[Mapping[str, Any]] = ()
     if t.get("session_id"):
         attrs.setdefault("gen_ai.conversation.id", t["session_id"])
     root_id = _span_id(tid, -1)
-    root = {"traceId": tid, "spanId": root_id, "name": f"{t['operation']} {t.get('model') or ''}".strip(),
-            "kind": SPAN_KIND_CLIENT, "startTimeUnixNano": _nanos(start),
-            "endTimeUnixNano": _nanos(start + float(t["duration_ms"]) / 1000.0),
-            "attributes": attributes(attrs, with_content), "events": _feedback_events(feedback, with_content),
-            "status": {"code": STATUS.get(t["status"], 0)}}
+    root = {
+        "traceId": tid,
+        "spanId": root_id,
+        "name": f"{t['operation']} {t.get('model') or ''}".strip(),
+        "kind": SPAN_KIND_CLIENT,
+        "startTimeUnixNano": _nanos(start),
+        "endTimeUnixNano": _nanos(start + float(t["duration_ms"]) / 1000.0),
+        "attributes": attributes(attrs, with_content),
+        "events": _feedback_events(feedback, with_content),
+        "status": {"code": STATUS.get(t["status"], 0)},
+    }
     out = [root]
     for i, s in enumerate(t["spans"]):
         s0 = start + float(s["start_ms"]) / 1000.0
         err = "error.type" in s["attributes"]
-        out.append({"traceId": tid, "spanId": _span_id(tid, i), "parentSpanId": root_id, "name": s["name"],
-                    "kind": SPAN_KIND_INTERNAL, "startTimeUnixNano": _nanos(s0),
-                    "endTimeUnixNano": _nanos(s0 + float(s["duration_ms"]) / 1000.0),
-                    "attributes": attributes(s["attributes"], with_content),
-                    "status": {"code": 2 if err else 0}})
+        out.append(
+            {
+                "traceId": tid,
+                "spanId": _span_id(tid, i),
+                "parentSpanId": root_id,
+                "name": s["name"],
+                "kind": SPAN_KIND_INTERNAL,
+                "startTimeUnixNano": _nanos(s0),
+                "endTimeUnixNano": _nanos(s0 + float(s["duration_ms"]) / 1000.0),
+                "attributes": attributes(s["attributes"], with_content),
+                "status": {"code": 2 if err else 0},
+            }
+        )
     return out
 
 
 def document(spans: list[dict[str, Any]]) -> dict[str, Any]:
     """An ExportTraceServiceRequest in its JSON encoding."""
-    return {"resourceSpans": [{
-        "resource": {"attributes": attributes({"service.name": "edgeprompt", "service.version": __version__,
-                                               "telemetry.sdk.language": "python"}, False)},
-        "scopeSpans": [{"scope": {"name": "edgeprompt", "version": __version__}, "spans": spans}],
-    }]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": attributes(
+                        {
+                            "service.name": "edgeprompt",
+                            "service.version": __version__,
+                            "telemetry.sdk.language": "python",
+                        },
+                        False,
+                    )
+                },
+                "scopeSpans": [{"scope": {"name": "edgeprompt", "version": __version__}, "spans": spans}],
+            }
+        ]
+    }
 
 
 def export(db: Database, since: float, until: float, with_content: bool = False) -> dict[str, Any]:
@@ -122,11 +170,18 @@ def export(db: Database, since: float, until: float, with_content: bool = False)
     from edgeprompt.store.traces import TraceLog
 
     log = TraceLog(db)
-    ids = [r[0] for r in db.query("SELECT id FROM traces WHERE started_at >= ? AND started_at < ? "
-                                  "ORDER BY started_at, id", (since, until))]
+    ids = [
+        r[0]
+        for r in db.query(
+            "SELECT id FROM traces WHERE started_at >= ? AND started_at < ? ORDER BY started_at, id", (since, until)
+        )
+    ]
     fb: dict[str, list[Any]] = {}
-    for row in db.query("SELECT f.* FROM feedback f JOIN traces t ON t.id = f.trace_id "
-                        "WHERE t.started_at >= ? AND t.started_at < ? ORDER BY f.id", (since, until)):
+    for row in db.query(
+        "SELECT f.* FROM feedback f JOIN traces t ON t.id = f.trace_id "
+        "WHERE t.started_at >= ? AND t.started_at < ? ORDER BY f.id",
+        (since, until),
+    ):
         fb.setdefault(row["trace_id"], []).append(dict(row))
     spans: list[dict[str, Any]] = []
     for tid in ids:
@@ -137,11 +192,20 @@ def export(db: Database, since: float, until: float, with_content: bool = False)
 
 
 def _live_dict(trace: Trace) -> dict[str, Any]:
-    return {"id": trace.id, "started_at": trace.started_at, "duration_ms": trace.now_ms(),
-            "operation": trace.operation, "session_id": trace.session_id, "model": trace.model,
-            "status": trace.status, "attributes": dict(trace.attributes),
-            "spans": [{"name": s.name, "start_ms": s.start_ms, "duration_ms": s.duration_ms,
-                       "attributes": dict(s.attributes)} for s in trace.spans]}
+    return {
+        "id": trace.id,
+        "started_at": trace.started_at,
+        "duration_ms": trace.now_ms(),
+        "operation": trace.operation,
+        "session_id": trace.session_id,
+        "model": trace.model,
+        "status": trace.status,
+        "attributes": dict(trace.attributes),
+        "spans": [
+            {"name": s.name, "start_ms": s.start_ms, "duration_ms": s.duration_ms, "attributes": dict(s.attributes)}
+            for s in trace.spans
+        ],
+    }
 
 
 class LiveExporter:
@@ -168,8 +232,9 @@ class LiveExporter:
         import urllib.request
 
         while (body := self._queue.get()) is not None:
-            req = urllib.request.Request(self.endpoint, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+            req = urllib.request.Request(
+                self.endpoint, data=body, method="POST", headers={"Content-Type": "application/json"}
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                     resp.read()

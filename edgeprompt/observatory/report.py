@@ -58,16 +58,22 @@ def _notes(ts: traceset.TraceSet, section: Mapping[str, Any]) -> list[str]:
     n = len(ts)
     embedded = len(ts.question_rows)
     if n and embedded < n:
-        why = ("[observatory] signals is off" if str(section["signals"]).lower() == "off"
-               else "MiniLM was not set up in this data home yet; the cache or `docs add` sets it up, "
-                    "or set [observatory] signals = on")
-        notes.append(f"{n - embedded} of {n} requests have no question embedding ({why}); "
-                     "topics and drift use the others.")
+        why = (
+            "[observatory] signals is off"
+            if str(section["signals"]).lower() == "off"
+            else "MiniLM was not set up in this data home yet; the cache or `docs add` sets it up, "
+            "or set [observatory] signals = on"
+        )
+        notes.append(
+            f"{n - embedded} of {n} requests have no question embedding ({why}); topics and drift use the others."
+        )
     if n and not any(r.terms for r in ts.records):
         notes.append("No keywords are stored, so topics are numbered rather than named.")
     if any(r.get("edgeprompt.energy.source") == "estimate" for r in ts.records):
-        notes.append(f"Energy is an estimate: CPU time × {section['watts_per_core']} W per busy core "
-                     "(no RAPL counter is readable on this machine).")
+        notes.append(
+            f"Energy is an estimate: CPU time × {section['watts_per_core']} W per busy core "
+            "(no RAPL counter is readable on this machine)."
+        )
     return notes
 
 
@@ -78,8 +84,7 @@ def _uses_sklearn(ts: traceset.TraceSet, th: drift.DriftThresholds) -> bool:
     return q >= topics.MIN_QUESTIONS or max(q, a) >= 2 * th.min_samples
 
 
-def build_report(db: Database, section: Mapping[str, Any], since: float, until: float | None = None
-                 ) -> dict[str, Any]:
+def build_report(db: Database, section: Mapping[str, Any], since: float, until: float | None = None) -> dict[str, Any]:
     """`section` is the `[observatory]` settings section."""
     until = time.time() + 1.0 if until is None else until
     ts = traceset.load(db, since, until)
@@ -96,7 +101,8 @@ def build_report(db: Database, section: Mapping[str, Any], since: float, until: 
     feedback = metrics.feedback(ts, topic_of if topics_block["topics"] else None)
     return {
         "generated_at": round(time.time(), 3),
-        "since": round(since, 3), "until": round(until, 3),
+        "since": round(since, 3),
+        "until": round(until, 3),
         "requests": len(ts),
         "status": metrics.status_counts(ts),
         "daily": metrics.daily(ts),
@@ -133,19 +139,28 @@ def first_token(ttft: Mapping[str, Any]) -> str:
 def summary_text(rep: Mapping[str, Any]) -> str:
     """A few plain lines for the terminal."""
     fb, lat = rep["feedback"], rep["latency_ms"]
-    lines = [f"{rep['requests']} requests since {time.strftime('%Y-%m-%d %H:%M', time.localtime(rep['since']))}",
-             f"feedback: {fb['up']} up, {fb['down']} down"
-             + (f" ({fb['up_rate']:.0%} helpful)" if fb["up_rate"] is not None else ""),
-             f"latency: median {_ms(lat['total']['p50'])}, p95 {_ms(lat['total']['p95'])}; "
-             f"first token median {first_token(lat['ttft'])}"]
+    lines = [
+        f"{rep['requests']} requests since {time.strftime('%Y-%m-%d %H:%M', time.localtime(rep['since']))}",
+        f"feedback: {fb['up']} up, {fb['down']} down"
+        + (f" ({fb['up_rate']:.0%} helpful)" if fb["up_rate"] is not None else ""),
+        f"latency: median {_ms(lat['total']['p50'])}, p95 {_ms(lat['total']['p95'])}; "
+        f"first token median {first_token(lat['ttft'])}",
+    ]
     fails = [f"{k.replace('_', ' ')} {v['count']}" for k, v in rep["failures"].items() if v["count"]]
     lines.append("failures: " + (", ".join(fails) if fails else "none"))
     if rep["topics"]:
         lines.append("topics: " + "; ".join(f"{t['label']} ({t['requests']})" for t in rep["topics"][:5]))
     alarms = rep["drift"]["questions"]["alarms"] + rep["drift"]["answers"]["alarms"]
     state = drift.verdict(rep["drift"])
-    lines.append("drift: " + (f"ALARM in {', '.join(sorted(set(alarms)))}" if state == "changed"
-                              else "no change against the reference window" if state == "steady"
-                              else f"not enough data ({rep['drift']['questions']['status']})"))
+    lines.append(
+        "drift: "
+        + (
+            f"ALARM in {', '.join(sorted(set(alarms)))}"
+            if state == "changed"
+            else "no change against the reference window"
+            if state == "steady"
+            else f"not enough data ({rep['drift']['questions']['status']})"
+        )
+    )
     lines.extend(f"note: {n}" for n in rep["notes"])
     return "\n".join(lines)

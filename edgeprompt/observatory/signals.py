@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 MAX_TERMS = 8
 _TERM = re.compile(r"[a-z][a-z0-9+#]*(?:[.\-'][a-z0-9+#]+)*")
 # English function words and question scaffolding; what is left says what the question is about.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are aren't as at be because been before being below
 between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
 else even ever every few for from further get gets getting give go going got had hadn't has hasn't have
@@ -40,13 +41,20 @@ so some such tell than thank thanks that that's the their theirs them themselves
 they they're thing things this those through to too under until up use used using very want was wasn't way
 we we're were weren't what what's when where which while who whom why will with without won't would
 wouldn't yes yet you you'd you'll you're you've your yours yourself yourselves explain best good better
-""".split())
-REFUSAL = re.compile(r"\b(i can(?:not|'t|’t) (?:help|assist|do|provide|answer|comply)|i(?: am|'m|’m) unable to|"
-                     r"i won(?:'|’)t (?:help|be able)|i will not|i(?: am|'m|’m) (?:sorry|afraid),? but|"
-                     r"as an ai(?: language model)?,? i)\b", re.I)
-ABSTENTION = re.compile(r"\b(i (?:do not|don't|don’t) know|i (?:could not|couldn't|couldn’t|cannot|can't|can’t) find|"
-                        r"(?:is|was|are) not (?:mentioned|covered|stated) in the (?:documents?|sources?|context)|"
-                        r"no (?:relevant )?information (?:about|on|in|for))\b", re.I)
+""".split()
+)
+REFUSAL = re.compile(
+    r"\b(i can(?:not|'t|’t) (?:help|assist|do|provide|answer|comply)|i(?: am|'m|’m) unable to|"
+    r"i won(?:'|’)t (?:help|be able)|i will not|i(?: am|'m|’m) (?:sorry|afraid),? but|"
+    r"as an ai(?: language model)?,? i)\b",
+    re.I,
+)
+ABSTENTION = re.compile(
+    r"\b(i (?:do not|don't|don’t) know|i (?:could not|couldn't|couldn’t|cannot|can't|can’t) find|"
+    r"(?:is|was|are) not (?:mentioned|covered|stated) in the (?:documents?|sources?|context)|"
+    r"no (?:relevant )?information (?:about|on|in|for))\b",
+    re.I,
+)
 CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -67,13 +75,14 @@ def answer_flags(answer: str) -> dict[str, Any]:
     """Refusal / abstention phrasing in the first part of an answer (where models say it), and how many
     distinct numbered sources ("[2]") the answer cites."""
     head = answer[:400]
-    return {"edgeprompt.answer.refusal": bool(REFUSAL.search(head)),
-            "edgeprompt.answer.abstention": bool(ABSTENTION.search(head)),
-            "edgeprompt.answer.citations": len(set(CITATION.findall(answer)))}
+    return {
+        "edgeprompt.answer.refusal": bool(REFUSAL.search(head)),
+        "edgeprompt.answer.abstention": bool(ABSTENTION.search(head)),
+        "edgeprompt.answer.citations": len(set(CITATION.findall(answer))),
+    }
 
 
-def embedder_for(observatory: Mapping[str, Any], cache_dir: Path,
-                 embedder: Callable[[], Embedder]) -> Embedder | None:
+def embedder_for(observatory: Mapping[str, Any], cache_dir: Path, embedder: Callable[[], Embedder]) -> Embedder | None:
     """The MiniLM embedder per `[observatory] signals`, or None (off, or auto before MiniLM is set up in
     `cache_dir`)."""
     mode = str(observatory["signals"]).lower()
@@ -96,17 +105,38 @@ def from_blob(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype="<f4")
 
 
-def store(db: Database, trace_id: str, model: str, question_vec: np.ndarray | None,
-          answer_vec: np.ndarray | None, terms: list[str]) -> None:
+def store(
+    db: Database,
+    trace_id: str,
+    model: str,
+    question_vec: np.ndarray | None,
+    answer_vec: np.ndarray | None,
+    terms: list[str],
+) -> None:
     with db.transaction() as c:
-        c.execute("INSERT OR REPLACE INTO obs_signals(trace_id, embed_model, question_vec, answer_vec, terms, "
-                  "created_at) VALUES (?,?,?,?,?,?)",
-                  (trace_id, model, None if question_vec is None else to_blob(question_vec),
-                   None if answer_vec is None else to_blob(answer_vec), json.dumps(terms), time.time()))
+        c.execute(
+            "INSERT OR REPLACE INTO obs_signals(trace_id, embed_model, question_vec, answer_vec, terms, "
+            "created_at) VALUES (?,?,?,?,?,?)",
+            (
+                trace_id,
+                model,
+                None if question_vec is None else to_blob(question_vec),
+                None if answer_vec is None else to_blob(answer_vec),
+                json.dumps(terms),
+                time.time(),
+            ),
+        )
 
 
-def record_signals(db: Database, embedder: Callable[[], Embedder | None], with_keywords: bool, trace_id: str,
-                   question: str, answer: str, meter: EnergyMeter | None = None) -> dict[str, Any]:
+def record_signals(
+    db: Database,
+    embedder: Callable[[], Embedder | None],
+    with_keywords: bool,
+    trace_id: str,
+    question: str,
+    answer: str,
+    meter: EnergyMeter | None = None,
+) -> dict[str, Any]:
     """The pipeline hook: store the signals for one answered request; return the span's attributes.
     `embedder` gives the MiniLM embedder or None (see `embedder_for`); it is asked only here.
 
@@ -121,8 +151,14 @@ def record_signals(db: Database, embedder: Callable[[], Embedder | None], with_k
         if model is None and not terms:
             return attrs
         vecs = model.embed_batch([question, answer or " "]) if model is not None else None
-        store(db, trace_id, model.model_hash if model is not None else "",
-              None if vecs is None else vecs[0], None if vecs is None else vecs[1], terms)
+        store(
+            db,
+            trace_id,
+            model.model_hash if model is not None else "",
+            None if vecs is None else vecs[0],
+            None if vecs is None else vecs[1],
+            terms,
+        )
     except Exception as e:  # observing must never turn a delivered answer into an error
         attrs["edgeprompt.observe.error"] = f"{type(e).__name__}: {e}"[:200]
     return attrs

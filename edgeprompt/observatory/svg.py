@@ -45,20 +45,32 @@ def fmt(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-def _text(x: float, y: float, s: str, size: int = 11, anchor: str = "start", color: str = "#333",
-          weight: str = "normal") -> str:
-    return (f"<text x='{x:.1f}' y='{y:.1f}' font-size='{size}' text-anchor='{anchor}' fill='{color}' "
-            f"font-weight='{weight}' {FONT}>{escape(s)}</text>")
+def _text(
+    x: float, y: float, s: str, size: int = 11, anchor: str = "start", color: str = "#333", weight: str = "normal"
+) -> str:
+    return (
+        f"<text x='{x:.1f}' y='{y:.1f}' font-size='{size}' text-anchor='{anchor}' fill='{color}' "
+        f"font-weight='{weight}' {FONT}>{escape(s)}</text>"
+    )
 
 
 def _frame(width: int, height: int, body: list[str], label: str) -> str:
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
-            f"height='{height}' style='max-width:100%;height:auto' role='img' aria-label='{escape(label)}'>"
-            + "".join(body) + "</svg>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
+        f"height='{height}' style='max-width:100%;height:auto' role='img' aria-label='{escape(label)}'>"
+        + "".join(body)
+        + "</svg>"
+    )
 
 
-def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 880, color: str = PALETTE[0],
-          label: str = "bar chart", notes: Sequence[str] | None = None) -> str:
+def hbars(
+    items: Sequence[tuple[str, float]],
+    unit: str = "",
+    width: int = 880,
+    color: str = PALETTE[0],
+    label: str = "bar chart",
+    notes: Sequence[str] | None = None,
+) -> str:
     """Horizontal bars, one row per item, value printed at the end of each bar."""
     if not items:
         return ""
@@ -72,14 +84,15 @@ def hbars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 880, 
         w = max(1.0, span * v / top) if v > 0 else 0.0
         tip = f"{k}: {fmt(v)}{unit}" + (f" — {notes[i]}" if notes else "")
         body.append(_text(left - 8, y + 16, k, anchor="end"))
-        body.append(f"<rect x='{left}' y='{y + 3}' width='{w:.1f}' height='{row - 8}' rx='3' fill='{color}'>"
-                    f"<title>{escape(tip)}</title></rect>")
+        body.append(
+            f"<rect x='{left}' y='{y + 3}' width='{w:.1f}' height='{row - 8}' rx='3' fill='{color}'>"
+            f"<title>{escape(tip)}</title></rect>"
+        )
         body.append(_text(left + w + 6, y + 16, f"{fmt(v)}{unit}", color="#555"))
     return _frame(width, height, body, label)
 
 
-def _axes(ticks: list[float], x0: int, y0: int, w: int, h: int, y_of: Callable[[float], float], unit: str
-          ) -> list[str]:
+def _axes(ticks: list[float], x0: int, y0: int, w: int, h: int, y_of: Callable[[float], float], unit: str) -> list[str]:
     out = []
     for t in ticks:
         y = y_of(t)
@@ -103,27 +116,37 @@ def _legend(series: Sequence[Series], x: int, y: int, right: int = 10**6) -> tup
 
 
 def _x_labels(labels: Sequence[str], xs: list[float], y: float, every: int) -> list[str]:
-    return [_text(x, y, lab, size=10, anchor="middle", color="#555")
-            for i, (lab, x) in enumerate(zip(labels, xs, strict=True)) if i % every == 0]
+    return [
+        _text(x, y, lab, size=10, anchor="middle", color="#555")
+        for i, (lab, x) in enumerate(zip(labels, xs, strict=True))
+        if i % every == 0
+    ]
 
 
-def _scale(series: Sequence[Series], threshold: float | None, floor_zero: bool, log: bool = False
-           ) -> tuple[list[float], float, float]:
+def _scale(
+    series: Sequence[Series], threshold: float | None, floor_zero: bool, log: bool = False
+) -> tuple[list[float], float, float]:
     vals = [v for s in series for v in s.values if v is not None and (v > 0 or not log)]
     if threshold is not None:
         vals.append(threshold)
     if log:  # decades: 1, 10, 100, …
         lo_e = math.floor(math.log10(min(vals, default=1.0)))
         hi_e = max(lo_e + 1, math.ceil(math.log10(max(vals, default=10.0))))
-        ticks = [10.0 ** e for e in range(lo_e, hi_e + 1)]
+        ticks = [10.0**e for e in range(lo_e, hi_e + 1)]
         return ticks, ticks[0], ticks[-1]
     lo = 0.0 if floor_zero else min(vals, default=0.0)
     ticks = nice_ticks(lo, max(vals, default=1.0))
     return ticks, ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1
 
 
-def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 880, height: int = 240,
-            label: str = "column chart") -> str:
+def columns(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "",
+    width: int = 880,
+    height: int = 240,
+    label: str = "column chart",
+) -> str:
     """Grouped columns (one group per label)."""
     if not labels or not series:
         return ""
@@ -142,16 +165,29 @@ def columns(labels: Sequence[str], series: Sequence[Series], unit: str = "", wid
             if v is None or v <= 0:
                 continue
             bh = (v - lo) / (hi - lo) * h
-            body.append(f"<rect x='{gx + j * bw:.1f}' y='{y0 + h - bh:.1f}' width='{bw - 1:.1f}' height='{bh:.1f}' "
-                        f"fill='{s.color}'><title>{escape(f'{lab} · {s.name}: {fmt(v)}{unit}')}</title></rect>")
+            body.append(
+                f"<rect x='{gx + j * bw:.1f}' y='{y0 + h - bh:.1f}' width='{bw - 1:.1f}' height='{bh:.1f}' "
+                f"fill='{s.color}'><title>{escape(f'{lab} · {s.name}: {fmt(v)}{unit}')}</title></rect>"
+            )
     every = max(1, math.ceil(len(labels) * 46 / w))
     body += _x_labels(labels, centers, y0 + h + 16, every)
     return _frame(width, height, body, label)
 
 
-def lines(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 880, height: int = 260,
-          threshold: float | None = None, threshold_label: str = "", marks: Sequence[bool] | None = None,
-          floor_zero: bool = True, label: str = "line chart", x_title: str = "", log_y: bool = False) -> str:
+def lines(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "",
+    width: int = 880,
+    height: int = 260,
+    threshold: float | None = None,
+    threshold_label: str = "",
+    marks: Sequence[bool] | None = None,
+    floor_zero: bool = True,
+    label: str = "line chart",
+    x_title: str = "",
+    log_y: bool = False,
+) -> str:
     """Lines with dots; gaps where a value is None; optional dashed threshold, red alarm marks, log y axis."""
     if not labels or not series:
         return ""
@@ -172,20 +208,26 @@ def lines(labels: Sequence[str], series: Sequence[Series], unit: str = "", width
 
     if threshold is not None:
         ty = y_of(threshold)
-        body.append(f"<line x1='{x0}' x2='{x0 + w}' y1='{ty:.1f}' y2='{ty:.1f}' stroke='#c62828' "
-                    "stroke-dasharray='5 4'/>")
+        body.append(
+            f"<line x1='{x0}' x2='{x0 + w}' y1='{ty:.1f}' y2='{ty:.1f}' stroke='#c62828' stroke-dasharray='5 4'/>"
+        )
         body.append(_text(x0 + w, ty - 4, threshold_label, size=10, anchor="end", color="#c62828"))
     for s in series:
-        pts = [(x, y_of(v), v, lab) for x, v, lab in zip(xs, s.values, labels, strict=True)
-               if v is not None and (v > 0 or not log_y)]
+        pts = [
+            (x, y_of(v), v, lab)
+            for x, v, lab in zip(xs, s.values, labels, strict=True)
+            if v is not None and (v > 0 or not log_y)
+        ]
         if len(pts) > 1:
             path = " ".join(f"{'M' if k == 0 else 'L'}{x:.1f},{y:.1f}" for k, (x, y, _, _) in enumerate(pts))
             body.append(f"<path d='{path}' fill='none' stroke='{s.color}' stroke-width='2'/>")
         for x, y, v, lab in pts:
             alarm = marks is not None and marks[labels.index(lab)] and s is series[0]
-            body.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{5 if alarm else 3}' "
-                        f"fill='{'#c62828' if alarm else s.color}'>"
-                        f"<title>{escape(f'{lab} · {s.name}: {fmt(v)}{unit}')}</title></circle>")
+            body.append(
+                f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{5 if alarm else 3}' "
+                f"fill='{'#c62828' if alarm else s.color}'>"
+                f"<title>{escape(f'{lab} · {s.name}: {fmt(v)}{unit}')}</title></circle>"
+            )
     every = max(1, math.ceil(len(labels) * 52 / max(1, w)))
     body += _x_labels(labels, xs, y0 + h + 16, every)
     if x_title:

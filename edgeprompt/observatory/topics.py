@@ -80,14 +80,17 @@ def top_terms(docs_by_topic: dict[int, list[tuple[str, ...]]], n: int = TOP_TERM
     return out
 
 
-def assign(ts: TraceSet, settings: Any, failed: Callable[[TraceRecord], bool]
-           ) -> tuple[dict[str, Any], Callable[[TraceRecord], str]]:
+def assign(
+    ts: TraceSet, settings: Any, failed: Callable[[TraceRecord], bool]
+) -> tuple[dict[str, Any], Callable[[TraceRecord], str]]:
     """The topics block of the report, and a function giving each trace its topic label."""
     vecs = ts.question_vecs
     if vecs is None or len(vecs) < MIN_QUESTIONS:
         n = 0 if vecs is None else len(vecs)
-        return ({"status": f"needs at least {MIN_QUESTIONS} questions with embeddings (has {n})", "k": 0,
-                 "topics": []}, lambda r: NO_TOPIC)
+        return (
+            {"status": f"needs at least {MIN_QUESTIONS} questions with embeddings (has {n})", "k": 0, "topics": []},
+            lambda r: NO_TOPIC,
+        )
     c = cluster(vecs, int(settings["topics"]), int(settings["max_topics"]))
     members: dict[int, list[int]] = {}
     for row, label in zip(ts.question_rows, c.labels.tolist(), strict=True):
@@ -96,21 +99,41 @@ def assign(ts: TraceSet, settings: Any, failed: Callable[[TraceRecord], bool]
     terms = top_terms({t: [ts.records[i].terms for i in members[t]] for t in order})
     names = {t: (" · ".join(terms[t]) if terms[t] else f"topic {n + 1}") for n, t in enumerate(order)}
     label_of = {ts.records[i].id: names[t] for t in order for i in members[t]}
-    topics = [_topic_entry(n + 1, names[t], terms[t], [ts.records[i] for i in members[t]], len(ts.question_rows),
-                           failed) for n, t in enumerate(order)]
-    return ({"status": "ok", "k": c.k, "silhouette": rnd(c.silhouette, 4), "clustered": len(ts.question_rows),
-             "topics": topics}, lambda r: label_of.get(r.id, NO_TOPIC))
+    topics = [
+        _topic_entry(n + 1, names[t], terms[t], [ts.records[i] for i in members[t]], len(ts.question_rows), failed)
+        for n, t in enumerate(order)
+    ]
+    return (
+        {
+            "status": "ok",
+            "k": c.k,
+            "silhouette": rnd(c.silhouette, 4),
+            "clustered": len(ts.question_rows),
+            "topics": topics,
+        },
+        lambda r: label_of.get(r.id, NO_TOPIC),
+    )
 
 
-def _topic_entry(n: int, label: str, terms: list[str], rs: list[TraceRecord], clustered: int,
-                 failed: Callable[[TraceRecord], bool]) -> dict[str, Any]:
+def _topic_entry(
+    n: int, label: str, terms: list[str], rs: list[TraceRecord], clustered: int, failed: Callable[[TraceRecord], bool]
+) -> dict[str, Any]:
     up = sum(1 for r in rs if r.thumbs == 1)
     down = sum(1 for r in rs if r.thumbs == -1)
     lps = [v for r in rs if (v := r.number("edgeprompt.confidence.mean_logprob")) is not None]
     lat = [r.duration_ms for r in rs]
     newest = sorted(rs, key=lambda r: -r.started_at)[:EXAMPLES]
-    return {"id": n, "label": label, "terms": terms, "requests": len(rs), "share": rate(len(rs), clustered),
-            "up": up, "down": down, "up_rate": rate(up, up + down),
-            "failed": sum(1 for r in rs if failed(r)), "latency_ms_p50": rnd(percentile(lat, 50)),
-            "mean_logprob": rnd(sum(lps) / len(lps), 4) if lps else None,
-            "examples": [r.id for r in newest]}
+    return {
+        "id": n,
+        "label": label,
+        "terms": terms,
+        "requests": len(rs),
+        "share": rate(len(rs), clustered),
+        "up": up,
+        "down": down,
+        "up_rate": rate(up, up + down),
+        "failed": sum(1 for r in rs if failed(r)),
+        "latency_ms_p50": rnd(percentile(lat, 50)),
+        "mean_logprob": rnd(sum(lps) / len(lps), 4) if lps else None,
+        "examples": [r.id for r in newest],
+    }

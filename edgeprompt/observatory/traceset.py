@@ -17,8 +17,15 @@ if TYPE_CHECKING:
 
 _RANGE = "t.started_at >= ? AND t.started_at < ?"
 # stages whose span attributes the metrics read (tokens, confidence, firewall, retrieval, cache, signals)
-READ_ATTRIBUTES_OF = ("generate", "firewall.input", "firewall.isolate", "firewall.output", "retrieval",
-                      "cache.lookup", "observe.signals")
+READ_ATTRIBUTES_OF = (
+    "generate",
+    "firewall.input",
+    "firewall.isolate",
+    "firewall.output",
+    "retrieval",
+    "cache.lookup",
+    "observe.signals",
+)
 # eval runs (edgeprompt eval run) leave traces too; they are not real use
 _NOT_EVAL = " AND t.id NOT IN (SELECT trace_id FROM eval_results WHERE trace_id IS NOT NULL)"
 
@@ -66,9 +73,12 @@ class TraceSet:
 
 def _stages(db: Database, since: float, until: float, where: str) -> dict[str, dict[str, float]]:
     """Milliseconds per stage for every trace, summed by SQLite and handed over as one JSON object each."""
-    rows = db.query("SELECT trace_id, json_group_object(name, ms) FROM (SELECT s.trace_id, s.name, "
-                    "sum(s.duration_ms) AS ms FROM trace_spans s JOIN traces t ON t.id = s.trace_id "
-                    f"WHERE {where} GROUP BY s.trace_id, s.name) GROUP BY trace_id", (since, until))
+    rows = db.query(
+        "SELECT trace_id, json_group_object(name, ms) FROM (SELECT s.trace_id, s.name, "
+        "sum(s.duration_ms) AS ms FROM trace_spans s JOIN traces t ON t.id = s.trace_id "
+        f"WHERE {where} GROUP BY s.trace_id, s.name) GROUP BY trace_id",
+        (since, until),
+    )
     return {tid: json.loads(obj) for tid, obj in rows}
 
 
@@ -76,10 +86,12 @@ def _span_attrs(db: Database, since: float, until: float, where: str) -> dict[st
     """Attributes of the stages the metrics read, as one JSON array per trace (decoding JSON is most of the
     time a report takes; the other stages' attributes are not used)."""
     keep = ",".join(f"'{n}'" for n in READ_ATTRIBUTES_OF)
-    rows = db.query("SELECT trace_id, '[' || group_concat(attributes, ',') || ']' FROM (SELECT s.trace_id, "
-                    "s.attributes FROM trace_spans s JOIN traces t ON t.id = s.trace_id "
-                    f"WHERE {where} AND s.name IN ({keep}) ORDER BY s.trace_id, s.seq) GROUP BY trace_id",
-                    (since, until))
+    rows = db.query(
+        "SELECT trace_id, '[' || group_concat(attributes, ',') || ']' FROM (SELECT s.trace_id, "
+        "s.attributes FROM trace_spans s JOIN traces t ON t.id = s.trace_id "
+        f"WHERE {where} AND s.name IN ({keep}) ORDER BY s.trace_id, s.seq) GROUP BY trace_id",
+        (since, until),
+    )
     return {tid: json.loads(arr) for tid, arr in rows}
 
 
@@ -94,8 +106,11 @@ def _merge(trace_attrs: dict[str, Any], spans: list[dict[str, Any]]) -> dict[str
 def _feedback(db: Database, since: float, until: float, where: str) -> tuple[dict[str, int], dict[str, list[int]]]:
     thumbs: dict[str, int] = {}
     edits: dict[str, list[int]] = {}
-    rows = db.query("SELECT f.trace_id, f.kind, f.score, f.edit_distance FROM feedback f "
-                    f"JOIN traces t ON t.id = f.trace_id WHERE {where} ORDER BY f.id", (since, until))
+    rows = db.query(
+        "SELECT f.trace_id, f.kind, f.score, f.edit_distance FROM feedback f "
+        f"JOIN traces t ON t.id = f.trace_id WHERE {where} ORDER BY f.id",
+        (since, until),
+    )
     for tid, kind, score, dist in rows:
         if kind == "thumbs" and score is not None:
             thumbs[tid] = 1 if score > 0 else -1  # later rows win: the user's latest opinion
@@ -105,8 +120,11 @@ def _feedback(db: Database, since: float, until: float, where: str) -> tuple[dic
 
 
 def _signals(db: Database, since: float, until: float, where: str) -> list[Any]:
-    return db.query("SELECT s.trace_id, s.question_vec, s.answer_vec, s.terms FROM obs_signals s "
-                    f"JOIN traces t ON t.id = s.trace_id WHERE {where}", (since, until))
+    return db.query(
+        "SELECT s.trace_id, s.question_vec, s.answer_vec, s.terms FROM obs_signals s "
+        f"JOIN traces t ON t.id = s.trace_id WHERE {where}",
+        (since, until),
+    )
 
 
 def _stack(blobs: list[bytes]) -> np.ndarray | None:
@@ -120,8 +138,11 @@ def _stack(blobs: list[bytes]) -> np.ndarray | None:
 def load(db: Database, since: float, until: float, include_eval: bool = False) -> TraceSet:
     """Traces that started in [since, until), without those of eval runs unless asked."""
     where = _RANGE if include_eval else _RANGE + _NOT_EVAL
-    rows = db.query("SELECT id, started_at, duration_ms, operation, session_id, model, status, attributes "
-                    f"FROM traces t WHERE {where} ORDER BY started_at, id", (since, until))
+    rows = db.query(
+        "SELECT id, started_at, duration_ms, operation, session_id, model, status, attributes "
+        f"FROM traces t WHERE {where} ORDER BY started_at, id",
+        (since, until),
+    )
     stages = _stages(db, since, until, where)
     span_attrs = _span_attrs(db, since, until, where)
     thumbs, edits = _feedback(db, since, until, where)
@@ -142,12 +163,32 @@ def load(db: Database, since: float, until: float, include_eval: bool = False) -
             if sig[2] is not None:
                 a_blobs.append(sig[2])
                 a_rows.append(i)
-        records.append(TraceRecord(tid, float(started), float(dur), op, sid, model or "(unknown)", status,
-                                   _merge(json.loads(attrs), span_attrs.get(tid, [])), stages.get(tid, {}),
-                                   thumbs.get(tid),
-                                   tuple(edits.get(tid, ())), terms))
-    return TraceSet(since, until, tuple(records), _stack(q_blobs), tuple(q_rows), _stack(a_blobs),
-                    tuple(a_rows), {r.id: i for i, r in enumerate(records)})
+        records.append(
+            TraceRecord(
+                tid,
+                float(started),
+                float(dur),
+                op,
+                sid,
+                model or "(unknown)",
+                status,
+                _merge(json.loads(attrs), span_attrs.get(tid, [])),
+                stages.get(tid, {}),
+                thumbs.get(tid),
+                tuple(edits.get(tid, ())),
+                terms,
+            )
+        )
+    return TraceSet(
+        since,
+        until,
+        tuple(records),
+        _stack(q_blobs),
+        tuple(q_rows),
+        _stack(a_blobs),
+        tuple(a_rows),
+        {r.id: i for i, r in enumerate(records)},
+    )
 
 
 def one(db: Database, trace_id: str) -> TraceRecord | None:

@@ -32,10 +32,18 @@ def calculator_tool() -> Tool:
             value = float(shown)  # 1250 * 0.07 is 87.5 to a person, not 87.50000000000001
         return {"expression": expression, "value": value, "text": f"{expression} = {shown}"}
 
-    return Tool("calculator", "Evaluate an arithmetic expression exactly (+ - * / // % ** ^, sqrt, log, sin, "
-                "factorial, pi, 'N% of M'). Use it for every calculation.",
-                {"type": "object", "properties": {"expression": {"type": "string", "minLength": 1, "maxLength": 500}},
-                 "required": ["expression"], "additionalProperties": False}, run)
+    return Tool(
+        "calculator",
+        "Evaluate an arithmetic expression exactly (+ - * / // % ** ^, sqrt, log, sin, "
+        "factorial, pi, 'N% of M'). Use it for every calculation.",
+        {
+            "type": "object",
+            "properties": {"expression": {"type": "string", "minLength": 1, "maxLength": 500}},
+            "required": ["expression"],
+            "additionalProperties": False,
+        },
+        run,
+    )
 
 
 def _registry() -> Any:
@@ -63,15 +71,28 @@ def units_tool() -> Tool:
         except (pint.errors.PintError, ValueError, TypeError, AttributeError) as e:
             raise ToolError(f"convert_units: {e}") from e
         number = float(out.magnitude)
-        return {"value": number, "unit": f"{out.units:~}" or dst,
-                "text": f"{format_number(value)} {src} = {number:.6g} {out.units:~}"}
+        return {
+            "value": number,
+            "unit": f"{out.units:~}" or dst,
+            "text": f"{format_number(value)} {src} = {number:.6g} {out.units:~}",
+        }
 
-    return Tool("convert_units", "Convert a quantity between units (length, mass, volume, temperature, speed, "
-                "energy, data size, time), e.g. 5 km to mile, 72 degF to degC.",
-                {"type": "object", "properties": {"value": {"type": "number"},
-                                                  "from": {"type": "string", "minLength": 1},
-                                                  "to": {"type": "string", "minLength": 1}},
-                 "required": ["value", "from", "to"], "additionalProperties": False}, run)
+    return Tool(
+        "convert_units",
+        "Convert a quantity between units (length, mass, volume, temperature, speed, "
+        "energy, data size, time), e.g. 5 km to mile, 72 degF to degC.",
+        {
+            "type": "object",
+            "properties": {
+                "value": {"type": "number"},
+                "from": {"type": "string", "minLength": 1},
+                "to": {"type": "string", "minLength": 1},
+            },
+            "required": ["value", "from", "to"],
+            "additionalProperties": False,
+        },
+        run,
+    )
 
 
 def _zone(name: str | None) -> dt.tzinfo:
@@ -95,8 +116,9 @@ def _date(text: str) -> dt.date:
 def datetime_tool(now: Callable[[dt.tzinfo], dt.datetime] | None = None) -> Tool:
     clock = now or (lambda tz: dt.datetime.now(tz))
 
-    def run(timezone: str | None = None, date: str | None = None, add_days: int | None = None,
-            until: str | None = None) -> dict[str, Any]:
+    def run(
+        timezone: str | None = None, date: str | None = None, add_days: int | None = None, until: str | None = None
+    ) -> dict[str, Any]:
         current = clock(_zone(timezone))
         out: dict[str, Any] = {"now": current.isoformat(timespec="seconds"), "timezone": str(current.tzinfo)}
         day = _date(date) if date else current.date()
@@ -113,13 +135,22 @@ def datetime_tool(now: Callable[[dt.tzinfo], dt.datetime] | None = None) -> Tool
         out["text"] = "; ".join(words)
         return out
 
-    return Tool("datetime", "The current date and time (in a time zone), a date plus or minus days, or the "
-                "number of days from one date until another.",
-                {"type": "object", "properties": {
-                    "timezone": {"type": "string"}, "date": {"type": "string", "description": "YYYY-MM-DD"},
-                    "add_days": {"type": "integer", "minimum": -100000, "maximum": 100000},
-                    "until": {"type": "string", "description": "YYYY-MM-DD"}},
-                 "additionalProperties": False}, run)
+    return Tool(
+        "datetime",
+        "The current date and time (in a time zone), a date plus or minus days, or the "
+        "number of days from one date until another.",
+        {
+            "type": "object",
+            "properties": {
+                "timezone": {"type": "string"},
+                "date": {"type": "string", "description": "YYYY-MM-DD"},
+                "add_days": {"type": "integer", "minimum": -100000, "maximum": 100000},
+                "until": {"type": "string", "description": "YYYY-MM-DD"},
+            },
+            "additionalProperties": False,
+        },
+        run,
+    )
 
 
 def resolve_inside(path_text: str, folders: Sequence[Path], who: str) -> Path:
@@ -156,9 +187,17 @@ def read_file_tool(folders: Sequence[Path], max_bytes: int = 200_000) -> Tool:
         cut = len(data) > max_bytes
         return {"path": str(real), "text": data[:max_bytes].decode("utf-8", errors="replace"), "truncated": cut}
 
-    return Tool("read_file", "Read a text file from the folders the user allowed.",
-                {"type": "object", "properties": {"path": {"type": "string", "minLength": 1}},
-                 "required": ["path"], "additionalProperties": False}, run)
+    return Tool(
+        "read_file",
+        "Read a text file from the folders the user allowed.",
+        {
+            "type": "object",
+            "properties": {"path": {"type": "string", "minLength": 1}},
+            "required": ["path"],
+            "additionalProperties": False,
+        },
+        run,
+    )
 
 
 def write_file_tool(folders: Sequence[Path], max_bytes: int = 1_000_000) -> Tool:
@@ -178,37 +217,65 @@ def write_file_tool(folders: Sequence[Path], max_bytes: int = 1_000_000) -> Tool
             raise ToolError(f"write_file: {path}: {e.strerror}") from e
         return {"path": str(real), "bytes": len(data)}
 
-    return Tool("write_file", "Write a text file inside the folders the user allowed (asks the user first).",
-                {"type": "object", "properties": {"path": {"type": "string", "minLength": 1},
-                                                  "content": {"type": "string"}, "overwrite": {"type": "boolean"}},
-                 "required": ["path", "content"], "additionalProperties": False}, run, side_effects=True)
+    return Tool(
+        "write_file",
+        "Write a text file inside the folders the user allowed (asks the user first).",
+        {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "minLength": 1},
+                "content": {"type": "string"},
+                "overwrite": {"type": "boolean"},
+            },
+            "required": ["path", "content"],
+            "additionalProperties": False,
+        },
+        run,
+        side_effects=True,
+    )
 
 
-def search_tool(search: Callable[[str, int], list[dict[str, Any]]],
-                judge: Callable[[str, list[dict[str, Any]]], dict[str, Any]] | None = None) -> Tool:
+def search_tool(
+    search: Callable[[str, int], list[dict[str, Any]]],
+    judge: Callable[[str, list[dict[str, Any]]], dict[str, Any]] | None = None,
+) -> Tool:
     """`judge`: whether the hits answer the query (`answer_judge`), added to the output as "answer" so a
     model reading it is told when the documents only talk about the subject."""
+
     def run(query: str, k: int = 5) -> dict[str, Any]:
         hits = search(query, k)
         return {"query": query, "hits": hits, **({"answer": judge(query, hits)} if judge and hits else {})}
 
-    return Tool("search_documents", "Search the user's own documents (notes, PDFs, mail) and return the most "
-                "relevant passages with their file paths.",
-                {"type": "object", "properties": {"query": {"type": "string", "minLength": 1},
-                                                  "k": {"type": "integer", "minimum": 1, "maximum": 20}},
-                 "required": ["query"], "additionalProperties": False}, run)
+    return Tool(
+        "search_documents",
+        "Search the user's own documents (notes, PDFs, mail) and return the most "
+        "relevant passages with their file paths.",
+        {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "minLength": 1},
+                "k": {"type": "integer", "minimum": 1, "maximum": 20},
+            },
+            "required": ["query"],
+            "additionalProperties": False,
+        },
+        run,
+    )
 
 
 def document_search(documents: Callable[[], Library]) -> Callable[[str, int], list[dict[str, Any]]]:
     """`Retriever.search` over the user's library (edgeprompt.rag), built on the first search; flagged chunks
     stay out."""
+
     def search(query: str, k: int) -> list[dict[str, Any]]:
         library = documents()
         if not library.has_documents():
             raise ToolError("search_documents: there are no documents yet; add some with `edgeprompt docs add PATH`")
         hits = library.retriever.search(query, k)
-        return [{"n": i, "path": h.path, "location": h.location, "text": h.text, "relevance": round(h.relevance, 4)}
-                for i, h in enumerate(hits, 1)]
+        return [
+            {"n": i, "path": h.path, "location": h.location, "text": h.text, "relevance": round(h.relevance, 4)}
+            for i, h in enumerate(hits, 1)
+        ]
 
     return search
 
@@ -216,18 +283,33 @@ def document_search(documents: Callable[[], Library]) -> Callable[[str, int], li
 def answer_judge(embed: Callable[[list[str]], Any]) -> Callable[[str, list[dict[str, Any]]], dict[str, Any]]:
     """The answerability judge (edgeprompt.rag.answerable) over search hits: does a sentence of them answer
     the query's asked attribute, and with what span (cited by its hit's n)."""
+
     def run(query: str, hits: list[dict[str, Any]]) -> dict[str, Any]:
         from edgeprompt.backends.base import Document
         from edgeprompt.rag.answerable import judge_question
         from edgeprompt.rag.extract import score
 
-        docs = [Document(int(h["n"]), str(h.get("text", "")), str(h.get("path", "")), str(h.get("location", "")),
-                         float(h.get("relevance", 0.0))) for h in hits]
+        docs = [
+            Document(
+                int(h["n"]),
+                str(h.get("text", "")),
+                str(h.get("path", "")),
+                str(h.get("location", "")),
+                float(h.get("relevance", 0.0)),
+            )
+            for h in hits
+        ]
         verdict = judge_question(query, score(query, docs, embed), docs)
         best = verdict.best if verdict.answerable else None
-        return {"answered": best is not None, "score": round(verdict.score, 4),
-                **({"span": best.span, "n": best.sentence.n, "sentence": best.sentence.text} if best else
-                   {"note": "these passages mention the subject but do not state what was asked"})}
+        return {
+            "answered": best is not None,
+            "score": round(verdict.score, 4),
+            **(
+                {"span": best.span, "n": best.sentence.n, "sentence": best.sentence.text}
+                if best
+                else {"note": "these passages mention the subject but do not state what was asked"}
+            ),
+        }
 
     return run
 
@@ -241,5 +323,13 @@ def default_toolbox(documents: Callable[[], Library], tools: Mapping[str, Any]) 
     folders = allowed_folders(tools)
     max_bytes = int(tools["max_file_bytes"])
     judge = answer_judge(lambda texts: documents().retriever.embedder().embed_batch(texts))
-    return ToolBox([search_tool(document_search(documents), judge), calculator_tool(), units_tool(), datetime_tool(),
-                    read_file_tool(folders, max_bytes), write_file_tool(folders)])
+    return ToolBox(
+        [
+            search_tool(document_search(documents), judge),
+            calculator_tool(),
+            units_tool(),
+            datetime_tool(),
+            read_file_tool(folders, max_bytes),
+            write_file_tool(folders),
+        ]
+    )

@@ -22,8 +22,13 @@ MAX_RESULT_DIGITS = 4_000  # an integer result longer than this is refused
 MAX_FACTORIAL = 1_000
 
 _BIN: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
     ast.BitXor: operator.pow,  # people write 2^10 for a power; XOR is never what a calculator user means
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
@@ -38,11 +43,30 @@ def _factorial(n: float) -> int:
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "sqrt": math.sqrt, "cbrt": lambda x: math.copysign(abs(x) ** (1 / 3), x), "exp": math.exp,
-    "log": math.log, "ln": math.log, "log10": math.log10, "log2": math.log2,
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "asin": math.asin, "acos": math.acos, "atan": math.atan,
-    "degrees": math.degrees, "radians": math.radians, "abs": abs, "round": round, "floor": math.floor,
-    "ceil": math.ceil, "min": min, "max": max, "factorial": _factorial, "gcd": math.gcd, "lcm": math.lcm,
+    "sqrt": math.sqrt,
+    "cbrt": lambda x: math.copysign(abs(x) ** (1 / 3), x),
+    "exp": math.exp,
+    "log": math.log,
+    "ln": math.log,
+    "log10": math.log10,
+    "log2": math.log2,
+    "sin": math.sin,
+    "cos": math.cos,
+    "tan": math.tan,
+    "asin": math.asin,
+    "acos": math.acos,
+    "atan": math.atan,
+    "degrees": math.degrees,
+    "radians": math.radians,
+    "abs": abs,
+    "round": round,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "min": min,
+    "max": max,
+    "factorial": _factorial,
+    "gcd": math.gcd,
+    "lcm": math.lcm,
     "hypot": math.hypot,
 }
 CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
@@ -87,8 +111,10 @@ def _walk(node: ast.AST, depth: int = 0) -> Any:
         if node.keywords:
             raise ToolError("calculator: functions take plain arguments only")
         return FUNCTIONS[node.func.id](*[_walk(a, depth + 1) for a in node.args])
-    raise ToolError(f"calculator: {_describe(node)} is not allowed (numbers, + - * / // % ** and "
-                    f"{', '.join(sorted(FUNCTIONS))} only)")
+    raise ToolError(
+        f"calculator: {_describe(node)} is not allowed (numbers, + - * / // % ** and "
+        f"{', '.join(sorted(FUNCTIONS))} only)"
+    )
 
 
 def _describe(node: ast.AST) -> str:
@@ -121,7 +147,7 @@ def evaluate(expression: str) -> int | float:
         raise ToolError(f"calculator: {e}") from e
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ToolError("calculator: the result is not a number")
-    if isinstance(value, int) and abs(value) >= 10 ** MAX_RESULT_DIGITS:
+    if isinstance(value, int) and abs(value) >= 10**MAX_RESULT_DIGITS:
         raise ToolError(f"calculator: the result has more than {MAX_RESULT_DIGITS} digits")
     return value
 

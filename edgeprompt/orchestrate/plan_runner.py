@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from edgeprompt.rag.support import Support
     from edgeprompt.routing.router import RouteDecision
 
-STEP_SYSTEM = ("You are edgeprompt, carrying out one step of a larger task on the user's computer. Do only "
-               "this step, in plain prose or Markdown, without preamble.")
+STEP_SYSTEM = (
+    "You are edgeprompt, carrying out one step of a larger task on the user's computer. Do only "
+    "this step, in plain prose or Markdown, without preamble."
+)
 MIN_BLOCK_CHARS = 200
 
 
@@ -55,8 +57,15 @@ class StepResult:
     sources: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.step.as_dict(), "status": self.status, "output": self.output, "model": self.model,
-                "route": self.route, "tool_result": self.tool, "duration_ms": round(self.duration_ms, 1)}
+        return {
+            **self.step.as_dict(),
+            "status": self.status,
+            "output": self.output,
+            "model": self.model,
+            "route": self.route,
+            "tool_result": self.tool,
+            "duration_ms": round(self.duration_ms, 1),
+        }
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,17 @@ class PlanResult:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task": self.plan.task, "title": self.plan.title, "method": self.plan.method,
-                "status": self.status, "out": self.out, "trace_id": self.trace_id,
-                "notes": list(self.plan.notes), "notices": list(self.notices),
-                "steps": [s.as_dict() for s in self.steps]}
+        return {
+            "task": self.plan.task,
+            "title": self.plan.title,
+            "method": self.plan.method,
+            "status": self.status,
+            "out": self.out,
+            "trace_id": self.trace_id,
+            "notes": list(self.plan.notes),
+            "notices": list(self.notices),
+            "steps": [s.as_dict() for s in self.steps],
+        }
 
 
 @dataclass
@@ -84,15 +100,22 @@ class _State:
 
 
 class PlanRunner:
-    def __init__(self, toolbox: ToolBox, backend_for: Callable[[str], Backend],
-                 route: Callable[[str], RouteDecision], params: GenerationParams, *,
-                 guard: Guard | None = None, confirm: Confirm = refuse_all,
-                 progress: Callable[[str], None] = lambda _: None,
-                 save_trace: Callable[[Trace], None] = lambda _: None,
-                 on_route: Callable[[RouteDecision, str], object] = lambda *_: None,
-                 instruct: Callable[[str], bool] = lambda _: True,
-                 digest: Callable[[str, Sequence[Document]], str] | None = None,
-                 support: Callable[[str, str, Sequence[Document]], Support] | None = None) -> None:
+    def __init__(
+        self,
+        toolbox: ToolBox,
+        backend_for: Callable[[str], Backend],
+        route: Callable[[str], RouteDecision],
+        params: GenerationParams,
+        *,
+        guard: Guard | None = None,
+        confirm: Confirm = refuse_all,
+        progress: Callable[[str], None] = lambda _: None,
+        save_trace: Callable[[Trace], None] = lambda _: None,
+        on_route: Callable[[RouteDecision, str], object] = lambda *_: None,
+        instruct: Callable[[str], bool] = lambda _: True,
+        digest: Callable[[str, Sequence[Document]], str] | None = None,
+        support: Callable[[str, str, Sequence[Document]], Support] | None = None,
+    ) -> None:
         self.toolbox, self.backend_for, self.route, self.params = toolbox, backend_for, route, params
         self.guard = guard or Guard()
         self.confirm, self.progress, self.save_trace, self.on_route = confirm, progress, save_trace, on_route
@@ -103,8 +126,9 @@ class PlanRunner:
         # edgeprompt.rag.support.check with the embedder); unsupported sentences come back marked
         self.support = support
 
-    def run(self, plan: Plan, cancel: threading.Event | None = None, timeout_s: float | None = None,
-            out: Path | None = None) -> PlanResult:
+    def run(
+        self, plan: Plan, cancel: threading.Event | None = None, timeout_s: float | None = None, out: Path | None = None
+    ) -> PlanResult:
         trace = Trace(operation="plan")
         stop = AnyEvent(cancel)
         expired = threading.Event()
@@ -128,16 +152,24 @@ class PlanRunner:
                 result = self._traced(trace, plan, step, results, state, stop)
                 results.append(result)
                 why = f": {result.output.splitlines()[0][:160]}" if result.status in ("error", "refused") else ""
-                self.progress(f"[{step.n}/{len(plan.steps)}] {step.action} {result.status} "
-                              f"({result.duration_ms / 1000:.1f} s){why}")
+                self.progress(
+                    f"[{step.n}/{len(plan.steps)}] {step.action} {result.status} "
+                    f"({result.duration_ms / 1000:.1f} s){why}"
+                )
                 if result.status == "cancelled":
                     status = "timeout" if expired.is_set() else "cancelled"
             markdown = render(plan, results, status)
             written = write_markdown(out, markdown) if out is not None else None
             trace.status = "ok" if status == "ok" else "cancelled"
-            trace.attributes.update({"gen_ai.operation.name": "plan", "edgeprompt.plan.method": plan.method,
-                                     "edgeprompt.plan.steps": len(plan.steps), "edgeprompt.plan.status": status,
-                                     "edgeprompt.plan.out": written or ""})
+            trace.attributes.update(
+                {
+                    "gen_ai.operation.name": "plan",
+                    "edgeprompt.plan.method": plan.method,
+                    "edgeprompt.plan.steps": len(plan.steps),
+                    "edgeprompt.plan.status": status,
+                    "edgeprompt.plan.out": written or "",
+                }
+            )
             return PlanResult(plan, tuple(results), status, markdown, trace.id, written, tuple(state.notices))
         except BaseException as e:
             trace.status = "error"
@@ -148,8 +180,9 @@ class PlanRunner:
                 timer.cancel()
             self.save_trace(trace)
 
-    def _traced(self, trace: Trace, plan: Plan, step: Step, done: Sequence[StepResult], state: _State,
-                stop: threading.Event) -> StepResult:
+    def _traced(
+        self, trace: Trace, plan: Plan, step: Step, done: Sequence[StepResult], state: _State, stop: threading.Event
+    ) -> StepResult:
         t0 = time.perf_counter()
         with trace.span("plan.step") as s:
             s.attributes.update({"edgeprompt.plan.step": step.n, "edgeprompt.plan.action": step.action})
@@ -158,14 +191,26 @@ class PlanRunner:
             except KeyboardInterrupt:  # Ctrl-C: stop here, keep what the earlier steps made
                 stop.set()
                 result = StepResult(step, "cancelled", "", (time.perf_counter() - t0) * 1e3)
-            s.attributes.update({"edgeprompt.plan.status": result.status,
-                                 **({"gen_ai.tool.name": step.tool} if step.tool else {}),
-                                 **({"gen_ai.request.model": result.model} if result.model else {}),
-                                 **({"edgeprompt.route.tag": result.route} if result.route else {})})
+            s.attributes.update(
+                {
+                    "edgeprompt.plan.status": result.status,
+                    **({"gen_ai.tool.name": step.tool} if step.tool else {}),
+                    **({"gen_ai.request.model": result.model} if result.model else {}),
+                    **({"edgeprompt.route.tag": result.route} if result.route else {}),
+                }
+            )
         return result
 
-    def _step(self, trace: Trace, plan: Plan, step: Step, done: Sequence[StepResult], state: _State,
-              stop: threading.Event, t0: float) -> StepResult:
+    def _step(
+        self,
+        trace: Trace,
+        plan: Plan,
+        step: Step,
+        done: Sequence[StepResult],
+        state: _State,
+        stop: threading.Event,
+        t0: float,
+    ) -> StepResult:
         if step.action in ("retrieve", "tool"):
             return self._tool_step(plan, step, state, t0)
         if step.action == "format":
@@ -174,8 +219,11 @@ class PlanRunner:
 
     def _tool_step(self, plan: Plan, step: Step, state: _State, t0: float) -> StepResult:
         # who asked for it: the task's words, or what the earlier steps read
-        call = attribute(ToolCall(step.tool or "", dict(step.arguments), "plan"), self.toolbox,
-                         Provenance([plan.task], [b.text for b in state.blocks]))
+        call = attribute(
+            ToolCall(step.tool or "", dict(step.arguments), "plan"),
+            self.toolbox,
+            Provenance([plan.task], [b.text for b in state.blocks]),
+        )
         res = self.toolbox.call(call, self.confirm)
         text = show(res)
         status = "ok" if res.ok else ("refused" if res.refused else "error")
@@ -189,16 +237,27 @@ class PlanRunner:
                 state.sources += list(sources)
         return StepResult(step, status, text, (time.perf_counter() - t0) * 1e3, tool=res.as_dict(), sources=sources)
 
-    def _model_step(self, trace: Trace, plan: Plan, step: Step, state: _State, stop: threading.Event,
-                    t0: float) -> StepResult:
+    def _model_step(
+        self, trace: Trace, plan: Plan, step: Step, state: _State, stop: threading.Event, t0: float
+    ) -> StepResult:
         decision = self.route(f"{step.instruction} {plan.task}")
         self.on_route(decision, trace.id)
-        docs = [Document(i, str(h.get("text", "")), str(h.get("path", "")), str(h.get("location", "")),
-                         float(h.get("relevance", 0.0))) for i, h in enumerate(state.sources, 1)]
+        docs = [
+            Document(
+                i,
+                str(h.get("text", "")),
+                str(h.get("path", "")),
+                str(h.get("location", "")),
+                float(h.get("relevance", 0.0)),
+            )
+            for i, h in enumerate(state.sources, 1)
+        ]
         if docs and self.digest and not self.instruct(decision.model):
             if step.action == "draft":
-                why = (f"_No draft: the model '{decision.model}' cannot write one. The key passages from your "
-                       f"documents are under Analysis._")
+                why = (
+                    f"_No draft: the model '{decision.model}' cannot write one. The key passages from your "
+                    f"documents are under Analysis._"
+                )
                 return StepResult(step, "skipped", why, (time.perf_counter() - t0) * 1e3, None, decision.route)
             text = self.digest(topic_of(plan.task), docs)
             state.blocks.append(self.guard.isolate(f"[step {step.n}] analysis", text))
@@ -206,8 +265,13 @@ class PlanRunner:
         backend = self.backend_for(decision.model)
         messages = self._messages(backend, plan, step, state.blocks)
         room = backend.context_length - backend.count_tokens(messages)
-        params = GenerationParams(max(1, min(self.params.max_tokens, room)), self.params.temperature,
-                                  self.params.top_p, self.params.seed, self.params.stop)
+        params = GenerationParams(
+            max(1, min(self.params.max_tokens, room)),
+            self.params.temperature,
+            self.params.top_p,
+            self.params.seed,
+            self.params.stop,
+        )
         # retrieved passages also go as the request's numbered documents: the extractive model quotes them
         done = complete(backend, messages, params, stop, docs)
         text = done.text.strip()
@@ -234,8 +298,9 @@ class PlanRunner:
             longest = max(range(len(cut)), key=lambda i: len(cut[i].text))
             b = cut[longest]
             if len(b.text) > MIN_BLOCK_CHARS:
-                cut[longest] = IsolatedBlock(b.label, b.text[: len(b.text) // 2] + " … [shortened]", b.decision,
-                                             b.score)
+                cut[longest] = IsolatedBlock(
+                    b.label, b.text[: len(b.text) // 2] + " … [shortened]", b.decision, b.score
+                )
             else:
                 cut.pop(0)
 
@@ -243,6 +308,7 @@ class PlanRunner:
 def passage_digest(embed: Callable[[list[str]], Any], most: int = 8) -> Callable[[str, Sequence[Document]], str]:
     """The analysis without a language model: the sentences of the retrieved passages that best match the
     task (MiniLM + word overlap, edgeprompt.rag.extract), in reading order, each with its [n]."""
+
     def digest(topic: str, docs: Sequence[Document]) -> str:
         from edgeprompt.rag.extract import quoted, score
 
@@ -260,8 +326,11 @@ def render(plan: Plan, results: Sequence[StepResult], status: str) -> str:
     lines = [f"# {plan.title}", ""]
     if status != "ok":
         done = sum(1 for r in results if r.status == "ok")
-        lines += [f"> This plan stopped early ({status}) after {done} of {len(plan.steps)} steps; "
-                  "what was done is kept below.", ""]
+        lines += [
+            f"> This plan stopped early ({status}) after {done} of {len(plan.steps)} steps; "
+            "what was done is kept below.",
+            "",
+        ]
     drafts = [r.output for r in by_action.get("draft", []) if r.output and r.status in ("ok", "skipped")]
     lines += [*(drafts or ["_No draft was written._"]), ""]
     analyses = [r.output for r in by_action.get("analyse", []) if r.output]
@@ -273,8 +342,10 @@ def render(plan: Plan, results: Sequence[StepResult], status: str) -> str:
     sources = [h for r in results for h in r.sources]
     if sources:
         lines += ["## Sources", ""]
-        lines += [f"{i}. {h.get('path', '')}{' (' + h['location'] + ')' if h.get('location') else ''}"
-                  for i, h in enumerate(sources, 1)] + [""]
+        lines += [
+            f"{i}. {h.get('path', '')}{' (' + h['location'] + ')' if h.get('location') else ''}"
+            for i, h in enumerate(sources, 1)
+        ] + [""]
     lines += ["## How this was made", "", "| # | step | by | status | time |", "|---|---|---|---|---|"]
     for r in results:
         by = r.step.tool or (f"{r.model} ({r.route})" if r.model else "edgeprompt")

@@ -20,20 +20,34 @@ from edgeprompt.routing.rules import keyword_hits
 ACTIONS = ("retrieve", "tool", "analyse", "draft", "format")
 MODEL_ACTIONS = ("analyse", "draft")
 
-_LEAD = re.compile(r"^\s*(?:please\s+)?(?:can you\s+)?(?:prepare|write|draft|create|make|produce|compile|give me|"
-                   r"put together|build|generate)\s+(?:me\s+)?(?:a|an|the)?\s*(?:[\w-]+\s+){0,3}?"
-                   r"(?:of|on|about|for|from|covering)\s+", re.IGNORECASE)
-_DELIVERABLE = re.compile(r"\b((?:summary\s+)?(?:report|summary|memo|email|letter|outline|brief|briefing|overview|"
-                          r"plan|list|table|minutes|review|proposal|checklist|timeline))\b", re.IGNORECASE)
+_LEAD = re.compile(
+    r"^\s*(?:please\s+)?(?:can you\s+)?(?:prepare|write|draft|create|make|produce|compile|give me|"
+    r"put together|build|generate)\s+(?:me\s+)?(?:a|an|the)?\s*(?:[\w-]+\s+){0,3}?"
+    r"(?:of|on|about|for|from|covering)\s+",
+    re.IGNORECASE,
+)
+_DELIVERABLE = re.compile(
+    r"\b((?:summary\s+)?(?:report|summary|memo|email|letter|outline|brief|briefing|overview|"
+    r"plan|list|table|minutes|review|proposal|checklist|timeline))\b",
+    re.IGNORECASE,
+)
 # arithmetic written in the task ("… and add 1200 * 1.2 …"); "-" only between spaces, so dates are not sums
 _NUM = r"\(?\d+(?:[.,]\d+)*\)?"
 _EXPRESSION = re.compile(rf"(?<![\w.])({_NUM}(?:\s*(?:[+*/^×÷]|\s-\s)\s*{_NUM})+)")
 
 PLAN_SCHEMA: dict[str, Any] = {
-    "type": "array", "minItems": 1,
-    "items": {"type": "object", "required": ["action", "instruction"],
-              "properties": {"action": {"enum": list(ACTIONS)}, "instruction": {"type": "string", "minLength": 1},
-                             "tool": {"type": "string"}, "arguments": {"type": "object"}}},
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["action", "instruction"],
+        "properties": {
+            "action": {"enum": list(ACTIONS)},
+            "instruction": {"type": "string", "minLength": 1},
+            "tool": {"type": "string"},
+            "arguments": {"type": "object"},
+        },
+    },
 }
 
 PLANNER_SYSTEM = (
@@ -41,7 +55,8 @@ PLANNER_SYSTEM = (
     '{{"action": "retrieve" | "tool" | "analyse" | "draft" | "format", "instruction": "…", '
     '"tool": "TOOL" (tool steps only), "arguments": {{…}} (tool steps only)}}. '
     "Use retrieve to search the user's documents, tool for calculations, unit conversions, dates and files, "
-    "analyse to extract what matters, draft to write the result, and end with format. Tools: {tools}")
+    "analyse to extract what matters, draft to write the result, and end with format. Tools: {tools}"
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,13 @@ class Step:
     arguments: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "action": self.action, "instruction": self.instruction, "tool": self.tool,
-                "arguments": self.arguments}
+        return {
+            "n": self.n,
+            "action": self.action,
+            "instruction": self.instruction,
+            "tool": self.tool,
+            "arguments": self.arguments,
+        }
 
 
 @dataclass(frozen=True)
@@ -66,8 +86,13 @@ class Plan:
     notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "title": self.title, "method": self.method, "notes": list(self.notes),
-                "steps": [s.as_dict() for s in self.steps]}
+        return {
+            "task": self.task,
+            "title": self.title,
+            "method": self.method,
+            "notes": list(self.notes),
+            "steps": [s.as_dict() for s in self.steps],
+        }
 
 
 def topic_of(task: str) -> str:
@@ -105,14 +130,23 @@ def rule_plan(task: str, max_steps: int = 8, tag: str | None = None, notes: tupl
     if explicit is not None:
         steps.append(Step(0, "tool", f"Run {explicit.name} as asked", explicit.name, explicit.arguments))
     elif tag == "documents" or any(h.tag == "documents" for h in keyword_hits(task, ("documents",))):
-        steps.append(Step(0, "retrieve", f"Find the passages in your documents about {topic}", "search_documents",
-                          {"query": topic, "k": 8}))
+        steps.append(
+            Step(
+                0,
+                "retrieve",
+                f"Find the passages in your documents about {topic}",
+                "search_documents",
+                {"query": topic, "k": 8},
+            )
+        )
     for expr in _EXPRESSION.findall(task if explicit is None else ""):
         steps.append(Step(0, "tool", f"Calculate {expr.strip()}", "calculator", {"expression": expr.strip()}))
     kind = deliverable_of(task)
-    steps += [Step(0, "analyse", f"List the key facts, decisions, figures and open questions about {topic}."),
-              Step(0, "draft", f"Write the {kind} about {topic}, using the analysis."),
-              Step(0, "format", "Assemble the Markdown document with its sources.")]
+    steps += [
+        Step(0, "analyse", f"List the key facts, decisions, figures and open questions about {topic}."),
+        Step(0, "draft", f"Write the {kind} about {topic}, using the analysis."),
+        Step(0, "format", "Assemble the Markdown document with its sources."),
+    ]
     out_notes = list(notes)
     return Plan(task, title_of(task), _numbered(steps, max_steps, out_notes), "rules", tuple(out_notes))
 
@@ -143,16 +177,29 @@ def parse_model_plan(task: str, reply: str, tool_names: list[str], max_steps: in
             tool, args = "search_documents", {"query": str(args.get("query") or topic_of(task)), "k": 8}
         elif action == "tool" and tool not in tool_names:
             raise ValueError(f"step uses unknown tool {tool!r}")
-        steps.append(Step(0, action, item["instruction"], tool if action in ("retrieve", "tool") else None,
-                          args if action in ("retrieve", "tool") else {}))
+        steps.append(
+            Step(
+                0,
+                action,
+                item["instruction"],
+                tool if action in ("retrieve", "tool") else None,
+                args if action in ("retrieve", "tool") else {},
+            )
+        )
     if steps[-1].action != "format":
         steps.append(Step(0, "format", "Assemble the Markdown document with its sources."))
     notes: list[str] = []
     return Plan(task, title_of(task), _numbered(steps, max_steps, notes), "model", tuple(notes))
 
 
-def model_plan(task: str, ask: Callable[[str, str], str], tool_names: list[str], tools_text: str,
-               max_steps: int = 8, tag: str | None = None) -> Plan:
+def model_plan(
+    task: str,
+    ask: Callable[[str, str], str],
+    tool_names: list[str],
+    tools_text: str,
+    max_steps: int = 8,
+    tag: str | None = None,
+) -> Plan:
     """Ask an instruct model (`ask(system, user) -> reply`) for the plan; fall back to the rule plan."""
     try:
         reply = ask(PLANNER_SYSTEM.format(max_steps=max_steps, tools=tools_text), task)

@@ -22,9 +22,35 @@ DOCUMENT = "document"
 USER = "user"
 TARGET_MAX_CHARS = 300  # longer argument values are content (a body, a file's text), not a target
 # arguments that say where an action lands (as opposed to content: a body, a message, a note's text)
-TARGET_KEYS = frozenset({"to", "cc", "bcc", "recipient", "recipients", "email", "address", "path", "file", "folder",
-                         "url", "uri", "link", "command", "cmd", "destination", "dest", "target", "account", "iban",
-                         "host", "phone", "number", "name", "id"})
+TARGET_KEYS = frozenset(
+    {
+        "to",
+        "cc",
+        "bcc",
+        "recipient",
+        "recipients",
+        "email",
+        "address",
+        "path",
+        "file",
+        "folder",
+        "url",
+        "uri",
+        "link",
+        "command",
+        "cmd",
+        "destination",
+        "dest",
+        "target",
+        "account",
+        "iban",
+        "host",
+        "phone",
+        "number",
+        "name",
+        "id",
+    }
+)
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _TARGET_LIKE = re.compile(r"@|://|[/\\]|\.[a-z0-9]{1,5}$|^\+?\d[\d\s-]{5,}$", re.IGNORECASE)
 

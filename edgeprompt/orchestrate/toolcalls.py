@@ -50,7 +50,7 @@ class NativeParser:
         pos = 0
         while (i := text.find(self.start, pos)) >= 0:
             j = text.find(self.end, i + len(self.start)) if self.end else -1
-            segment = text[i + len(self.start): j if j >= 0 else len(text)]
+            segment = text[i + len(self.start) : j if j >= 0 else len(text)]
             pos = (j + len(self.end)) if j >= 0 else len(text)
             try:
                 parsed = self.parse(segment, tools)
@@ -159,8 +159,10 @@ _CONVERT = re.compile(r"^(-?[\d.,]+(?:e-?\d+)?)\s*(.+?)\s+(?:to|in|into)\s+(.+?)
 def _slash(command: str, rest: str) -> ToolCall:
     rest = rest.strip()
     if command in ("calc", "read", "search") and not rest:
-        raise ToolError(f"/{command} needs an argument, e.g. " + {"calc": "/calc 2*(3+4)", "read": "/read notes.txt",
-                                                                    "search": "/search meeting notes"}[command])
+        raise ToolError(
+            f"/{command} needs an argument, e.g. "
+            + {"calc": "/calc 2*(3+4)", "read": "/read notes.txt", "search": "/search meeting notes"}[command]
+        )
     if command == "calc":
         return ToolCall("calculator", {"expression": rest}, "explicit", rest)
     if command == "convert":

@@ -32,7 +32,8 @@ TOOL_SYSTEM = (
     "You are edgeprompt, an assistant running offline on this computer. You can call tools. To call one, "
     "reply with only this, and nothing else:\n"
     '<tool_call>{"name": "TOOL_NAME", "arguments": {…}}</tool_call>\n'
-    "When the tool results arrive, answer the user's request in plain text. Available tools:\n")
+    "When the tool results arrive, answer the user's request in plain text. Available tools:\n"
+)
 PLAIN_SYSTEM = "You are edgeprompt, an assistant running offline on this computer. Answer clearly and concisely."
 
 
@@ -57,8 +58,13 @@ class ModelReply:
     completion_tokens: int = 0
 
 
-def complete(backend: Backend, messages: Sequence[Message], params: GenerationParams,
-             cancel: threading.Event | None = None, documents: Sequence[Document] = ()) -> ModelReply:
+def complete(
+    backend: Backend,
+    messages: Sequence[Message],
+    params: GenerationParams,
+    cancel: threading.Event | None = None,
+    documents: Sequence[Document] = (),
+) -> ModelReply:
     """Run the backend to the end and return the whole text."""
     pieces: list[str] = []
     finish, stats = "stop", None
@@ -66,8 +72,9 @@ def complete(backend: Backend, messages: Sequence[Message], params: GenerationPa
         pieces.append(chunk.text)
         if chunk.finish_reason is not None:
             finish, stats = chunk.finish_reason, chunk.stats
-    return ModelReply("".join(pieces), finish, stats.prompt_tokens if stats else 0,
-                      stats.completion_tokens if stats else 0)
+    return ModelReply(
+        "".join(pieces), finish, stats.prompt_tokens if stats else 0, stats.completion_tokens if stats else 0
+    )
 
 
 def show(result: ToolResult) -> str:
@@ -81,8 +88,11 @@ def show(result: ToolResult) -> str:
     if isinstance(out, dict) and isinstance(out.get("hits"), list):
         if not out["hits"]:
             return f"no passages found for '{out.get('query', '')}'"
-        return "\n".join(f"[{h['n']}] {h['path']}{' (' + h['location'] + ')' if h.get('location') else ''}: "
-                         f"{' '.join(str(h['text']).split())[:240]}" for h in out["hits"])
+        return "\n".join(
+            f"[{h['n']}] {h['path']}{' (' + h['location'] + ')' if h.get('location') else ''}: "
+            f"{' '.join(str(h['text']).split())[:240]}"
+            for h in out["hits"]
+        )
     return json.dumps(out, ensure_ascii=False, indent=2, default=str)
 
 
@@ -96,14 +106,30 @@ class ToolAnswer:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"answer": self.answer, "mode": self.mode, "model": self.model, "finish_reason": self.finish,
-                "tools": [r.as_dict() for r in self.results], "notices": list(self.notices)}
+        return {
+            "answer": self.answer,
+            "mode": self.mode,
+            "model": self.model,
+            "finish_reason": self.finish,
+            "tools": [r.as_dict() for r in self.results],
+            "notices": list(self.notices),
+        }
 
 
 class ToolLoop:
-    def __init__(self, toolbox: ToolBox, backend: Backend, card: ModelCard, params: GenerationParams, *,
-                 guard: Guard | None = None, prompted: bool = True, max_calls: int = 4,
-                 confirm: Confirm = refuse_all, trace: Trace | None = None) -> None:
+    def __init__(
+        self,
+        toolbox: ToolBox,
+        backend: Backend,
+        card: ModelCard,
+        params: GenerationParams,
+        *,
+        guard: Guard | None = None,
+        prompted: bool = True,
+        max_calls: int = 4,
+        confirm: Confirm = refuse_all,
+        trace: Trace | None = None,
+    ) -> None:
         self.toolbox, self.backend, self.card, self.params = toolbox, backend, card, params
         self.guard = guard or Guard()
         self.prompted, self.max_calls, self.confirm, self.trace = prompted, max_calls, confirm, trace
@@ -117,9 +143,15 @@ class ToolLoop:
             return self.toolbox.call(call, self.confirm)
         with self.trace.span("tool.call") as s:
             result = self.toolbox.call(call, self.confirm)
-            s.attributes.update({"gen_ai.tool.name": call.name, "edgeprompt.tool.source": call.source,
-                                 "edgeprompt.tool.requested_by": call.requested_by,
-                                 "edgeprompt.tool.ok": result.ok, "edgeprompt.tool.refused": result.refused})
+            s.attributes.update(
+                {
+                    "gen_ai.tool.name": call.name,
+                    "edgeprompt.tool.source": call.source,
+                    "edgeprompt.tool.requested_by": call.requested_by,
+                    "edgeprompt.tool.ok": result.ok,
+                    "edgeprompt.tool.refused": result.refused,
+                }
+            )
         return result
 
     def _generate(self, messages: list[Message], cancel: threading.Event | None) -> ModelReply:
@@ -127,8 +159,13 @@ class ToolLoop:
             return complete(self.backend, messages, self.params, cancel)
         with self.trace.span("generate") as s:
             done = complete(self.backend, messages, self.params, cancel)
-            s.attributes.update({"gen_ai.request.model": self.card.id, "gen_ai.usage.input_tokens": done.prompt_tokens,
-                                 "gen_ai.usage.output_tokens": done.completion_tokens})
+            s.attributes.update(
+                {
+                    "gen_ai.request.model": self.card.id,
+                    "gen_ai.usage.input_tokens": done.prompt_tokens,
+                    "gen_ai.usage.output_tokens": done.completion_tokens,
+                }
+            )
         return done
 
     def _isolated(self, results: Sequence[ToolResult], first: int) -> list[IsolatedBlock]:
@@ -137,8 +174,7 @@ class ToolLoop:
                 self.provenance.add(r.text())
         return [self.guard.isolate(f"[tool {first + i}] {r.call.name}", r.text()) for i, r in enumerate(results)]
 
-    def run(self, question: str, cancel: threading.Event | None = None,
-            documents: Sequence[str] = ()) -> ToolAnswer:
+    def run(self, question: str, cancel: threading.Event | None = None, documents: Sequence[str] = ()) -> ToolAnswer:
         """Answer `question` with tools; `documents` are retrieved passages the model also reads."""
         explicit = parse_explicit(question)
         if explicit is not None:
@@ -156,8 +192,14 @@ class ToolLoop:
         blocks = self._isolated([result], 1)
         messages = self.guard.messages(PLAIN_SYSTEM, blocks, f"Using the tool result, answer: {question}")
         done = self._generate(messages, cancel)
-        return ToolAnswer(done.text.strip() or show(result), (result,), "explicit", self.card.id, done.finish,
-                          tuple(Guard.notices(blocks)))
+        return ToolAnswer(
+            done.text.strip() or show(result),
+            (result,),
+            "explicit",
+            self.card.id,
+            done.finish,
+            tuple(Guard.notices(blocks)),
+        )
 
     def _prompted(self, question: str, cancel: threading.Event | None) -> ToolAnswer:
         specs = self.toolbox.specs()
@@ -182,13 +224,16 @@ class ToolLoop:
             blocks += fresh
             notices += Guard.notices(fresh)
             history += [Message("user", turn), Message("assistant", done.text)]
-            turn = (f"The results of {', '.join(r.call.name for r in new)} are in the documents above. "
-                    "Answer my request, or call another tool.")
+            turn = (
+                f"The results of {', '.join(r.call.name for r in new)} are in the documents above. "
+                "Answer my request, or call another tool."
+            )
 
 
 def confirm_on_tty(ask: Callable[[str], str], yes: bool, interactive: bool) -> Confirm:
     """The CLI's confirmation: `--yes` allows what the user asked for, a TTY asks, anything else refuses.
     A call that text the assistant read asked for (provenance) is never covered by `--yes`."""
+
     def confirm(tool: Any, call: Any) -> bool:
         by_document = getattr(call, "requested_by", "user") != "user"
         if yes and not by_document:
@@ -196,8 +241,11 @@ def confirm_on_tty(ask: Callable[[str], str], yes: bool, interactive: bool) -> C
         if not interactive:
             return False
         args = json.dumps(call.arguments, ensure_ascii=False)
-        warning = (f"WARNING: you did not ask for this; text the assistant read did ({'; '.join(call.why)}).\n"
-                   if by_document else "")
+        warning = (
+            f"WARNING: you did not ask for this; text the assistant read did ({'; '.join(call.why)}).\n"
+            if by_document
+            else ""
+        )
         reply = ask(f"{warning}{tool.name} {args[:200]} has side effects; run it? [y/N] ")
         return reply.strip().lower() in ("y", "yes")
 

@@ -29,8 +29,10 @@ class Tool:
 
     def spec(self) -> dict[str, Any]:
         """The OpenAI / mlx-lm `tools=[…]` entry that chat templates render."""
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": dict(self.parameters)}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": dict(self.parameters)},
+        }
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,20 @@ class ToolResult:
 
     def text(self) -> str:
         """The result as prompt text, cut at MAX_RESULT_CHARS."""
-        out = self.output if isinstance(self.output, str) else json.dumps(self.output, ensure_ascii=False,
-                                                                            default=str)
+        out = self.output if isinstance(self.output, str) else json.dumps(self.output, ensure_ascii=False, default=str)
         if not self.ok:
             out = f"error: {out}"
         return out if len(out) <= MAX_RESULT_CHARS else out[:MAX_RESULT_CHARS] + " … [cut]"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tool": self.call.name, "arguments": self.call.arguments, "ok": self.ok, "output": self.output,
-                "refused": self.refused, "duration_ms": round(self.duration_ms, 2)}
+        return {
+            "tool": self.call.name,
+            "arguments": self.call.arguments,
+            "ok": self.ok,
+            "output": self.output,
+            "refused": self.refused,
+            "duration_ms": round(self.duration_ms, 2),
+        }
 
 
 Confirm = Callable[[Tool, ToolCall], bool]
@@ -125,10 +132,18 @@ class ToolBox:
             tool = self.get(call.name)
             self.validate(tool, call.arguments)
             if tool.side_effects and not confirm(tool, call):
-                why = (f" (it was requested by text the assistant read, not by the user: {'; '.join(call.why)})"
-                       if call.requested_by != "user" else "")
-                return ToolResult(call, False, f"{tool.name}: the user did not confirm this call{why}",
-                                  (time.perf_counter() - t0) * 1e3, refused=True)
+                why = (
+                    f" (it was requested by text the assistant read, not by the user: {'; '.join(call.why)})"
+                    if call.requested_by != "user"
+                    else ""
+                )
+                return ToolResult(
+                    call,
+                    False,
+                    f"{tool.name}: the user did not confirm this call{why}",
+                    (time.perf_counter() - t0) * 1e3,
+                    refused=True,
+                )
             value = tool.function(**call.arguments)
         except ToolError as e:
             return ToolResult(call, False, str(e), (time.perf_counter() - t0) * 1e3)

@@ -131,15 +131,31 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("session.load") as s:
             sessions = rt.sessions
             # an exchange that is not kept makes no session (no empty rows in the chat list)
-            session_id = (sessions.resolve(request.session_id) if request.session_id
-                          else sessions.create(model=request.model).id if request.save else "")
-            history = list(request.history) if request.history is not None else [
-                Message(t.role, t.content) for t in (sessions.turns(session_id) if session_id else [])
-                if not t.meta.get("interrupted")]
+            session_id = (
+                sessions.resolve(request.session_id)
+                if request.session_id
+                else sessions.create(model=request.model).id
+                if request.save
+                else ""
+            )
+            history = (
+                list(request.history)
+                if request.history is not None
+                else [
+                    Message(t.role, t.content)
+                    for t in (sessions.turns(session_id) if session_id else [])
+                    if not t.meta.get("interrupted")
+                ]
+            )
             attached = sessions.attachments(session_id) if request.session_id else []
             trace.session_id = session_id or None
-            s.attributes.update({"gen_ai.conversation.id": session_id, "edgeprompt.history.turns": len(history),
-                                 "edgeprompt.session.attachments": len(attached)})
+            s.attributes.update(
+                {
+                    "gen_ai.conversation.id": session_id,
+                    "edgeprompt.history.turns": len(history),
+                    "edgeprompt.session.attachments": len(attached),
+                }
+            )
 
         # 1b. route: without -m, the request's task tag picks the model (edgeprompt.routing.router); a leading
         #     `@tag` is routing syntax and leaves the question
@@ -187,16 +203,28 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             # a chat with attached files answers from them only (unless the request narrows or opts out itself)
             use_docs = True if attached and request.use_documents is None else request.use_documents
             filters = request.filters or (Filters(within=tuple(attached)) if attached else None)
-            grounding = ground(rt, question, history, False if screen.blocked else use_docs, filters,
-                               backend.count_tokens, backend.context_length, route.route)
+            grounding = ground(
+                rt,
+                question,
+                history,
+                False if screen.blocked else use_docs,
+                filters,
+                backend.count_tokens,
+                backend.context_length,
+                route.route,
+            )
             if (sources := grounding.message()) is not None:
                 system = [*system, sources]
             for note in grounding.notices:
                 notices.append(note)
                 yield Notice(note)
             s.attributes.update(grounding.trace_attributes())
-            if grounding.documents and not grounding.abstained and request.backend is None and \
-                    (moved := rt.router().answered_by_documents(route, card)) is not None:
+            if (
+                grounding.documents
+                and not grounding.abstained
+                and request.backend is None
+                and (moved := rt.router().answered_by_documents(route, card)) is not None
+            ):
                 route, card = moved, rt.card(moved.model)  # the demo toy would bury the sources in noise
                 backend = rt.backend(card.id)
                 trace.model = card.id
@@ -209,8 +237,17 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         #     version, context and sources; no differing numbers, dates, units, names, negation or persons) is
         #     answered from the cache (edgeprompt.cache)
         with trace.span("cache.lookup") as s:
-            cache_query = cache_serve.request_query(rt, question, card, backend.name, rendered.version,
-                                                    [*system, *history, user], params, grounding, len(history))
+            cache_query = cache_serve.request_query(
+                rt,
+                question,
+                card,
+                backend.name,
+                rendered.version,
+                [*system, *history, user],
+                params,
+                grounding,
+                len(history),
+            )
             # (when the documents have no answer, a seeded answer for this question still may: `cache seed`)
             cached = MISS if screen.blocked else rt.cache().lookup(cache_query)
             s.attributes.update(cache_serve.trace_attributes(cached))
@@ -229,12 +266,22 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:
             ctx = rt.settings.section("context")
-            messages, report = fit(system, history, user, backend.count_tokens, backend.context_length,
-                                   min(int(ctx["reserve_for_answer"]), params.max_tokens),
-                                   bool(ctx["summarize_dropped"]))
-            s.attributes.update({"edgeprompt.context.prompt_tokens": report.prompt_tokens,
-                                 "edgeprompt.context.dropped_turns": report.dropped_turns,
-                                 "edgeprompt.context.summarised": report.summarised})
+            messages, report = fit(
+                system,
+                history,
+                user,
+                backend.count_tokens,
+                backend.context_length,
+                min(int(ctx["reserve_for_answer"]), params.max_tokens),
+                bool(ctx["summarize_dropped"]),
+            )
+            s.attributes.update(
+                {
+                    "edgeprompt.context.prompt_tokens": report.prompt_tokens,
+                    "edgeprompt.context.dropped_turns": report.dropped_turns,
+                    "edgeprompt.context.summarised": report.summarised,
+                }
+            )
             if (fit_note := report.notice()) is not None:
                 notices.append(fit_note)
                 yield Notice(fit_note)
@@ -250,12 +297,26 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("generate") as s:
             # stage 3 holds back a short window so no token shows a secret
             guard = output_guard(firewall, parts, request.schema)
-            stream = (fixed_answer(screen.answer, report.prompt_tokens) if screen.blocked else
-                      fixed_answer(cached.answer or "", report.prompt_tokens) if cached.hit else
-                      fixed_answer(ABSTAIN_TEXT, report.prompt_tokens) if grounding.abstained else
-                      fixed_answer(TOY_ONLY_TEXT, report.prompt_tokens) if toy_only else
-                      backend.stream(Request(tuple(messages), params, request.cancel, parts.documents,
-                                             question=rendered.user, query=grounding.query)))
+            stream = (
+                fixed_answer(screen.answer, report.prompt_tokens)
+                if screen.blocked
+                else fixed_answer(cached.answer or "", report.prompt_tokens)
+                if cached.hit
+                else fixed_answer(ABSTAIN_TEXT, report.prompt_tokens)
+                if grounding.abstained
+                else fixed_answer(TOY_ONLY_TEXT, report.prompt_tokens)
+                if toy_only
+                else backend.stream(
+                    Request(
+                        tuple(messages),
+                        params,
+                        request.cancel,
+                        parts.documents,
+                        question=rendered.user,
+                        query=grounding.query,
+                    )
+                )
+            )
             for chunk in stream:
                 if chunk.text:
                     pieces.append(chunk.text)
@@ -269,22 +330,27 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                     finish, stats = chunk.finish_reason, chunk.stats
             stats = stats or GenerationStats(report.prompt_tokens, len(pieces), 0.0, s.duration_ms, 0.0)
             confidence = _confidence(logprobs, entropies)
-            s.attributes.update({
-                "gen_ai.operation.name": "chat", "gen_ai.request.model": card.id,
-                "gen_ai.request.max_tokens": params.max_tokens, "gen_ai.request.temperature": params.temperature,
-                "gen_ai.request.top_p": params.top_p, "gen_ai.request.seed": params.seed,
-                "gen_ai.usage.input_tokens": stats.prompt_tokens,
-                "gen_ai.usage.output_tokens": stats.completion_tokens,
-                "gen_ai.response.finish_reasons": [finish],
-                # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real
-                # first token: its ~0 ms would pull the observatory's first-token median to 0
-                "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
-                "edgeprompt.tokens_per_s": stats.tokens_per_s,
-                "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
-                "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
-                **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
-                **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
-            })
+            s.attributes.update(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": card.id,
+                    "gen_ai.request.max_tokens": params.max_tokens,
+                    "gen_ai.request.temperature": params.temperature,
+                    "gen_ai.request.top_p": params.top_p,
+                    "gen_ai.request.seed": params.seed,
+                    "gen_ai.usage.input_tokens": stats.prompt_tokens,
+                    "gen_ai.usage.output_tokens": stats.completion_tokens,
+                    "gen_ai.response.finish_reasons": [finish],
+                    # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real
+                    # first token: its ~0 ms would pull the observatory's first-token median to 0
+                    "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
+                    "edgeprompt.tokens_per_s": stats.tokens_per_s,
+                    "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
+                    "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
+                    **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
+                    **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
+                }
+            )
         answer = "".join(pieces)
 
         # 5a. firewall: release the held-back tail and validate the whole answer (PII, secrets, canary and prompt
@@ -303,11 +369,21 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
 
         # 5a'. grounding: a generated answer from documents is checked sentence by sentence against the sources
         #      it cites; unsupported sentences are marked (edgeprompt.rag.support). Extractive answers are quotes.
-        if grounding.documents and not grounding.abstained and not cached.hit and not screen.blocked and \
-                backend.name != "extractive" and answer.strip():
+        if (
+            grounding.documents
+            and not grounding.abstained
+            and not cached.hit
+            and not screen.blocked
+            and backend.name != "extractive"
+            and answer.strip()
+        ):
             with trace.span("grounding.support") as s:
-                support = check_support(grounding.query or question, answer, grounding.documents,
-                                        lambda texts: rt.embedder().embed_batch(texts))
+                support = check_support(
+                    grounding.query or question,
+                    answer,
+                    grounding.documents,
+                    lambda texts: rt.embedder().embed_batch(texts),
+                )
                 answer = support.answer
                 if (support_note := support.notice()) is not None:
                     notices.append(support_note)
@@ -320,37 +396,65 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("cache.store") as s:
             if not cached.hit and not grounding.abstained and not toy_only:
                 gen = trace.stage("generate")
-                kept = rt.cache().store(cache_query, answer, trace_id=trace.id,
-                                        usage=(stats.prompt_tokens, stats.completion_tokens),
-                                        generation_ms=gen.duration_ms if gen else 0.0,
-                                        validated=screen.passed and checked.passed, finish=finish)
-                s.attributes.update({"edgeprompt.cache.stored": kept.entry_id is not None,
-                                     "edgeprompt.cache.store_reason": kept.reason})
+                kept = rt.cache().store(
+                    cache_query,
+                    answer,
+                    trace_id=trace.id,
+                    usage=(stats.prompt_tokens, stats.completion_tokens),
+                    generation_ms=gen.duration_ms if gen else 0.0,
+                    validated=screen.passed and checked.passed,
+                    finish=finish,
+                )
+                s.attributes.update(
+                    {"edgeprompt.cache.stored": kept.entry_id is not None, "edgeprompt.cache.store_reason": kept.reason}
+                )
 
         # 6. save: the exchange goes into the session as one unit
         with trace.span("session.save"):
             if request.save and session_id:
-                rt.sessions.add_exchange(session_id, question, answer, trace.id,
-                                         (stats.prompt_tokens, stats.completion_tokens),
-                                         {"model": card.id, "finish_reason": finish,
-                                          "interrupted": finish == "cancelled",
-                                          # the sources stay with the answer (export, reopening the chat)
-                                          "sources": [{k: c[k] for k in ("n", "path", "location", "cited")}
-                                                      for c in grounding.citations(answer)]})
+                rt.sessions.add_exchange(
+                    session_id,
+                    question,
+                    answer,
+                    trace.id,
+                    (stats.prompt_tokens, stats.completion_tokens),
+                    {
+                        "model": card.id,
+                        "finish_reason": finish,
+                        "interrupted": finish == "cancelled",
+                        # the sources stay with the answer (export, reopening the chat)
+                        "sources": [
+                            {k: c[k] for k in ("n", "path", "location", "cited")} for c in grounding.citations(answer)
+                        ],
+                    },
+                )
 
         # 7. observe: what the observatory needs, without text: MiniLM embeddings of question and answer and a
         #    few question keywords (table obs_signals), refusal/abstention flags and energy on the span
         with trace.span("observe.signals") as s:
-            s.attributes.update(record_signals(
-                rt.db, lambda: embedder_for(observatory, rt.paths.cache, rt.embedder), bool(observatory["keywords"]),
-                trace.id, question, answer, meter))
+            s.attributes.update(
+                record_signals(
+                    rt.db,
+                    lambda: embedder_for(observatory, rt.paths.cache, rt.embedder),
+                    bool(observatory["keywords"]),
+                    trace.id,
+                    question,
+                    answer,
+                    meter,
+                )
+            )
 
         trace.status = "cancelled" if finish == "cancelled" else "ok"
-        trace.attributes.update({
-            "gen_ai.operation.name": "chat", "gen_ai.request.model": card.id,
-            "gen_ai.usage.input_tokens": stats.prompt_tokens, "gen_ai.usage.output_tokens": stats.completion_tokens,
-            "edgeprompt.backend": backend.name, "edgeprompt.finish_reason": finish,
-        })
+        trace.attributes.update(
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": card.id,
+                "gen_ai.usage.input_tokens": stats.prompt_tokens,
+                "gen_ai.usage.output_tokens": stats.completion_tokens,
+                "edgeprompt.backend": backend.name,
+                "edgeprompt.finish_reason": finish,
+            }
+        )
         if grounding.abstains(answer):  # the fixed "not in your documents" / "no model" answers abstain too
             trace.attributes["edgeprompt.answer.abstention"] = True
         if rt.settings.get("trace.capture_content"):
@@ -358,13 +462,23 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # the sources' share of the prompt (inside system_tokens), for the app's context-budget line
         docs_tokens = backend.count_tokens([sources]) if sources is not None else 0
         result = AskResult(
-            answer=answer, model=card.id, session_id=session_id, trace_id=trace.id,
+            answer=answer,
+            model=card.id,
+            session_id=session_id,
+            trace_id=trace.id,
             usage={"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens},
-            timings={"ttft_ms": round(stats.ttft_ms, 2), "total_ms": round(trace.now_ms(), 2),
-                     "tokens_per_s": round(stats.tokens_per_s, 2)},
-            citations=grounding.citations(answer), abstained=grounding.abstains(answer) and not cached.hit,
-            cached=cached.hit, cache=cached.level if cached.hit else "",
-            finish_reason=finish, backend=backend.name, notices=notices,
+            timings={
+                "ttft_ms": round(stats.ttft_ms, 2),
+                "total_ms": round(trace.now_ms(), 2),
+                "tokens_per_s": round(stats.tokens_per_s, 2),
+            },
+            citations=grounding.citations(answer),
+            abstained=grounding.abstains(answer) and not cached.hit,
+            cached=cached.hit,
+            cache=cached.level if cached.hit else "",
+            finish_reason=finish,
+            backend=backend.name,
+            notices=notices,
             context={**report.as_dict(), "documents_tokens": docs_tokens},
             verdicts=[*screen.verdicts, *parts.verdicts, *checked.verdicts],
             confidence={k: round(v, 4) for k, v in confidence.items()},
@@ -407,9 +521,22 @@ def _offline(rt: Runtime, request: AskRequest, question: str, trace: Trace, erro
     trace.attributes.update(served.attributes)
     trace.status = "ok"
     if request.save and trace.session_id:  # a one-off `ask` keeps no session
-        rt.sessions.add_exchange(trace.session_id, question, served.answer, trace.id, (0, 0),
-                                 {"model": model_id, "finish_reason": "stop", "cached": "fallback"})
-    return AskResult(answer=served.answer, model=model_id, session_id=trace.session_id or "", trace_id=trace.id,
-                     usage={"prompt_tokens": 0, "completion_tokens": 0},
-                     timings={"total_ms": round(trace.now_ms(), 2)}, cached=True, cache="fallback",
-                     notices=[served.notice])
+        rt.sessions.add_exchange(
+            trace.session_id,
+            question,
+            served.answer,
+            trace.id,
+            (0, 0),
+            {"model": model_id, "finish_reason": "stop", "cached": "fallback"},
+        )
+    return AskResult(
+        answer=served.answer,
+        model=model_id,
+        session_id=trace.session_id or "",
+        trace_id=trace.id,
+        usage={"prompt_tokens": 0, "completion_tokens": 0},
+        timings={"total_ms": round(trace.now_ms(), 2)},
+        cached=True,
+        cache="fallback",
+        notices=[served.notice],
+    )

@@ -29,14 +29,22 @@ class ContextReport:
         if not self.dropped_turns:
             return None
         how = "summarised" if self.summarised else "left out"
-        return (f"{self.dropped_turns} earlier message{'s' if self.dropped_turns != 1 else ''} {how} "
-                f"to fit the model's {self.context_length}-token context")
+        return (
+            f"{self.dropped_turns} earlier message{'s' if self.dropped_turns != 1 else ''} {how} "
+            f"to fit the model's {self.context_length}-token context"
+        )
 
     def as_dict(self) -> dict[str, object]:
-        return {"context_length": self.context_length, "budget": self.budget,
-                "prompt_tokens": self.prompt_tokens, "system_tokens": self.system_tokens,
-                "history_tokens": self.history_tokens, "kept_turns": self.kept_turns,
-                "dropped_turns": self.dropped_turns, "summarised": self.summarised}
+        return {
+            "context_length": self.context_length,
+            "budget": self.budget,
+            "prompt_tokens": self.prompt_tokens,
+            "system_tokens": self.system_tokens,
+            "history_tokens": self.history_tokens,
+            "kept_turns": self.kept_turns,
+            "dropped_turns": self.dropped_turns,
+            "summarised": self.summarised,
+        }
 
 
 def _summary(dropped: Sequence[Message], max_questions: int = 6, max_words: int = 12) -> str:
@@ -67,22 +75,30 @@ def _split_exchanges(history: Sequence[Message]) -> list[list[Message]]:
     return groups
 
 
-def fit(system: Sequence[Message], history: Sequence[Message], user: Message,
-        count: Callable[[Sequence[Message]], int], context_length: int, reserve: int,
-        summarize: bool = True) -> tuple[list[Message], ContextReport]:
+def fit(
+    system: Sequence[Message],
+    history: Sequence[Message],
+    user: Message,
+    count: Callable[[Sequence[Message]], int],
+    context_length: int,
+    reserve: int,
+    summarize: bool = True,
+) -> tuple[list[Message], ContextReport]:
     """Messages that fit in `context_length - reserve` tokens: system, newest history, the question."""
     reserve = min(reserve, context_length // 2)
     budget = context_length - reserve
     fixed = [*system, user]
     fixed_tokens = count(fixed)
     if fixed_tokens > budget:
-        raise UsageError(f"the question and instructions take {fixed_tokens} tokens; this model's context "
-                         f"allows {budget} (plus {reserve} for the answer). Shorten the question.")
+        raise UsageError(
+            f"the question and instructions take {fixed_tokens} tokens; this model's context "
+            f"allows {budget} (plus {reserve} for the answer). Shorten the question."
+        )
     # walk back over whole exchanges so a question is never kept without its answer
     groups = _split_exchanges(history)
     n_keep = 0
     while n_keep < len(groups):
-        candidate = [m for g in groups[len(groups) - n_keep - 1:] for m in g]
+        candidate = [m for g in groups[len(groups) - n_keep - 1 :] for m in g]
         if count([*system, *candidate, user]) > budget:
             break
         n_keep += 1
@@ -91,7 +107,7 @@ def fit(system: Sequence[Message], history: Sequence[Message], user: Message,
     # with a summary, give up further old exchanges until the summary itself fits
     while summarize and n_keep < len(groups):
         dropped_msgs = [m for g in groups[: len(groups) - n_keep] for m in g]
-        kept_msgs = [m for g in groups[len(groups) - n_keep:] for m in g]
+        kept_msgs = [m for g in groups[len(groups) - n_keep :] for m in g]
         text = _summary(dropped_msgs)
         if not text:
             break
@@ -103,11 +119,12 @@ def fit(system: Sequence[Message], history: Sequence[Message], user: Message,
         if n_keep == 0:
             break
         n_keep -= 1
-    kept = [m for g in groups[len(groups) - n_keep:] for m in g] if n_keep else []
+    kept = [m for g in groups[len(groups) - n_keep :] for m in g] if n_keep else []
     dropped = [m for g in groups[: len(groups) - n_keep] for m in g]
     messages = [*sys_msgs, *kept, user]
     total = count(messages)
     sys_tokens = count(sys_msgs) if sys_msgs else 0
-    report = ContextReport(context_length, budget, total, sys_tokens, max(0, total - fixed_tokens),
-                           len(kept), len(dropped), summarised)
+    report = ContextReport(
+        context_length, budget, total, sys_tokens, max(0, total - fixed_tokens), len(kept), len(dropped), summarised
+    )
     return messages, report

@@ -22,8 +22,10 @@ class Fallback:
 def notice(found: Lookup, error: BaseException) -> str:
     minutes = found.age_s / 60
     age = f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.0f} hours"
-    return (f"the model could not run ({type(error).__name__}); this is a cached answer from {age} ago "
-            f"to {'this question' if found.similarity >= 0.9999 else 'a near-identical question'}")
+    return (
+        f"the model could not run ({type(error).__name__}); this is a cached answer from {age} ago "
+        f"to {'this question' if found.similarity >= 0.9999 else 'a near-identical question'}"
+    )
 
 
 def cached_answer(cache: Cache, model_id: str, question: str, error: BaseException) -> Fallback | None:
@@ -31,5 +33,8 @@ def cached_answer(cache: Cache, model_id: str, question: str, error: BaseExcepti
     found = cache.fallback(question, model_id)
     if not found.hit or found.answer is None:
         return None
-    return Fallback(found.answer, notice(found, error),
-                    {**trace_attributes(found), "edgeprompt.cache.fallback_error": type(error).__name__})
+    return Fallback(
+        found.answer,
+        notice(found, error),
+        {**trace_attributes(found), "edgeprompt.cache.fallback_error": type(error).__name__},
+    )

@@ -71,14 +71,31 @@ class Experiment:
         return ("b", self.b_version) if bucket < self.split else ("a", self.a_version)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "label": self.label, "a": self.a_version, "b": self.b_version,
-                "split": self.split, "started_at": self.started_at, "stopped_at": self.stopped_at,
-                "winner": self.winner}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "label": self.label,
+            "a": self.a_version,
+            "b": self.b_version,
+            "split": self.split,
+            "started_at": self.started_at,
+            "stopped_at": self.stopped_at,
+            "winner": self.winner,
+        }
 
 
 def _experiment(r: Any) -> Experiment:
-    return Experiment(r["id"], r["prompt"], r["label"], r["a_version"], r["b_version"], r["split"], r["started_at"],
-                      r["stopped_at"], r["winner"])
+    return Experiment(
+        r["id"],
+        r["prompt"],
+        r["label"],
+        r["a_version"],
+        r["b_version"],
+        r["split"],
+        r["started_at"],
+        r["stopped_at"],
+        r["winner"],
+    )
 
 
 class Experiments:
@@ -103,8 +120,11 @@ class Experiments:
         with self.db.transaction() as c:
             if self.active(name) is not None:
                 raise UsageError(f"'{name}' already has an A/B test running; stop it first")
-            cur = c.execute("INSERT INTO prompt_experiments(prompt, label, a_version, b_version, split, started_at) "
-                            "VALUES (?,?,?,?,?,?)", (name, label, a, b, split, time.time()))
+            cur = c.execute(
+                "INSERT INTO prompt_experiments(prompt, label, a_version, b_version, split, started_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (name, label, a, b, split, time.time()),
+            )
         exp = self.active(name)
         assert exp is not None and exp.id == cur.lastrowid
         return exp
@@ -114,8 +134,10 @@ class Experiments:
         if winner not in (exp.a_version, exp.b_version):
             raise UsageError(f"the winner must be one of the two arms ({exp.a_version[:8]}, {exp.b_version[:8]})")
         with self.db.transaction() as c:
-            c.execute("UPDATE prompt_experiments SET stopped_at = ?, winner = ? WHERE id = ? AND stopped_at IS NULL",
-                      (time.time(), winner, exp.id))
+            c.execute(
+                "UPDATE prompt_experiments SET stopped_at = ?, winner = ? WHERE id = ? AND stopped_at IS NULL",
+                (time.time(), winner, exp.id),
+            )
             return labels.move(exp.name, exp.label, winner, "ab-stop", confirmed=confirmed)
 
     def status(self, exp: Experiment) -> dict[str, Any]:
@@ -125,11 +147,23 @@ class Experiments:
             r = rows.get(arm)
             n, up, rated = (r["n"], r["up"], r["rated"]) if r else (0, 0, 0)
             lo, hi = wilson(up, rated)
-            arms[arm] = {"version": version, "n": n, "rated": rated, "thumbs_up": up,
-                         "thumbs_up_rate": up / rated if rated else None, "wilson95": [round(lo, 4), round(hi, 4)]}
+            arms[arm] = {
+                "version": version,
+                "n": n,
+                "rated": rated,
+                "thumbs_up": up,
+                "thumbs_up_rate": up / rated if rated else None,
+                "wilson95": [round(lo, 4), round(hi, 4)],
+            }
         p = two_proportion_p(arms["a"]["thumbs_up"], arms["a"]["rated"], arms["b"]["thumbs_up"], arms["b"]["rated"])
         leader = None
         if p is not None and p < ALPHA:
             leader = "a" if arms["a"]["thumbs_up_rate"] > arms["b"]["thumbs_up_rate"] else "b"
-        return {**exp.as_dict(), "running": exp.stopped_at is None, "arms": arms,
-                "p_value": None if p is None else round(p, 6), "significant": leader is not None, "better": leader}
+        return {
+            **exp.as_dict(),
+            "running": exp.stopped_at is None,
+            "arms": arms,
+            "p_value": None if p is None else round(p, 6),
+            "significant": leader is not None,
+            "better": leader,
+        }

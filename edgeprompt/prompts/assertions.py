@@ -44,9 +44,14 @@ class Checker:
         self.rt = rt
         self.output_schema = output_schema
         self._checks: dict[str, Callable[[Assertion, Answer], str | None]] = {
-            "contains": self._contains, "not-contains": self._not_contains, "regex": self._regex,
-            "is-json": self._is_json, "json-schema": self._json_schema, "max-tokens": self._max_tokens,
-            "similar": self._similar, "firewall-clean": self._firewall_clean,
+            "contains": self._contains,
+            "not-contains": self._not_contains,
+            "regex": self._regex,
+            "is-json": self._is_json,
+            "json-schema": self._json_schema,
+            "max-tokens": self._max_tokens,
+            "similar": self._similar,
+            "firewall-clean": self._firewall_clean,
         }
 
     def check(self, a: Assertion, answer: Answer) -> str | None:
@@ -95,8 +100,9 @@ class Checker:
     def _firewall_clean(self, a: Assertion, ans: Answer) -> str | None:
         accessor = getattr(self.rt, "firewall", None)
         if accessor is None:
-            raise BackendUnavailableError("the 'firewall-clean' assertion needs the prompt firewall, "
-                                          "which this edgeprompt does not have")
+            raise BackendUnavailableError(
+                "the 'firewall-clean' assertion needs the prompt firewall, which this edgeprompt does not have"
+            )
         # the answer is scanned as untrusted text (the "document" context): an answer that would carry an
         # injection or hidden payload onward is not clean
         verdict = accessor().scan(ans.text, "document")

@@ -17,5 +17,12 @@ def diff_versions(registry: PromptRegistry, name: str, a: str, b: str) -> dict[s
     ca, cb = va.spec.content(), vb.spec.content()
     old, new = dump(va.spec).splitlines(keepends=True), dump(vb.spec).splitlines(keepends=True)
     diff = "".join(difflib.unified_diff(old, new, f"{name}@{va.seq}", f"{name}@{vb.seq}"))
-    return {"name": name, "a": va.id, "b": vb.id, "a_seq": va.seq, "b_seq": vb.seq,
-            "changed": sorted(k for k in ca if ca[k] != cb[k]), "diff": diff}
+    return {
+        "name": name,
+        "a": va.id,
+        "b": vb.id,
+        "a_seq": va.seq,
+        "b_seq": vb.seq,
+        "changed": sorted(k for k in ca if ca[k] != cb[k]),
+        "diff": diff,
+    }

@@ -38,7 +38,8 @@ def _record(conn: Any, m: Move) -> None:
     conn.execute(
         "INSERT INTO prompt_label_moves(prompt, label, from_version, to_version, action, forced, signed_by, "
         "created_at) VALUES (?,?,?,?,?,?,?,?)",
-        (m.name, m.label, m.from_version, m.to_version, m.action, int(m.forced), m.signed_by, m.created_at))
+        (m.name, m.label, m.from_version, m.to_version, m.action, int(m.forced), m.signed_by, m.created_at),
+    )
 
 
 class Labels:
@@ -66,39 +67,57 @@ class Labels:
         check_name("label", label)
         with self.db.transaction() as c:
             if on:
-                cur = c.execute("INSERT OR IGNORE INTO prompt_protected_labels(prompt, label, created_at) "
-                                "VALUES (?,?,?)", (name, label, time.time()))
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO prompt_protected_labels(prompt, label, created_at) VALUES (?,?,?)",
+                    (name, label, time.time()),
+                )
             else:
                 cur = c.execute("DELETE FROM prompt_protected_labels WHERE prompt = ? AND label = ?", (name, label))
         return bool(cur.rowcount)
 
-    def move(self, name: str, label: str, version_id: str, action: str, *, confirmed: bool = False,
-             signed_by: str | None = None, forced: bool = False) -> Move:
+    def move(
+        self,
+        name: str,
+        label: str,
+        version_id: str,
+        action: str,
+        *,
+        confirmed: bool = False,
+        signed_by: str | None = None,
+        forced: bool = False,
+    ) -> Move:
         """Point `label` at `version_id` (one transaction: pointer and history row together)."""
         check_name("label", label)
         with self.db.transaction() as c:
-            guarded = c.execute("SELECT 1 FROM prompt_protected_labels WHERE prompt = ? AND label = ?",
-                                (name, label)).fetchone()
+            guarded = c.execute(
+                "SELECT 1 FROM prompt_protected_labels WHERE prompt = ? AND label = ?", (name, label)
+            ).fetchone()
             if guarded and not confirmed and signed_by is None:
                 raise ProtectedLabelError(f"'{label}' of '{name}'")
-            row = c.execute("SELECT version_id FROM prompt_labels WHERE prompt = ? AND label = ?",
-                            (name, label)).fetchone()
+            row = c.execute(
+                "SELECT version_id FROM prompt_labels WHERE prompt = ? AND label = ?", (name, label)
+            ).fetchone()
             prev = row[0] if row else None
             now = time.time()
             move = Move(name, label, prev, version_id, action, forced, signed_by, now, prev != version_id)
             if not move.changed:
                 return move
-            c.execute("INSERT INTO prompt_labels(prompt, label, version_id, updated_at) VALUES (?,?,?,?) "
-                      "ON CONFLICT(prompt, label) DO UPDATE SET version_id = excluded.version_id, "
-                      "updated_at = excluded.updated_at", (name, label, version_id, now))
+            c.execute(
+                "INSERT INTO prompt_labels(prompt, label, version_id, updated_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(prompt, label) DO UPDATE SET version_id = excluded.version_id, "
+                "updated_at = excluded.updated_at",
+                (name, label, version_id, now),
+            )
             _record(c, move)
         return move
 
     def previous(self, name: str, label: str) -> str | None:
         """Where a rollback of `label` goes: the version before the latest move not already rolled back."""
         stack: list[str | None] = []
-        for action, frm in self.db.query("SELECT action, from_version FROM prompt_label_moves "
-                                         "WHERE prompt = ? AND label = ? ORDER BY id", (name, label)):
+        for action, frm in self.db.query(
+            "SELECT action, from_version FROM prompt_label_moves WHERE prompt = ? AND label = ? ORDER BY id",
+            (name, label),
+        ):
             if action == ROLLBACK:
                 if stack:
                     stack.pop()
@@ -117,5 +136,16 @@ class Labels:
     def moves(self, name: str, label: str | None = None) -> list[Move]:
         sql = "SELECT * FROM prompt_label_moves WHERE prompt = ?" + (" AND label = ?" if label else "") + " ORDER BY id"
         rows = self.db.query(sql, (name, label) if label else (name,))
-        return [Move(r["prompt"], r["label"], r["from_version"], r["to_version"], r["action"], bool(r["forced"]),
-                     r["signed_by"], r["created_at"]) for r in rows]
+        return [
+            Move(
+                r["prompt"],
+                r["label"],
+                r["from_version"],
+                r["to_version"],
+                r["action"],
+                bool(r["forced"]),
+                r["signed_by"],
+                r["created_at"],
+            )
+            for r in rows
+        ]

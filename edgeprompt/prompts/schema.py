@@ -87,6 +87,4 @@ def prompt_registry(conn: Any) -> None:
 
 
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
-MIGRATIONS = (
-    Migration("0301_prompt_registry", prompt_registry),
-)
+MIGRATIONS = (Migration("0301_prompt_registry", prompt_registry),)

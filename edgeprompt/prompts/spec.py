@@ -18,8 +18,16 @@ FILE_FORMAT = 1  # the `edgeprompt:` key of prompt files; a larger number was wr
 ID_CHARS = 16
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 VAR_TYPES = ("string", "integer", "number", "boolean", "list", "object")
-ASSERT_TYPES = ("contains", "not-contains", "regex", "is-json", "json-schema", "max-tokens", "similar",
-                "firewall-clean")
+ASSERT_TYPES = (
+    "contains",
+    "not-contains",
+    "regex",
+    "is-json",
+    "json-schema",
+    "max-tokens",
+    "similar",
+    "firewall-clean",
+)
 DEFAULT_SIMILARITY = 0.8
 CONTENT_KEYS = ("name", "description", "system", "template", "variables", "params", "output_schema", "tests")
 FILE_KEYS = frozenset((*CONTENT_KEYS, "edgeprompt", "author", "message"))
@@ -50,8 +58,14 @@ def type_ok(kind: str, value: Any) -> bool:
 
 
 def type_name(value: Any) -> str:
-    for kind, py in (("boolean", bool), ("integer", int), ("number", float), ("string", str), ("list", list),
-                     ("object", dict)):
+    for kind, py in (
+        ("boolean", bool),
+        ("integer", int),
+        ("number", float),
+        ("string", str),
+        ("list", list),
+        ("object", dict),
+    ):
         if isinstance(value, py):
             return kind
     return "null" if value is None else type(value).__name__
@@ -127,10 +141,16 @@ class PromptSpec:
 
     def content(self) -> dict[str, Any]:
         """The canonical content: exactly what the id is computed over and what is stored."""
-        return {"name": self.name, "description": self.description, "system": self.system,
-                "template": self.template, "variables": {v.name: v.content() for v in self.variables},
-                "params": dict(self.params), "output_schema": self.output_schema,
-                "tests": [c.content() for c in self.tests]}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "system": self.system,
+            "template": self.template,
+            "variables": {v.name: v.content() for v in self.variables},
+            "params": dict(self.params),
+            "output_schema": self.output_schema,
+            "tests": [c.content() for c in self.tests],
+        }
 
     def content_id(self) -> str:
         return sha256_hex(canonical_json(self.content()))[:ID_CHARS]
@@ -172,8 +192,9 @@ def _variables(where: str, raw: Any) -> tuple[Variable, ...]:
             raise UsageError(f"{where}: variable '{name}' has unknown key '{sorted(unknown)[0]}'")
         default = spec.get("default", _MISSING)
         if default is not _MISSING and not type_ok(spec["type"], default):
-            raise UsageError(f"{where}: the default of variable '{name}' must be {spec['type']}, "
-                             f"got {type_name(default)}")
+            raise UsageError(
+                f"{where}: the default of variable '{name}' must be {spec['type']}, got {type_name(default)}"
+            )
         desc = spec.get("description", "")
         if not isinstance(desc, str):
             raise UsageError(f"{where}: the description of variable '{name}' must be a string")
@@ -300,8 +321,10 @@ def parse_spec(doc: Any, where: str) -> PromptSpec:
     if not type_ok("integer", fmt) or fmt < 1:
         raise UsageError(f"{where}: 'edgeprompt' (the file format) must be a positive integer")
     if fmt > FILE_FORMAT:
-        raise UsageError(f"{where}: written for prompt-file format {fmt} by a newer edgeprompt "
-                         f"(this one reads format {FILE_FORMAT}); upgrade edgeprompt")
+        raise UsageError(
+            f"{where}: written for prompt-file format {fmt} by a newer edgeprompt "
+            f"(this one reads format {FILE_FORMAT}); upgrade edgeprompt"
+        )
     unknown = set(doc) - FILE_KEYS
     if unknown:
         raise UsageError(f"{where}: unknown key '{sorted(unknown)[0]}' (known: {', '.join(sorted(FILE_KEYS))})")
@@ -311,10 +334,16 @@ def parse_spec(doc: Any, where: str) -> PromptSpec:
     if schema is not None:
         _check_schema(where, schema)
     variables = _variables(where, doc.get("variables"))
-    spec = PromptSpec(name=name, template=template, system=_str(where, doc, "system"),
-                      description=_str(where, doc, "description"), variables=variables,
-                      params=_params(where, doc.get("params")), output_schema=schema,
-                      tests=_tests(where, doc.get("tests"), variables, schema is not None))
+    spec = PromptSpec(
+        name=name,
+        template=template,
+        system=_str(where, doc, "system"),
+        description=_str(where, doc, "description"),
+        variables=variables,
+        params=_params(where, doc.get("params")),
+        output_schema=schema,
+        tests=_tests(where, doc.get("tests"), variables, schema is not None),
+    )
     from edgeprompt.prompts.templates import check_declared
 
     check_declared(where, spec)

@@ -43,8 +43,9 @@ def version_stats(registry: PromptRegistry, name: str) -> list[dict[str, Any]]:
     labels: dict[str, list[str]] = {}
     for label, vid in registry.labels.of(name).items():
         labels.setdefault(vid, []).append(label)
-    per: dict[str, dict[str, Any]] = {v.id: {"durations": [], "failed": 0, "up": 0, "rated": 0, "edited": 0}
-                                      for v in versions}
+    per: dict[str, dict[str, Any]] = {
+        v.id: {"durations": [], "failed": 0, "up": 0, "rated": 0, "edited": 0} for v in versions
+    }
     for r in registry.db.query(STATS_SQL, (name,)):
         acc = per.get(r["version"])
         if acc is None:  # a trace naming a version this registry never had (e.g. imported traces)
@@ -59,9 +60,18 @@ def version_stats(registry: PromptRegistry, name: str) -> list[dict[str, Any]]:
         acc = per[v.id]
         n = len(acc["durations"])
         p50, p95 = percentile(acc["durations"], 50), percentile(acc["durations"], 95)
-        out.append({"version": v.id, "seq": v.seq, "labels": labels.get(v.id, []), "count": n,
-                    "latency_p50_ms": None if p50 is None else round(p50, 2),
-                    "latency_p95_ms": None if p95 is None else round(p95, 2),
-                    "rated": acc["rated"], "thumbs_up_rate": _ratio(acc["up"], acc["rated"]),
-                    "edit_rate": _ratio(acc["edited"], n), "failure_rate": _ratio(acc["failed"], n)})
+        out.append(
+            {
+                "version": v.id,
+                "seq": v.seq,
+                "labels": labels.get(v.id, []),
+                "count": n,
+                "latency_p50_ms": None if p50 is None else round(p50, 2),
+                "latency_p95_ms": None if p95 is None else round(p95, 2),
+                "rated": acc["rated"],
+                "thumbs_up_rate": _ratio(acc["up"], acc["rated"]),
+                "edit_rate": _ratio(acc["edited"], n),
+                "failure_rate": _ratio(acc["failed"], n),
+            }
+        )
     return out

@@ -36,8 +36,15 @@ class Version:
     created_at: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.id, "seq": self.seq, "author": self.author,
-                "message": self.message, "created_at": self.created_at, "content": self.spec.content()}
+        return {
+            "name": self.name,
+            "version": self.id,
+            "seq": self.seq,
+            "author": self.author,
+            "message": self.message,
+            "created_at": self.created_at,
+            "content": self.spec.content(),
+        }
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,12 @@ class Rendered:
     experiment: int | None = None
 
     def trace_attributes(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"edgeprompt.prompt.name": self.name, "edgeprompt.prompt.version": self.version,
-                               "edgeprompt.prompt.seq": self.seq, "edgeprompt.prompt.label": self.label}
+        out: dict[str, Any] = {
+            "edgeprompt.prompt.name": self.name,
+            "edgeprompt.prompt.version": self.version,
+            "edgeprompt.prompt.seq": self.seq,
+            "edgeprompt.prompt.label": self.label,
+        }
         if self.arm is not None:
             out.update({"edgeprompt.prompt.ab.arm": self.arm, "edgeprompt.prompt.ab.experiment": self.experiment})
         return out
@@ -102,8 +113,9 @@ def parse_ref(text: str) -> Ref:
 
 
 class PromptRegistry:
-    def __init__(self, db: Database, cache_size: int = 256, default_prompt: str = "assistant",
-                 default_label: str = DEFAULT_LABEL) -> None:
+    def __init__(
+        self, db: Database, cache_size: int = 256, default_prompt: str = "assistant", default_label: str = DEFAULT_LABEL
+    ) -> None:
         self.db = db
         self.labels = Labels(db)
         self.templates = TemplateCache(cache_size)
@@ -123,12 +135,24 @@ class PromptRegistry:
                 return PushResult(spec.name, vid, int(row[0]), False)
             now = time.time()
             c.execute("INSERT OR IGNORE INTO prompts(name, created_at) VALUES (?, ?)", (spec.name, now))
-            seq = int(c.execute("SELECT coalesce(max(seq), 0) + 1 FROM prompt_versions WHERE prompt = ?",
-                                (spec.name,)).fetchone()[0])
-            c.execute("INSERT INTO prompt_versions(id, prompt, seq, content, author, message, created_at) "
-                      "VALUES (?,?,?,?,?,?,?)",
-                      (vid, spec.name, seq, json.dumps(spec.content(), ensure_ascii=False, sort_keys=True),
-                       author, message, created_at if created_at is not None else now))
+            seq = int(
+                c.execute(
+                    "SELECT coalesce(max(seq), 0) + 1 FROM prompt_versions WHERE prompt = ?", (spec.name,)
+                ).fetchone()[0]
+            )
+            c.execute(
+                "INSERT INTO prompt_versions(id, prompt, seq, content, author, message, created_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (
+                    vid,
+                    spec.name,
+                    seq,
+                    json.dumps(spec.content(), ensure_ascii=False, sort_keys=True),
+                    author,
+                    message,
+                    created_at if created_at is not None else now,
+                ),
+            )
         return PushResult(spec.name, vid, seq, True)
 
     def get(self, version_id: str) -> Version:
@@ -163,8 +187,9 @@ class PromptRegistry:
             if row is not None:
                 return self.get(row[0])
         if len(token) >= MIN_ID_PREFIX and all(ch in "0123456789abcdef" for ch in token.lower()):
-            rows = self.db.query("SELECT id FROM prompt_versions WHERE prompt = ? AND id LIKE ? LIMIT 2",
-                                 (name, token.lower() + "%"))
+            rows = self.db.query(
+                "SELECT id FROM prompt_versions WHERE prompt = ? AND id LIKE ? LIMIT 2", (name, token.lower() + "%")
+            )
             if len(rows) > 1:
                 raise UsageError(f"version prefix '{token}' of '{name}' is ambiguous; give more characters")
             if rows:
@@ -197,20 +222,44 @@ class PromptRegistry:
         for name in self.names():
             latest = self.latest(name)
             labels = {k: self.get(v).seq for k, v in self.labels.of(name).items()}
-            out.append({"name": name, "description": latest.spec.description, "versions": latest.seq,
-                        "latest": latest.id, "labels": labels, "protected": self.labels.protected(name)})
+            out.append(
+                {
+                    "name": name,
+                    "description": latest.spec.description,
+                    "versions": latest.seq,
+                    "latest": latest.id,
+                    "labels": labels,
+                    "protected": self.labels.protected(name),
+                }
+            )
         return out
 
     # -- rendering ----------------------------------------------------------------------------------
-    def render_version(self, version: Version, values: dict[str, Any] | None = None, label: str | None = None,
-                       arm: str | None = None, experiment: int | None = None) -> Rendered:
+    def render_version(
+        self,
+        version: Version,
+        values: dict[str, Any] | None = None,
+        label: str | None = None,
+        arm: str | None = None,
+        experiment: int | None = None,
+    ) -> Rendered:
         where = f"{version.name}@{version.seq}"
         merged = check_values(where, version.spec.variables, values or {})
         compiled = self.templates.get(version.id, version.spec)
         system = render_text(where + " system", compiled.system, merged) if version.spec.system else ""
         user = render_text(where, compiled.user, merged)
-        return Rendered(version.name, version.id, version.seq, label, system, user, dict(version.spec.params),
-                        version.spec.output_schema, arm, experiment)
+        return Rendered(
+            version.name,
+            version.id,
+            version.seq,
+            label,
+            system,
+            user,
+            dict(version.spec.params),
+            version.spec.output_schema,
+            arm,
+            experiment,
+        )
 
     def render(self, name: str, label: str = DEFAULT_LABEL, values: dict[str, Any] | None = None) -> Rendered:
         """The seam: render the version `label` points at."""

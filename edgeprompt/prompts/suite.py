@@ -52,13 +52,22 @@ class SuiteResult:
         if not self.cases:
             return f"{self.name}@{self.seq} has no tests"
         first = next(c for c in self.cases if not c.passed)
-        return (f"{self.name}@{self.seq} failed {self.failed} of {len(self.cases)} tests on {self.model}; "
-                f"test {first.index}: {first.failures[0]}")
+        return (
+            f"{self.name}@{self.seq} failed {self.failed} of {len(self.cases)} tests on {self.model}; "
+            f"test {first.index}: {first.failures[0]}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "seq": self.seq, "model": self.model,
-                "passed": self.passed, "total": len(self.cases), "failed": self.failed,
-                "cases": [asdict(c) for c in self.cases]}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "seq": self.seq,
+            "model": self.model,
+            "passed": self.passed,
+            "total": len(self.cases),
+            "failed": self.failed,
+            "cases": [asdict(c) for c in self.cases],
+        }
 
 
 def settings_params(rt: Runtime) -> GenerationParams:
@@ -93,16 +102,28 @@ def run_suite(rt: Runtime, registry: PromptRegistry, version: Version, model: st
         results.append(CaseResult(i, case.name, not failures, answer.text, failures))
     suite = SuiteResult(version.name, version.id, version.seq, card.id, tuple(results))
     with rt.db.transaction() as c:
-        c.execute("INSERT INTO prompt_test_runs(version_id, model, passed, total, failed, results, created_at) "
-                  "VALUES (?,?,?,?,?,?,?)", (version.id, card.id, int(suite.passed), len(results), suite.failed,
-                                             canonical_json(suite.as_dict()["cases"]).decode(), time.time()))
+        c.execute(
+            "INSERT INTO prompt_test_runs(version_id, model, passed, total, failed, results, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (
+                version.id,
+                card.id,
+                int(suite.passed),
+                len(results),
+                suite.failed,
+                canonical_json(suite.as_dict()["cases"]).decode(),
+                time.time(),
+            ),
+        )
     return suite
 
 
 def passed_before(rt: Runtime, version_id: str, model: str) -> bool:
     """Whether the latest recorded run of this version on this model passed."""
-    row = rt.db.query_one("SELECT passed FROM prompt_test_runs WHERE version_id = ? AND model = ? "
-                          "ORDER BY id DESC LIMIT 1", (version_id, model))
+    row = rt.db.query_one(
+        "SELECT passed FROM prompt_test_runs WHERE version_id = ? AND model = ? ORDER BY id DESC LIMIT 1",
+        (version_id, model),
+    )
     return bool(row and row[0])
 
 
@@ -116,14 +137,31 @@ class Promotion:
     suite: SuiteResult | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.move.name, "label": self.move.label, "version": self.move.to_version, "seq": self.seq,
-                "from_version": self.move.from_version, "changed": self.move.changed, "model": self.model,
-                "tested": self.tested, "passed": self.passed, "forced": self.move.forced,
-                "suite": self.suite.as_dict() if self.suite else None}
+        return {
+            "name": self.move.name,
+            "label": self.move.label,
+            "version": self.move.to_version,
+            "seq": self.seq,
+            "from_version": self.move.from_version,
+            "changed": self.move.changed,
+            "model": self.model,
+            "tested": self.tested,
+            "passed": self.passed,
+            "forced": self.move.forced,
+            "suite": self.suite.as_dict() if self.suite else None,
+        }
 
 
-def promote(rt: Runtime, registry: PromptRegistry, name: str, token: str, label: str, model: str | None = None,
-            force: bool = False, confirmed: bool = False) -> Promotion:
+def promote(
+    rt: Runtime,
+    registry: PromptRegistry,
+    name: str,
+    token: str,
+    label: str,
+    model: str | None = None,
+    force: bool = False,
+    confirmed: bool = False,
+) -> Promotion:
     """Move `label` to a version whose suite passed on `model` (running it first unless it already has).
 
     `force` promotes a failing version anyway and appends the bypass to the hash-chained audit log in
@@ -140,8 +178,17 @@ def promote(rt: Runtime, registry: PromptRegistry, name: str, token: str, label:
     with rt.db.transaction():
         move = registry.labels.move(name, label, version.id, "promote", confirmed=confirmed, forced=not passed)
         if force:
-            AuditLog(rt.db).append("prompt.promote.force", {
-                "name": name, "version": version.id, "seq": version.seq, "label": label, "model": model_id,
-                "from_version": move.from_version, "suite_passed": passed,
-                "reason": "" if passed or suite is None else suite.why()})
+            AuditLog(rt.db).append(
+                "prompt.promote.force",
+                {
+                    "name": name,
+                    "version": version.id,
+                    "seq": version.seq,
+                    "label": label,
+                    "model": model_id,
+                    "from_version": move.from_version,
+                    "suite_passed": passed,
+                    "reason": "" if passed or suite is None else suite.why(),
+                },
+            )
     return Promotion(move, version.seq, model_id, suite is not None, passed, suite)

@@ -41,8 +41,13 @@ def environment() -> Environment:
                 for seq, n in ((left, right), (right, left)):
                     if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_REPEAT_ITEMS:
                         raise SecurityError(f"repetition of more than {MAX_REPEAT_ITEMS:,} items")
-            if (operator == "**" and isinstance(left, int) and isinstance(right, int)
-                    and abs(left) > 1 and right * max(abs(left), 2).bit_length() > MAX_POWER_BITS):
+            if (
+                operator == "**"
+                and isinstance(left, int)
+                and isinstance(right, int)
+                and abs(left) > 1
+                and right * max(abs(left), 2).bit_length() > MAX_POWER_BITS
+            ):
                 raise SecurityError(f"a power of more than {MAX_POWER_BITS} bits")
             return super().call_binop(context, operator, left, right)
 

@@ -40,7 +40,9 @@ def manifest(registry: PromptRegistry) -> dict[str, Any]:
     for name in registry.names():
         prompts[name] = {
             "versions": [{k: v for k, v in ver.as_dict().items() if k != "name"} for ver in registry.history(name)],
-            "labels": registry.labels.of(name), "protected": registry.labels.protected(name)}
+            "labels": registry.labels.of(name),
+            "protected": registry.labels.protected(name),
+        }
     return {"format": f"{FORMAT}/{FORMAT_VERSION}", "exported_at": time.time(), "prompts": prompts}
 
 
@@ -60,9 +62,14 @@ def export(registry: PromptRegistry, folder: Path, sign_key: Path | None = None)
         _write(folder / PACK, pack)
         written.append(PACK)
         key_id = read_pack(pack, None).key_id
-    return {"path": str(folder), "prompts": len(doc["prompts"]),
-            "versions": sum(len(p["versions"]) for p in doc["prompts"].values()), "files": written,
-            "signed": sign_key is not None, "key_id": key_id}
+    return {
+        "path": str(folder),
+        "prompts": len(doc["prompts"]),
+        "versions": sum(len(p["versions"]) for p in doc["prompts"].values()),
+        "files": written,
+        "signed": sign_key is not None,
+        "key_id": key_id,
+    }
 
 
 def _load_manifest(data: bytes, where: str) -> dict[str, Any]:
@@ -82,8 +89,9 @@ def _load_manifest(data: bytes, where: str) -> dict[str, Any]:
     return manifest
 
 
-def _import_prompt(registry: PromptRegistry, name: str, entry: Any, where: str, signed_by: str | None,
-                   report: dict[str, Any]) -> None:
+def _import_prompt(
+    registry: PromptRegistry, name: str, entry: Any, where: str, signed_by: str | None, report: dict[str, Any]
+) -> None:
     if not isinstance(entry, dict) or not isinstance(entry.get("versions"), list):
         raise UsageError(f"{where}: prompt '{name}' has no versions list")
     ids = set()
@@ -94,8 +102,12 @@ def _import_prompt(registry: PromptRegistry, name: str, entry: Any, where: str, 
         spec = parse_spec(v.get("content"), at)
         if spec.name != name or spec.content_id() != v.get("version"):
             raise UsageError(f"{at}: its content does not hash to its id; the export was altered")
-        pushed = registry.push(spec, str(v.get("author") or "import"), str(v.get("message") or ""),
-                               float(v.get("created_at") or time.time()))
+        pushed = registry.push(
+            spec,
+            str(v.get("author") or "import"),
+            str(v.get("message") or ""),
+            float(v.get("created_at") or time.time()),
+        )
         ids.add(pushed.version)
         report["versions_created" if pushed.created else "versions_existing"] += 1
     guarded = set(registry.labels.protected(name))
@@ -118,8 +130,15 @@ def import_folder(registry: PromptRegistry, folder: Path, trust: TrustStore) -> 
     """Import everything or nothing (one transaction)."""
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder")
-    report: dict[str, Any] = {"path": str(folder), "source": "", "signed_by": None, "versions_created": 0,
-                              "versions_existing": 0, "labels_moved": [], "labels_skipped": []}
+    report: dict[str, Any] = {
+        "path": str(folder),
+        "source": "",
+        "signed_by": None,
+        "versions_created": 0,
+        "versions_existing": 0,
+        "labels_moved": [],
+        "labels_skipped": [],
+    }
     signed_by = None
     if (folder / PACK).exists():
         pack = read_pack((folder / PACK).read_bytes(), trust)

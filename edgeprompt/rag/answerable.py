@@ -33,9 +33,12 @@ FEATURES = ("evidence", "focus", "typed", "missing", "bias")
 # used only when edgeprompt/shipped/answer/judge.toml is missing from a broken install: evidence alone, as before
 _FALLBACK = {"weights": [12.0, 0.0, 0.0, 0.0, -12.0 * 0.58], "threshold": 0.5}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.]*\d|\d")
-_UNIT = re.compile(r"\s?(?:%|°\s?[CF]\b|(?:per cent|percent|days?|weeks?|months?|years?|hours?|minutes?|mins?|"
-                   r"nights?|kg|g|lbs?|psi|miles?|km|mph|ml|cm|mm|usd|eur|dollars?|euros?|people|persons|"
-                   r"times|points?)\b)", re.I)
+_UNIT = re.compile(
+    r"\s?(?:%|°\s?[CF]\b|(?:per cent|percent|days?|weeks?|months?|years?|hours?|minutes?|mins?|"
+    r"nights?|kg|g|lbs?|psi|miles?|km|mph|ml|cm|mm|usd|eur|dollars?|euros?|people|persons|"
+    r"times|points?)\b)",
+    re.I,
+)
 _LABEL = re.compile(r"^\s*([A-Za-z][\w /()'’-]{0,40}):\s+(\S.*)$")
 # clause breaks: a comma, semicolon or colon before a space (not the comma of "5,000"), brackets, dashes
 _CLAUSE = re.compile(r"\s*[,;:](?=\s)\s*|\s*[()\[\]—–]\s*|\s+-\s+|\s+(?:and|which|who|that|while|whereas|but)\s+")
@@ -94,8 +97,9 @@ def _stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS}
 
 
-def features(question: str, what: Asked, s: Scored, doc: Document | None,
-             source_stems: set[str] | None = None) -> tuple[float, ...]:
+def features(
+    question: str, what: Asked, s: Scored, doc: Document | None, source_stems: set[str] | None = None
+) -> tuple[float, ...]:
     """The judge's inputs for one sentence (FEATURES order); `source_stems`: the source's words, if known."""
     around = _stems(f"{s.text} {doc.context if doc else ''}")
     focus = [stem(w) for w in what.focus if w not in STOPWORDS]
@@ -117,16 +121,18 @@ def _value_text(what: Asked, sentence: str, question: str) -> str:
     return " ".join(w for w in sentence.split() if w.strip(".,;:()").lower() not in q)
 
 
-def judge(question: str, scored: Sequence[Scored], documents: Sequence[Document],
-          model: Model | None = None) -> Judgement:
+def judge(
+    question: str, scored: Sequence[Scored], documents: Sequence[Document], model: Model | None = None
+) -> Judgement:
     """How well the best sentence answers the question's asked attribute, and the answer span in it."""
     model = model or shipped()
     what = asked(question)
     by_n = {d.n: d for d in documents}
     top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
     words = {n: _stems(f"{by_n[n].text} {by_n[n].path}") for n in {s.n for s in top} if n in by_n}
-    cands = [Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n))), "")
-             for s in top]
+    cands = [
+        Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n))), "") for s in top
+    ]
     if not cands:
         return Judgement(question, what, 0.0, None, model.threshold)
     best = max(cands, key=lambda c: c.probability)
@@ -134,8 +140,9 @@ def judge(question: str, scored: Sequence[Scored], documents: Sequence[Document]
     return Judgement(question, what, best.probability, best, model.threshold)
 
 
-def judge_question(question: str, scored: Sequence[Scored], documents: Sequence[Document],
-                   model: Model | None = None) -> Judgement:
+def judge_question(
+    question: str, scored: Sequence[Scored], documents: Sequence[Document], model: Model | None = None
+) -> Judgement:
     """The judgement of the best-answered part (one part for most questions): the sources answer the
     question when they answer any part of it."""
     return max((judge(p, scored, documents, model) for p in parts(question)), key=lambda j: j.score)
@@ -147,8 +154,9 @@ def parts(question: str) -> list[str]:
     pieces = [p.strip(" ?,") for p in _PART.split(question) if p.strip(" ?,")]
     if len(pieces) < 2:
         return [question]
-    head = re.match(r"^\s*((?:what|which|who|when|where|how(?:\s+\w+)?)\s+(?:is|was|are|were|do|does|did)?)\b",
-                    pieces[0], re.I)
+    head = re.match(
+        r"^\s*((?:what|which|who|when|where|how(?:\s+\w+)?)\s+(?:is|was|are|were|do|does|did)?)\b", pieces[0], re.I
+    )
     out = [pieces[0] + "?"]
     for p in pieces[1:]:
         starts_wh = re.match(r"(?:what|when|where|who|which|how)\b", p, re.I)
@@ -158,6 +166,7 @@ def parts(question: str) -> list[str]:
 
 # -- the answer span --------------------------------------------------------------------------------------
 
+
 def span(question: str, what: Asked, sentence: str) -> str:
     """The shortest text of the sentence that answers: a value of the asked kind next to the asked
     attribute, the value of a "Label: value" line, or the clause that adds what the question does not say."""
@@ -166,16 +175,21 @@ def span(question: str, what: Asked, sentence: str) -> str:
     focus = {stem(w) for w in what.focus} & q
     words = list(_WORD.finditer(text))
     # the value goes with the asked attribute's words (else any of the question's), in the same clause
-    anchors = ([m.span() for m in words if stem(m.group()) in focus] or
-               [m.span() for m in words if stem(m.group()) in q] or [(0, 0)])
+    anchors = (
+        [m.span() for m in words if stem(m.group()) in focus]
+        or [m.span() for m in words if stem(m.group()) in q]
+        or [(0, 0)]
+    )
     found = [(a, b) for a, b in values(what.kind, text) if not _stems(text[a:b]) <= q or what.kind == "code"]
     if found:
+
         def nearness(ab: tuple[int, int]) -> tuple[bool, bool, int, int]:
-            gaps = [(text[min(ab[1], y):max(ab[0], x)], abs(ab[0] - x)) for x, y in anchors]
+            gaps = [(text[min(ab[1], y) : max(ab[0], x)], abs(ab[0] - x)) for x, y in anchors]
             apart = min(gaps, key=lambda g: (bool(_BREAK.search(g[0])), g[1]))
             # an amount asked for: one written as money ("$1,020") before a bare number ("CrossClimate 2")
-            bare = what.kind == "money" and not (_CURRENCY.search(text[max(0, ab[0] - 1):ab[1]]) or
-                                                 _CURRENCY.match(text[ab[1]:].lstrip()))
+            bare = what.kind == "money" and not (
+                _CURRENCY.search(text[max(0, ab[0] - 1) : ab[1]]) or _CURRENCY.match(text[ab[1] :].lstrip())
+            )
             return bare, bool(_BREAK.search(apart[0])), apart[1], ab[0]
 
         a, b = min(found, key=nearness)
@@ -217,9 +231,8 @@ def _trim(text: str) -> str:
     return text
 
 
-
-
 # -- the extractive answer ---------------------------------------------------------------------------------
+
 
 def answer(question: str, documents: Sequence[Document], embed: Embed, model: Model | None = None) -> str:
     """The short answer with its [n], then the sentence it came from as the citation; each part of a
@@ -244,5 +257,18 @@ def answer(question: str, documents: Sequence[Document], embed: Embed, model: Mo
     return "\n".join(lines) + "\n\n" + quoted("From your documents:", scored, cited)
 
 
-__all__ = ["CANDIDATES", "EVIDENCE_ONLY", "FEATURES", "Candidate", "Judgement", "Model", "answer", "features", "judge",
-           "judge_question", "parts", "shipped", "span"]
+__all__ = [
+    "CANDIDATES",
+    "EVIDENCE_ONLY",
+    "FEATURES",
+    "Candidate",
+    "Judgement",
+    "Model",
+    "answer",
+    "features",
+    "judge",
+    "judge_question",
+    "parts",
+    "shipped",
+    "span",
+]

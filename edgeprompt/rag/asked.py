@@ -19,56 +19,186 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
 VALUE = {
     "time": re.compile(r"\b\d{1,2}[:.h]\d{2}\b|\b\d{1,2}\s?(?:a\.?m\.?|p\.?m\.?)(?!\w)|\b(?:noon|midnight)\b", re.I),
-    "date": re.compile(rf"\b\d{{4}}-\d{{2}}(?:-\d{{2}})?\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b|"
-                       rf"\b{_MONTH}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?\b|"
-                       rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?|"
-                       rf"\b(?:1[0-9]|20)\d{{2}}s?\b|\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
-                       r"\b(?:\d+|a|one|two|three)\s+(?:days?|weeks?|months?|years?)\s+(?:ago|later|before|after)\b",
-                       re.I),
-    "number": re.compile(r"(?<![\w])[$€£¥]?\d[\d,]*(?:\.\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|"
-                         r"ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|"
-                         r"half|several|few)\b", re.I),
-    "code": re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]{2,}\b|\b\d[\d -]{5,}\d\b|"
-                       r"\b[A-Z]{2,}-\d+\b"),
+    "date": re.compile(
+        rf"\b\d{{4}}-\d{{2}}(?:-\d{{2}})?\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b|"
+        rf"\b{_MONTH}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?\b|"
+        rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?|"
+        rf"\b(?:1[0-9]|20)\d{{2}}s?\b|\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        r"\b(?:\d+|a|one|two|three)\s+(?:days?|weeks?|months?|years?)\s+(?:ago|later|before|after)\b",
+        re.I,
+    ),
+    "number": re.compile(
+        r"(?<![\w])[$€£¥]?\d[\d,]*(?:\.\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|"
+        r"ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|"
+        r"half|several|few)\b",
+        re.I,
+    ),
+    "code": re.compile(
+        r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]{2,}\b|\b\d[\d -]{5,}\d\b|"
+        r"\b[A-Z]{2,}-\d+\b"
+    ),
     "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
-    "phone": re.compile(r"(?:\+?\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}\b|\bext(?:ension|\.)?\s*\d{2,}\b",
-                        re.I),
-    "name": re.compile(r"\b(?:[A-Z][\w'’.-]*|de|da|du|van|von|of|the|al)(?:\s+(?:[A-Z][\w'’.-]*|de|da|du|van|"
-                       r"von|of|the|al))*\b"),
+    "phone": re.compile(
+        r"(?:\+?\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}\b|\bext(?:ension|\.)?\s*\d{2,}\b", re.I
+    ),
+    "name": re.compile(
+        r"\b(?:[A-Z][\w'’.-]*|de|da|du|van|von|of|the|al)(?:\s+(?:[A-Z][\w'’.-]*|de|da|du|van|"
+        r"von|of|the|al))*\b"
+    ),
 }
 # an amount is written in digits, often bare in tables and CSV ("Rent,1850.00"); "two hires" is no salary
 VALUE["money"] = re.compile(r"(?<![\w])[$€£¥]?\d[\d,]*(?:\.\d+)?\b")
 VALUE["percent"] = re.compile(r"\d+(?:\.\d+)?\s?(?:%|percent|per cent)", re.I)
-VALUE["duration"] = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
-                               r"twenty|thirty|half)[\s-]+(?:an?\s+)?(?:seconds?|minutes?|min|hours?|h|days?|"
-                               r"weeks?|months?|years?|decades?|centuries|century)\b", re.I)
+VALUE["duration"] = re.compile(
+    r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"twenty|thirty|half)[\s-]+(?:an?\s+)?(?:seconds?|minutes?|min|hours?|h|days?|"
+    r"weeks?|months?|years?|decades?|centuries|century)\b",
+    re.I,
+)
 
 # attribute words that say which kind is asked for ("check-out time" -> time, "policy number" -> code)
 _KIND_OF_WORD = {
-    "time": "time", "hour": "time", "date": "date", "day": "date", "year": "date", "deadline": "date",
-    "birthday": "date", "month": "date", "century": "date", "decade": "date",
-    "number": "code", "id": "code", "code": "code", "reference": "code", "vin": "code", "pin": "code",
-    "serial": "code", "confirmation": "code", "tracking": "code", "password": "code", "passcode": "code",
-    "phone": "phone", "telephone": "phone", "extension": "phone", "fax": "phone",
-    "email": "email", "e-mail": "email",
-    "salary": "money", "rent": "money", "price": "money", "cost": "money", "fee": "money", "deposit": "money",
-    "premium": "money", "budget": "money", "amount": "money", "bill": "money", "charge": "money",
-    "deductible": "money", "fine": "money", "pay": "money", "wage": "money", "income": "money",
-    "revenue": "money", "tax": "money", "tuition": "money", "percentage": "percent", "percent": "percent",
-    "rate": "number", "size": "number", "temperature": "number", "weight": "number", "height": "number",
-    "length": "number", "distance": "number", "population": "number", "age": "number", "mileage": "number",
-    "pressure": "number", "speed": "number", "capacity": "number", "score": "number",
+    "time": "time",
+    "hour": "time",
+    "date": "date",
+    "day": "date",
+    "year": "date",
+    "deadline": "date",
+    "birthday": "date",
+    "month": "date",
+    "century": "date",
+    "decade": "date",
+    "number": "code",
+    "id": "code",
+    "code": "code",
+    "reference": "code",
+    "vin": "code",
+    "pin": "code",
+    "serial": "code",
+    "confirmation": "code",
+    "tracking": "code",
+    "password": "code",
+    "passcode": "code",
+    "phone": "phone",
+    "telephone": "phone",
+    "extension": "phone",
+    "fax": "phone",
+    "email": "email",
+    "e-mail": "email",
+    "salary": "money",
+    "rent": "money",
+    "price": "money",
+    "cost": "money",
+    "fee": "money",
+    "deposit": "money",
+    "premium": "money",
+    "budget": "money",
+    "amount": "money",
+    "bill": "money",
+    "charge": "money",
+    "deductible": "money",
+    "fine": "money",
+    "pay": "money",
+    "wage": "money",
+    "income": "money",
+    "revenue": "money",
+    "tax": "money",
+    "tuition": "money",
+    "percentage": "percent",
+    "percent": "percent",
+    "rate": "number",
+    "size": "number",
+    "temperature": "number",
+    "weight": "number",
+    "height": "number",
+    "length": "number",
+    "distance": "number",
+    "population": "number",
+    "age": "number",
+    "mileage": "number",
+    "pressure": "number",
+    "speed": "number",
+    "capacity": "number",
+    "score": "number",
 }
 # a "number" that names an amount, not a code ("the number of people")
 _COUNT_PHRASE = re.compile(r"\bnumber of\b", re.I)
-_WH = re.compile(r"^\s*(?:and\s+|so\s+|then\s+)?(what|which|who|whom|whose|when|where|why|how(?:\s+(?:much|many|long|"
-                 r"old|far|big|large|often|soon|early|late|tall|high|heavy))?)\b", re.I)
-_AUX = {"is", "was", "are", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would",
-        "should", "shall", "may", "might", "must", "be", "been", "being", "the", "a", "an", "my", "our", "your",
-        "his", "her", "their", "its", "this", "that", "these", "those", "kind", "type", "sort", "exact", "name"}
-_STOP_AFTER = {"of", "for", "at", "in", "on", "to", "from", "with", "by", "about", "after", "before", "during",
-               "under", "over", "into", "per", "if", "when", "that", "which", "who", "and", "or", "than",
-               *(_AUX - {"name", "kind", "type", "sort", "exact"})}
+_WH = re.compile(
+    r"^\s*(?:and\s+|so\s+|then\s+)?(what|which|who|whom|whose|when|where|why|how(?:\s+(?:much|many|long|"
+    r"old|far|big|large|often|soon|early|late|tall|high|heavy))?)\b",
+    re.I,
+)
+_AUX = {
+    "is",
+    "was",
+    "are",
+    "were",
+    "do",
+    "does",
+    "did",
+    "has",
+    "have",
+    "had",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "be",
+    "been",
+    "being",
+    "the",
+    "a",
+    "an",
+    "my",
+    "our",
+    "your",
+    "his",
+    "her",
+    "their",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "kind",
+    "type",
+    "sort",
+    "exact",
+    "name",
+}
+_STOP_AFTER = {
+    "of",
+    "for",
+    "at",
+    "in",
+    "on",
+    "to",
+    "from",
+    "with",
+    "by",
+    "about",
+    "after",
+    "before",
+    "during",
+    "under",
+    "over",
+    "into",
+    "per",
+    "if",
+    "when",
+    "that",
+    "which",
+    "who",
+    "and",
+    "or",
+    "than",
+    *(_AUX - {"name", "kind", "type", "sort", "exact"}),
+}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 
 
@@ -90,7 +220,7 @@ def asked(question: str) -> Asked:
     time, ("check-out", "time"))."""
     m = _WH.search(question)
     wh = " ".join(m.group(1).lower().split()) if m else ""
-    rest = question[m.end():] if m else question
+    rest = question[m.end() :] if m else question
     words = [w.lower() for w in _WORD.findall(rest)]
     focus: list[str] = []
     for w in words:  # the noun phrase after the question word, up to a preposition or verb
@@ -134,8 +264,11 @@ def values(kind: str, sentence: str) -> list[tuple[int, int]]:
     if kind == "code":  # a date is not a code
         spans = [(a, b) for a, b in spans if not VALUE["date"].fullmatch(sentence[a:b])]
     if kind == "name":  # a name is not the sentence's first word alone, nor a month or weekday
-        spans = [(a, b) for a, b in spans if not (a == 0 and " " not in sentence[a:b]) and
-                 not VALUE["date"].fullmatch(sentence[a:b])]
+        spans = [
+            (a, b)
+            for a, b in spans
+            if not (a == 0 and " " not in sentence[a:b]) and not VALUE["date"].fullmatch(sentence[a:b])
+        ]
     return spans
 
 

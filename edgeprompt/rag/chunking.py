@@ -60,8 +60,13 @@ def _piece(block: Block, a: int, b: int, overlap: bool = False) -> _Piece:
     text = block.text
     if block.line_start is None:
         return _Piece(text[a:b].strip(), None, None, block.page, overlap)
-    return _Piece(text[a:b].strip(), line_of(text, a, block.line_start),
-                  line_of(text, max(a, b - 1), block.line_start), block.page, overlap)
+    return _Piece(
+        text[a:b].strip(),
+        line_of(text, a, block.line_start),
+        line_of(text, max(a, b - 1), block.line_start),
+        block.page,
+        overlap,
+    )
 
 
 def split_block(block: Block, max_chars: int) -> list[_Piece]:
@@ -111,8 +116,9 @@ def _span(values: list[int | None]) -> tuple[int | None, int | None]:
     return (min(known), max(known)) if known else (None, None)
 
 
-def location(line_start: int | None, line_end: int | None, page: int | None, last_page: int | None,
-             unit: str = "line") -> str:
+def location(
+    line_start: int | None, line_end: int | None, page: int | None, last_page: int | None, unit: str = "line"
+) -> str:
     if page is not None:
         return f"page {page}" if last_page in (None, page) else f"pages {page}-{last_page}"
     if line_start is None:

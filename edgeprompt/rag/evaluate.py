@@ -48,6 +48,7 @@ class Question:
 @dataclass(frozen=True)
 class Judged:
     """What `ask` did with one question."""
+
     text: str | None  # the answer (None: abstention only, no model asked)
     abstained: bool
     evidence: float
@@ -89,12 +90,11 @@ def read_questions(path: Path) -> list[Question]:
             raise UsageError(f"{path}, line {n}: not JSON ({e})") from e
         gold = rec.get("gold_docs", []) if isinstance(rec, dict) else None
         if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or not isinstance(gold, list):
-            raise UsageError(f"{path}, line {n}: expected {{\"question\": str, \"gold_docs\": [...], \"answer\": …}}")
+            raise UsageError(f'{path}, line {n}: expected {{"question": str, "gold_docs": [...], "answer": …}}')
         answers: list[Any] = rec["answers"] if isinstance(rec.get("answers"), list) else []
         answer = rec.get("answer") or (answers[0] if answers else None)
         accepted = tuple(dict.fromkeys(str(a) for a in [answer, *answers] if a))
-        out.append(Question(rec["question"], tuple(str(g) for g in gold), str(answer) if answer else None,
-                            accepted))
+        out.append(Question(rec["question"], tuple(str(g) for g in gold), str(answer) if answer else None, accepted))
     if not out:
         raise UsageError(f"{path} has no questions")
     return out
@@ -109,8 +109,9 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower().replace("*", "")).strip()
 
 
-def evaluate(questions: Sequence[Question], search: Callable[[str], list[Hit]],
-             judge: Callable[[str], Judged]) -> list[Outcome]:
+def evaluate(
+    questions: Sequence[Question], search: Callable[[str], list[Hit]], judge: Callable[[str], Judged]
+) -> list[Outcome]:
     """Run every question: `search` for the ranking and its latency, `judge(q)` for what `ask` would do."""
     out = []
     for q in questions:
@@ -121,16 +122,33 @@ def evaluate(questions: Sequence[Question], search: Callable[[str], list[Hit]],
         best = max((h.relevance for h in hits), default=0.0)
         j = judge(q.question)
         gold = q.answers or ((q.answer,) if q.answer else ())
-        contains = None if not (q.gold_docs and gold and j.text is not None) else \
-            any(_norm(g) in _norm(j.text) for g in gold)
+        contains = (
+            None if not (q.gold_docs and gold and j.text is not None) else any(_norm(g) in _norm(j.text) for g in gold)
+        )
         short = None if j.abstained or j.text is None else short_answer(j.text)
         exact = f1 = None
         if q.gold_docs and gold and short is not None:
             exact = any(squad_norm(short) == squad_norm(g) for g in gold)
             f1 = round(max(token_f1(short, g) for g in gold), 4)
-        out.append(Outcome(q.question, q.gold_docs, rank, round(best, 4), round(j.evidence, 4), j.abstained,
-                           j.text, contains, round(latency, 2), tuple(h.path for h in hits),
-                           round(j.answerability, 4), short, exact, f1, round(j.answer_ms, 2)))
+        out.append(
+            Outcome(
+                q.question,
+                q.gold_docs,
+                rank,
+                round(best, 4),
+                round(j.evidence, 4),
+                j.abstained,
+                j.text,
+                contains,
+                round(latency, 2),
+                tuple(h.path for h in hits),
+                round(j.answerability, 4),
+                short,
+                exact,
+                f1,
+                round(j.answer_ms, 2),
+            )
+        )
     return out
 
 
@@ -191,13 +209,21 @@ def report(outcomes: Sequence[Outcome], min_evidence: float) -> dict[str, Any]:
     sweep = []
     for i in range(9):  # what other evidence thresholds would have done (calibration)
         t = round(0.40 + 0.05 * i, 2)
-        sweep.append({"min_evidence": t,
-                      "abstention": _mean([float(o.evidence < t) for o in unanswerable]),
-                      "false_abstention": _mean([float(o.evidence < t) for o in answerable])})
+        sweep.append(
+            {
+                "min_evidence": t,
+                "abstention": _mean([float(o.evidence < t) for o in unanswerable]),
+                "false_abstention": _mean([float(o.evidence < t) for o in answerable]),
+            }
+        )
     return {
-        "questions": len(outcomes), "answerable": len(answerable), "unanswerable": len(unanswerable),
-        **{f"recall@{k}": _mean([float(o.first_gold_rank is not None and o.first_gold_rank <= k)
-                                 for o in answerable]) for k in KS},
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        **{
+            f"recall@{k}": _mean([float(o.first_gold_rank is not None and o.first_gold_rank <= k) for o in answerable])
+            for k in KS
+        },
         "mrr": _mean([1.0 / o.first_gold_rank if o.first_gold_rank else 0.0 for o in answerable]),
         "abstention_accuracy": _mean([float(o.abstained) for o in unanswerable]),
         "false_abstention_rate": _mean([float(o.abstained) for o in answerable]),
@@ -230,11 +256,17 @@ def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], Judged]:
         t0 = time.perf_counter()
         g = ground(rt, question, [], True, None, count, context)
         if g.abstained or backend is None:
-            return Judged(ABSTAIN_TEXT if backend and g.abstained else None, g.abstained, g.evidence,
-                          g.answerability, (time.perf_counter() - t0) * 1e3)
+            return Judged(
+                ABSTAIN_TEXT if backend and g.abstained else None,
+                g.abstained,
+                g.evidence,
+                g.answerability,
+                (time.perf_counter() - t0) * 1e3,
+            )
         messages = tuple(m for m in (g.message(), Message("user", question)) if m is not None)
-        text = "".join(c.text for c in backend.stream(Request(messages, GenerationParams(max_tokens=256),
-                                                              None, g.documents)))
+        text = "".join(
+            c.text for c in backend.stream(Request(messages, GenerationParams(max_tokens=256), None, g.documents))
+        )
         return Judged(text, g.abstains(text), g.evidence, g.answerability, (time.perf_counter() - t0) * 1e3)
 
     return judge

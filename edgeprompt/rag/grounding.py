@@ -24,8 +24,10 @@ _CITE = re.compile(r"\[(\d{1,2})\]")
 # A question about the user's own things ("my lease", "when did I…") must be answered from the documents or
 # not at all; "hello" or "what is the capital of France" may be answered without them. Similarity alone
 # cannot tell the two apart ("hello" 0.19 vs "my passport number" 0.20), the wording can.
-_PERSONAL = re.compile(r"\b(?:(?i:my|mine|our|ours|myself|i(?:'m|'ve|'d|'ll)?|we(?:'re|'ve)?)|"
-                       r"(?<!(?i:tell|give|show|help) )(?<!(?i:let) )(?i:me)|us)\b")  # "us", not "US"
+_PERSONAL = re.compile(
+    r"\b(?:(?i:my|mine|our|ours|myself|i(?:'m|'ve|'d|'ll)?|we(?:'re|'ve)?)|"
+    r"(?<!(?i:tell|give|show|help) )(?<!(?i:let) )(?i:me)|us)\b"
+)  # "us", not "US"
 
 
 _TO_ASSISTANT = re.compile(r"\byou\b", re.I)
@@ -63,23 +65,37 @@ class Grounding:
             return []
         cited = {int(n) for n in _CITE.findall(answer)}
         by_n = {d.n: h for d, h in zip(self.documents, self.hits, strict=False)}
-        return [{"n": d.n, "path": d.path, "location": d.location, "text": _snippet(d.text),
-                 "score": by_n[d.n].score, "relevance": by_n[d.n].relevance, "cited": d.n in cited,
-                 "flagged": by_n[d.n].flagged} for d in self.documents]
+        return [
+            {
+                "n": d.n,
+                "path": d.path,
+                "location": d.location,
+                "text": _snippet(d.text),
+                "score": by_n[d.n].score,
+                "relevance": by_n[d.n].relevance,
+                "cited": d.n in cited,
+                "flagged": by_n[d.n].flagged,
+            }
+            for d in self.documents
+        ]
 
     def abstains(self, answer: str) -> bool:
         """True when no answer was given from the documents (here, or by the extractive backend)."""
         return self.abstained or answer.strip() in (ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT)
 
     def trace_attributes(self) -> dict[str, Any]:
-        return {"edgeprompt.rag.used": self.used, "edgeprompt.rag.rewritten": bool(self.query),
-                "edgeprompt.rag.hits": len(self.hits),
-                "edgeprompt.rag.sources": len(self.documents), "edgeprompt.rag.abstained": self.abstained,
-                "edgeprompt.rag.best_relevance": round(self.best_relevance, 4),
-                "edgeprompt.rag.evidence": round(self.evidence, 4),
-                "edgeprompt.rag.answerability": round(self.answerability, 4),
-                "edgeprompt.rag.chunk_ids": [h.chunk_id for h in self.hits[: len(self.documents)]],
-                **({"edgeprompt.rag.reason": self.reason} if self.reason else {})}
+        return {
+            "edgeprompt.rag.used": self.used,
+            "edgeprompt.rag.rewritten": bool(self.query),
+            "edgeprompt.rag.hits": len(self.hits),
+            "edgeprompt.rag.sources": len(self.documents),
+            "edgeprompt.rag.abstained": self.abstained,
+            "edgeprompt.rag.best_relevance": round(self.best_relevance, 4),
+            "edgeprompt.rag.evidence": round(self.evidence, 4),
+            "edgeprompt.rag.answerability": round(self.answerability, 4),
+            "edgeprompt.rag.chunk_ids": [h.chunk_id for h in self.hits[: len(self.documents)]],
+            **({"edgeprompt.rag.reason": self.reason} if self.reason else {}),
+        }
 
 
 def _snippet(text: str, limit: int = 240) -> str:
@@ -87,9 +103,16 @@ def _snippet(text: str, limit: int = 240) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def ground(rt: Runtime, question: str, history: Sequence[Message], use_documents: bool | None,
-           filters: Filters | None, count: Callable[[Sequence[Message]], int], context_length: int,
-           route_tag: str = "") -> Grounding:
+def ground(
+    rt: Runtime,
+    question: str,
+    history: Sequence[Message],
+    use_documents: bool | None,
+    filters: Filters | None,
+    count: Callable[[Sequence[Message]], int],
+    context_length: int,
+    route_tag: str = "",
+) -> Grounding:
     """Sources for the question, or an abstention. With `use_documents=True` the answer must come from the
     documents; with None (auto) only questions about the user's own things abstain, and others that the
     documents do not answer are answered without them."""
@@ -105,24 +128,53 @@ def ground(rt: Runtime, question: str, history: Sequence[Message], use_documents
     hits = lib.retriever.search(query, s.top_k, filters)
     best = max((h.relevance for h in hits), default=0.0)
     if best < s.min_relevance:  # nothing even close: no need to read sentences
-        return Grounding(True, rewritten, tuple(hits), abstained=must, best_relevance=best,
-                         reason=f"best chunk relevance {best:.2f} < {s.min_relevance:.2f}"
-                         + ("" if must else "; answered without documents"))
+        return Grounding(
+            True,
+            rewritten,
+            tuple(hits),
+            abstained=must,
+            best_relevance=best,
+            reason=f"best chunk relevance {best:.2f} < {s.min_relevance:.2f}"
+            + ("" if must else "; answered without documents"),
+        )
     docs = [Document(i, h.text, h.path, h.location, h.relevance, h.context) for i, h in enumerate(hits, 1)]
     scored = score(query, docs, lambda texts: rt.embedder().embed_batch(texts))
     found = max((x.score for x in scored), default=0.0)
     verdict = answerability(query, scored, docs, None if s.judge else EVIDENCE_ONLY)
     if found < s.min_evidence or not verdict.answerable:
-        why = (f"best sentence evidence {found:.2f} < {s.min_evidence:.2f}" if found < s.min_evidence else
-               f"answerability {verdict.score:.2f} < {verdict.threshold:.2f} (asked: {verdict.asked.kind}"
-               + (f", '{' '.join(verdict.asked.focus)}'" if verdict.asked.focus else "") + ")")
-        return Grounding(True, rewritten, tuple(hits), abstained=must, best_relevance=best, evidence=found,
-                         answerability=verdict.score, reason=why + ("" if must else "; answered without documents"))
+        why = (
+            f"best sentence evidence {found:.2f} < {s.min_evidence:.2f}"
+            if found < s.min_evidence
+            else f"answerability {verdict.score:.2f} < {verdict.threshold:.2f} (asked: {verdict.asked.kind}"
+            + (f", '{' '.join(verdict.asked.focus)}'" if verdict.asked.focus else "")
+            + ")"
+        )
+        return Grounding(
+            True,
+            rewritten,
+            tuple(hits),
+            abstained=must,
+            best_relevance=best,
+            evidence=found,
+            answerability=verdict.score,
+            reason=why + ("" if must else "; answered without documents"),
+        )
     docs = _fit(docs, count, int(context_length * SOURCES_SHARE))
-    notices = tuple(f"source [{d.n}] comes from a document the firewall flagged; its flagged parts were left out"
-                    for d, h in zip(docs, hits, strict=False) if h.flagged)
-    return Grounding(True, rewritten, tuple(hits[: len(docs)]), tuple(docs), best_relevance=best,
-                     evidence=found, answerability=verdict.score, notices=notices)
+    notices = tuple(
+        f"source [{d.n}] comes from a document the firewall flagged; its flagged parts were left out"
+        for d, h in zip(docs, hits, strict=False)
+        if h.flagged
+    )
+    return Grounding(
+        True,
+        rewritten,
+        tuple(hits[: len(docs)]),
+        tuple(docs),
+        best_relevance=best,
+        evidence=found,
+        answerability=verdict.score,
+        notices=notices,
+    )
 
 
 def _fit(docs: list[Document], count: Callable[[Sequence[Message]], int], budget: int) -> list[Document]:

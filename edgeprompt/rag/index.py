@@ -29,8 +29,21 @@ if TYPE_CHECKING:
     from edgeprompt.rag.blocks import Loaded
 
 Scanner = Callable[[str], Any]  # returns a verdict with .decision (allow|flag|block), .score, .categories
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
-                       ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+    }
+)
 MAX_LISTED_SKIPS = 200
 DEFAULT_LIMITS = ParseLimits()
 
@@ -68,13 +81,22 @@ class IndexSummary:
 
     def as_dict(self) -> dict[str, Any]:
         mb = self.text_bytes / 1e6
-        return {"indexed": self.indexed, "unchanged": self.unchanged, "removed": self.removed,
-                "skipped": self.skipped_count, "skipped_files": self.skipped, "chunks": self.chunks,
-                "embedded": self.embedded, "reused": self.reused, "flagged": self.flagged,
-                "seconds": round(self.seconds, 3),
-                "chunks_per_s": round(self.chunks / self.seconds, 1) if self.seconds else 0.0,
-                "text_bytes": self.text_bytes, "bytes_written": self.bytes_written,
-                "bytes_written_per_mb_text": round(self.bytes_written / mb) if mb else None}
+        return {
+            "indexed": self.indexed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": self.skipped_count,
+            "skipped_files": self.skipped,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "flagged": self.flagged,
+            "seconds": round(self.seconds, 3),
+            "chunks_per_s": round(self.chunks / self.seconds, 1) if self.seconds else 0.0,
+            "text_bytes": self.text_bytes,
+            "bytes_written": self.bytes_written,
+            "bytes_written_per_mb_text": round(self.bytes_written / mb) if mb else None,
+        }
 
 
 def _write_bytes() -> int | None:
@@ -89,9 +111,17 @@ def _write_bytes() -> int | None:
 
 
 class Indexer:
-    def __init__(self, store: DocumentStore, embedder: Callable[[], Embedder], scanner: Scanner | None = None,
-                 max_bytes: int = 50_000_000, max_chars: int = MAX_CHARS, overlap: int = OVERLAP,
-                 batch_chunks: int = 64, limits: ParseLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        embedder: Callable[[], Embedder],
+        scanner: Scanner | None = None,
+        max_bytes: int = 50_000_000,
+        max_chars: int = MAX_CHARS,
+        overlap: int = OVERLAP,
+        batch_chunks: int = 64,
+        limits: ParseLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.store = store
         self.limits = limits
         self.embedder = embedder
@@ -102,8 +132,9 @@ class Indexer:
         self.batch_chunks = batch_chunks
 
     # public ------------------------------------------------------------------------------------------------
-    def add(self, paths: Sequence[str | os.PathLike[str]], progress: Callable[[Progress], None] | None = None
-            ) -> IndexSummary:
+    def add(
+        self, paths: Sequence[str | os.PathLike[str]], progress: Callable[[Progress], None] | None = None
+    ) -> IndexSummary:
         roots = [Path(p).expanduser().resolve() for p in paths]
         missing = [str(p) for p in roots if not p.exists()]
         if missing:
@@ -156,8 +187,9 @@ class Indexer:
                 out.append(f)
         return out
 
-    def _sync(self, roots: Sequence[Path], progress: Callable[[Progress], None] | None,
-              force: bool = False) -> IndexSummary:
+    def _sync(
+        self, roots: Sequence[Path], progress: Callable[[Progress], None] | None, force: bool = False
+    ) -> IndexSummary:
         summary, t0 = IndexSummary(), time.perf_counter()
         files = self._walk([r for r in roots if r.exists()], summary)
         seen = {str(f) for f in files}
@@ -180,13 +212,20 @@ class Indexer:
         return max(0, after - before) if before is not None and after is not None else 0
 
     # one file -----------------------------------------------------------------------------------------------
-    def _process(self, files: Sequence[Path], summary: IndexSummary,
-                 progress: Callable[[Progress], None] | None, force: bool) -> None:
+    def _process(
+        self, files: Sequence[Path], summary: IndexSummary, progress: Callable[[Progress], None] | None, force: bool
+    ) -> None:
         with ParseWorker(self.limits) as worker:  # started on the first file that needs reading
             self._process_with(worker, files, summary, progress, force)
 
-    def _process_with(self, worker: ParseWorker, files: Sequence[Path], summary: IndexSummary,
-                      progress: Callable[[Progress], None] | None, force: bool) -> None:
+    def _process_with(
+        self,
+        worker: ParseWorker,
+        files: Sequence[Path],
+        summary: IndexSummary,
+        progress: Callable[[Progress], None] | None,
+        force: bool,
+    ) -> None:
         model_changed = self._model_changed()
         pending: list[NewDocument] = []
         sizes = [_size(f) for f in files]
@@ -242,8 +281,7 @@ class Indexer:
             return None
         loaded, chunks = worker.parse(f, data, self.max_chars, self.overlap)
         flags, findings = self._scan(loaded, chunks)
-        return NewDocument(str(f), loaded.kind, loaded.title, st.st_size, st.st_mtime, digest, chunks, flags,
-                           findings)
+        return NewDocument(str(f), loaded.kind, loaded.title, st.st_size, st.st_mtime, digest, chunks, flags, findings)
 
     def _scan(self, loaded: Loaded, chunks: list[DocChunk]) -> tuple[list[bool], list[dict[str, Any]]]:
         """Every chunk and every piece of hidden text goes through the firewall's chunk scanner."""

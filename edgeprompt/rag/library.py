@@ -33,24 +33,39 @@ class RagSettings:
 
     @classmethod
     def of(cls, section: Any) -> RagSettings:
-        return cls(int(section["top_k"]), float(section["min_relevance"]), float(section["min_evidence"]),
-                   int(section["candidates"]),
-                   float(section["max_file_mb"]), int(section["chunk_chars"]), int(section["overlap_chars"]),
-                   int(section["embed_batch"]), bool(section["answer_from_documents"]),
-                   ParseLimits(float(section["parse_timeout_s"]), int(section["parse_memory_mb"])),
-                   bool(section.get("judge", True)))
+        return cls(
+            int(section["top_k"]),
+            float(section["min_relevance"]),
+            float(section["min_evidence"]),
+            int(section["candidates"]),
+            float(section["max_file_mb"]),
+            int(section["chunk_chars"]),
+            int(section["overlap_chars"]),
+            int(section["embed_batch"]),
+            bool(section["answer_from_documents"]),
+            ParseLimits(float(section["parse_timeout_s"]), int(section["parse_memory_mb"])),
+            bool(section.get("judge", True)),
+        )
 
 
 class Library:
-    def __init__(self, db: Database, section: Mapping[str, Any], embedder: Callable[[], Embedder],
-                 scanner: Scanner | None) -> None:
+    def __init__(
+        self, db: Database, section: Mapping[str, Any], embedder: Callable[[], Embedder], scanner: Scanner | None
+    ) -> None:
         """`embedder` and `scanner` load their models on first use (`docs list` or a search loads neither)."""
         self.settings = RagSettings.of(section)
         self.store = DocumentStore(db)
         s = self.settings
-        self.indexer = Indexer(self.store, embedder, scanner, max_bytes=int(s.max_file_mb * 1e6),
-                               max_chars=s.chunk_chars, overlap=s.overlap_chars, batch_chunks=s.embed_batch,
-                               limits=s.limits)
+        self.indexer = Indexer(
+            self.store,
+            embedder,
+            scanner,
+            max_bytes=int(s.max_file_mb * 1e6),
+            max_chars=s.chunk_chars,
+            overlap=s.overlap_chars,
+            batch_chunks=s.embed_batch,
+            limits=s.limits,
+        )
         self.retriever = Retriever(db, embedder, candidates=s.candidates)
 
     def has_documents(self) -> bool:

@@ -97,7 +97,11 @@ class ParseWorker:
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the worker's life
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "edgeprompt.rag.parsing", str(self.limits.memory_mb)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                bufsize=0,
+            )
             assert self._proc.stdout is not None
             try:  # the interpreter's start is not the first file's time
                 _receive(self._proc.stdout)

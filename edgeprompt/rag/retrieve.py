@@ -29,9 +29,11 @@ POOL = 30  # candidates taken from each side before fusion
 MMAP_BYTES = 1 << 30
 EXACT_LIMIT = 2000  # filtered searches over at most this many chunks are scored exactly
 KINDS = ("markdown", "text", "html", "pdf", "docx", "code", "csv", "json", "email")
-STOPWORDS = frozenset("""a an and are as at be by can could did do does for from had has have how i if in into is it
+STOPWORDS = frozenset(
+    """a an and are as at be by can could did do does for from had has have how i if in into is it
 its me my of on or our so than that the their them then there these they this to was we were what when where
-which who whom why will with would you your about any i'm i've did does much many should""".split())
+which who whom why will with would you your about any i'm i've did does much many should""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -161,21 +163,26 @@ class Retriever:
         sims = dict(vec)
         fused = rrf([i for i, _ in vec], fts)
         hits = self._hits(fused, sims, q, k, filters)
-        self.last_timings = {"embed_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3,
-                             "total_ms": (time.perf_counter() - t0) * 1e3}
+        self.last_timings = {
+            "embed_ms": (t1 - t0) * 1e3,
+            "search_ms": (t2 - t1) * 1e3,
+            "total_ms": (time.perf_counter() - t0) * 1e3,
+        }
         return hits
 
     # the two candidate lists --------------------------------------------------------------------------------
     def _check_model(self, model_hash: str) -> None:
         row = self.db.query_one("SELECT value FROM rag_meta WHERE key = 'embed_model'")
         if row is not None and row[0] != model_hash:
-            raise UsageError("your documents were indexed with another embedding model; "
-                             "run `edgeprompt docs reindex --force`")
+            raise UsageError(
+                "your documents were indexed with another embedding model; run `edgeprompt docs reindex --force`"
+            )
 
     def _allowed(self, filters: Filters) -> set[int]:
         where, params = filters.sql()
-        rows = self.db.query(f"SELECT c.id FROM rag_chunks c JOIN rag_documents d ON d.id = c.doc_id "
-                             f"WHERE {where}", params)
+        rows = self.db.query(
+            f"SELECT c.id FROM rag_chunks c JOIN rag_documents d ON d.id = c.doc_id WHERE {where}", params
+        )
         return {r[0] for r in rows}
 
     def _vector(self, q: np.ndarray, pool: int, allowed: set[int] | None) -> list[tuple[int, float]]:
@@ -187,15 +194,17 @@ class Retriever:
         rows = self.db.query(
             "WITH c AS MATERIALIZED (SELECT rowid, emb_f FROM rag_vec WHERE emb MATCH vec_bit(?) AND k = ?) "
             "SELECT rowid, 1.0 - vec_distance_cosine(emb_f, ?) AS sim FROM c ORDER BY sim DESC",
-            (bits(q).tobytes(), k, qf))
+            (bits(q).tobytes(), k, qf),
+        )
         out = [(int(r[0]), float(r[1])) for r in rows if allowed is None or r[0] in allowed]
         return out[:pool]
 
     def _exact(self, qf: bytes, ids: list[int], pool: int) -> list[tuple[int, float]]:
         scored = []
         for cid in ids:
-            row = self.db.query_one("SELECT 1.0 - vec_distance_cosine(emb_f, ?) FROM rag_vec WHERE rowid = ?",
-                                    (qf, cid))
+            row = self.db.query_one(
+                "SELECT 1.0 - vec_distance_cosine(emb_f, ?) FROM rag_vec WHERE rowid = ?", (qf, cid)
+            )
             if row is not None:
                 scored.append((cid, float(row[0])))
         scored.sort(key=lambda t: -t[1])
@@ -208,34 +217,54 @@ class Retriever:
         if not filters.narrowing:
             # BM25 top-k on the FTS table alone (a join would score every match); flagged chunks are dropped
             # later, with the vector side's
-            rows = self.db.query("SELECT rowid FROM rag_fts WHERE rag_fts MATCH ? ORDER BY bm25(rag_fts, 2.0, 1.0) "
-                                 "LIMIT ?", (match, pool))
+            rows = self.db.query(
+                "SELECT rowid FROM rag_fts WHERE rag_fts MATCH ? ORDER BY bm25(rag_fts, 2.0, 1.0) LIMIT ?",
+                (match, pool),
+            )
             return [int(r[0]) for r in rows]
         where, params = filters.sql()
         rows = self.db.query(
             "SELECT f.rowid FROM rag_fts f JOIN rag_chunks c ON c.id = f.rowid "
             "JOIN rag_documents d ON d.id = c.doc_id "
             f"WHERE rag_fts MATCH ? AND {where} ORDER BY bm25(rag_fts, 2.0, 1.0) LIMIT ?",
-            [match, *params, pool])
+            [match, *params, pool],
+        )
         return [int(r[0]) for r in rows]
 
     # fused list -> hits ---------------------------------------------------------------------------------------
-    def _hits(self, fused: list[tuple[int, float]], sims: dict[int, float], q: np.ndarray, k: int,
-              filters: Filters) -> list[Hit]:
+    def _hits(
+        self, fused: list[tuple[int, float]], sims: dict[int, float], q: np.ndarray, k: int, filters: Filters
+    ) -> list[Hit]:
         hits: list[Hit] = []
         qf = q.astype("float32").tobytes()
         for cid, score in fused:
             row = self.db.query_one(
                 "SELECT d.path, c.text, c.location, d.sha256, d.flagged, c.flagged, d.title, c.context, d.kind "
-                "FROM rag_chunks c JOIN rag_documents d ON d.id = c.doc_id WHERE c.id = ?", (cid,))
+                "FROM rag_chunks c JOIN rag_documents d ON d.id = c.doc_id WHERE c.id = ?",
+                (cid,),
+            )
             if row is None or (row[5] and not filters.include_flagged):
                 continue
             if cid not in sims:  # found by words only: measure its similarity too
-                sim = self.db.query_one("SELECT 1.0 - vec_distance_cosine(emb_f, ?) FROM rag_vec WHERE rowid = ?",
-                                        (qf, cid))
+                sim = self.db.query_one(
+                    "SELECT 1.0 - vec_distance_cosine(emb_f, ?) FROM rag_vec WHERE rowid = ?", (qf, cid)
+                )
                 sims[cid] = float(sim[0]) if sim else 0.0
-            hits.append(Hit(row[0], round(score, 6), row[1], row[2], cid, row[3], bool(row[4]),
-                            round(sims[cid], 4), row[6], row[7], row[8]))
+            hits.append(
+                Hit(
+                    row[0],
+                    round(score, 6),
+                    row[1],
+                    row[2],
+                    cid,
+                    row[3],
+                    bool(row[4]),
+                    round(sims[cid], 4),
+                    row[6],
+                    row[7],
+                    row[8],
+                )
+            )
             if len(hits) == k:
                 break
         return hits

@@ -16,8 +16,11 @@ from edgeprompt.backends.base import Message
 from edgeprompt.rag.retrieve import STOPWORDS
 
 _OPENER = re.compile(r"^\s*(and|also|plus|but|so|then|what about|how about|and what|same for|what if)\b", re.I)
-_PRONOUN = re.compile(r"\b(it|its|it's|that|this|these|those|they|them|their|there|he|she|him|her|his|"
-                      r"same|one|ones|former|latter)\b", re.I)
+_PRONOUN = re.compile(
+    r"\b(it|its|it's|that|this|these|those|they|them|their|there|he|she|him|her|his|"
+    r"same|one|ones|former|latter)\b",
+    re.I,
+)
 _WORD = re.compile(r"\w+")
 
 

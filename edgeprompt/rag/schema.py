@@ -76,6 +76,4 @@ def documents(conn: Any) -> None:
 
 
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
-MIGRATIONS = (
-    Migration("0101_documents", documents),
-)
+MIGRATIONS = (Migration("0101_documents", documents),)

@@ -31,9 +31,18 @@ class DocRow:
     indexed_at: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "title": self.title, "type": self.kind, "chunks": self.chunks,
-                "indexed_at": self.indexed_at, "modified_at": self.mtime, "size": self.size,
-                "sha256": self.sha256, "flagged": self.flagged, "findings": self.findings}
+        return {
+            "path": self.path,
+            "title": self.title,
+            "type": self.kind,
+            "chunks": self.chunks,
+            "indexed_at": self.indexed_at,
+            "modified_at": self.mtime,
+            "size": self.size,
+            "sha256": self.sha256,
+            "flagged": self.flagged,
+            "findings": self.findings,
+        }
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,10 @@ class DocumentStore:
         if under is None:
             rows = self.db.query(f"SELECT {_DOC_COLS} FROM rag_documents ORDER BY path")
         else:
-            rows = self.db.query(f"SELECT {_DOC_COLS} FROM rag_documents WHERE path = ? OR path GLOB ? "
-                                 "ORDER BY path", (under, glob_under(under)))
+            rows = self.db.query(
+                f"SELECT {_DOC_COLS} FROM rag_documents WHERE path = ? OR path GLOB ? ORDER BY path",
+                (under, glob_under(under)),
+            )
         return [_doc(r) for r in rows]
 
     def count(self) -> tuple[int, int]:
@@ -106,8 +117,9 @@ class DocumentStore:
         return int(row[0]), int(row[1])
 
     def chunks_of(self, doc_id: int) -> list[Any]:
-        return self.db.query("SELECT id, seq, context, text, location, flagged FROM rag_chunks "
-                             "WHERE doc_id = ? ORDER BY seq", (doc_id,))
+        return self.db.query(
+            "SELECT id, seq, context, text, location, flagged FROM rag_chunks WHERE doc_id = ? ORDER BY seq", (doc_id,)
+        )
 
     def touch(self, doc_id: int, size: int, mtime: float) -> None:
         """Same content, new timestamp: remember it so the next run skips the file without reading it."""
@@ -139,17 +151,41 @@ class DocumentStore:
             cur = c.execute(
                 "INSERT INTO rag_documents(path, kind, title, size, mtime, sha256, chunks, flagged, findings, "
                 "indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (doc.path, doc.kind, doc.title, doc.size, doc.mtime, doc.sha256, len(doc.chunks),
-                 int(bool(doc.findings)), json.dumps(list(doc.findings)), time.time()))
+                (
+                    doc.path,
+                    doc.kind,
+                    doc.title,
+                    doc.size,
+                    doc.mtime,
+                    doc.sha256,
+                    len(doc.chunks),
+                    int(bool(doc.findings)),
+                    json.dumps(list(doc.findings)),
+                    time.time(),
+                ),
+            )
             doc_id = int(cur.lastrowid)
             for i, ch in enumerate(doc.chunks):
                 cid = c.execute(
                     "INSERT INTO rag_chunks(doc_id, seq, context, text, line_start, line_end, page, location, "
                     "sha256, flagged) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (doc_id, ch.seq, ch.context, ch.text, ch.line_start, ch.line_end, ch.page, ch.location,
-                     ch.sha256, int(doc.chunk_flags[i]))).lastrowid
-                c.execute("INSERT INTO rag_vec(rowid, emb, emb_f) VALUES (?, vec_bit(?), ?)",
-                          (cid, b[i].tobytes(), doc.vectors[i].tobytes()))
+                    (
+                        doc_id,
+                        ch.seq,
+                        ch.context,
+                        ch.text,
+                        ch.line_start,
+                        ch.line_end,
+                        ch.page,
+                        ch.location,
+                        ch.sha256,
+                        int(doc.chunk_flags[i]),
+                    ),
+                ).lastrowid
+                c.execute(
+                    "INSERT INTO rag_vec(rowid, emb, emb_f) VALUES (?, vec_bit(?), ?)",
+                    (cid, b[i].tobytes(), doc.vectors[i].tobytes()),
+                )
         return doc_id
 
     def delete(self, paths: Iterable[str]) -> int:

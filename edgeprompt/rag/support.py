@@ -51,13 +51,17 @@ class Support:
         n = len(self.unsupported)
         if not n:
             return None
-        return (f"{n} sentence{'s' if n > 1 else ''} of the answer {'are' if n > 1 else 'is'} not supported by "
-                f"the documents it cites; marked {MARK}")
+        return (
+            f"{n} sentence{'s' if n > 1 else ''} of the answer {'are' if n > 1 else 'is'} not supported by "
+            f"the documents it cites; marked {MARK}"
+        )
 
     def trace_attributes(self) -> dict[str, Any]:
-        return {"edgeprompt.support.claims": len(self.claims),
-                "edgeprompt.support.unsupported": len(self.unsupported),
-                "edgeprompt.support.unsupported_text": [c.text[:120] for c in self.unsupported][:5]}
+        return {
+            "edgeprompt.support.claims": len(self.claims),
+            "edgeprompt.support.unsupported": len(self.unsupported),
+            "edgeprompt.support.unsupported_text": [c.text[:120] for c in self.unsupported][:5],
+        }
 
 
 def _numbers(text: str) -> set[str]:

@@ -16,10 +16,15 @@ from edgeprompt.rag.loaders import kind_of
 
 
 class DocumentWatcher:
-    def __init__(self, indexer: Indexer, roots: Sequence[Path],
-                 on_update: Callable[[IndexSummary], object] | None = None,
-                 on_error: Callable[[Exception], None] | None = None,
-                 debounce_ms: int = 500, force_polling: bool | None = None) -> None:
+    def __init__(
+        self,
+        indexer: Indexer,
+        roots: Sequence[Path],
+        on_update: Callable[[IndexSummary], object] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+        debounce_ms: int = 500,
+        force_polling: bool | None = None,
+    ) -> None:
         self.indexer = indexer
         self.roots = [Path(r).resolve() for r in roots]
         self.on_update = on_update
@@ -54,9 +59,17 @@ class DocumentWatcher:
         if not roots:
             self.ready.set()
             return
-        changes = watch(*roots, stop_event=self._stop, debounce=self.debounce_ms, step=50,
-                        watch_filter=self._relevant, yield_on_timeout=True, rust_timeout=200,
-                        force_polling=self.force_polling, raise_interrupt=False)
+        changes = watch(
+            *roots,
+            stop_event=self._stop,
+            debounce=self.debounce_ms,
+            step=50,
+            watch_filter=self._relevant,
+            yield_on_timeout=True,
+            rust_timeout=200,
+            force_polling=self.force_polling,
+            raise_interrupt=False,
+        )
         for batch in changes:
             self.ready.set()
             if not batch:

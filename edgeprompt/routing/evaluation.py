@@ -56,9 +56,14 @@ class EvalReport:
     errors: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "accuracy": round(self.accuracy, 4), "ambiguous_n": self.ambiguous_n,
-                "ambiguous_accuracy": round(self.ambiguous_accuracy, 4), "confusion": self.confusion,
-                "errors": self.errors}
+        return {
+            "n": self.n,
+            "accuracy": round(self.accuracy, 4),
+            "ambiguous_n": self.ambiguous_n,
+            "ambiguous_accuracy": round(self.ambiguous_accuracy, 4),
+            "confusion": self.confusion,
+            "errors": self.errors,
+        }
 
     def table(self) -> str:
         labels = list(TAGS)

@@ -57,8 +57,13 @@ class HeadMeta:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             labels = tuple(str(x) for x in raw["labels"])
-            meta = cls(labels, str(raw.get("input", "embedding")), str(raw.get("output", "probabilities")),
-                       int(raw.get("dim", DIM)), raw)
+            meta = cls(
+                labels,
+                str(raw.get("input", "embedding")),
+                str(raw.get("output", "probabilities")),
+                int(raw.get("dim", DIM)),
+                raw,
+            )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ModelLoadError(f"router head metadata {path}: {e}") from e
         if not labels or len(set(labels)) != len(labels):
@@ -85,16 +90,19 @@ class RouterHead:
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = {o.name: o.shape for o in self.session.get_outputs()}
         if self.meta.input not in inputs or self.meta.output not in outputs:
-            raise ModelLoadError(f"router head {folder}: expected input '{self.meta.input}' and output "
-                                 f"'{self.meta.output}', found {sorted(inputs)} -> {sorted(outputs)}")
+            raise ModelLoadError(
+                f"router head {folder}: expected input '{self.meta.input}' and output "
+                f"'{self.meta.output}', found {sorted(inputs)} -> {sorted(outputs)}"
+            )
         width = outputs[self.meta.output][-1]
         if isinstance(width, int) and width != len(self.meta.labels):
             raise ModelLoadError(f"router head {folder}: {width} outputs but {len(self.meta.labels)} labels")
         missing = [k for k in OPERATING_POINT if k not in self.meta.extra]
         if missing and folder != shipped_dir():  # a retrained head without its own operating point: the shipped one
             shipped = HeadMeta.read(shipped_dir() / META_FILE).extra
-            self.meta = replace(self.meta, extra={**{k: shipped[k] for k in missing if k in shipped},
-                                                  **self.meta.extra})
+            self.meta = replace(
+                self.meta, extra={**{k: shipped[k] for k in missing if k in shipped}, **self.meta.extra}
+            )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -114,6 +122,7 @@ class RouterHead:
 
 
 # -- training side (torch; scripts/train_router and federated training) ------------------------------
+
 
 def torch_head(n_labels: int, hidden: int = 0, dim: int = DIM) -> Any:
     """The trainable head: linear (hidden=0) or one hidden layer; returns logits. Opacus-compatible."""
@@ -144,13 +153,24 @@ def export_head(model: Any, labels: list[str], folder: Path, extra: dict[str, An
     tmp = folder / (ONNX_FILE + ".tmp")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapped, (torch.zeros(2, DIM),), str(tmp), input_names=["embedding"],
-                          output_names=["logits", "probabilities"],
-                          dynamic_axes={"embedding": {0: "batch"}, "logits": {0: "batch"},
-                                        "probabilities": {0: "batch"}},
-                          opset_version=17, dynamo=False)
-    meta = {"labels": list(labels), "input": "embedding", "output": "probabilities", "logits": "logits",
-            "dim": DIM, **extra}
+        torch.onnx.export(
+            wrapped,
+            (torch.zeros(2, DIM),),
+            str(tmp),
+            input_names=["embedding"],
+            output_names=["logits", "probabilities"],
+            dynamic_axes={"embedding": {0: "batch"}, "logits": {0: "batch"}, "probabilities": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    meta = {
+        "labels": list(labels),
+        "input": "embedding",
+        "output": "probabilities",
+        "logits": "logits",
+        "dim": DIM,
+        **extra,
+    }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     tmp.replace(folder / ONNX_FILE)
     return folder / ONNX_FILE

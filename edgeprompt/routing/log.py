@@ -39,9 +39,19 @@ class RouteOutcome:
     outcome: int | None  # +1 thumbs up, -1 thumbs down (the latest thumbs on the trace), None: none
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "trace_id": self.trace_id, "created_at": self.created_at, "source": self.source,
-                "text": self.text, "route": self.route, "model": self.model, "scores": self.scores,
-                "rules": self.rules, "reason": self.reason, "outcome": self.outcome}
+        return {
+            "id": self.id,
+            "trace_id": self.trace_id,
+            "created_at": self.created_at,
+            "source": self.source,
+            "text": self.text,
+            "route": self.route,
+            "model": self.model,
+            "scores": self.scores,
+            "rules": self.rules,
+            "reason": self.reason,
+            "outcome": self.outcome,
+        }
 
 
 class DecisionLog:
@@ -53,18 +63,43 @@ class DecisionLog:
             cur = c.execute(
                 "INSERT INTO route_decisions(trace_id, created_at, source, text, tag, model, scores, rules, reason, "
                 "power) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (trace_id, time.time(), source, decision.text if keep_text else None, decision.route,
-                 decision.model, json.dumps(decision.scores, sort_keys=True), json.dumps(list(decision.rules)),
-                 decision.reason, decision.power))
+                (
+                    trace_id,
+                    time.time(),
+                    source,
+                    decision.text if keep_text else None,
+                    decision.route,
+                    decision.model,
+                    json.dumps(decision.scores, sort_keys=True),
+                    json.dumps(list(decision.rules)),
+                    decision.reason,
+                    decision.power,
+                ),
+            )
         return int(cur.lastrowid)
 
     def export(self, since: float = 0.0, with_outcome_only: bool = False) -> list[RouteOutcome]:
         rows = self.db.query(
             "SELECT d.*, (SELECT f.score FROM feedback f WHERE f.trace_id = d.trace_id AND f.kind = 'thumbs' "
             "ORDER BY f.id DESC LIMIT 1) AS outcome FROM route_decisions d WHERE d.created_at >= ? ORDER BY d.id",
-            (since,))
-        out = [RouteOutcome(r["id"], r["trace_id"], r["created_at"], r["source"], r["text"], r["tag"], r["model"],
-                       json.loads(r["scores"]), json.loads(r["rules"]), r["reason"], r["outcome"]) for r in rows]
+            (since,),
+        )
+        out = [
+            RouteOutcome(
+                r["id"],
+                r["trace_id"],
+                r["created_at"],
+                r["source"],
+                r["text"],
+                r["tag"],
+                r["model"],
+                json.loads(r["scores"]),
+                json.loads(r["rules"]),
+                r["reason"],
+                r["outcome"],
+            )
+            for r in rows
+        ]
         return [o for o in out if o.outcome is not None] if with_outcome_only else out
 
     def to_examples(self, examples: ExampleStore) -> int:

@@ -122,8 +122,15 @@ class Choice:
     reason: str
 
 
-def choose(tag: str, cards: Sequence[ModelCard], *, default_id: str, need_tokens: int, saving: bool,
-           installed: Callable[[ModelCard], bool]) -> Choice:
+def choose(
+    tag: str,
+    cards: Sequence[ModelCard],
+    *,
+    default_id: str,
+    need_tokens: int,
+    saving: bool,
+    installed: Callable[[ModelCard], bool],
+) -> Choice:
     """The model for `tag` among `cards`; the shipped test fake `echo` only when it is the default."""
     tagged = [c for c in cards if tag in c.tags and (c.id != "echo" or c.id == default_id)]
     if not tagged:
@@ -135,8 +142,15 @@ def choose(tag: str, cards: Sequence[ModelCard], *, default_id: str, need_tokens
     if not roomy:
         return Choice(None, f"no installed '{tag}' model has {need_tokens} tokens of context")
     if saving:
-        best = min(roomy, key=lambda c: (c.size_mb if c.size_mb > 0 else math.inf, quant_bits(c.quantization),
-                                         c.id != default_id, c.id))
+        best = min(
+            roomy,
+            key=lambda c: (
+                c.size_mb if c.size_mb > 0 else math.inf,
+                quant_bits(c.quantization),
+                c.id != default_id,
+                c.id,
+            ),
+        )
         return Choice(best, f"saving power: smallest '{tag}' model ({_size(best)})")
     best = min(roomy, key=lambda c: (c.id != default_id, -c.size_mb, c.id))
     why = "the default model" if best.id == default_id else f"the largest '{tag}' model ({_size(best)})"

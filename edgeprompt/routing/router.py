@@ -43,11 +43,16 @@ def router_text(text: str, max_chars: int = 320) -> str:
     if len(text) <= max_chars:
         return text
     head = (max_chars * 3) // 4
-    return text[:head] + " … " + text[-(max_chars - head):]
+    return text[:head] + " … " + text[-(max_chars - head) :]
 
 
-def pick_tag(scores: Mapping[str, float], fired: set[str], fit: float = FIT_THRESHOLD,
-             boost: float = RULE_BOOST, unsure: float = 0.0) -> tuple[str, list[str], dict[str, float]]:
+def pick_tag(
+    scores: Mapping[str, float],
+    fired: set[str],
+    fit: float = FIT_THRESHOLD,
+    boost: float = RULE_BOOST,
+    unsure: float = 0.0,
+) -> tuple[str, list[str], dict[str, float]]:
     """(winner, fitting tags, combined scores): a built-in tag fits when its head probability plus
     `boost` (if one of its rules fired) reaches `fit`; the first fitting tag in precedence wins, and
     when none fits the best combined score does. A specialist winning with a combined score below
@@ -71,12 +76,21 @@ class RouteDecision:
     power: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"route": self.route, "model": self.model, "scores": dict(self.scores),
-                "rules": list(self.rules), "reason": self.reason}
+        return {
+            "route": self.route,
+            "model": self.model,
+            "scores": dict(self.scores),
+            "rules": list(self.rules),
+            "reason": self.reason,
+        }
 
     def trace_attributes(self) -> dict[str, Any]:
-        return {"edgeprompt.route.tag": self.route, "edgeprompt.route.model": self.model,
-                "edgeprompt.route.reason": self.reason, "edgeprompt.route.rules": list(self.rules)}
+        return {
+            "edgeprompt.route.tag": self.route,
+            "edgeprompt.route.model": self.model,
+            "edgeprompt.route.reason": self.reason,
+            "edgeprompt.route.rules": list(self.rules),
+        }
 
 
 @dataclass(frozen=True)
@@ -89,10 +103,17 @@ class _Tagged:
 
 
 class Router:
-    def __init__(self, catalog: Catalog, head: Callable[[], RouterHead],
-                 embed: Callable[[list[str]], np.ndarray], *, settings: Mapping[str, Any],
-                 default_model: Callable[[], str], reserve_tokens: int = 256,
-                 installed: Callable[[ModelCard], bool] = is_installed) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        head: Callable[[], RouterHead],
+        embed: Callable[[list[str]], np.ndarray],
+        *,
+        settings: Mapping[str, Any],
+        default_model: Callable[[], str],
+        reserve_tokens: int = 256,
+        installed: Callable[[ModelCard], bool] = is_installed,
+    ) -> None:
         self.catalog = catalog
         self._head_factory = head
         self._head: RouterHead | None = None
@@ -127,8 +148,10 @@ class Router:
         folder = self.catalog.user_dir
         files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
         # the folder's own mtime changes when a model folder (e.g. the demo's) appears in it
-        key = (folder.stat().st_mtime_ns if folder.is_dir() else 0,
-               *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+        key = (
+            folder.stat().st_mtime_ns if folder.is_dir() else 0,
+            *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files),
+        )
         with self._lock:
             if self._cards is None or self._cards[0] != key:
                 self._cards = (key, self.catalog.cards())
@@ -158,9 +181,13 @@ class Router:
 
     def _custom_vectors(self, tags: list[str]) -> np.ndarray:
         """One embedding per custom tag: its name and its models' descriptions (cached per catalog)."""
-        docs = {t: " ".join([t.replace("-", " ").replace("_", " ")] + [c.description for c in self.cards()
-                                                                      if t in c.tags and c.description])
-                for t in tags}
+        docs = {
+            t: " ".join(
+                [t.replace("-", " ").replace("_", " ")]
+                + [c.description for c in self.cards() if t in c.tags and c.description]
+            )
+            for t in tags
+        }
         key = tuple(sorted(docs.items()))
         if self._custom is None or self._custom_key != key:
             self._custom = (tuple(tags), self.embed([docs[t] for t in tags]))
@@ -183,8 +210,9 @@ class Router:
             return _Tagged(tag, scores, (f"explicit:@{tag}", *rules), f"explicit @{tag}", rest)
         return self._resolve(scores, hits, custom, rules, rest)
 
-    def _resolve(self, scores: dict[str, float], hits: list[Any], custom: list[str], rules: tuple[str, ...],
-                 rest: str) -> _Tagged:
+    def _resolve(
+        self, scores: dict[str, float], hits: list[Any], custom: list[str], rules: tuple[str, ...], rest: str
+    ) -> _Tagged:
         meta = self.head.meta.extra
         fit, boost = float(meta.get("fit_threshold", FIT_THRESHOLD)), float(meta.get("rule_boost", RULE_BOOST))
         unsure = float(meta.get("unsure_below", 0.0))
@@ -217,14 +245,16 @@ class Router:
         state = self.power.state()
         saving = state.saving(float(self.settings.get("low_charge_percent", 30)))
         default = self.default_id()
-        choice = choose(tagged.tag, self.cards(), default_id=default, need_tokens=need, saving=saving,
-                        installed=self.installed)
+        choice = choose(
+            tagged.tag, self.cards(), default_id=default, need_tokens=need, saving=saving, installed=self.installed
+        )
         if choice.card is not None:
             model, why = choice.card.id, choice.reason
         else:
             model, why = default, f"{choice.reason}; using the default model"
-        return RouteDecision(tagged.tag, model, tagged.scores, tagged.rules, f"{tagged.reason}; {why}",
-                             tagged.text, state.describe())
+        return RouteDecision(
+            tagged.tag, model, tagged.scores, tagged.rules, f"{tagged.reason}; {why}", tagged.text, state.describe()
+        )
 
     def answered_by_documents(self, decision: RouteDecision, card: ModelCard) -> RouteDecision | None:
         """A question routed to a toy model (tag `demo`) that the user's documents answer goes to the
@@ -234,9 +264,16 @@ class Router:
         chosen = decision.reason == USER_CHOICE or any(r.startswith("explicit:") for r in decision.rules)
         if chosen or "demo" not in card.tags:
             return None
-        moved = self._with_model(_Tagged("documents", decision.scores, (*decision.rules, "evidence:documents"),
-                                         f"'{decision.route}' for a toy model, but your documents answer it",
-                                         decision.text), None)
+        moved = self._with_model(
+            _Tagged(
+                "documents",
+                decision.scores,
+                (*decision.rules, "evidence:documents"),
+                f"'{decision.route}' for a toy model, but your documents answer it",
+                decision.text,
+            ),
+            None,
+        )
         return moved if moved.model != card.id else None
 
     def routable(self) -> list[ModelCard]:
@@ -244,21 +281,22 @@ class Router:
         default = self.default_id()
         return [c for c in self.cards() if (c.id != "echo" or c.id == default) and self.installed(c)]
 
-    def for_request(self, question: str, model: str | None = None,
-                    embedding: np.ndarray | None = None) -> RouteDecision:
+    def for_request(
+        self, question: str, model: str | None = None, embedding: np.ndarray | None = None
+    ) -> RouteDecision:
         """The pipeline's route stage: honour `-m`; skip the classifier when there is nothing to choose."""
         tag, rest = self.strip(question)
         if model:
-            return RouteDecision(tag or "", model, {}, (f"explicit:@{tag}",) if tag else (),
-                                 USER_CHOICE, rest)
+            return RouteDecision(tag or "", model, {}, (f"explicit:@{tag}",) if tag else (), USER_CHOICE, rest)
         if not self.settings.get("enabled", True):
             return RouteDecision(tag or "", self.default_id(), {}, (), "routing is off ([routing] enabled)", rest)
         if len(self.routable()) < 2:
             hits = keyword_hits(rest)
             found = tag or by_precedence(h.tag for h in hits) or "general"
             rules = ((f"explicit:@{tag}",) if tag else ()) + tuple(h.name for h in hits)
-            return RouteDecision(found, self.default_id(), {}, rules,
-                                 "one installed model: the classifier was skipped", rest)
+            return RouteDecision(
+                found, self.default_id(), {}, rules, "one installed model: the classifier was skipped", rest
+            )
         return self.decide(question, embedding)
 
     def route(self, request: Any) -> ModelCard:

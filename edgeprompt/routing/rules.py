@@ -20,61 +20,98 @@ TAGS: tuple[str, ...] = ("code", "documents", "math", "legal", "general")
 _EXPLICIT = re.compile(r"^\s*@([A-Za-z][\w.-]{0,31})(?=\s|$)\s*", re.UNICODE)
 
 _MY = r"\b(?:my|our)\s+(?:\w+\s+){0,2}"
-_FILES = (r"(?:notes?|files?|documents?|docs|folders?|pdfs?|e-?mails?|inbox|journal|diary|notebook|spreadsheets?|"
-          r"meetings|minutes|downloads|drafts?|slides|timesheets?|invoices?|receipts?|logs?|transcripts?|recordings?)")
+_FILES = (
+    r"(?:notes?|files?|documents?|docs|folders?|pdfs?|e-?mails?|inbox|journal|diary|notebook|spreadsheets?|"
+    r"meetings|minutes|downloads|drafts?|slides|timesheets?|invoices?|receipts?|logs?|transcripts?|recordings?)"
+)
 
 # tag -> (rule name, pattern). Case-insensitive unless the pattern says otherwise.
 _KEYWORDS: dict[str, tuple[tuple[str, str], ...]] = {
     "code": (
         ("fenced-code", r"```"),
-        ("traceback", r"\b(?:traceback|stack ?trace|segmentation fault|segfault|exception|TypeError|"
-                      r"ValueError|KeyError|NullPointer\w*|syntax error|compiler? error|undefined reference)\b"),
-        ("language", r"\b(?:python|javascript|typescript|java|kotlin|rust|golang|go|c\+\+|c#|ruby|php|swift|"
-                     r"bash|powershell|sql|vba|html|css|react|node\.?js|pandas|numpy|django|flask)\s+"
-                     r"(?:code|script|function|class|method|program|query|loop|error|bug|module|package|app|"
-                     r"component|macro|snippet|implementation)s?\b"),
-        ("in-language", r"\b(?:in|with|using)\s+(?:python|javascript|typescript|java|kotlin|rust|golang|go|c\+\+|"
-                        r"c#|c|ruby|php|swift|bash|powershell|sql|html|css)\b(?!\s+(?:coffee|island|beans))"),
-        ("code-task", r"\b(?:write|implement|refactor|debug|fix|review|optimi[sz]e)\s+(?:a|an|the|this|my|some)?\s*"
-                      r"(?:\w+\s+){0,2}(?:function|script|program|regex|regular expression|sql query|query|class|"
-                      r"method|unit tests?|code|macro|dockerfile|makefile|workflow|bug)\b"),
-        ("tooling", r"\b(?:git (?:commit|rebase|merge|branch|push|pull)|pip install|npm|docker(?:file)?|"
-                    r"github actions|virtual environment|venv|makefile|argparse|kubernetes manifest)\b"),
-        ("code-syntax", r"(?:\bdef \w+\(|\bfunction \w*\(|=>|\bconsole\.log\b|#include\b|"
-                        r"\bSELECT\b[\s\S]*\bFROM\b|\w+\(\)\s*[;{]|\bself\.\w+|"
-                        r"(?-i:(?:^|\n)\s*(?:import [\w.]+|from [\w.]+ import)))"),
+        (
+            "traceback",
+            r"\b(?:traceback|stack ?trace|segmentation fault|segfault|exception|TypeError|"
+            r"ValueError|KeyError|NullPointer\w*|syntax error|compiler? error|undefined reference)\b",
+        ),
+        (
+            "language",
+            r"\b(?:python|javascript|typescript|java|kotlin|rust|golang|go|c\+\+|c#|ruby|php|swift|"
+            r"bash|powershell|sql|vba|html|css|react|node\.?js|pandas|numpy|django|flask)\s+"
+            r"(?:code|script|function|class|method|program|query|loop|error|bug|module|package|app|"
+            r"component|macro|snippet|implementation)s?\b",
+        ),
+        (
+            "in-language",
+            r"\b(?:in|with|using)\s+(?:python|javascript|typescript|java|kotlin|rust|golang|go|c\+\+|"
+            r"c#|c|ruby|php|swift|bash|powershell|sql|html|css)\b(?!\s+(?:coffee|island|beans))",
+        ),
+        (
+            "code-task",
+            r"\b(?:write|implement|refactor|debug|fix|review|optimi[sz]e)\s+(?:a|an|the|this|my|some)?\s*"
+            r"(?:\w+\s+){0,2}(?:function|script|program|regex|regular expression|sql query|query|class|"
+            r"method|unit tests?|code|macro|dockerfile|makefile|workflow|bug)\b",
+        ),
+        (
+            "tooling",
+            r"\b(?:git (?:commit|rebase|merge|branch|push|pull)|pip install|npm|docker(?:file)?|"
+            r"github actions|virtual environment|venv|makefile|argparse|kubernetes manifest)\b",
+        ),
+        (
+            "code-syntax",
+            r"(?:\bdef \w+\(|\bfunction \w*\(|=>|\bconsole\.log\b|#include\b|"
+            r"\bSELECT\b[\s\S]*\bFROM\b|\w+\(\)\s*[;{]|\bself\.\w+|"
+            r"(?-i:(?:^|\n)\s*(?:import [\w.]+|from [\w.]+ import)))",
+        ),
     ),
     "documents": (
         ("my-files", _MY + _FILES + r"\b"),
         # "wrote" is left out on purpose: "software I wrote" is a legal question, not a file lookup
-        ("i-saved", r"\b(?:I|we)\s+(?:have\s+)?(?:saved|downloaded|uploaded|kept|transcribed|highlighted|"
-                    r"jotted|logged|shared|received|filed|scanned|attached)\b"),
+        (
+            "i-saved",
+            r"\b(?:I|we)\s+(?:have\s+)?(?:saved|downloaded|uploaded|kept|transcribed|highlighted|"
+            r"jotted|logged|shared|received|filed|scanned|attached)\b",
+        ),
         ("search-mine", r"\b(?:search|look through|go through|check)\s+(?:my|our)\b"),
     ),
     "math": (
         # "-" only with spaces around it, so dates (2025-03-14) and ranges (9-5) are not sums
-        ("arithmetic", r"(?<![\d-])\d+(?:\.\d+)?\s*(?:[+*/×÷^]|\s-\s|\bx\b|\btimes\b|\bdivided by\b|"
-                       r"\bminus\b|\bplus\b)\s*\(?\d"),
+        (
+            "arithmetic",
+            r"(?<![\d-])\d+(?:\.\d+)?\s*(?:[+*/×÷^]|\s-\s|\bx\b|\btimes\b|\bdivided by\b|"
+            r"\bminus\b|\bplus\b)\s*\(?\d",
+        ),
         ("percent-of", r"\d+(?:\.\d+)?\s*%\s*(?:of|on)\s+\d"),
-        ("calculus", r"\b(?:derivative|integrate|integral|factorial|square root|logarithm|log base|"
-                     r"standard deviation|least common multiple|greatest common divisor|hypotenuse)\b"),
+        (
+            "calculus",
+            r"\b(?:derivative|integrate|integral|factorial|square root|logarithm|log base|"
+            r"standard deviation|least common multiple|greatest common divisor|hypotenuse)\b",
+        ),
         ("solve", r"\bsolve\b[^.?!]*(?:=|\bequation|\bsystem\b)"),
         ("convert-number", r"\bconvert\s+\d[\d.,]*\s*\w+"),
         ("how-much-numbers", r"\b(?:how (?:much|many|long)|what(?:'s| is))\b[^.?!]*\d[^.?!]*\d"),
     ),
     "legal": (
-        ("contract", r"\b(?:contracts?|clauses?|lease|tenancy|nda|non-disclosure|non-compete|indemni\w+|"
-                     r"arbitration|force majeure|terms of service|warranty disclaimer|prenup\w*|licen[cs]e terms)\b"),
-        ("law", r"\b(?:legal(?:ly)?|illegal|lawful|unlawful|law|statute|gdpr|court|sue|sued|lawsuit|liable|"
-                r"liability|negligence|defamation|copyright|trademark|patent|fair use|admissible|enforceable|"
-                r"misdemeanou?r|felony|custody|executor|tenant|landlord)\b"),
-        ("rights", r"\bmy rights\b|\bam I (?:obliged|allowed|required)\b|"
-                   r"\bcan (?:my|a|the) \w+ (?:enforce|fine|refuse|sue)\b"),
+        (
+            "contract",
+            r"\b(?:contracts?|clauses?|lease|tenancy|nda|non-disclosure|non-compete|indemni\w+|"
+            r"arbitration|force majeure|terms of service|warranty disclaimer|prenup\w*|licen[cs]e terms)\b",
+        ),
+        (
+            "law",
+            r"\b(?:legal(?:ly)?|illegal|lawful|unlawful|law|statute|gdpr|court|sue|sued|lawsuit|liable|"
+            r"liability|negligence|defamation|copyright|trademark|patent|fair use|admissible|enforceable|"
+            r"misdemeanou?r|felony|custody|executor|tenant|landlord)\b",
+        ),
+        (
+            "rights",
+            r"\bmy rights\b|\bam I (?:obliged|allowed|required)\b|"
+            r"\bcan (?:my|a|the) \w+ (?:enforce|fine|refuse|sue)\b",
+        ),
     ),
 }
 
-_COMPILED = {tag: tuple((name, re.compile(p, re.IGNORECASE)) for name, p in rules)
-             for tag, rules in _KEYWORDS.items()}
+_COMPILED = {tag: tuple((name, re.compile(p, re.IGNORECASE)) for name, p in rules) for tag, rules in _KEYWORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -91,7 +128,7 @@ def split_explicit(text: str) -> tuple[str | None, str]:
     m = _EXPLICIT.match(text)
     if not m:
         return None, text
-    return m.group(1).lower(), text[m.end():]
+    return m.group(1).lower(), text[m.end() :]
 
 
 def keyword_hits(text: str, tags: Iterable[str] = TAGS) -> list[RouteRuleHit]:

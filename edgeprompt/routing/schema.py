@@ -33,6 +33,4 @@ def route_decisions(conn: Any) -> None:
 
 
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
-MIGRATIONS = (
-    Migration("0601_route_decisions", route_decisions),
-)
+MIGRATIONS = (Migration("0601_route_decisions", route_decisions),)

@@ -115,8 +115,12 @@ class Api:
             if not over:
                 parts.append(piece)
         if over:
-            raise ApiError(413, f"the request body is over the {limit}-byte limit ([serve] max_body_bytes)",
-                           None, "request_too_large")
+            raise ApiError(
+                413,
+                f"the request body is over the {limit}-byte limit ([serve] max_body_bytes)",
+                None,
+                "request_too_large",
+            )
         try:
             text = b"".join(parts).decode("utf-8")
         except UnicodeDecodeError as e:
@@ -153,8 +157,13 @@ class Api:
     async def health(self, request: Request) -> Response:
         from edgeprompt import __version__
 
-        return JSONResponse({"status": "ok", "version": __version__, "queue": {
-            "waiting": self.worker.waiting, "busy": self.worker.busy, "limit": self.options.queue_size}})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "queue": {"waiting": self.worker.waiting, "busy": self.worker.busy, "limit": self.options.queue_size},
+            }
+        )
 
     async def models(self, request: Request) -> Response:
         self._authorise(request)
@@ -165,9 +174,19 @@ class Api:
 
         # a session named with no earlier turns continues with the session's own history
         history = None if (call.session_id and not call.history) else call.history
-        return AskRequest(call.question, model=call.model, session_id=call.session_id, overrides=call.overrides,
-                          save=self.options.save, use_documents=call.documents, prompt=call.prompt, cancel=cancel,
-                          history=history, system=call.system, schema=call.schema)
+        return AskRequest(
+            call.question,
+            model=call.model,
+            session_id=call.session_id,
+            overrides=call.overrides,
+            save=self.options.save,
+            use_documents=call.documents,
+            prompt=call.prompt,
+            cancel=cancel,
+            history=history,
+            system=call.system,
+            schema=call.schema,
+        )
 
     def _run(self, ask: AskRequest, on_token: Callable[[str], None] | None) -> AskResult:
         """On the worker: the pipeline, then only the model it used stays loaded for its backend."""
@@ -187,8 +206,9 @@ class Api:
         peer = request.client.host if request.client else "local"
         call = api.chat_call(await self._json(request), peer)
         if call.model is not None and not self.rt.catalog.has(call.model):
-            raise ApiError(404, f"the model '{call.model}' does not exist (GET /v1/models lists them)", "model",
-                           "model_not_found")
+            raise ApiError(
+                404, f"the model '{call.model}' does not exist (GET /v1/models lists them)", "model", "model_not_found"
+            )
         cancel = threading.Event()
         ask = self._ask(call, cancel)
         if not call.stream:
@@ -213,8 +233,11 @@ class Api:
                 emit("error", e)
 
         self._submit(call.client, work, cancel)
-        return StreamingResponse(self._stream(call, events, cancel, request), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            self._stream(call, events, cancel, request),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @staticmethod
     async def _watch(request: Request, cancel: threading.Event, events: asyncio.Queue[tuple[str, Any]]) -> None:
@@ -224,8 +247,9 @@ class Api:
         cancel.set()
         events.put_nowait(("gone", None))
 
-    async def _stream(self, call: api.ChatCall, events: asyncio.Queue[tuple[str, Any]],
-                      cancel: threading.Event, request: Request) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, call: api.ChatCall, events: asyncio.Queue[tuple[str, Any]], cancel: threading.Event, request: Request
+    ) -> AsyncIterator[bytes]:
         comp = out.Completion.new(call.model or api.AUTO)
         watcher = asyncio.create_task(self._watch(request, cancel, events))
         try:
@@ -261,8 +285,12 @@ class Api:
     async def embeddings(self, request: Request) -> Response:
         call = api.embed_call(await self._json(request))
         if call.model not in EMBEDDING_MODELS:
-            raise ApiError(404, f"the embedding model '{call.model}' does not exist (use {EMBEDDING_MODELS[0]})",
-                           "model", "model_not_found")
+            raise ApiError(
+                404,
+                f"the embedding model '{call.model}' does not exist (use {EMBEDDING_MODELS[0]})",
+                "model",
+                "model_not_found",
+            )
         if len(call.texts) > MAX_EMBED_INPUTS:
             raise ApiError(400, f"input: at most {MAX_EMBED_INPUTS} texts", "input", "invalid_value")
 
@@ -289,8 +317,10 @@ class Api:
                 if original is None:
                     raise UsageError(f"the answer of trace {tid[:12]} was not kept, so it cannot be edited")
                 saved.append(store.edit(tid, original, call.edit, None if saved else call.comment))
-            return [{"id": f.id, "trace_id": f.trace_id, "kind": f.kind, "score": f.score,
-                     "edit_distance": f.edit_distance} for f in saved]
+            return [
+                {"id": f.id, "trace_id": f.trace_id, "kind": f.kind, "score": f.score, "edit_distance": f.edit_distance}
+                for f in saved
+            ]
 
         peer = request.client.host if request.client else "local"
         return JSONResponse({"object": "list", "data": await self._outcome(self._submit(peer, work), request)})
@@ -320,11 +350,17 @@ def create_app(rt: Runtime, options: ServeOptions) -> Starlette:
         # uvicorn has stopped taking requests and waited for open ones: finish queued jobs, then stop
         await asyncio.to_thread(a.worker.close, True)
 
-    routes = [Route("/health", a.health), Route("/v1/models", a.models),
-              Route("/v1/chat/completions", a.chat, methods=["POST"]),
-              Route("/v1/embeddings", a.embeddings, methods=["POST"]),
-              Route("/v1/feedback", a.feedback, methods=["POST"])]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        ApiError: _api_error, HTTPException: _http_error, Exception: _crash})
+    routes = [
+        Route("/health", a.health),
+        Route("/v1/models", a.models),
+        Route("/v1/chat/completions", a.chat, methods=["POST"]),
+        Route("/v1/embeddings", a.embeddings, methods=["POST"]),
+        Route("/v1/feedback", a.feedback, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
+    )
     app.state.api = a
     return app

@@ -114,8 +114,9 @@ def _messages(raw: Any) -> tuple[list[str], list[Message], str]:
         elif role == "tool":
             results.append((names.get(str(m.get("tool_call_id", "")), str(m.get("name") or "tool")), content))
         else:
-            raise invalid(f"{where}.role", f"'{role}' is not system, developer, user, assistant or tool",
-                          "invalid_value")
+            raise invalid(
+                f"{where}.role", f"'{role}' is not system, developer, user, assistant or tool", "invalid_value"
+            )
     last = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=-1)
     if last < 0:
         raise invalid("messages", "must contain a user message", "invalid_value")
@@ -155,10 +156,13 @@ def _response_format(raw: Any) -> tuple[dict[str, Any] | None, str]:
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as e:
-        raise ApiError(400, f"response_format.json_schema.schema: {e.message}", "response_format",
-                       "invalid_schema") from None
-    return schema, ("Reply with one JSON value and nothing else. It must satisfy this JSON schema: "
-                    + json.dumps(schema, ensure_ascii=False, sort_keys=True))
+        raise ApiError(
+            400, f"response_format.json_schema.schema: {e.message}", "response_format", "invalid_schema"
+        ) from None
+    return schema, (
+        "Reply with one JSON value and nothing else. It must satisfy this JSON schema: "
+        + json.dumps(schema, ensure_ascii=False, sort_keys=True)
+    )
 
 
 def _extras(body: dict[str, Any]) -> dict[str, Any]:
@@ -190,12 +194,17 @@ def chat_call(raw: Any, peer: str) -> ChatCall:
         raise invalid("n", "only 1 choice is supported", "invalid_value")
     systems, history, question = _messages(body.get("messages"))
     max_tokens = _typed(body, "max_completion_tokens", (int,), "an integer") or _typed(
-        body, "max_tokens", (int,), "an integer")
+        body, "max_tokens", (int,), "an integer"
+    )
     if max_tokens is not None and max_tokens < 1:
         raise invalid("max_tokens", "must be at least 1", "invalid_value")
-    given = {"max_tokens": max_tokens, "temperature": _number(body, "temperature", 0, 2),
-             "top_p": _number(body, "top_p", 0, 1), "seed": _typed(body, "seed", (int,), "an integer"),
-             "stop": _stops(body.get("stop"))}
+    given = {
+        "max_tokens": max_tokens,
+        "temperature": _number(body, "temperature", 0, 2),
+        "top_p": _number(body, "top_p", 0, 1),
+        "seed": _typed(body, "seed", (int,), "an integer"),
+        "stop": _stops(body.get("stop")),
+    }
     if given["top_p"] == 0:
         raise invalid("top_p", "must be greater than 0", "invalid_value")
     schema, json_rule = _response_format(body.get("response_format"))
@@ -205,12 +214,22 @@ def chat_call(raw: Any, peer: str) -> ChatCall:
     extras = _extras(body)
     system = "\n\n".join(t for t in (*systems, json_rule, toolcalls.instruction(tools, choice)) if t)
     return ChatCall(
-        model=None if model == AUTO else model, question=question, history=tuple(history), system=system,
+        model=None if model == AUTO else model,
+        question=question,
+        history=tuple(history),
+        system=system,
         overrides={k: v for k, v in given.items() if v is not None},
         stream=bool(_typed(body, "stream", (bool,), "true or false", False)),
         include_usage=bool(_typed(options, "include_usage", (bool,), "true or false", False)),
-        schema=schema, tools=tools, tool_choice=choice, documents=extras["documents"], prompt=extras["prompt"],
-        session_id=extras["session_id"], client=_typed(body, "user", (str,), "a string") or peer, extras=extras)
+        schema=schema,
+        tools=tools,
+        tool_choice=choice,
+        documents=extras["documents"],
+        prompt=extras["prompt"],
+        session_id=extras["session_id"],
+        client=_typed(body, "user", (str,), "a string") or peer,
+        extras=extras,
+    )
 
 
 def embed_call(raw: Any) -> EmbedCall:
@@ -233,5 +252,6 @@ def feedback_call(raw: Any) -> FeedbackCall:
     edit = _typed(body, "edit", (str,), "a string")
     if verdict is None and not edit:
         raise invalid("verdict", "say up or down, or give an edit", "missing_required_parameter")
-    return FeedbackCall(trace_id, None if verdict is None else verdict == "up",
-                        _typed(body, "comment", (str,), "a string"), edit)
+    return FeedbackCall(
+        trace_id, None if verdict is None else verdict == "up", _typed(body, "comment", (str,), "a string"), edit
+    )

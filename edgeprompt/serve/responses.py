@@ -37,13 +37,25 @@ class Completion:
         return cls("chatcmpl-" + secrets.token_hex(12), int(time.time()), model)
 
     def _head(self, obj: str, model: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": obj, "created": self.created, "model": model or self.model,
-                "system_fingerprint": None}
+        return {
+            "id": self.id,
+            "object": obj,
+            "created": self.created,
+            "model": model or self.model,
+            "system_fingerprint": None,
+        }
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, model: str | None = None,
-              extras: dict[str, Any] | None = None) -> dict[str, Any]:
-        out = {**self._head("chat.completion.chunk", model),
-               "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+    def chunk(
+        self,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        model: str | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        out = {
+            **self._head("chat.completion.chunk", model),
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
         if extras is not None:
             out["edgeprompt"] = extras
         return out
@@ -55,10 +67,14 @@ class Completion:
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if calls:
             message["tool_calls"] = [c.as_dict() for c in calls]
-        return {**self._head("chat.completion", result.model),
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": finish_reason(result, bool(calls))}],
-                "usage": usage(result), "edgeprompt": extras(result)}
+        return {
+            **self._head("chat.completion", result.model),
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(result, bool(calls))}
+            ],
+            "usage": usage(result),
+            "edgeprompt": extras(result),
+        }
 
 
 def blocked(result: AskResult) -> bool:
@@ -80,10 +96,20 @@ def usage(result: AskResult) -> dict[str, int]:
 
 
 def extras(result: AskResult) -> dict[str, Any]:
-    return {"trace_id": result.trace_id, "session_id": result.session_id, "backend": result.backend,
-            "citations": result.citations, "verdicts": result.verdicts, "blocked": blocked(result),
-            "cached": result.cached, "cache_level": result.cache or None, "abstained": result.abstained,
-            "finish_reason": result.finish_reason, "notices": result.notices, "timings": result.timings}
+    return {
+        "trace_id": result.trace_id,
+        "session_id": result.session_id,
+        "backend": result.backend,
+        "citations": result.citations,
+        "verdicts": result.verdicts,
+        "blocked": blocked(result),
+        "cached": result.cached,
+        "cache_level": result.cache or None,
+        "abstained": result.abstained,
+        "finish_reason": result.finish_reason,
+        "notices": result.notices,
+        "timings": result.timings,
+    }
 
 
 def sse(obj: dict[str, Any] | str) -> bytes:
@@ -100,17 +126,29 @@ def embeddings(model: str, vectors: np.ndarray, as_base64: bool, tokens: int) ->
         v32 = np.asarray(v, dtype="<f4")
         value: Any = base64.b64encode(v32.tobytes()).decode("ascii") if as_base64 else v32.tolist()
         rows.append({"object": "embedding", "index": i, "embedding": value})
-    return {"object": "list", "data": rows, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {"object": "list", "data": rows, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
 def model_list(cards: Sequence[Any], embedding_model: str) -> dict[str, Any]:
     now = int(time.time())
-    rows = [{"id": "auto", "object": "model", "created": now, "owned_by": "edgeprompt",
-             "edgeprompt": {"routed": True}}]
-    rows += [{"id": c.id, "object": "model", "created": now, "owned_by": "edgeprompt",
-              "edgeprompt": {"backend": c.backend, "tags": list(c.tags), "context_length": c.context_length}}
-             for c in cards]
-    rows.append({"id": embedding_model, "object": "model", "created": now, "owned_by": "edgeprompt",
-                 "edgeprompt": {"kind": "embedding", "dimensions": 384}})
+    rows = [{"id": "auto", "object": "model", "created": now, "owned_by": "edgeprompt", "edgeprompt": {"routed": True}}]
+    rows += [
+        {
+            "id": c.id,
+            "object": "model",
+            "created": now,
+            "owned_by": "edgeprompt",
+            "edgeprompt": {"backend": c.backend, "tags": list(c.tags), "context_length": c.context_length},
+        }
+        for c in cards
+    ]
+    rows.append(
+        {
+            "id": embedding_model,
+            "object": "model",
+            "created": now,
+            "owned_by": "edgeprompt",
+            "edgeprompt": {"kind": "embedding", "dimensions": 384},
+        }
+    )
     return {"object": "list", "data": rows}

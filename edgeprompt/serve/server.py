@@ -33,16 +33,25 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, api_key: str | None) -> None:
     """Loopback by default; any other address serves the network, so it needs an API key."""
     if not is_loopback(host) and not api_key:
-        raise UsageError(f"serving on {host} exposes edgeprompt to the network: set --api-key or [serve] api_key "
-                         "(clients send Authorization: Bearer KEY), or keep the default 127.0.0.1")
+        raise UsageError(
+            f"serving on {host} exposes edgeprompt to the network: set --api-key or [serve] api_key "
+            "(clients send Authorization: Bearer KEY), or keep the default 127.0.0.1"
+        )
 
 
 def _server(rt: Runtime, options: ServeOptions, host: str, port: int) -> uvicorn.Server:
     import uvicorn
 
-    config = uvicorn.Config(create_app(rt, options), host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=GRACEFUL_S, lifespan="on", access_log=False,
-                            ws="none")  # no websockets routes
+    config = uvicorn.Config(
+        create_app(rt, options),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_S,
+        lifespan="on",
+        access_log=False,
+        ws="none",
+    )  # no websockets routes
     return uvicorn.Server(config)
 
 
@@ -71,8 +80,7 @@ class Running:
         self.stop()
 
 
-def start(rt: Runtime, options: ServeOptions, host: str = "127.0.0.1", port: int = 0,
-          timeout: float = 30) -> Running:
+def start(rt: Runtime, options: ServeOptions, host: str = "127.0.0.1", port: int = 0, timeout: float = 30) -> Running:
     """Start on a background thread (port 0: an ephemeral one) and return once it accepts connections."""
     check_bind(host, options.api_key)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

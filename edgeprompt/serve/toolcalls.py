@@ -53,7 +53,7 @@ def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
     for i, t in enumerate(raw):
         fn = t.get("function") if isinstance(t, dict) else None
         if not isinstance(t, dict) or t.get("type", "function") != "function" or not isinstance(fn, dict):
-            raise invalid(f"tools[{i}]", "must be {\"type\": \"function\", \"function\": {…}}")
+            raise invalid(f"tools[{i}]", 'must be {"type": "function", "function": {…}}')
         name, params = fn.get("name"), fn.get("parameters", {"type": "object", "properties": {}})
         if not isinstance(name, str) or not name.strip():
             raise invalid(f"tools[{i}].function.name", "must be a non-empty string")
@@ -97,8 +97,9 @@ def find_calls(answer: str, tools: tuple[ToolSpec, ...], choice: str) -> tuple[s
         return answer, ()
     names = {t.name for t in tools}
     calls = [c for c in parse_tool_calls(answer, None, [t.spec() for t in tools]) if c.name in names]
-    out = tuple(ToolCallOut("call_" + secrets.token_hex(12), c.name, json.dumps(c.arguments, ensure_ascii=False))
-                for c in calls)
+    out = tuple(
+        ToolCallOut("call_" + secrets.token_hex(12), c.name, json.dumps(c.arguments, ensure_ascii=False)) for c in calls
+    )
     return (visible_text(answer) if out else answer), out
 
 

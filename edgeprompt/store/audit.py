@@ -74,8 +74,10 @@ class AuditLog:
                 data_json = canonical_json(data).decode()
                 seq, now = seq + 1, time.time()
                 h = entry_hash(prev, seq, now, kind, data_json)
-                c.execute("INSERT INTO audit_log(seq, created_at, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?)",
-                          (seq, now, kind, data_json, prev, h))
+                c.execute(
+                    "INSERT INTO audit_log(seq, created_at, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+                    (seq, now, kind, data_json, prev, h),
+                )
                 out.append(AuditEntry(seq, now, kind, json.loads(data_json), prev, h))
                 prev = h
         if out:
@@ -108,8 +110,10 @@ class AuditLog:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return [AuditEntry(r["seq"], r["created_at"], r["kind"], json.loads(r["data"]), r["prev_hash"], r["hash"])
-                for r in self.db.query(sql, params)]
+        return [
+            AuditEntry(r["seq"], r["created_at"], r["kind"], json.loads(r["data"]), r["prev_hash"], r["hash"])
+            for r in self.db.query(sql, params)
+        ]
 
     def verify(self) -> VerifyResult:
         """Recompute the chain in storage order (rowid), so reordering and gaps show as well as edits."""
@@ -135,8 +139,12 @@ class AuditLog:
         anchor = self._read_anchor()
         if anchor is not None:
             if anchor.get("seq", 0) > n:
-                return VerifyResult(False, n, n + 1, f"the log ends at entry {n} but entry {anchor['seq']} "
-                                                      "was written: the tail was truncated")
+                return VerifyResult(
+                    False,
+                    n,
+                    n + 1,
+                    f"the log ends at entry {n} but entry {anchor['seq']} was written: the tail was truncated",
+                )
             if anchor.get("seq") == n and n and anchor.get("hash") != prev:
                 return VerifyResult(False, n, n, f"entry {n} differs from the recorded head")
         return VerifyResult(True, n)

@@ -28,6 +28,4 @@ def audit_log(conn: Any) -> None:
 
 
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
-MIGRATIONS = (
-    Migration("0201_audit_log", audit_log),
-)
+MIGRATIONS = (Migration("0201_audit_log", audit_log),)

@@ -146,8 +146,7 @@ def connect(path: Path) -> Database:
     sqlean = _driver()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlean.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                              check_same_thread=False)
+        conn = sqlean.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlean.Row
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)

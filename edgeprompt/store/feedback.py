@@ -34,8 +34,10 @@ class FeedbackStore:
         self.db = db
 
     def _check_trace(self, trace_id: str) -> str:
-        rows = self.db.query("SELECT id FROM traces WHERE id = ? OR id LIKE ? LIMIT 2",
-                             (trace_id, trace_id.replace("%", "").replace("_", "") + "%"))
+        rows = self.db.query(
+            "SELECT id FROM traces WHERE id = ? OR id LIKE ? LIMIT 2",
+            (trace_id, trace_id.replace("%", "").replace("_", "") + "%"),
+        )
         if not rows:
             raise NotFoundError(f"trace '{trace_id}'")
         if len(rows) > 1 and rows[0][0] != trace_id:
@@ -46,8 +48,10 @@ class FeedbackStore:
         tid = self._check_trace(trace_id)
         now = time.time()
         with self.db.transaction() as c:
-            cur = c.execute("INSERT INTO feedback(trace_id, kind, score, comment, created_at) VALUES (?,?,?,?,?)",
-                            (tid, "thumbs", 1 if up else -1, comment, now))
+            cur = c.execute(
+                "INSERT INTO feedback(trace_id, kind, score, comment, created_at) VALUES (?,?,?,?,?)",
+                (tid, "thumbs", 1 if up else -1, comment, now),
+            )
         return Feedback(int(cur.lastrowid), tid, "thumbs", 1 if up else -1, comment, None, None, None, now)
 
     def edit(self, trace_id: str, original: str, edited: str, comment: str | None = None) -> Feedback:
@@ -57,15 +61,41 @@ class FeedbackStore:
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO feedback(trace_id, kind, comment, original, edited, edit_distance, created_at) "
-                "VALUES (?,?,?,?,?,?,?)", (tid, "edit", comment, original, edited, dist, now))
+                "VALUES (?,?,?,?,?,?,?)",
+                (tid, "edit", comment, original, edited, dist, now),
+            )
         return Feedback(int(cur.lastrowid), tid, "edit", None, comment, original, edited, dist, now)
 
     def for_trace(self, trace_id: str) -> list[Feedback]:
         rows = self.db.query("SELECT * FROM feedback WHERE trace_id = ? ORDER BY id", (trace_id,))
-        return [Feedback(r["id"], r["trace_id"], r["kind"], r["score"], r["comment"], r["original"], r["edited"],
-                         r["edit_distance"], r["created_at"]) for r in rows]
+        return [
+            Feedback(
+                r["id"],
+                r["trace_id"],
+                r["kind"],
+                r["score"],
+                r["comment"],
+                r["original"],
+                r["edited"],
+                r["edit_distance"],
+                r["created_at"],
+            )
+            for r in rows
+        ]
 
     def since(self, t0: float) -> list[Feedback]:
         rows = self.db.query("SELECT * FROM feedback WHERE created_at >= ? ORDER BY id", (t0,))
-        return [Feedback(r["id"], r["trace_id"], r["kind"], r["score"], r["comment"], r["original"], r["edited"],
-                         r["edit_distance"], r["created_at"]) for r in rows]
+        return [
+            Feedback(
+                r["id"],
+                r["trace_id"],
+                r["kind"],
+                r["score"],
+                r["comment"],
+                r["original"],
+                r["edited"],
+                r["edit_distance"],
+                r["created_at"],
+            )
+            for r in rows
+        ]

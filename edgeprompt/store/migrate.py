@@ -27,13 +27,35 @@ from edgeprompt.store.sql import Migration
 
 # The order migrations are applied in, as shipped; users' databases record these names. Append only.
 ORDER = (
-    "0001_sessions", "0002_traces", "0003_feedback", "0004_labelled_examples", "0201_audit_log", "0101_documents",
-    "0301_prompt_registry", "0701_privacy_ledger", "0702_federation_events", "0401_answer_cache",
-    "0402_cache_document_invalidation", "0403_cache_vector_scope", "0501_observatory_signals", "0502_eval_runs",
-    "0601_route_decisions", "0202_firewall_intel_packs", "0005_session_attachments",
+    "0001_sessions",
+    "0002_traces",
+    "0003_feedback",
+    "0004_labelled_examples",
+    "0201_audit_log",
+    "0101_documents",
+    "0301_prompt_registry",
+    "0701_privacy_ledger",
+    "0702_federation_events",
+    "0401_answer_cache",
+    "0402_cache_document_invalidation",
+    "0403_cache_vector_scope",
+    "0501_observatory_signals",
+    "0502_eval_runs",
+    "0601_route_decisions",
+    "0202_firewall_intel_packs",
+    "0005_session_attachments",
 )
-AREAS = (schema_core, audit_schema, rag_schema, prompts_schema, federation_schema, cache_schema,
-         observatory_schema, routing_schema, firewall_schema)
+AREAS = (
+    schema_core,
+    audit_schema,
+    rag_schema,
+    prompts_schema,
+    federation_schema,
+    cache_schema,
+    observatory_schema,
+    routing_schema,
+    firewall_schema,
+)
 
 
 def assemble(areas: Iterable[Any], order: tuple[str, ...]) -> tuple[Migration, ...]:
@@ -53,9 +75,7 @@ MIGRATIONS: tuple[Migration, ...] = assemble(AREAS, ORDER)
 
 
 def applied(db: Any) -> list[str]:
-    db.conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-    )
+    db.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     return [r[0] for r in db.query("SELECT name FROM schema_migrations ORDER BY rowid")]
 
 

@@ -42,8 +42,16 @@ def _session(row: Any) -> Session:
 
 
 def _turn(row: Any) -> Turn:
-    return Turn(row["id"], row["session_id"], row["role"], row["content"], row["created_at"],
-                row["trace_id"], row["tokens"], json.loads(row["meta"] or "{}"))
+    return Turn(
+        row["id"],
+        row["session_id"],
+        row["role"],
+        row["content"],
+        row["created_at"],
+        row["trace_id"],
+        row["tokens"],
+        json.loads(row["meta"] or "{}"),
+    )
 
 
 class SessionStore:
@@ -54,14 +62,18 @@ class SessionStore:
         sid = uuid.uuid4().hex[:12]
         now = time.time()
         with self.db.transaction() as c:
-            c.execute("INSERT INTO sessions(id, title, model, created_at, updated_at) VALUES (?,?,?,?,?)",
-                      (sid, title, model, now, now))
+            c.execute(
+                "INSERT INTO sessions(id, title, model, created_at, updated_at) VALUES (?,?,?,?,?)",
+                (sid, title, model, now, now),
+            )
         return Session(sid, title, model, now, now, 0)
 
     def resolve(self, ref: str) -> str:
         """A full id or a unique prefix of one."""
-        rows = self.db.query("SELECT id FROM sessions WHERE id = ? OR id LIKE ? LIMIT 2",
-                             (ref, ref.replace("%", "").replace("_", "") + "%"))
+        rows = self.db.query(
+            "SELECT id FROM sessions WHERE id = ? OR id LIKE ? LIMIT 2",
+            (ref, ref.replace("%", "").replace("_", "") + "%"),
+        )
         exact = [r[0] for r in rows if r[0] == ref]
         if exact:
             return str(exact[0])
@@ -74,16 +86,18 @@ class SessionStore:
     def get(self, ref: str) -> Session:
         sid = self.resolve(ref)
         row = self.db.query_one(
-            "SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n "
-            "FROM sessions s WHERE s.id = ?", (sid,))
+            "SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n FROM sessions s WHERE s.id = ?",
+            (sid,),
+        )
         return _session(row)
 
     def list(self, limit: int = 100, search: str | None = None) -> list[Session]:
-        sql = ("SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n FROM sessions s ")
+        sql = "SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n FROM sessions s "
         params: list[Any] = []
         if search:
-            sql += ("WHERE s.title LIKE ? OR EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id "
-                    "AND t.content LIKE ?) ")
+            sql += (
+                "WHERE s.title LIKE ? OR EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.content LIKE ?) "
+            )
             params += [f"%{search}%", f"%{search}%"]
         sql += "ORDER BY s.updated_at DESC LIMIT ?"
         params.append(limit)
@@ -105,8 +119,10 @@ class SessionStore:
         """Record an (already indexed) file or folder as one this chat answers from; the chat's list."""
         sid = self.resolve(ref)
         with self.db.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO session_attachments(session_id, path, added_at) VALUES (?,?,?)",
-                      (sid, path, time.time()))
+            c.execute(
+                "INSERT OR IGNORE INTO session_attachments(session_id, path, added_at) VALUES (?,?,?)",
+                (sid, path, time.time()),
+            )
         return self.attachments(sid)
 
     def detach(self, ref: str, paths: Sequence[str] = ()) -> builtins.list[str]:
@@ -115,32 +131,49 @@ class SessionStore:
         with self.db.transaction() as c:
             if not paths:
                 c.execute("DELETE FROM session_attachments WHERE session_id = ?", (sid,))
-            c.executemany("DELETE FROM session_attachments WHERE session_id = ? AND path = ?",
-                          [(sid, p) for p in paths])
+            c.executemany(
+                "DELETE FROM session_attachments WHERE session_id = ? AND path = ?", [(sid, p) for p in paths]
+            )
         return self.attachments(sid)
 
     def attachments(self, session_id: str) -> builtins.list[str]:
         """The files and folders a chat answers from. `session_id` is a full id (what `resolve` returns): the
         pipeline reads this on every turn of a chat and has resolved the id already."""
-        return [str(r[0]) for r in self.db.query(
-            "SELECT path FROM session_attachments WHERE session_id = ? ORDER BY added_at, path", (session_id,))]
+        return [
+            str(r[0])
+            for r in self.db.query(
+                "SELECT path FROM session_attachments WHERE session_id = ? ORDER BY added_at, path", (session_id,)
+            )
+        ]
 
     def turns(self, ref: str) -> builtins.list[Turn]:
         sid = self.resolve(ref)
         rows = self.db.query("SELECT * FROM turns WHERE session_id = ? ORDER BY id", (sid,))
         return [_turn(r) for r in rows]
 
-    def add_exchange(self, session_id: str, question: str, answer: str, trace_id: str | None,
-                     tokens: tuple[int | None, int | None] = (None, None),
-                     meta: dict[str, Any] | None = None) -> None:
+    def add_exchange(
+        self,
+        session_id: str,
+        question: str,
+        answer: str,
+        trace_id: str | None,
+        tokens: tuple[int | None, int | None] = (None, None),
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """Store a question and its answer together, so a session never holds half a turn."""
         now = time.time()
         m = json.dumps(meta or {}, sort_keys=True)
         with self.db.transaction() as c:
-            c.execute("INSERT INTO turns(session_id, role, content, created_at, trace_id, tokens, meta) "
-                      "VALUES (?, 'user', ?, ?, ?, ?, '{}')", (session_id, question, now, trace_id, tokens[0]))
-            c.execute("INSERT INTO turns(session_id, role, content, created_at, trace_id, tokens, meta) "
-                      "VALUES (?, 'assistant', ?, ?, ?, ?, ?)", (session_id, answer, now, trace_id, tokens[1], m))
+            c.execute(
+                "INSERT INTO turns(session_id, role, content, created_at, trace_id, tokens, meta) "
+                "VALUES (?, 'user', ?, ?, ?, ?, '{}')",
+                (session_id, question, now, trace_id, tokens[0]),
+            )
+            c.execute(
+                "INSERT INTO turns(session_id, role, content, created_at, trace_id, tokens, meta) "
+                "VALUES (?, 'assistant', ?, ?, ?, ?, ?)",
+                (session_id, answer, now, trace_id, tokens[1], m),
+            )
             title_row = c.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if title_row is not None and not title_row[0]:
                 c.execute("UPDATE sessions SET title = ? WHERE id = ?", (_title_from(question), session_id))
@@ -148,8 +181,10 @@ class SessionStore:
 
     def replace_answer(self, turn_id: int, content: str, meta: dict[str, Any]) -> None:
         with self.db.transaction() as c:
-            c.execute("UPDATE turns SET content = ?, meta = ? WHERE id = ?",
-                      (content, json.dumps(meta, sort_keys=True), turn_id))
+            c.execute(
+                "UPDATE turns SET content = ?, meta = ? WHERE id = ?",
+                (content, json.dumps(meta, sort_keys=True), turn_id),
+            )
 
 
 def _title_from(question: str) -> str:
@@ -165,7 +200,13 @@ def export_markdown(session: Session, turns: list[Turn]) -> str:
         lines += [f"**{who}:**", "", t.content, ""]
         sources = t.meta.get("sources") or []
         if sources:  # the cited ones are the answer's evidence; the rest were given to the model
-            lines += ["Sources:", ""] + [
-                f"- [{s.get('n', i)}] {s.get('path', '')}{' ' + s['location'] if s.get('location') else ''}"
-                + ("" if s.get("cited", True) else " (not cited)") for i, s in enumerate(sources, 1)] + [""]
+            lines += (
+                ["Sources:", ""]
+                + [
+                    f"- [{s.get('n', i)}] {s.get('path', '')}{' ' + s['location'] if s.get('location') else ''}"
+                    + ("" if s.get("cited", True) else " (not cited)")
+                    for i, s in enumerate(sources, 1)
+                ]
+                + [""]
+            )
     return "\n".join(lines)

@@ -77,13 +77,25 @@ class TraceLog:
             c.execute(
                 "INSERT OR REPLACE INTO traces(id, started_at, duration_ms, operation, session_id, model, status, "
                 "attributes) VALUES (?,?,?,?,?,?,?,?)",
-                (trace.id, trace.started_at, trace.now_ms(), trace.operation, trace.session_id, trace.model,
-                 trace.status, _dumps(trace.attributes)))
+                (
+                    trace.id,
+                    trace.started_at,
+                    trace.now_ms(),
+                    trace.operation,
+                    trace.session_id,
+                    trace.model,
+                    trace.status,
+                    _dumps(trace.attributes),
+                ),
+            )
             c.execute("DELETE FROM trace_spans WHERE trace_id = ?", (trace.id,))
             c.executemany(
                 "INSERT INTO trace_spans(trace_id, seq, name, start_ms, duration_ms, attributes) VALUES (?,?,?,?,?,?)",
-                [(trace.id, i, s.name, s.start_ms, s.duration_ms, _dumps(s.attributes))
-                 for i, s in enumerate(trace.spans)])
+                [
+                    (trace.id, i, s.name, s.start_ms, s.duration_ms, _dumps(s.attributes))
+                    for i, s in enumerate(trace.spans)
+                ],
+            )
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         row = self.db.query_one("SELECT * FROM traces WHERE id = ?", (trace_id,))
@@ -92,8 +104,15 @@ class TraceLog:
         spans = self.db.query("SELECT * FROM trace_spans WHERE trace_id = ? ORDER BY seq", (trace_id,))
         out = dict(row)
         out["attributes"] = json.loads(row["attributes"])
-        out["spans"] = [{"name": s["name"], "start_ms": s["start_ms"], "duration_ms": s["duration_ms"],
-                         "attributes": json.loads(s["attributes"])} for s in spans]
+        out["spans"] = [
+            {
+                "name": s["name"],
+                "start_ms": s["start_ms"],
+                "duration_ms": s["duration_ms"],
+                "attributes": json.loads(s["attributes"]),
+            }
+            for s in spans
+        ]
         return out
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:

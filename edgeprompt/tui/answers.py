@@ -87,8 +87,11 @@ class AnswerActions(EdgeScreen):
             if not edited.strip() or len(edited) > MAX_EDIT_CHARS:
                 self.notify(f"An edit must be 1 to {MAX_EDIT_CHARS} characters", severity="error")
                 return
-            self.background(lambda: self._store_edit(bubble, edited), lambda _: self._show_edit(bubble, edited),
-                            title="Could not save the edit")
+            self.background(
+                lambda: self._store_edit(bubble, edited),
+                lambda _: self._show_edit(bubble, edited),
+                title="Could not save the edit",
+            )
 
         self.keep_focus = True
         self.app.push_screen(EditScreen("Edit the answer (kept as your correction)", bubble.text), done)
@@ -127,8 +130,11 @@ class AnswerActions(EdgeScreen):
         if c is None:
             self.notify(f"This answer has no source [{n}]", severity="warning", markup=False)
             return
-        self.background(lambda: preview(c["path"], c.get("location", ""), c.get("text", "")),
-                        lambda p: self._show_source(n, p), title="Could not open the source")
+        self.background(
+            lambda: preview(c["path"], c.get("location", ""), c.get("text", "")),
+            lambda p: self._show_source(n, p),
+            title="Could not open the source",
+        )
 
     def _show_source(self, n: int, p: Any) -> None:
         self.keep_focus = True

@@ -28,9 +28,14 @@ def _screen_factory(mode: str) -> Any:
     def build() -> Any:
         from edgeprompt.tui import chat, documents, federation, observatory, prompts, security
 
-        return {"chat": chat.ChatScreen, "documents": documents.DocumentsScreen, "prompts": prompts.PromptsScreen,
-                "security": security.SecurityScreen, "observatory": observatory.ObservatoryScreen,
-                "federation": federation.FederationScreen}[mode]()
+        return {
+            "chat": chat.ChatScreen,
+            "documents": documents.DocumentsScreen,
+            "prompts": prompts.PromptsScreen,
+            "security": security.SecurityScreen,
+            "observatory": observatory.ObservatoryScreen,
+            "federation": federation.FederationScreen,
+        }[mode]()
 
     return build
 
@@ -50,8 +55,13 @@ class EdgepromptApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, home: str | os.PathLike[str] | None = None, model: str | None = None,
-                 runtime: Runtime | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        runtime: Runtime | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime or Runtime.open(home)
         self.model = model
@@ -85,8 +95,13 @@ class EdgepromptApp(App[int]):
                 f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{''.join(traceback.format_exception(error))}")
         except OSError:
             pass
-        self.notify(f"{type(error).__name__}: {error}\n(details in {log})", title="Something went wrong",
-                    severity="error", timeout=10, markup=False)
+        self.notify(
+            f"{type(error).__name__}: {error}\n(details in {log})",
+            title="Something went wrong",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     def on_unmount(self) -> None:
         for fn in self._closers:

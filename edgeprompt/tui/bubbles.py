@@ -48,8 +48,16 @@ class Bubble(Vertical):
         Binding("down", "screen.move_answer(1)", "Next", show=False),
     ]
 
-    def __init__(self, role: str, text: str = "", meta: str = "", *, trace_id: str | None = None,
-                 turn_id: int | None = None, citations: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        role: str,
+        text: str = "",
+        meta: str = "",
+        *,
+        trace_id: str | None = None,
+        turn_id: int | None = None,
+        citations: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(classes=role)
         self.role = role
         self.text = text

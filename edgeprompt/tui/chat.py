@@ -50,8 +50,11 @@ class Finished(Message):
 
 def firewall_word(verdicts: list[dict[str, Any]]) -> str:
     order = ["allow", "redact", "flag", "block"]
-    worst = max((str(v.get("decision", "allow")) for v in verdicts), key=lambda d: order.index(d) if d in order
-                else 0, default="allow")
+    worst = max(
+        (str(v.get("decision", "allow")) for v in verdicts),
+        key=lambda d: order.index(d) if d in order else 0,
+        default="allow",
+    )
     return f"firewall {worst}"
 
 
@@ -73,9 +76,11 @@ def status_line(result: Any) -> str:
     docs = int(ctx.get("documents_tokens", 0))
     sys_t = max(0, int(ctx.get("system_tokens", 0)) - docs)
     free = max(0, int(ctx.get("budget", 0)) - int(ctx.get("prompt_tokens", 0)))
-    return (f"{result.model} · {speed(result, 0)} · ctx sys {sys_t} · docs {docs} · "
-            f"hist {ctx.get('history_tokens', 0)} · free {free} · {'⚡ cache hit' if result.cached else 'no cache'}"
-            f" · {firewall_word(result.verdicts or [])}")
+    return (
+        f"{result.model} · {speed(result, 0)} · ctx sys {sys_t} · docs {docs} · "
+        f"hist {ctx.get('history_tokens', 0)} · free {free} · {'⚡ cache hit' if result.cached else 'no cache'}"
+        f" · {firewall_word(result.verdicts or [])}"
+    )
 
 
 def meta_line(result: Any) -> str:
@@ -125,8 +130,9 @@ class ChatScreen(AnswerActions, EdgeScreen):
                 conv.can_focus = False
                 yield conv
                 yield Static("", id="status", markup=False)
-                yield Input(placeholder="Ask anything — Enter to send, Esc to stop, ↑ to select an answer",
-                            id="question")
+                yield Input(
+                    placeholder="Ask anything — Enter to send, Esc to stop, ↑ to select an answer", id="question"
+                )
         yield from self.footer()
 
     def on_mount(self) -> None:
@@ -191,9 +197,19 @@ class ChatScreen(AnswerActions, EdgeScreen):
         except Exception as e:
             self.notify(error_text(e), title="Could not open the chat", severity="error", markup=False)
             return
-        conv.mount_all([Bubble(t.role, t.content, t.meta.get("model", "") if t.role == "assistant" else "",
-                               trace_id=t.trace_id, turn_id=t.id, citations=t.meta.get("sources"))
-                        for t in turns])
+        conv.mount_all(
+            [
+                Bubble(
+                    t.role,
+                    t.content,
+                    t.meta.get("model", "") if t.role == "assistant" else "",
+                    trace_id=t.trace_id,
+                    turn_id=t.id,
+                    citations=t.meta.get("sources"),
+                )
+                for t in turns
+            ]
+        )
         if self.attached:
             conv.mount(Bubble("attachment", "answers from " + " · ".join(short_path(p) for p in self.attached)))
         conv.scroll_end(animate=False)
@@ -310,8 +326,11 @@ class ChatScreen(AnswerActions, EdgeScreen):
         if text is None:
             model = getattr(self.app, "model", None)
             try:
-                text = (f"{self.rt.card(model).id} · ready" if model else
-                        f"auto model (default {self.rt.card().id}) · ready")
+                text = (
+                    f"{self.rt.card(model).id} · ready"
+                    if model
+                    else f"auto model (default {self.rt.card().id}) · ready"
+                )
             except Exception as e:
                 text = error_text(e)
             if self.attached:
@@ -335,11 +354,19 @@ class ChatScreen(AnswerActions, EdgeScreen):
     def action_attach(self) -> None:
         def done(path: str | None) -> None:
             if path:
-                self.background(lambda: self.rt.documents().indexer.add([path]), lambda s: self._attached(path, s),
-                                title="Could not attach", group="index")
+                self.background(
+                    lambda: self.rt.documents().indexer.add([path]),
+                    lambda s: self._attached(path, s),
+                    title="Could not attach",
+                    group="index",
+                )
 
-        self.app.push_screen(PathScreen("Attach a file to this chat (indexed into your documents; this chat then "
-                                        "answers from its attachments)"), done)
+        self.app.push_screen(
+            PathScreen(
+                "Attach a file to this chat (indexed into your documents; this chat then answers from its attachments)"
+            ),
+            done,
+        )
 
     async def _attached(self, path: str, summary: Any) -> None:
         d = summary.as_dict()

@@ -22,7 +22,8 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
 def _commands(app: Any, screen: Any) -> list[tuple[str, str, Callable[[], Any]]]:
     """(name, help, callback): screens first, then the front screen's bindings, then the app's."""
     out: list[tuple[str, str, Callable[[], Any]]] = [
-        (f"Go to {title}", what, partial(app.switch_mode, mode)) for mode, title, what in SCREENS]
+        (f"Go to {title}", what, partial(app.switch_mode, mode)) for mode, title, what in SCREENS
+    ]
     seen = {name for name, _, _ in out}
     for node, bindings in ((screen, getattr(screen, "BINDINGS", [])), (app, app.BINDINGS)):
         for b in bindings:

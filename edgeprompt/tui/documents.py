@@ -36,8 +36,10 @@ class Indexed(Message):
 
 
 def summary_line(d: dict[str, Any]) -> str:
-    text = (f"indexed {d['indexed']}, unchanged {d['unchanged']}, removed {d['removed']}, skipped {d['skipped']}"
-            f" · {d['chunks']} chunks in {d['seconds']:.1f} s")
+    text = (
+        f"indexed {d['indexed']}, unchanged {d['unchanged']}, removed {d['removed']}, skipped {d['skipped']}"
+        f" · {d['chunks']} chunks in {d['seconds']:.1f} s"
+    )
     if d["flagged"]:
         text += f" · {d['flagged']} flagged by the firewall"
     return text
@@ -97,8 +99,7 @@ class DocumentsScreen(EdgeScreen):
             store = self.library.store
             return store.sources(), store.documents()
 
-        self.background(read, lambda r: self.show(*r), title="Could not list documents", group="list",
-                        exclusive=True)
+        self.background(read, lambda r: self.show(*r), title="Could not list documents", group="list", exclusive=True)
 
     def show(self, sources: list[str], docs: list[Any]) -> None:
         table = self.query_one("#docs", DataTable)
@@ -115,7 +116,8 @@ class DocumentsScreen(EdgeScreen):
         watching = "watching for changes" if self.watcher is not None else "not watching (w)"
         empty = "  ·  press a to add a folder or file" if not sources else ""
         self.query_one("#doc-summary", Static).update(
-            f"{len(docs)} documents · {chunks} chunks · {len(sources)} sources · {watching}{empty}")
+            f"{len(docs)} documents · {chunks} chunks · {len(sources)} sources · {watching}{empty}"
+        )
 
     def selected_path(self) -> str | None:
         table = self.query_one("#docs", DataTable)
@@ -149,7 +151,8 @@ class DocumentsScreen(EdgeScreen):
         self.query_one("#progress", ProgressBar).update(total=m.bytes_total or None, progress=m.bytes_done)
         self.query_one("#progress-label", Label).update(
             f"indexing {m.bytes_done / 1e6:.1f}/{m.bytes_total / 1e6:.1f} MB · file {min(m.done + 1, m.total)}/"
-            f"{m.total} · {Path(m.path).name}")
+            f"{m.total} · {Path(m.path).name}"
+        )
 
     def on_indexed(self, m: Indexed) -> None:
         if m.summary is None:
@@ -157,8 +160,12 @@ class DocumentsScreen(EdgeScreen):
             self.query_one("#progress-row").remove_class("busy")
             return
         d = m.summary.as_dict()
-        self.notify(summary_line(d), title=m.what.capitalize(), markup=False,
-                    severity="warning" if d["flagged"] or d["skipped"] else "information")
+        self.notify(
+            summary_line(d),
+            title=m.what.capitalize(),
+            markup=False,
+            severity="warning" if d["flagged"] or d["skipped"] else "information",
+        )
         self.reload()
 
     def action_add(self) -> None:
@@ -182,8 +189,9 @@ class DocumentsScreen(EdgeScreen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.background(lambda: self.library.indexer.remove(path), removed,
-                                title="Could not remove", group="index")
+                self.background(
+                    lambda: self.library.indexer.remove(path), removed, title="Could not remove", group="index"
+                )
 
         why = "It leaves the index (and answers); the files themselves are left alone."
         self.app.push_screen(ConfirmScreen(f"Forget {short_path(path)}?", why, yes="Remove"), done)
@@ -202,9 +210,13 @@ class DocumentsScreen(EdgeScreen):
             self.notify("Add a folder first (a)", severity="warning")
             return
         self.watcher = DocumentWatcher(
-            self.library.indexer, sources, on_update=lambda s: self.post_message(Indexed(s, "re-index changes")),
-            on_error=lambda e: self.app.call_from_thread(self.notify, error_text(e), title="Watching",
-                                                         severity="error", markup=False)).start()
+            self.library.indexer,
+            sources,
+            on_update=lambda s: self.post_message(Indexed(s, "re-index changes")),
+            on_error=lambda e: self.app.call_from_thread(
+                self.notify, error_text(e), title="Watching", severity="error", markup=False
+            ),
+        ).start()
         self.app.on_close(self.stop_watching)  # type: ignore[attr-defined]
         self.notify(f"Watching {len(sources)} source(s) for changes")
         self.reload()
@@ -225,8 +237,13 @@ class DocumentsScreen(EdgeScreen):
     def search(self, event: Input.Submitted) -> None:
         query = event.value.strip()
         if query:
-            self.background(lambda: self.library.retriever.search(query, 10), self.show_hits,
-                            title="Could not search", group="search", exclusive=True)
+            self.background(
+                lambda: self.library.retriever.search(query, 10),
+                self.show_hits,
+                title="Could not search",
+                group="search",
+                exclusive=True,
+            )
 
     def show_hits(self, hits: list[Any]) -> None:
         self.hits = hits
@@ -254,6 +271,8 @@ class DocumentsScreen(EdgeScreen):
     def _preview(self, path: str, location: str, text: str) -> None:
         from edgeprompt.tui.preview import preview
 
-        self.background(lambda: preview(path, location, text),
-                        lambda p: self.app.push_screen(TextScreen(p.title, p.body, p.line)),
-                        title="Could not open the document")
+        self.background(
+            lambda: preview(path, location, text),
+            lambda p: self.app.push_screen(TextScreen(p.title, p.body, p.line)),
+            title="Could not open the document",
+        )

@@ -16,8 +16,11 @@ from edgeprompt.tui.widgets import AskScreen, ConfirmScreen, EdgeScreen
 def node_text(obj: dict[str, Any]) -> str:
     n = obj["node"]
     examples = ", ".join(f"{k} {v}" for k, v in obj["examples"].items()) or "none yet"
-    node = (f"node: running (pid {n['pid']}) · superlink {n['superlink']}" if n
-            else "node: not running · j joins a coordinator")
+    node = (
+        f"node: running (pid {n['pid']}) · superlink {n['superlink']}"
+        if n
+        else "node: not running · j joins a coordinator"
+    )
     return f"{node}\nlabelled examples on this laptop: {examples}"
 
 
@@ -58,8 +61,13 @@ class FederationScreen(EdgeScreen):
     def action_reload(self) -> None:
         from edgeprompt.federation.status import status
 
-        self.background(lambda: status(self.rt, events=50), self.show, title="Could not read the federation status",
-                        group="status", exclusive=True)
+        self.background(
+            lambda: status(self.rt, events=50),
+            self.show,
+            title="Could not read the federation status",
+            group="status",
+            exclusive=True,
+        )
 
     async def show(self, obj: dict[str, Any]) -> None:
         self.status = obj
@@ -96,13 +104,24 @@ class FederationScreen(EdgeScreen):
                 if yes and superlink:
                     self._join(superlink, local)
 
-            self.app.push_screen(ConfirmScreen("Join and train on this laptop's examples?",
-                                               consent_text(self.rt, superlink, insecure=local), yes="I agree, join"),
-                                 confirmed)
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Join and train on this laptop's examples?",
+                    consent_text(self.rt, superlink, insecure=local),
+                    yes="I agree, join",
+                ),
+                confirmed,
+            )
 
-        self.app.push_screen(AskScreen("Coordinator address (its Fleet API)", placeholder="HOST:PORT",
-                                       body="A coordinator on this machine (127.0.0.1) is reached without TLS; "
-                                            "any other needs TLS (use the CLI for certificates and keys)."), address)
+        self.app.push_screen(
+            AskScreen(
+                "Coordinator address (its Fleet API)",
+                placeholder="HOST:PORT",
+                body="A coordinator on this machine (127.0.0.1) is reached without TLS; "
+                "any other needs TLS (use the CLI for certificates and keys).",
+            ),
+            address,
+        )
 
     def _join(self, superlink: str, insecure: bool) -> None:
         from edgeprompt.federation import node
@@ -111,8 +130,9 @@ class FederationScreen(EdgeScreen):
         opts = node.NodeOptions(superlink, port, insecure, None, None)
 
         def joined(state: Any) -> None:
-            self.notify(f"SuperNode started (pid {state.pid}), connected to {state.superlink}", title="Joined",
-                        markup=False)
+            self.notify(
+                f"SuperNode started (pid {state.pid}), connected to {state.superlink}", title="Joined", markup=False
+            )
             self.action_reload()
 
         self.background(lambda: node.start(self.rt.paths, opts), joined, title="Could not join", group="node")
@@ -128,6 +148,11 @@ class FederationScreen(EdgeScreen):
             if yes:
                 self.background(lambda: node.stop(self.rt.paths), left, title="Could not leave", group="node")
 
-        self.app.push_screen(ConfirmScreen("Leave the federation?", "This laptop's SuperNode stops; what it already "
-                                           "sent stays counted in the privacy ledger.", yes="Leave"), confirmed)
-
+        self.app.push_screen(
+            ConfirmScreen(
+                "Leave the federation?",
+                "This laptop's SuperNode stops; what it already sent stays counted in the privacy ledger.",
+                yes="Leave",
+            ),
+            confirmed,
+        )

@@ -39,9 +39,14 @@ class KeyFooter(Footer):
         self.styles.grid_size_columns = len(ordered)
         for binding, enabled, tooltip in ordered:
             label = SHORT.get(binding.description, binding.description) if narrow else binding.description
-            yield FooterKey(binding.key, self.app.get_key_display(binding), label, binding.action,
-                            disabled=not enabled, tooltip=tooltip or binding.description,
-                            ).data_bind(compact=Footer.compact)
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                label,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip or binding.description,
+            ).data_bind(compact=Footer.compact)
 
     def on_resize(self) -> None:
         if self._narrow is not None and self._narrow != (self.app.size.width < WIDE):

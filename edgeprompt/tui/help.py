@@ -12,8 +12,18 @@ from textual.widgets import Label, Static
 
 from edgeprompt.tui.widgets import Dialog
 
-KEY_NAMES = {"plus": "+", "minus": "-", "equals_sign": "=", "slash": "/", "question_mark": "?", "escape": "esc",
-             "delete": "del", "up": "↑", "down": "↓", "enter": "enter"}
+KEY_NAMES = {
+    "plus": "+",
+    "minus": "-",
+    "equals_sign": "=",
+    "slash": "/",
+    "question_mark": "?",
+    "escape": "esc",
+    "delete": "del",
+    "up": "↑",
+    "down": "↓",
+    "enter": "enter",
+}
 
 
 def key_text(keys: str) -> str:
@@ -31,11 +41,17 @@ def sections(everywhere: list[Any]) -> list[tuple[str, list[Any]]]:
     from edgeprompt.tui.security import SecurityScreen
     from edgeprompt.tui.sessions import SessionList
 
-    return [("Everywhere", everywhere), ("Chat", ChatScreen.BINDINGS),
-            ("Chat · a selected answer", Bubble.BINDINGS), ("Chat · the session list", SessionList.BINDINGS),
-            ("Documents", DocumentsScreen.BINDINGS), ("Prompts", PromptsScreen.BINDINGS),
-            ("Security", SecurityScreen.BINDINGS), ("Observatory", ObservatoryScreen.BINDINGS),
-            ("Federation", FederationScreen.BINDINGS)]
+    return [
+        ("Everywhere", everywhere),
+        ("Chat", ChatScreen.BINDINGS),
+        ("Chat · a selected answer", Bubble.BINDINGS),
+        ("Chat · the session list", SessionList.BINDINGS),
+        ("Documents", DocumentsScreen.BINDINGS),
+        ("Prompts", PromptsScreen.BINDINGS),
+        ("Security", SecurityScreen.BINDINGS),
+        ("Observatory", ObservatoryScreen.BINDINGS),
+        ("Federation", FederationScreen.BINDINGS),
+    ]
 
 
 def bindings_text(title: str, bindings: list[Any]) -> Text:
@@ -61,8 +77,9 @@ class HelpScreen(Dialog[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Keys  ·  ctrl+p opens the command palette (every action by name)  ·  esc closes",
-                        classes="title")
+            yield Label(
+                "Keys  ·  ctrl+p opens the command palette (every action by name)  ·  esc closes", classes="title"
+            )
             with VerticalScroll(id="help-body"):
                 for title, bindings in sections(self.everywhere):
                     yield Static(bindings_text(title, bindings))

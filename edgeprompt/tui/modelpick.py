@@ -13,9 +13,11 @@ from rich.text import Text
 
 AUTO = "auto"
 TEST_BACKENDS = ("echo",)  # fakes for tests and trying the plumbing, not models
-GET_A_MODEL = ("No generative model is installed, so only questions about your documents can be answered. "
-               "Run `edgeprompt setup` in a terminal to pick one (or see `edgeprompt models recommend`), "
-               "and add documents with F2 or `edgeprompt docs add PATH`.")
+GET_A_MODEL = (
+    "No generative model is installed, so only questions about your documents can be answered. "
+    "Run `edgeprompt setup` in a terminal to pick one (or see `edgeprompt models recommend`), "
+    "and add documents with F2 or `edgeprompt docs add PATH`."
+)
 
 
 def is_generative(card: Any) -> bool:

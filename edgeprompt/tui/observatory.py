@@ -46,11 +46,19 @@ def overview_text(rep: dict[str, Any], since: str) -> str:
         f"{fw['redacted']} redacted",
         f"tokens      {rep['tokens']['input']['total']} in · {rep['tokens']['output']['total']} out",
         "failures    " + (", ".join(fails) if fails else "none"),
-        "topics      " + ("; ".join(f"{t['label']} ({t['requests']})" for t in rep["topics"][:4])
-                          or rep["topic_clustering"].get("status", "none")),
-        "drift       " + (f"ALARM in {', '.join(sorted(set(q_alarms)))}" if state == "changed" else
-                          "steady" if state == "steady" else
-                          f"not enough data yet ({rep['drift']['questions']['status']})"),
+        "topics      "
+        + (
+            "; ".join(f"{t['label']} ({t['requests']})" for t in rep["topics"][:4])
+            or rep["topic_clustering"].get("status", "none")
+        ),
+        "drift       "
+        + (
+            f"ALARM in {', '.join(sorted(set(q_alarms)))}"
+            if state == "changed"
+            else "steady"
+            if state == "steady"
+            else f"not enough data yet ({rep['drift']['questions']['status']})"
+        ),
     ]
     return "\n".join(lines + [f"note: {n}" for n in rep["notes"]])
 
@@ -64,8 +72,13 @@ def _bars(plt: Any, labels: list[str], values: list[float], title: str, horizont
 
 
 def _span(seconds: int) -> str:
-    return f"{seconds // 60} min" if seconds < 3600 else f"{seconds // 3600} h" if seconds < 86400 else \
-        f"{seconds // 86400} d"
+    return (
+        f"{seconds // 60} min"
+        if seconds < 3600
+        else f"{seconds // 3600} h"
+        if seconds < 86400
+        else f"{seconds // 86400} d"
+    )
 
 
 def _time_axis(plt: Any, buckets: list[dict[str, Any]]) -> None:
@@ -109,8 +122,12 @@ def plot_feedback(plt: Any, rep: dict[str, Any]) -> None:
         plt.title(f"thumbs up / down · thumbs-up rate {rate} — no ratings yet")
         return
     # the colours are named in the title: a plotext legend is drawn over the bars
-    plt.stacked_bar(list(range(len(buckets))), [[b["up"] for b in buckets], [b["down"] for b in buckets]],
-                    color=["green", "red"], width=0.6)
+    plt.stacked_bar(
+        list(range(len(buckets))),
+        [[b["up"] for b in buckets], [b["down"] for b in buckets]],
+        color=["green", "red"],
+        width=0.6,
+    )
     _time_axis(plt, buckets)
     plt.title(f"thumbs up (green) / down (red) per {_span(tl['bucket_s'])} · thumbs-up rate {rate}")
 
@@ -123,8 +140,9 @@ def plot_drift(plt: Any, rep: dict[str, Any]) -> None:
             plt.plot([w["window"] for w in windows], [w["auc"] for w in windows], label=f"{name} AUC", marker="dot")
             plotted = True
     status = rep["drift"]["questions"]["status"]
-    plt.title("drift: domain-classifier AUC per window vs reference (0.5 = no drift)" if plotted
-              else f"drift — {status}")
+    plt.title(
+        "drift: domain-classifier AUC per window vs reference (0.5 = no drift)" if plotted else f"drift — {status}"
+    )
 
 
 def plot_topics(plt: Any, rep: dict[str, Any]) -> None:
@@ -138,8 +156,14 @@ def plot_failures(plt: Any, rep: dict[str, Any]) -> None:
 
 
 PLOTTERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
-    "latency": plot_latency, "stages": plot_stages, "cache": plot_cache, "feedback": plot_feedback,
-    "drift": plot_drift, "topics": plot_topics, "failures": plot_failures}
+    "latency": plot_latency,
+    "stages": plot_stages,
+    "cache": plot_cache,
+    "feedback": plot_feedback,
+    "drift": plot_drift,
+    "topics": plot_topics,
+    "failures": plot_failures,
+}
 
 
 class ObservatoryScreen(EdgeScreen):
@@ -184,8 +208,9 @@ class ObservatoryScreen(EdgeScreen):
         def build() -> dict[str, Any]:
             return build_report(self.rt.db, self.rt.settings.section("observatory"), parse_since(since))
 
-        self.background(build, lambda rep: self.show(rep, since), title="Could not build the report",
-                        group="report", exclusive=True)
+        self.background(
+            build, lambda rep: self.show(rep, since), title="Could not build the report", group="report", exclusive=True
+        )
 
     def action_cycle_range(self) -> None:
         self.since = RANGES[(RANGES.index(self.since) + 1) % len(RANGES)]
@@ -205,4 +230,3 @@ class ObservatoryScreen(EdgeScreen):
             widget.plt.clear_figure()
             plotter(widget.plt, rep)
             widget.refresh()
-

@@ -17,8 +17,10 @@ from edgeprompt.tui.widgets import AskScreen, ConfirmScreen, EdgeScreen, diff_te
 
 
 def suite_text(s: Any) -> Text:
-    out = Text(f"{s.name}@{s.seq} on {s.model}: {len(s.cases) - s.failed}/{len(s.cases)} passed\n",
-               style="bold green" if s.passed else "bold red")
+    out = Text(
+        f"{s.name}@{s.seq} on {s.model}: {len(s.cases) - s.failed}/{len(s.cases)} passed\n",
+        style="bold green" if s.passed else "bold red",
+    )
     if not s.cases:
         out.append("no tests: a version without tests cannot be promoted without forcing\n")
     for c in s.cases:
@@ -96,8 +98,13 @@ class PromptsScreen(EdgeScreen):
         def read() -> tuple[list[Any], dict[str, str]]:
             return self.registry.history(name), self.registry.labels.of(name)
 
-        self.background(read, lambda r: self.show_versions(name, *r), title="Could not read the prompt",
-                        group="versions", exclusive=True)
+        self.background(
+            read,
+            lambda r: self.show_versions(name, *r),
+            title="Could not read the prompt",
+            group="versions",
+            exclusive=True,
+        )
 
     def show_versions(self, name: str, versions: list[Any], labels: dict[str, str]) -> None:
         if name != self.prompt:
@@ -133,8 +140,9 @@ class PromptsScreen(EdgeScreen):
     def show_version(self, v: Any) -> None:
         from edgeprompt.prompts.files import dump
 
-        head = Text(f"{v.name}@{v.seq}  {v.id}  by {v.author}" + (f" — {v.message}" if v.message else "") + "\n",
-                    style="bold")
+        head = Text(
+            f"{v.name}@{v.seq}  {v.id}  by {v.author}" + (f" — {v.message}" if v.message else "") + "\n", style="bold"
+        )
         self.show_detail(head + Text(dump(v.spec)))
 
     # -- actions ------------------------------------------------------------------------------------
@@ -148,10 +156,14 @@ class PromptsScreen(EdgeScreen):
             self.notify("@1 is the first version: nothing to compare with", severity="warning")
             return
         name = v.name
-        self.background(lambda: diff_versions(self.registry, name, str(v.seq - 1), str(v.seq)),
-                        lambda d: self.show_detail(Text(f"changed: {', '.join(d['changed']) or 'nothing'}\n",
-                                                        style="bold") + diff_text(d["diff"] or "identical")),
-                        title="Could not diff")
+        self.background(
+            lambda: diff_versions(self.registry, name, str(v.seq - 1), str(v.seq)),
+            lambda d: self.show_detail(
+                Text(f"changed: {', '.join(d['changed']) or 'nothing'}\n", style="bold")
+                + diff_text(d["diff"] or "identical")
+            ),
+            title="Could not diff",
+        )
 
     def action_test(self) -> None:
         from edgeprompt.prompts.suite import run_suite
@@ -161,8 +173,13 @@ class PromptsScreen(EdgeScreen):
             return
         model = getattr(self.app, "model", None)
         self.show_detail(Text(f"running the tests of {v.name}@{v.seq}…", style="italic"))
-        self.background(lambda: run_suite(self.rt, self.registry, v, model), lambda s: self.show_detail(suite_text(s)),
-                        title="Could not run the tests", group="tests", exclusive=True)
+        self.background(
+            lambda: run_suite(self.rt, self.registry, v, model),
+            lambda s: self.show_detail(suite_text(s)),
+            title="Could not run the tests",
+            group="tests",
+            exclusive=True,
+        )
 
     def action_promote(self) -> None:
         v = self.selected_version()
@@ -175,10 +192,15 @@ class PromptsScreen(EdgeScreen):
                     self._promote(v, label, False)
 
             if label:
-                self.app.push_screen(ConfirmScreen(
-                    f"Promote {v.name}@{v.seq} to '{label}'?",
-                    "Its tests run first on the current model unless they already passed there; a failing "
-                    "suite refuses the promotion.", yes="Promote"), confirmed)
+                self.app.push_screen(
+                    ConfirmScreen(
+                        f"Promote {v.name}@{v.seq} to '{label}'?",
+                        "Its tests run first on the current model unless they already passed there; a failing "
+                        "suite refuses the promotion.",
+                        yes="Promote",
+                    ),
+                    confirmed,
+                )
 
         self.app.push_screen(AskScreen(f"Promote {v.name}@{v.seq} to which label?", "production"), to_label)
 
@@ -204,8 +226,12 @@ class PromptsScreen(EdgeScreen):
                 self._promote(v, label, True)
 
         self.show_detail(Text(why, style="red"))
-        self.app.push_screen(ConfirmScreen("Tests did not pass — promote anyway?", f"{why}\n\nForcing it is written "
-                                           "to the audit log.", yes="Force"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen(
+                "Tests did not pass — promote anyway?", f"{why}\n\nForcing it is written to the audit log.", yes="Force"
+            ),
+            confirmed,
+        )
 
     def _promoted(self, done: Any) -> None:
         if done is None:
@@ -213,8 +239,13 @@ class PromptsScreen(EdgeScreen):
         if done.suite is not None:
             self.show_detail(suite_text(done.suite))
         m = done.move
-        self.notify(f"{m.name}:{m.label} → @{done.seq}" + (" (forced)" if m.forced else "")
-                    if m.changed else f"{m.name}:{m.label} already at @{done.seq}", title="Promoted", markup=False)
+        self.notify(
+            f"{m.name}:{m.label} → @{done.seq}" + (" (forced)" if m.forced else "")
+            if m.changed
+            else f"{m.name}:{m.label} already at @{done.seq}",
+            title="Promoted",
+            markup=False,
+        )
         self.action_reload()
         self.open_prompt(m.name)
 
@@ -229,8 +260,10 @@ class PromptsScreen(EdgeScreen):
                     self._rollback(name, label)
 
             if label:
-                self.app.push_screen(ConfirmScreen(f"Roll '{label}' of {name} back to where it pointed before?",
-                                                   yes="Roll back"), confirmed)
+                self.app.push_screen(
+                    ConfirmScreen(f"Roll '{label}' of {name} back to where it pointed before?", yes="Roll back"),
+                    confirmed,
+                )
 
         self.app.push_screen(AskScreen(f"Roll back which label of {name}?", "production"), to_label)
 
@@ -241,5 +274,6 @@ class PromptsScreen(EdgeScreen):
             self.action_reload()
             self.open_prompt(name)
 
-        self.background(lambda: self.registry.labels.rollback(name, label, confirmed=True), done,
-                        title="Could not roll back")
+        self.background(
+            lambda: self.registry.labels.rollback(name, label, confirmed=True), done, title="Could not roll back"
+        )

@@ -49,8 +49,10 @@ def intel_summary(rt: Any) -> list[str]:
         from edgeprompt.firewall.rules import load_pack
 
         p = load_pack(rt.paths.models).as_dict()
-        lines.append(f"rule pack   {p['name']} {p['version']} · {p['rules']} rules · "
-                     f"{', '.join(x for x in p['languages'] if x != 'any')} · {p['source'].split(':', 1)[0]}")
+        lines.append(
+            f"rule pack   {p['name']} {p['version']} · {p['rules']} rules · "
+            f"{', '.join(x for x in p['languages'] if x != 'any')} · {p['source'].split(':', 1)[0]}"
+        )
     except Exception as e:
         lines.append(f"rule pack   unavailable: {error_text(e)}")
     try:
@@ -67,8 +69,10 @@ def intel_summary(rt: Any) -> list[str]:
     for pack in intel.installed(rt.db)[-4:]:
         lines.append(f"installed   {pack.kind} {pack.name} {pack.version} · signed by {pack.key_id[:12]}")
     keys = trust_store(rt.home).trusted()
-    lines.append(f"trusted keys {len(keys)}" + (f" ({', '.join(k[:12] for k in keys[:3])})" if keys else
-                                                " (a signed pack needs its key trusted first)"))
+    lines.append(
+        f"trusted keys {len(keys)}"
+        + (f" ({', '.join(k[:12] for k in keys[:3])})" if keys else " (a signed pack needs its key trusted first)")
+    )
     return lines
 
 
@@ -104,10 +108,15 @@ class SecurityScreen(EdgeScreen):
     def action_reload(self) -> None:
         from edgeprompt.store.audit import AuditLog
 
-        self.background(lambda: AuditLog(self.rt.db).entries(limit=EVENT_LIMIT), self.show_events,
-                        title="Could not read the audit log", group="read")
-        self.background(lambda: intel_summary(self.rt), self.show_intel, title="Could not read the intel packs",
-                        group="intel")
+        self.background(
+            lambda: AuditLog(self.rt.db).entries(limit=EVENT_LIMIT),
+            self.show_events,
+            title="Could not read the audit log",
+            group="read",
+        )
+        self.background(
+            lambda: intel_summary(self.rt), self.show_intel, title="Could not read the intel packs", group="intel"
+        )
 
     def show_events(self, entries: list[Any]) -> None:
         self.entries = entries
@@ -116,8 +125,14 @@ class SecurityScreen(EdgeScreen):
         for e in entries:
             decision = decision_of(e.data)
             style = {"block": "bold red", "flag": "yellow", "redact": "magenta", "forced": "bold red"}.get(decision, "")
-            table.add_row(str(e.seq), time.strftime("%m-%d %H:%M", time.localtime(e.created_at)), e.kind,
-                          Text(decision, style=style), reasons_of(e.data)[:160], key=str(e.seq))
+            table.add_row(
+                str(e.seq),
+                time.strftime("%m-%d %H:%M", time.localtime(e.created_at)),
+                e.kind,
+                Text(decision, style=style),
+                reasons_of(e.data)[:160],
+                key=str(e.seq),
+            )
         if not entries:
             table.add_row("", "", "no firewall events yet", "", "")
 
@@ -127,27 +142,38 @@ class SecurityScreen(EdgeScreen):
     def action_verify(self) -> None:
         from edgeprompt.store.audit import AuditLog
 
-        self.background(lambda: AuditLog(self.rt.db).verify(), self.show_verified, title="Could not verify",
-                        group="verify", exclusive=True)
+        self.background(
+            lambda: AuditLog(self.rt.db).verify(),
+            self.show_verified,
+            title="Could not verify",
+            group="verify",
+            exclusive=True,
+        )
 
     def show_verified(self, result: Any) -> None:
         chain = self.query_one("#chain", Static)
         if result.ok:
-            chain.update(Text(f"audit chain: ✓ intact · {result.entries} entries verified (v re-checks)",
-                              style="green"))
+            chain.update(
+                Text(f"audit chain: ✓ intact · {result.entries} entries verified (v re-checks)", style="green")
+            )
         else:
-            chain.update(Text(f"audit chain: ✗ BROKEN at entry {result.first_bad} · {result.reason}",
-                              style="bold red"))
+            chain.update(Text(f"audit chain: ✗ BROKEN at entry {result.first_bad} · {result.reason}", style="bold red"))
             self.notify(result.reason, title="Audit chain broken", severity="error", timeout=10, markup=False)
 
     def action_import_pack(self) -> None:
         def chosen(path: str | None) -> None:
             if path:
-                self.background(lambda: self._install(path), self._installed, title="Could not import the pack",
-                                group="intel")
+                self.background(
+                    lambda: self._install(path), self._installed, title="Could not import the pack", group="intel"
+                )
 
-        self.app.push_screen(PathScreen("Import a signed threat-intel pack (its key must be trusted: "
-                                        "`edgeprompt firewall intel import --trust-key`)"), chosen)
+        self.app.push_screen(
+            PathScreen(
+                "Import a signed threat-intel pack (its key must be trusted: "
+                "`edgeprompt firewall intel import --trust-key`)"
+            ),
+            chosen,
+        )
 
     def _install(self, path: str) -> Any:
         """Verify and install like `firewall intel import`, and audit the import the same way."""
@@ -167,8 +193,11 @@ class SecurityScreen(EdgeScreen):
         return done
 
     def _installed(self, done: Any) -> None:
-        self.notify(f"Installed {done.kind} {done.name} {done.version}; the firewall uses it from the next start",
-                    title="Intel pack", markup=False)
+        self.notify(
+            f"Installed {done.kind} {done.name} {done.version}; the firewall uses it from the next start",
+            title="Intel pack",
+            markup=False,
+        )
         self.action_reload()
         self.action_verify()
 
@@ -176,6 +205,16 @@ class SecurityScreen(EdgeScreen):
     def open_event(self, event: DataTable.RowSelected) -> None:
         e = next((x for x in self.entries if str(x.seq) == event.row_key.value), None)
         if e is not None:
-            body = json.dumps({"seq": e.seq, "created_at": e.created_at, "kind": e.kind, "data": e.data,
-                               "prev_hash": e.prev_hash, "hash": e.hash}, indent=2, ensure_ascii=False)
+            body = json.dumps(
+                {
+                    "seq": e.seq,
+                    "created_at": e.created_at,
+                    "kind": e.kind,
+                    "data": e.data,
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
             self.app.push_screen(TextScreen(f"audit entry {e.seq} · {e.kind}", body))

@@ -25,7 +25,7 @@ TITLE_WIDTH = 24  # the panel is 28 columns: border, padding and the list's own 
 def clip(text: str, width: int = TITLE_WIDTH) -> str:
     """One line of at most `width` characters; a cut one ends in an ellipsis."""
     line = " ".join(text.split())
-    return line if len(line) <= width else line[:width - 1].rstrip() + "…"
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
 def when(ts: float, now: float | None = None) -> str:
@@ -165,5 +165,11 @@ class SessionPanel(Vertical):
             self.post_message(self.Changed(session_id, deleted=True))
             self.app.notify(f"Deleted “{title}”", markup=False)
 
-        self.app.push_screen(ConfirmScreen(f"Delete the chat “{title}”?", "Its messages are removed for good; "
-                                           "traces and feedback stay for the observatory.", yes="Delete"), done)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete the chat “{title}”?",
+                "Its messages are removed for good; traces and feedback stay for the observatory.",
+                yes="Delete",
+            ),
+            done,
+        )

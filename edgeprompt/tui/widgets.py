@@ -35,7 +35,7 @@ def error_text(e: BaseException) -> str:
 def short_path(path: str) -> str:
     """A path with the home folder written as ~ (shorter, and the same on every machine)."""
     home = str(Path.home())
-    return "~" + path[len(home):] if path == home or path.startswith(home.rstrip("/") + "/") else path
+    return "~" + path[len(home) :] if path == home or path.startswith(home.rstrip("/") + "/") else path
 
 
 def report_error(app: Any, title: str, e: BaseException) -> None:
@@ -55,8 +55,15 @@ class EdgeScreen(Screen[None]):
     def footer(self) -> ComposeResult:
         yield KeyFooter()
 
-    def background(self, job: Callable[[], T], done: Callable[[T], Any] | None = None, *, title: str,
-                   group: str = "default", exclusive: bool = False) -> Worker[None]:
+    def background(
+        self,
+        job: Callable[[], T],
+        done: Callable[[T], Any] | None = None,
+        *,
+        title: str,
+        group: str = "default",
+        exclusive: bool = False,
+    ) -> Worker[None]:
         """Run `job` in a worker thread; `done(result)` runs on the UI thread; any error becomes a notification
         titled `title` (never a traceback)."""
         app = self.app
@@ -106,8 +113,11 @@ class Dialog(ModalScreen[T]):
 class ConfirmScreen(Dialog[bool]):
     """Yes or no; `y`/Enter confirms, `n`/Esc refuses."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No"),
-                                             Binding("escape", "answer(False)", "No", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "No", show=False),
+    ]
 
     def __init__(self, title: str, body: str = "", yes: str = "Yes") -> None:
         super().__init__()
@@ -216,8 +226,10 @@ class EditScreen(Dialog[str]):
     DEFAULT_CSS = """
     EditScreen TextArea { height: 16; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Save", priority=True),
-                                             Binding("escape", "dismiss_none", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "dismiss_none", "Cancel"),
+    ]
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()
@@ -262,8 +274,14 @@ def diff_text(diff: str) -> Text:
     """A unified diff coloured line by line (added green, removed red, hunks blue)."""
     out = Text()
     for line in diff.splitlines():
-        style = ("green" if line.startswith("+") and not line.startswith("+++") else
-                 "red" if line.startswith("-") and not line.startswith("---") else
-                 "bold blue" if line.startswith("@@") else "")
+        style = (
+            "green"
+            if line.startswith("+") and not line.startswith("+++")
+            else "red"
+            if line.startswith("-") and not line.startswith("---")
+            else "bold blue"
+            if line.startswith("@@")
+            else ""
+        )
         out.append(line + "\n", style=style)
     return out

@@ -67,8 +67,9 @@ def _train(msg: Message, context: Context) -> Message:
         budget, delta = _settings(rt)
         data = task.load_local(rt, spec, float(cfg["test-fraction"]))
         if data.n_train < task.MIN_TRAIN_EXAMPLES:
-            raise FederationError(f"only {data.n_train} labelled {spec.task} examples here; need "
-                                  f"{task.MIN_TRAIN_EXAMPLES}")
+            raise FederationError(
+                f"only {data.n_train} labelled {spec.task} examples here; need {task.MIN_TRAIN_EXAMPLES}"
+            )
         ledger = PrivacyLedger(rt.db)
         epochs, sigma = int(cfg["local-epochs"]), float(cfg["noise-multiplier"])
         planned = task.plan(data.n_train, int(cfg["batch-size"]), epochs, sigma)
@@ -77,15 +78,32 @@ def _train(msg: Message, context: Context) -> Message:
         except PrivacyBudgetError as e:
             return Message(Error(REFUSED_BUDGET, str(e)), reply_to=msg)
         g_loss, g_acc = task.evaluate(model, data.x_test, data.y_test)
-        stats = task.train_dp(model, data.x_train, data.y_train, epochs=epochs, batch_size=int(cfg["batch-size"]),
-                              lr=float(cfg["learning-rate"]), sigma=sigma, max_grad_norm=float(cfg["max-grad-norm"]),
-                              mu=float(cfg.get("proximal-mu", 0.0)), seed=_seed(context, cfg, server_round))
+        stats = task.train_dp(
+            model,
+            data.x_train,
+            data.y_train,
+            epochs=epochs,
+            batch_size=int(cfg["batch-size"]),
+            lr=float(cfg["learning-rate"]),
+            sigma=sigma,
+            max_grad_norm=float(cfg["max-grad-norm"]),
+            mu=float(cfg.get("proximal-mu", 0.0)),
+            seed=_seed(context, cfg, server_round),
+        )
         assert stats.mechanism is not None
         entry = ledger.record(spec.task, str(context.run_id), server_round, stats.mechanism, delta, data.n_train)
         loss, acc = task.evaluate(model, data.x_test, data.y_test)
-        metrics = {"train-loss": stats.loss, "loss": loss, "accuracy": acc, "global-loss": g_loss,
-                   "global-accuracy": g_acc, "epsilon": entry.epsilon_total, "epsilon-round": entry.epsilon_round,
-                   "epsilon-budget": budget, "num-test": len(data.y_test)}
+        metrics = {
+            "train-loss": stats.loss,
+            "loss": loss,
+            "accuracy": acc,
+            "global-loss": g_loss,
+            "global-accuracy": g_acc,
+            "epsilon": entry.epsilon_total,
+            "epsilon-round": entry.epsilon_round,
+            "epsilon-budget": budget,
+            "num-test": len(data.y_test),
+        }
         ledger.log_event("trained", spec.task, str(context.run_id), server_round, metrics)
     return wire.reply(msg, model.state_dict(), metrics, data.n_train)
 
@@ -102,8 +120,7 @@ def _refusal(msg: Message, e: Exception) -> Message:
     """An error reply with a one-line reason (no traceback: it would name local paths)."""
     from edgeprompt.errors import FederationError
 
-    return Message(Error(REFUSED_DATA if isinstance(e, FederationError) else BAD_INSTRUCTION, str(e)),
-                   reply_to=msg)
+    return Message(Error(REFUSED_DATA if isinstance(e, FederationError) else BAD_INSTRUCTION, str(e)), reply_to=msg)
 
 
 def _round_config(msg: Message, context: Context) -> dict[str, Any]:
@@ -149,8 +166,9 @@ def _train_lm(msg: Message, context: Context, cfg: dict[str, Any]) -> Message:
         budget, delta = _settings(rt)
         data = lm_task.load_local(rt, hf, cfg)
         if data.n_train < task.MIN_TRAIN_EXAMPLES:
-            raise FederationError(f"only {data.n_train} thumbed-up or edited answers here to learn from; need "
-                                  f"{task.MIN_TRAIN_EXAMPLES}")
+            raise FederationError(
+                f"only {data.n_train} thumbed-up or edited answers here to learn from; need {task.MIN_TRAIN_EXAMPLES}"
+            )
         ledger = PrivacyLedger(rt.db)
         try:
             ledger.check(key, lm_task.plan(data.n_train, cfg), delta, budget)
@@ -161,9 +179,17 @@ def _train_lm(msg: Message, context: Context, cfg: dict[str, Any]) -> Message:
         assert stats.mechanism is not None
         entry = ledger.record(key, str(context.run_id), server_round, stats.mechanism, delta, data.n_train)
         loss = lora.mean_nll(model, data.ids_test, data.labels_test)
-        metrics = {"train-loss": stats.loss, "loss": loss, "global-loss": g_loss, "epsilon": entry.epsilon_total,
-                   "epsilon-round": entry.epsilon_round, "epsilon-budget": budget, "num-test": len(data.ids_test),
-                   "num-thumbs": data.counts["thumbs"], "num-edits": data.counts["edit"]}
+        metrics = {
+            "train-loss": stats.loss,
+            "loss": loss,
+            "global-loss": g_loss,
+            "epsilon": entry.epsilon_total,
+            "epsilon-round": entry.epsilon_round,
+            "epsilon-budget": budget,
+            "num-test": len(data.ids_test),
+            "num-thumbs": data.counts["thumbs"],
+            "num-edits": data.counts["edit"],
+        }
         ledger.log_event("trained", key, str(context.run_id), server_round, metrics)
     return wire.reply(msg, lora.adapter_state(model), metrics, data.n_train)
 
@@ -195,8 +221,13 @@ def _evaluate_lm(msg: Message, context: Context, cfg: dict[str, Any]) -> Message
         if not len(data.ids_test):
             raise FederationError("no held-out approved answers here to evaluate on")
         loss = lora.mean_nll(model, data.ids_test, data.labels_test)
-        PrivacyLedger(rt.db).log_event("evaluated", lm_task.ledger_key(str(cfg["lm-model"])), str(context.run_id),
-                                       int(cfg.get("server-round", 0)), {"loss": loss})
+        PrivacyLedger(rt.db).log_event(
+            "evaluated",
+            lm_task.ledger_key(str(cfg["lm-model"])),
+            str(context.run_id),
+            int(cfg.get("server-round", 0)),
+            {"loss": loss},
+        )
     return wire.metrics_reply(msg, {"loss": loss, "num-examples": len(data.ids_test)})
 
 
@@ -217,6 +248,11 @@ def _evaluate(msg: Message, context: Context) -> Message:
             raise FederationError(f"no held-out {spec.task} examples here to evaluate on")
         loss, acc = task.evaluate(model, data.x_test, data.y_test)
         metrics = {"loss": loss, "accuracy": acc, "num-examples": len(data.y_test)}
-        PrivacyLedger(rt.db).log_event("evaluated", spec.task, str(context.run_id), int(cfg.get("server-round", 0)),
-                                       {"loss": loss, "accuracy": acc})
+        PrivacyLedger(rt.db).log_event(
+            "evaluated",
+            spec.task,
+            str(context.run_id),
+            int(cfg.get("server-round", 0)),
+            {"loss": loss, "accuracy": acc},
+        )
     return wire.metrics_reply(msg, metrics)

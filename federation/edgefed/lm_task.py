@@ -29,9 +29,22 @@ TASK = lora.TASK
 ledger_key = lora.ledger_key
 
 # sent with every round besides the shared keys, so a laptop trains exactly as configured
-TRAIN_KEYS = ("task", "lm-model", "lm-fingerprint", "lora-rank", "lora-alpha", "lora-targets", "lm-max-tokens",
-              "lm-local-epochs", "lm-batch-size", "lm-learning-rate", "noise-multiplier", "max-grad-norm",
-              "test-fraction", "seed")
+TRAIN_KEYS = (
+    "task",
+    "lm-model",
+    "lm-fingerprint",
+    "lora-rank",
+    "lora-alpha",
+    "lora-targets",
+    "lm-max-tokens",
+    "lm-local-epochs",
+    "lm-batch-size",
+    "lm-learning-rate",
+    "noise-multiplier",
+    "max-grad-norm",
+    "test-fraction",
+    "seed",
+)
 DP_KEYS = ("noise-multiplier", "max-grad-norm", "lm-batch-size", "lm-local-epochs", "lm-learning-rate")
 
 
@@ -77,8 +90,9 @@ def check_base(hf: Path, cfg: dict[str, Any]) -> None:
     mine = lora.fingerprint(hf)
     theirs = str(cfg.get("lm-fingerprint") or "")
     if theirs and theirs != mine:
-        raise ValueError(f"this laptop's '{cfg['lm-model']}' weights ({mine}) are not the coordinator's base "
-                         f"model ({theirs})")
+        raise ValueError(
+            f"this laptop's '{cfg['lm-model']}' weights ({mine}) are not the coordinator's base model ({theirs})"
+        )
 
 
 def plan(n_train: int, cfg: dict[str, Any]) -> Mechanism:
@@ -116,8 +130,18 @@ def _epochs(step_model: Any, optimizer: Any, loader: Any, epochs: int, params: l
     return total / max(1, count)
 
 
-def train_dp(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int, batch_size: int, lr: float,
-             sigma: float, max_grad_norm: float, seed: int = 0) -> task.TrainStats:
+def train_dp(
+    model: Any,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    sigma: float,
+    max_grad_norm: float,
+    seed: int = 0,
+) -> task.TrainStats:
     """Opacus DP-SGD (Adam on the privatized gradient) on the adapter: per-example clipping to
     `max_grad_norm`, noise σ·C, Poisson sampling, RDP accountant. The base weights never change."""
     import torch
@@ -126,17 +150,24 @@ def train_dp(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int, ba
     model.train()
     params = _trainable(model)
     optimizer = torch.optim.Adam(params, lr=lr)
-    stats = task.run_private(model, optimizer, task.loader(ids, labels, batch_size, seed), sigma, max_grad_norm, epochs,
-                             lambda dp_model, dp_opt, dp_loader: _epochs(dp_model, dp_opt, dp_loader, epochs, params,
-                                                                         dp=True))
+    stats = task.run_private(
+        model,
+        optimizer,
+        task.loader(ids, labels, batch_size, seed),
+        sigma,
+        max_grad_norm,
+        epochs,
+        lambda dp_model, dp_opt, dp_loader: _epochs(dp_model, dp_opt, dp_loader, epochs, params, dp=True),
+    )
     for p in params:
         p.grad_sample = None
     model.eval()
     return stats
 
 
-def train_plain(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int, batch_size: int, lr: float,
-                seed: int = 0) -> task.TrainStats:
+def train_plain(
+    model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int, batch_size: int, lr: float, seed: int = 0
+) -> task.TrainStats:
     """The same loop without Opacus: the DP overhead baseline and the no-privacy reference (never sent)."""
     import torch
 
@@ -144,13 +175,22 @@ def train_plain(model: Any, ids: np.ndarray, labels: np.ndarray, *, epochs: int,
     model.train()
     params = _trainable(model)
     t0 = time.perf_counter()
-    loss = _epochs(model, torch.optim.Adam(params, lr=lr), task.loader(ids, labels, batch_size, seed), epochs, params,
-                   dp=False)
+    loss = _epochs(
+        model, torch.optim.Adam(params, lr=lr), task.loader(ids, labels, batch_size, seed), epochs, params, dp=False
+    )
     model.eval()
     return task.TrainStats(loss, None, time.perf_counter() - t0, epochs)
 
 
 def train_with(model: Any, data: LmData, cfg: dict[str, Any], seed: int) -> task.TrainStats:
-    return train_dp(model, data.ids_train, data.labels_train, epochs=int(cfg["lm-local-epochs"]),
-                    batch_size=int(cfg["lm-batch-size"]), lr=float(cfg["lm-learning-rate"]),
-                    sigma=float(cfg["noise-multiplier"]), max_grad_norm=float(cfg["max-grad-norm"]), seed=seed)
+    return train_dp(
+        model,
+        data.ids_train,
+        data.labels_train,
+        epochs=int(cfg["lm-local-epochs"]),
+        batch_size=int(cfg["lm-batch-size"]),
+        lr=float(cfg["lm-learning-rate"]),
+        sigma=float(cfg["noise-multiplier"]),
+        max_grad_norm=float(cfg["max-grad-norm"]),
+        seed=seed,
+    )

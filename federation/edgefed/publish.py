@@ -33,8 +33,9 @@ def out_dir(cfg: dict[str, Any], run_id: int) -> Path:
 
 def signing_key(cfg: dict[str, Any]) -> Path:
     """The coordinator's key from the run config, else one kept in FLWR_HOME (made on first use)."""
-    path = Path(str(cfg["signing-key"])).expanduser() if cfg["signing-key"] else \
-        flwr_home() / "edgeprompt-coordinator.key"
+    path = (
+        Path(str(cfg["signing-key"])).expanduser() if cfg["signing-key"] else flwr_home() / "edgeprompt-coordinator.key"
+    )
     if not path.exists():
         with contextlib.suppress(FileExistsError, UsageError):  # another run made it a moment ago
             generate_key(path)
@@ -58,8 +59,9 @@ def clean(value: Any) -> Any:
     return value
 
 
-def write_pack(spec: HeadSpec, model: Any, cfg: dict[str, Any], trained: dict[str, Any],
-               folder: Path) -> dict[str, Any]:
+def write_pack(
+    spec: HeadSpec, model: Any, cfg: dict[str, Any], trained: dict[str, Any], folder: Path
+) -> dict[str, Any]:
     """Export, sign, write `<task>-model.pack`; returns where everything went."""
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path, json_path = spec.export(model, Path(tmp), {"trained": clean(trained)})
@@ -71,14 +73,20 @@ def write_pack(spec: HeadSpec, model: Any, cfg: dict[str, Any], trained: dict[st
     return {**signed, "onnx": str(folder / "classifier.onnx")}
 
 
-def _sign(cfg: dict[str, Any], kind: str, name: str, files: dict[str, bytes], meta: dict[str, Any],
-          pack: Path) -> dict[str, Any]:
+def _sign(
+    cfg: dict[str, Any], kind: str, name: str, files: dict[str, bytes], meta: dict[str, Any], pack: Path
+) -> dict[str, Any]:
     """Sign `files` with the coordinator's key as version `fed-<run id>`, write `pack`; returns where it went."""
     key = signing_key(cfg)
     version = f"fed-{meta['run_id']}"
     pack.write_bytes(sign_pack(kind, name, version, files, key, meta=clean(meta)))
-    return {"pack": str(pack), "signing_key": str(key), "public_key": str(key) + ".pub", "key_id": public_key_id(key),
-            "version": version}
+    return {
+        "pack": str(pack),
+        "signing_key": str(key),
+        "public_key": str(key) + ".pub",
+        "key_id": public_key_id(key),
+        "version": version,
+    }
 
 
 def write_adapter_pack(model: Any, cfg: dict[str, Any], trained: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -89,8 +97,9 @@ def write_adapter_pack(model: Any, cfg: dict[str, Any], trained: dict[str, Any],
     name = str(cfg["lm-model"])
     files = adapters.peft_files(model, name)
     spec, state = adapters.read_peft(files)
-    if {k: tuple(v.shape) for k, v in state.items()} != lora.adapter_shapes(model) \
-            or spec != lora.LoraSpec.from_config(cfg):
+    if {k: tuple(v.shape) for k, v in state.items()} != lora.adapter_shapes(model) or spec != lora.LoraSpec.from_config(
+        cfg
+    ):
         raise RuntimeError("the written adapter does not read back as the trained one")
     (folder / "adapter").mkdir(exist_ok=True)
     for file, data in files.items():

@@ -40,25 +40,39 @@ def summarize(cfg: dict[str, Any], run_id: int, log: strategies.RoundLog, wall_s
     dp_keys = lm_task.DP_KEYS if is_lm else task.DP_KEYS
     last = next((r for r in reversed(log.rounds) if r["replies"]), None)
     lm = {"lm_model": cfg["lm-model"], "base_fingerprint": cfg.get("lm-fingerprint")} if is_lm else {}
-    return {**lm,
-        "run_id": run_id, "task": cfg["task"], "rounds": int(cfg["num-server-rounds"]),
-        "rounds_trained": log.trained_rounds(), "strategy": cfg["strategy"], "secagg": bool(cfg["secagg"]),
-        "clients": len({n for r in log.rounds for n in r["clients"]}), "epsilon": eps,
+    return {
+        **lm,
+        "run_id": run_id,
+        "task": cfg["task"],
+        "rounds": int(cfg["num-server-rounds"]),
+        "rounds_trained": log.trained_rounds(),
+        "strategy": cfg["strategy"],
+        "secagg": bool(cfg["secagg"]),
+        "clients": len({n for r in log.rounds for n in r["clients"]}),
+        "epsilon": eps,
         "epsilon_max": max(eps.values()) if eps else None,
         "dp": {k: cfg[k] for k in dp_keys},
-        "last_round": last, "history": log.rounds, "wall_s": wall_s,
+        "last_round": last,
+        "history": log.rounds,
+        "wall_s": wall_s,
     }
 
 
-def _rounds(grid: Grid, context: Context, cfg: dict[str, Any], initial: Any,
-            keys: tuple[str, ...]) -> tuple[Any, strategies.RoundLog]:
+def _rounds(
+    grid: Grid, context: Context, cfg: dict[str, Any], initial: Any, keys: tuple[str, ...]
+) -> tuple[Any, strategies.RoundLog]:
     if cfg["secagg"]:
         return strategies.run_secagg(grid, context, cfg, initial, keys)
     return strategies.run_message_api(grid, cfg, initial, keys)
 
 
-def _publish(cfg: dict[str, Any], context: Context, log: strategies.RoundLog, t0: float,
-             write: Callable[[dict[str, Any], Path], dict[str, Any]]) -> None:
+def _publish(
+    cfg: dict[str, Any],
+    context: Context,
+    log: strategies.RoundLog,
+    t0: float,
+    write: Callable[[dict[str, Any], Path], dict[str, Any]],
+) -> None:
     """summary.json, then (if any laptop trained) the signed pack `write` makes from the provenance."""
     folder = publish.out_dir(cfg, context.run_id)
     summary = summarize(cfg, context.run_id, log, time.time() - t0)
@@ -66,10 +80,17 @@ def _publish(cfg: dict[str, Any], context: Context, log: strategies.RoundLog, t0
     if not log.trained_rounds():
         # every laptop refused or failed: publishing the initial weights would pretend to be a trained model
         raise RuntimeError(f"no client trained in any round; see {folder / 'summary.json'}")
-    trained = {"by": "edgeprompt federation", "run_id": context.run_id, "rounds": log.trained_rounds(),
-               "clients": summary["clients"], "epsilon_max": summary["epsilon_max"], "strategy": cfg["strategy"],
-               "secagg": bool(cfg["secagg"]), "dp": summary["dp"], "metrics": (summary["last_round"] or {}).get(
-                   "clients", {})}
+    trained = {
+        "by": "edgeprompt federation",
+        "run_id": context.run_id,
+        "rounds": log.trained_rounds(),
+        "clients": summary["clients"],
+        "epsilon_max": summary["epsilon_max"],
+        "strategy": cfg["strategy"],
+        "secagg": bool(cfg["secagg"]),
+        "dp": summary["dp"],
+        "metrics": (summary["last_round"] or {}).get("clients", {}),
+    }
     summary["published"] = write(trained, folder)
     summary["wall_s"] = time.time() - t0
     (folder / "summary.json").write_text(json.dumps(publish.clean(summary), indent=2) + "\n")

@@ -50,8 +50,11 @@ class _Recording:
 
     def aggregate_train(self, server_round: int, replies: Any) -> Any:
         replies = list(replies)
-        clients = {str(m.metadata.src_node_id): _scalars(m.content["metrics"]) for m in replies
-                   if not m.has_error() and "metrics" in m.content.metric_records}
+        clients = {
+            str(m.metadata.src_node_id): _scalars(m.content["metrics"])
+            for m in replies
+            if not m.has_error() and "metrics" in m.content.metric_records
+        }
         errors = {str(m.metadata.src_node_id): str(m.error.reason) for m in replies if m.has_error()}
         self.log.add(server_round, clients, errors)
         return super().aggregate_train(server_round, replies)  # type: ignore[misc]
@@ -73,9 +76,14 @@ def run_message_api(grid: Grid, cfg: dict[str, Any], initial: Any, keys: tuple[s
     """FedAvg (or FedProx) via `Strategy.start` from the `initial` torch state dict (a head's weights or an
     adapter's); returns (final state dict, round log)."""
     n = int(cfg["min-nodes"])
-    common = {"fraction_train": float(cfg["fraction-train"]), "fraction_evaluate": float(cfg["fraction-evaluate"]),
-              "min_train_nodes": n, "min_evaluate_nodes": n, "min_available_nodes": n,
-              "train_metrics_aggr_fn": aggregate_train_metrics}
+    common = {
+        "fraction_train": float(cfg["fraction-train"]),
+        "fraction_evaluate": float(cfg["fraction-evaluate"]),
+        "min_train_nodes": n,
+        "min_evaluate_nodes": n,
+        "min_available_nodes": n,
+        "train_metrics_aggr_fn": aggregate_train_metrics,
+    }
     if cfg["strategy"] == "fedprox":
         strategy: Any = RecordingFedProx(proximal_mu=float(cfg["proximal-mu"]), **common)
     elif cfg["strategy"] == "fedavg":
@@ -83,15 +91,20 @@ def run_message_api(grid: Grid, cfg: dict[str, Any], initial: Any, keys: tuple[s
     else:
         raise ValueError(f"unknown strategy {cfg['strategy']!r} (fedavg, fedprox)")
     strategy.log = RoundLog()
-    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(initial),
-                            num_rounds=int(cfg["num-server-rounds"]), timeout=float(cfg["round-timeout"]),
-                            train_config=train_config(cfg, keys))
+    result = strategy.start(
+        grid=grid,
+        initial_arrays=ArrayRecord(initial),
+        num_rounds=int(cfg["num-server-rounds"]),
+        timeout=float(cfg["round-timeout"]),
+        train_config=train_config(cfg, keys),
+    )
     state = result.arrays.to_torch_state_dict() if len(result.arrays) else initial
     return state, strategy.log
 
 
-def run_secagg(grid: Grid, context: Context, cfg: dict[str, Any], initial: Any,
-               keys: tuple[str, ...]) -> tuple[Any, RoundLog]:
+def run_secagg(
+    grid: Grid, context: Context, cfg: dict[str, Any], initial: Any, keys: tuple[str, ...]
+) -> tuple[Any, RoundLog]:
     """FedAvg whose sum is computed under SecAgg+ masks: the coordinator never sees one laptop's update."""
     import torch
     from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
@@ -113,16 +126,24 @@ def run_secagg(grid: Grid, context: Context, cfg: dict[str, Any], initial: Any,
     n = int(cfg["min-nodes"])
     base = {k: cfg[k] for k in keys}
     strategy = Recording(
-        fraction_fit=float(cfg["fraction-train"]), fraction_evaluate=0.0, min_fit_clients=n,
-        min_available_clients=n, on_fit_config_fn=lambda rnd: {**base, "server-round": rnd},
+        fraction_fit=float(cfg["fraction-train"]),
+        fraction_evaluate=0.0,
+        min_fit_clients=n,
+        min_available_clients=n,
+        on_fit_config_fn=lambda rnd: {**base, "server-round": rnd},
         initial_parameters=ndarrays_to_parameters([v.numpy() for v in template.values()]),
-        fit_metrics_aggregation_fn=lambda pairs: {})
-    legacy = LegacyContext(context=context, strategy=strategy,
-                           config=ServerConfig(num_rounds=int(cfg["num-server-rounds"]),
-                                               round_timeout=float(cfg["round-timeout"])))
-    workflow = SecAggPlusWorkflow(num_shares=float(cfg["secagg-num-shares"]),
-                                  reconstruction_threshold=float(cfg["secagg-reconstruction-threshold"]),
-                                  timeout=float(cfg["round-timeout"]))
+        fit_metrics_aggregation_fn=lambda pairs: {},
+    )
+    legacy = LegacyContext(
+        context=context,
+        strategy=strategy,
+        config=ServerConfig(num_rounds=int(cfg["num-server-rounds"]), round_timeout=float(cfg["round-timeout"])),
+    )
+    workflow = SecAggPlusWorkflow(
+        num_shares=float(cfg["secagg-num-shares"]),
+        reconstruction_threshold=float(cfg["secagg-reconstruction-threshold"]),
+        timeout=float(cfg["round-timeout"]),
+    )
     DefaultWorkflow(fit_workflow=workflow)(grid, legacy)
     params = compat.arrayrecord_to_parameters(legacy.state.array_records["parameters"], keep_input=True)
     arrays = parameters_to_ndarrays(params)

@@ -64,8 +64,17 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # What the coordinator sends with each round, so a ClientApp trains exactly as configured.
-TRAIN_KEYS = ("task", "hidden", "local-epochs", "batch-size", "learning-rate", "noise-multiplier", "max-grad-norm",
-              "test-fraction", "seed")
+TRAIN_KEYS = (
+    "task",
+    "hidden",
+    "local-epochs",
+    "batch-size",
+    "learning-rate",
+    "noise-multiplier",
+    "max-grad-norm",
+    "test-fraction",
+    "seed",
+)
 # The DP-SGD settings a run's summary reports (edgefed.lm_task.DP_KEYS for lm-lora).
 DP_KEYS = ("noise-multiplier", "max-grad-norm", "batch-size", "local-epochs", "learning-rate")
 MIN_TRAIN_EXAMPLES = 8
@@ -154,11 +163,12 @@ def initial_model(spec: HeadSpec, cfg: dict[str, Any]) -> torch.nn.Module:
         hidden, state = spec.shipped()
         wanted = spec.default_hidden if int(cfg["hidden"]) < 0 else int(cfg["hidden"])
         if hidden != wanted:
-            raise ValueError(f"the shipped {spec.task} head has hidden={hidden}; run with hidden={hidden} "
-                             f"or init=\"random\"")
+            raise ValueError(
+                f'the shipped {spec.task} head has hidden={hidden}; run with hidden={hidden} or init="random"'
+            )
         load_state(model, state)
     elif cfg["init"] != "random":
-        raise ValueError(f"init must be \"shipped\" or \"random\", not {cfg['init']!r}")
+        raise ValueError(f'init must be "shipped" or "random", not {cfg["init"]!r}')
     return model
 
 
@@ -200,8 +210,9 @@ def loader(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
     from torch.utils.data import DataLoader, TensorDataset
 
     gen = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size,
-                      shuffle=True, generator=gen)
+    return DataLoader(
+        TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size, shuffle=True, generator=gen
+    )
 
 
 def _proximal_pull(model: torch.nn.Module, anchor: list[torch.Tensor], step: float) -> None:
@@ -215,8 +226,15 @@ def _proximal_pull(model: torch.nn.Module, anchor: list[torch.Tensor], step: flo
             p.sub_(step * (p - g))
 
 
-def _epochs(model: torch.nn.Module, step_model: Any, optimizer: Any, loader: Any, epochs: int,
-            anchor: list[torch.Tensor] | None, prox_step: float) -> float:
+def _epochs(
+    model: torch.nn.Module,
+    step_model: Any,
+    optimizer: Any,
+    loader: Any,
+    epochs: int,
+    anchor: list[torch.Tensor] | None,
+    prox_step: float,
+) -> float:
     import torch
 
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -235,8 +253,19 @@ def _epochs(model: torch.nn.Module, step_model: Any, optimizer: Any, loader: Any
     return total / max(1, count)
 
 
-def train_dp(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, lr: float,
-             sigma: float, max_grad_norm: float, mu: float = 0.0, seed: int = 0) -> TrainStats:
+def train_dp(
+    model: torch.nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    sigma: float,
+    max_grad_norm: float,
+    mu: float = 0.0,
+    seed: int = 0,
+) -> TrainStats:
     """DP-SGD with Opacus: per-sample clipping to `max_grad_norm`, noise σ·C, Poisson sampling, RDP accountant."""
     import torch
 
@@ -244,13 +273,26 @@ def train_dp(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: in
     model.train()  # make_private refuses a module in eval mode
     anchor = [p.detach().clone() for p in model.parameters()] if mu > 0 else None
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return run_private(model, optimizer, loader(x, y, batch_size, seed), sigma, max_grad_norm, epochs,
-                       lambda dp_model, dp_opt, dp_loader: _epochs(model, dp_model, dp_opt, dp_loader, epochs, anchor,
-                                                                   lr * mu))
+    return run_private(
+        model,
+        optimizer,
+        loader(x, y, batch_size, seed),
+        sigma,
+        max_grad_norm,
+        epochs,
+        lambda dp_model, dp_opt, dp_loader: _epochs(model, dp_model, dp_opt, dp_loader, epochs, anchor, lr * mu),
+    )
 
 
-def run_private(model: torch.nn.Module, optimizer: Any, data: Any, sigma: float, max_grad_norm: float, epochs: int,
-                loop: Callable[[Any, Any, Any], float]) -> TrainStats:
+def run_private(
+    model: torch.nn.Module,
+    optimizer: Any,
+    data: Any,
+    sigma: float,
+    max_grad_norm: float,
+    epochs: int,
+    loop: Callable[[Any, Any, Any], float],
+) -> TrainStats:
     """Opacus around one training run: `loop(dp_model, dp_optimizer, dp_loader) -> mean loss` runs with
     per-sample clipping, noise σ·C and Poisson sampling; returns the mechanism the RDP accountant saw."""
     from opacus import PrivacyEngine
@@ -259,8 +301,13 @@ def run_private(model: torch.nn.Module, optimizer: Any, data: Any, sigma: float,
         warnings.simplefilter("ignore")  # "secure RNG off" and full-backward-hook notices, every process
         engine = PrivacyEngine(accountant="rdp")
         dp_model, dp_opt, dp_loader = engine.make_private(
-            module=model, optimizer=optimizer, data_loader=data, noise_multiplier=sigma,
-            max_grad_norm=max_grad_norm, poisson_sampling=True)
+            module=model,
+            optimizer=optimizer,
+            data_loader=data,
+            noise_multiplier=sigma,
+            max_grad_norm=max_grad_norm,
+            poisson_sampling=True,
+        )
         t0 = time.perf_counter()
         loss = loop(dp_model, dp_opt, dp_loader)
         seconds = time.perf_counter() - t0
@@ -272,8 +319,9 @@ def run_private(model: torch.nn.Module, optimizer: Any, data: Any, sigma: float,
     return TrainStats(loss, (float(sigma_run), float(q), int(steps)), seconds, epochs)
 
 
-def train_plain(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int,
-                lr: float, seed: int = 0) -> TrainStats:
+def train_plain(
+    model: torch.nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, lr: float, seed: int = 0
+) -> TrainStats:
     """The same SGD loop without Opacus: the baseline for the DP overhead figure (never sent anywhere)."""
     import torch
 

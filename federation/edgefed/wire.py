@@ -56,8 +56,9 @@ def reply(msg: Message, state: OrderedDict[str, Any], metrics: dict[str, float |
         params = ndarrays_to_parameters([v.detach().cpu().numpy() for v in state.values()])
         fitres = FitRes(Status(Code.OK, "ok"), params, num_examples, dict(metrics))
         return Message(compat.fitres_to_recorddict(fitres, keep_input=True), reply_to=msg)
-    content = RecordDict({"arrays": ArrayRecord(state),
-                          "metrics": MetricRecord({**metrics, "num-examples": num_examples})})
+    content = RecordDict(
+        {"arrays": ArrayRecord(state), "metrics": MetricRecord({**metrics, "num-examples": num_examples})}
+    )
     return Message(content=content, reply_to=msg)
 
 
@@ -75,7 +76,6 @@ def secagg_when_asked(msg: Message, context: Context, call_next: ClientAppCallab
     return call_next(msg, context)
 
 
-
 def manifest(content: RecordDict) -> dict[str, Any]:
     """What a reply holds, as the user may read it: record kinds, array names/shapes/dtypes, metric values,
     config keys (SecAgg+ masked vectors and keys), and the size and hash of the serialized bytes."""
@@ -84,8 +84,10 @@ def manifest(content: RecordDict) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, record in content.items():
         if isinstance(record, ArrayRecord):
-            out[name] = {"kind": "arrays", "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype}
-                                                      for k, a in record.items()}}
+            out[name] = {
+                "kind": "arrays",
+                "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype} for k, a in record.items()},
+            }
         elif isinstance(record, MetricRecord):
             out[name] = {"kind": "metrics", "values": dict(record)}
         else:
@@ -111,8 +113,10 @@ def data_home(context: Context) -> str | None:
     if not homes and parts == 1:
         return None
     if len(homes) != parts:
-        raise FederationError(f"simulation with {parts} nodes needs {parts} data homes in sim-homes or "
-                              f"${SIM_HOMES_ENV} (got {len(homes)})")
+        raise FederationError(
+            f"simulation with {parts} nodes needs {parts} data homes in sim-homes or "
+            f"${SIM_HOMES_ENV} (got {len(homes)})"
+        )
     return homes[part]
 
 
@@ -133,9 +137,13 @@ def audit_outgoing(msg: Message, context: Context, call_next: ClientAppCallable)
     out = call_next(msg, context)
     path = audit_log_path(context)
     if path is not None:
-        entry = {"at": time.time(), "run_id": context.run_id, "type": out.metadata.message_type,
-                 "error": out.error.reason if out.has_error() else None,
-                 **(manifest(out.content) if out.has_content() else {})}
+        entry = {
+            "at": time.time(),
+            "run_id": context.run_id,
+            "type": out.metadata.message_type,
+            "error": out.error.reason if out.has_error() else None,
+            **(manifest(out.content) if out.has_content() else {}),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, default=str) + "\n")

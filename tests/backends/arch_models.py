@@ -7,21 +7,59 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-SMALL = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
-         "max_position_embeddings": 2048, "tie_word_embeddings": True, "torch_dtype": "float32"}
+SMALL = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 128,
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+}
 ARCHS: dict[str, dict[str, Any]] = {
-    "qwen2.5": {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "num_key_value_heads": 2,
-                "rope_theta": 1000000.0, "use_sliding_window": False, "rms_norm_eps": 1e-6},
-    "llama3.2": {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "num_key_value_heads": 2,
-                 "head_dim": 16, "rope_theta": 500000.0,
-                 "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                                  "original_max_position_embeddings": 1024, "rope_type": "llama3"}},
-    "smollm2": {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "num_key_value_heads": 2,
-                "rope_theta": 130000.0},
-    "phi3.5": {"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "num_key_value_heads": 4,
-               "tie_word_embeddings": False, "rope_theta": 10000.0},
-    "gemma3": {"model_type": "gemma3_text", "architectures": ["Gemma3ForCausalLM"], "num_key_value_heads": 2,
-               "head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 32},
+    "qwen2.5": {
+        "model_type": "qwen2",
+        "architectures": ["Qwen2ForCausalLM"],
+        "num_key_value_heads": 2,
+        "rope_theta": 1000000.0,
+        "use_sliding_window": False,
+        "rms_norm_eps": 1e-6,
+    },
+    "llama3.2": {
+        "model_type": "llama",
+        "architectures": ["LlamaForCausalLM"],
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "rope_theta": 500000.0,
+        "rope_scaling": {
+            "factor": 32.0,
+            "high_freq_factor": 4.0,
+            "low_freq_factor": 1.0,
+            "original_max_position_embeddings": 1024,
+            "rope_type": "llama3",
+        },
+    },
+    "smollm2": {
+        "model_type": "llama",
+        "architectures": ["LlamaForCausalLM"],
+        "num_key_value_heads": 2,
+        "rope_theta": 130000.0,
+    },
+    "phi3.5": {
+        "model_type": "phi3",
+        "architectures": ["Phi3ForCausalLM"],
+        "num_key_value_heads": 4,
+        "tie_word_embeddings": False,
+        "rope_theta": 10000.0,
+    },
+    "gemma3": {
+        "model_type": "gemma3_text",
+        "architectures": ["Gemma3ForCausalLM"],
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "query_pre_attn_scalar": 16,
+        "sliding_window": 32,
+    },
 }
 
 

@@ -53,8 +53,16 @@ class FakeHub:
             if _lfs(name):
                 entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
             siblings.append(entry)
-        return {"id": repo_id, "modelId": repo_id, "sha": repo.commit, "private": False, "gated": False,
-                "siblings": siblings, "cardData": {"license": repo.license}, "tags": []}
+        return {
+            "id": repo_id,
+            "modelId": repo_id,
+            "sha": repo.commit,
+            "private": False,
+            "gated": False,
+            "siblings": siblings,
+            "cardData": {"license": repo.license},
+            "tags": [],
+        }
 
     def tree(self, repo_id: str) -> list[dict[str, object]]:
         """The recursive tree listing (what snapshot_download reads): the same files in its own keys."""
@@ -87,7 +95,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             path = unquote(urlparse(self.path).path)
             hub.log.append((self.command, path, self.headers.get("Range", "")))
             if path.startswith("/api/models/"):
-                rest = path[len("/api/models/"):]
+                rest = path[len("/api/models/") :]
                 repo_id = "/".join(rest.split("/")[:2])
                 if repo_id not in hub.repos:
                     self.send_response(404)

@@ -7,9 +7,22 @@ from typing import Any
 
 import pytest
 
-BENCH_KEYS = {"model", "backend", "threads", "bandwidth_gbs", "weight_bytes_per_token", "kv_bytes_per_token",
-              "limit_tps", "generation_tps_raw", "prompt_tps_raw", "generation_tps_pipeline", "ratio",
-              "peak_rss_mb", "prompt_tokens", "completion_tokens"}
+BENCH_KEYS = {
+    "model",
+    "backend",
+    "threads",
+    "bandwidth_gbs",
+    "weight_bytes_per_token",
+    "kv_bytes_per_token",
+    "limit_tps",
+    "generation_tps_raw",
+    "prompt_tps_raw",
+    "generation_tps_pipeline",
+    "ratio",
+    "peak_rss_mb",
+    "prompt_tokens",
+    "completion_tokens",
+}
 
 
 @pytest.mark.slow  # builds and trains the demo model

@@ -9,8 +9,23 @@ from typing import Any
 
 import pytest
 
-ASK_KEYS = {"answer", "model", "session_id", "trace_id", "usage", "timings", "cached", "citations", "verdicts",
-            "abstained", "finish_reason", "backend", "context", "notices", "confidence"}
+ASK_KEYS = {
+    "answer",
+    "model",
+    "session_id",
+    "trace_id",
+    "usage",
+    "timings",
+    "cached",
+    "citations",
+    "verdicts",
+    "abstained",
+    "finish_reason",
+    "backend",
+    "context",
+    "notices",
+    "confidence",
+}
 
 
 def one_line_error(code: int, out: str, err: str) -> str:
@@ -78,8 +93,12 @@ def test_a_card_whose_folder_went_away(cli: Any, tiny_model: Any, tmp_path: Path
 
 
 def test_unknown_model_id(cli: Any) -> None:
-    for argv in (("models", "info", "nope"), ("ask", "hi", "-m", "nope"), ("models", "convert", "nope", "--to", "onnx"),
-                 ("bench", "-m", "nope")):
+    for argv in (
+        ("models", "info", "nope"),
+        ("ask", "hi", "-m", "nope"),
+        ("models", "convert", "nope", "--to", "onnx"),
+        ("bench", "-m", "nope"),
+    ):
         assert "Unknown model 'nope'" in one_line_error(*cli(*argv))
 
 
@@ -93,10 +112,12 @@ def test_pull_rejects_a_bad_id(cli: Any) -> None:
     assert "not a Hugging Face model id" in one_line_error(*cli("models", "pull", "no-slash"))
 
 
-@pytest.mark.parametrize(("fmt", "bits", "folder", "label"), [("onnx", "4", "onnx-int4", "onnx int4"),
-                                                          ("mlx", "8", "mlx-8bit", "mlx 8bit")])
-def test_convert_updates_the_card_and_the_folder_runs(cli: Any, tiny_home: Any, fmt: str, bits: str, folder: str,
-                                                      label: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "bits", "folder", "label"), [("onnx", "4", "onnx-int4", "onnx int4"), ("mlx", "8", "mlx-8bit", "mlx 8bit")]
+)
+def test_convert_updates_the_card_and_the_folder_runs(
+    cli: Any, tiny_home: Any, fmt: str, bits: str, folder: str, label: str
+) -> None:
     code, out, err = cli("models", "convert", "tiny", "--to", fmt, "--bits", bits, "--json")
     assert code == 0, err
     card = json.loads(out)

@@ -64,16 +64,23 @@ def hub(hub_folders: dict[str, Path]) -> Iterator[tuple[FakeHub, str]]:
 
 # huggingface_hub writes what it receives in 10 MB chunks; 4 KB ones make these small files behave like
 # large ones (a dropped connection leaves part of the file on disk to resume from)
-PULL = ("import sys, huggingface_hub.constants as c; c.DOWNLOAD_CHUNK_SIZE = 4096; "
-        "from edgeprompt.cli import main; sys.exit(main(sys.argv[1:]))")
+PULL = (
+    "import sys, huggingface_hub.constants as c; c.DOWNLOAD_CHUNK_SIZE = 4096; "
+    "from edgeprompt.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def pull(url: str, data_home: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    env.update(HF_ENDPOINT=url, HF_HOME=str(data_home.parent / "hf-home"), EDGEPROMPT_HOME=str(data_home),
-               HF_HUB_DISABLE_TELEMETRY="1")
-    return subprocess.run([sys.executable, "-c", PULL, "models", "pull", *argv], env=env, text=True,
-                          capture_output=True, timeout=300)
+    env.update(
+        HF_ENDPOINT=url,
+        HF_HOME=str(data_home.parent / "hf-home"),
+        EDGEPROMPT_HOME=str(data_home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+    )
+    return subprocess.run(
+        [sys.executable, "-c", PULL, "models", "pull", *argv], env=env, text=True, capture_output=True, timeout=300
+    )
 
 
 def gets(fake: FakeHub, name: str) -> list[str]:
@@ -82,8 +89,9 @@ def gets(fake: FakeHub, name: str) -> list[str]:
 
 
 @pytest.mark.slow  # builds and serves the tiny hub repositories
-def test_onnx_int4_pull_resumes_a_dropped_connection_and_answers(hub: tuple[FakeHub, str], data_home: Path,
-                                                                 cli: Any) -> None:
+def test_onnx_int4_pull_resumes_a_dropped_connection_and_answers(
+    hub: tuple[FakeHub, str], data_home: Path, cli: Any
+) -> None:
     fake, url = hub
     fake.drop_once.add(f"{ONNX_SUB}/model.onnx.data")
     done = pull(url, data_home, ONNX_REPO, "--id", "qwen-tiny", "--json")
@@ -122,8 +130,9 @@ def test_mlx_pull_installs_and_answers_where_mlx_runs(hub: tuple[FakeHub, str], 
 
 
 @pytest.mark.slow  # builds and serves the tiny hub repositories
-def test_a_corrupt_file_is_refused_then_a_clean_pull_fetches_only_it(hub: tuple[FakeHub, str], data_home: Path,
-                                                                      cli: Any) -> None:
+def test_a_corrupt_file_is_refused_then_a_clean_pull_fetches_only_it(
+    hub: tuple[FakeHub, str], data_home: Path, cli: Any
+) -> None:
     fake, url = hub
     bad = f"{ONNX_SUB}/model.onnx.data"
     fake.corrupt.add(bad)
@@ -185,8 +194,13 @@ def test_layout_picks_the_cpu_int4_folder_and_refuses_what_it_cannot_run() -> No
     def never() -> dict[str, Any]:
         raise AssertionError("the file list alone decides this")
 
-    names = ["README.md", "cuda/cuda-fp16/genai_config.json", "cpu_and_mobile/cpu-int4-awq/genai_config.json",
-             "cpu_and_mobile/cpu-int4-awq/model.onnx", "directml/int4/genai_config.json"]
+    names = [
+        "README.md",
+        "cuda/cuda-fp16/genai_config.json",
+        "cpu_and_mobile/cpu-int4-awq/genai_config.json",
+        "cpu_and_mobile/cpu-int4-awq/model.onnx",
+        "directml/int4/genai_config.json",
+    ]
     assert layout_of(names, never) == ("onnx", "cpu_and_mobile/cpu-int4-awq")
     with pytest.raises(UsageError, match=r"models add FILE\.gguf"):
         layout_of(["model-Q4_K_M.gguf", "README.md"], never)

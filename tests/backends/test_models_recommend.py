@@ -39,8 +39,10 @@ def test_memory_at_4k_is_weights_plus_kv_cache_plus_overhead() -> None:
 
 # 8 GiB without the build tools: the ready-made ORT folders that fit are 0.5B and 3B ones (Phi-3.5's 1.6 GB
 # KV cache at 4k takes it past 4 GB)
-@pytest.mark.parametrize(("ram_gib", "backend", "build", "least"), [
-    (8, "onnx", False, 2), (8, "onnx", True, 5), (16, "onnx", True, 6), (8, "mlx", False, 6), (32, "mlx", False, 6)])
+@pytest.mark.parametrize(
+    ("ram_gib", "backend", "build", "least"),
+    [(8, "onnx", False, 2), (8, "onnx", True, 5), (16, "onnx", True, 6), (8, "mlx", False, 6), (32, "mlx", False, 6)],
+)
 def test_recommend_fits_half_the_memory(ram_gib: int, backend: str, build: bool, least: int) -> None:
     picks = recommend(ram_gib * GIB, backend, build)
     assert least <= len(picks) <= 6
@@ -63,12 +65,14 @@ def test_recommend_cli(cli: Any) -> None:
 
 def _real_card(runtime: Any, tmp_path: Path, model_id: str = "qwen-real") -> ModelCard:
     (tmp_path / model_id / "onnx").mkdir(parents=True)
-    return runtime.catalog.add(ModelCard(id=model_id, paths={"onnx": str(tmp_path / model_id / "onnx")},
-                                         tags=("general",)))
+    return runtime.catalog.add(
+        ModelCard(id=model_id, paths={"onnx": str(tmp_path / model_id / "onnx")}, tags=("general",))
+    )
 
 
 def test_doctor_warns_without_a_language_model_and_a_pulled_one_is_the_default(
-        cli: Any, runtime: Any, tmp_path: Path) -> None:
+    cli: Any, runtime: Any, tmp_path: Path
+) -> None:
     code, out, _ = cli("doctor", "--json")
     check = {c["name"]: c for c in json.loads(out)["checks"]}["language model"]
     assert code == 0 and check["status"] == "warn" and "edgeprompt models recommend" in check["detail"]
@@ -87,8 +91,9 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_setup_offers_models_only_with_consent(cli: Any, monkeypatch: pytest.MonkeyPatch, embed_home: Path,
-                                               runtime: Any, tmp_path: Path) -> None:
+def test_setup_offers_models_only_with_consent(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, embed_home: Path, runtime: Any, tmp_path: Path
+) -> None:
     code, _, err = cli("setup", "--no-demo")  # not a terminal: a hint, no question, no download
     assert code == 0 and "edgeprompt models recommend" in err and "download one now" not in err
     code, _, err = cli("setup", "--no-demo", "--offline")

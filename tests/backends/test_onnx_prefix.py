@@ -33,13 +33,20 @@ def pair(tiny_model: Any) -> Iterator[tuple[Any, Any]]:
 SHORT = GenerationParams(max_tokens=12)
 
 
-def answer(backend: Any, messages: tuple[Message, ...], params: GenerationParams = SHORT,
-           ) -> tuple[str, list[int], list[float], GenerationStats]:
+def answer(
+    backend: Any,
+    messages: tuple[Message, ...],
+    params: GenerationParams = SHORT,
+) -> tuple[str, list[int], list[float], GenerationStats]:
     chunks = list(backend.stream(Request(messages, params)))
     stats = chunks[-1].stats
     assert stats is not None
-    return ("".join(c.text for c in chunks), [c.token_id for c in chunks if c.token_id is not None],
-            [c.logprob for c in chunks if c.logprob is not None], stats)
+    return (
+        "".join(c.text for c in chunks),
+        [c.token_id for c in chunks if c.token_id is not None],
+        [c.logprob for c in chunks if c.logprob is not None],
+        stats,
+    )
 
 
 def test_a_chat_reuses_each_turns_prefix_with_the_same_greedy_output(pair: tuple[Any, Any]) -> None:

@@ -11,8 +11,12 @@ from edgeprompt.backends.base import Backend, Chunk, GenerationParams, Message, 
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Tell me a story."))
 
 
-def generate(backend: Any, params: GenerationParams, cancel: threading.Event | None = None,
-             messages: tuple[Message, ...] = MESSAGES) -> tuple[str, list[Chunk]]:
+def generate(
+    backend: Any,
+    params: GenerationParams,
+    cancel: threading.Event | None = None,
+    messages: tuple[Message, ...] = MESSAGES,
+) -> tuple[str, list[Chunk]]:
     chunks = list(backend.stream(Request(messages, params, cancel)))
     return "".join(c.text for c in chunks), chunks
 
@@ -46,8 +50,10 @@ def test_prompt_tokens_match_count_tokens_and_the_template(backend: Any) -> None
     _, chunks = generate(backend, GenerationParams(max_tokens=2))
     assert chunks[-1].stats.prompt_tokens == backend.count_tokens(MESSAGES)
     rendered = backend.chat.render(MESSAGES)
-    assert rendered == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-                        "<|im_start|>user\nTell me a story.<|im_end|>\n<|im_start|>assistant\n")
+    assert rendered == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\nTell me a story.<|im_end|>\n<|im_start|>assistant\n"
+    )
     ids = backend.prompt_ids(MESSAGES)
     special = {backend.chat.tokenizer.token_to_id(t) for t in ("<|im_start|>", "<|im_end|>")}
     assert ids.count(backend.chat.tokenizer.token_to_id("<|im_start|>")) == 3
@@ -58,7 +64,7 @@ def test_prompt_tokens_match_count_tokens_and_the_template(backend: Any) -> None
 def test_stop_string_cuts_the_answer(backend: Any) -> None:
     full, _ = generate(backend, GenerationParams(max_tokens=24))
     assert len(full) >= 4, f"need some text to pick a stop string from: {full!r}"
-    stop = full[len(full) // 2:][:3]
+    stop = full[len(full) // 2 :][:3]
     cut, chunks = generate(backend, GenerationParams(max_tokens=24, stop=(stop,)))
     assert stop not in cut
     assert cut == full[: full.index(stop)]

@@ -33,8 +33,12 @@ def test_choose_takes_the_lowest_threshold_reaching_the_target() -> None:
 
 
 def test_verifier_point_takes_the_most_recall_at_the_target() -> None:
-    s = calibrate.ScoredPairs(np.array([0.99, 0.98, 0.97, 0.9, 0.85, 0.6]), np.array([True] * 6),
-                         np.array([1, 0, 1, 1, 0, 1]), np.array([0.9, 0.2, 0.8, 0.7, 0.75, 0.95]))
+    s = calibrate.ScoredPairs(
+        np.array([0.99, 0.98, 0.97, 0.9, 0.85, 0.6]),
+        np.array([True] * 6),
+        np.array([1, 0, 1, 1, 0, 1]),
+        np.array([0.9, 0.2, 0.8, 0.7, 0.75, 0.95]),
+    )
     assert calibrate.choose_point(s, 1.0, min_hits=1, floors=[0.5, 0.8]) == (0.5, 0.8)  # 0.95, 0.9, 0.8: 3 of 4
     assert calibrate.choose_point(s, 1.0, min_hits=1, floors=[0.8]) == (0.8, 0.8)
     assert calibrate.at(s, 0.8, min_probability=0.8)["hits"] == 2  # the probability vetoes, the cosine admits
@@ -51,8 +55,10 @@ def test_auc_and_ranking_ceilings() -> None:
 
 
 def test_lexical_baselines_and_a_stable_split() -> None:
-    pairs = [{"q1": "how do I bake bread", "q2": "how do I bake bread", "duplicate": 1},
-             {"q1": "how do I bake bread", "q2": "where is the station", "duplicate": 0}]
+    pairs = [
+        {"q1": "how do I bake bread", "q2": "how do I bake bread", "duplicate": 1},
+        {"q1": "how do I bake bread", "q2": "where is the station", "duplicate": 0},
+    ]
     lex = calibrate.lexical_scores(pairs)
     assert lex["token_jaccard"].tolist() == [1.0, 0.0]
     assert lex["tfidf_cosine"][0] == pytest.approx(1.0) and lex["tfidf_cosine"][1] == 0.0

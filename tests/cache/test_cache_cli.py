@@ -21,8 +21,10 @@ def test_ask_json_says_cached_and_level(cli: Any) -> None:
 
 def test_seed_then_lookup_explains_hits_and_vetoes(cli: Any, tmp_path: Path) -> None:
     faq = tmp_path / "faq.jsonl"
-    faq.write_text('{"query": "What is the wifi password?", "answer": "It is on the router."}\n'
-                   '{"query": "How many vacation days do I get?", "answer": "25 days a year."}\n')
+    faq.write_text(
+        '{"query": "What is the wifi password?", "answer": "It is on the router."}\n'
+        '{"query": "How many vacation days do I get?", "answer": "25 days a year."}\n'
+    )
     code, out, _ = cli("cache", "seed", str(faq), "-m", "echo", "--json")
     assert code == 0 and json.loads(out) == {"stored": 2, "failed": 0}
     code, out, _ = cli("cache", "lookup", "What's the wifi password?", "-m", "echo", "--json")
@@ -41,8 +43,9 @@ def test_lookup_reads_json_lines_from_stdin(cli: Any, monkeypatch: Any) -> None:
     import io
 
     cli("ask", "-m", "echo", "Is 17 a prime number?", "--json")
-    monkeypatch.setattr("sys.stdin", io.StringIO('{"query": "Is 17 a prime number?"}\n'
-                                                 '{"query": "Is 19 a prime number?"}\nnot json\n'))
+    monkeypatch.setattr(
+        "sys.stdin", io.StringIO('{"query": "Is 17 a prime number?"}\n{"query": "Is 19 a prime number?"}\nnot json\n')
+    )
     code, out, _ = cli("cache", "lookup", "-", "-m", "echo")
     lines = [json.loads(x) for x in out.splitlines()]
     assert code == 2  # one bad line

@@ -15,10 +15,22 @@ from edgeprompt.cache.threshold import shipped
 NEAR_MISSES = Path(__file__).parent / "data" / "near_misses.jsonl"
 
 
-def q(text: str, model: str = "m/echo@abc", prompt: str = "v1", temperature: float = 0.0,
-      sources: tuple[SourceRef, ...] = (), system: str = "Be brief.") -> Any:
-    return build_query(text, model, prompt, [Message("system", system), Message("user", text)],
-                       GenerationParams(temperature=temperature), sources)
+def q(
+    text: str,
+    model: str = "m/echo@abc",
+    prompt: str = "v1",
+    temperature: float = 0.0,
+    sources: tuple[SourceRef, ...] = (),
+    system: str = "Be brief.",
+) -> Any:
+    return build_query(
+        text,
+        model,
+        prompt,
+        [Message("system", system), Message("user", text)],
+        GenerationParams(temperature=temperature),
+        sources,
+    )
 
 
 @pytest.fixture
@@ -38,9 +50,18 @@ def test_exact_hit_and_miss(cache: Cache) -> None:
     assert (found.hit, found.level, found.answer, found.similarity) == (True, "exact", "At the passport office.", 1.0)
     assert found.tokens_saved == 36
     # any part of the key changes it: parameters, system prompt
-    assert cache.lookup(build_query("How do I renew my passport?", "m/echo@abc", "v1",
-                                    [Message("system", "Be brief."), Message("user", "How do I renew my passport?")],
-                                    GenerationParams(max_tokens=12))).level != "exact"
+    assert (
+        cache.lookup(
+            build_query(
+                "How do I renew my passport?",
+                "m/echo@abc",
+                "v1",
+                [Message("system", "Be brief."), Message("user", "How do I renew my passport?")],
+                GenerationParams(max_tokens=12),
+            )
+        ).level
+        != "exact"
+    )
     assert not cache.lookup(q("How do I renew my passport?", system="Be long.")).hit
 
 
@@ -50,23 +71,47 @@ def test_semantic_hit_passes_every_guard(cache: Cache) -> None:
     assert (found.hit, found.level) == (True, "semantic")
     assert found.similarity >= cache.threshold
     assert all(g["pass"] for g in found.guards.values())
-    assert {"threshold", "model", "prompt", "params", "documents", "ttl", "numbers", "dates", "units", "entities",
-            "negation", "persons"} <= set(found.guards)
-    other = cache.lookup(build_query("How can I renew my passport?", "m/echo@abc", "v1",
-                                     [Message("system", "Be brief."), Message("user", "How can I renew my passport?")],
-                                     GenerationParams(max_tokens=12)))
+    assert {
+        "threshold",
+        "model",
+        "prompt",
+        "params",
+        "documents",
+        "ttl",
+        "numbers",
+        "dates",
+        "units",
+        "entities",
+        "negation",
+        "persons",
+    } <= set(found.guards)
+    other = cache.lookup(
+        build_query(
+            "How can I renew my passport?",
+            "m/echo@abc",
+            "v1",
+            [Message("system", "Be brief."), Message("user", "How can I renew my passport?")],
+            GenerationParams(max_tokens=12),
+        )
+    )
     assert not other.hit and other.guards["params"]["pass"] is False
 
 
-@pytest.mark.parametrize(("stored", "asked", "guard"), [
-    ("What is the rent for a 2 bedroom flat in my building?", "What is the rent for a 3 bedroom flat in my building?",
-     "numbers"),
-    ("What meetings do I have on Monday?", "What meetings do I have on Tuesday?", "dates"),
-    ("Convert 30 degrees Celsius to Kelvin", "Convert 30 degrees Fahrenheit to Kelvin", "units"),
-    ("Is Paris bigger than London?", "Is London bigger than Paris?", "entities"),
-    ("Which foods are safe for dogs?", "Which foods are not safe for dogs?", "negation"),
-    ("When does my lease end?", "When does my sister's lease end?", "persons"),
-])
+@pytest.mark.parametrize(
+    ("stored", "asked", "guard"),
+    [
+        (
+            "What is the rent for a 2 bedroom flat in my building?",
+            "What is the rent for a 3 bedroom flat in my building?",
+            "numbers",
+        ),
+        ("What meetings do I have on Monday?", "What meetings do I have on Tuesday?", "dates"),
+        ("Convert 30 degrees Celsius to Kelvin", "Convert 30 degrees Fahrenheit to Kelvin", "units"),
+        ("Is Paris bigger than London?", "Is London bigger than Paris?", "entities"),
+        ("Which foods are safe for dogs?", "Which foods are not safe for dogs?", "negation"),
+        ("When does my lease end?", "When does my sister's lease end?", "persons"),
+    ],
+)
 def test_guards_veto_near_misses(rt: Any, stored: str, asked: str, guard: str) -> None:
     cache = with_settings(rt, semantic_threshold=0.5)
     cache.threshold = 0.5  # low enough that only the content gate stands between the two questions
@@ -130,9 +175,13 @@ def test_sampled_answers_are_kept_only_when_configured(rt: Any, cache: Cache) ->
     assert allowing.lookup(q("Tell me a story", temperature=0.8)).hit
 
 
-@pytest.mark.parametrize(("kw", "reason"), [
-    ({"validated": False}, "output validation"), ({"finish": "cancelled"}, "cancelled"),
-])
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"validated": False}, "output validation"),
+        ({"finish": "cancelled"}, "cancelled"),
+    ],
+)
 def test_unvalidated_or_cancelled_answers_are_not_stored(cache: Cache, kw: dict[str, Any], reason: str) -> None:
     assert reason in cache.store(q("What is 2 + 2?"), "4", **kw).reason
     assert cache.stats()["exact"]["entries"] == 0

@@ -79,8 +79,9 @@ def test_offline_fallback_serves_a_fresh_cached_answer(rt: Any, ask: Any, monkey
 def test_cache_off_means_no_lookup_and_no_store(rt: Any, ask: Any) -> None:
     from edgeprompt.cache import Cache
 
-    rt._parts["cache"] = Cache(rt.db, {**rt.settings.section("cache"), "enabled": False}, rt.embedder, 0.97,
-                               rt.paths.cache / "answers")
+    rt._parts["cache"] = Cache(
+        rt.db, {**rt.settings.section("cache"), "enabled": False}, rt.embedder, 0.97, rt.paths.cache / "answers"
+    )
     ask("How do I renew my passport?")
     assert ask("How do I renew my passport?")[0].cached is False
 
@@ -100,8 +101,9 @@ def test_documents_decide_the_key_and_seeds_answer_what_they_cannot(rt: Any, ask
     assert (served.cached, served.answer, served.abstained) == (True, seeded, False)
 
 
-def test_offline_fallback_when_the_model_fails_while_running(rt: Any, ask: Any,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_fallback_when_the_model_fails_while_running(
+    rt: Any, ask: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, _ = ask("How do I renew my passport?")
     echo = rt.backend("echo")
 

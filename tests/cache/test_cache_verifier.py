@@ -17,15 +17,18 @@ def q(text: str) -> Any:
     return build_query(text, "m/echo@abc", "v1", [Message("system", "S"), Message("user", text)], GenerationParams())
 
 
-@pytest.mark.parametrize(("kind", "text", "expected"), [
-    ("direction", "Convert 5 kilometers to miles", "Convert 5 miles to kilometers"),
-    ("direction", "What is 65 mph in km/h?", "What is 65 km/h in mph?"),
-    ("terms", "What is the area of a circle with a radius of 4 cm?", None),
-    ("units", "How many grams in 3 ounces?", None),
-    ("numbers", "Is 91 a prime number?", None),
-    ("negation", "Can dogs eat grapes?", "Can't dogs eat grapes?"),
-    ("roles", "Did Arsenal beat Chelsea?", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("direction", "Convert 5 kilometers to miles", "Convert 5 miles to kilometers"),
+        ("direction", "What is 65 mph in km/h?", "What is 65 km/h in mph?"),
+        ("terms", "What is the area of a circle with a radius of 4 cm?", None),
+        ("units", "How many grams in 3 ounces?", None),
+        ("numbers", "Is 91 a prime number?", None),
+        ("negation", "Can dogs eat grapes?", "Can't dogs eat grapes?"),
+        ("roles", "Did Arsenal beat Chelsea?", None),
+    ],
+)
 def test_each_rewrite_asks_something_else(kind: str, text: str, expected: str | None) -> None:
     new = perturb.REWRITES[kind](text, random.Random(0))
     assert new is not None and new != text
@@ -75,8 +78,14 @@ def test_features_are_symmetric_in_the_vectors() -> None:
 def judged(rt: Any) -> Cache:
     """A cache whose threshold is low enough that only the guards and the shipped verifier decide."""
     s = {**rt.settings.section("cache"), "verifier": True}
-    cache = Cache(rt.db, s, rt.embedder, 0.5, rt.paths.cache / "answers",
-                  verifier=lambda: verifier.shipped(verifier_point().threshold))
+    cache = Cache(
+        rt.db,
+        s,
+        rt.embedder,
+        0.5,
+        rt.paths.cache / "answers",
+        verifier=lambda: verifier.shipped(verifier_point().threshold),
+    )
     return cache
 
 
@@ -102,11 +111,14 @@ def test_verifier_serves_a_plain_rewording(judged: Cache) -> None:
     assert found.guards["verifier"]["pass"] is True
 
 
-@pytest.mark.parametrize(("stored", "asked"), [
-    ("Area of a circle with a diameter of 3 cm", "Area of a circle with a radius of 3 cm"),
-    ("Convert 5 miles to kilometers", "Convert 5 kilometers to miles"),
-    ("What is 65 km/h in mph?", "What is 65 mph in km/h?"),
-])
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Area of a circle with a diameter of 3 cm", "Area of a circle with a radius of 3 cm"),
+        ("Convert 5 miles to kilometers", "Convert 5 kilometers to miles"),
+        ("What is 65 km/h in mph?", "What is 65 mph in km/h?"),
+    ],
+)
 def test_the_reported_wrong_answers_are_not_served(judged: Cache, stored: str, asked: str) -> None:
     judged.store(q(stored), "an answer")
     found = judged.lookup(q(asked))

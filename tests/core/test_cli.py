@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-ASK_KEYS = {"answer", "model", "session_id", "trace_id", "usage", "timings", "cached", "citations", "verdicts",
-            "abstained"}
+ASK_KEYS = {
+    "answer",
+    "model",
+    "session_id",
+    "trace_id",
+    "usage",
+    "timings",
+    "cached",
+    "citations",
+    "verdicts",
+    "abstained",
+}
 
 
 def test_version(cli) -> None:  # type: ignore[no-untyped-def]

@@ -80,12 +80,15 @@ def test_config_set_validates_and_keeps_the_file(cli, data_home: Path) -> None: 
     assert shown["generation"]["max_tokens"] == 512
 
 
-@pytest.mark.parametrize(("key", "value", "words"), [
-    ("generation.max_token", "5", "unknown setting"),
-    ("nosuch.key", "5", "unknown setting"),
-    ("generation.max_tokens", "many", "must be int"),
-    ("trace.capture_content", "maybe", "true or false"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("generation.max_token", "5", "unknown setting"),
+        ("nosuch.key", "5", "unknown setting"),
+        ("generation.max_tokens", "many", "must be int"),
+        ("trace.capture_content", "maybe", "true or false"),
+    ],
+)
 def test_config_set_refuses_bad_input(cli, key: str, value: str, words: str) -> None:  # type: ignore[no-untyped-def]
     before = cli("config", "show", "--json")[1]
     code, out, err = cli("config", "set", key, value)

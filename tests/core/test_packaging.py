@@ -22,8 +22,10 @@ def test_import_edgeprompt_stays_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, edgeprompt, edgeprompt.cli, edgeprompt.pipeline, edgeprompt.app; "
-            "heavy = [m for m in ('torch', 'numpy', 'onnxruntime', 'mlx', 'textual', 'flwr', 'transformers') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, edgeprompt, edgeprompt.cli, edgeprompt.pipeline, edgeprompt.app; "
+        "heavy = [m for m in ('torch', 'numpy', 'onnxruntime', 'mlx', 'textual', 'flwr', 'transformers') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing the core pulled in heavy modules: {out}"

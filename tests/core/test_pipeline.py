@@ -44,8 +44,9 @@ def test_long_history_is_summarised_and_the_answer_says_so(runtime) -> None:  # 
     params = GenerationParams(max_tokens=32)
     sid = None
     for i in range(60):
-        _, res = collect(runtime, AskRequest(f"message {i} " + "filler " * 40, model="echo", session_id=sid,
-                                             params=params))
+        _, res = collect(
+            runtime, AskRequest(f"message {i} " + "filler " * 40, model="echo", session_id=sid, params=params)
+        )
         sid = res.session_id
     events, res = collect(runtime, AskRequest("last one", model="echo", session_id=sid, params=params))
     assert res.context["dropped_turns"] > 0
@@ -77,6 +78,7 @@ def test_empty_question_is_refused(runtime) -> None:  # type: ignore[no-untyped-
 
 
 def test_max_tokens_limits_the_answer(runtime) -> None:  # type: ignore[no-untyped-def]
-    _, res = collect(runtime, AskRequest("one two three four five", model="echo",
-                                         params=GenerationParams(max_tokens=2)))
+    _, res = collect(
+        runtime, AskRequest("one two three four five", model="echo", params=GenerationParams(max_tokens=2))
+    )
     assert res.usage["completion_tokens"] == 2 and res.finish_reason == "length"

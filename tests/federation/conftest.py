@@ -61,6 +61,13 @@ def lm_config(tiny_model: Any) -> dict[str, Any]:
 
     from edgeprompt.federation.lora import fingerprint
 
-    return task.run_config({"task": "lm-lora", "lm-model": "tiny", "lm-base": str(tiny_model.hf),
-                            "lm-fingerprint": fingerprint(tiny_model.hf), "noise-multiplier": 1.5,
-                            "server-round": 1})
+    return task.run_config(
+        {
+            "task": "lm-lora",
+            "lm-model": "tiny",
+            "lm-base": str(tiny_model.hf),
+            "lm-fingerprint": fingerprint(tiny_model.hf),
+            "noise-multiplier": 1.5,
+            "server-round": 1,
+        }
+    )

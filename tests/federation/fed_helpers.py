@@ -30,29 +30,44 @@ def seed_laptops(base: Path, per_family: int) -> list[Path]:
     return homes
 
 
-def instruction(content: Any, message_type: str = "train", run_id: int = 7, node_id: int = 11,
-                server_round: int = 1) -> Any:
+def instruction(
+    content: Any, message_type: str = "train", run_id: int = 7, node_id: int = 11, server_round: int = 1
+) -> Any:
     """A coordinator → laptop message as the SuperNode would deliver it (metadata given explicitly)."""
     from flwr.app import Message, Metadata
 
-    md = Metadata(run_id=run_id, message_id=f"m-{time.time_ns()}", src_node_id=0, dst_node_id=node_id,
-                  reply_to_message_id="", group_id=str(server_round), created_at=time.time(), ttl=3600.0,
-                  message_type=message_type)
+    md = Metadata(
+        run_id=run_id,
+        message_id=f"m-{time.time_ns()}",
+        src_node_id=0,
+        dst_node_id=node_id,
+        reply_to_message_id="",
+        group_id=str(server_round),
+        created_at=time.time(),
+        ttl=3600.0,
+        message_type=message_type,
+    )
     return Message(content, metadata=md)
 
 
 def train_message(model: Any, config: dict[str, Any], message_type: str = "train") -> Any:
     from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
-    return instruction(RecordDict({"arrays": ArrayRecord(model.state_dict()), "config": ConfigRecord(config)}),
-                       message_type)
+    return instruction(
+        RecordDict({"arrays": ArrayRecord(model.state_dict()), "config": ConfigRecord(config)}), message_type
+    )
 
 
 def context(home: Path, run_config: dict[str, Any] | None = None, node_id: int = 11, run_id: int = 7) -> Any:
     from flwr.app import Context, RecordDict
 
-    return Context(run_id=run_id, node_id=node_id, node_config={"data-home": str(home)}, state=RecordDict(),
-                   run_config=run_config or {})
+    return Context(
+        run_id=run_id,
+        node_id=node_id,
+        node_config={"data-home": str(home)},
+        state=RecordDict(),
+        run_config=run_config or {},
+    )
 
 
 class InProcessGrid:
@@ -80,8 +95,13 @@ class InProcessGrid:
         for i, msg in enumerate(messages):
             msg.metadata.__dict__["_message_id"] = f"m-{time.time_ns()}-{i}"  # as Flower's InMemoryGrid does
             node = msg.metadata.dst_node_id
-            ctx = Context(run_id=self.run_id, node_id=node, node_config={"data-home": str(self.nodes[node])},
-                          state=self.states[node], run_config=self.run_config)
+            ctx = Context(
+                run_id=self.run_id,
+                node_id=node,
+                node_config={"data-home": str(self.nodes[node])},
+                state=self.states[node],
+                run_config=self.run_config,
+            )
             replies.append(client_app.app(msg, ctx))
         self.sent += replies
         return replies

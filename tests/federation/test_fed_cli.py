@@ -56,8 +56,17 @@ def test_join_starts_a_supernode_that_leave_stops(seeded_home: Path, cli) -> Non
     """A real flower-supernode, pointed at a port where no SuperLink listens (it keeps retrying)."""
     paths = Paths(seeded_home)
     try:
-        code, out, err = cli("federation", "join", "--superlink", f"127.0.0.1:{free_port()}", "--insecure",
-                             "--port", str(free_port()), "--yes", "--json")
+        code, out, err = cli(
+            "federation",
+            "join",
+            "--superlink",
+            f"127.0.0.1:{free_port()}",
+            "--insecure",
+            "--port",
+            str(free_port()),
+            "--yes",
+            "--json",
+        )
         assert code == 0, err
         joined = json.loads(out)
         state = node.running(paths)
@@ -80,8 +89,13 @@ def test_join_starts_a_supernode_that_leave_stops(seeded_home: Path, cli) -> Non
 
 
 def test_supernode_command_for_tls_and_node_auth(tmp_path: Path) -> None:
-    opts = node.NodeOptions("link.example.org:9092", 9100, insecure=False, root_certificates=str(tmp_path / "ca.pem"),
-                            auth_key=str(tmp_path / "node.key"))
+    opts = node.NodeOptions(
+        "link.example.org:9092",
+        9100,
+        insecure=False,
+        root_certificates=str(tmp_path / "ca.pem"),
+        auth_key=str(tmp_path / "node.key"),
+    )
     cmd = node.supernode_command(Paths(tmp_path / "home"), opts)
     assert "--insecure" not in cmd
     assert cmd[cmd.index("--root-certificates") + 1] == str(tmp_path / "ca.pem")

@@ -31,9 +31,13 @@ def _opacus_continuous_epsilon(x: np.ndarray, y: np.ndarray, epochs: int, batch:
         warnings.simplefilter("ignore")
         engine = PrivacyEngine(accountant="rdp")
         m, opt, loader = engine.make_private(
-            module=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            module=model,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
             data_loader=DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch),
-            noise_multiplier=sigma, max_grad_norm=1.0, poisson_sampling=True)
+            noise_multiplier=sigma,
+            max_grad_norm=1.0,
+            poisson_sampling=True,
+        )
         for _ in range(epochs):
             for xb, yb in loader:
                 opt.zero_grad()
@@ -52,8 +56,9 @@ def test_rounds_in_separate_processes_compose_to_opacus_epsilon(runtime) -> None
     ledger = PrivacyLedger(runtime.db)
     totals = []
     for rnd in (1, 2, 3):
-        stats = task.train_dp(torch.nn.Linear(16, 2), x, y, epochs=2, batch_size=16, lr=0.5,
-                              sigma=1.1, max_grad_norm=1.0, seed=rnd)
+        stats = task.train_dp(
+            torch.nn.Linear(16, 2), x, y, epochs=2, batch_size=16, lr=0.5, sigma=1.1, max_grad_norm=1.0, seed=rnd
+        )
         assert stats.mechanism == task.plan(len(y), 16, 2, 1.1)  # Opacus ran what the ledger checked
         entry = ledger.record("firewall", "run-1", rnd, stats.mechanism, DELTA, len(y))
         totals.append(entry.epsilon_total)

@@ -32,14 +32,21 @@ def _trained_twin(hf: Path, seed: int = 3) -> Any:
     """A twin whose LoRA B matrices are not zero: what a few federated rounds would leave, only louder."""
     model = lora.twin(hf, lora.LoraSpec(rank=4, alpha=8.0), seed=seed)
     gen = torch.Generator().manual_seed(seed)
-    lora.load_adapter_state(model, {k: v + 0.3 * torch.randn(v.shape, generator=gen)
-                                    for k, v in lora.adapter_state(model).items()})
+    lora.load_adapter_state(
+        model, {k: v + 0.3 * torch.randn(v.shape, generator=gen) for k, v in lora.adapter_state(model).items()}
+    )
     return model
 
 
 def _pack(model: Any, hf: Path, out: Path, run_id: int = 5) -> dict[str, Any]:
-    cfg = task.run_config({"task": "lm-lora", "lm-model": "tiny", "lm-fingerprint": lora.fingerprint(hf),
-                           "signing-key": str(out / "coordinator.key")})
+    cfg = task.run_config(
+        {
+            "task": "lm-lora",
+            "lm-model": "tiny",
+            "lm-fingerprint": lora.fingerprint(hf),
+            "signing-key": str(out / "coordinator.key"),
+        }
+    )
     out.mkdir(parents=True, exist_ok=True)
     trained = {"run_id": run_id, "rounds": 2, "clients": 2, "epsilon_max": 5.5}
     return publish.write_adapter_pack(model, cfg, trained, out)
@@ -62,15 +69,31 @@ def installed(tiny_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
         rt.catalog.add(tiny_model.card)
     model = _trained_twin(tiny_model.hf)
     published = _pack(model, tiny_model.hf, base / "coordinator")
-    code, out = _cli("federation", "import", published["pack"], "--trust-key", published["public_key"],
-                     "--onnx-precision", "fp32", "--json", "--home", str(home))
+    code, out = _cli(
+        "federation",
+        "import",
+        published["pack"],
+        "--trust-key",
+        published["public_key"],
+        "--onnx-precision",
+        "fp32",
+        "--json",
+        "--home",
+        str(home),
+    )
     assert code == 0, out
     ids = ChatFormat(tiny_model.hf).encode([Message("user", QUESTION)])  # the prompt both backends run
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0].numpy()
         base_logits = lora.load_base(tiny_model.hf)(input_ids=torch.tensor([ids])).logits[0].numpy()
-    return {"home": home, "done": json.loads(out), "published": published, "ids": ids, "torch": logits,
-            "base": base_logits}
+    return {
+        "home": home,
+        "done": json.loads(out),
+        "published": published,
+        "ids": ids,
+        "torch": logits,
+        "base": base_logits,
+    }
 
 
 def test_import_makes_a_derived_model_card(installed: dict[str, Any], tiny_model: Any) -> None:
@@ -87,9 +110,12 @@ def test_import_makes_a_derived_model_card(installed: dict[str, Any], tiny_model
     doc = json.loads((Path(done["folder"]) / adapters.DESCRIPTION_FILE).read_text())
     assert doc["base"] == "tiny" and doc["trained"]["epsilon_max"] == 5.5
     config = json.loads((card.path_for("adapter") / "adapter_config.json").read_text())
-    assert config["lora_parameters"] == {"rank": 4, "scale": 2.0, "dropout": 0.0,
-                                         "keys": ["self_attn.k_proj", "self_attn.o_proj", "self_attn.q_proj",
-                                                  "self_attn.v_proj"]}
+    assert config["lora_parameters"] == {
+        "rank": 4,
+        "scale": 2.0,
+        "dropout": 0.0,
+        "keys": ["self_attn.k_proj", "self_attn.o_proj", "self_attn.q_proj", "self_attn.v_proj"],
+    }
 
 
 def test_mlx_with_the_converted_adapter_matches_the_twin(installed: dict[str, Any]) -> None:
@@ -124,16 +150,35 @@ def test_ask_runs_the_adapted_model(installed: dict[str, Any], backend: str) -> 
     home = str(installed["home"])
     runs = {}
     for model_id in ("tiny", "tiny-lora"):
-        code, out = _cli("ask", QUESTION, "-m", model_id, "--backend", backend, "--max-tokens", "8",
-                         "--temperature", "0", "--no-save", "--json", "--home", home)
+        code, out = _cli(
+            "ask",
+            QUESTION,
+            "-m",
+            model_id,
+            "--backend",
+            backend,
+            "--max-tokens",
+            "8",
+            "--temperature",
+            "0",
+            "--no-save",
+            "--json",
+            "--home",
+            home,
+        )
         assert code == 0, out
         runs[model_id] = json.loads(out)
     assert runs["tiny-lora"]["model"] == "tiny-lora" and runs["tiny-lora"]["backend"] == backend
     assert runs["tiny-lora"]["answer"] != runs["tiny"]["answer"]  # greedy answers differ: the adapter is in use
 
 
-def test_an_adapter_for_other_weights_is_refused(installed: dict[str, Any], tmp_path: Path, cli,  # type: ignore[no-untyped-def]
-                                                 tiny_model: Any, data_home: Path) -> None:
+def test_an_adapter_for_other_weights_is_refused(
+    installed: dict[str, Any],
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+    tiny_model: Any,
+    data_home: Path,
+) -> None:
     import shutil
 
     other = tmp_path / "other-hf"
@@ -153,8 +198,12 @@ def test_an_adapter_for_other_weights_is_refused(installed: dict[str, Any], tmp_
         assert not rt.catalog.has("tiny-lora")
 
 
-def test_a_users_own_card_of_that_name_is_not_overwritten(installed: dict[str, Any], tiny_model: Any, cli,  # type: ignore[no-untyped-def]
-                                                          data_home: Path) -> None:
+def test_a_users_own_card_of_that_name_is_not_overwritten(
+    installed: dict[str, Any],
+    tiny_model: Any,
+    cli,  # type: ignore[no-untyped-def]
+    data_home: Path,
+) -> None:
     from dataclasses import replace
 
     with Runtime.open(data_home) as rt:

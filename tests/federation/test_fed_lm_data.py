@@ -55,8 +55,10 @@ def test_seeded_laptops_hold_the_feedback_the_seeds_describe(data_home: Path) ->
         examples = lmdata.chosen_examples(rt.db)
     learned = {(i.question, i.answer) for i in items if i.feedback != "down"}
     assert {(e.prompt, e.answer) for e in examples} == learned
-    assert lmdata.counts(examples) == {"thumbs": sum(i.feedback == "up" for i in items),
-                                       "edit": sum(i.feedback == "edit" for i in items)}
+    assert lmdata.counts(examples) == {
+        "thumbs": sum(i.feedback == "up" for i in items),
+        "edit": sum(i.feedback == "edit" for i in items),
+    }
     assert all(e.answer not in lmseeds.POOR for e in examples)  # the model's poor answers are never targets
 
 
@@ -66,16 +68,18 @@ def test_examples_become_chat_template_ids_with_labels_on_the_answer_only(tiny_m
     from edgeprompt.backends.base import Message
     from edgeprompt.backends.chat import ChatFormat
 
-    examples = [lmdata.ChatExample("How do I make tea?", "Warm the water in a kettle.", "thumbs", "t1"),
-                lmdata.ChatExample("Hi", "Hello there, and welcome.", "edit", "t2")]
+    examples = [
+        lmdata.ChatExample("How do I make tea?", "Warm the water in a kettle.", "thumbs", "t1"),
+        lmdata.ChatExample("Hi", "Hello there, and welcome.", "edit", "t2"),
+    ]
     ids, labels = lora.encode(tiny_model.hf, examples, max_tokens=128)
     assert ids.shape == labels.shape and ids.dtype == np.int64 and len(ids) == 2
     tok = Tokenizer.from_file(str(tiny_model.hf / "tokenizer.json"))
     chat = ChatFormat(tiny_model.hf)
     for row, (x, y) in enumerate(zip(ids, labels, strict=True)):
         prompt = chat.encode([Message("user", examples[row].prompt)])  # what the backends feed the model
-        assert x[:len(prompt)].tolist() == prompt
-        assert (y[:len(prompt)] == lora.IGNORE).all()
+        assert x[: len(prompt)].tolist() == prompt
+        assert (y[: len(prompt)] == lora.IGNORE).all()
         answer = tok.decode([int(t) for t in y if t != lora.IGNORE], skip_special_tokens=False)
         assert answer == examples[row].answer + "<|im_end|>\n"  # the answer and the template's end of turn
     short, short_labels = lora.encode(tiny_model.hf, examples, max_tokens=len(prompt) + 2)

@@ -40,8 +40,9 @@ def serialized(content: Any) -> bytes:
     return bytes(recorddict_to_proto(content).SerializeToString())
 
 
-def test_train_reply_is_the_adapter_and_scalars_only(lm_home: Path, lm_config: dict[str, Any], adapter: Any,
-                                                     tiny_model: Any) -> None:
+def test_train_reply_is_the_adapter_and_scalars_only(
+    lm_home: Path, lm_config: dict[str, Any], adapter: Any, tiny_model: Any
+) -> None:
     from flwr.app import ArrayRecord, MetricRecord
 
     reply = client_app.app(lm_message(adapter, lm_config), context(lm_home))
@@ -55,8 +56,9 @@ def test_train_reply_is_the_adapter_and_scalars_only(lm_home: Path, lm_config: d
     assert {a.dtype for a in arrays.values()} == {"float32"}
     metrics = content["metrics"]
     assert isinstance(metrics, MetricRecord) and all(type(v) in (int, float) for v in metrics.values())
-    assert {"num-examples", "epsilon", "epsilon-round", "loss", "global-loss", "num-thumbs",
-            "num-edits"} <= set(metrics)
+    assert {"num-examples", "epsilon", "epsilon-round", "loss", "global-loss", "num-thumbs", "num-edits"} <= set(
+        metrics
+    )
     wire_bytes = serialized(content)
     with Runtime.open(lm_home) as rt:
         examples = lmdata.chosen_examples(rt.db)
@@ -83,8 +85,9 @@ def test_a_laptop_with_other_weights_refuses(lm_home: Path, lm_config: dict[str,
         assert not PrivacyLedger(rt.db).entries(lm_task.ledger_key("tiny"))
 
 
-def test_a_model_the_laptop_lacks_or_too_few_answers_sends_nothing(data_home: Path, lm_config: dict[str, Any],
-                                                                   adapter: Any, tiny_model: Any) -> None:
+def test_a_model_the_laptop_lacks_or_too_few_answers_sends_nothing(
+    data_home: Path, lm_config: dict[str, Any], adapter: Any, tiny_model: Any
+) -> None:
     reply = client_app.app(lm_message(adapter, lm_config), context(data_home))
     assert reply.has_error() and "Unknown model 'tiny'" in reply.error.reason
     with Runtime.open(data_home) as rt:
@@ -96,8 +99,9 @@ def test_a_model_the_laptop_lacks_or_too_few_answers_sends_nothing(data_home: Pa
 
 def test_rounds_spend_the_budget_then_refuse(lm_home: Path, lm_config: dict[str, Any], adapter: Any) -> None:
     set_budget(lm_home, 5.0)
-    replies = [client_app.app(lm_message(adapter, {**lm_config, "server-round": r}), context(lm_home))
-               for r in (1, 2, 3)]
+    replies = [
+        client_app.app(lm_message(adapter, {**lm_config, "server-round": r}), context(lm_home)) for r in (1, 2, 3)
+    ]
     eps = [dict(r.content["metrics"])["epsilon"] for r in replies if not r.has_error()]
     assert len(eps) in (1, 2) and eps == sorted(eps) and max(eps) <= 5.0
     refused = replies[len(eps)]
@@ -120,8 +124,9 @@ def test_secagg_format_reply_is_the_adapter_too(lm_home: Path, lm_config: dict[s
 
     params = ndarrays_to_parameters([v.numpy() for v in adapter.values()])
     config = {**{k: lm_config[k] for k in lm_task.TRAIN_KEYS}, "server-round": 1}
-    reply = client_app.app(instruction(compat.fitins_to_recorddict(FitIns(params, config), keep_input=True)),
-                           context(lm_home))
+    reply = client_app.app(
+        instruction(compat.fitins_to_recorddict(FitIns(params, config), keep_input=True)), context(lm_home)
+    )
     fitres = compat.recorddict_to_fitres(reply.content, keep_input=True)
     assert fitres.status.code == Code.OK
     assert [a.shape for a in parameters_to_ndarrays(fitres.parameters)] == [tuple(v.shape) for v in adapter.values()]

@@ -30,9 +30,18 @@ def lm_run(tiny_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             lmseeds.seed_lm(rt.db, i, n=30, model="tiny")
     set_budget(homes[1], 5.0)
     grid = InProcessGrid(homes)
-    run_server(grid, {"task": "lm-lora", "lm-model": "tiny", "lm-base": str(tiny_model.hf), "num-server-rounds": 2,
-                      "noise-multiplier": 1.5, "out-dir": str(base / "coordinator"),
-                      "signing-key": str(base / "coordinator.key")})
+    run_server(
+        grid,
+        {
+            "task": "lm-lora",
+            "lm-model": "tiny",
+            "lm-base": str(tiny_model.hf),
+            "num-server-rounds": 2,
+            "noise-multiplier": 1.5,
+            "out-dir": str(base / "coordinator"),
+            "signing-key": str(base / "coordinator.key"),
+        },
+    )
     summary = json.loads((base / "coordinator" / "summary.json").read_text())
     return {"homes": homes, "grid": grid, "summary": summary}
 
@@ -41,12 +50,13 @@ def test_two_rounds_aggregate_adapters_and_publish_a_pack(lm_run: dict[str, Any]
     s = lm_run["summary"]
     assert s["task"] == "lm-lora" and s["rounds_trained"] == 2 and s["clients"] == 2
     assert s["base_fingerprint"] == lora.fingerprint(tiny_model.hf) and s["lm_model"] == "tiny"
-    assert set(s["dp"]) == {"noise-multiplier", "max-grad-norm", "lm-batch-size", "lm-local-epochs",
-                            "lm-learning-rate"}
+    assert set(s["dp"]) == {"noise-multiplier", "max-grad-norm", "lm-batch-size", "lm-local-epochs", "lm-learning-rate"}
     pack = Path(s["published"]["pack"])
     assert pack.name == "lm-lora-tiny.pack" and pack.exists()
-    assert sorted(p.name for p in (pack.parent / "adapter").iterdir()) == ["adapter_config.json",
-                                                                           "adapter_model.safetensors"]
+    assert sorted(p.name for p in (pack.parent / "adapter").iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
 
 
 def test_every_reply_was_an_adapter_or_a_refusal(lm_run: dict[str, Any], tiny_model: Any) -> None:
@@ -70,15 +80,18 @@ def test_each_laptop_ledger_holds_what_it_reported(lm_run: dict[str, Any]) -> No
     assert sorted(reported.values()) == pytest.approx(sorted(totals))
 
 
-def test_the_published_adapter_installs_on_a_laptop(lm_run: dict[str, Any], tiny_model: Any, cli,  # type: ignore[no-untyped-def]
-                                                    data_home: Path) -> None:
+def test_the_published_adapter_installs_on_a_laptop(
+    lm_run: dict[str, Any],
+    tiny_model: Any,
+    cli,  # type: ignore[no-untyped-def]
+    data_home: Path,
+) -> None:
     from dataclasses import replace
 
     with Runtime.open(data_home) as rt:  # a laptop that runs the model on MLX only: nothing to rebuild for ONNX
         rt.catalog.add(replace(tiny_model.card, paths={k: tiny_model.card.paths[k] for k in ("hf", "mlx")}))
     published = lm_run["summary"]["published"]
-    code, out, err = cli("federation", "import", published["pack"], "--trust-key", published["public_key"],
-                         "--json")
+    code, out, err = cli("federation", "import", published["pack"], "--trust-key", published["public_key"], "--json")
     assert code == 0, err
     done = json.loads(out)
     assert done["model"] == "tiny-lora" and done["meta"]["rounds"] == 2

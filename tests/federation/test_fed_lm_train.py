@@ -49,13 +49,13 @@ def test_empty_poisson_batches_are_noise_steps_the_accountant_counts(tiny_model:
     """q = 1/8 on 8 examples: some drawn batches are empty (a model cannot run them); each still counts."""
     ids, labels = tiny_examples[0][:8], tiny_examples[1][:8]
     model = lora.twin(tiny_model.hf, lora.LoraSpec())
-    stats = lm_task.train_dp(model, ids, labels, epochs=3, batch_size=1, lr=0.01, sigma=1.0, max_grad_norm=1.0,
-                             seed=5)
+    stats = lm_task.train_dp(model, ids, labels, epochs=3, batch_size=1, lr=0.01, sigma=1.0, max_grad_norm=1.0, seed=5)
     assert stats.mechanism == (1.0, 1 / 8, 24)
 
 
-def test_epsilon_over_rounds_matches_opacus_accountant(lm_home: Path, lm_config: dict[str, Any],
-                                                       tiny_model: Any) -> None:
+def test_epsilon_over_rounds_matches_opacus_accountant(
+    lm_home: Path, lm_config: dict[str, Any], tiny_model: Any
+) -> None:
     """Two rounds, each a fresh PrivacyEngine (as in fresh ClientApp processes), recorded in the ledger; ε
     equals Opacus's RDP accountant stepped through every one of those DP-SGD steps."""
     from opacus.accountants import RDPAccountant

@@ -94,8 +94,9 @@ def test_every_message_the_laptops_sent_was_weights_and_scalars(federated_run: d
 
 
 @pytest.mark.timeout(600)
-def test_the_signed_pack_installs_and_beats_the_majority_class(federated_run: dict[str, Any], data_home: Path,
-                                                               cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_signed_pack_installs_and_beats_the_majority_class(
+    federated_run: dict[str, Any], data_home: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.firewall.classifier import Classifier
 
     published = federated_run["result"].summary()["published"]

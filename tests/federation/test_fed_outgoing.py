@@ -65,11 +65,15 @@ def test_train_reply_holds_only_weights_and_scalars(seeded_home: Path, firewall_
     assert audit[-1]["records"]["arrays"]["arrays"]["0.weight"]["shape"] == [2, 16384]
 
 
-def test_rounds_accumulate_epsilon_until_the_users_budget_refuses(seeded_home: Path,  # type: ignore[no-untyped-def]
-                                                                   firewall_model) -> None:
+def test_rounds_accumulate_epsilon_until_the_users_budget_refuses(
+    seeded_home: Path,  # type: ignore[no-untyped-def]
+    firewall_model,
+) -> None:
     set_budget(seeded_home, 5.0)
-    replies = [client_app.app(train_message(firewall_model, {**CONFIG, "server-round": r}), context(seeded_home))
-               for r in (1, 2, 3)]
+    replies = [
+        client_app.app(train_message(firewall_model, {**CONFIG, "server-round": r}), context(seeded_home))
+        for r in (1, 2, 3)
+    ]
     eps = [dict(r.content["metrics"])["epsilon"] for r in replies if not r.has_error()]
     assert len(eps) >= 1 and eps == sorted(eps) and max(eps) <= 5.0
     refused = replies[len(eps)]
@@ -131,7 +135,8 @@ def test_a_mismatched_instruction_is_an_error_reply(seeded_home: Path, firewall_
 def test_manifest_names_every_record(firewall_model) -> None:  # type: ignore[no-untyped-def]
     from flwr.app import ArrayRecord, MetricRecord, RecordDict
 
-    m = wire.manifest(RecordDict({"arrays": ArrayRecord(firewall_model.state_dict()),
-                                  "metrics": MetricRecord({"epsilon": 1.5})}))
+    m = wire.manifest(
+        RecordDict({"arrays": ArrayRecord(firewall_model.state_dict()), "metrics": MetricRecord({"epsilon": 1.5})})
+    )
     assert m["records"]["metrics"] == {"kind": "metrics", "values": {"epsilon": 1.5}}
     assert set(m["records"]["arrays"]["arrays"]) == set(task.parameter_shapes(firewall_model))

@@ -24,8 +24,12 @@ def _pack(tmp_path: Path, which: str, model: Any = None, run_id: int = 42) -> di
     return publish.write_pack(spec, model, cfg, trained, out)
 
 
-def test_firewall_pack_installs_where_the_firewall_loads_it(tmp_path: Path, data_home: Path, cli,  # type: ignore[no-untyped-def]
-                                                            embedder) -> None:
+def test_firewall_pack_installs_where_the_firewall_loads_it(
+    tmp_path: Path,
+    data_home: Path,
+    cli,  # type: ignore[no-untyped-def]
+    embedder,
+) -> None:
     import torch
 
     from edgeprompt.firewall.classifier import Classifier

@@ -36,8 +36,13 @@ run_simulation(server_app=server_app.app, client_app=client_app.app, num_superno
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("simulation")
     homes = seed_laptops(base, per_family=40)
-    env = {**os.environ, "EDGEPROMPT_SIM_HOMES": os.pathsep.join(map(str, homes)), "FLWR_HOME": str(base / "flwr"),
-           "PYTHONPATH": os.pathsep.join([str(APP), os.environ.get("PYTHONPATH", "")]), "RAY_DEDUP_LOGS": "0"}
+    env = {
+        **os.environ,
+        "EDGEPROMPT_SIM_HOMES": os.pathsep.join(map(str, homes)),
+        "FLWR_HOME": str(base / "flwr"),
+        "PYTHONPATH": os.pathsep.join([str(APP), os.environ.get("PYTHONPATH", "")]),
+        "RAY_DEDUP_LOGS": "0",
+    }
     proc = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=540)
     summaries = list((base / "flwr" / "edgeprompt-runs").glob("*/summary.json"))
     return {"proc": proc, "homes": homes, "summaries": summaries, "ray_left": _ray_left()}

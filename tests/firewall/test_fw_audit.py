@@ -57,8 +57,9 @@ def test_edit_with_recomputed_hashes_is_detected_at_the_head(log: AuditLog) -> N
     for seq, created, kind, data, _ in rows:
         data = data.replace('"allow"', '"block"') if seq == 5 else data
         h = entry_hash(prev, seq, created, kind, data)
-        log.db.conn.execute("UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                            (data, prev, h, seq))
+        log.db.conn.execute(
+            "UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?", (data, prev, h, seq)
+        )
         prev = h
     r = log.verify()
     assert not r.ok and r.first_bad == 10 and "recorded head" in r.reason
@@ -71,8 +72,12 @@ def test_delete_is_detected(log: AuditLog) -> None:
 
 
 def test_reorder_is_detected(log: AuditLog) -> None:
-    _raw(log, "UPDATE audit_log SET seq = -3 WHERE seq = 3", "UPDATE audit_log SET seq = 3 WHERE seq = 4",
-         "UPDATE audit_log SET seq = 4 WHERE seq = -3")
+    _raw(
+        log,
+        "UPDATE audit_log SET seq = -3 WHERE seq = 3",
+        "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+        "UPDATE audit_log SET seq = 4 WHERE seq = -3",
+    )
     r = log.verify()
     assert not r.ok and r.first_bad == 3
 

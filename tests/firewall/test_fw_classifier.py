@@ -42,9 +42,9 @@ def test_featurizer_is_deterministic_across_calls(embedder) -> None:  # type: ig
     a = features.featurize(text, embedder.embed_batch, ["document"])
     b = features.featurize(text, embedder.embed_batch, ["document"])
     assert np.array_equal(a, b)
-    hashed = a[0, :features.HASH_DIM]
-    sentence = a[0, features.HASH_DIM:features.HASH_DIM + features.EMBED_DIM]
-    context = a[0, features.HASH_DIM + features.EMBED_DIM:]
+    hashed = a[0, : features.HASH_DIM]
+    sentence = a[0, features.HASH_DIM : features.HASH_DIM + features.EMBED_DIM]
+    context = a[0, features.HASH_DIM + features.EMBED_DIM :]
     assert abs(float(np.linalg.norm(hashed)) - 1.0) < 1e-5
     assert abs(float(np.linalg.norm(sentence)) - features.EMBED_WEIGHT) < 1e-4
     assert context.tolist() == [0.0, 1.0, 0.0]  # user, document, tool

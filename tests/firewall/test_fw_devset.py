@@ -36,7 +36,8 @@ def test_pii_recall_on_the_sample() -> None:
         for s in r["spans"]:
             if s["entity_type"] in types:
                 total += 1
-                hit += any(f.type == s["entity_type"] and f.start <= s["start"] and f.end >= s["end"]
-                           for f in res.findings)
+                hit += any(
+                    f.type == s["entity_type"] and f.start <= s["start"] and f.end >= s["end"] for f in res.findings
+                )
                 assert s["value"] not in res.redacted_text
     assert hit / total >= 0.95

@@ -41,8 +41,14 @@ def test_an_exported_encoder_model_loads_and_agrees_with_torch(tmp_path: Path, t
     from edgeprompt.firewall import encoder_model
 
     # a tiny BERT with MiniLM's vocabulary: the same graph as the shipped kind at a fraction of the size
-    config = transformers.BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=160)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=160,
+    )
     bert = transformers.BertModel(config, add_pooling_layer=False).eval()
     head = encoder_model.build_head(32, seed=1, width=8)
     trained = {"sources": {"a": {"attacks": 1, "benign": 1}}, "leave_one_source_out": {"mean_recall": 0.5}}

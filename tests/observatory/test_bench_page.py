@@ -6,15 +6,31 @@ from edgeprompt.observatory.bench_page import render
 
 
 def point(context: int, decode: float, limit: float) -> dict[str, float]:
-    return {"context": context, "threads": 2, "prefill_s": context / 200, "prefill_tps": 200.0,
-            "decode_tps": decode, "peak_rss_mb": 400 + context / 50, "loaded_rss_mb": 380.0, "load_average": 1.2,
-            "limit_tps": limit, "decode_over_limit": round(decode / limit, 3)}
+    return {
+        "context": context,
+        "threads": 2,
+        "prefill_s": context / 200,
+        "prefill_tps": 200.0,
+        "decode_tps": decode,
+        "peak_rss_mb": 400 + context / 50,
+        "loaded_rss_mb": 380.0,
+        "load_average": 1.2,
+        "limit_tps": limit,
+        "decode_over_limit": round(decode / limit, 3),
+    }
 
 
 def test_the_page_draws_decode_against_the_bandwidth_limit() -> None:
-    report = {"model": "random 0.5B <int4>", "folder": "/m", "threads": 2, "decode_tokens": 32,
-              "copy_bandwidth_gbs": 28.5, "weight_bytes_per_token": 330_000_000, "kv_bytes_per_position": 49_152,
-              "points": [point(512, 42.0, 84.0), point(2048, 50.0, 79.0), point(16384, 31.0, 46.0)]}
+    report = {
+        "model": "random 0.5B <int4>",
+        "folder": "/m",
+        "threads": 2,
+        "decode_tokens": 32,
+        "copy_bandwidth_gbs": 28.5,
+        "weight_bytes_per_token": 330_000_000,
+        "kv_bytes_per_position": 49_152,
+        "points": [point(512, 42.0, 84.0), point(2048, 50.0, 79.0), point(16384, 31.0, 46.0)],
+    }
     page = render([report])
     assert page.startswith("<!doctype html>") and page.count("<svg") == 3  # decode, prefill, memory
     assert "bandwidth limit" in page and "random 0.5B &lt;int4&gt;" in page  # names are escaped

@@ -53,12 +53,12 @@ def test_same_distribution_windows_rarely_alarm(pools: dict[str, np.ndarray]) ->
 
 
 @pytest.mark.parametrize("shift", [NEW_TOPIC, REWEIGHTED], ids=["new-topic", "reweighted"])
-def test_a_30_percent_topic_shift_fires_in_the_window_it_happens(pools: dict[str, np.ndarray],
-                                                                 shift: dict[str, float]) -> None:
+def test_a_30_percent_topic_shift_fires_in_the_window_it_happens(
+    pools: dict[str, np.ndarray], shift: dict[str, float]
+) -> None:
     rng = np.random.default_rng(11)
     th = DriftThresholds()
-    results = [two_sample(draw(pools, UNIFORM, 150, rng), draw(pools, shift, 150, rng), th, seed=i)
-               for i in range(10)]
+    results = [two_sample(draw(pools, UNIFORM, 150, rng), draw(pools, shift, 150, rng), th, seed=i) for i in range(10)]
     assert sum(r.alarm for r in results) >= 9, [(round(r.auc, 3), round(r.p_value, 3)) for r in results]
 
 

@@ -54,8 +54,15 @@ def test_runs_are_stored_and_compare_reports_the_regression(cli: Any, tmp_path: 
     code, out, err = cli("eval", "compare", a["id"][:6], "latest", "--json")
     assert code == 1, err  # a regression: the gate fails
     cmp = json.loads(out)
-    assert cmp["summary"] == {"regressed": 1, "fixed": 0, "improved": 0, "passing": 1, "failing": 1, "new": 0,
-                              "removed": 0}
+    assert cmp["summary"] == {
+        "regressed": 1,
+        "fixed": 0,
+        "improved": 0,
+        "passing": 1,
+        "failing": 1,
+        "new": 0,
+        "removed": 0,
+    }
     (reg,) = cmp["regressions"]
     assert reg["case_id"] == "capital" and reg["a"] == {"passed": True, "score": 1.0}
     assert reg["b"] == {"passed": False, "score": 0.5} and reg["failed_checks"] == ["max-tokens 3: answer has 6 tokens"]
@@ -79,16 +86,19 @@ def test_judge_verdicts_are_read_from_the_first_word() -> None:
     assert _VERDICT.match("It passes") is None and _VERDICT.match("PASSED") is None
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("cases: []", "non-empty 'cases' list"),
-    ("name: x\ncases:\n  - {input: hi}", "needs an assertion or a rubric"),
-    ("cases:\n  - {input: hi, assert: [{type: contains}]}", "needs a non-empty string value"),
-    ("cases:\n  - {input: hi, assert: [{type: nope}]}", "each assertion needs a type"),
-    ("cases:\n  - {id: a, input: hi, rubric: r}\n  - {id: a, input: ho, rubric: r}", "used twice"),
-    ("cases:\n  - {input: hi, rubric: r, extra: 1}", "unknown key 'extra'"),
-    ("bogus: 1\ncases:\n  - {input: hi, rubric: r}", "unknown key 'bogus'"),
-    ("cases: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cases: []", "non-empty 'cases' list"),
+        ("name: x\ncases:\n  - {input: hi}", "needs an assertion or a rubric"),
+        ("cases:\n  - {input: hi, assert: [{type: contains}]}", "needs a non-empty string value"),
+        ("cases:\n  - {input: hi, assert: [{type: nope}]}", "each assertion needs a type"),
+        ("cases:\n  - {id: a, input: hi, rubric: r}\n  - {id: a, input: ho, rubric: r}", "used twice"),
+        ("cases:\n  - {input: hi, rubric: r, extra: 1}", "unknown key 'extra'"),
+        ("bogus: 1\ncases:\n  - {input: hi, rubric: r}", "unknown key 'bogus'"),
+        ("cases: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_suites_are_one_line_errors(tmp_path: Path, cli: Any, text: str, message: str) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text(text, encoding="utf-8")

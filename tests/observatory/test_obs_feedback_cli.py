@@ -49,8 +49,13 @@ def test_thumbs_comment_and_edits_are_stored_as_evaluation_events(cli: Any, data
     code, out, err = cli("observe", "preferences", "-o", str(pairs_file), "--json")
     assert code == 0 and json.loads(out)["pairs"] == 2
     pairs = [json.loads(line) for line in pairs_file.read_text().splitlines()]
-    assert pairs[1] == {**pairs[1], "trace_id": tid, "prompt": "How often do I water basil on a balcony?",
-                        "chosen": edited.read_text(), "rejected": res["answer"]}
+    assert pairs[1] == {
+        **pairs[1],
+        "trace_id": tid,
+        "prompt": "How often do I water basil on a balcony?",
+        "chosen": edited.read_text(),
+        "rejected": res["answer"],
+    }
 
 
 def test_an_answer_asked_without_saving_needs_the_original_for_an_edit(cli: Any, data_home: Path) -> None:

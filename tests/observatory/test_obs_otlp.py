@@ -45,8 +45,12 @@ def test_export_is_otlp_json_without_content_unless_asked(data_home: Path, cli: 
     out = tmp_path / "traces.json"
     code, stdout, err = cli("observe", "export", "--otlp-json", str(out), "--json")
     assert code == 0, err
-    assert json.loads(stdout) == {"path": str(out), "traces": 2, "spans": json.loads(stdout)["spans"],
-                                  "with_content": False}
+    assert json.loads(stdout) == {
+        "path": str(out),
+        "traces": 2,
+        "spans": json.loads(stdout)["spans"],
+        "with_content": False,
+    }
     text = out.read_text()
     assert "lentil" not in text and "secret" not in text and "Cumin" not in text
     spans = spans_of(json.loads(text))
@@ -65,10 +69,15 @@ def test_export_is_otlp_json_without_content_unless_asked(data_home: Path, cli: 
     assert all(c["traceId"] == root["traceId"] for c in children)
     (thumb, edit) = root["events"]
     assert thumb["name"] == edit["name"] == "gen_ai.evaluation.result"
-    assert attrs(thumb) == {"gen_ai.evaluation.name": "user_feedback", "gen_ai.evaluation.score.value": -1.0,
-                            "gen_ai.evaluation.score.label": "down"}
-    assert attrs(edit) == {"gen_ai.evaluation.name": "user_edit",
-                           "edgeprompt.feedback.edit_distance": str(edit_distance(first.answer))}
+    assert attrs(thumb) == {
+        "gen_ai.evaluation.name": "user_feedback",
+        "gen_ai.evaluation.score.value": -1.0,
+        "gen_ai.evaluation.score.label": "down",
+    }
+    assert attrs(edit) == {
+        "gen_ai.evaluation.name": "user_edit",
+        "edgeprompt.feedback.edit_distance": str(edit_distance(first.answer)),
+    }
 
     code, _, err = cli("observe", "export", "--otlp-json", str(out), "--with-content")
     assert code == 0, err

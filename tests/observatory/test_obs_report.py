@@ -65,7 +65,9 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     assert (f["up"], f["down"], f["rated"], f["up_rate"]) == (6, 3, 9, A3(6 / 9, abs=1e-4))
     assert f["edits"] == 1 and f["mean_edit_distance"] == len(" Use a timer.")
     assert {g["key"]: (g["requests"], g["up"], g["down"]) for g in f["by_model"]} == {
-        "echo": (32, 6, 3), "(unknown)": (1, 0, 0)}
+        "echo": (32, 6, 3),
+        "(unknown)": (1, 0, 0),
+    }
     assert sum(g["requests"] for g in f["by_prompt_version"]) == 33
 
     # latency from the stored rows
@@ -73,7 +75,7 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     assert rep["latency_ms"]["total"] == summary([r["duration_ms"] for r in rows])
     per_stage: dict[str, list[float]] = defaultdict(list)
     ttfts = []
-    for tid, in rt.db.query("SELECT id FROM traces"):
+    for (tid,) in rt.db.query("SELECT id FROM traces"):
         per: dict[str, float] = defaultdict(float)
         for s in rt.db.query("SELECT name, duration_ms, attributes FROM trace_spans WHERE trace_id = ?", (tid,)):
             per[s["name"]] += s["duration_ms"]
@@ -90,7 +92,8 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     for r in rows:
         days[time.strftime("%Y-%m-%d", time.localtime(r["started_at"]))].append(r["duration_ms"])
     assert [(d["day"], d["requests"], d["latency_ms_p50"]) for d in rep["daily"]] == [
-        (day, len(v), approx(pct(v, 50))) for day, v in sorted(days.items())]
+        (day, len(v), approx(pct(v, 50))) for day, v in sorted(days.items())
+    ]
     assert sum(d["up"] for d in rep["daily"]) == 6 and sum(d["down"] for d in rep["daily"]) == 3
     hours: dict[int, list[float]] = defaultdict(list)
     for r in rows:
@@ -112,20 +115,34 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     assert (b0["up"], b0["down"], b0["up_rate"]) == (6, 3, A3(6 / 9, abs=1e-4))
     (echo,) = [m for m in rep["models"] if m["model"] == "echo"]
     assert echo["requests"] == 32 and echo["output_tokens"] == sum(t_out)
-    joules = [json.loads(a)["edgeprompt.energy.joules"] for a, in rt.db.query(
-        "SELECT attributes FROM trace_spans WHERE name = 'observe.signals'")]
+    joules = [
+        json.loads(a)["edgeprompt.energy.joules"]
+        for (a,) in rt.db.query("SELECT attributes FROM trace_spans WHERE name = 'observe.signals'")
+    ]
     assert echo["energy"]["answers"] == 32 and echo["energy"]["source"] == "estimate"
     assert echo["energy"]["joules_per_answer"] == approx(sum(joules) / 32)
     c = rep["confidence"]
-    scored = sum(1 for a, in rt.db.query("SELECT attributes FROM trace_spans WHERE name = 'generate'")
-                 if "edgeprompt.confidence.mean_logprob" in json.loads(a))  # fixed answers (cache, firewall) have none
+    scored = sum(
+        1
+        for (a,) in rt.db.query("SELECT attributes FROM trace_spans WHERE name = 'generate'")
+        if "edgeprompt.confidence.mean_logprob" in json.loads(a)
+    )  # fixed answers (cache, firewall) have none
     assert c["answers"] == scored >= 29 and c["mean_logprob"]["mean"] == 0.0 and c["low"]["count"] == 0
     assert c["histogram"][-1]["count"] == scored  # echo is always sure of itself
 
     # failure categories
     fails = {k: v["count"] for k, v in rep["failures"].items()}
-    assert fails == {"refusal": 1, "truncation": 3, "abstention": 1, "firewall_block": 1, "redaction": 1,
-                     "missing_citation": 0, "low_confidence": 0, "thumbs_down": 3, "error": 1}
+    assert fails == {
+        "refusal": 1,
+        "truncation": 3,
+        "abstention": 1,
+        "firewall_block": 1,
+        "redaction": 1,
+        "missing_citation": 0,
+        "low_confidence": 0,
+        "thumbs_down": 3,
+        "error": 1,
+    }
     assert rep["failures"]["firewall_block"]["examples"] == [blocked.trace_id]
     assert rep["failures"]["redaction"]["examples"] == [pii.trace_id]
     assert set(rep["failures"]["truncation"]["examples"]) == {r.trace_id for r in trunc}
@@ -141,8 +158,9 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     assert rep["drift"]["questions"]["status"] == "not enough windows"
     # cache and firewall, from the stored trace attributes
     merged: dict[str, dict[str, Any]] = defaultdict(dict)
-    for tid, a in rt.db.query("SELECT trace_id, attributes FROM trace_spans "
-                              "UNION ALL SELECT id, attributes FROM traces"):
+    for tid, a in rt.db.query(
+        "SELECT trace_id, attributes FROM trace_spans UNION ALL SELECT id, attributes FROM traces"
+    ):
         merged[tid].update(json.loads(a))
     traces = list(merged.values())
     looked = [t for t in traces if "edgeprompt.cache.level" in t]
@@ -154,8 +172,14 @@ def test_report_over_pipeline_traces_matches_hand_computed_values(obs_rt: Any) -
     assert rep["firewall"]["flagged"] == sum(1 for t in traces if t.get("edgeprompt.firewall.input.decision") == "flag")
 
 
-def _trace(log: TraceLog, started: float, model: str, attrs: dict[str, Any],
-           spans: list[tuple[str, float, dict[str, Any]]], status: str = "ok") -> str:
+def _trace(
+    log: TraceLog,
+    started: float,
+    model: str,
+    attrs: dict[str, Any],
+    spans: list[tuple[str, float, dict[str, Any]]],
+    status: str = "ok",
+) -> str:
     t = Trace(operation="chat", started_at=started, model=model, status=status, attributes=attrs)
     for name, ms, a in spans:
         t.record(name, ms, **a)
@@ -186,8 +210,11 @@ def test_report_over_synthetic_trace_log_rows_is_exact(runtime: Any) -> None:
     t0 = time.time() - 3600
     ids = []
     for i, (model, t_in, t_out, gen_ms, tps, lp, j, cache, fw, prompt, thumbs, rag) in enumerate(ROWS):
-        attrs: dict[str, Any] = {"gen_ai.usage.input_tokens": t_in, "gen_ai.usage.output_tokens": t_out,
-                                 "edgeprompt.finish_reason": "stop"}
+        attrs: dict[str, Any] = {
+            "gen_ai.usage.input_tokens": t_in,
+            "gen_ai.usage.output_tokens": t_out,
+            "edgeprompt.finish_reason": "stop",
+        }
         if cache:
             attrs["edgeprompt.cache.level"] = cache
         if prompt:
@@ -195,18 +222,41 @@ def test_report_over_synthetic_trace_log_rows_is_exact(runtime: Any) -> None:
             attrs.update({"edgeprompt.prompt.name": name, "edgeprompt.prompt.version": version})
         spans: list[tuple[str, float, dict[str, Any]]] = []
         if fw:
-            spans.append(("firewall.input", 5.0, {"edgeprompt.firewall.input.decision":
-                                                  fw if fw in ("flag", "block") else "allow"}))
-            spans.append(("firewall.output", 1.0, {"edgeprompt.firewall.output.decision":
-                                                   "flag" if fw == "redact" else "allow"}))
+            spans.append(
+                (
+                    "firewall.input",
+                    5.0,
+                    {"edgeprompt.firewall.input.decision": fw if fw in ("flag", "block") else "allow"},
+                )
+            )
+            spans.append(
+                ("firewall.output", 1.0, {"edgeprompt.firewall.output.decision": "flag" if fw == "redact" else "allow"})
+            )
         if rag:
             spans.append(("retrieval", 20.0, {"edgeprompt.rag.sources": rag[0], "edgeprompt.rag.abstained": False}))
-        spans.append(("generate", gen_ms, {"edgeprompt.tokens_per_s": tps, "edgeprompt.ttft_ms": gen_ms / 10,
-                                           "edgeprompt.confidence.mean_logprob": lp,
-                                           "edgeprompt.confidence.mean_entropy": -lp / 2}))
-        spans.append(("observe.signals", 1.0, {"edgeprompt.energy.joules": j,
-                                               "edgeprompt.energy.source": "estimate" if model == "a" else "rapl",
-                                               **({"edgeprompt.answer.citations": rag[1]} if rag else {})}))
+        spans.append(
+            (
+                "generate",
+                gen_ms,
+                {
+                    "edgeprompt.tokens_per_s": tps,
+                    "edgeprompt.ttft_ms": gen_ms / 10,
+                    "edgeprompt.confidence.mean_logprob": lp,
+                    "edgeprompt.confidence.mean_entropy": -lp / 2,
+                },
+            )
+        )
+        spans.append(
+            (
+                "observe.signals",
+                1.0,
+                {
+                    "edgeprompt.energy.joules": j,
+                    "edgeprompt.energy.source": "estimate" if model == "a" else "rapl",
+                    **({"edgeprompt.answer.citations": rag[1]} if rag else {}),
+                },
+            )
+        )
         ids.append(_trace(log, t0 + i, model, attrs, spans))
         if thumbs is not None:
             fb.thumbs(ids[-1], thumbs > 0)
@@ -214,14 +264,29 @@ def test_report_over_synthetic_trace_log_rows_is_exact(runtime: Any) -> None:
 
     rep = build_report(runtime.db, runtime.settings.section("observatory"), t0 - 1)
     assert rep["requests"] == 12 and rep["status"] == {"error": 1, "ok": 11}
-    assert rep["cache"] == {"lookups": 8, "hits": 3, "hit_rate": 0.375,
-                            "by_level": {"exact": {"hits": 2, "rate": 0.25}, "semantic": {"hits": 1, "rate": 0.125}}}
-    assert rep["firewall"] == {"checked": 10, "flagged": 2, "blocked": 1, "redacted": 1, "flag_rate": 0.2,
-                               "block_rate": 0.1, "redact_rate": 0.1}
-    by_prompt = {g["key"]: (g["requests"], g["up"], g["down"], g["up_rate"])
-                 for g in rep["feedback"]["by_prompt_version"]}
-    assert by_prompt == {"support@1": (3, 1, 2, A3(1 / 3, abs=1e-4)), "support@2": (3, 3, 0, 1.0),
-                         "(none)": (6, 0, 1, 0.0)}
+    assert rep["cache"] == {
+        "lookups": 8,
+        "hits": 3,
+        "hit_rate": 0.375,
+        "by_level": {"exact": {"hits": 2, "rate": 0.25}, "semantic": {"hits": 1, "rate": 0.125}},
+    }
+    assert rep["firewall"] == {
+        "checked": 10,
+        "flagged": 2,
+        "blocked": 1,
+        "redacted": 1,
+        "flag_rate": 0.2,
+        "block_rate": 0.1,
+        "redact_rate": 0.1,
+    }
+    by_prompt = {
+        g["key"]: (g["requests"], g["up"], g["down"], g["up_rate"]) for g in rep["feedback"]["by_prompt_version"]
+    }
+    assert by_prompt == {
+        "support@1": (3, 1, 2, A3(1 / 3, abs=1e-4)),
+        "support@2": (3, 3, 0, 1.0),
+        "(none)": (6, 0, 1, 0.0),
+    }
     bins = {b["bin"]: b["requests"] for b in rep["prompt_length"]}
     assert bins == {"0–256": 3, "256–512": 1, "512–1k": 3, "1k–2k": 1, "2k–4k": 1, "4k–8k": 1, "≥8k": 1}
     assert rep["prompt_length"][-1]["latency_ms"]["n"] == 1 and rep["prompt_length"][-1]["ttft_ms"]["p50"] == 400.0
@@ -267,8 +332,12 @@ def test_report_leaves_out_traces_outside_the_range_and_eval_runs(runtime: Any) 
     new = _trace(log, now - 60, "a", {}, [])
     assert build_report(runtime.db, runtime.settings.section("observatory"), now - 86400)["requests"] == 1
     with runtime.db.transaction() as c:
-        c.execute("INSERT INTO eval_runs(id, suite, suite_sha256, model, started_at, status) "
-                  "VALUES ('r1', 's', 'x', 'a', 0, 'done')")
-        c.execute("INSERT INTO eval_results(run_id, seq, case_id, passed, score, trace_id) VALUES "
-                  "('r1', 1, 'c', 1, 1.0, ?)", (new,))
+        c.execute(
+            "INSERT INTO eval_runs(id, suite, suite_sha256, model, started_at, status) "
+            "VALUES ('r1', 's', 'x', 'a', 0, 'done')"
+        )
+        c.execute(
+            "INSERT INTO eval_results(run_id, seq, case_id, passed, score, trace_id) VALUES ('r1', 1, 'c', 1, 1.0, ?)",
+            (new,),
+        )
     assert build_report(runtime.db, runtime.settings.section("observatory"), 0.0)["requests"] == 1  # the old one

@@ -40,14 +40,17 @@ def test_report_json_text_and_html(cli: Any, tmp_path: Path) -> None:
     assert not re.search(r"https?://", html.replace("http://www.w3.org/2000/svg", ""))
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (("observe", "report", "--since", "yesterday"), "bad --since 'yesterday'"),
-    (("observe", "report", "--since=-3d"), "bad --since '-3d'"),
-    (("observe", "report", "--html", "/nonexistent-dir/r.html"), "the folder /nonexistent-dir does not exist"),
-    (("observe", "export", "--otlp-json", "/nonexistent-dir/t.json"), "does not exist"),
-    (("observe", "export", "--otlp-json", "t.json", "--since", "soon"), "bad --since 'soon'"),
-    (("observe", "trace", "deadbeef0000"), "Not found: trace 'deadbeef0000'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("observe", "report", "--since", "yesterday"), "bad --since 'yesterday'"),
+        (("observe", "report", "--since=-3d"), "bad --since '-3d'"),
+        (("observe", "report", "--html", "/nonexistent-dir/r.html"), "the folder /nonexistent-dir does not exist"),
+        (("observe", "export", "--otlp-json", "/nonexistent-dir/t.json"), "does not exist"),
+        (("observe", "export", "--otlp-json", "t.json", "--since", "soon"), "bad --since 'soon'"),
+        (("observe", "trace", "deadbeef0000"), "Not found: trace 'deadbeef0000'"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(cli: Any, argv: tuple[str, ...], message: str) -> None:
     code, _, err = cli(*argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

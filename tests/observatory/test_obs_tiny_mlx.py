@@ -12,8 +12,13 @@ from obs_helpers import ask, pct
 from edgeprompt.backends.base import GenerationParams
 from edgeprompt.observatory.report import build_report
 
-QUESTIONS = ("What is edgeprompt?", "How do I add documents?", "Tell me about the cache.",
-             "Which model runs here?", "What does the firewall do?")
+QUESTIONS = (
+    "What is edgeprompt?",
+    "How do I add documents?",
+    "Tell me about the cache.",
+    "Which model runs here?",
+    "What does the firewall do?",
+)
 
 
 def test_tiny_mlx_confidence_reaches_the_report(obs_rt: Any, tiny_model: Any) -> None:
@@ -24,8 +29,12 @@ def test_tiny_mlx_confidence_reaches_the_report(obs_rt: Any, tiny_model: Any) ->
     assert all(r.backend == "mlx" and r.confidence for r in results)
     stored = {}
     for r in results:
-        (attrs,) = [json.loads(a) for a, in rt.db.query(
-            "SELECT attributes FROM trace_spans WHERE trace_id = ? AND name = 'generate'", (r.trace_id,))]
+        (attrs,) = [
+            json.loads(a)
+            for (a,) in rt.db.query(
+                "SELECT attributes FROM trace_spans WHERE trace_id = ? AND name = 'generate'", (r.trace_id,)
+            )
+        ]
         stored[r.trace_id] = (attrs["edgeprompt.confidence.mean_logprob"], attrs["edgeprompt.confidence.mean_entropy"])
         assert attrs["edgeprompt.confidence.mean_logprob"] == pytest.approx(r.confidence["mean_logprob"], abs=1e-4)
     lps = [v[0] for v in stored.values()]

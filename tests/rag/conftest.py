@@ -47,10 +47,14 @@ def corpus(tmp_path: Path) -> Path:
     (root / "notes").mkdir(parents=True)
     (root / "lease.md").write_text(
         "# Lease for the river flat\n\n## Rent\n\nThe monthly rent is 1,200 euros, due on the 5th.\n\n"
-        "## Deposit\n\nThe deposit is 2,400 euros and is returned within 30 days.\n", encoding="utf-8")
+        "## Deposit\n\nThe deposit is 2,400 euros and is returned within 30 days.\n",
+        encoding="utf-8",
+    )
     (root / "notes" / "garden.txt").write_text(
         "GARDEN\n\nWater the tomatoes every morning in July.\n\nThe compost bin is emptied in October.\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (root / "notes" / "plants.csv").write_text(
-        "plant,watering,light\nbasil,daily,full sun\nfern,weekly,shade\n", encoding="utf-8")
+        "plant,watering,light\nbasil,daily,full sun\nfern,weekly,shade\n", encoding="utf-8"
+    )
     return root

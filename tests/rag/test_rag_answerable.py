@@ -9,13 +9,27 @@ from edgeprompt.rag.asked import asked, values
 from edgeprompt.rag.extract import score
 from edgeprompt.rag.prompting import ABSTAIN_TEXT
 
-HOTEL = Document(1, "# Osaka trip\n\n## Hotel\n\nHotel Kitahama, a small hotel near the river. Confirmation number "
-                    "OS-4410. Check-in from 15:00. Breakfast is included.", "/h/trip-osaka.md", "lines 1-6", 0.5,
-                 "Osaka trip > Hotel")
-TEAM = Document(2, "# Team notes\n\nTwo new hires for the platform team were approved in March. They start in "
-                   "June and sit on the 4th floor.", "/h/team.md", "lines 1-4", 0.4, "Team notes")
-CAR = Document(3, "# Car\n\nThe replacement battery cost $189 and was fitted on 2025-01-09.", "/h/car.md",
-               "lines 1-3", 0.4, "Car")
+HOTEL = Document(
+    1,
+    "# Osaka trip\n\n## Hotel\n\nHotel Kitahama, a small hotel near the river. Confirmation number "
+    "OS-4410. Check-in from 15:00. Breakfast is included.",
+    "/h/trip-osaka.md",
+    "lines 1-6",
+    0.5,
+    "Osaka trip > Hotel",
+)
+TEAM = Document(
+    2,
+    "# Team notes\n\nTwo new hires for the platform team were approved in March. They start in "
+    "June and sit on the 4th floor.",
+    "/h/team.md",
+    "lines 1-4",
+    0.4,
+    "Team notes",
+)
+CAR = Document(
+    3, "# Car\n\nThe replacement battery cost $189 and was fitted on 2025-01-09.", "/h/car.md", "lines 1-3", 0.4, "Car"
+)
 
 
 def test_the_question_names_its_attribute_and_the_kind_of_value() -> None:
@@ -38,21 +52,27 @@ def test_the_span_is_the_asked_value_next_to_the_asked_attribute() -> None:
     q = "What is my blood type?"
     assert span(q, asked(q), "Blood type: O positive.") == "O positive"
     q = "Who is my manager at Brightwave?"
-    assert span(q, asked(q), "Started on October 14, 2024 as a Senior Data Engineer. Manager: Aisha Mensah.") \
+    assert (
+        span(q, asked(q), "Started on October 14, 2024 as a Senior Data Engineer. Manager: Aisha Mensah.")
         == "Aisha Mensah"
+    )
 
 
 def test_near_misses_abstain_and_the_asked_fact_is_answered(embedder) -> None:  # type: ignore[no-untyped-def]
     docs = (HOTEL, TEAM, CAR)
     embed = embedder.embed_batch
-    for question in ("What salary is offered to the two new hires?",
-                     "What is the tracking number of the replacement battery?"):
+    for question in (
+        "What salary is offered to the two new hires?",
+        "What is the tracking number of the replacement battery?",
+    ):
         j = judge(question, score(question, docs, embed), docs)
         assert not j.answerable, (question, j.score)
         assert answer(question, docs, embed) == ABSTAIN_TEXT
-    for question, value in (("What is the check-in time at the Osaka hotel?", "15:00"),
-                            ("How much did the replacement battery cost?", "$189"),
-                            ("What is the confirmation number of the Osaka hotel?", "OS-4410")):
+    for question, value in (
+        ("What is the check-in time at the Osaka hotel?", "15:00"),
+        ("How much did the replacement battery cost?", "$189"),
+        ("What is the confirmation number of the Osaka hotel?", "OS-4410"),
+    ):
         j = judge(question, score(question, docs, embed), docs)
         assert j.answerable and j.best is not None and j.best.span == value, (question, j)
         assert 0.0 <= j.score <= 1.0 and j.threshold == shipped().threshold

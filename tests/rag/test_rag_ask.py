@@ -57,8 +57,9 @@ def test_retrieval_stage_is_traced(cli, samples_home: Path) -> None:  # type: ig
     r = _ask(cli, "Who is my manager at Brightwave?", "-m", "extractive")
     assert "Aisha Mensah" in r["answer"]
     with Runtime.open(samples_home) as rt:
-        row = rt.db.query_one("SELECT attributes FROM trace_spans WHERE trace_id = ? AND name = 'retrieval'",
-                              (r["trace_id"],))
+        row = rt.db.query_one(
+            "SELECT attributes FROM trace_spans WHERE trace_id = ? AND name = 'retrieval'", (r["trace_id"],)
+        )
     attrs = json.loads(row[0])
     assert attrs["edgeprompt.rag.used"] and attrs["edgeprompt.rag.sources"] >= 1
     assert attrs["edgeprompt.rag.evidence"] >= 0.58 and not attrs["edgeprompt.rag.abstained"]
@@ -76,8 +77,9 @@ def test_general_questions_are_answered_without_documents_unless_asked(cli, samp
 def test_a_chat_with_attachments_answers_from_them_only(cli, samples_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sid = _ask(cli, "What was the hotel confirmation number in Lisbon?", "-m", "extractive", "-c")["session_id"]
     note = tmp_path / "packing.md"
-    note.write_text("# Packing list\n\nPack the blue raincoat and two plug adapters for the Lisbon trip.\n",
-                    encoding="utf-8")
+    note.write_text(
+        "# Packing list\n\nPack the blue raincoat and two plug adapters for the Lisbon trip.\n", encoding="utf-8"
+    )
     code, out, err = cli("sessions", "attach", sid, str(note), "--json")
     assert code == 0, err
     assert json.loads(out)["attachments"] == [str(note.resolve())]

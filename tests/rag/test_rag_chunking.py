@@ -12,12 +12,18 @@ from edgeprompt.rag.loaders import load
 
 def test_heading_paths_and_line_ranges(tmp_path: Path) -> None:
     p = tmp_path / "lease.md"
-    p.write_text("# Lease\n\nIntro.\n\n## Rent\n\nRent is 900.\n\n### Late fees\n\nLate fee 50.\n\n"
-                 "## Pets\n\nNo dogs.\n", encoding="utf-8")
+    p.write_text(
+        "# Lease\n\nIntro.\n\n## Rent\n\nRent is 900.\n\n### Late fees\n\nLate fee 50.\n\n## Pets\n\nNo dogs.\n",
+        encoding="utf-8",
+    )
     chunks = chunk(load(p, p.read_bytes()))
     got = [(c.context, c.text, c.location) for c in chunks]
-    assert got == [("Lease", "Intro.", "line 3"), ("Lease > Rent", "Rent is 900.", "line 7"),
-                   ("Lease > Rent > Late fees", "Late fee 50.", "line 11"), ("Lease > Pets", "No dogs.", "line 15")]
+    assert got == [
+        ("Lease", "Intro.", "line 3"),
+        ("Lease > Rent", "Rent is 900.", "line 7"),
+        ("Lease > Rent > Late fees", "Late fee 50.", "line 11"),
+        ("Lease > Pets", "No dogs.", "line 15"),
+    ]
     assert len({c.sha256 for c in chunks}) == 4 and [c.seq for c in chunks] == [0, 1, 2, 3]
 
 
@@ -37,8 +43,16 @@ def test_long_sections_split_with_overlap_and_size_limit() -> None:
 
 
 def test_a_chunk_never_spans_two_sections() -> None:
-    doc = Loaded("markdown", "T", (Block("A", HEADING, 2, 1, 1), Block("x " * 50, PARAGRAPH, 0, 2, 2),
-                                   Block("B", HEADING, 2, 3, 3), Block("y " * 50, PARAGRAPH, 0, 4, 4)))
+    doc = Loaded(
+        "markdown",
+        "T",
+        (
+            Block("A", HEADING, 2, 1, 1),
+            Block("x " * 50, PARAGRAPH, 0, 2, 2),
+            Block("B", HEADING, 2, 3, 3),
+            Block("y " * 50, PARAGRAPH, 0, 4, 4),
+        ),
+    )
     chunks = chunk(doc, max_chars=1000)
     assert [c.context for c in chunks] == ["T > A", "T > B"]
     assert "y" not in chunks[0].text

@@ -23,8 +23,10 @@ def test_add_list_show_search_remove(cli, embed_home: Path, corpus: Path) -> Non
     code, out, _ = cli("docs", "show", str(corpus / "lease.md"), "--json")
     shown = json.loads(out)
     assert shown["title"] == "Lease for the river flat"
-    assert [c["context"] for c in shown["chunk_list"]] == ["Lease for the river flat > Rent",
-                                                           "Lease for the river flat > Deposit"]
+    assert [c["context"] for c in shown["chunk_list"]] == [
+        "Lease for the river flat > Rent",
+        "Lease for the river flat > Deposit",
+    ]
 
     code, out, _ = cli("docs", "search", "deposit returned", "-k", "2", "--json")
     hits = json.loads(out)["hits"]

@@ -33,13 +33,19 @@ def _state(home: Path) -> tuple[set[tuple[str, int, str, str]], dict[str, np.nda
     from edgeprompt.app import Runtime
 
     with Runtime.open(home) as rt:
-        rows = rt.db.query("SELECT d.path, c.seq, c.sha256, d.sha256, c.id FROM rag_chunks c "
-                           "JOIN rag_documents d ON d.id = c.doc_id")
-        vectors = {r[2]: np.frombuffer(rt.db.query_one("SELECT emb_f FROM rag_vec WHERE rowid = ?", (r[4],))[0],
-                                       dtype=np.float32) for r in rows}
+        rows = rt.db.query(
+            "SELECT d.path, c.seq, c.sha256, d.sha256, c.id FROM rag_chunks c JOIN rag_documents d ON d.id = c.doc_id"
+        )
+        vectors = {
+            r[2]: np.frombuffer(
+                rt.db.query_one("SELECT emb_f FROM rag_vec WHERE rowid = ?", (r[4],))[0], dtype=np.float32
+            )
+            for r in rows
+        }
         assert rt.db.query_one("SELECT count(*) FROM rag_vec")[0] == len(rows)
-        per_doc = rt.db.query("SELECT d.chunks, (SELECT count(*) FROM rag_chunks c WHERE c.doc_id = d.id) "
-                              "FROM rag_documents d")
+        per_doc = rt.db.query(
+            "SELECT d.chunks, (SELECT count(*) FROM rag_chunks c WHERE c.doc_id = d.id) FROM rag_documents d"
+        )
         assert all(a == b for a, b in per_doc)
         rt.db.conn.execute("INSERT INTO rag_fts(rag_fts) VALUES ('integrity-check')")  # raises if FTS is off
     return {tuple(r[:4]) for r in rows}, vectors
@@ -53,7 +59,8 @@ def _write_folder(root: Path) -> None:
         (sub / f"note-{i:03d}.md").write_text(
             f"# Note {i} about {topics[i % len(topics)]}\n\nEntry {i}: on day {i % 28 + 1} I wrote down item "
             f"{i * 7} and paid {i * 3 + 10} dollars for the {topics[(i * 3) % len(topics)]} errand.\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
 
 
 @pytest.mark.slow
@@ -64,8 +71,12 @@ def test_kill_9_mid_indexing_leaves_a_consistent_index_that_resumes(tmp_path: Pa
     link_embeddings(home, embed_cache)
     (home / "config.toml").write_text("[rag]\nembed_batch = 4\n", encoding="utf-8")  # commit every few files
     env = {**os.environ, "EDGEPROMPT_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "edgeprompt", "docs", "add", str(folder), "--json"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeprompt", "docs", "add", str(folder), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     db = home / "edgeprompt.db"
     deadline = time.monotonic() + 180
     while _count(db) < 10 and proc.poll() is None and time.monotonic() < deadline:

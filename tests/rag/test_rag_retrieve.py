@@ -29,20 +29,27 @@ def test_fts_query_keeps_content_words_quoted() -> None:
 def test_filters_parse_and_refuse_bad_input() -> None:
     f = Filters.parse(["path=*.md", "type=pdf,markdown", "after=2024-01-01", "before=2025-01-01"])
     assert f.path == "*.md" and f.kinds == ("pdf", "markdown") and f.after < f.before
-    for bad, message in (("type=exe", "unknown type"), ("after=yesterday", "bad date"), ("color=red", "unknown filter"),
-                         ("path", "bad filter")):
+    for bad, message in (
+        ("type=exe", "unknown type"),
+        ("after=yesterday", "bad date"),
+        ("color=red", "unknown filter"),
+        ("path", "bad filter"),
+    ):
         with pytest.raises(UsageError, match=message):
             Filters.parse([bad])
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("What is the monthly rent at Harbor View?", "lease-harbor-view-2024.pdf"),
-    ("How much was the rent for the Oak Street apartment in Portland?", "lease-oak-street-2023.md"),
-    ("What is the comprehensive deductible on my car insurance?", "car-insurance-policy.html"),
-    ("What is the deductible on my renters insurance for personal property?", "renters-insurance-policy.docx"),
-    ("What was the hotel confirmation number in Lisbon?", "trip-lisbon-2024.md"),
-    ("What is the confirmation number for the ryokan in Kyoto?", "trip-kyoto-2025.md"),
-])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the monthly rent at Harbor View?", "lease-harbor-view-2024.pdf"),
+        ("How much was the rent for the Oak Street apartment in Portland?", "lease-oak-street-2023.md"),
+        ("What is the comprehensive deductible on my car insurance?", "car-insurance-policy.html"),
+        ("What is the deductible on my renters insurance for personal property?", "renters-insurance-policy.docx"),
+        ("What was the hotel confirmation number in Lisbon?", "trip-lisbon-2024.md"),
+        ("What is the confirmation number for the ryokan in Kyoto?", "trip-kyoto-2025.md"),
+    ],
+)
 def test_confusable_documents_rank_the_right_one_first(samples_home: Path, question: str, expected: str) -> None:
     from edgeprompt.app import Runtime
 

@@ -61,5 +61,7 @@ def test_any_routed_tag_moves_from_the_toy_when_the_documents_answer(samples_hom
         assert answered.model == "extractive" and "$75" in answered.answer and answered.citations
         general = ask(AskRequest("Write a haiku about autumn", save=False), rt)
         assert general.answer == TOY_ONLY_TEXT  # not toy text, not a documents message
-        assert ask(AskRequest("Write a haiku about autumn", model="toy", save=False), rt).answer \
-            == "Write a haiku about autumn"  # -m toy: the user asked for the toy
+        assert (
+            ask(AskRequest("Write a haiku about autumn", model="toy", save=False), rt).answer
+            == "Write a haiku about autumn"
+        )  # -m toy: the user asked for the toy

@@ -52,8 +52,11 @@ def test_ab_through_the_pipeline(cli, prompt_file, runtime) -> None:  # type: ig
     feedback = FeedbackStore(runtime.db)
     seen = {"a": 0, "b": 0}
     for i in range(24):
-        res = next(e.result for e in run(AskRequest(f"question {i}", model="echo", prompt="qa"), runtime)
-                   if isinstance(e, Done))
+        res = next(
+            e.result
+            for e in run(AskRequest(f"question {i}", model="echo", prompt="qa"), runtime)
+            if isinstance(e, Done)
+        )
         attrs = runtime.traces.get(res.trace_id)["attributes"]
         arm = attrs["edgeprompt.prompt.ab.arm"]
         assert arm == Experiments(runtime.db).active("qa").arm_for(res.session_id)[0]
@@ -85,8 +88,9 @@ def test_stats_per_version(cli, prompt_file, runtime) -> None:  # type: ignore[n
     cli("prompts", "promote", "qa", "1", "--to", "production", "-m", "echo")
 
     def ask(q: str) -> str:
-        return next(e.result.trace_id for e in run(AskRequest(q, model="echo", prompt="qa"), runtime)
-                    if isinstance(e, Done))
+        return next(
+            e.result.trace_id for e in run(AskRequest(q, model="echo", prompt="qa"), runtime) if isinstance(e, Done)
+        )
 
     fb = FeedbackStore(runtime.db)
     t = [ask(f"q{i}") for i in range(4)]

@@ -77,22 +77,25 @@ def test_render_command(cli, prompt_file) -> None:  # type: ignore[no-untyped-de
     assert code == 2 and "variable 'name' must be string, got integer" in err
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (("prompts", "show", "nope"), "prompt 'nope'"),
-    (("prompts", "show", "greet@7"), "version '7' of prompt 'greet'"),
-    (("prompts", "show", "greet:staging"), "label 'staging' of prompt 'greet'"),
-    (("prompts", "show", "bad name"), "is not valid"),
-    (("prompts", "history", "nope"), "prompt 'nope'"),
-    (("prompts", "diff", "greet", "1", "9"), "version '9'"),
-    (("prompts", "promote", "greet", "1", "--to", "bad label!", "-m", "echo"), "label 'bad label!' is not valid"),
-    (("prompts", "promote", "greet", "1", "--to", "x", "-m", "nomodel"), "Unknown model 'nomodel'"),
-    (("prompts", "rollback", "greet", "--label", "production"), "label 'production' of prompt 'greet'"),
-    (("prompts", "test", "nope", "-m", "echo"), "prompt 'nope'"),
-    (("prompts", "render", "greet@1", "--var", "oops"), "expected KEY=VALUE"),
-    (("prompts", "render", "greet@1", "--var", "nam=x"), "unknown variable 'nam'"),
-    (("prompts", "ab", "status", "greet"), "A/B test of prompt 'greet'"),
-    (("prompts", "import", "/nonexistent/folder"), "is not a folder"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("prompts", "show", "nope"), "prompt 'nope'"),
+        (("prompts", "show", "greet@7"), "version '7' of prompt 'greet'"),
+        (("prompts", "show", "greet:staging"), "label 'staging' of prompt 'greet'"),
+        (("prompts", "show", "bad name"), "is not valid"),
+        (("prompts", "history", "nope"), "prompt 'nope'"),
+        (("prompts", "diff", "greet", "1", "9"), "version '9'"),
+        (("prompts", "promote", "greet", "1", "--to", "bad label!", "-m", "echo"), "label 'bad label!' is not valid"),
+        (("prompts", "promote", "greet", "1", "--to", "x", "-m", "nomodel"), "Unknown model 'nomodel'"),
+        (("prompts", "rollback", "greet", "--label", "production"), "label 'production' of prompt 'greet'"),
+        (("prompts", "test", "nope", "-m", "echo"), "prompt 'nope'"),
+        (("prompts", "render", "greet@1", "--var", "oops"), "expected KEY=VALUE"),
+        (("prompts", "render", "greet@1", "--var", "nam=x"), "unknown variable 'nam'"),
+        (("prompts", "ab", "status", "greet"), "A/B test of prompt 'greet'"),
+        (("prompts", "import", "/nonexistent/folder"), "is not a folder"),
+    ],
+)
 def test_bad_commands_fail_with_one_line_and_keep_data(cli, prompt_file, runtime, argv, message) -> None:  # type: ignore[no-untyped-def]
     j(cli, "prompts", "push", str(prompt_file()))
     code, out, err = cli(*argv)
@@ -101,12 +104,15 @@ def test_bad_commands_fail_with_one_line_and_keep_data(cli, prompt_file, runtime
     assert runtime.db.query_one("PRAGMA integrity_check")[0] == "ok"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name: greet\ntemplate: [unclosed\n", "not valid YAML"),
-    ("edgeprompt: 9\nname: greet\ntemplate: hi\n", "newer edgeprompt"),
-    ("name: greet\ntemplate: 'Hi {{ nam }}'\nvariables: {name: string}\n", "undeclared variable 'nam'"),
-    ("name: greet\ntemplate: hi\nparams: {temperature: hot}\n", "param 'temperature' must be number"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: greet\ntemplate: [unclosed\n", "not valid YAML"),
+        ("edgeprompt: 9\nname: greet\ntemplate: hi\n", "newer edgeprompt"),
+        ("name: greet\ntemplate: 'Hi {{ nam }}'\nvariables: {name: string}\n", "undeclared variable 'nam'"),
+        ("name: greet\ntemplate: hi\nparams: {temperature: hot}\n", "param 'temperature' must be number"),
+    ],
+)
 def test_bad_files_store_nothing(cli, prompt_file, runtime, text, message) -> None:  # type: ignore[no-untyped-def]
     j(cli, "prompts", "push", str(prompt_file()))
     code, _, err = cli("prompts", "push", str(prompt_file(text)))
@@ -116,9 +122,14 @@ def test_bad_files_store_nothing(cli, prompt_file, runtime, text, message) -> No
 
 def test_every_command_has_json_and_text(cli, prompt_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
     j(cli, "prompts", "push", str(prompt_file()))
-    for argv in (("prompts", "list"), ("prompts", "history", "greet"), ("prompts", "diff", "greet", "1", "1"),
-                 ("prompts", "stats", "greet"), ("prompts", "test", "greet", "-m", "echo"),
-                 ("prompts", "export", str(tmp_path / "out"))):
+    for argv in (
+        ("prompts", "list"),
+        ("prompts", "history", "greet"),
+        ("prompts", "diff", "greet", "1", "1"),
+        ("prompts", "stats", "greet"),
+        ("prompts", "test", "greet", "-m", "echo"),
+        ("prompts", "export", str(tmp_path / "out")),
+    ):
         code, out, _ = cli(*argv)
         assert code == 0 and out.strip() and not out.startswith("{")
         j(cli, *argv)

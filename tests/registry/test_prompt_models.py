@@ -39,26 +39,31 @@ def test_dump_round_trips_to_the_same_content() -> None:
     assert again.content() == s.content() and again.content_id() == s.content_id()
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"name": "bad name!"}, "prompt name 'bad name!' is not valid"),
-    ({"template": None}, "'template' is required"),
-    ({"template": 3}, "'template' must be a string, got integer"),
-    ({"colour": "red"}, "unknown key 'colour'"),
-    ({"edgeprompt": 2}, "newer edgeprompt"),
-    ({"variables": {"name": {"type": "str"}}}, "needs a type, one of string"),
-    ({"variables": {"name": {"type": "integer", "default": "x"}}}, "default of variable 'name' must be integer"),
-    ({"params": {"temprature": 0.1}}, "unknown generation parameter 'temprature'"),
-    ({"params": {"top_p": 2}}, "param 'top_p' must be number in (0, 1]"),
-    ({"params": {"max_tokens": True}}, "param 'max_tokens' must be integer"),
-    ({"output_schema": {"type": "nonsense"}}, "invalid JSON schema"),
-    ({"tests": [{"vars": {"nme": "x"}, "assert": [{"type": "contains", "value": "x"}]}]}, "unknown variable 'nme'"),
-    ({"tests": [{"vars": {"name": 5}, "assert": [{"type": "contains", "value": "x"}]}]},
-     "variable 'name' must be string, got integer"),
-    ({"tests": [{"vars": {"name": "x"}, "assert": [{"type": "smells-nice"}]}]}, "needs a type, one of contains"),
-    ({"tests": [{"vars": {"name": "x"}, "assert": [{"type": "regex", "value": "("}]}]}, "does not compile"),
-    ({"tests": [{"vars": {"name": "x"}, "assert": [{"type": "json-schema"}]}]}, "needs the prompt's output_schema"),
-    ({"tests": [{"vars": {"name": "x"}, "assert": []}]}, "'assert' must be a non-empty list"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": "bad name!"}, "prompt name 'bad name!' is not valid"),
+        ({"template": None}, "'template' is required"),
+        ({"template": 3}, "'template' must be a string, got integer"),
+        ({"colour": "red"}, "unknown key 'colour'"),
+        ({"edgeprompt": 2}, "newer edgeprompt"),
+        ({"variables": {"name": {"type": "str"}}}, "needs a type, one of string"),
+        ({"variables": {"name": {"type": "integer", "default": "x"}}}, "default of variable 'name' must be integer"),
+        ({"params": {"temprature": 0.1}}, "unknown generation parameter 'temprature'"),
+        ({"params": {"top_p": 2}}, "param 'top_p' must be number in (0, 1]"),
+        ({"params": {"max_tokens": True}}, "param 'max_tokens' must be integer"),
+        ({"output_schema": {"type": "nonsense"}}, "invalid JSON schema"),
+        ({"tests": [{"vars": {"nme": "x"}, "assert": [{"type": "contains", "value": "x"}]}]}, "unknown variable 'nme'"),
+        (
+            {"tests": [{"vars": {"name": 5}, "assert": [{"type": "contains", "value": "x"}]}]},
+            "variable 'name' must be string, got integer",
+        ),
+        ({"tests": [{"vars": {"name": "x"}, "assert": [{"type": "smells-nice"}]}]}, "needs a type, one of contains"),
+        ({"tests": [{"vars": {"name": "x"}, "assert": [{"type": "regex", "value": "("}]}]}, "does not compile"),
+        ({"tests": [{"vars": {"name": "x"}, "assert": [{"type": "json-schema"}]}]}, "needs the prompt's output_schema"),
+        ({"tests": [{"vars": {"name": "x"}, "assert": []}]}, "'assert' must be a non-empty list"),
+    ],
+)
 def test_bad_documents_are_one_line_errors(changes, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UsageError) as e:
         spec(**changes)
@@ -70,8 +75,10 @@ def test_templates_are_checked_at_push() -> None:
         spec(template="Hi {{ nam }}")
     with pytest.raises(TemplateError, match="line 1"):
         spec(template="Hi {% if %}")
-    loops = spec(template="{% for x in items %}{{ x }}{{ loop.index }}{% endfor %}{{ name }}",
-                 variables={"name": {"type": "string"}, "items": {"type": "list", "default": []}})
+    loops = spec(
+        template="{% for x in items %}{{ x }}{{ loop.index }}{% endfor %}{{ name }}",
+        variables={"name": {"type": "string"}, "items": {"type": "list", "default": []}},
+    )
     assert [v.name for v in loops.variables] == ["name", "items"]
 
 

@@ -39,12 +39,16 @@ def test_failing_suite_refuses_promotion(cli, prompt_file, runtime) -> None:  # 
     code, out, err = cli("prompts", "test", "greet@2", "-m", "echo", "--json")
     suite = json.loads(out)
     assert code == 1 and not suite["passed"] and suite["failed"] == 1
-    assert suite["cases"][1]["failures"] == ["contains 'Grace': not in answer 'Please greet Ada warmly.'",
-                                             "not-contains 'warmly': found in answer"]
+    assert suite["cases"][1]["failures"] == [
+        "contains 'Grace': not in answer 'Please greet Ada warmly.'",
+        "not-contains 'warmly': found in answer",
+    ]
     code, out, err = cli("prompts", "promote", "greet", "2", "--to", "production", "-m", "echo")
     assert code == 2 and out == ""
-    assert err.strip() == ("edgeprompt: Promotion refused: greet@2 failed 1 of 2 tests on echo; test 2: "
-                           "contains 'Grace': not in answer 'Please greet Ada warmly.'")
+    assert err.strip() == (
+        "edgeprompt: Promotion refused: greet@2 failed 1 of 2 tests on echo; test 2: "
+        "contains 'Grace': not in answer 'Please greet Ada warmly.'"
+    )
     assert label_of(runtime) == runtime.registry().resolve("greet", "1").id
 
 
@@ -80,15 +84,29 @@ def test_json_and_token_assertions(runtime) -> None:  # type: ignore[no-untyped-
     from edgeprompt.prompts.suite import run_suite
 
     reg = runtime.registry()
-    doc = {"name": "j", "template": '{"name": "{{ name }}", "age": {{ age }}}',
-           "variables": {"name": "string", "age": "integer"},
-           "output_schema": {"type": "object", "required": ["name", "age"],
-                             "properties": {"age": {"type": "integer", "minimum": 0}}},
-           "tests": [{"vars": {"name": "Ada", "age": 36},
-                      "assert": [{"type": "is-json"}, {"type": "json-schema"}, {"type": "max-tokens", "value": 4},
-                                 {"type": "regex", "value": "\"age\": \\d+"}]},
-                     {"vars": {"name": "Bob", "age": -1}, "assert": [{"type": "json-schema"}]},
-                     {"vars": {"name": "Cy", "age": 1}, "assert": [{"type": "max-tokens", "value": 2}]}]}
+    doc = {
+        "name": "j",
+        "template": '{"name": "{{ name }}", "age": {{ age }}}',
+        "variables": {"name": "string", "age": "integer"},
+        "output_schema": {
+            "type": "object",
+            "required": ["name", "age"],
+            "properties": {"age": {"type": "integer", "minimum": 0}},
+        },
+        "tests": [
+            {
+                "vars": {"name": "Ada", "age": 36},
+                "assert": [
+                    {"type": "is-json"},
+                    {"type": "json-schema"},
+                    {"type": "max-tokens", "value": 4},
+                    {"type": "regex", "value": '"age": \\d+'},
+                ],
+            },
+            {"vars": {"name": "Bob", "age": -1}, "assert": [{"type": "json-schema"}]},
+            {"vars": {"name": "Cy", "age": 1}, "assert": [{"type": "max-tokens", "value": 2}]},
+        ],
+    }
     v = reg.get(reg.push(parse_spec(doc, "j"), "t").version)
     suite = run_suite(runtime, reg, v, "echo")
     assert [c.passed for c in suite.cases] == [True, False, False]
@@ -101,11 +119,21 @@ def test_similar_uses_minilm(runtime, embed_cache: Path) -> None:  # type: ignor
 
     (runtime.paths.cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
     reg = runtime.registry()
-    doc = {"name": "s", "template": "{{ q }}", "variables": {"q": "string"},
-           "tests": [{"vars": {"q": "The cat sat on the mat."},
-                      "assert": [{"type": "similar", "value": "A cat is sitting on a mat.", "threshold": 0.7}]},
-                     {"vars": {"q": "Quarterly revenue grew by four percent."},
-                      "assert": [{"type": "similar", "value": "A cat is sitting on a mat."}]}]}
+    doc = {
+        "name": "s",
+        "template": "{{ q }}",
+        "variables": {"q": "string"},
+        "tests": [
+            {
+                "vars": {"q": "The cat sat on the mat."},
+                "assert": [{"type": "similar", "value": "A cat is sitting on a mat.", "threshold": 0.7}],
+            },
+            {
+                "vars": {"q": "Quarterly revenue grew by four percent."},
+                "assert": [{"type": "similar", "value": "A cat is sitting on a mat."}],
+            },
+        ],
+    }
     suite = run_suite(runtime, reg, reg.get(reg.push(parse_spec(doc, "s"), "t").version), "echo")
     assert suite.cases[0].passed and not suite.cases[1].passed
     assert suite.cases[1].failures[0].startswith("similar: cosine ") and "< 0.8 to" in suite.cases[1].failures[0]
@@ -116,8 +144,12 @@ def test_firewall_clean(runtime) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.prompts.suite import run_suite
 
     reg = runtime.registry()
-    doc = {"name": "f", "template": "{{ q }}", "variables": {"q": "string"},
-           "tests": [{"vars": {"q": "The weather is mild today."}, "assert": [{"type": "firewall-clean"}]}]}
+    doc = {
+        "name": "f",
+        "template": "{{ q }}",
+        "variables": {"q": "string"},
+        "tests": [{"vars": {"q": "The weather is mild today."}, "assert": [{"type": "firewall-clean"}]}],
+    }
     v = reg.get(reg.push(parse_spec(doc, "f"), "t").version)
     if not hasattr(runtime, "firewall"):
         with pytest.raises(BackendUnavailableError, match="needs the prompt firewall"):
@@ -158,8 +190,9 @@ def test_kill_9_during_promotion_leaves_old_or_new(cli, prompt_file, tmp_path, d
     assert cli("prompts", "test", "greet@2", "-m", "echo")[0] == 0
     marker = tmp_path / "marker"
     env = {**os.environ, "EDGEPROMPT_HOME": str(data_home)}
-    proc = subprocess.Popen([sys.executable, "-c", KILLER, str(marker), phase], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLER, str(marker), phase], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -103,9 +103,20 @@ def test_protected_label_needs_confirmation_or_a_signature(registry) -> None:  #
 
 
 def test_render_is_the_seam(registry) -> None:  # type: ignore[no-untyped-def]
-    v = registry.push(parse_spec({"name": "greet", "system": "Be kind to {{ name }}.", "template": "Hi {{ name }}",
-                                  "variables": {"name": "string"}, "params": {"max_tokens": 9},
-                                  "output_schema": {"type": "object"}}, "t"), "a").version
+    v = registry.push(
+        parse_spec(
+            {
+                "name": "greet",
+                "system": "Be kind to {{ name }}.",
+                "template": "Hi {{ name }}",
+                "variables": {"name": "string"},
+                "params": {"max_tokens": 9},
+                "output_schema": {"type": "object"},
+            },
+            "t",
+        ),
+        "a",
+    ).version
     registry.labels.move("greet", "production", v, "promote")
     r = registry.render("greet", "production", {"name": "Ada"})
     assert (r.system, r.user, r.version, r.label, r.name) == ("Be kind to Ada.", "Hi Ada", v, "production", "greet")

@@ -32,8 +32,10 @@ def unrated_trace(home: Path, skip: set[str]) -> str | None:
 
     conn = sqlean.connect(f"file:{home / 'edgeprompt.db'}?mode=ro", uri=True, timeout=5)
     try:
-        rows = conn.execute("SELECT id FROM traces WHERE operation = 'chat' AND id NOT IN "
-                            "(SELECT trace_id FROM feedback) ORDER BY started_at LIMIT 20").fetchall()
+        rows = conn.execute(
+            "SELECT id FROM traces WHERE operation = 'chat' AND id NOT IN "
+            "(SELECT trace_id FROM feedback) ORDER BY started_at LIMIT 20"
+        ).fetchall()
     finally:
         conn.close()
     return next((r[0] for r in rows if r[0] not in skip), None)
@@ -44,8 +46,9 @@ def step(role: str, tag: str, i: int, home: Path, folder: Path | None, done: set
         return ["ask", f"{tag} question number {i}", "-m", "echo", "--json"], None
     if role == "index":
         assert folder is not None
-        (folder / f"{tag}-{i:03d}.md").write_text(f"# Note {i}\n\nItem {i} of {tag} is kept on shelf {i}.\n",
-                                                  encoding="utf-8")
+        (folder / f"{tag}-{i:03d}.md").write_text(
+            f"# Note {i}\n\nItem {i} of {tag} is kept on shelf {i}.\n", encoding="utf-8"
+        )
         return ["docs", "add", str(folder), "--json"], None
     trace = unrated_trace(home, done)
     return (["feedback", trace, "up", "--json"], trace) if trace else ([], None)

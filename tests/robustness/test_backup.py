@@ -76,8 +76,9 @@ def test_a_broken_audit_chain_or_a_damaged_file_is_refused(data_home: Path, tmp_
     other = tmp_path / "tampered"
     _home(other)
     with Runtime.open(other) as rt, rt.db.transaction() as c:
-        for (name,) in c.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_log'"
-                                 ).fetchall():
+        for (name,) in c.execute(
+            "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_log'"
+        ).fetchall():
             c.execute(f"DROP TRIGGER {name}")
         c.execute("UPDATE audit_log SET data = '{\"n\": 99}' WHERE seq = 2")
     backup(other, tmp_path / "tampered.tar")
@@ -111,8 +112,12 @@ def test_kill_9_during_backup_leaves_the_old_backup_or_the_new_one(data_home: Pa
     for _ in range(4):
         with Runtime.open(data_home) as rt:  # the home changes between backups
             AuditLog(rt.db).append("test.between", {})
-        proc = subprocess.Popen([sys.executable, "-m", "edgeprompt", "backup", str(target)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgeprompt", "backup", str(target)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.4, 1.6))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)

@@ -29,8 +29,15 @@ def test_ask_index_and_feedback_at_once(embed_home: Path, tmp_path: Path) -> Non
     procs = []
     for role, tag in roles:
         argv = [sys.executable, str(WORKER), role, tag, str(COUNT), str(SECONDS), str(tmp_path / f"{tag}.json")]
-        procs.append(subprocess.Popen([*argv, str(folder)] if role == "index" else argv, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        procs.append(
+            subprocess.Popen(
+                [*argv, str(folder)] if role == "index" else argv,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     for p in procs:
         out, _ = p.communicate(timeout=SECONDS + 120)
         assert p.returncode == 0, out[-1000:]

@@ -21,12 +21,28 @@ QUICK_KINDS = "index,prompts,feedback,sessions,audit,ledger,pack-import,config"
 @pytest.mark.slow  # fifty kill -9 cycles of a subprocess: minutes, so the fast lane leaves it to CI
 def test_fifty_kills_leave_a_consistent_home(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, str(SCRIPT), "--kills", "50", "--kinds", QUICK_KINDS, "--json",
-                           "--work", str(tmp_path / "work")], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--kills",
+            "50",
+            "--kinds",
+            QUICK_KINDS,
+            "--json",
+            "--work",
+            str(tmp_path / "work"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     report = json.loads(done.stdout)
     assert report["kills"] >= 50
-    assert report["failures"] == 0, {k: v["first_failures"] for k, v in report["per_kind"].items()
-                                     if v["failures"]} or report["final"]
+    assert report["failures"] == 0, {
+        k: v["first_failures"] for k, v in report["per_kind"].items() if v["failures"]
+    } or report["final"]
     assert set(report["per_kind"]) == set(QUICK_KINDS.split(","))
     assert all(v["kills"] > 0 for v in report["per_kind"].values())
     assert done.returncode == 0

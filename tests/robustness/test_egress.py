@@ -70,10 +70,12 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def _docs(tmp_path: Path) -> Path:
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "boiler.md").write_text("# Boiler\n\nThe boiler was serviced on 3 March by Hearth & Co.\n",
-                                    encoding="utf-8")
-    (docs / "page.html").write_text("<html><body><h1>Bins</h1><p>Bins go out on Tuesday night.</p></body></html>",
-                                    encoding="utf-8")
+    (docs / "boiler.md").write_text(
+        "# Boiler\n\nThe boiler was serviced on 3 March by Hearth & Co.\n", encoding="utf-8"
+    )
+    (docs / "page.html").write_text(
+        "<html><body><h1>Bins</h1><p>Bins go out on Tuesday night.</p></body></html>", encoding="utf-8"
+    )
     return docs
 
 
@@ -89,8 +91,12 @@ def test_the_guard_catches_a_connection(network_guard: list[str]) -> None:
     assert seen == ["connect ('192.0.2.1', 80)", "getaddrinfo 'example.org'"]
 
 
-def test_commands_in_process_make_no_connection(cli, embed_home: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                network_guard: list[str]) -> None:
+def test_commands_in_process_make_no_connection(
+    cli,
+    embed_home: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    network_guard: list[str],
+) -> None:
     code, out, err = cli("setup", "--no-demo", "--json")
     assert code == 0, err
     code, out, err = cli("docs", "add", str(_docs(tmp_path)), "--json")
@@ -103,8 +109,10 @@ def test_commands_in_process_make_no_connection(cli, embed_home: Path, tmp_path:
     assert code == 0 and (tmp_path / "report.html").stat().st_size > 0, err
 
 
-async def test_the_terminal_app_starts_and_answers_without_network(embed_home: Path,  # type: ignore[no-untyped-def]
-                                                                    network_guard: list[str]) -> None:
+async def test_the_terminal_app_starts_and_answers_without_network(
+    embed_home: Path,  # type: ignore[no-untyped-def]
+    network_guard: list[str],
+) -> None:
     from edgeprompt.tui.app import EdgepromptApp
     from edgeprompt.tui.bubbles import Bubble
 
@@ -120,19 +128,29 @@ async def test_the_terminal_app_starts_and_answers_without_network(embed_home: P
     assert answers == ["hello offline"]
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None or subprocess.run(
-    ["unshare", "-rn", "true"], capture_output=True).returncode != 0, reason="no user network namespaces here")
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0,
+    reason="no user network namespaces here",
+)
 def test_commands_in_a_namespace_without_network(embed_home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "EDGEPROMPT_HOME": str(embed_home), "HF_HUB_OFFLINE": "1"}
     docs = _docs(tmp_path)
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["unshare", "-rn", sys.executable, "-m", "edgeprompt", *argv], env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            ["unshare", "-rn", sys.executable, "-m", "edgeprompt", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
-    for argv in (("setup", "--no-demo"), ("docs", "add", str(docs)),
-                 ("ask", "When was the boiler serviced?", "-m", "extractive"),
-                 ("observe", "report", "--since", "all", "--html", str(tmp_path / "r.html"))):
+    for argv in (
+        ("setup", "--no-demo"),
+        ("docs", "add", str(docs)),
+        ("ask", "When was the boiler serviced?", "-m", "extractive"),
+        ("observe", "report", "--since", "all", "--html", str(tmp_path / "r.html")),
+    ):
         done = run(*argv)
         assert done.returncode == 0, f"{argv}: {done.stderr[-500:]}"
     assert (tmp_path / "r.html").stat().st_size > 0

@@ -52,28 +52,138 @@ def pieces(*parts: str) -> st.SearchStrategy[str]:
     return st.lists(st.one_of(st.sampled_from(parts), st.text(max_size=12)), max_size=60).map("".join)
 
 
-HTML = pieces("<div>", "</div>", "<p>", "</p>", "<table>", "</table>", "<tr>", "</tr>", "<td>", "<th>", "</td>",
-              "<li>", "<ul>", "</ul>", "<h1>", "</h1>", "<h7>", "<pre>", "</pre>", "<script>", "</script>",
-              "<style>", "<!--", "-->", "<br>", "<br/>", "<span hidden>", "</span>", '<div style="display:none">',
-              "<title>", "</title>", "&amp;", "&#0;", "&#99999999;", "&#xD800;", "<![CDATA[", "]]>", "<", ">",
-              "<template>", "</template>", '<a href="x">', "</a>", "<svg>", "<img src=x>", "</body>", "</html>",
-              "words here. ", "\n")
-MARKDOWN = pieces("# ", "## ", "###### ", "####### ", "- ", "* ", "1. ", "```", "```py\n", "~~~", "| a | b |\n",
-                  "|---|---|\n", "| 1 |\n", "> ", "---\n", "    code\n", "[link](", ")", "*", "_", "\n", "\n\n",
-                  "<div>", "</div>", "Heading\n=====\n", "text.\n", "\t", "\\", "![img](x)", "[^1]: note\n")
+HTML = pieces(
+    "<div>",
+    "</div>",
+    "<p>",
+    "</p>",
+    "<table>",
+    "</table>",
+    "<tr>",
+    "</tr>",
+    "<td>",
+    "<th>",
+    "</td>",
+    "<li>",
+    "<ul>",
+    "</ul>",
+    "<h1>",
+    "</h1>",
+    "<h7>",
+    "<pre>",
+    "</pre>",
+    "<script>",
+    "</script>",
+    "<style>",
+    "<!--",
+    "-->",
+    "<br>",
+    "<br/>",
+    "<span hidden>",
+    "</span>",
+    '<div style="display:none">',
+    "<title>",
+    "</title>",
+    "&amp;",
+    "&#0;",
+    "&#99999999;",
+    "&#xD800;",
+    "<![CDATA[",
+    "]]>",
+    "<",
+    ">",
+    "<template>",
+    "</template>",
+    '<a href="x">',
+    "</a>",
+    "<svg>",
+    "<img src=x>",
+    "</body>",
+    "</html>",
+    "words here. ",
+    "\n",
+)
+MARKDOWN = pieces(
+    "# ",
+    "## ",
+    "###### ",
+    "####### ",
+    "- ",
+    "* ",
+    "1. ",
+    "```",
+    "```py\n",
+    "~~~",
+    "| a | b |\n",
+    "|---|---|\n",
+    "| 1 |\n",
+    "> ",
+    "---\n",
+    "    code\n",
+    "[link](",
+    ")",
+    "*",
+    "_",
+    "\n",
+    "\n\n",
+    "<div>",
+    "</div>",
+    "Heading\n=====\n",
+    "text.\n",
+    "\t",
+    "\\",
+    "![img](x)",
+    "[^1]: note\n",
+)
 CSV = pieces(",", ";", "\t", "\n", "\r\n", '"', '""', "a,b,c\n", "1,2\n", "x" * 40, "\x00", "=cmd|' /C calc'!A0")
-EMAIL = pieces("From: a@b.c\n", "To: d@e.f\n", "Subject: hi\n", "Subject: =?utf-8?b?", "?=", "=?x?q?=ZZ?=",
-               "Content-Type: multipart/mixed; boundary=x\n", "Content-Type: text/html; charset=bogus\n",
-               "Content-Transfer-Encoding: base64\n", "Content-Transfer-Encoding: quoted-printable\n",
-               "--x\n", "--x--\n", "\n", "\n\n", "From someone Mon Jan 1 00:00:00 2024\n", "=C3=A9", "<p>hi</p>")
+EMAIL = pieces(
+    "From: a@b.c\n",
+    "To: d@e.f\n",
+    "Subject: hi\n",
+    "Subject: =?utf-8?b?",
+    "?=",
+    "=?x?q?=ZZ?=",
+    "Content-Type: multipart/mixed; boundary=x\n",
+    "Content-Type: text/html; charset=bogus\n",
+    "Content-Transfer-Encoding: base64\n",
+    "Content-Transfer-Encoding: quoted-printable\n",
+    "--x\n",
+    "--x--\n",
+    "\n",
+    "\n\n",
+    "From someone Mon Jan 1 00:00:00 2024\n",
+    "=C3=A9",
+    "<p>hi</p>",
+)
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
-    max_leaves=30)
+    max_leaves=30,
+)
 
 
-@given(st.sampled_from(sorted({".md", ".txt", ".html", ".csv", ".tsv", ".json", ".jsonl", ".eml", ".mbox",
-                               ".py", ".toml", ".pdf", ".docx"})), st.binary(max_size=3000))
+@given(
+    st.sampled_from(
+        sorted(
+            {
+                ".md",
+                ".txt",
+                ".html",
+                ".csv",
+                ".tsv",
+                ".json",
+                ".jsonl",
+                ".eml",
+                ".mbox",
+                ".py",
+                ".toml",
+                ".pdf",
+                ".docx",
+            }
+        )
+    ),
+    st.binary(max_size=3000),
+)
 def test_any_bytes_under_any_suffix(suffix: str, data: bytes) -> None:
     parsed_or_skipped("f" + suffix, data, own_parser=suffix not in (".pdf", ".docx"))
 
@@ -96,7 +206,7 @@ def test_csv_and_tsv(text: str, suffix: str) -> None:
 @given(st.lists(JSON_VALUES, min_size=1, max_size=6), st.integers(0, 50), st.booleans())
 def test_json_and_json_lines(values: list[Any], cut: int, lines: bool) -> None:
     text = "\n".join(json.dumps(v) for v in values) if lines else json.dumps(values)
-    text = text[:len(text) - cut] if cut < len(text) else text  # truncated files too
+    text = text[: len(text) - cut] if cut < len(text) else text  # truncated files too
     parsed_or_skipped("data.jsonl" if lines else "data.json", text.encode())
 
 
@@ -111,10 +221,13 @@ def _mutated(sample: bytes) -> st.SearchStrategy[bytes]:
         data = bytearray(sample)
         for pos, value in edits:
             data[pos % len(data)] = value
-        return bytes(data[:max(1, len(data) - cut)])
+        return bytes(data[: max(1, len(data) - cut)])
 
-    return st.builds(apply, st.lists(st.tuples(st.integers(0, len(sample) - 1), st.integers(0, 255)), max_size=12),
-                     st.integers(0, len(sample)) | st.just(0))
+    return st.builds(
+        apply,
+        st.lists(st.tuples(st.integers(0, len(sample) - 1), st.integers(0, 255)), max_size=12),
+        st.integers(0, len(sample)) | st.just(0),
+    )
 
 
 @given(_mutated((SAMPLES / "housing" / "lease-harbor-view-2024.pdf").read_bytes()))
@@ -128,15 +241,31 @@ def test_docx_mutations(data: bytes) -> None:
 
 
 # the firewall's normaliser and decoders ----------------------------------------------------------------------
-ENCODED = st.text(max_size=60).flatmap(lambda t: st.sampled_from([
-    t, base64.b64encode(t.encode("utf-8", "surrogatepass")).decode(), t.encode("utf-8", "surrogatepass").hex(),
-    base64.b64encode(base64.b64encode(t.encode("utf-8", "surrogatepass"))).decode(),
-    " ".join(t), "1gn0r3 " + t, base64.urlsafe_b64encode(t.encode("utf-8", "surrogatepass")).decode()[:-1]]))
+ENCODED = st.text(max_size=60).flatmap(
+    lambda t: st.sampled_from(
+        [
+            t,
+            base64.b64encode(t.encode("utf-8", "surrogatepass")).decode(),
+            t.encode("utf-8", "surrogatepass").hex(),
+            base64.b64encode(base64.b64encode(t.encode("utf-8", "surrogatepass"))).decode(),
+            " ".join(t),
+            "1gn0r3 " + t,
+            base64.urlsafe_b64encode(t.encode("utf-8", "surrogatepass")).decode()[:-1],
+        ]
+    )
+)
 
 
-@given(st.lists(st.one_of(ENCODED, st.text(max_size=30), st.sampled_from(["\u200b", "\u202e", "ｉｇｎｏｒｅ", "\u0456",
-                                                                          "=", "==", "0x", "\\x41", "%41"])),
-                max_size=8).map(" ".join))
+@given(
+    st.lists(
+        st.one_of(
+            ENCODED,
+            st.text(max_size=30),
+            st.sampled_from(["\u200b", "\u202e", "ｉｇｎｏｒｅ", "\u0456", "=", "==", "0x", "\\x41", "%41"]),
+        ),
+        max_size=8,
+    ).map(" ".join)
+)
 def test_firewall_normalize_and_decoders(text: str) -> None:
     from edgeprompt.firewall.normalize import normalize
 
@@ -146,8 +275,16 @@ def test_firewall_normalize_and_decoders(text: str) -> None:
 
 
 # JSON Lines input of the CLI --------------------------------------------------------------------------------
-@given(st.lists(st.one_of(JSON_VALUES.map(json.dumps), st.text(max_size=40),
-                          st.builds(lambda q: json.dumps({"question": q}), st.text(max_size=20))), max_size=10))
+@given(
+    st.lists(
+        st.one_of(
+            JSON_VALUES.map(json.dumps),
+            st.text(max_size=40),
+            st.builds(lambda q: json.dumps({"question": q}), st.text(max_size=20)),
+        ),
+        max_size=10,
+    )
+)
 def test_json_lines_input(lines: list[str]) -> None:
     from edgeprompt.cli import read_jsonl
 
@@ -161,13 +298,40 @@ def test_json_lines_input(lines: list[str]) -> None:
 
 
 # prompt YAML and the template sandbox ------------------------------------------------------------------------
-JINJA = pieces("{{ question }}", "{{ question|upper }}", "{{ question|length }}", "{% for c in question %}",
-               "{% endfor %}", "{% if question %}", "{% endif %}", "{{ ''.__class__.__mro__ }}",
-               "{{ question.__init__.__globals__ }}", "{{ range(99999999)|list }}", "{{ question * 3 }}",
-               "{{ 1/0 }}", "{{ 'ab' * 999999999999 }}", "{{ 9 ** 9 ** 9 }}", "{{ [1] * 999999999999 }}",
-               "{% raw %}", "{% endraw %}", "{{", "}}", "{%", "%}", "{#", "#}", "{{ undefined_name }}",
-               "{{ question[999] }}", "{{ question.upper() }}", "{{ lipsum() }}", "{% set x = 1 %}", "{{ x }}",
-               "{{ question|format(1) }}", "{{ '%s' % question }}", "{{ question|attr('__class__') }}")
+JINJA = pieces(
+    "{{ question }}",
+    "{{ question|upper }}",
+    "{{ question|length }}",
+    "{% for c in question %}",
+    "{% endfor %}",
+    "{% if question %}",
+    "{% endif %}",
+    "{{ ''.__class__.__mro__ }}",
+    "{{ question.__init__.__globals__ }}",
+    "{{ range(99999999)|list }}",
+    "{{ question * 3 }}",
+    "{{ 1/0 }}",
+    "{{ 'ab' * 999999999999 }}",
+    "{{ 9 ** 9 ** 9 }}",
+    "{{ [1] * 999999999999 }}",
+    "{% raw %}",
+    "{% endraw %}",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{#",
+    "#}",
+    "{{ undefined_name }}",
+    "{{ question[999] }}",
+    "{{ question.upper() }}",
+    "{{ lipsum() }}",
+    "{% set x = 1 %}",
+    "{{ x }}",
+    "{{ question|format(1) }}",
+    "{{ '%s' % question }}",
+    "{{ question|attr('__class__') }}",
+)
 
 
 @given(JINJA, st.text(max_size=30))
@@ -183,16 +347,49 @@ def test_template_sandbox(template: str, question: str) -> None:
     assert isinstance(out, str) and "<class" not in out
 
 
-YAML_KEYS = st.sampled_from(["name", "template", "system", "description", "variables", "params", "tests",
-                             "output_schema", "edgeprompt", "author", "message", "bogus"])
-YAML_DOCS = st.dictionaries(YAML_KEYS, st.one_of(JSON_VALUES, JINJA, st.just("a-name"),
-                                                st.just([{"name": "question"}])), max_size=8)
+YAML_KEYS = st.sampled_from(
+    [
+        "name",
+        "template",
+        "system",
+        "description",
+        "variables",
+        "params",
+        "tests",
+        "output_schema",
+        "edgeprompt",
+        "author",
+        "message",
+        "bogus",
+    ]
+)
+YAML_DOCS = st.dictionaries(
+    YAML_KEYS, st.one_of(JSON_VALUES, JINJA, st.just("a-name"), st.just([{"name": "question"}])), max_size=8
+)
 
 
-@given(st.one_of(YAML_DOCS.map(lambda d: json.dumps(d)), pieces("name: ", "template: |\n  ", "variables:\n",
-                                                             "  - name: question\n", "params:\n  temperature: ",
-                                                             "{{ question }}", "\n", "- ", ": ", "&a ", "*a ",
-                                                             "!!python/object:os.system ", "? ", "---\n", "...\n")))
+@given(
+    st.one_of(
+        YAML_DOCS.map(lambda d: json.dumps(d)),
+        pieces(
+            "name: ",
+            "template: |\n  ",
+            "variables:\n",
+            "  - name: question\n",
+            "params:\n  temperature: ",
+            "{{ question }}",
+            "\n",
+            "- ",
+            ": ",
+            "&a ",
+            "*a ",
+            "!!python/object:os.system ",
+            "? ",
+            "---\n",
+            "...\n",
+        ),
+    )
+)
 @example(json.dumps({"name": {"k" * 30: ["v" * 40] * 12}}))  # the long run found: a 400+ character error
 def test_prompt_yaml(text: str) -> None:
     from edgeprompt.prompts.files import parse_yaml
@@ -227,10 +424,18 @@ def _pack_outcome(data: bytes, trust: Any) -> None:
         clear(str(e))
 
 
-@given(st.one_of(st.binary(max_size=400), JSON_VALUES.map(lambda v: json.dumps(v).encode()),
-                 st.dictionaries(st.sampled_from(["format", "kind", "name", "version", "files", "meta", "public_key",
-                                                  "signature", "created_at"]), JSON_VALUES).map(
-                     lambda d: json.dumps(d).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        st.dictionaries(
+            st.sampled_from(
+                ["format", "kind", "name", "version", "files", "meta", "public_key", "signature", "created_at"]
+            ),
+            JSON_VALUES,
+        ).map(lambda d: json.dumps(d).encode()),
+    )
+)
 def test_malformed_packs(keys: tuple[Path, Any], data: bytes) -> None:
     _pack_outcome(data, keys[1])
 
@@ -239,12 +444,31 @@ def test_malformed_packs(keys: tuple[Path, Any], data: bytes) -> None:
 def test_tampered_and_well_signed_malformed_packs(keys: tuple[Path, Any], data: st.DataObject) -> None:
     from edgeprompt.signing import sign_pack
 
-    rules = data.draw(st.one_of(pieces("[[rule]]\n", 'id = "x"\n', 'pattern = "', '"\n', "(?i)ignore", "[", "]",
-                                       "score = ", "0.9\n", "name = ", 'version = "1"\n', "\\", "(", "*+"),
-                                st.binary(max_size=200).map(lambda b: b.decode("latin-1"))), label="rules.toml")
+    rules = data.draw(
+        st.one_of(
+            pieces(
+                "[[rule]]\n",
+                'id = "x"\n',
+                'pattern = "',
+                '"\n',
+                "(?i)ignore",
+                "[",
+                "]",
+                "score = ",
+                "0.9\n",
+                "name = ",
+                'version = "1"\n',
+                "\\",
+                "(",
+                "*+",
+            ),
+            st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+        ),
+        label="rules.toml",
+    )
     kind = data.draw(st.sampled_from(["firewall-rules", "firewall-model", "prompts", "bogus"]), label="kind")
     pack = sign_pack(kind, "fuzz", "1", {"rules.toml": rules.encode("utf-8", "surrogatepass")}, keys[0])
     if data.draw(st.booleans(), label="tamper"):
         pos = data.draw(st.integers(0, 10**6), label="pos") % len(pack)  # the length varies with created_at
-        pack = pack[:pos] + bytes([data.draw(st.integers(0, 255), label="byte")]) + pack[pos + 1:]
+        pack = pack[:pos] + bytes([data.draw(st.integers(0, 255), label="byte")]) + pack[pos + 1 :]
     _pack_outcome(pack, keys[1])

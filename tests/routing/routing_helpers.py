@@ -16,8 +16,13 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, replies: Sequence[str] | Callable[[Sequence[Message]], str], model_id: str = "scripted",
-                 context_length: int = 4096, on_token: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        replies: Sequence[str] | Callable[[Sequence[Message]], str],
+        model_id: str = "scripted",
+        context_length: int = 4096,
+        on_token: Callable[[int], None] | None = None,
+    ) -> None:
         self.replies = replies
         self.model_id = model_id
         self.context_length = context_length
@@ -54,14 +59,32 @@ class ScriptedBackend:
         return None
 
 
-def card(model_id: str, tags: tuple[str, ...], *, backend: str = "echo", size_mb: float = 0.0,
-         quantization: str = "", context_length: int = 2048, description: str = "", **kw: Any) -> ModelCard:
-    return ModelCard(id=model_id, backend=backend, tags=tags, size_mb=size_mb, quantization=quantization,
-                     context_length=context_length, description=description, **kw)
+def card(
+    model_id: str,
+    tags: tuple[str, ...],
+    *,
+    backend: str = "echo",
+    size_mb: float = 0.0,
+    quantization: str = "",
+    context_length: int = 2048,
+    description: str = "",
+    **kw: Any,
+) -> ModelCard:
+    return ModelCard(
+        id=model_id,
+        backend=backend,
+        tags=tags,
+        size_mb=size_mb,
+        quantization=quantization,
+        context_length=context_length,
+        description=description,
+        **kw,
+    )
 
 
 def blocking_event_after(n_tokens: int, event: threading.Event) -> Callable[[int], None]:
     """An on_token hook that sets `event` once n tokens were produced (a user pressing stop mid-answer)."""
+
     def hook(i: int) -> None:
         if i >= n_tokens:
             event.set()

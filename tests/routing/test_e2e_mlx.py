@@ -17,8 +17,9 @@ pytest.importorskip("mlx_lm")
 def mlx_home(linked_home: Path, tiny_model: Any) -> Path:
     from edgeprompt.app import Runtime
 
-    write_config(linked_home, '[model]\nbackend = "mlx"\n[generation]\nmax_tokens = 24\n'
-                              '[plans]\nstep_max_tokens = 16\n')
+    write_config(
+        linked_home, '[model]\nbackend = "mlx"\n[generation]\nmax_tokens = 24\n[plans]\nstep_max_tokens = 16\n'
+    )
     with Runtime.open(linked_home) as rt:
         rt.catalog.add(tiny_model.card)
     return linked_home
@@ -40,8 +41,9 @@ def test_tools_with_the_tiny_mlx_model(mlx_home: Path, cli: Any) -> None:
 
 def test_plan_with_the_tiny_mlx_model(mlx_home: Path, cli: Any) -> None:
     out_file = mlx_home / "memo.md"
-    code, out, err = cli("plan", "write a short memo on the budget of 1200 * 1.2", "-m", "tiny", "--out",
-                         str(out_file), "--json")
+    code, out, err = cli(
+        "plan", "write a short memo on the budget of 1200 * 1.2", "-m", "tiny", "--out", str(out_file), "--json"
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["status"] == "ok" and out_file.exists()

@@ -20,9 +20,10 @@ from edgeprompt.routing.router import RouteDecision
 from edgeprompt.store.traces import Trace
 
 TASK = "prepare a summary report of my 2025 project meetings"
-HITS = [{"n": 1, "path": "/docs/kickoff.md", "location": "Decisions", "text": "Atlas beta ships in May.",
-         "relevance": 0.7},
-        {"n": 2, "path": "/docs/review.md", "location": "", "text": "Budget moved to Dana.", "relevance": 0.6}]
+HITS = [
+    {"n": 1, "path": "/docs/kickoff.md", "location": "Decisions", "text": "Atlas beta ships in May.", "relevance": 0.7},
+    {"n": 2, "path": "/docs/review.md", "location": "", "text": "Budget moved to Dana.", "relevance": 0.6},
+]
 
 
 def test_rule_plan_for_the_issue_example() -> None:
@@ -43,15 +44,21 @@ def test_rule_plan_tools_and_limits() -> None:
 
 
 def test_model_plan_is_validated_and_falls_back_to_rules() -> None:
-    reply = json.dumps([{"action": "retrieve", "instruction": "find the meeting notes"},
-                        {"action": "tool", "instruction": "add hours", "tool": "calculator",
-                         "arguments": {"expression": "3+4"}},
-                        {"action": "draft", "instruction": "write it"}])
+    reply = json.dumps(
+        [
+            {"action": "retrieve", "instruction": "find the meeting notes"},
+            {"action": "tool", "instruction": "add hours", "tool": "calculator", "arguments": {"expression": "3+4"}},
+            {"action": "draft", "instruction": "write it"},
+        ]
+    )
     plan = model_plan(TASK, lambda s, u: "Here is the plan:\n" + reply, ["calculator", "search_documents"], "")
     assert plan.method == "model" and [s.action for s in plan.steps] == ["retrieve", "tool", "draft", "format"]
     assert plan.steps[0].arguments == {"query": "my 2025 project meetings", "k": 8}
-    for bad in ("no json here", '[{"action": "dance", "instruction": "x"}]',
-                '[{"action": "tool", "instruction": "x", "tool": "rm_rf"}]'):
+    for bad in (
+        "no json here",
+        '[{"action": "dance", "instruction": "x"}]',
+        '[{"action": "tool", "instruction": "x", "tool": "rm_rf"}]',
+    ):
         plan = model_plan(TASK, lambda s, u, b=bad: b, ["calculator"], "")
         assert plan.method == "rules" and "not usable" in plan.notes[0]
 
@@ -62,20 +69,31 @@ def test_model_plan_is_validated_and_falls_back_to_rules() -> None:
     assert plan.method == "rules" and "could not plan" in plan.notes[0]
 
 
-def _runner(backend: ScriptedBackend, traces: list[Trace], progress: list[str] | None = None,
-            search: Any = None) -> PlanRunner:
+def _runner(
+    backend: ScriptedBackend, traces: list[Trace], progress: list[str] | None = None, search: Any = None
+) -> PlanRunner:
     box = ToolBox([calculator_tool(), search_tool(search or (lambda q, k: HITS[:k]))])
 
     def route(text: str) -> RouteDecision:
         return RouteDecision("documents", backend.model_id, {"documents": 0.9}, (), "scripted", text)
 
-    return PlanRunner(box, lambda model_id: backend, route, GenerationParams(max_tokens=64),
-                      progress=(progress if progress is not None else []).append, save_trace=traces.append)
+    return PlanRunner(
+        box,
+        lambda model_id: backend,
+        route,
+        GenerationParams(max_tokens=64),
+        progress=(progress if progress is not None else []).append,
+        save_trace=traces.append,
+    )
 
 
 def test_plan_runs_every_step_traces_it_and_writes_markdown(tmp_path: Path) -> None:
-    backend = ScriptedBackend(["- Atlas beta ships in May [1]\n- Budget moved to Dana [2]",
-                               "In 2025 the project decided to ship the beta in May."])
+    backend = ScriptedBackend(
+        [
+            "- Atlas beta ships in May [1]\n- Budget moved to Dana [2]",
+            "In 2025 the project decided to ship the beta in May.",
+        ]
+    )
     traces: list[Trace] = []
     progress: list[str] = []
     result = _runner(backend, traces, progress).run(rule_plan(TASK), out=tmp_path / "out" / "report.md")
@@ -152,8 +170,9 @@ def test_material_is_shortened_to_fit_a_small_window() -> None:
 
 def test_plan_command_with_the_echo_model(linked_home: Path, cli: Any) -> None:
     out_file = linked_home / "report.md"
-    code, out, err = cli("plan", "write a memo about costs of 1200 * 1.2 + 300", "-m", "echo", "--out",
-                         str(out_file), "--json")
+    code, out, err = cli(
+        "plan", "write a memo about costs of 1200 * 1.2 + 300", "-m", "echo", "--out", str(out_file), "--json"
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["status"] == "ok" and res["method"] == "rules" and res["out"] == str(out_file.resolve())
@@ -170,8 +189,12 @@ def test_plan_command_with_the_echo_model(linked_home: Path, cli: Any) -> None:
 def test_plan_command_dry_run_and_bad_input(linked_home: Path, cli: Any) -> None:
     code, out, _ = cli("plan", TASK, "--dry-run", "--json")
     assert code == 0 and json.loads(out)["steps"][0]["tool"] == "search_documents"
-    for argv, msg in ((["   "], "empty"), ([TASK, "--max-steps", "1"], "at least 2"),
-                      ([TASK, "--timeout", "0"], "positive"), ([TASK, "--out", str(linked_home)], "folder")):
+    for argv, msg in (
+        (["   "], "empty"),
+        ([TASK, "--max-steps", "1"], "at least 2"),
+        ([TASK, "--timeout", "0"], "positive"),
+        ([TASK, "--out", str(linked_home)], "folder"),
+    ):
         code, out, err = cli("plan", *argv)
         assert code == 2 and msg in err and out == ""
 
@@ -180,10 +203,13 @@ def test_plan_over_your_documents_with_the_extractive_model(linked_home: Path, c
     """The fallback without any language model: retrieval, then the extractive model quotes with citations."""
     notes = tmp_path / "notes"
     notes.mkdir()
-    (notes / "kickoff.md").write_text("# Atlas kickoff, 2025-01-14\n\nWe decided to ship the Atlas beta in May. "
-                                      "Dana owns the budget.\n")
-    (notes / "review.md").write_text("# Atlas review, 2025-06-02\n\nThe beta shipped on May 28. The next "
-                                     "milestone is the public launch in October.\n")
+    (notes / "kickoff.md").write_text(
+        "# Atlas kickoff, 2025-01-14\n\nWe decided to ship the Atlas beta in May. Dana owns the budget.\n"
+    )
+    (notes / "review.md").write_text(
+        "# Atlas review, 2025-06-02\n\nThe beta shipped on May 28. The next "
+        "milestone is the public launch in October.\n"
+    )
     assert cli("docs", "add", str(notes))[0] == 0
     code, out, err = cli("plan", "prepare a summary report of my 2025 project meetings about Atlas", "--json")
     assert code == 0, err
@@ -199,8 +225,9 @@ def test_plan_over_your_documents_with_the_extractive_model(linked_home: Path, c
 def test_a_models_analysis_from_documents_is_checked_against_them(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.rag.support import MARK, check
 
-    backend = ScriptedBackend(["- Atlas beta ships in May [1]\n- The budget doubled to 5 million euros [2]",
-                               "The beta ships in May."])
+    backend = ScriptedBackend(
+        ["- Atlas beta ships in May [1]\n- The budget doubled to 5 million euros [2]", "The beta ships in May."]
+    )
     runner = _runner(backend, [])
     runner.support = lambda topic, text, docs: check(topic, text, docs, embedder.embed_batch)
     result = runner.run(rule_plan(TASK))

@@ -24,9 +24,11 @@ def _choose(tag: str, cards: list[Any], saving: bool, need: int = 100, default: 
     return choose(tag, cards, default_id=default, need_tokens=need, saving=saving, installed=lambda c: True)
 
 
-CODERS = [card("coder-7b", ("code",), size_mb=4200, quantization="int8"),
-          card("coder-1b", ("code",), size_mb=900, quantization="q4_0"),
-          card("coder-1b-fp16", ("code",), size_mb=900, quantization="fp16")]
+CODERS = [
+    card("coder-7b", ("code",), size_mb=4200, quantization="int8"),
+    card("coder-1b", ("code",), size_mb=900, quantization="q4_0"),
+    card("coder-1b-fp16", ("code",), size_mb=900, quantization="fp16"),
+]
 
 
 def test_on_battery_the_smallest_most_quantized_model_wins() -> None:
@@ -65,8 +67,16 @@ def test_the_test_fake_is_never_routed_to_unless_it_is_the_default() -> None:
 
 
 def test_quantization_bits() -> None:
-    assert [quant_bits(q) for q in ("int4", "q4_0", "4bit", "int8", "fp16", "bf16", "fp32", "")] == \
-        [4, 4, 4, 8, 16, 16, 32, 16]
+    assert [quant_bits(q) for q in ("int4", "q4_0", "4bit", "int8", "fp16", "bf16", "fp32", "")] == [
+        4,
+        4,
+        4,
+        8,
+        16,
+        16,
+        32,
+        16,
+    ]
 
 
 def _supply(root: Path, name: str, **files: str) -> None:
@@ -134,8 +144,12 @@ def test_a_toy_models_question_that_the_documents_answer_is_quoted_instead(linke
     write_config(linked_home, '[model]\ndefault = "toy"\n')
     notes = linked_home.parent / "notes"
     notes.mkdir()
-    (notes / "lease.md").write_text("# Oak Street lease\n\n## Deposit\n\nThe tenant paid a security deposit of "
-                                    "$2,775. It is returned within 21 days of moving out.\n", encoding="utf-8")
+    (notes / "lease.md").write_text(
+        "# Oak Street lease\n\n## Deposit\n\nThe tenant paid a security deposit of "
+        "$2,775. It is returned within 21 days of moving out.\n",
+        encoding="utf-8",
+    )
+
     def ask(request: AskRequest, rt: Runtime) -> Any:
         return next(ev.result for ev in run(request, rt) if isinstance(ev, Done))
 

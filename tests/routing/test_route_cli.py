@@ -27,8 +27,13 @@ def test_route_text_human(linked_home: Path, cli: Any) -> None:
 
 
 def test_route_jsonl_in_jsonl_out(linked_home: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = [json.dumps({"text": "fix my Python traceback", "id": "a"}), json.dumps({"text": "tell me a joke"}),
-             "not json", json.dumps({"question": "wrong key"}), json.dumps({"text": "  "})]
+    lines = [
+        json.dumps({"text": "fix my Python traceback", "id": "a"}),
+        json.dumps({"text": "tell me a joke"}),
+        "not json",
+        json.dumps({"question": "wrong key"}),
+        json.dumps({"text": "  "}),
+    ]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     code, out, _ = cli("route", "-")
     rows = [json.loads(x) for x in out.splitlines()]
@@ -106,8 +111,10 @@ def test_export_joins_thumbs_and_feeds_router_examples(linked_home: Path, cli: A
     _two_models(linked_home)
     with Runtime.open(linked_home) as rt:
         rt.catalog.add(card("coder", ("code",)))
-    ids = [json.loads(cli("ask", q, "--json")[1])["trace_id"]
-           for q in ("fix the KeyError in my Python function", "tell me a joke about owls")]
+    ids = [
+        json.loads(cli("ask", q, "--json")[1])["trace_id"]
+        for q in ("fix the KeyError in my Python function", "tell me a joke about owls")
+    ]
     with Runtime.open(linked_home) as rt:
         FeedbackStore(rt.db).thumbs(ids[0], up=True)
         FeedbackStore(rt.db).thumbs(ids[1], up=False)
@@ -119,5 +126,6 @@ def test_export_joins_thumbs_and_feeds_router_examples(linked_home: Path, cli: A
     assert "0 added" in err  # once per decision
     with Runtime.open(linked_home) as rt:
         ex = ExampleStore(rt.db).for_task("router")
-        assert [(e.text, e.label, e.source) for e in ex] == [("fix the KeyError in my Python function", "code",
-                                                               "outcome")]
+        assert [(e.text, e.label, e.source) for e in ex] == [
+            ("fix the KeyError in my Python function", "code", "outcome")
+        ]

@@ -23,23 +23,52 @@ from edgeprompt.orchestrate.calculator import evaluate, format_number
 from edgeprompt.orchestrate.tools import Tool, ToolBox, ToolCall, allow_all, refuse_all
 
 
-@pytest.mark.parametrize(("expr", "value"), [
-    ("2+2", 4), ("2 * (3 + 4) - 5 / 2", 11.5), ("2^10", 1024), ("2**0.5", math.sqrt(2)), ("17% of 340", 57.8),
-    ("sqrt(1764)", 42), ("factorial(10)", 3628800), ("-3 // 2", -2), ("7 % 3", 1), ("1,250 × 0.07", 87.5),
-    ("round(pi, 3)", 3.142), ("max(3, 9, 4)", 9), ("log10(1000)", 3), ("15% + 1", 1.15),
-])
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [
+        ("2+2", 4),
+        ("2 * (3 + 4) - 5 / 2", 11.5),
+        ("2^10", 1024),
+        ("2**0.5", math.sqrt(2)),
+        ("17% of 340", 57.8),
+        ("sqrt(1764)", 42),
+        ("factorial(10)", 3628800),
+        ("-3 // 2", -2),
+        ("7 % 3", 1),
+        ("1,250 × 0.07", 87.5),
+        ("round(pi, 3)", 3.142),
+        ("max(3, 9, 4)", 9),
+        ("log10(1000)", 3),
+        ("15% + 1", 1.15),
+    ],
+)
 def test_calculator_values(expr: str, value: float) -> None:
     assert evaluate(expr) == pytest.approx(value)
 
 
-@pytest.mark.parametrize(("expr", "why"), [
-    ("__import__('os').system('ls')", "not allowed"), ("open('/etc/passwd')", "function 'open'"),
-    ("x + 1", "name 'x'"), ("(1).__class__", "Attribute"), ("[1, 2][0]", "not allowed"),
-    ("'a' * 3", "str"), ("lambda: 1", "Lambda"), ("9**9**9", "exponents"), ("10**5000", "digits"),
-    ("factorial(100000)", "factorial is limited"), ("1/0", "division by zero"), ("2 +", "cannot read"),
-    ("", "empty"), ("1" * 600, "longer than"), ("sqrt(-1)", "math domain"), ("round(x=1)", "plain arguments"),
-    ("True + 1", "bool"), ("-" * 80 + "1", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("expr", "why"),
+    [
+        ("__import__('os').system('ls')", "not allowed"),
+        ("open('/etc/passwd')", "function 'open'"),
+        ("x + 1", "name 'x'"),
+        ("(1).__class__", "Attribute"),
+        ("[1, 2][0]", "not allowed"),
+        ("'a' * 3", "str"),
+        ("lambda: 1", "Lambda"),
+        ("9**9**9", "exponents"),
+        ("10**5000", "digits"),
+        ("factorial(100000)", "factorial is limited"),
+        ("1/0", "division by zero"),
+        ("2 +", "cannot read"),
+        ("", "empty"),
+        ("1" * 600, "longer than"),
+        ("sqrt(-1)", "math domain"),
+        ("round(x=1)", "plain arguments"),
+        ("True + 1", "bool"),
+        ("-" * 80 + "1", "nested too deeply"),
+    ],
+)
 def test_calculator_refuses_unsafe_or_bad_expressions(expr: str, why: str) -> None:
     with pytest.raises(ToolError, match=why):
         evaluate(expr)
@@ -81,8 +110,9 @@ def test_unit_conversion() -> None:
     box = _box(units_tool())
     out = box.run(ToolCall("convert_units", {"value": 5, "from": "km", "to": "mile"})).output
     assert out["value"] == pytest.approx(3.10686, rel=1e-5) and "mi" in out["unit"]
-    assert box.run(ToolCall("convert_units", {"value": 100, "from": "degC", "to": "degF"})).output["value"] == \
-        pytest.approx(212)
+    assert box.run(ToolCall("convert_units", {"value": 100, "from": "degC", "to": "degF"})).output[
+        "value"
+    ] == pytest.approx(212)
     assert "different kinds" in box.call(ToolCall("convert_units", {"value": 1, "from": "kg", "to": "m"})).output
     assert "unknown unit" in box.call(ToolCall("convert_units", {"value": 1, "from": "blorp", "to": "m"})).output
 
@@ -163,8 +193,10 @@ def test_search_documents_over_the_real_retriever(rrt: Any, tmp_path: Path) -> N
     assert "no documents" in box.call(ToolCall("search_documents", {"query": "meetings"})).output
     doc = tmp_path / "docs" / "meetings.md"
     doc.parent.mkdir()
-    doc.write_text("# Project Atlas kickoff\n\nWe decided to ship the beta in May. Dana owns the budget.\n\n"
-                   "# Lunch\n\nThe cafeteria serves soup on Fridays.\n")
+    doc.write_text(
+        "# Project Atlas kickoff\n\nWe decided to ship the beta in May. Dana owns the budget.\n\n"
+        "# Lunch\n\nThe cafeteria serves soup on Fridays.\n"
+    )
     rrt.documents().indexer.add([doc])
     out = box.run(ToolCall("search_documents", {"query": "when does the Atlas beta ship?", "k": 2})).output
     assert out["hits"][0]["path"].endswith("meetings.md") and "May" in out["hits"][0]["text"]
@@ -186,8 +218,14 @@ def test_tools_cli(linked_home: Path, cli: Any, allowed: Path) -> None:
     import json
 
     names = {t["name"]: t["side_effects"] for t in json.loads(out)}
-    assert code == 0 and names == {"calculator": False, "convert_units": False, "datetime": False,
-                                   "read_file": False, "search_documents": False, "write_file": True}
+    assert code == 0 and names == {
+        "calculator": False,
+        "convert_units": False,
+        "datetime": False,
+        "read_file": False,
+        "search_documents": False,
+        "write_file": True,
+    }
     code, out, _ = cli("tools", "call", "calculator", '{"expression": "6*7"}', "--json")
     assert code == 0 and json.loads(out)["output"]["value"] == 42
     code, out, err = cli("tools", "call", "calculator", '{"expression": "__import__(1)"}')

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-ECHO = "[model]\ndefault = \"echo\"\n"
+ECHO = '[model]\ndefault = "echo"\n'
 
 
 def _extras(obj: Any) -> dict[str, Any]:
@@ -20,11 +20,18 @@ def _extras(obj: Any) -> dict[str, Any]:
 def test_chat_not_streaming_goes_through_the_pipeline(serve: Any, client: Any) -> None:
     srv = serve(ECHO)
     c = client(srv)
-    r = c.chat.completions.create(model="echo", messages=[
-        {"role": "system", "content": "You answer briefly."},
-        {"role": "user", "content": "what is a heron"},
-        {"role": "assistant", "content": "a bird"},
-        {"role": "user", "content": "where do herons live"}], max_tokens=50, temperature=0, seed=3)
+    r = c.chat.completions.create(
+        model="echo",
+        messages=[
+            {"role": "system", "content": "You answer briefly."},
+            {"role": "user", "content": "what is a heron"},
+            {"role": "assistant", "content": "a bird"},
+            {"role": "user", "content": "where do herons live"},
+        ],
+        max_tokens=50,
+        temperature=0,
+        seed=3,
+    )
     assert r.object == "chat.completion" and r.model == "echo"
     assert r.choices[0].message.role == "assistant" and r.choices[0].message.content == "where do herons live"
     assert r.choices[0].finish_reason == "stop"
@@ -42,8 +49,14 @@ def test_chat_not_streaming_goes_through_the_pipeline(serve: Any, client: Any) -
 def test_stream_with_usage_and_stop_and_max_tokens(serve: Any, client: Any) -> None:
     srv = serve(ECHO)
     c = client(srv)
-    chunks = list(c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "one two three four"}],
-                                            stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        c.chat.completions.create(
+            model="echo",
+            messages=[{"role": "user", "content": "one two three four"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert text == "one two three four"
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -52,11 +65,13 @@ def test_stream_with_usage_and_stop_and_max_tokens(serve: Any, client: Any) -> N
     assert _extras(finals[0])["trace_id"] and chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 4
     assert len({ch.id for ch in chunks}) == 1
 
-    r = c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "alpha beta STOP gamma"}],
-                                  stop=["STOP"])
+    r = c.chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "alpha beta STOP gamma"}], stop=["STOP"]
+    )
     assert r.choices[0].message.content.strip() == "alpha beta"
-    r = c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "a b c d e f g"}],
-                                  max_completion_tokens=3)
+    r = c.chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "a b c d e f g"}], max_completion_tokens=3
+    )
     assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 3
 
 
@@ -65,29 +80,39 @@ def test_json_schema_is_checked_by_the_output_stage(serve: Any, client: Any) -> 
     c = client(srv)
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema}}
-    good = c.chat.completions.create(model="echo", response_format=fmt,
-                                     messages=[{"role": "user", "content": '{"city": "Lyon"}'}])
+    good = c.chat.completions.create(
+        model="echo", response_format=fmt, messages=[{"role": "user", "content": '{"city": "Lyon"}'}]
+    )
     assert json.loads(good.choices[0].message.content) == {"city": "Lyon"}
     assert good.choices[0].finish_reason == "stop"
-    bad = c.chat.completions.create(model="echo", response_format=fmt,
-                                    messages=[{"role": "user", "content": '{"town": 3}'}], stream=True)
+    bad = c.chat.completions.create(
+        model="echo", response_format=fmt, messages=[{"role": "user", "content": '{"town": 3}'}], stream=True
+    )
     chunks = list(bad)
     final = next(ch for ch in chunks if ch.choices and ch.choices[0].finish_reason)
     assert final.choices[0].finish_reason == "content_filter"
     out = next(v for v in _extras(final)["verdicts"] if v["stage"] == "output")
     assert out["decision"] == "block" and out["categories"] == ["SCHEMA_INVALID"]
     assert '"town"' not in "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
-    obj = c.chat.completions.create(model="echo", response_format={"type": "json_object"},
-                                    messages=[{"role": "user", "content": "[1, 2]"}])
+    obj = c.chat.completions.create(
+        model="echo", response_format={"type": "json_object"}, messages=[{"role": "user", "content": "[1, 2]"}]
+    )
     assert obj.choices[0].finish_reason == "content_filter"  # an array is not the object json_object asks for
 
 
 def test_tools_round_trip(serve: Any, client: Any) -> None:
     srv = serve(ECHO)
     c = client(srv)
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "the weather in a city",
-                                               "parameters": {"type": "object",
-                                                              "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "the weather in a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     # the echo model "writes" the call the user typed, in the orchestrator's tool-call format
     call_text = '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
     r = c.chat.completions.create(model="echo", tools=tools, messages=[{"role": "user", "content": call_text}])
@@ -95,23 +120,34 @@ def test_tools_round_trip(serve: Any, client: Any) -> None:
     assert r.choices[0].finish_reason == "tool_calls" and msg.content is None
     assert msg.tool_calls[0].function.name == "get_weather"
     assert json.loads(msg.tool_calls[0].function.arguments) == {"city": "Oslo"}
-    streamed = list(c.chat.completions.create(model="echo", tools=tools, stream=True,
-                                              messages=[{"role": "user", "content": call_text}]))
+    streamed = list(
+        c.chat.completions.create(
+            model="echo", tools=tools, stream=True, messages=[{"role": "user", "content": call_text}]
+        )
+    )
     deltas = [ch.choices[0].delta for ch in streamed if ch.choices and ch.choices[0].delta.tool_calls]
     assert deltas and deltas[0].tool_calls[0].function.name == "get_weather"
-    assert next(ch for ch in streamed if ch.choices and ch.choices[0].finish_reason).choices[0].finish_reason == \
-        "tool_calls"
+    assert (
+        next(ch for ch in streamed if ch.choices and ch.choices[0].finish_reason).choices[0].finish_reason
+        == "tool_calls"
+    )
     # the client runs the tool and sends the result back: it reaches the model as labelled data
-    back = c.chat.completions.create(model="echo", tools=tools, messages=[
-        {"role": "user", "content": "weather in Oslo?"},
-        {"role": "assistant", "content": None, "tool_calls": [m.model_dump() for m in msg.tool_calls]},
-        {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "light rain, 7 C"}])
+    back = c.chat.completions.create(
+        model="echo",
+        tools=tools,
+        messages=[
+            {"role": "user", "content": "weather in Oslo?"},
+            {"role": "assistant", "content": None, "tool_calls": [m.model_dump() for m in msg.tool_calls]},
+            {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "light rain, 7 C"},
+        ],
+    )
     assert back.choices[0].finish_reason == "stop"
     answer = back.choices[0].message.content
     assert "[tool get_weather]" in answer and "light rain, 7 C" in answer
     # tool_choice none: the same text is an answer, not a call
-    plain = c.chat.completions.create(model="echo", tools=tools, tool_choice="none",
-                                      messages=[{"role": "user", "content": call_text}])
+    plain = c.chat.completions.create(
+        model="echo", tools=tools, tool_choice="none", messages=[{"role": "user", "content": call_text}]
+    )
     assert plain.choices[0].finish_reason == "stop" and not plain.choices[0].message.tool_calls
 
 
@@ -130,8 +166,9 @@ def test_models_embeddings_and_feedback(serve: Any, client: Any) -> None:
     c = client(srv)
     ids = [m.id for m in c.models.list().data]
     assert ids[0] == "auto" and "echo" in ids and "all-MiniLM-L6-v2" in ids
-    emb = c.embeddings.create(model="all-MiniLM-L6-v2", input=["a heron stands in the reeds", "herons in reeds",
-                                                                "tax return deadline"])
+    emb = c.embeddings.create(
+        model="all-MiniLM-L6-v2", input=["a heron stands in the reeds", "herons in reeds", "tax return deadline"]
+    )
     vecs = np.array([d.embedding for d in emb.data])
     assert vecs.shape == (3, 384) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-3)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
@@ -152,11 +189,17 @@ def test_models_embeddings_and_feedback(serve: Any, client: Any) -> None:
 def test_edgeprompt_options_session_and_documents(serve: Any, client: Any) -> None:
     srv = serve(ECHO)
     c = client(srv)
-    first = c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "remember herons"}],
-                                      extra_body={"edgeprompt": {"documents": False}})
+    first = c.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "remember herons"}],
+        extra_body={"edgeprompt": {"documents": False}},
+    )
     sid = _extras(first)["session_id"]
-    again = c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "and egrets"}],
-                                      extra_body={"edgeprompt": {"session_id": sid, "prompt": "assistant:production"}})
+    again = c.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "and egrets"}],
+        extra_body={"edgeprompt": {"session_id": sid, "prompt": "assistant:production"}},
+    )
     assert _extras(again)["session_id"] == sid
     turns = srv.rt.sessions.turns(sid)
     assert [t.content for t in turns] == ["remember herons", "remember herons", "and egrets", "and egrets"]

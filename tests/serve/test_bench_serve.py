@@ -15,10 +15,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_serve_small_run(embed_cache: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_serve.py"), "--model", "echo",
-                           "--clients", "4", "--requests", "12", "--max-tokens", "8", "--timeout-s", "120",
-                           "--queue-size", "2", "--embed-cache", str(embed_cache), "--json"],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_serve.py"),
+            "--model",
+            "echo",
+            "--clients",
+            "4",
+            "--requests",
+            "12",
+            "--max-tokens",
+            "8",
+            "--timeout-s",
+            "120",
+            "--queue-size",
+            "2",
+            "--embed-cache",
+            str(embed_cache),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     served, local = report["serve"], report["inprocess"]

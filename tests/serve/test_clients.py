@@ -22,12 +22,13 @@ def _llm(user_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.skipif(not LLM.exists(), reason="the llm CLI is not installed (test extra)")
 def test_llm_cli_as_a_client(serve: Any, tmp_path: Path) -> None:
-    srv = serve("[model]\ndefault = \"echo\"\n", api_key="k3y")
+    srv = serve('[model]\ndefault = "echo"\n', api_key="k3y")
     user = tmp_path / "llm"
     user.mkdir()
     (user / "extra-openai-models.yaml").write_text(
-        f"- model_id: edgeprompt\n  model_name: auto\n  api_base: \"{srv.url}\"\n  api_key_name: edgeprompt\n",
-        encoding="utf-8")
+        f'- model_id: edgeprompt\n  model_name: auto\n  api_base: "{srv.url}"\n  api_key_name: edgeprompt\n',
+        encoding="utf-8",
+    )
     (user / "keys.json").write_text(json.dumps({"edgeprompt": "k3y"}), encoding="utf-8")
     streamed = _llm(user, "-m", "edgeprompt", "herons fish at dawn")
     assert streamed.returncode == 0, streamed.stderr
@@ -45,7 +46,7 @@ def test_llm_cli_as_a_client(serve: Any, tmp_path: Path) -> None:
 def test_tiny_model_on_each_backend(serve: Any, client: Any, tiny_model: Any, kind: str) -> None:
     if kind == "mlx":
         pytest.importorskip("mlx_lm")
-    srv = serve(f"[model]\nbackend = \"{kind}\"\n", setup=lambda rt: rt.catalog.add(tiny_model.card))
+    srv = serve(f'[model]\nbackend = "{kind}"\n', setup=lambda rt: rt.catalog.add(tiny_model.card))
     c = client(srv)
     msgs = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is a heron?"}]
     whole = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=12, temperature=0, seed=1)
@@ -53,8 +54,17 @@ def test_tiny_model_on_each_backend(serve: Any, client: Any, tiny_model: Any, ki
     assert 1 <= whole.usage.completion_tokens <= 12
     ep = whole.model_extra["edgeprompt"]
     assert ep["backend"] == kind
-    chunks = list(c.chat.completions.create(model="tiny", messages=msgs, max_tokens=12, temperature=0, seed=1,
-                                            stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        c.chat.completions.create(
+            model="tiny",
+            messages=msgs,
+            max_tokens=12,
+            temperature=0,
+            seed=1,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     # the same greedy request streams the same answer (the second is a cache hit of the first, or equal to it)
     assert text == whole.choices[0].message.content

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-ECHO = "[model]\ndefault = \"echo\"\n"
+ECHO = '[model]\ndefault = "echo"\n'
 GOOD = {"model": "echo", "messages": [{"role": "user", "content": "still here"}]}
 
 
@@ -28,36 +28,84 @@ def _still_serving(http: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "still here"
 
 
-@pytest.mark.parametrize(("body", "status", "code", "param"), [
-    (b"{not json", 400, "invalid_json", None),
-    (b"\xff\xfe{\"model\": 1}", 400, "invalid_utf8", None),
-    (b"[1, 2]", 400, "invalid_json", None),
-    (json.dumps({"model": 7, "messages": []}).encode(), 400, "invalid_type", "model"),
-    (json.dumps({"model": "echo", "messages": "hi"}).encode(), 400, "invalid_type", "messages"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}).encode(),
-     400, "invalid_type", "temperature"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}], "temperature": 7}).encode(),
-     400, "invalid_value", "temperature"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}).encode(),
-     400, "invalid_value", "max_tokens"),
-    (json.dumps({"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}).encode(),
-     400, "invalid_value", "messages[0].role"),
-    (json.dumps({"model": "echo", "messages": [{"role": "system", "content": "only a system"}]}).encode(),
-     400, "invalid_value", "messages"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}],
-                 "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": 12}}}}).encode(),
-     400, "invalid_schema", "response_format"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}],
-                 "tool_choice": {"type": "function", "function": {"name": "nope"}}}).encode(),
-     400, "invalid_value", "tool_choice"),
-    (json.dumps({"model": "echo", "messages": [{"role": "user", "content": "   "}]}).encode(),
-     400, "invalid_value", "messages"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code", "param"),
+    [
+        (b"{not json", 400, "invalid_json", None),
+        (b'\xff\xfe{"model": 1}', 400, "invalid_utf8", None),
+        (b"[1, 2]", 400, "invalid_json", None),
+        (json.dumps({"model": 7, "messages": []}).encode(), 400, "invalid_type", "model"),
+        (json.dumps({"model": "echo", "messages": "hi"}).encode(), 400, "invalid_type", "messages"),
+        (
+            json.dumps(
+                {"model": "echo", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}
+            ).encode(),
+            400,
+            "invalid_type",
+            "temperature",
+        ),
+        (
+            json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}], "temperature": 7}).encode(),
+            400,
+            "invalid_value",
+            "temperature",
+        ),
+        (
+            json.dumps({"model": "echo", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}).encode(),
+            400,
+            "invalid_value",
+            "max_tokens",
+        ),
+        (
+            json.dumps({"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}).encode(),
+            400,
+            "invalid_value",
+            "messages[0].role",
+        ),
+        (
+            json.dumps({"model": "echo", "messages": [{"role": "system", "content": "only a system"}]}).encode(),
+            400,
+            "invalid_value",
+            "messages",
+        ),
+        (
+            json.dumps(
+                {
+                    "model": "echo",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": 12}}},
+                }
+            ).encode(),
+            400,
+            "invalid_schema",
+            "response_format",
+        ),
+        (
+            json.dumps(
+                {
+                    "model": "echo",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "tool_choice": {"type": "function", "function": {"name": "nope"}},
+                }
+            ).encode(),
+            400,
+            "invalid_value",
+            "tool_choice",
+        ),
+        (
+            json.dumps({"model": "echo", "messages": [{"role": "user", "content": "   "}]}).encode(),
+            400,
+            "invalid_value",
+            "messages",
+        ),
+    ],
+)
 def test_bad_chat_requests(serve: Any, body: bytes, status: int, code: str | None, param: str | None) -> None:
     srv = serve(ECHO)
     with httpx.Client(base_url=srv.url, timeout=30) as http:
-        err = _error(http.post("/chat/completions", content=body,
-                               headers={"Content-Type": "application/json"}), status, code)
+        err = _error(
+            http.post("/chat/completions", content=body, headers={"Content-Type": "application/json"}), status, code
+        )
         assert err["param"] == param
         _still_serving(http)
 
@@ -69,13 +117,14 @@ def test_oversize_body_unknown_fields_and_routes(serve: Any) -> None:
         _error(http.post("/chat/completions", json=big), 413, "request_too_large")
         _still_serving(http)
         # fields edgeprompt does not know are ignored, as OpenAI-compatible servers do
-        r = http.post("/chat/completions", json={**GOOD, "logit_bias": {"1": 2}, "frequency_penalty": 0.5,
-                                                 "some_future_field": [1, 2]})
+        r = http.post(
+            "/chat/completions",
+            json={**GOOD, "logit_bias": {"1": 2}, "frequency_penalty": 0.5, "some_future_field": [1, 2]},
+        )
         assert r.status_code == 200
         _error(http.get("/nowhere"), 404, "unknown_url")
         _error(http.get("/chat/completions"), 405, "method_not_allowed")
-        _error(http.post("/embeddings", json={"model": "text-embedding-3-small", "input": "x"}), 404,
-               "model_not_found")
+        _error(http.post("/embeddings", json={"model": "text-embedding-3-small", "input": "x"}), 404, "model_not_found")
         _error(http.post("/embeddings", json={"model": "all-MiniLM-L6-v2", "input": [[1, 2]]}), 400, "invalid_type")
         _error(http.post("/feedback", json={"trace_id": "abcdef12", "verdict": "up"}), 404)
         _error(http.post("/feedback", json={"trace_id": "abcdef12", "verdict": "sideways"}), 400, "invalid_value")
@@ -157,8 +206,9 @@ def test_stopping_drains_accepted_requests(serve: Any) -> None:
     srv = serve(ECHO)
     release = _hold_worker(srv)
     got: list[httpx.Response] = []
-    waiting = threading.Thread(target=lambda: got.append(httpx.post(srv.url + "/chat/completions", json=GOOD,
-                                                                    timeout=60)))
+    waiting = threading.Thread(
+        target=lambda: got.append(httpx.post(srv.url + "/chat/completions", json=GOOD, timeout=60))
+    )
     waiting.start()
     deadline = time.monotonic() + 10
     while srv.api.worker.waiting < 1 and time.monotonic() < deadline:

@@ -32,8 +32,10 @@ async def test_model_picker_offers_no_test_fake_and_cuts_no_text(make_app) -> No
         await pilot.pause()
         assert isinstance(app.screen, PickScreen)
         options = app.screen.query_one("#choices")
-        prompts = {options.get_option_at_index(i).id: str(options.get_option_at_index(i).prompt)
-                   for i in range(options.option_count)}
+        prompts = {
+            options.get_option_at_index(i).id: str(options.get_option_at_index(i).prompt)
+            for i in range(options.option_count)
+        }
         assert "echo" not in prompts and {"auto", "extractive"} <= set(prompts)
         described = app.runtime.catalog.get("extractive").description
         assert described in prompts["extractive"]  # the whole description, on its own line
@@ -101,8 +103,16 @@ async def test_a_reopened_chat_shows_its_saved_sources(make_app) -> None:  # typ
     app = make_app()
     rt = app.runtime
     sid = rt.sessions.create().id
-    rt.sessions.add_exchange(sid, "when is the rent due?", "On the first day [1].", None, meta={
-        "model": "echo", "sources": [{"n": 1, "path": "/home/me/lease.md", "location": "lines 3-5", "cited": True}]})
+    rt.sessions.add_exchange(
+        sid,
+        "when is the rent due?",
+        "On the first day [1].",
+        None,
+        meta={
+            "model": "echo",
+            "sources": [{"n": 1, "path": "/home/me/lease.md", "location": "lines 3-5", "cited": True}],
+        },
+    )
     async with app.run_test(size=SIZE) as pilot:
         app.screen.load_session(sid)
         await settle(app, pilot)

@@ -55,8 +55,10 @@ async def test_prompts_diff_test_promote_and_roll_back(make_app) -> None:  # typ
 async def test_a_failing_suite_refuses_promotion_unless_forced(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     reg = app.runtime.registry()
-    failing = parse_spec({"name": "strict", "template": "Say hello.",
-                          "tests": [{"assert": [{"type": "contains", "value": "goodbye"}]}]}, "test")
+    failing = parse_spec(
+        {"name": "strict", "template": "Say hello.", "tests": [{"assert": [{"type": "contains", "value": "goodbye"}]}]},
+        "test",
+    )
     reg.push(failing, "tester")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
@@ -82,8 +84,15 @@ async def test_a_failing_suite_refuses_promotion_unless_forced(make_app) -> None
 async def test_security_lists_events_with_reasons_and_verifies_the_chain(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     audit = AuditLog(app.runtime.db)
-    audit.append("firewall.input", {"decision": "block", "score": 0.97, "categories": ["instruction_override"],
-                                    "matched_rules": ["en-ignore-previous"]})
+    audit.append(
+        "firewall.input",
+        {
+            "decision": "block",
+            "score": 0.97,
+            "categories": ["instruction_override"],
+            "matched_rules": ["en-ignore-previous"],
+        },
+    )
     audit.append("firewall.document", {"decision": "flag", "score": 0.6, "categories": ["indirect_injection"]})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")

@@ -14,8 +14,14 @@ from edgeprompt.tui.observatory import ObservatoryScreen
 from edgeprompt.tui.prompts import PromptsScreen
 from edgeprompt.tui.security import SecurityScreen
 
-SCREENS = [("f1", ChatScreen), ("f2", DocumentsScreen), ("f3", PromptsScreen), ("f4", SecurityScreen),
-           ("f5", ObservatoryScreen), ("f6", FederationScreen)]
+SCREENS = [
+    ("f1", ChatScreen),
+    ("f2", DocumentsScreen),
+    ("f3", PromptsScreen),
+    ("f4", SecurityScreen),
+    ("f5", ObservatoryScreen),
+    ("f6", FederationScreen),
+]
 
 
 @pytest.mark.parametrize("size", [SIZE, (80, 24)])
@@ -84,6 +90,7 @@ async def test_theme_toggles_between_dark_and_light(make_app) -> None:  # type: 
 async def test_an_error_in_the_answer_worker_is_a_notification(make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+
         def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
             raise RuntimeError("the model fell over")
 

@@ -20,10 +20,12 @@ T0 = 1736157600.0  # 2025-01-06 10:00 UTC
 
 def seed_chat(rt: Any) -> None:
     s = rt.sessions.create(title="Lease questions", model="echo")
-    rt.sessions.add_exchange(s.id, "When is the rent due?", "On the **first day** of each month [1].", None,
-                             meta={"model": "echo"})
-    rt.sessions.add_exchange(s.id, "And the deposit?", "Two months of rent, returned within thirty days.", None,
-                             meta={"model": "echo"})
+    rt.sessions.add_exchange(
+        s.id, "When is the rent due?", "On the **first day** of each month [1].", None, meta={"model": "echo"}
+    )
+    rt.sessions.add_exchange(
+        s.id, "And the deposit?", "Two months of rent, returned within thirty days.", None, meta={"model": "echo"}
+    )
     rt.sessions.create(title="Garden planning", model="echo")
     with rt.db.transaction() as c:  # the list shows each chat's date: a fixed one keeps the picture still
         c.execute("UPDATE sessions SET created_at = ?, updated_at = ?", (T0, T0))
@@ -32,35 +34,61 @@ def seed_chat(rt: Any) -> None:
 def seed_traces(rt: Any) -> None:
     """Six answers over two days: fixed durations, two cache hits, four thumbs (three up), one cut off."""
     day = 86400
-    rows = [(T0, 820.0, "exact", 1, "stop"), (T0 + 600, 1430.0, None, -1, "length"),
-            (T0 + 3600, 640.0, None, 1, "stop"), (T0 + day, 95.0, "semantic", 1, "stop"),
-            (T0 + day + 1800, 1210.0, None, None, "stop"), (T0 + day + 7200, 990.0, None, None, "stop")]
+    rows = [
+        (T0, 820.0, "exact", 1, "stop"),
+        (T0 + 600, 1430.0, None, -1, "length"),
+        (T0 + 3600, 640.0, None, 1, "stop"),
+        (T0 + day, 95.0, "semantic", 1, "stop"),
+        (T0 + day + 1800, 1210.0, None, None, "stop"),
+        (T0 + day + 7200, 990.0, None, None, "stop"),
+    ]
     with rt.db.transaction() as c:
         for i, (t, ms, level, thumbs, finish) in enumerate(rows):
             tid = f"trace{i}"
-            attrs = {"gen_ai.request.model": "echo", "gen_ai.usage.input_tokens": 40 + 10 * i,
-                     "gen_ai.usage.output_tokens": 20 + i, "edgeprompt.finish_reason": finish,
-                     "edgeprompt.cache.hit": level is not None, "edgeprompt.cache.level": level or "miss"}
-            c.execute("INSERT INTO traces(id, started_at, duration_ms, operation, session_id, model, status, "
-                      "attributes) VALUES (?,?,?,?,?,?,?,?)",
-                      (tid, t, ms, "chat", None, "echo", "ok", json.dumps(attrs)))
+            attrs = {
+                "gen_ai.request.model": "echo",
+                "gen_ai.usage.input_tokens": 40 + 10 * i,
+                "gen_ai.usage.output_tokens": 20 + i,
+                "edgeprompt.finish_reason": finish,
+                "edgeprompt.cache.hit": level is not None,
+                "edgeprompt.cache.level": level or "miss",
+            }
+            c.execute(
+                "INSERT INTO traces(id, started_at, duration_ms, operation, session_id, model, status, "
+                "attributes) VALUES (?,?,?,?,?,?,?,?)",
+                (tid, t, ms, "chat", None, "echo", "ok", json.dumps(attrs)),
+            )
             for seq, (name, share) in enumerate((("retrieval", 0.2), ("generate", 0.7), ("session.save", 0.1))):
                 span = {"edgeprompt.tokens_per_s": 25.0 + i} if name == "generate" else {}
-                c.execute("INSERT INTO trace_spans(trace_id, seq, name, start_ms, duration_ms, attributes) "
-                          "VALUES (?,?,?,?,?,?)", (tid, seq, name, 0.0, ms * share, json.dumps(span)))
+                c.execute(
+                    "INSERT INTO trace_spans(trace_id, seq, name, start_ms, duration_ms, attributes) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (tid, seq, name, 0.0, ms * share, json.dumps(span)),
+                )
             if thumbs is not None:
-                c.execute("INSERT INTO feedback(trace_id, kind, score, created_at) VALUES (?,?,?,?)",
-                          (tid, "thumbs", thumbs, t + 60))
+                c.execute(
+                    "INSERT INTO feedback(trace_id, kind, score, created_at) VALUES (?,?,?,?)",
+                    (tid, "thumbs", thumbs, t + 60),
+                )
 
 
 def seed_audit(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
     audit = AuditLog(rt.db)
-    events = [("firewall.input", {"decision": "block", "score": 0.97, "categories": ["instruction_override"],
-                                  "matched_rules": ["en-ignore-previous"]}),
-              ("firewall.document", {"decision": "flag", "score": 0.61, "categories": ["indirect_injection"]}),
-              ("firewall.output", {"decision": "redact", "categories": ["email", "api_key"]})]
+    events = [
+        (
+            "firewall.input",
+            {
+                "decision": "block",
+                "score": 0.97,
+                "categories": ["instruction_override"],
+                "matched_rules": ["en-ignore-previous"],
+            },
+        ),
+        ("firewall.document", {"decision": "flag", "score": 0.61, "categories": ["indirect_injection"]}),
+        ("firewall.output", {"decision": "redact", "categories": ["email", "api_key"]}),
+    ]
     for i, (kind, data) in enumerate(events):
         with monkeypatch.context() as m:
             m.setattr(time, "time", lambda i=i: T0 + 60 * i)
@@ -128,8 +156,11 @@ def test_snapshot_security(make_app, monkeypatch: pytest.MonkeyPatch, snap_compa
     real = security.intel_summary(app.runtime)
     assert real[0].startswith("rule pack") and real[1].startswith("classifier")
     # the packs' versions, rule counts and training dates belong to the firewall's data and change with it
-    monkeypatch.setattr(security, "intel_summary", lambda rt: ["rule pack   (masked in the snapshot)",
-                                                               "classifier  (masked in the snapshot)", real[-1]])
+    monkeypatch.setattr(
+        security,
+        "intel_summary",
+        lambda rt: ["rule pack   (masked in the snapshot)", "classifier  (masked in the snapshot)", real[-1]],
+    )
     assert snap_compare(app, terminal_size=SIZE, run_before=pressing("f4"))
 
 

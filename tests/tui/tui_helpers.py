@@ -51,9 +51,16 @@ def errors(app: Any) -> list[str]:
 
 
 def greet(template: str) -> Any:
-    return parse_spec({"name": "greet", "description": "greets a person", "template": template,
-                       "variables": {"name": {"type": "string"}},
-                       "tests": [{"vars": {"name": "Ada"}, "assert": [{"type": "contains", "value": "Ada"}]}]}, "test")
+    return parse_spec(
+        {
+            "name": "greet",
+            "description": "greets a person",
+            "template": template,
+            "variables": {"name": {"type": "string"}},
+            "tests": [{"vars": {"name": "Ada"}, "assert": [{"type": "contains", "value": "Ada"}]}],
+        },
+        "test",
+    )
 
 
 def seed_prompts(rt: Any) -> None:

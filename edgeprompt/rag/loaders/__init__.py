@@ -21,13 +21,20 @@ class OutOfMemory(Skip):
 
 CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .ts .tsx .jsx .java .c .h .cc .cpp .hpp .cs .go .rs .rb .php .swift .kt .scala "
-    ".sh .bash .zsh .ps1 .sql .r .lua .pl .m .toml .yaml .yml .ini .cfg".split())
+    ".sh .bash .zsh .ps1 .sql .r .lua .pl .m .toml .yaml .yml .ini .cfg".split()
+)
 KINDS: dict[str, str] = {
     **{s: "markdown" for s in (".md", ".markdown", ".mdown")},
     **{s: "text" for s in (".txt", ".text", ".rst", ".org", ".log")},
     **{s: "html" for s in (".html", ".htm", ".xhtml")},
-    ".pdf": "pdf", ".docx": "docx", ".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json",
-    ".eml": "email", ".mbox": "email",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".eml": "email",
+    ".mbox": "email",
     **{s: "code" for s in CODE_SUFFIXES},
 }
 

@@ -18,23 +18,40 @@ from edgeprompt.rag.loaders import Skip, decode_text
 
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _DROP = frozenset(("script", "style", "noscript", "svg"))
-_BLOCK = frozenset("p div section article main aside header footer nav blockquote dd dt figcaption caption "
-                   "form fieldset address details summary ul ol dl table tbody thead tfoot body html".split())
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])"
-                           r"|opacity\s*:\s*0(?![.\d]*[1-9])", re.I)
+_BLOCK = frozenset(
+    "p div section article main aside header footer nav blockquote dd dt figcaption caption "
+    "form fieldset address details summary ul ol dl table tbody thead tfoot body html".split()
+)
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])"
+    r"|opacity\s*:\s*0(?![.\d]*[1-9])",
+    re.I,
+)
 _SPACE = re.compile(r"\s+")
 # Browsers stop nesting at a few hundred levels; deeper is a broken or hostile file (100,000 nested <div>s)
 MAX_DEPTH = 1000
 # Old-style HTML leaves <p>, <li>, <td>, <tr>… open; as in a browser the next sibling closes them (in this
 # order: a cell before its row), so such pages do not nest thousands deep
 _IMPLIED_CLOSE: dict[str, tuple[str, ...]] = {
-    "p": ("p",), "li": ("p", "li"), "dt": ("p", "dt", "dd"), "dd": ("p", "dt", "dd"), "option": ("option",),
-    "td": ("td", "th"), "th": ("td", "th"), "tr": ("td", "th", "tr"), "table": ("p",)}
+    "p": ("p",),
+    "li": ("p", "li"),
+    "dt": ("p", "dt", "dd"),
+    "dd": ("p", "dt", "dd"),
+    "option": ("option",),
+    "td": ("td", "th"),
+    "th": ("td", "th"),
+    "tr": ("td", "th", "tr"),
+    "table": ("p",),
+}
 
 
 def _hides(tag: str, attrs: dict[str, str | None]) -> bool:
-    return (tag == "template" or "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
-            or bool(_HIDDEN_STYLE.search(attrs.get("style") or "")))
+    return (
+        tag == "template"
+        or "hidden" in attrs
+        or (attrs.get("aria-hidden") or "").lower() == "true"
+        or bool(_HIDDEN_STYLE.search(attrs.get("style") or ""))
+    )
 
 
 class _Visible(HTMLParser):

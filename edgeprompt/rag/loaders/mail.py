@@ -47,11 +47,15 @@ def _message(raw: bytes, first_line: int, path: Path) -> tuple[str, list[Block],
             page = load_html(path, content.encode("utf-8"))
             hidden.extend(page.hidden)
             # the HTML's own line numbers do not map onto the file once decoded: cite the body's range
-            blocks.extend(Block(b.text, b.kind, b.level, body_first, last_line) for b in page.blocks
-                          if b.kind != HEADING)
+            blocks.extend(
+                Block(b.text, b.kind, b.level, body_first, last_line) for b in page.blocks if b.kind != HEADING
+            )
         else:
-            exact = not msg.is_multipart() and str(part.get("content-transfer-encoding", "7bit")).lower() \
-                in ("7bit", "8bit", "binary")
+            exact = not msg.is_multipart() and str(part.get("content-transfer-encoding", "7bit")).lower() in (
+                "7bit",
+                "8bit",
+                "binary",
+            )
             blocks.extend(_paragraphs(content, body_first, last_line, exact))
     names = [name for p in msg.iter_attachments() if (name := p.get_filename())]
     if names:

@@ -73,8 +73,10 @@ def check_expansion(data: bytes, kind: str) -> None:
     except (zipfile.BadZipFile, ValueError, OSError) as e:
         raise Skip(f"unreadable {kind}: not a valid zip file ({e})") from e
     if expanded > max(MAX_EXPANSION * len(data), MIN_EXPANDED_LIMIT):
-        raise Skip(f"{kind} expands beyond {MAX_EXPANSION}x its size ({len(data) / 1e6:.1f} MB -> "
-                   f"{expanded / 1e6:,.0f} MB): a zip bomb or not a document")
+        raise Skip(
+            f"{kind} expands beyond {MAX_EXPANSION}x its size ({len(data) / 1e6:.1f} MB -> "
+            f"{expanded / 1e6:,.0f} MB): a zip bomb or not a document"
+        )
 
 
 def load_docx(path: Path, data: bytes) -> Loaded:

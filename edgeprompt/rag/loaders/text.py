@@ -9,9 +9,15 @@ from pathlib import Path
 from edgeprompt.rag.blocks import CODE, HEADING, LIST, PARAGRAPH, TABLE, Block, Loaded, labelled_rows
 from edgeprompt.rag.loaders import decode_text
 
-_MD_KINDS = {"paragraph_open": PARAGRAPH, "bullet_list_open": LIST, "ordered_list_open": LIST,
-             "fence": CODE, "code_block": CODE, "blockquote_open": PARAGRAPH,
-             "html_block": PARAGRAPH}
+_MD_KINDS = {
+    "paragraph_open": PARAGRAPH,
+    "bullet_list_open": LIST,
+    "ordered_list_open": LIST,
+    "fence": CODE,
+    "code_block": CODE,
+    "blockquote_open": PARAGRAPH,
+    "html_block": PARAGRAPH,
+}
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
@@ -33,7 +39,7 @@ def load_markdown(path: Path, data: bytes) -> Loaded:
     fm = _front_matter(lines)
     blocks: list[Block] = []
     if fm:
-        blocks.append(Block("\n".join(lines[1:fm - 1]), PARAGRAPH, 0, 2, fm - 1))
+        blocks.append(Block("\n".join(lines[1 : fm - 1]), PARAGRAPH, 0, 2, fm - 1))
     parse_src = "\n" * fm + "\n".join(lines[fm:])  # blank lines keep the line numbers right
     tokens = MarkdownIt("commonmark").enable("table").parse(parse_src)
     title = ""
@@ -98,8 +104,11 @@ def _text_heading(para: list[str]) -> tuple[str, int] | None:
     if len(line) > 70 or line[-1] in ".,;!?":
         return None
     letters = [c for c in line if c.isalpha()]
-    if (letters and all(c.isupper() for c in letters) and len(letters) > 2) or line.endswith(":") \
-            or re.match(r"^(\d+(\.\d+)*\.?|[IVX]+\.|Section \d+|Article \d+)\s+\S", line):
+    if (
+        (letters and all(c.isupper() for c in letters) and len(letters) > 2)
+        or line.endswith(":")
+        or re.match(r"^(\d+(\.\d+)*\.?|[IVX]+\.|Section \d+|Article \d+)\s+\S", line)
+    ):
         return line.rstrip(":"), 2
     return None
 
@@ -113,8 +122,11 @@ def load_text(path: Path, data: bytes) -> Loaded:
         if head is not None:
             blocks.append(Block(head[0], HEADING, head[1], a + 1, b))
             continue
-        kind = LIST if all(_BULLET.match(x) or x.startswith((" ", "\t")) for x in para) \
-            and _BULLET.match(para[0]) else PARAGRAPH
+        kind = (
+            LIST
+            if all(_BULLET.match(x) or x.startswith((" ", "\t")) for x in para) and _BULLET.match(para[0])
+            else PARAGRAPH
+        )
         blocks.append(Block("\n".join(para).strip(), kind, 0, a + 1, b))
     first = next((b for b in blocks if b.kind == HEADING and b.line_start == 1), None)
     title = first.text if first is not None else _title_from_name(path)
