@@ -3,7 +3,7 @@
 `ensure_demo` trains a tiny Llama model on the bundled text (`demo_train`) and converts it for both
 backends, into `<data home>/models/demo/{hf,mlx,onnx}` plus the user card `models/demo.toml`. Everything
 is built in a temporary folder and renamed into place, so an interrupted build leaves nothing half-made.
-It is a toy for trying the runtime; real use points at a real model folder (see README, "Models").
+It is a toy for trying the runtime; real use points at a real model folder (see docs/models.md).
 """
 
 from __future__ import annotations
