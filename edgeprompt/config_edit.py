@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprompt.config import DEFAULTS, _check_type, _toml_value
-from edgeprompt.errors import ConfigError
+from edgeprompt.errors import ConfigError, SettingError
 from edgeprompt.paths import write_atomic
 
 _TRUE = {"true", "yes", "on", "1"}
@@ -33,21 +33,21 @@ def parse(dotted: str, text: str) -> tuple[str, str, Any]:
     """(section, key, typed value) for `section.key` and the text given on the command line."""
     section, _, key = dotted.partition(".")
     if section not in DEFAULTS:
-        raise ConfigError(f"unknown setting '{dotted}': sections are {', '.join(DEFAULTS)} (see `config show`)")
+        raise SettingError(f"unknown setting '{dotted}': sections are {', '.join(DEFAULTS)} (see `config show`)")
     if key not in DEFAULTS[section]:
-        raise ConfigError(f"unknown setting '{dotted}': [{section}] has {', '.join(DEFAULTS[section])}")
+        raise SettingError(f"unknown setting '{dotted}': [{section}] has {', '.join(DEFAULTS[section])}")
     default = DEFAULTS[section][key][0]
     value: Any = text
     if isinstance(default, bool):
         low = text.strip().lower()
         if low not in _TRUE | _FALSE:
-            raise ConfigError(f"{dotted} must be true or false, got '{text}'")
+            raise SettingError(f"{dotted} must be true or false, got '{text}'")
         value = low in _TRUE
     elif isinstance(default, int | float):
         try:
             value = int(text) if isinstance(default, int) else float(text)
         except ValueError:
-            raise ConfigError(f"{dotted} must be {type(default).__name__}, got '{text}'") from None
+            raise SettingError(f"{dotted} must be {type(default).__name__}, got '{text}'") from None
     elif isinstance(default, list):
         try:  # a TOML array, or plain comma-separated words
             value = (
@@ -56,7 +56,7 @@ def parse(dotted: str, text: str) -> tuple[str, str, Any]:
                 else [w.strip() for w in text.split(",") if w.strip()]
             )
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{dotted} must be a list: {e}") from None
+            raise SettingError(f"{dotted} must be a list: {e}") from None
     return section, key, _check_type(section, key, value, default)
 
 

@@ -28,6 +28,10 @@ class ConfigError(EdgepromptError):
     """The settings file is invalid."""
 
 
+class SettingError(EdgepromptError):
+    """Setting not changed: {detail}"""
+
+
 class DatabaseLockedError(EdgepromptError):
     """The database is locked by another edgeprompt process; close it and try again."""
 
