@@ -68,7 +68,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _session_args(p: argparse.ArgumentParser) -> None:
-    # like `llm`: a one-off question is not a chat; -c or --session keeps it in one
+    # like `llm`: each ask is logged as its own conversation (feedback edits and federated learning read the kept
+    # answer); -c or --session continues one instead
     keep = p.add_mutually_exclusive_group()
     keep.add_argument(
         "-c",
@@ -82,13 +83,13 @@ def _session_args(p: argparse.ArgumentParser) -> None:
 
 
 def _session_for(rt: Runtime, args: argparse.Namespace) -> tuple[str | None, bool]:
-    """(session to continue, whether to keep the exchange): a plain `ask` keeps nothing."""
+    """(session to continue, whether to keep the exchange): a plain `ask` is kept in a new session of its own."""
     if args.session:
         return rt.sessions.resolve(args.session), True
     if args.continue_:
         latest = rt.sessions.list(limit=1)
         return (latest[0].id if latest else None), True
-    return None, False
+    return None, True
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -162,7 +163,7 @@ def _footer(result: AskResult) -> str:
     meta = (
         f"{result.model} · {result.usage['completion_tokens']} tokens · "
         f"{result.timings['tokens_per_s']:.1f} tok/s · "
-        + (f"session {result.session_id}" if result.session_id else "not saved (-c keeps a chat)")
+        + (f"session {result.session_id}" if result.session_id else "not saved (--no-save)")
         + (" · cached" if result.cached else "")
     )
     return "\n".join([*parts, meta])

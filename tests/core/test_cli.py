@@ -40,7 +40,7 @@ def test_ask_json_has_the_documented_object(cli) -> None:  # type: ignore[no-unt
 def test_ask_streams_text_and_footer(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("ask", "plain text please", "-m", "echo")
     assert code == 0 and out.strip() == "plain text please"
-    assert "echo" in err and "not saved" in err  # a plain ask is not a chat (-c keeps one)
+    assert "echo" in err and "session" in err  # a plain ask is kept in a session of its own
 
 
 def test_ask_batch_from_stdin_one_object_per_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

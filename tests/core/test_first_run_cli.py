@@ -23,16 +23,17 @@ def test_fresh_home_general_question_says_how_to_get_a_model(cli) -> None:  # ty
     assert "pick a generative model with -m" not in answer
 
 
-def test_plain_ask_is_not_a_chat_but_continue_keeps_one(cli) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        code, _, err = cli("ask", "hello", "-m", "echo")
-        assert code == 0 and "not saved" in err
-    assert json.loads(cli("sessions", "list", "--json")[1]) == []
+def test_each_plain_ask_is_kept_on_its_own_and_continue_keeps_one_chat(cli) -> None:  # type: ignore[no-untyped-def]
+    # a plain ask is logged as its own conversation (feedback can edit its answer); -c continues the latest
+    ids = [json.loads(cli("ask", "hello", "-m", "echo", "--json")[1])["session_id"] for _ in range(2)]
+    assert all(ids) and len(set(ids)) == 2
+    code, _, err = cli("ask", "hello", "-m", "echo", "--no-save")
+    assert code == 0 and "not saved" in err
     first = json.loads(cli("ask", "remember the milk", "-m", "echo", "-c", "--json")[1])
     again = json.loads(cli("ask", "and the bread", "-m", "echo", "--continue", "--json")[1])
-    assert first["session_id"] and again["session_id"] == first["session_id"]
-    rows = json.loads(cli("sessions", "list", "--json")[1])
-    assert [(r["id"], r["turns"]) for r in rows] == [(first["session_id"], 4)]
+    assert first["session_id"] == ids[-1] and again["session_id"] == first["session_id"]
+    rows = {r["id"]: r["turns"] for r in json.loads(cli("sessions", "list", "--json")[1])}
+    assert rows == {ids[0]: 2, ids[1]: 6}
 
 
 def test_system_text_reaches_the_model(cli) -> None:  # type: ignore[no-untyped-def]
