@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from edgeprompt.errors import NotFoundError, UsageError
 from edgeprompt.store.db import Database
@@ -68,34 +69,23 @@ class FeedbackStore:
 
     def for_trace(self, trace_id: str) -> list[Feedback]:
         rows = self.db.query("SELECT * FROM feedback WHERE trace_id = ? ORDER BY id", (trace_id,))
-        return [
-            Feedback(
-                r["id"],
-                r["trace_id"],
-                r["kind"],
-                r["score"],
-                r["comment"],
-                r["original"],
-                r["edited"],
-                r["edit_distance"],
-                r["created_at"],
-            )
-            for r in rows
-        ]
+        return [_feedback(r) for r in rows]
 
     def since(self, t0: float) -> list[Feedback]:
         rows = self.db.query("SELECT * FROM feedback WHERE created_at >= ? ORDER BY id", (t0,))
-        return [
-            Feedback(
-                r["id"],
-                r["trace_id"],
-                r["kind"],
-                r["score"],
-                r["comment"],
-                r["original"],
-                r["edited"],
-                r["edit_distance"],
-                r["created_at"],
-            )
-            for r in rows
-        ]
+        return [_feedback(r) for r in rows]
+
+
+def _feedback(r: Any) -> Feedback:
+    """A `feedback` row (sqlite3.Row-like, by column name) as the dataclass."""
+    return Feedback(
+        r["id"],
+        r["trace_id"],
+        r["kind"],
+        r["score"],
+        r["comment"],
+        r["original"],
+        r["edited"],
+        r["edit_distance"],
+        r["created_at"],
+    )
