@@ -193,6 +193,23 @@ def pick_shift(
     return float(SHIFTS[0])
 
 
+def rate(flags: np.ndarray) -> float | None:
+    """Share of True among `flags`, rounded; None for an empty selection (a fold without that label)."""
+    return round(float(flags.mean()), 4) if flags.size else None
+
+
+def fold_figures(source: str, flagged: np.ndarray, y: np.ndarray, shift: float) -> dict[str, Any]:
+    """One leave-one-source-out fold: its size, the operating point used, recall and FPR on the held-out rows."""
+    return {
+        "source": source,
+        "attacks": int(y.sum()),
+        "benign": int((y == 0).sum()),
+        "shift": round(shift, 2),
+        "recall": rate(flagged[y == 1]),
+        "fpr": rate(flagged[y == 0]),
+    }
+
+
 def oof_margins(x: Features, groups: np.ndarray, folds: int, train: Callable[[np.ndarray], Any]) -> np.ndarray:
     """Out-of-fold margins, folds grouped so a document and its twin stay together."""
     fold = np.array([int(hashlib.sha256(g.encode()).hexdigest()[:6], 16) % folds for g in groups])
@@ -262,15 +279,7 @@ def main() -> int:
             shift = operating_point(~held)
             model = trainer(~held)(np.ones((~held).sum(), dtype=bool))
             flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
-            yy = y[held]
-            fold = {
-                "source": s,
-                "attacks": int(yy.sum()),
-                "benign": int((yy == 0).sum()),
-                "shift": round(shift, 2),
-                "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
-                "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None,
-            }
+            fold = fold_figures(s, flagged, y[held], shift)
             folds.append(fold)
             progress(
                 f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} "

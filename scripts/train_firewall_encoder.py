@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_firewall import pick_shift, rule_parts, scores, weights  # noqa: E402
+from train_firewall import fold_figures, pick_shift, progress, rate, rule_parts, scores, weights  # noqa: E402
 
 from edgeprompt.firewall import corpus, encoder, encoder_model, evaluate  # noqa: E402
 from edgeprompt.firewall.normalize import normalize  # noqa: E402
@@ -38,10 +38,6 @@ CACHE = Path.home() / ".cache" / "edgeprompt-train" / "fw-encoder"
 HIDDEN = 384  # MiniLM-L6's width
 EPOCHS = 12
 BATCH = 64
-
-
-def progress(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def row_key(text: str, context: str) -> str:
@@ -230,18 +226,11 @@ def main() -> int:
         model, shift = train_and_pick(~held)
         flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
         yy = y[held]
-        fold = {
-            "source": s,
-            "attacks": int(yy.sum()),
-            "benign": int((yy == 0).sum()),
-            "shift": round(shift, 2),
-            "recall": round(float(flagged[yy == 1].mean()), 4) if yy.any() else None,
-            "fpr": round(float(flagged[yy == 0].mean()), 4) if (yy == 0).any() else None,
-        }
+        fold = fold_figures(s, flagged, yy, shift)
         if s not in SHIPPED_SAW:
             old = shipped[held]
-            fold["shipped_recall"] = round(float(old[yy == 1].mean()), 4) if yy.any() else None
-            fold["shipped_fpr"] = round(float(old[yy == 0].mean()), 4) if (yy == 0).any() else None
+            fold["shipped_recall"] = rate(old[yy == 1])
+            fold["shipped_fpr"] = rate(old[yy == 0])
         folds.append(fold)
         progress(
             f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} (shift {shift:+.1f}, {time.time() - t0:.0f} s)"
