@@ -210,6 +210,25 @@ def fold_figures(source: str, flagged: np.ndarray, y: np.ndarray, shift: float) 
     }
 
 
+def loso_summary(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The folds with their mean recall and mean FPR (over the folds that have attacks / benign rows)."""
+    recalls = [f["recall"] for f in folds if f["recall"] is not None]
+    fprs = [f["fpr"] for f in folds if f["fpr"] is not None]
+    return {
+        "folds": folds,
+        "sources": len(folds),
+        "mean_recall": round(float(np.mean(recalls)), 4) if recalls else None,
+        "mean_fpr": round(float(np.mean(fprs)), 4) if fprs else None,
+    }
+
+
+def data_sha256(rows: list[Any]) -> str:
+    """A hash of the training rows, order-free: what classifier.json records as the data it was trained on."""
+    return hashlib.sha256(
+        "\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}" for r in rows)).encode()
+    ).hexdigest()
+
+
 def oof_margins(x: Features, groups: np.ndarray, folds: int, train: Callable[[np.ndarray], Any]) -> np.ndarray:
     """Out-of-fold margins, folds grouped so a document and its twin stay together."""
     fold = np.array([int(hashlib.sha256(g.encode()).hexdigest()[:6], 16) % folds for g in groups])
@@ -285,14 +304,7 @@ def main() -> int:
                 f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} "
                 f"(shift {shift:+.1f}, {time.time() - t0:.0f} s)"
             )
-        recalls = [f["recall"] for f in folds if f["recall"] is not None]
-        fprs = [f["fpr"] for f in folds if f["fpr"] is not None]
-        loso = {
-            "folds": folds,
-            "sources": len(folds),
-            "mean_recall": round(float(np.mean(recalls)), 4) if recalls else None,
-            "mean_fpr": round(float(np.mean(fprs)), 4) if fprs else None,
-        }
+        loso = loso_summary(folds)
         progress(
             f"leave-one-source-out: mean recall {loso['mean_recall']} at mean FPR {loso['mean_fpr']} "
             f"over {len(folds)} sources"
@@ -313,12 +325,9 @@ def main() -> int:
             "benign": int((y[m] == 0).sum()),
             "languages": sorted({rows[i].lang for i in np.flatnonzero(m)}),
         }
-    data_hash = hashlib.sha256(
-        "\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}" for r in rows)).encode()
-    ).hexdigest()
     trained = {
         "rows": len(rows),
-        "data_sha256": data_hash,
+        "data_sha256": data_sha256(rows),
         "alpha": args.alpha,
         "epochs": EPOCHS,
         "cap": args.cap,

@@ -29,7 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_firewall import fold_figures, pick_shift, progress, rate, rule_parts, scores, weights  # noqa: E402
+from train_firewall import (  # noqa: E402
+    data_sha256,
+    fold_figures,
+    loso_summary,
+    pick_shift,
+    progress,
+    rate,
+    rule_parts,
+    scores,
+    weights,
+)
 
 from edgeprompt.firewall import corpus, encoder, encoder_model, evaluate  # noqa: E402
 from edgeprompt.firewall.normalize import normalize  # noqa: E402
@@ -235,14 +245,7 @@ def main() -> int:
         progress(
             f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} (shift {shift:+.1f}, {time.time() - t0:.0f} s)"
         )
-    recalls = [f["recall"] for f in folds if f["recall"] is not None]
-    fprs = [f["fpr"] for f in folds if f["fpr"] is not None]
-    loso = {
-        "folds": folds,
-        "sources": len(folds),
-        "mean_recall": round(float(np.mean(recalls)), 4),
-        "mean_fpr": round(float(np.mean(fprs)), 4),
-    }
+    loso = loso_summary(folds)
     unseen = [f for f in folds if "shipped_recall" in f]
     for name, key in (("unseen_by_shipped", ""), ("shipped_on_unseen", "shipped_")):
         rec = [f[key + "recall"] for f in unseen if f[key + "recall"] is not None]
@@ -269,12 +272,9 @@ def main() -> int:
         }
         for s in sorted(set(src.tolist()))
     }
-    data_hash = hashlib.sha256(
-        "\n".join(sorted(f"{r.source}\t{r.label}\t{r.context}\t{r.text}" for r in rows)).encode()
-    ).hexdigest()
     trained = {
         "rows": len(rows),
-        "data_sha256": data_hash,
+        "data_sha256": data_sha256(rows),
         "epochs": args.epochs,
         "cap": args.cap,
         "bias_shift": round(shift, 2),
