@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,23 +247,12 @@ def cmd_audit_verify(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if result.ok else 1
 
 
-def _entry_dict(e: Any) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "created_at": e.created_at,
-        "kind": e.kind,
-        "data": e.data,
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-    }
-
-
 def cmd_audit_show(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.store.audit import AuditLog
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    entries = [_entry_dict(e) for e in AuditLog(ctx.runtime().db).entries(args.limit, args.kind)]
+    entries = [asdict(e) for e in AuditLog(ctx.runtime().db).entries(args.limit, args.kind)]
 
     def text() -> str:
         lines = []
@@ -284,7 +274,7 @@ def cmd_audit_export(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.store.audit import AuditLog
 
     entries = AuditLog(ctx.runtime().db).entries(newest_first=False)
-    lines = "".join(json.dumps(_entry_dict(e), ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
+    lines = "".join(json.dumps(asdict(e), ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
     if args.file is None:
         sys.stdout.write(lines)
         sys.stdout.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -206,14 +207,7 @@ class SecurityScreen(EdgeScreen):
         e = next((x for x in self.entries if str(x.seq) == event.row_key.value), None)
         if e is not None:
             body = json.dumps(
-                {
-                    "seq": e.seq,
-                    "created_at": e.created_at,
-                    "kind": e.kind,
-                    "data": e.data,
-                    "prev_hash": e.prev_hash,
-                    "hash": e.hash,
-                },
+                asdict(e),
                 indent=2,
                 ensure_ascii=False,
             )
