@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeprompt.backends.base import Document
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "documents"
 QUESTIONS = ROOT / "samples" / "eval" / "questions.jsonl"
@@ -39,3 +41,15 @@ def integrity(db_path: Path) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
     finally:
         conn.close()
+
+
+# one small hotel note, shared by the answerability and support tests
+HOTEL = Document(
+    1,
+    "# Osaka trip\n\n## Hotel\n\nHotel Kitahama, a small hotel near the river. Confirmation number "
+    "OS-4410. Check-in from 15:00. Breakfast is included.",
+    "/h/trip-osaka.md",
+    "lines 1-6",
+    0.5,
+    "Osaka trip > Hotel",
+)

@@ -3,21 +3,14 @@
 
 from __future__ import annotations
 
+from rag_helpers import HOTEL
+
 from edgeprompt.backends.base import Document
 from edgeprompt.rag.answerable import answer, judge, parts, shipped, span
 from edgeprompt.rag.asked import asked, values
 from edgeprompt.rag.extract import score
 from edgeprompt.rag.prompting import ABSTAIN_TEXT
 
-HOTEL = Document(
-    1,
-    "# Osaka trip\n\n## Hotel\n\nHotel Kitahama, a small hotel near the river. Confirmation number "
-    "OS-4410. Check-in from 15:00. Breakfast is included.",
-    "/h/trip-osaka.md",
-    "lines 1-6",
-    0.5,
-    "Osaka trip > Hotel",
-)
 TEAM = Document(
     2,
     "# Team notes\n\nTwo new hires for the platform team were approved in March. They start in "

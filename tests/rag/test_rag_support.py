@@ -8,19 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rag_helpers import HOTEL
+
 from edgeprompt.backends.base import Document
 from edgeprompt.orchestrate.builtin_tools import answer_judge, search_tool
 from edgeprompt.rag.support import MARK, check, claims
 
-HOTEL = Document(
-    1,
-    "# Osaka trip\n\n## Hotel\n\nHotel Kitahama, a small hotel near the river. Confirmation number "
-    "OS-4410. Check-in from 15:00. Breakfast is included.",
-    "/h/trip-osaka.md",
-    "lines 1-6",
-    0.5,
-    "Osaka trip > Hotel",
-)
 CAR = Document(
     2,
     "# Car\n\nThe replacement battery cost $189 and was fitted on 2025-01-09 at the Main Street garage.",
