@@ -5,7 +5,7 @@ tokens (in 512-token chunks: one 16k-token append would build 16 heads x 16k x 1
 once) and decodes `--decode` tokens greedily; it reports prefill and decode tokens/s and its peak RSS. The
 parent measures memory bandwidth with a numpy copy (2 threads, STREAM counting: bytes read + written) and
 draws the bandwidth-bound decode limit, BW / (weight bytes + KV bytes at that context), next to the curve.
-`--html` writes the benchmark page (edgeprompt.observatory.bench_page).
+`--html` writes the benchmark page (edgeprompt.observatory.bench_page), `--svg` the decode curve alone.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def main() -> int:
     p.add_argument("--chunk", type=int, default=512)
     p.add_argument("--label", default="", help="the model's name on the page (default: the folder's)")
     p.add_argument("--html", type=Path, help="also write the benchmark page here")
+    p.add_argument("--svg", type=Path, help="also write the decode curve as one SVG image (the README's)")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one context, in this process
     args = p.parse_args()
     folder = args.folder.resolve()
@@ -139,6 +140,10 @@ def main() -> int:
         from edgeprompt.observatory.bench_page import render
 
         args.html.write_text(render([report]), encoding="utf-8")
+    if args.svg:
+        from edgeprompt.observatory.bench_page import decode_chart
+
+        args.svg.write_text(decode_chart(report) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
     return 0
 

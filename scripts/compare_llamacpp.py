@@ -1,8 +1,9 @@
 """Developer script (not run in tests or CI): edgeprompt's onnx backend against llama.cpp on the same
 weights, the same bits (int4 vs Q4_0, int8 vs Q8_0) and the same threads. Prints JSON.
 
-Run it through `scripts/compare_llamacpp`, which prepares `.venv-llamacpp` (llama-cpp-python, and
-llama.cpp's convert_hf_to_gguf.py from the llama-cpp-python sdist). The weights are a Hugging Face folder
+Run it through `scripts/compare_llamacpp`, which prepares `.venv-llamacpp` (the llama-cpp-cffi wheel's
+prebuilt llama.cpp library, driven here through llama.cpp's C API, and llama.cpp's convert_hf_to_gguf.py
+from the llama-cpp-python sdist). The weights are a Hugging Face folder
 (`--hf`, or a card's hf folder with `-m`), or by default a Llama model with random weights built here
 (`--size`, with the demo tokenizer) so decode speeds are in the range of real small models.
 
@@ -91,32 +92,58 @@ def to_gguf(hf: Path, work: Path, bits: int) -> Path:
         subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = work / f"model-{GGUF_TYPES[bits].lower()}.gguf"
     if not out.exists():
-        worker({"quantize": str(f16), "out": str(out), "type": GGUF_TYPES[bits]})
+        worker({"quantize": str(f16), "out": str(out), "type": GGUF_TYPES[bits], "threads": 2})
     return out
 
 
 def worker(job: dict[str, Any]) -> Any:
     """Run one llama.cpp job in `.venv-llamacpp`'s python; its JSON answer is the last line of stdout."""
     python = os.environ.get("LLAMA_PYTHON") or str(ROOT / ".venv-llamacpp" / "bin" / "python")
-    run = subprocess.run([python, __file__, "--llama-worker", json.dumps(job)], capture_output=True, text=True)
+    env = {**os.environ, "LD_PRELOAD": os.environ.get("LLAMA_PRELOAD", "")}
+    cmd = [python, __file__, "--llama-worker", json.dumps(job)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if run.returncode:
         tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
         raise SystemExit(f"llama.cpp worker failed ({run.returncode}): {tail}")
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def llama_worker(job: dict[str, Any]) -> Any:
-    """In `.venv-llamacpp`: quantize a GGUF, or time generations. Imports nothing of edgeprompt."""
-    import llama_cpp
+def llama_cpp_lib() -> tuple[Any, Any]:
+    """llama.cpp's C API from the prebuilt CPU library of the llama-cpp-cffi wheel (`lib`, `ffi`).
 
+    The extension is loaded by path: the wheel's package `__init__` imports Hugging Face and transformers,
+    which the worker does not need. Its library references one libstdc++-14 symbol that older systems lack;
+    `scripts/compare_llamacpp` preloads a one-function shim for it (llamacpp_shim.c)."""
+    import importlib.util
+    import sysconfig
+
+    found = sorted(Path(sysconfig.get_paths()["purelib"], "llama").glob("_llama_cpp_cpu*.so"))
+    if not found:
+        raise SystemExit("llama-cpp-cffi is not installed in this python (run scripts/compare_llamacpp)")
+    spec = importlib.util.spec_from_file_location("llama._llama_cpp_cpu", found[0])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.lib.llama_backend_init()
+    return module.lib, module.ffi
+
+
+def llama_worker(job: dict[str, Any]) -> Any:
+    """In `.venv-llamacpp`: quantize a GGUF, or time one generation. Imports nothing of edgeprompt."""
+    lib, ffi = llama_cpp_lib()
     if "quantize" in job:
-        params = llama_cpp.llama_model_quantize_default_params()
-        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{job['type']}")
-        if llama_cpp.llama_model_quantize(job["quantize"].encode(), job["out"].encode(), params) != 0:
+        params = ffi.new("struct llama_model_quantize_params *")
+        params[0] = lib.llama_model_quantize_default_params()
+        params.ftype = getattr(lib, f"LLAMA_FTYPE_MOSTLY_{job['type']}")
+        params.nthread = int(job.get("threads", 0))
+        if lib.llama_model_quantize(job["quantize"].encode(), job["out"].encode(), params) != 0:
             raise SystemExit(f"llama.cpp could not quantize {job['quantize']} to {job['type']}")
         return {"ok": True}
-    decode, prompt, load = llamacpp_runs(Path(job["gguf"]), job["ids"], job["tokens"], job["threads"], job["runs"])
-    return {"decode": decode, "prompt": prompt, "load_average": load}
+    decode, prompt, load = llamacpp_runs(
+        lib, ffi, Path(job["gguf"]), job["ids"], job["tokens"], job["threads"], job["runs"]
+    )
+    system = ffi.string(lib.llama_print_system_info()).decode()
+    return {"decode": decode, "prompt": prompt, "load_average": load, "system": system}
 
 
 def to_onnx(hf: Path, work: Path, bits: int) -> Path:
@@ -129,16 +156,18 @@ def to_onnx(hf: Path, work: Path, bits: int) -> Path:
 
 
 def onnx_runs(
-    folder: Path, messages: Any, tokens: int, threads: int, runs: int
-) -> tuple[list[float], list[float], list[int], list[float]]:
+    folder: Path, messages: Any, tokens: int, threads: int, rounds: int, llama: Any
+) -> tuple[list[float], list[float], list[int], list[float], list[Any]]:
+    """Alternate the two runtimes round by round (one onnx run, then `llama(ids)`, one llama.cpp run in its
+    worker), so a change in the shared machine's load hits both sides alike. Round 0 warms both up."""
     from edgeprompt.backends.base import GenerationParams, Request
     from edgeprompt.backends.onnx import OnnxBackend
     from edgeprompt.catalog.cards import ModelCard
 
     backend = OnnxBackend.load(ModelCard(id="compare", paths={"onnx": str(folder)}), threads=threads)
     ids = backend.prompt_ids(messages)
-    decode, prompt, load = [], [], []
-    for i in range(runs + 1):  # the first run warms up; fixed length (end-of-turn held off), no prefix reuse
+    decode, prompt, load, other = [], [], [], []
+    for i in range(rounds + 1):  # fixed length (end-of-turn held off), no prefix reuse
         stats = None
         for chunk in backend.stream(Request(tuple(messages), GenerationParams(max_tokens=tokens, min_tokens=tokens))):
             stats = chunk.stats or stats
@@ -146,33 +175,51 @@ def onnx_runs(
             decode.append(stats.tokens_per_s)
             prompt.append(stats.prompt_tps)
             load.append(os.getloadavg()[0])
+        got = llama(ids)
+        if i:
+            other.append(got)
     backend.close()
-    return decode, prompt, ids, load
+    return decode, prompt, ids, load, other
 
 
 def llamacpp_runs(
-    gguf: Path, ids: list[int], tokens: int, threads: int, runs: int
+    lib: Any, ffi: Any, gguf: Path, ids: list[int], tokens: int, threads: int, runs: int
 ) -> tuple[list[float], list[float], list[float]]:
-    from llama_cpp import Llama
-
-    llm = Llama(
-        model_path=str(gguf), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
-    )
+    """What llama-cpp-python's generate does, on the C API: prefill the prompt in one batch, then one token
+    a step, greedy; the KV cache is cleared between runs so every run prefills in full."""
+    model = lib.llama_model_load_from_file(str(gguf).encode(), lib.llama_model_default_params())
+    if model == ffi.NULL:
+        raise SystemExit(f"llama.cpp could not load {gguf}")
+    cparams = lib.llama_context_default_params()
+    cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = 2048, 512, 512
+    cparams.n_threads, cparams.n_threads_batch = threads, threads
+    ctx = lib.llama_init_from_model(model, cparams)
+    sampler = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+    lib.llama_sampler_chain_add(sampler, lib.llama_sampler_init_greedy())
+    prompt_ids = ffi.new("llama_token[]", ids)
+    one = ffi.new("llama_token[1]")
     decode, prompt, load = [], [], []
-    for i in range(runs + 1):
-        llm.reset()
-        llm._ctx.kv_cache_clear()  # reset() alone keeps the KV of the shared prefix: every run prefills in full
+    for i in range(runs + 1):  # the first run warms up
+        lib.llama_kv_self_clear(ctx)
+        lib.llama_sampler_reset(sampler)
         t0 = time.perf_counter()
+        if lib.llama_decode(ctx, lib.llama_batch_get_one(prompt_ids, len(ids))) != 0:
+            raise SystemExit("llama.cpp could not decode the prompt")
         stamps = []
-        for _ in llm.generate(ids, temp=0.0, top_k=1, reset=True):
+        while True:
+            one[0] = lib.llama_sampler_sample(sampler, ctx, -1)
             stamps.append(time.perf_counter())
-            if len(stamps) == tokens:
+            if len(stamps) == tokens:  # fixed length: an end-of-turn token does not stop the run (as onnx)
                 break
+            if lib.llama_decode(ctx, lib.llama_batch_get_one(one, 1)) != 0:
+                raise SystemExit("llama.cpp could not decode a token")
         if i:
             decode.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
             prompt.append(len(ids) / (stamps[0] - t0))
             load.append(os.getloadavg()[0])
-    llm.close()
+    lib.llama_sampler_free(sampler)
+    lib.llama_free(ctx)
+    lib.llama_model_free(model)
     return decode, prompt, load
 
 
@@ -226,11 +273,15 @@ def main() -> int:
     for bits in args.bits:
         info(f"{label}: int{bits} (onnxruntime-genai) vs {GGUF_TYPES[bits]} (llama.cpp), {threads} threads")
         onnx_dir, gguf = to_onnx(hf, work, bits), to_gguf(hf, work, bits)
-        o_dec, o_pp, ids, o_load = onnx_runs(onnx_dir, messages, args.tokens, threads, args.runs)
-        info(f"  onnx decode {statistics.median(o_dec):.1f} tok/s; now llama.cpp")
-        got = worker({"gguf": str(gguf), "ids": ids, "tokens": args.tokens, "threads": threads, "runs": args.runs})
-        l_dec, l_pp, l_load = got["decode"], got["prompt"], got["load_average"]
-        info(f"  llama.cpp decode {statistics.median(l_dec):.1f} tok/s")
+        job = {"gguf": str(gguf), "tokens": args.tokens, "threads": threads, "runs": 1}
+        o_dec, o_pp, ids, o_load, got = onnx_runs(
+            onnx_dir, messages, args.tokens, threads, args.runs, lambda ids, job=job: worker({**job, "ids": ids})
+        )
+        l_dec = [g["decode"][0] for g in got]
+        l_pp = [g["prompt"][0] for g in got]
+        l_load = [g["load_average"][0] for g in got]
+        system = got[0]["system"] if got else ""
+        info(f"  onnx decode {statistics.median(o_dec):.1f} tok/s, llama.cpp {statistics.median(l_dec):.1f} tok/s")
         o, ll = statistics.median(o_dec), statistics.median(l_dec)
         results.append(
             {
@@ -249,6 +300,7 @@ def main() -> int:
                 "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
                 "onnx_runs": [round(x, 1) for x in o_dec],
                 "llamacpp_runs": [round(x, 1) for x in l_dec],
+                "llamacpp_build": system.strip(),
             }
         )
     print(

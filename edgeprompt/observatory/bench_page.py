@@ -18,20 +18,28 @@ def _label(context: int) -> str:
     return f"{context // 1024}k" if context >= 1024 and context % 1024 == 0 else str(context)
 
 
-def _curves(report: Mapping[str, Any], i: int) -> str:
+def decode_chart(report: Mapping[str, Any], i: int = 0) -> str:
+    """The decode curve beside its bandwidth limit, one standalone SVG (the page, and the README's image)."""
     points = report["points"]
-    labels = [_label(int(p["context"])) for p in points]
-    color = svg.PALETTE[i % len(svg.PALETTE)]
-    decode = svg.lines(
-        labels,
+    return svg.lines(
+        [_label(int(p["context"])) for p in points],
         [
-            svg.Series(f"{report['model']} decode", [p["decode_tps"] for p in points], color),
+            svg.Series(
+                f"{report['model']} decode", [p["decode_tps"] for p in points], svg.PALETTE[i % len(svg.PALETTE)]
+            ),
             svg.Series("bandwidth limit", [p["limit_tps"] for p in points], "#c62828"),
         ],
         unit=" tok/s",
         label="decode tokens per second by context length",
         x_title="context (tokens)",
     )
+
+
+def _curves(report: Mapping[str, Any], i: int) -> str:
+    points = report["points"]
+    labels = [_label(int(p["context"])) for p in points]
+    color = svg.PALETTE[i % len(svg.PALETTE)]
+    decode = decode_chart(report, i)
     prefill = svg.lines(
         labels,
         [svg.Series(f"{report['model']} prefill", [p["prefill_tps"] for p in points], color)],
