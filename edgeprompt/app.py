@@ -105,13 +105,14 @@ class Runtime:
         from edgeprompt.cache.threshold import effective, verifier_point
 
         s = self.settings.section("cache")
+        judged = bool(s["verifier"]) and verifier.installed()  # the lower cosine floor only with a judge
         return self.part(
             "cache",
             lambda: Cache(
                 self.db,
                 s,
                 self.embedder,
-                effective(float(s["semantic_threshold"])),
+                effective(float(s["semantic_threshold"]), judged),
                 self.paths.cache / "answers",
                 templates=lambda: getattr(self._parts.get("registry"), "templates", None),
                 verifier=(lambda: verifier.shipped(verifier_point().threshold)) if s["verifier"] else None,

@@ -87,7 +87,10 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "cache": {
         "enabled": (True, "reuse answers: exact repeats, and near-duplicate questions that pass every guard"),
         "semantic": (True, "also serve near-duplicate questions (MiniLM similarity + content gate)"),
-        "semantic_threshold": (-1.0, "cosine a near-duplicate needs; -1 = the calibrated value in models/cache"),
+        "semantic_threshold": (
+            -1.0,
+            "cosine a near-duplicate needs; -1 = the calibrated value (the verifier's floor when the verifier is on)",
+        ),
         "verifier": (True, "a near-duplicate is served only if the pair verifier says both ask the same thing"),
         "exact_ttl_s": (604800.0, "seconds an exact answer may be served (default 7 days)"),
         "semantic_ttl_s": (604800.0, "seconds an answer may be served to a near-duplicate question"),

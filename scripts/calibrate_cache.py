@@ -1,12 +1,14 @@
-"""Pick the pair verifier's operating point and measure the cache's three stages; writes
+"""Pick the semantic cache's operating point and measure its three stages; writes
 edgeprompt/shipped/cache/verifier/operating_point.toml.
 
-Stages at the shipped cosine threshold (edgeprompt/shipped/cache/semantic.toml): vector-only (cosine), guards (cosine +
-content gate) and verifier (cosine + content gate + the pair verifier's probability): the verifier only
-vetoes. Pick: on the `calib` split of the verifier's pairs (`edgeprompt.cache.pairset`: hand-written
-paraphrase groups and near misses generated from them), the lowest probability whose precision reaches
---target-precision. The free alternative (cosine floor and probability picked together on calib) is
-reported as `free_point`. Report, never used to choose: the `test` split of those pairs, the
+Every value is picked on the `calib` split of the verifier's pairs (`edgeprompt.cache.pairset`:
+hand-written paraphrase groups and near misses generated from them), for --target-precision:
+vector-only, the lowest cosine whose precision reaches it; guards (cosine + content gate), the same with
+the gate on; verifier (cosine floor + content gate + the pair verifier's probability; the verifier only
+vetoes), the floor and probability with the highest calib recall: the cache's threshold whenever the
+verifier is on. A stage that reaches the target at no threshold reports 1.0 (serve nothing).
+edgeprompt/shipped/cache/semantic.toml (the threshold with the verifier off) is not written here.
+Only measured, never used to choose: the `test` split of those pairs, the
 repo's near-miss set (tests/cache/data/near_misses.jsonl) and, when present, the held-out half of the
 QQP-derived pairs in shared/datasets/semantic_cache (QQP terms: evaluation only; read, never copied, never
 trained or tuned on).
@@ -29,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeprompt.cache import calibrate, pairset, verifier  # noqa: E402
-from edgeprompt.cache.threshold import shipped  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "datasets" / "semantic_cache" / "pairs.jsonl"
 NEAR_MISSES = ROOT / "tests" / "cache" / "data" / "near_misses.jsonl"
@@ -43,23 +44,30 @@ def read(path: Path) -> list[dict]:
 
 
 def embedder(home: str | None, vectors_cache: Path | None):  # type: ignore[no-untyped-def]
+    """embed(texts) -> vectors; with `vectors_cache`, each question's vector is kept there (keyed by the
+    embedder's hash) so a rerun embeds only questions it has not seen."""
     from edgeprompt.app import Runtime
 
     rt = Runtime.open(home)
     emb = rt.embedder()
+    store = None if vectors_cache is None else vectors_cache / f"vectors-{emb.model_hash[:16]}.npz"
+    known: dict[str, np.ndarray] = {}
+    if store is not None and store.exists():
+        with np.load(store) as z:
+            known = dict(zip(z["texts"].tolist(), z["vecs"], strict=True))
 
     def embed(texts: list[str]) -> np.ndarray:
-        key = hashlib.sha256(("\x00".join(texts) + emb.model_hash).encode()).hexdigest()[:16]
-        if vectors_cache is not None and (f := vectors_cache / f"vectors-{key}.npy").exists():
-            return np.load(f)
-        t0 = time.perf_counter()
-        print(f"embedding {len(texts)} questions…", file=sys.stderr, flush=True)
-        vecs = emb.embed_batch(texts)
-        print(f"  {len(texts) / (time.perf_counter() - t0):.0f} questions/s", file=sys.stderr)
-        if vectors_cache is not None:
-            vectors_cache.mkdir(parents=True, exist_ok=True)
-            np.save(vectors_cache / f"vectors-{key}.npy", vecs)
-        return vecs
+        todo = sorted({t for t in texts if t not in known})
+        if todo:
+            t0 = time.perf_counter()
+            print(f"embedding {len(todo)} questions…", file=sys.stderr, flush=True)
+            known.update(zip(todo, emb.embed_batch(todo), strict=True))
+            print(f"  {len(todo) / (time.perf_counter() - t0):.0f} questions/s", file=sys.stderr)
+            if store is not None:
+                store.parent.mkdir(parents=True, exist_ok=True)
+                names = sorted(known)
+                np.savez(store, texts=np.array(names), vecs=np.stack([known[t] for t in names]))
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
 
     return embed
 
@@ -86,11 +94,11 @@ def coverage_floor(train: list[pairset.Pair], embed) -> float:  # type: ignore[n
     return float(np.percentile([vec[p.q1] @ vec[p.q2] for p in train if p.duplicate], 5))
 
 
-def pick(s: calibrate.ScoredPairs, stage: str, target: float, threshold: float) -> dict[str, float]:
+def pick(s: calibrate.ScoredPairs, stage: str, target: float, floors: Sequence[float]) -> dict[str, float]:
     if stage == "verifier":
-        _, p = calibrate.choose_point(s, target, floors=[threshold])
-        return {"cosine_floor": threshold, "min_probability": round(p, 4)}
-    return {"threshold": threshold}
+        floor, p = calibrate.choose_point(s, target, floors=floors)
+        return {"cosine_floor": floor, "min_probability": round(p, 4)}
+    return {"threshold": calibrate.choose(s, target, use_gate=stage == "guards")}
 
 
 def near_miss_report(s: calibrate.ScoredPairs, stage: str, point: dict[str, float], rows: list[dict]) -> dict:
@@ -130,9 +138,12 @@ def main() -> int:
     ap.add_argument("--target-precision", type=float, default=0.97)
     ap.add_argument("--home", default=None, help="data home whose MiniLM export to use")
     ap.add_argument("--vectors-cache", type=Path, default=None, help="keep question vectors here between runs")
+    ap.add_argument(
+        "--verifier", type=Path, default=OUT.parent, help="folder of the verifier to measure (default: the shipped one)"
+    )
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     args = ap.parse_args()
-    v = verifier.Verifier.load(ROOT / "edgeprompt" / "shipped" / "cache" / "verifier")
+    v = verifier.Verifier.load(args.verifier)
     embed = embedder(args.home, args.vectors_cache)
     built = pairset.build(pairset.groups(PARAPHRASES.read_text("utf-8")), embed)
     own = {split: [asdict(p) for p in built if p.split == split] for split in ("calib", "test")}
@@ -145,30 +156,19 @@ def main() -> int:
     for name, rs in sets.items():
         parts[name] = scored.subset(list(range(at, at + len(rs))))
         at += len(rs)
-    threshold = shipped().threshold
-    points = {stage: pick(parts["calib"], stage, args.target_precision, threshold) for stage in STAGES}
     min_floor = coverage_floor([p for p in built if p.split == "train"], embed)
     floors = [f for f in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) if f >= min_floor]
-    free = dict(
-        zip(
-            ("cosine_floor", "min_probability"),
-            calibrate.choose_point(parts["calib"], args.target_precision, floors=floors),
-            strict=True,
-        )
-    )
-    report: dict = {
-        "target_precision": args.target_precision,
-        "picked_on": "calib",
-        "points": points,
-        "free_point": {
-            **free,
-            "verifier_coverage_floor": round(min_floor, 4),
-            **{n: stage_at(parts[n], "verifier", free) for n in ("test", "qqp_held_out") if len(parts[n].labels)},
-        },
-    }
+    points = {stage: pick(parts["calib"], stage, args.target_precision, floors) for stage in STAGES}
+    points["verifier"]["coverage_floor"] = round(min_floor, 4)
+    # what the verifier adds at its own floor: the earlier stages at the same cosine
+    same = {"threshold": points["verifier"]["cosine_floor"]}
+    report: dict = {"target_precision": args.target_precision, "picked_on": "calib", "points": points}
     for name in ("calib", "test", "qqp_held_out"):
         if len(parts[name].labels):
             report[name] = {stage: stage_at(parts[name], stage, points[stage]) for stage in STAGES}
+            report[name]["at_verifier_floor"] = {
+                stage: stage_at(parts[name], stage, same) for stage in ("vector", "guards")
+            }
     report["test_recall_by_kind"] = recall_by_kind(parts["test"], own["test"], points)
     report["near_miss_set"] = {
         stage: near_miss_report(parts["near_miss_set"], stage, points[stage], near) for stage in STAGES
@@ -200,21 +200,31 @@ def toml(r: dict) -> str:
     pv, t, nm = r["points"]["verifier"], r["test"], r["near_miss_set"]
     lines = [
         "# The pair verifier's operating point, written by scripts/calibrate_cache (do not edit by hand; re-run it).",
-        f"# Picked on the calib split of the verifier's pairs for precision >= {r['target_precision']} at the shipped",
-        "# cosine threshold (edgeprompt/shipped/cache/semantic.toml); the rest is only measured (QQP: evaluation "
-        "only).",
+        f"# The cosine floor and probability with the highest recall at precision >= {r['target_precision']} on the",
+        "# calib split of the verifier's pairs; the rest is only measured (test split, near-miss set, QQP: evaluation",
+        "# only).",
+        f"cosine_floor = {pv['cosine_floor']}",
         f"min_probability = {pv['min_probability']}",
         "",
         "[measured]",
-        f"cosine_threshold = {pv['cosine_floor']}",
         f"test_pairs = {t['verifier']['pairs']}",
+        f"test_duplicates = {t['verifier']['duplicates']}",
     ]
     for stage in STAGES:
+        at_stage = r["points"][stage].get("threshold", pv["cosine_floor"])
         lines += [
+            f"{stage}_threshold = {at_stage}",
+            f"calib_{stage}_precision = {r['calib'][stage]['precision']}",
+            f"calib_{stage}_recall = {r['calib'][stage]['recall']}",
             f"test_{stage}_precision = {t[stage]['precision']}",
             f"test_{stage}_recall = {t[stage]['recall']}",
             f"near_miss_{stage}_false_hits = {nm[stage]['false_hits']}",
             f"near_miss_{stage}_paraphrase_recall = {nm[stage]['paraphrase_recall']}",
+        ]
+    for stage in ("vector", "guards"):
+        lines += [
+            f"test_{stage}_precision_at_floor = {t['at_verifier_floor'][stage]['precision']}",
+            f"test_{stage}_recall_at_floor = {t['at_verifier_floor'][stage]['recall']}",
         ]
     if "qqp_held_out" in r:
         q = r["qqp_held_out"]

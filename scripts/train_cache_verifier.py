@@ -3,9 +3,10 @@
 Data: the `train` split of `edgeprompt.cache.pairset` (hand-written paraphrase groups in
 edgeprompt/shipped/cache/verifier/paraphrases.txt and near misses generated from them; see DATA.md there). Nothing
 from shared/datasets/semantic_cache (QQP terms: evaluation only) or shared/benchmarks is read. The model:
-an MLP (one hidden layer) over `verifier.features`, trained single-threaded with AdamW, exported to ONNX
-and quantised to int8. The operating point is picked afterwards by scripts/calibrate_cache on the calib
-split; this script reports only the train fit and the calib split's ROC-AUC.
+a few MLPs (one hidden layer each, different seeds) over `verifier.features` whose probabilities are
+averaged, trained single-threaded with AdamW, exported to ONNX as one graph and quantised to int8. The
+operating point is picked afterwards by scripts/calibrate_cache on the calib split; this script reports
+only the train fit and the calib split's ROC-AUC.
 """
 
 from __future__ import annotations
@@ -52,27 +53,30 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, weight_decay: 
     return model.eval()
 
 
-def export(model, width: int, folder: Path, meta: dict) -> Path:  # type: ignore[no-untyped-def]
-    """ONNX float export, then dynamic int8 quantisation of the weights; the float file is not kept."""
+def export(models: list, width: int, folder: Path, meta: dict) -> Path:  # type: ignore[type-arg]
+    """ONNX float export of the ensemble, then dynamic int8 quantisation of the weights; the float file is
+    not kept."""
     import warnings
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class Probability(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
+        """The members' mean probability: one graph, one session call."""
+
+        def __init__(self, members: list[torch.nn.Module]) -> None:
             super().__init__()
-            self.inner = inner
+            self.members = torch.nn.ModuleList(members)
 
         def forward(self, features: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid(self.inner(features)).squeeze(-1)
+            return torch.stack([torch.sigmoid(m(features)).squeeze(-1) for m in self.members]).mean(0)
 
     folder.mkdir(parents=True, exist_ok=True)
     f32 = folder / "verifier.f32.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            Probability(model).eval(),
+            Probability(models).eval(),
             (torch.zeros(2, width),),
             str(f32),
             input_names=["features"],
@@ -93,6 +97,13 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--weight-decay", type=float, default=1e-2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--members",
+        type=int,
+        default=5,
+        help="MLPs trained from seeds seed..seed+members-1 whose probabilities are averaged: one seed's operating "
+        "point moves a lot on a small calib split, the mean's much less",
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--home", default=None, help="data home whose MiniLM export to use")
     ap.add_argument("--vectors-cache", type=Path, default=None, help="keep question vectors here between runs")
@@ -109,7 +120,7 @@ def main() -> int:
     tr = tr + [pairset.Pair(p.q2, p.q1, p.duplicate, p.kind, p.split) for p in tr]  # both orders
     cal = [p for p in pairs if p.split == "calib"]
     x, y = pair_features(tr, vec), np.array([p.duplicate for p in tr])
-    model = train(x, y, args.hidden, args.epochs, args.weight_decay, args.seed)
+    models = [train(x, y, args.hidden, args.epochs, args.weight_decay, args.seed + i) for i in range(args.members)]
     counts = {
         s: {"pairs": sum(p.split == s for p in pairs), "duplicates": sum(p.split == s and p.duplicate for p in pairs)}
         for s in pairset.SPLITS
@@ -117,7 +128,7 @@ def main() -> int:
     meta = {
         "features": verifier.FEATURES,
         "width": x.shape[1],
-        "arch": f"mlp-{args.hidden}",
+        "arch": f"mlp-{args.hidden} x{args.members} (mean probability)",
         "int8": True,
         "embedder": "all-MiniLM-L6-v2 (mean pooled, L2-normalised)",
         "training": {
@@ -129,7 +140,7 @@ def main() -> int:
             "source": "scripts/train_cache_verifier",
         },
     }
-    path = export(model, x.shape[1], args.out, meta)
+    path = export(models, x.shape[1], args.out, meta)
     v = verifier.Verifier.load(args.out)
     p_tr = v.probabilities(x)
     p_cal = v.probabilities(pair_features(cal, vec))

@@ -7,7 +7,9 @@ computes at run time. The weight decay and the rule-combination operating point 
 boost, and the unsure band below which a specialist falls back to `general`) are chosen on out-of-fold
 predictions where each fold leaves one phrasing source out (the routing set's train split is one
 source). Only measured, once, after the final head is trained on everything above: the routing set's
-`test` split and edgeprompt/shipped/router/heldout_phrasings.jsonl (written separately from the training phrasings).
+`test` split and the held-out phrasing files (heldout_phrasings.jsonl, heldout_phrasings_2.jsonl; written
+separately from the training phrasings). Their misses are printed only with --show-errors: a set whose
+errors were read while writing training phrasings is no longer held out.
 """
 
 from __future__ import annotations
@@ -134,10 +136,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT / "edgeprompt/shipped/router/routing_set.jsonl")
     ap.add_argument("--phrasings", type=Path, default=ROOT / "edgeprompt/shipped/router/phrasings")
-    ap.add_argument("--heldout", type=Path, default=ROOT / "edgeprompt/shipped/router/heldout_phrasings.jsonl")
+    ap.add_argument(
+        "--heldout",
+        type=Path,
+        nargs="+",
+        default=[ROOT / f"edgeprompt/shipped/router/{n}.jsonl" for n in ("heldout_phrasings", "heldout_phrasings_2")],
+        help="held-out phrasing files, each measured once after training (never tuned on)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "edgeprompt/shipped/router")
     ap.add_argument("--hidden", type=int, default=0, help="0 = linear head; >0 = one hidden layer")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--show-errors", action="store_true", help="print the held-out misses (looking at them spends the set)"
+    )
     ap.add_argument("--cache", type=Path, default=None, help="embedder cache (default: the data home's)")
     args = ap.parse_args()
 
@@ -147,15 +158,14 @@ def main() -> int:
     t0 = time.time()
     torch_threads()
     train = load_set(args.data, "train") + phrasings(args.phrasings)
-    test, heldout = load_set(args.data, "test"), load_set(args.heldout)
+    test = load_set(args.data, "test")
+    heldouts = {f.stem: load_set(f) for f in args.heldout}
     embedder = Embedder.load(args.cache or Paths(resolve_home()).ensure().cache, threads=1)
     xtr = embedder.embed_batch([router_text(r["text"]) for r in train])
     xte = embedder.embed_batch([router_text(r["text"]) for r in test])
-    xho = embedder.embed_batch([router_text(r["text"]) for r in heldout])
     ytr = np.array([LABELS.index(r["label"]) for r in train], dtype=np.int64)
     fired_tr = [{h.tag for h in keyword_hits(r["text"])} for r in train]
     fired_te = [{h.tag for h in keyword_hits(r["text"])} for r in test]
-    fired_ho = [{h.tag for h in keyword_hits(r["text"])} for r in heldout]
 
     best = tune(xtr, ytr, train, fired_tr, args.hidden, args.seed)
     print(f"leave-one-source-out on train ({len(train)} rows): {json.dumps(best)}", file=sys.stderr)
@@ -165,10 +175,13 @@ def main() -> int:
     router_report = score(
         test, route_all(pte, fired_te, best["fit_threshold"], best["rule_boost"], best["unsure_below"])
     )
-    pho = predict(model, xho)
-    heldout_report = score(
-        heldout, route_all(pho, fired_ho, best["fit_threshold"], best["rule_boost"], best["unsure_below"])
-    )
+    held_reports = {}
+    for name, rows in heldouts.items():
+        pho = predict(model, embedder.embed_batch([router_text(r["text"]) for r in rows]))
+        fired_ho = [{h.tag for h in keyword_hits(r["text"])} for r in rows]
+        held_reports[name] = score(
+            rows, route_all(pho, fired_ho, best["fit_threshold"], best["rule_boost"], best["unsure_below"])
+        )
     extra = {
         "arch": "linear" if args.hidden <= 0 else f"mlp-{args.hidden}",
         "hidden": max(args.hidden, 0),
@@ -190,11 +203,14 @@ def main() -> int:
             "cv_by_source": best["by_source"],
             "source": "scripts/train_router",
         },
-        "heldout_phrasings": {
-            "data": "edgeprompt/shipped/router/heldout_phrasings.jsonl",
-            "rows": len(heldout),
-            "router_accuracy": round(heldout_report.accuracy, 4),
-            "confusion": heldout_report.confusion,
+        **{
+            name: {
+                "data": f"edgeprompt/shipped/router/{name}.jsonl",
+                "rows": len(heldouts[name]),
+                "router_accuracy": round(rep.accuracy, 4),
+                "confusion": rep.confusion,
+            }
+            for name, rep in held_reports.items()
         },
         "evaluation": {
             "split": "test",
@@ -216,10 +232,12 @@ def main() -> int:
     print(router_report.table(), file=sys.stderr)
     for e in router_report.errors:
         print(f"  miss: {e['label']:>9} -> {e['routed']:<9} {e['text']}", file=sys.stderr)
-    print(f"held-out phrasings ({len(heldout)} rows): router {heldout_report.accuracy:.3f}", file=sys.stderr)
-    print(heldout_report.table(), file=sys.stderr)
-    for e in heldout_report.errors:
-        print(f"  miss: {e['label']:>9} -> {e['routed']:<9} {e['text']}", file=sys.stderr)
+    for name, rep in held_reports.items():
+        print(f"{name} ({len(heldouts[name])} rows): router {rep.accuracy:.3f}", file=sys.stderr)
+        print(rep.table(), file=sys.stderr)
+        if args.show_errors:
+            for e in rep.errors:
+                print(f"  miss: {e['label']:>9} -> {e['routed']:<9} {e['text']}", file=sys.stderr)
     print(f"wrote {args.out}/classifier.onnx and classifier.json in {time.time() - t0:.1f} s", file=sys.stderr)
     return 0
 

@@ -88,14 +88,15 @@ def at(
     }
 
 
-def choose(s: ScoredPairs, target_precision: float, min_hits: int = 20) -> float:
-    """The lowest threshold whose precision (gate on) reaches the target, over at least `min_hits` hits."""
+def choose(s: ScoredPairs, target_precision: float, min_hits: int = 20, use_gate: bool = True) -> float:
+    """The lowest threshold whose precision (gate on unless `use_gate` is off) reaches the target, over at
+    least `min_hits` hits; 1.0 when none does."""
     import numpy as np
 
-    cands = np.unique(np.round(s.similarity[s.gated], 4))[::-1]
+    cands = np.unique(np.round(s.similarity[s.gated] if use_gate else s.similarity, 4))[::-1]
     best = 1.0
     for t in cands:
-        r = at(s, float(t))
+        r = at(s, float(t), use_gate=use_gate)
         if r["hits"] >= min_hits and r["precision"] >= target_precision:
             best = float(t)
     return best

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +25,38 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-FEATURES = "minilm-pair-gate/1"  # bump when `features` changes: a model built for another layout is refused
+FEATURES = "minilm-pair-gate/2"  # bump when `features` changes: a model built for another layout is refused
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+def _content_sequence(text: str) -> list[str]:
+    return [w.removesuffix("s") for w in _WORD.findall(text.lower()) if w not in gate.COMMON]
+
+
 def _content_words(text: str) -> set[str]:
-    return {w.removesuffix("s") for w in _WORD.findall(text.lower()) if w not in gate.COMMON}
+    return set(_content_sequence(text))
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def order_features(text_a: str, text_b: str) -> list[float]:
+    """What mean pooling cannot see: the shared content words' order. The share of shared word pairs whose
+    order is inverted ("km to miles" / "miles to km", "Alice paid Bob" / "Bob paid Alice"), whether that
+    happens with the same words on both sides (a rewording rarely keeps every word and only moves them),
+    the ordered content-bigram overlap, and the character-trigram overlap of the whole questions."""
+    sa, sb = _content_sequence(text_a), _content_sequence(text_b)
+    pa = {w: i for i, w in reversed(list(enumerate(sa)))}
+    pb = {w: i for i, w in reversed(list(enumerate(sb)))}
+    shared = [w for w in pa if w in pb]
+    pairs = [(x, y) for i, x in enumerate(shared) for y in shared[i + 1 :]]
+    inverted = sum((pa[x] < pa[y]) != (pb[x] < pb[y]) for x, y in pairs) / len(pairs) if pairs else 0.0
+    same_words = float(set(sa) == set(sb))
+    bigrams = _jaccard({f"{x} {y}" for x, y in pairwise(sa)}, {f"{x} {y}" for x, y in pairwise(sb)})
+    la, lb = f" {text_a.lower()} ", f" {text_b.lower()} "
+    trigrams = _jaccard({la[i : i + 3] for i in range(len(la) - 2)}, {lb[i : i + 3] for i in range(len(lb) - 2)})
+    return [inverted, same_words * inverted, bigrams, trigrams]
 
 
 def lexical(text_a: str, text_b: str, checks: dict[str, gate.Check] | None = None) -> list[float]:
@@ -43,6 +70,7 @@ def lexical(text_a: str, text_b: str, checks: dict[str, gate.Check] | None = Non
         min(len(a - b), 5) / 5,
         min(len(b - a), 5) / 5,
         abs(len(text_a) - len(text_b)) / max(len(text_a), len(text_b), 1),
+        *order_features(text_a, text_b),
     ]
 
 
@@ -57,7 +85,7 @@ def features(
 
 
 def width(dim: int = 384) -> int:
-    return 2 * dim + 1 + len(gate.GATES) + 4
+    return 2 * dim + 1 + len(gate.GATES) + 8
 
 
 class Verifier:

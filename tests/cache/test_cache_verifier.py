@@ -10,7 +10,7 @@ import pytest
 
 from edgeprompt.backends.base import GenerationParams, Message
 from edgeprompt.cache import Cache, build_query, gate, pairset, perturb, verifier
-from edgeprompt.cache.threshold import shipped, verifier_point
+from edgeprompt.cache.threshold import effective, shipped, verifier_floor, verifier_point
 
 
 def q(text: str) -> Any:
@@ -89,11 +89,27 @@ def judged(rt: Any) -> Cache:
     return cache
 
 
+@pytest.fixture
+def shipped_cache(rt: Any) -> Cache:
+    """The cache as the runtime builds it: the verifier on, the calibrated cosine floor."""
+    s = {**rt.settings.section("cache"), "verifier": True, "semantic_threshold": -1.0}
+    return Cache(
+        rt.db,
+        s,
+        rt.embedder,
+        effective(-1.0, with_verifier=True),
+        rt.paths.cache / "answers",
+        verifier=lambda: verifier.shipped(verifier_point().threshold),
+    )
+
+
 def test_shipped_verifier_loads_and_is_int8(judged: Cache) -> None:
     v = judged.verifier()
     assert v is not None and v.meta["features"] == verifier.FEATURES and v.meta["int8"] is True
     assert 0.0 < v.min_probability < 1.0
-    assert verifier_point().measured["cosine_threshold"] == shipped().threshold
+    # both operating points were picked on calib: the verifier's floor sits at or below the guards-only one
+    assert 0.5 <= verifier_floor() <= shipped().threshold <= 1.0
+    assert effective(-1.0, with_verifier=True) == verifier_floor() and effective(-1.0) == shipped().threshold
 
 
 def test_verifier_vetoes_what_the_gate_lets_through(judged: Cache) -> None:
@@ -123,3 +139,32 @@ def test_the_reported_wrong_answers_are_not_served(judged: Cache, stored: str, a
     judged.store(q(stored), "an answer")
     found = judged.lookup(q(asked))
     assert not found.hit and found.cached_question == stored
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored", "asked"),
+    [
+        ("entity", "What is the hiring process at Universal?", "What is the hiring process at Universal Electronics?"),
+        ("entity", "What is the capital of Austria?", "What is the capital of Australia?"),
+        ("number", "How many calories are in 2 eggs?", "How many calories are in 3 eggs?"),
+        ("unit", "How many grams are in 3 ounces?", "How many grams are in 3 pounds?"),
+        ("negation", "Can I take ibuprofen with food?", "Can I take ibuprofen without food?"),
+        ("negation", "Is it safe to eat raw eggs?", "Is it not safe to eat raw eggs?"),
+        ("direction", "Convert 100 euros to dollars", "Convert 100 dollars to euros"),
+        ("direction", "How long is the flight from Paris to Rome?", "How long is the flight from Rome to Paris?"),
+        ("time", "What is the weather in Oslo today?", "What is the weather in Oslo tomorrow?"),
+        ("time", "What happened in the news last week?", "What happened in the news last month?"),
+        ("terms", "How many teaspoons are in a cup?", "How many tablespoons are in a cup?"),
+        ("terms", "What is 20 degrees Celsius in Kelvin?", "What is 20 degrees Fahrenheit in Kelvin?"),
+        ("roles", "Did Arsenal beat Chelsea last season?", "Did Chelsea beat Arsenal last season?"),
+    ],
+)
+def test_each_near_miss_kind_is_not_served(shipped_cache: Cache, kind: str, stored: str, asked: str) -> None:
+    shipped_cache.store(q(stored), "an answer")
+    found = shipped_cache.lookup(q(asked))
+    assert not found.hit, (kind, found.guards)
+
+
+def test_the_runtime_uses_the_verifiers_floor(rt: Any) -> None:
+    """With the verifier on (the default) the cache's threshold is the floor picked with it on calib."""
+    assert rt.cache().threshold == verifier_floor()
