@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeprompt.firewall import corpus, evaluate, features, head  # noqa: E402
+from edgeprompt.firewall import corpus, evaluate, features, head, segments  # noqa: E402
 from edgeprompt.firewall.normalize import normalize  # noqa: E402
 from edgeprompt.firewall.rules import load_pack, rule_score  # noqa: E402
 from edgeprompt.firewall.scanner import MENTION_FACTOR  # noqa: E402
@@ -72,15 +72,17 @@ def embed_all(texts: list[str]) -> np.ndarray:
     return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
-def training_features(texts: list[str], contexts: list[str]) -> Features:
-    """`features.assemble`'s columns, the n-gram part kept sparse (built in slices to bound memory)."""
+def training_features(texts: list[str], contexts: list[str], featurizer: str = features.FEATURIZER_V1) -> Features:
+    """`features.featurize_normalized`'s columns, the n-gram part kept sparse (built in slices to bound
+    memory); the sentence vector and context only for the featurizer that has them."""
     from scipy import sparse
 
-    emb = embed_all(texts)
     hashed = sparse.vstack(
         [sparse.csr_matrix(features.hashed(texts[i : i + 1000])) for i in range(0, len(texts), 1000)]
     ).tocsr()
-    dense = features.assemble(np.zeros((len(texts), 0), dtype=np.float32), emb, contexts)
+    if featurizer == features.FEATURIZER_V1:
+        return Features(hashed, np.zeros((len(texts), 0), dtype=np.float32))
+    dense = features.assemble(np.zeros((len(texts), 0), dtype=np.float32), embed_all(texts), contexts)
     return Features(hashed, dense)
 
 
@@ -91,9 +93,9 @@ def rule_parts(rows: list[corpus.CorpusRow], norms: list[Any]) -> tuple[np.ndarr
     return (np.array([rule_score(h) for h in hits]), np.array([any(x.rule.kind == "mention" for x in h) for h in hits]))
 
 
-def weights(y: np.ndarray, src: np.ndarray) -> np.ndarray:
+def weights(y: np.ndarray, src: np.ndarray, boost: dict[str, float] | None = None) -> np.ndarray:
     """Every source weighs the same in the loss (a big source must not set the boundary alone), and within a
-    source both classes weigh the same; mean 1."""
+    source both classes weigh the same; mean 1. `boost` multiplies named sources (`--source-weight`)."""
     w = np.zeros(len(y), dtype=np.float64)
     for s in np.unique(src):
         for lab in (0, 1):
@@ -105,6 +107,8 @@ def weights(y: np.ndarray, src: np.ndarray) -> np.ndarray:
         m = src == s
         if len(np.unique(y[m])) == 1:
             w[m] *= 0.5
+    for name, factor in (boost or {}).items():
+        w[src == name] *= factor
     # then the classes are balanced overall
     for lab in (0, 1):
         m = y == lab
@@ -164,11 +168,34 @@ def margins(model: Any, x: Features) -> np.ndarray:
     return np.asarray(x.csr() @ (w[1] - w[0])).ravel() + float(b[1] - b[0])
 
 
-def scores(m: np.ndarray, shift: float, r: np.ndarray, mention: np.ndarray) -> np.ndarray:
-    """The scanner's `combine` over arrays: 1-(1-p)(1-r), damped for text that mentions attacks."""
-    p = 1.0 / (1.0 + np.exp(-(m + shift)))
+def scores(
+    m: np.ndarray,
+    shift: float,
+    r: np.ndarray,
+    mention: np.ndarray,
+    seg: np.ndarray | None = None,
+    seg_shift: float = 0.0,
+) -> np.ndarray:
+    """The scanner's `combine` over arrays: 1-(1-p)(1-r), damped for text that mentions attacks; p is the
+    stronger of the whole text's and its best window's (`seg`, -inf without windows) at their shifts."""
+    margin = m + shift if seg is None else np.maximum(m + shift, seg + shift + seg_shift)
+    p = 1.0 / (1.0 + np.exp(-margin))
     out = 1.0 - (1.0 - p) * (1.0 - r)
     return np.where(mention, out * MENTION_FACTOR, out)
+
+
+def window_margins(model: Any, xw: Features, owner: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per row of `rows`, the largest margin over its windows (`segments.windows`); -inf for a row without."""
+    out = np.full(len(rows), -np.inf)
+    pick = np.isin(owner, rows)
+    if not pick.any():
+        return out
+    pos = {int(i): k for k, i in enumerate(rows)}
+    m = margins(model, xw[np.flatnonzero(pick)])
+    for i, v in zip(owner[pick], m, strict=True):
+        k = pos[int(i)]
+        out[k] = max(out[k], float(v))
+    return out
 
 
 def pick_shift(
@@ -180,17 +207,106 @@ def pick_shift(
     target_fpr: float,
     own: np.ndarray,
     target_own: float,
-) -> float:
-    """The largest shift at which the mean benign flag rate over sources stays <= target_fpr and our own
-    benign turns <= target_own (else the smallest shift tried)."""
+    threshold: np.ndarray | float = 0.5,
+    seg: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """(whole-text shift, window shift): the largest whole-text shift at which the mean benign flag rate over
+    sources stays <= target_fpr and our own benign turns <= target_own (else the smallest tried); then, with
+    windows, the pair on a coarser grid with the best mean recall over sources under the same limits."""
     benign_sources = [src == s for s in np.unique(src[y == 0])]
-    for s in SHIFTS[::-1]:
-        flagged = scores(m, float(s), r, mention) >= 0.5
+    attack_sources = [src == s for s in np.unique(src[y == 1])]
+    own_b = own & (y == 0)
+
+    def ok(flagged: np.ndarray) -> bool:
         mean_fpr = float(np.mean([flagged[b & (y == 0)].mean() for b in benign_sources])) if benign_sources else 0.0
-        own_b = own & (y == 0)
-        if mean_fpr <= target_fpr and (not own_b.any() or flagged[own_b].mean() <= target_own):
-            return float(s)
-    return float(SHIFTS[0])
+        return mean_fpr <= target_fpr and (not own_b.any() or float(flagged[own_b].mean()) <= target_own)
+
+    whole = float(SHIFTS[0])
+    for s in SHIFTS[::-1]:
+        if ok(scores(m, float(s), r, mention) >= threshold):
+            whole = float(s)
+            break
+    if seg is None or not np.isfinite(seg).any():
+        return whole, 0.0
+
+    def recall(flagged: np.ndarray) -> float:
+        return float(np.mean([flagged[a & (y == 1)].mean() for a in attack_sources])) if attack_sources else 0.0
+
+    best = (recall(scores(m, whole, r, mention) >= threshold), whole, -12.0)
+    for s in SHIFTS[::-1][::3]:
+        for t in np.arange(0.0, -8.01, -0.25):
+            flagged = scores(m, float(s), r, mention, seg, float(t)) >= threshold
+            if ok(flagged):
+                best = max(best, (recall(flagged), float(s), float(t)))
+                break  # larger (less negative) window shifts for this s failed; smaller ones only lose recall
+    return best[1], best[2]
+
+
+def pick_segment_shift(
+    m: np.ndarray,
+    seg: np.ndarray,
+    r: np.ndarray,
+    mention: np.ndarray,
+    src: np.ndarray,
+    y: np.ndarray,
+    own: np.ndarray,
+    threshold: np.ndarray,
+    budget: float,
+) -> tuple[float, dict[str, float]]:
+    """For a trained model (its operating point already in its bias): the largest window shift at which the
+    mean benign flag rate over sources rises by at most `budget` over the whole-text score's, and our own
+    benign turns by at most `budget` too. Returns the shift and the rates before and after."""
+    benign_sources = [src == s for s in np.unique(src[y == 0])]
+    attack_sources = [src == s for s in np.unique(src[y == 1])]
+    own_b = own & (y == 0)
+
+    def rates(flagged: np.ndarray) -> tuple[float, float, float]:
+        fpr = float(np.mean([flagged[b & (y == 0)].mean() for b in benign_sources]))
+        rec = float(np.mean([flagged[a & (y == 1)].mean() for a in attack_sources]))
+        return fpr, (float(flagged[own_b].mean()) if own_b.any() else 0.0), rec
+
+    base = rates(scores(m, 0.0, r, mention) >= threshold)
+    chosen, after = -12.0, base
+    for t in np.arange(0.0, -8.01, -0.25):
+        now = rates(scores(m, 0.0, r, mention, seg, float(t)) >= threshold)
+        if now[0] <= base[0] + budget and now[1] <= base[1] + budget:
+            chosen, after = float(t), now
+            break
+    names = ("mean_benign_flag_rate", "own_benign_flag_rate", "mean_attack_recall")
+    return chosen, {
+        **{f"{k}_before": round(v, 4) for k, v in zip(names, base, strict=True)},
+        **{f"{k}_after": round(v, 4) for k, v in zip(names, after, strict=True)},
+    }
+
+
+def calibrate_segments(
+    folder: Path,
+    texts: list[str],
+    contexts: list[str],
+    y: np.ndarray,
+    src: np.ndarray,
+    own: np.ndarray,
+    r: np.ndarray,
+    mention: np.ndarray,
+    thr: np.ndarray,
+    budget: float,
+) -> dict[str, Any]:
+    """Give an exported n-gram model a window operating point (`segment_shift` in its classifier.json),
+    picked on the training corpus; the model's weights are not touched."""
+    state = head.state_from_onnx(folder / "classifier.onnx")
+    desc = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
+    model = head.build(int(desc["dim"]), 0)
+    model.load_state_dict(state)
+    x = training_features(texts, contexts, str(desc["featurizer"]))
+    wins = Windows(texts, contexts, str(desc["featurizer"]))
+    m = margins(model, x)
+    seg = wins.best(model, np.arange(len(texts)))
+    shift, figures = pick_segment_shift(m, seg, r, mention, src, y, own, thr, budget)
+    calibration: dict[str, Any] = {"budget": budget, "rows": len(texts), **figures, "date": time.strftime("%Y-%m-%d")}
+    desc["segment_shift"] = round(shift, 2)
+    desc["segment_calibration"] = calibration
+    (folder / "classifier.json").write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {**calibration, "segment_shift": round(shift, 2)}
 
 
 def rate(flags: np.ndarray) -> float | None:
@@ -229,13 +345,50 @@ def data_sha256(rows: list[Any]) -> str:
     ).hexdigest()
 
 
-def oof_margins(x: Features, groups: np.ndarray, folds: int, train: Callable[[np.ndarray], Any]) -> np.ndarray:
-    """Out-of-fold margins, folds grouped so a document and its twin stay together."""
+def oof_margins(
+    x: Features, groups: np.ndarray, folds: int, train: Callable[[np.ndarray], Any], wins: Windows | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold margins of the texts and (with `wins`) of their best window, folds grouped so a document
+    and its twin stay together. `wins` is indexed like `x`'s rows."""
     fold = np.array([int(hashlib.sha256(g.encode()).hexdigest()[:6], 16) % folds for g in groups])
     out = np.zeros(len(groups))
+    seg = np.full(len(groups), -np.inf) if wins is not None else None
     for k in range(folds):
-        out[fold == k] = margins(train(fold != k), x[fold == k])
-    return out
+        model = train(fold != k)
+        out[fold == k] = margins(model, x[fold == k])
+        if wins is not None and seg is not None:
+            seg[fold == k] = wins.best(model, np.flatnonzero(fold == k))
+    return out, seg
+
+
+class Windows:
+    """The sentence windows (`segments.windows`) of a set of rows: their features and which row each is of."""
+
+    def __init__(self, texts: list[str], contexts: list[str], featurizer: str) -> None:
+        owner, wtexts, wctx = [], [], []
+        for i, t in enumerate(texts):
+            for w in segments.windows(segments.scanned_part(t, contexts[i])):
+                owner.append(i)
+                wtexts.append(w)
+                wctx.append(contexts[i])
+        self.owner = np.array(owner, dtype=np.int64)
+        self.x = training_features(wtexts, wctx, featurizer) if wtexts else None
+
+    def subset(self, rows: np.ndarray) -> Windows:
+        """The windows of `rows`, renumbered to positions in `rows`."""
+        out = Windows.__new__(Windows)
+        pos = np.full(int(max(rows.max(initial=0), self.owner.max(initial=0))) + 1, -1)
+        pos[rows] = np.arange(len(rows))
+        keep = np.flatnonzero(np.isin(self.owner, rows))
+        out.owner = pos[self.owner[keep]]
+        out.x = self.x[keep] if self.x is not None and keep.size else None
+        return out
+
+    def best(self, model: Any, rows: np.ndarray) -> np.ndarray:
+        """Per row of `rows` (positions in this set), the largest window margin; -inf for a row without."""
+        if self.x is None:
+            return np.full(len(rows), -np.inf)
+        return window_margins(model, self.x, self.owner, rows)
 
 
 def main() -> int:
@@ -248,6 +401,36 @@ def main() -> int:
     ap.add_argument("--folds", type=int, default=3, help="inner folds that pick each operating point")
     ap.add_argument("--target-fpr", type=float, default=0.02, help="mean benign flag rate over sources, out of fold")
     ap.add_argument("--target-own-fpr", type=float, default=0.04, help="flag rate on our own benign turns")
+    ap.add_argument(
+        "--featurizer",
+        choices=sorted(features.DIMS),
+        default=features.FEATURIZER_V1,
+        help="hashed n-grams only (no sentence embedder at run time), or n-grams + MiniLM + context",
+    )
+    ap.add_argument(
+        "--segments",
+        action="store_true",
+        help="also score sentence windows of long texts (segments.windows) and pick their operating point",
+    )
+    ap.add_argument(
+        "--source-weight",
+        action="append",
+        default=[],
+        metavar="SOURCE=W",
+        help="multiply one source's weight in the loss (repeatable)",
+    )
+    ap.add_argument(
+        "--calibrate-segments",
+        type=Path,
+        metavar="DIR",
+        help="only give the model in DIR (classifier.onnx/json) a window operating point picked on the corpus",
+    )
+    ap.add_argument(
+        "--segment-budget",
+        type=float,
+        default=0.005,
+        help="with --calibrate-segments: how much the windows may raise the mean benign flag rate",
+    )
     ap.add_argument("--loso-only", action="store_true", help="measure leave-one-source-out; export nothing")
     ap.add_argument("--skip-loso", action="store_true", help="train and export without the per-source folds")
     ap.add_argument(
@@ -260,6 +443,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    try:
+        boost = {k: float(v) for k, v in (item.split("=", 1) for item in args.source_weight)}
+    except ValueError:
+        print("train_firewall: --source-weight takes SOURCE=NUMBER", file=sys.stderr)
+        return 2
     t0 = time.time()
     rows = corpus.cap(corpus.load(args.dev if args.dev.is_file() else None, args.extra, args.data), args.cap)
     if not rows:
@@ -268,41 +456,72 @@ def main() -> int:
     progress(f"{len(rows)} rows from {len({r.source for r in rows})} sources; featurizing")
     norms = [normalize(r.text) for r in rows]
     texts = [n.text for n in norms]
-    x = training_features(texts, [r.context for r in rows])
+    contexts = [r.context for r in rows]
+    if args.calibrate_segments is not None:
+        y0, src0 = np.array([r.label for r in rows]), np.array([r.source for r in rows])
+        r0, mention0 = rule_parts(rows, norms)
+        thr0 = np.where(np.array(contexts) == "user", 0.5, 0.6)
+        out = calibrate_segments(
+            args.calibrate_segments,
+            texts,
+            contexts,
+            y0,
+            src0,
+            src0 == corpus.OWN_SOURCE,
+            r0,
+            mention0,
+            thr0,
+            args.segment_budget,
+        )
+        print(json.dumps(out, indent=None if args.json else 2))
+        return 0
+    x = training_features(texts, contexts, args.featurizer)
+    wins = Windows(texts, contexts, args.featurizer) if args.segments else None
     y = np.array([r.label for r in rows])
     src = np.array([r.source for r in rows])
     groups = np.array([r.group for r in rows])
     own = src == corpus.OWN_SOURCE
+    # the scanner's flag threshold: the user's turn, or retrieved text (documents and tool output)
+    thr = np.where(np.array(contexts) == "user", 0.5, 0.6)
     r, mention = rule_parts(rows, norms)
-    progress(f"features ready ({time.time() - t0:.0f} s)")
+    progress(f"features ready ({time.time() - t0:.0f} s, {0 if wins is None else len(wins.owner)} windows)")
 
     def trainer(mask_all: np.ndarray) -> Callable[[np.ndarray], Any]:
         idx_all = np.flatnonzero(mask_all)
 
         def train(mask: np.ndarray) -> Any:
             idx = idx_all[mask]
-            return fit(x[idx], y[idx], weights(y[idx], src[idx]), args.alpha, args.seed)
+            return fit(x[idx], y[idx], weights(y[idx], src[idx], boost), args.alpha, args.seed)
 
         return train
 
-    def operating_point(mask: np.ndarray) -> float:
+    def operating_point(mask: np.ndarray) -> tuple[float, float]:
         idx = np.flatnonzero(mask)
-        m = oof_margins(x[idx], groups[idx], args.folds, trainer(mask))
-        return pick_shift(m, r[idx], mention[idx], src[idx], y[idx], args.target_fpr, own[idx], args.target_own_fpr)
+        sub = wins.subset(idx) if wins is not None else None
+        m, seg = oof_margins(x[idx], groups[idx], args.folds, trainer(mask), sub)
+        return pick_shift(
+            m, r[idx], mention[idx], src[idx], y[idx], args.target_fpr, own[idx], args.target_own_fpr, thr[idx], seg
+        )
+
+    def flags(model: Any, idx: np.ndarray, shift: float, seg_shift: float) -> np.ndarray:
+        seg = wins.subset(idx).best(model, np.arange(len(idx))) if wins is not None else None
+        flagged: np.ndarray = scores(margins(model, x[idx]), shift, r[idx], mention[idx], seg, seg_shift) >= thr[idx]
+        return flagged
 
     loso: dict[str, Any] = {}
     if not args.skip_loso:
         folds = []
         for s in sorted(set(src.tolist())):
             held = src == s
-            shift = operating_point(~held)
+            shift, seg_shift = operating_point(~held)
             model = trainer(~held)(np.ones((~held).sum(), dtype=bool))
-            flagged = scores(margins(model, x[held]), shift, r[held], mention[held]) >= 0.5
+            flagged = flags(model, np.flatnonzero(held), shift, seg_shift)
             fold = fold_figures(s, flagged, y[held], shift)
+            fold["segment_shift"] = round(seg_shift, 2) if wins is not None else None
             folds.append(fold)
             progress(
                 f"  held out {s}: recall {fold['recall']} fpr {fold['fpr']} "
-                f"(shift {shift:+.1f}, {time.time() - t0:.0f} s)"
+                f"(shift {shift:+.1f}/{seg_shift:+.2f}, {time.time() - t0:.0f} s)"
             )
         loso = loso_summary(folds)
         progress(
@@ -314,7 +533,7 @@ def main() -> int:
         return 0
 
     everything = np.ones(len(y), dtype=bool)
-    shift = operating_point(everything)
+    shift, seg_shift = operating_point(everything)
     model = trainer(everything)(everything)
     head.shift_bias(model, shift)
     sources = {}
@@ -331,6 +550,7 @@ def main() -> int:
         "alpha": args.alpha,
         "epochs": EPOCHS,
         "cap": args.cap,
+        "source_weights": boost,
         "bias_shift": round(shift, 2),
         "target_fpr": args.target_fpr,
         "target_own_fpr": args.target_own_fpr,
@@ -342,7 +562,10 @@ def main() -> int:
         "(Tensor Trust has no licence file; BIPIA MIT; awesome-chatgpt-prompts CC0) and edgeprompt's "
         "own examples",
     }
-    onnx_path, _ = head.export(model, args.out, trained=trained)
+    extra: dict[str, Any] = {"trained": trained}
+    if wins is not None:
+        extra["segment_shift"] = round(seg_shift, 2)
+    onnx_path, _ = head.export(model, args.out, **extra)
     progress(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f} s")
     print(json.dumps(trained, indent=None if args.json else 2))
     return 0

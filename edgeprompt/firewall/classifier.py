@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprompt.errors import ModelLoadError
-from edgeprompt.firewall import encoder
+from edgeprompt.firewall import encoder, segments
 from edgeprompt.firewall.features import DIMS, EMBED_DIM, FEATURIZER, Embed, featurize_normalized
 from edgeprompt.firewall.rules import shipped_dir
 
@@ -143,6 +143,24 @@ class Classifier:
         )
         return [float(p) for p in self.predict_features(x)]
 
+    @property
+    def segment_shift(self) -> float | None:
+        """The margin shift of a window's score (`segments`), or None for a model trained without windows."""
+        value = self.description.get("segment_shift")
+        return None if value is None else float(value)
+
+    def segment_score(self, normalized_text: str, context: str = "user") -> float:
+        """The strongest P(attack) over the text's sentence windows at the windows' own operating point;
+        0.0 for a short text or a model without one."""
+        shift = self.segment_shift
+        wins = segments.windows(segments.scanned_part(normalized_text, context)) if shift is not None else []
+        if not wins or shift is None:
+            return 0.0
+        import math
+
+        p = min(max(max(self.predict(wins, context)), 1e-7), 1 - 1e-7)
+        return 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + shift)))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "origin": self.origin,
@@ -150,5 +168,6 @@ class Classifier:
             "featurizer": self.description.get("featurizer"),
             "dim": self.description.get("dim"),
             "hidden": self.description.get("hidden"),
+            "segment_shift": self.segment_shift,
             "trained": self.description.get("trained", {}),
         }

@@ -31,6 +31,8 @@ class Rule:
     pattern: re.Pattern[str]
     squash: bool = False
     kind: str = "attack"  # attack | mention
+    # a document rule that also reads a document the user pasted into their turn (`pasted_part`)
+    pasted: bool = False
 
     @property
     def score(self) -> float:
@@ -75,6 +77,15 @@ class RulePack:
                     break
         return hits
 
+    def match_pasted(self, norm: Normalized) -> list[RuleHit]:
+        """The `pasted` document rules on the part of a user's turn that reads as a pasted document
+        (`pasted_part`); [] when there is none."""
+        part = pasted_part(norm.text)
+        if not part:
+            return []
+        pack = RulePack(self.name, self.version, tuple(r for r in self.rules if r.pasted), self.source)
+        return pack.match(Normalized(part, squashed=re.sub(r"[^\w]|_|\d", "", part)), "document")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -83,6 +94,18 @@ class RulePack:
             "source": self.source,
             "languages": sorted({lang for r in self.rules for lang in r.languages}),
         }
+
+
+PASTED_MIN_CHARS = 160
+
+
+def pasted_part(text: str) -> str:
+    """A user's turn of several lines, long enough to hold a document: the lines after the first (the first
+    line is usually the user's own request: "Summarise this e-mail:"); "" otherwise."""
+    if len(text) < PASTED_MIN_CHARS:
+        return ""
+    lines = [line for line in text.split("\n") if line.strip()]
+    return "\n".join(lines[1:]) if len(lines) >= 3 else ""
 
 
 def _rule(raw: dict[str, Any], where: str) -> Rule:
@@ -106,6 +129,7 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
             pattern=re.compile(str(raw["pattern"])),
             squash=bool(raw.get("squash", False)),
             kind=kind,
+            pasted=bool(raw.get("pasted", False)),
         )
     except (KeyError, ValueError, TypeError, re.error) as e:
         raise UsageError(f"{where}: rule {raw.get('id', '?')}: {e}") from e

@@ -90,9 +90,14 @@ class Scanner:
         t0 = time.perf_counter()
         norm = normalize(text)
         hits = self.rules.match(norm, "user" if context == "user" else "document")
+        if context == "user":  # a document pasted into the user's own turn is read as a document too
+            seen = {h.rule.id for h in hits}
+            hits += [h for h in self.rules.match_pasted(norm) if h.rule.id not in seen]
         r = rule_score(hits)
         probs = self.classifier.predict(list(norm.variants), context) if self.classifier is not None else [0.0]
         p = max(probs) if probs else 0.0
+        if self.classifier is not None:  # one injected sentence in a long pasted text: its windows too
+            p = max(p, self.classifier.segment_score(norm.text, context))
         score = combine(p, r, any(h.rule.kind == "mention" for h in hits))
         categories = sorted({h.rule.category for h in hits if h.rule.kind == "attack"})
         if p >= min(self.thresholds.flag, self.thresholds.document_flag):
