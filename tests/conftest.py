@@ -17,9 +17,19 @@ os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 TESTS = Path(__file__).resolve().parent
 # The fast lane (`scripts/test -m "not slow"`) leaves out federation (Flower, Opacus, the simulation engine:
 # all of tests/federation) and model building (every test that needs the tiny model, which is trained with
-# torch and converted to MLX and ONNX once per session); other slow tests carry @pytest.mark.slow themselves.
+# torch and converted to MLX and ONNX once per session); other slow tests carry @pytest.mark.slow themselves,
+# with the reason (docs/development.md: the two lanes).
 SLOW_FOLDERS = frozenset({"federation"})
 SLOW_FIXTURES = frozenset({"tiny_model", "backend"})  # tests/backends' `backend` loads the tiny model dynamically
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # In the fast lane the slow folders' tests would all be deselected anyway; not importing them saves their
+    # module-level torch and Flower imports (seconds of collection). Any other -m expression collects them.
+    fast_lane = " ".join((config.option.markexpr or "").split()) == "not slow"
+    if fast_lane and collection_path.is_dir() and collection_path.parent == TESTS:
+        return collection_path.name in SLOW_FOLDERS or None
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

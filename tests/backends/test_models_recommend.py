@@ -91,6 +91,7 @@ class _Terminal(io.StringIO):
         return True
 
 
+@pytest.mark.slow  # the first-run setup end to end
 def test_setup_offers_models_only_with_consent(
     cli: Any, monkeypatch: pytest.MonkeyPatch, embed_home: Path, runtime: Any, tmp_path: Path
 ) -> None:

@@ -228,6 +228,7 @@ def test_stats_count_hits_misses_and_savings(cache: Cache) -> None:
     assert s["context"]["hits"] == 1  # the repeated question's vector came from the memo, not MiniLM
 
 
+@pytest.mark.slow  # an evaluation of a shipped model on a held-out set: it changes when the model does
 def test_shipped_threshold_keeps_near_miss_false_hits_under_one_percent(rt: Any, cache: Cache) -> None:
     rows = [json.loads(line) for line in NEAR_MISSES.read_text(encoding="utf-8").splitlines()]
     assert cache.threshold == verifier_floor()  # the runtime's cache: the verifier on, its calibrated floor

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -14,6 +15,7 @@ TEXTS = [
 ]
 
 
+@pytest.mark.slow  # loads the PyTorch model beside the ONNX one
 def test_onnx_matches_pytorch_sentence_transformers(embedder) -> None:  # type: ignore[no-untyped-def]
     from sentence_transformers import SentenceTransformer
 

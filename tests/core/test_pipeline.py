@@ -40,6 +40,7 @@ def test_session_continues_and_history_reaches_the_model(runtime) -> None:  # ty
     assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
 
 
+@pytest.mark.slow  # a long conversation through the whole pipeline
 def test_long_history_is_summarised_and_the_answer_says_so(runtime) -> None:  # type: ignore[no-untyped-def]
     params = GenerationParams(max_tokens=32)
     sid = None

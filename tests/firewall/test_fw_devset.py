@@ -11,6 +11,7 @@ PII = DEV.parents[1] / "pii" / "presidio_synth_sample.jsonl"
 
 
 @pytest.mark.skipif(not DEV.is_file(), reason="../shared/datasets/injection/dev.jsonl is not here")
+@pytest.mark.slow  # an evaluation of a shipped model on a held-out set: it changes when the model does
 def test_direct_attacks_recall_fpr_and_hard_negatives(scanner, own_hard_negatives) -> None:  # type: ignore[no-untyped-def]
     _, test = evaluate.split(evaluate.read_jsonl(DEV))
     hard = own_hard_negatives

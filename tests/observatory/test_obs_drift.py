@@ -16,6 +16,8 @@ from obs_synth import mixture, questions
 from edgeprompt.observatory.drift import DriftThresholds, centroid_distance, two_sample
 from edgeprompt.observatory.report import build_report, one_thread
 
+pytestmark = pytest.mark.slow  # embeds 600 questions and runs many drift windows
+
 BASE = ("cooking", "programming", "travel", "finance")
 UNIFORM = dict.fromkeys(BASE, 0.25)
 NEW_TOPIC = {**{t: 0.7 * 0.25 for t in BASE}, "gardening": 0.3}  # 30 % of questions about something new

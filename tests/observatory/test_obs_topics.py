@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from obs_helpers import ask
 from obs_synth import TOPICS, questions
 
@@ -31,6 +32,7 @@ def _plant(rt: Any) -> dict[str, str]:
     return planted
 
 
+@pytest.mark.slow  # clusters a few hundred embedded questions for every k
 def test_automatic_k_finds_five_planted_topics(embedder: Any) -> None:
     names = ("cooking", "programming", "travel", "finance", "gardening")
     vecs = embedder.embed_batch([q for t in names for q in questions(t)[:30]])

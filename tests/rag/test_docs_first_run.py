@@ -7,6 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+# each test embeds a 300-section manual; tests/rag/test_rag_cli.py covers the docs commands in the fast lane
+pytestmark = pytest.mark.slow
+
 SECRET = "BlueFalcon-2291"
 NOTE = f"# Home network\n\nThe guest Wi-Fi is called Garden and the guest Wi-Fi password is {SECRET}.\n"
 

@@ -39,6 +39,7 @@ def test_bucketing_is_deterministic_and_follows_the_split() -> None:
     assert {Experiment(1, "qa", "p", "a", "b", 100, 0.0).arm_for(str(i))[0] for i in range(50)} == {"b"}
 
 
+@pytest.mark.slow  # many asks through the pipeline
 def test_ab_through_the_pipeline(cli, prompt_file, runtime) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.pipeline import AskRequest, Done, run
 
@@ -80,6 +81,7 @@ def test_ab_through_the_pipeline(cli, prompt_file, runtime) -> None:  # type: ig
     assert cli("prompts", "ab", "stop", "qa", "--winner", "2")[0] == 2  # nothing running
 
 
+@pytest.mark.slow  # many asks through the pipeline
 def test_stats_per_version(cli, prompt_file, runtime) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.pipeline import AskRequest, Done, run
 

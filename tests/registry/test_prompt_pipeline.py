@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 QA = """
 name: qa
 system: "Answer in {{ style }} style."
@@ -22,6 +24,7 @@ def ask(cli, *argv):  # type: ignore[no-untyped-def]
     return json.loads(out)
 
 
+@pytest.mark.slow  # runs the shipped prompt's test suite
 def test_default_prompt_ships_and_is_pushed_on_first_use(cli, runtime) -> None:  # type: ignore[no-untyped-def]
     assert runtime.db.query_one("SELECT count(*) FROM prompts")[0] == 0
     res = ask(cli, "hello there")
@@ -40,6 +43,7 @@ def test_default_prompt_ships_and_is_pushed_on_first_use(cli, runtime) -> None: 
     assert cli("prompts", "test", "assistant", "-m", "echo")[0] == 0  # the shipped suite passes
 
 
+@pytest.mark.slow  # several asks through the pipeline
 def test_prompt_option_and_version_params(cli, prompt_file, runtime) -> None:  # type: ignore[no-untyped-def]
     cli("prompts", "push", str(prompt_file(QA)))
     cli("prompts", "promote", "qa", "1", "--to", "production", "-m", "echo")

@@ -19,6 +19,7 @@ WORKER = Path(__file__).with_name("concurrent_worker.py")
 COUNT, SECONDS = 10, 150
 
 
+@pytest.mark.slow  # ten writer processes for up to 150 s
 def test_ask_index_and_feedback_at_once(embed_home: Path, tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -91,6 +91,7 @@ def test_the_guard_catches_a_connection(network_guard: list[str]) -> None:
     assert seen == ["connect ('192.0.2.1', 80)", "getaddrinfo 'example.org'"]
 
 
+@pytest.mark.slow  # every main command in process under the network guard
 def test_commands_in_process_make_no_connection(
     cli,
     embed_home: Path,
@@ -132,6 +133,7 @@ async def test_the_terminal_app_starts_and_answers_without_network(
     shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0,
     reason="no user network namespaces here",
 )
+@pytest.mark.slow  # every main command as a subprocess in a network namespace
 def test_commands_in_a_namespace_without_network(embed_home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "EDGEPROMPT_HOME": str(embed_home), "HF_HUB_OFFLINE": "1"}
     docs = _docs(tmp_path)

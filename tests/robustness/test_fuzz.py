@@ -184,11 +184,13 @@ JSON_VALUES = st.recursive(
     ),
     st.binary(max_size=3000),
 )
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_any_bytes_under_any_suffix(suffix: str, data: bytes) -> None:
     parsed_or_skipped("f" + suffix, data, own_parser=suffix not in (".pdf", ".docx"))
 
 
 @given(HTML)
+@pytest.mark.slow  # hypothesis, one of the costlier targets (the fast lane keeps the cheaper ones)
 def test_html(text: str) -> None:
     parsed_or_skipped("page.html", text.encode("utf-8", "surrogatepass"))
 
@@ -204,6 +206,7 @@ def test_csv_and_tsv(text: str, suffix: str) -> None:
 
 
 @given(st.lists(JSON_VALUES, min_size=1, max_size=6), st.integers(0, 50), st.booleans())
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_json_and_json_lines(values: list[Any], cut: int, lines: bool) -> None:
     text = "\n".join(json.dumps(v) for v in values) if lines else json.dumps(values)
     text = text[: len(text) - cut] if cut < len(text) else text  # truncated files too
@@ -231,11 +234,13 @@ def _mutated(sample: bytes) -> st.SearchStrategy[bytes]:
 
 
 @given(_mutated((SAMPLES / "housing" / "lease-harbor-view-2024.pdf").read_bytes()))
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_pdf_mutations(data: bytes) -> None:
     parsed_or_skipped("lease.pdf", data, own_parser=False)
 
 
 @given(_mutated((SAMPLES / "insurance" / "renters-insurance-policy.docx").read_bytes()))
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_docx_mutations(data: bytes) -> None:
     parsed_or_skipped("policy.docx", data, own_parser=False)
 
@@ -285,6 +290,7 @@ def test_firewall_normalize_and_decoders(text: str) -> None:
         max_size=10,
     )
 )
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_json_lines_input(lines: list[str]) -> None:
     from edgeprompt.cli import read_jsonl
 
@@ -391,6 +397,7 @@ YAML_DOCS = st.dictionaries(
     )
 )
 @example(json.dumps({"name": {"k" * 30: ["v" * 40] * 12}}))  # the long run found: a 400+ character error
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_prompt_yaml(text: str) -> None:
     from edgeprompt.prompts.files import parse_yaml
     from edgeprompt.prompts.spec import parse_spec
@@ -436,11 +443,13 @@ def _pack_outcome(data: bytes, trust: Any) -> None:
         ).map(lambda d: json.dumps(d).encode()),
     )
 )
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_malformed_packs(keys: tuple[Path, Any], data: bytes) -> None:
     _pack_outcome(data, keys[1])
 
 
 @given(st.data())
+@pytest.mark.slow  # hypothesis, one of the costlier targets
 def test_tampered_and_well_signed_malformed_packs(keys: tuple[Path, Any], data: st.DataObject) -> None:
     from edgeprompt.signing import sign_pack
 

@@ -50,6 +50,7 @@ def test_route_bad_input_is_one_line_and_exit_2(linked_home: Path, cli: Any) -> 
     assert code == 2 and "empty" in err
 
 
+@pytest.mark.slow  # an evaluation of a shipped model on a held-out set: it changes when the model does
 def test_route_eval_reports_held_out_accuracy(linked_home: Path, cli: Any) -> None:
     code, out, _ = cli("route", "--eval", "--json")
     report = json.loads(out)

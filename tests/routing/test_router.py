@@ -28,6 +28,7 @@ def test_routing_set_is_balanced_with_ambiguous_prompts_and_a_fixed_split() -> N
     assert not {r["text"] for r in test} & {r["text"] for r in load_set(split="train")}
 
 
+@pytest.mark.slow  # an evaluation of a shipped model on a held-out set: it changes when the model does
 def test_shipped_head_routes_the_held_out_split_at_least_90_percent(rrt: Any) -> None:
     report = evaluate(rrt.router(), load_set(split="test"))
     assert report.n >= 60

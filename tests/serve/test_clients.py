@@ -21,6 +21,7 @@ def _llm(user_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.skipif(not LLM.exists(), reason="the llm CLI is not installed (test extra)")
+@pytest.mark.slow  # the llm CLI as a subprocess against a real server
 def test_llm_cli_as_a_client(serve: Any, tmp_path: Path) -> None:
     srv = serve('[model]\ndefault = "echo"\n', api_key="k3y")
     user = tmp_path / "llm"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tui_helpers import SIZE, SlowEcho, errors, settle
 
 from edgeprompt.store.feedback import FeedbackStore
@@ -81,6 +82,7 @@ async def test_copy_and_edit_an_answer(make_app) -> None:  # type: ignore[no-unt
         assert not errors(app)
 
 
+@pytest.mark.slow  # a long terminal-app session
 async def test_edit_an_answer_of_a_reopened_chat(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -142,6 +144,7 @@ async def test_model_picker_sets_the_model(make_app) -> None:  # type: ignore[no
         assert "extractive · ready" in str(app.screen.query_one("#status").render())
 
 
+@pytest.mark.slow  # a long terminal-app session
 async def test_sessions_rename_search_and_delete(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tui_helpers import SIZE, errors, settle, write_docs
 
 from edgeprompt.tui.documents import DocumentsScreen
@@ -20,6 +21,7 @@ async def add_path(app, pilot, path: Path) -> None:  # type: ignore[no-untyped-d
     await settle(app, pilot)
 
 
+@pytest.mark.slow  # indexes a folder in the terminal app
 async def test_add_a_folder_then_a_cited_answer_opens_its_source(make_app, user_home) -> None:  # type: ignore[no-untyped-def]
     folder = write_docs(user_home)
     app = make_app(model="extractive")
@@ -57,6 +59,7 @@ async def test_add_a_folder_then_a_cited_answer_opens_its_source(make_app, user_
         assert not errors(app)
 
 
+@pytest.mark.slow  # indexes a file in the terminal app
 async def test_attach_a_file_to_the_chat(make_app, user_home) -> None:  # type: ignore[no-untyped-def]
     folder = write_docs(user_home)
     app = make_app(model="extractive")
@@ -113,6 +116,7 @@ async def test_a_file_that_cannot_be_indexed_is_a_notification(make_app, user_ho
         assert len(errors(app)) == 1
 
 
+@pytest.mark.slow  # indexes a folder in the terminal app
 async def test_remove_a_document(make_app, user_home) -> None:  # type: ignore[no-untyped-def]
     folder = write_docs(user_home)
     app = make_app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tui_helpers import SIZE, errors, seed_prompts, settle
 
 from edgeprompt.prompts.spec import parse_spec
@@ -15,6 +16,7 @@ def text_of(widget: Any) -> str:
     return str(widget.render())
 
 
+@pytest.mark.slow  # runs prompt test suites in the terminal app
 async def test_prompts_diff_test_promote_and_roll_back(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     seed_prompts(app.runtime)
@@ -52,6 +54,7 @@ async def test_prompts_diff_test_promote_and_roll_back(make_app) -> None:  # typ
         assert not errors(app)
 
 
+@pytest.mark.slow  # runs prompt test suites in the terminal app
 async def test_a_failing_suite_refuses_promotion_unless_forced(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     reg = app.runtime.registry()
@@ -111,6 +114,7 @@ async def test_security_lists_events_with_reasons_and_verifies_the_chain(make_ap
         assert not errors(app)
 
 
+@pytest.mark.slow  # a long terminal-app session
 async def test_federation_shows_the_budget_and_refuses_a_bad_address(make_app) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.federation.ledger import PrivacyLedger
 

@@ -25,6 +25,7 @@ SCREENS = [
 
 
 @pytest.mark.parametrize("size", [SIZE, (80, 24)])
+@pytest.mark.slow  # opens every screen, at two sizes
 async def test_every_screen_is_one_key_away(make_app, size) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     async with app.run_test(size=size) as pilot:
@@ -57,6 +58,7 @@ async def test_usable_at_80x24(make_app) -> None:  # type: ignore[no-untyped-def
         assert app.screen.query_one("#status").region.height >= 1
 
 
+@pytest.mark.slow  # opens screens through the palette
 async def test_command_palette_reaches_screens_and_actions(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
