@@ -1,13 +1,13 @@
 """The phrase of a sentence that answers a question: what the sentence says that the question does not.
 
 A question names its subject and leaves a gap ("When did the council lift the curfew?"); the sentence
-that answers it repeats most of the subject and fills the gap ("The curfew was lifted in June 1921"). Without a trained reader the gap is found by removing the question's own words from the sentence:
-what remains falls into runs (cut at punctuation, clause words and the question's words), and the run that
+that answers it repeats most of the subject and fills the gap ("The curfew was lifted in June 1921").
+Without a trained reader the gap is found by removing the question's own words from the sentence: what
+remains falls into runs (cut at punctuation, clause words and the question's words), and the run that
 sits closest to the most question words, in the same clause, and is short is the answer. For "who" the
 run must hold a capitalised name, for "where" a capitalised place (after "in", "at", "from"...), and so
-for "which airline" and other classes of named things; values of
-a typed kind (a time, an amount) are found by edgeprompt.rag.asked, not here. Regular expressions only:
-microseconds per sentence.
+for "which airline" and other classes of named things; values of a typed kind (a time, an amount) are
+found by edgeprompt.rag.asked, not here. Regular expressions only: microseconds per sentence.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def closeness(text: str, question: str) -> float:
 
 
 def _capitalised(text: str, run: Run, first_word_at: int) -> list[tuple[int, int]]:
-    """The capitalised names inside a run ("Maren Holt", "Gilde des Baltischen Holzes"), not the sentence's first word."""
+    """The capitalised names inside a run ("Maren Holt", "Gilde des Baltischen Holzes"), not the
+    sentence's first word alone."""
     out = []
     for m in re.finditer(r"[A-Z][\w'’.&-]*(?:\s+(?:(?:de|da|du|van|von|of|the|al|la|le)\s+)?[A-Z][\w'’.&-]*)*", text):
         end = m.start() + len(m.group().rstrip("."))  # "Clinic." ends the sentence, not the name
