@@ -25,17 +25,13 @@ from sklearn.linear_model import LogisticRegression
 
 from edgeprompt.app import Runtime
 from edgeprompt.backends.base import Document
-from edgeprompt.rag.answerable import CANDIDATES, FEATURES, Model, features, neighbours
+from edgeprompt.rag.answerable import CANDIDATES, FEATURES, Model, features
 from edgeprompt.rag.asked import asked
 from edgeprompt.rag.evaluate import Question, read_questions
 from edgeprompt.rag.extract import score
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = (
-    ROOT / "samples/eval/questions.jsonl",
-    ROOT / "samples/eval/near-misses.jsonl",
-    ROOT / "samples/eval/squad-style.jsonl",
-)
+SETS = (ROOT / "samples/eval/questions.jsonl", ROOT / "samples/eval/near-misses.jsonl")
 EXTRA_FALSE_ABSTENTION = 0.03
 
 
@@ -54,12 +50,11 @@ def rows(rt: Runtime, questions: list[Question]) -> tuple[list[list[float]], lis
     for q in questions:
         hits = lib.retriever.search(q.question, lib.settings.top_k)
         docs = [Document(i, h.text, h.path, h.location, h.relevance, h.context) for i, h in enumerate(hits, 1)]
-        scored = score(q.question, docs, embed)
-        top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
+        top = sorted(score(q.question, docs, embed), key=lambda s: -s.score)[:CANDIDATES]
         what = asked(q.question)
         start = len(x)
         for s in top:
-            x.append(list(features(q.question, what, s, docs[s.n - 1], None, neighbours(scored, s))))
+            x.append(list(features(q.question, what, s, docs[s.n - 1])))
             y.append(int(bool(q.gold_docs) and any(_norm(a) in _norm(s.text) for a in q.answers)))
         spans.append((start, len(x)))
     return x, y, spans
@@ -123,7 +118,7 @@ def main() -> int:
     }
     out.write_text(
         "# The answerability judge (edgeprompt.rag.answerable), fitted by scripts/calibrate_answerer on\n"
-        "# samples/eval/questions.jsonl, near-misses.jsonl and squad-style.jsonl (our own data; see DATA.md here).\n"
+        "# samples/eval/questions.jsonl + samples/eval/near-misses.jsonl (our own data; see DATA.md here).\n"
         f"features = {json.dumps(list(FEATURES))}\n"
         f"weights = {json.dumps(weights)}\n"
         f"threshold = {best_t}\n\n[measured]  # on the calibration questions themselves\n"

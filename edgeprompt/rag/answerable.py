@@ -2,20 +2,14 @@
 
 Sentence evidence (edgeprompt.rag.extract) says how close a sentence is to the question; near misses are
 close too ("the Osaka hotel" is in the notes, its check-out time is not). For the best few sentences the
-judge adds what evidence cannot see, from edgeprompt.rag.asked and edgeprompt.rag.phrase:
+judge adds what evidence cannot see, from edgeprompt.rag.asked:
 - focus: the share of the asked attribute's words ("check-out", "time") in the sentence or its headings;
 - typed: whether the sentence holds a value of the asked kind (a time for "what time", a code for
   "tracking number", a name for "who");
-- missing: the share of the question's content words found nowhere in the source (a wrong entity);
-  local_missing: the same for the sentence and its neighbours only (the source names it elsewhere);
-- named_missing: the share of the question's names and numbers found nowhere in the source (SQuAD 2.0's
-  swapped entity or year: "the Honda" when the notes are about the Subaru);
-- negation: the sentence negates and the question does not, or the reverse ("not needed" for "which
-  vaccine was needed");
-- closeness: how near the sentence's new words sit to the question's (an answer fills the question's gap).
+- missing: the share of the question's content words found nowhere in the source (a wrong entity).
 A logistic model over these and the evidence gives each sentence a probability that it answers; the
 question's score is the best sentence's. The weights and the threshold are fitted by
-`scripts/calibrate_answerer` on our own sample questions, near misses and SQuAD-style questions
+`scripts/calibrate_answerer` on our own sample questions and near misses
 (edgeprompt/shipped/answer/judge.toml), never on a benchmark. The answer is the value's span in that
 sentence (or the phrase it adds to the question), the sentence its citation.
 """
@@ -33,23 +27,13 @@ from importlib import resources
 from edgeprompt.backends.base import Document
 from edgeprompt.rag.asked import Asked, asked, has_value, stem, values
 from edgeprompt.rag.extract import Embed, Scored, quoted, score
-from edgeprompt.rag.phrase import closeness, phrase
+from edgeprompt.rag.phrase import phrase
 from edgeprompt.rag.retrieve import STOPWORDS
 
 CANDIDATES = 5  # sentences judged per question: the best by evidence
-FEATURES = (
-    "evidence",
-    "focus",
-    "typed",
-    "missing",
-    "local_missing",
-    "named_missing",
-    "negation",
-    "closeness",
-    "bias",
-)
+FEATURES = ("evidence", "focus", "typed", "missing", "bias")
 # used only when edgeprompt/shipped/answer/judge.toml is missing from a broken install: evidence alone, as before
-_FALLBACK = {"weights": [12.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -12.0 * 0.58], "threshold": 0.5}
+_FALLBACK = {"weights": [12.0, 0.0, 0.0, 0.0, -12.0 * 0.58], "threshold": 0.5}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.]*\d|\d")
 _UNIT = re.compile(
     r"\s?(?:%|°\s?[CF]\b|(?:per cent|percent|days?|weeks?|months?|years?|hours?|minutes?|mins?|"
@@ -63,10 +47,6 @@ _CLAUSE = re.compile(r"\s*[,;:](?=\s)\s*|\s*[()\[\]—–]\s*|\s+-\s+|\s+(?:and|
 _CURRENCY = re.compile(r"[$€£¥]|\b(?:usd|eur|gbp|jpy|dollars?|euros?|pounds?|yen)\b", re.I)
 _EDGE = re.compile(r"^(?:the|a|an|and|or|of|in|on|at|to|by|for|with|from|as|is|was|were|are)\s+|[\s.,;:]+$", re.I)
 _PART = re.compile(r"\s*(?:,\s*)?\band\s+(?=(?:what|when|where|who|which|how|the|its|their|his|her|my)\b)", re.I)
-# a name or a number the question gives ("the Honda", "in 2023"): absent from the source, the question is
-# about something else (SQuAD 2.0's swapped entity); the question's first word is capitalised anyway
-_NAMED = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\d\b|\b\d\b")
-_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.I)
 _MARKUP = re.compile(r"\*\*|__|`")
 _BREAK = re.compile(r"[,;.!?]\s")  # a clause boundary between a value and the attribute it belongs to
 
@@ -122,15 +102,9 @@ def _stems(text: str) -> set[str]:
 
 
 def features(
-    question: str,
-    what: Asked,
-    s: Scored,
-    doc: Document | None,
-    source_stems: set[str] | None = None,
-    beside: str = "",
+    question: str, what: Asked, s: Scored, doc: Document | None, source_stems: set[str] | None = None
 ) -> tuple[float, ...]:
-    """The judge's inputs for one sentence (FEATURES order); `source_stems`: the source's words, if known;
-    `beside`: the sentences before and after it in its source (neighbours())."""
+    """The judge's inputs for one sentence (FEATURES order); `source_stems`: the source's words, if known."""
     around = _stems(f"{s.text} {doc.context if doc else ''}")
     focus = [stem(w) for w in what.focus if w not in STOPWORDS]
     focus_share = sum(f in around for f in focus) / len(focus) if focus else 1.0
@@ -139,22 +113,8 @@ def features(
     source = around | source_stems
     q = _stems(question) - {stem(w) for w in what.wh.split()}
     missing = sum(t not in source for t in q) / len(q) if q else 0.0
-    local = around | _stems(beside)
-    local_missing = sum(t not in local for t in q) / len(q) if q else 0.0
-    named = {stem(m.group()) for m in _NAMED.finditer(question) if m.start() > 0} - {stem(w) for w in STOPWORDS}
-    named_missing = sum(t not in source for t in named) / len(named) if named else 0.0
-    negation = float(bool(_NEGATION.search(s.text)) != bool(_NEGATION.search(question)))
     typed = 1.0 if has_value(what.kind, _value_text(what, s.text, question)) else 0.0
-    near = closeness(s.text, question)
-    return (s.score, focus_share, typed, missing, local_missing, named_missing, negation, near, 1.0)
-
-
-def neighbours(scored: Sequence[Scored], s: Scored) -> str:
-    """The sentences just before and after `s` in its source (`scored` is in reading order per source)."""
-    i = next((k for k, x in enumerate(scored) if x is s), -1)
-    if i < 0:
-        return ""
-    return " ".join(scored[k].text for k in (i - 1, i + 1) if 0 <= k < len(scored) and scored[k].n == s.n)
+    return (s.score, focus_share, typed, missing, 1.0)
 
 
 def _value_text(what: Asked, sentence: str, question: str) -> str:
@@ -175,12 +135,7 @@ def judge(
     top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
     words = {n: _stems(f"{by_n[n].text} {by_n[n].path}") for n in {s.n for s in top} if n in by_n}
     cands = [
-        Candidate(
-            s,
-            model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n), neighbours(scored, s))),
-            "",
-        )
-        for s in top
+        Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n))), "") for s in top
     ]
     if not cands:
         return Judgement(question, what, 0.0, None, model.threshold)
@@ -320,7 +275,6 @@ __all__ = [
     "features",
     "judge",
     "judge_question",
-    "neighbours",
     "parts",
     "shipped",
     "span",

@@ -113,15 +113,6 @@ def _between(content: list[int], k: int, a: int, b: int) -> int:
     return content[a] - content[k + 1] if k < a else content[k] - content[b] if k >= b else 0
 
 
-def closeness(text: str, question: str) -> float:
-    """How near the sentence's new words sit to the question's: 1.0 when a run of them touches a question
-    word, falling to 0 five tokens away (no run at all: 0). The judge reads it as one feature."""
-    q_words = {w.lower() for w in re.findall(r"\w+", question)}
-    q_stems = {stem(w) for w in q_words if w not in STOPWORDS}
-    found = runs(text, q_stems, q_words)
-    return max((max(0.0, 1.0 - (r.distance - 1) / 5) for r in found if r.anchors), default=0.0)
-
-
 def _capitalised(text: str, run: Run, first_word_at: int) -> list[tuple[int, int]]:
     """The capitalised names inside a run ("Maren Holt", "Gilde des Baltischen Holzes"), not the
     sentence's first word alone."""
@@ -166,4 +157,4 @@ def _near(r: Run) -> tuple[float, int]:
     return (0.25 * max(0, r.words - 4) - r.pull, r.start)
 
 
-__all__ = ["MAX_WORDS", "Run", "closeness", "phrase", "runs"]
+__all__ = ["MAX_WORDS", "Run", "phrase", "runs"]
