@@ -55,7 +55,7 @@ def rows(rt: Runtime, questions: list[Question]) -> tuple[list[list[float]], lis
         start = len(x)
         for s in top:
             x.append(list(features(q.question, what, s, docs[s.n - 1])))
-            y.append(int(bool(q.gold_docs) and q.answer is not None and _norm(q.answer) in _norm(s.text)))
+            y.append(int(bool(q.gold_docs) and any(_norm(a) in _norm(s.text) for a in q.answers)))
         spans.append((start, len(x)))
     return x, y, spans
 

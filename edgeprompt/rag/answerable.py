@@ -9,8 +9,9 @@ judge adds what evidence cannot see, from edgeprompt.rag.asked:
 - missing: the share of the question's content words found nowhere in the source (a wrong entity).
 A logistic model over these and the evidence gives each sentence a probability that it answers; the
 question's score is the best sentence's. The weights and the threshold are fitted by
-`scripts/calibrate_answerer` on our own sample questions and near misses (edgeprompt/shipped/answer/judge.toml),
-never on a benchmark. The answer is the value's span in that sentence, the sentence its citation.
+`scripts/calibrate_answerer` on our own sample questions and near misses
+(edgeprompt/shipped/answer/judge.toml), never on a benchmark. The answer is the value's span in that
+sentence (or the phrase it adds to the question), the sentence its citation.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from importlib import resources
 from edgeprompt.backends.base import Document
 from edgeprompt.rag.asked import Asked, asked, has_value, stem, values
 from edgeprompt.rag.extract import Embed, Scored, quoted, score
+from edgeprompt.rag.phrase import phrase
 from edgeprompt.rag.retrieve import STOPWORDS
 
 CANDIDATES = 5  # sentences judged per question: the best by evidence
@@ -90,6 +92,8 @@ def shipped() -> Model:
         data = tomllib.loads(text)
     except (FileNotFoundError, ModuleNotFoundError, OSError, tomllib.TOMLDecodeError):
         data = _FALLBACK
+    if len(data.get("weights", ())) != len(FEATURES):  # fitted for another feature layout: not usable
+        data = _FALLBACK
     return Model(tuple(float(w) for w in data["weights"]), float(data["threshold"]))
 
 
@@ -114,8 +118,8 @@ def features(
 
 
 def _value_text(what: Asked, sentence: str, question: str) -> str:
-    """For "who": the sentence without the question's own names (a name it repeats is no answer)."""
-    if what.kind != "name":
+    """For "who" and "where": the sentence without the question's own names (a name it repeats is no answer)."""
+    if what.kind not in ("name", "place"):
         return sentence
     q = {w.lower() for w in _WORD.findall(question)}
     return " ".join(w for w in sentence.split() if w.strip(".,;:()").lower() not in q)
@@ -180,6 +184,8 @@ def span(question: str, what: Asked, sentence: str) -> str:
         or [m.span() for m in words if stem(m.group()) in q]
         or [(0, 0)]
     )
+    if what.kind == "place" and (where := phrase(text, question, "place", what.focus)):
+        return where  # a place is the name after "in", "at", "from": not any capitalised word near the question's
     found = [(a, b) for a, b in values(what.kind, text) if not _stems(text[a:b]) <= q or what.kind == "code"]
     if found:
 
@@ -197,9 +203,10 @@ def span(question: str, what: Asked, sentence: str) -> str:
             b = unit.end()
         return _trim(text[a:b])
     label = _LABEL.match(text)
-    if label and _stems(label.group(1)) & q:
-        return _trim(label.group(2))[:120]
-    return _clause(text, q)
+    if label and _stems(label.group(1)) & (focus or q):  # the asked attribute's label, else any of the question's
+        # the value up to its first clause break: "Eastside Auto Care, Bellevue, (425) 555-0124"
+        return _trim(re.split(r"[,;]\s|\s\(", label.group(2))[0])[:120]
+    return phrase(text, question, what.kind, what.focus) or _clause(text, q)
 
 
 def _clause(text: str, q: set[str]) -> str:
@@ -218,7 +225,7 @@ def _clause(text: str, q: set[str]) -> str:
         if key > best_key:
             best, best_key = i, key
     words = clauses[best].split()
-    # inside the clause, drop the question's own words at its start ("the embargo was lifted in March 1974")
+    # inside the clause, drop the question's own words at its start ("the curfew was lifted in June 1921")
     while len(words) > 1 and (stem(words[0].strip(".,;:")) in q or words[0].lower() in STOPWORDS):
         words = words[1:]
     return _trim(" ".join(words))

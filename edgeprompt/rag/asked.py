@@ -46,6 +46,7 @@ VALUE = {
         r"von|of|the|al))*\b"
     ),
 }
+VALUE["place"] = VALUE["name"]  # a place is a capitalised name too ("in Lisbon", "at Harbor View")
 # an amount is written in digits, often bare in tables and CSV ("Rent,1850.00"); "two hires" is no salary
 VALUE["money"] = re.compile(r"(?<![\w])[$€£¥]?\d[\d,]*(?:\.\d+)?\b")
 VALUE["percent"] = re.compile(r"\d+(?:\.\d+)?\s?(?:%|percent|per cent)", re.I)
@@ -124,7 +125,7 @@ _KIND_OF_WORD = {
 # a "number" that names an amount, not a code ("the number of people")
 _COUNT_PHRASE = re.compile(r"\bnumber of\b", re.I)
 _WH = re.compile(
-    r"^\s*(?:and\s+|so\s+|then\s+)?(what|which|who|whom|whose|when|where|why|how(?:\s+(?:much|many|long|"
+    r"^\s*(?:and\s+|so\s+|then\s+)?(?:(?:in|on|at|from|to|by|for|with|through|during|of|under|into|after|before)\s+)?(what|which|who|whom|whose|when|where|why|how(?:\s+(?:much|many|long|"
     r"old|far|big|large|often|soon|early|late|tall|high|heavy))?)\b",
     re.I,
 )
@@ -204,7 +205,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 
 @dataclass(frozen=True)
 class Asked:
-    kind: str  # time, date, number, money, percent, duration, code, email, phone, name, other
+    kind: str  # time, date, number, money, percent, duration, code, email, phone, name, place, other
     focus: tuple[str, ...]  # the attribute words, lower case ("check-out", "time")
     wh: str  # the question word, lower case ("what", "how many"; "" when none)
 
@@ -241,6 +242,8 @@ def _kind(wh: str, focus: list[str], question: str) -> str:
         return "date"
     if wh in ("who", "whom", "whose"):
         return "name"
+    if wh == "where":
+        return "place"
     if wh == "how much":
         return "money" if not focus or _KIND_OF_WORD.get(focus[-1].rstrip("s")) != "time" else "duration"
     if wh in ("how long", "how often", "how soon"):
@@ -263,7 +266,7 @@ def values(kind: str, sentence: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in VALUE[kind].finditer(sentence) if m.group().strip()]
     if kind == "code":  # a date is not a code
         spans = [(a, b) for a, b in spans if not VALUE["date"].fullmatch(sentence[a:b])]
-    if kind == "name":  # a name is not the sentence's first word alone, nor a month or weekday
+    if kind in ("name", "place"):  # a name is not the sentence's first word alone, nor a month or weekday
         spans = [
             (a, b)
             for a, b in spans
