@@ -1,11 +1,14 @@
 """Load test of `edgeprompt serve` next to the same requests through `pipeline.run` in-process.
 
-N concurrent streaming clients (httpx, SSE) send R distinct chat requests to a real `edgeprompt serve` process
+N concurrent streaming clients (coroutines in this one process, each on its own keep-alive connection, reading
+the SSE stream with a lean HTTP/1.1 reader) send R distinct chat requests to a real `edgeprompt serve` process
 on 127.0.0.1; the same R requests then run one after another through `pipeline.run` in this process, in a
 second fresh data home (same model, same settings, so neither path gets cache hits from the other); the two
 take turns in rounds so the machine's load falls on both. Reported:
 p50/p95 time to first token (client side, queueing included; and the pipeline's own TTFT inside the
-server), per-request decode tokens/s, aggregate completion tokens/s, and the ratio serve / in-process.
+server), per-request decode tokens/s, aggregate completion tokens/s, and the ratio serve / in-process; and the
+CPU each side spent per request (the server process, the load generator, the in-process run), because on a
+small machine all three share the same cores: what the load generator spends is taken from the server.
 Bounded: R requests at most, and clients stop sending once --timeout-s has passed; loopback only.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -71,40 +77,109 @@ def _body(i: int, model: str, max_tokens: int) -> dict[str, Any]:
     }
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection on asyncio streams, as lean as a load generator can be: it shares the
+    machine's cores with the server it measures, and httpx's async stack spent about 45 ms of CPU per streamed
+    answer here (a third of what the server itself spends), which slowed the server it was measuring."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port, self.base = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, str]]:
+        """Send the request and read the status and headers; the body follows from `body()`."""
+        data = json.dumps(payload).encode()
+        head = (
+            f"POST {self.base}{path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        ).encode()
+        for fresh in (self.writer is None, True):
+            if fresh:
+                await self.close()
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None and self.writer is not None
+            self.writer.write(head + data)
+            with contextlib.suppress(ConnectionError):
+                if line := await self.reader.readline():
+                    break
+            # the server closed the idle connection (uvicorn's keep-alive timeout, e.g. after a long
+            # Retry-After): send it again on a new one
+        else:
+            raise ConnectionError("the server closed the connection twice without answering")
+        status = int(line.split()[1])
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    async def body(self, headers: dict[str, str]) -> AsyncIterator[bytes]:
+        assert self.reader is not None and self.writer is not None
+        if headers.get("transfer-encoding") == "chunked":
+            while size := int((await self.reader.readline()).split(b";")[0], 16):
+                yield await self.reader.readexactly(size)
+                await self.reader.readexactly(2)
+            await self.reader.readline()  # the empty trailer
+        else:
+            yield await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection") == "close":
+            await self.close()
+
+    async def events(self, headers: dict[str, str]) -> AsyncIterator[str]:
+        """The `data:` payloads of a server-sent event stream."""
+        buf = b""
+        async for piece in self.body(headers):
+            buf += piece
+            *whole, buf = buf.split(b"\n\n")
+            for event in whole:
+                for line in event.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        yield line[6:].decode()
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
 async def _client_run(
     url: str, todo: list[int], model: str, max_tokens: int, deadline: float, out: dict[str, Any]
 ) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+    conn = Connection(url)
+    try:
         while todo and time.monotonic() < deadline:
             i = todo.pop(0)
             t0 = time.perf_counter()
             first = last = None
             usage, extras, failed = None, None, False
-            async with http.stream("POST", "/chat/completions", json=_body(i, model, max_tokens)) as r:
-                if r.status_code != 200:
-                    await r.aread()
-                    out["status"][r.status_code] = out["status"].get(r.status_code, 0) + 1
-                    if r.status_code == 429:
-                        todo.append(i)  # designed back-pressure: wait as told, then send it again
-                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+            status, headers = await conn.post("/chat/completions", _body(i, model, max_tokens))
+            if status != 200:
+                async for _ in conn.body(headers):
+                    pass
+                out["status"][status] = out["status"].get(status, 0) + 1
+                if status == 429:
+                    todo.append(i)  # designed back-pressure: wait as told, then send it again
+                    await asyncio.sleep(float(headers.get("retry-after", "1")))
+                continue
+            async for data in conn.events(headers):
+                if data == "[DONE]":
                     continue
-                async for line in r.aiter_lines():
-                    if not line.startswith("data: ") or line == "data: [DONE]":
-                        continue
-                    chunk = json.loads(line[6:])
-                    if "error" in chunk:
-                        failed = True
-                        break
-                    if chunk.get("usage"):
-                        usage = chunk["usage"]
-                    for choice in chunk.get("choices", []):
-                        if choice["delta"].get("content"):
-                            now = time.perf_counter()
-                            first = first if first is not None else now
-                            last = now
-                        extras = chunk.get("edgeprompt", extras)
+                chunk = json.loads(data)
+                if "error" in chunk:
+                    failed = True
+                    continue  # read the stream to its end, so the connection stays usable
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices", []):
+                    if choice["delta"].get("content"):
+                        now = time.perf_counter()
+                        first = first if first is not None else now
+                        last = now
+                    extras = chunk.get("edgeprompt", extras)
             key = "stream_error" if failed else 200
             out["status"][key] = out["status"].get(key, 0) + 1
             n = int(usage["completion_tokens"]) if usage else 0
@@ -116,6 +191,18 @@ async def _client_run(
             if extras:
                 out["server_ttft_ms"].append(float(extras["timings"]["ttft_ms"]))
                 out["trace_ids"].append(extras["trace_id"])
+    finally:
+        await conn.close()
+
+
+def _cpu_s(proc: Any) -> float:
+    """A process's CPU seconds so far (all its threads: the model's own thread pool too)."""
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+def _cpu_ms(cpu_s: float, requests: int) -> float:
+    return round(cpu_s * 1000 / requests, 1) if requests else 0.0
 
 
 def _free_port() -> int:
@@ -169,9 +256,14 @@ class Served:
             "trace_ids": [],
         }
         self.wall = 0.0
+        self.cpu = {"server": 0.0, "client": 0.0}  # CPU seconds in the serve rounds: the server's, the clients'
 
     def round(self, ids: list[int], deadline: float) -> None:
+        import psutil
+
         todo = list(ids)
+        server, client = psutil.Process(self.proc.pid), psutil.Process()
+        s0, c0 = _cpu_s(server), _cpu_s(client)
 
         async def clients() -> None:
             await asyncio.gather(
@@ -184,6 +276,8 @@ class Served:
         t0 = time.perf_counter()
         asyncio.run(clients())
         self.wall += time.perf_counter() - t0
+        self.cpu["server"] += _cpu_s(server) - s0
+        self.cpu["client"] += _cpu_s(client) - c0
 
     def stop(self) -> dict[str, Any]:
         from edgeprompt.app import Runtime
@@ -199,6 +293,7 @@ class Served:
             "statuses": {str(k): v for k, v in out["status"].items()},
             "errors": sum(v for k, v in out["status"].items() if k not in (200, 429)),
             "traces_saved": saved,
+            "cpu_ms_per_request": {k: _cpu_ms(v, len(out["ttft_ms"])) for k, v in self.cpu.items()},
         }
 
 
@@ -212,7 +307,7 @@ class InProcess:
         self.ttft: list[float] = []
         self.rates: list[float] = []
         self.backend_ttft: list[float] = []
-        self.tokens, self.wall = 0, 0.0
+        self.tokens, self.wall, self.cpu = 0, 0.0, 0.0
         self._ask(-1)  # warm-up, as the server's
 
     def _ask(self, i: int) -> tuple[float | None, float | None, int]:
@@ -236,7 +331,10 @@ class InProcess:
         return ((first - t0) * 1000 if first else None), ((last - first) if first and last else None), n
 
     def round(self, ids: list[int], deadline: float) -> None:
-        t0 = time.perf_counter()
+        import psutil
+
+        me = psutil.Process()
+        t0, c0 = time.perf_counter(), _cpu_s(me)
         for i in ids:
             if time.monotonic() > deadline:
                 break
@@ -247,12 +345,14 @@ class InProcess:
                 if n > 1 and span:
                     self.rates.append((n - 1) / span)
         self.wall += time.perf_counter() - t0
+        self.cpu += _cpu_s(me) - c0
 
     def stop(self) -> dict[str, Any]:
         self.rt.close()
         return {
             **_summary(self.ttft, self.rates, self.tokens, self.wall),
             "backend_ttft_ms_p50": round(_pct(self.backend_ttft[1:], 0.5), 2),
+            "cpu_ms_per_request": {"in_process": _cpu_ms(self.cpu, len(self.ttft))},
         }
 
 
@@ -323,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
             f"serve: statuses {served['statuses']}, errors {served['errors']}, traces saved "
             f"{served['traces_saved']}; the backend's own TTFT p50 {served['backend_ttft_ms_p50']} ms in the "
             f"server, {local['backend_ttft_ms_p50']} ms in-process"
+        )
+        cpu = {**served["cpu_ms_per_request"], **local["cpu_ms_per_request"]}
+        print(
+            f"CPU per request: server {cpu['server']} ms + load generator {cpu['client']} ms, in-process "
+            f"{cpu['in_process']} ms (all share the same cores)"
         )
         print(f"throughput ratio serve / in-process: {ratio:.3f}")
     return 0

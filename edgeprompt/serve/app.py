@@ -86,6 +86,15 @@ class Batcher:
             self.last = time.perf_counter() if now is None else now
 
 
+class EventStream(StreamingResponse):
+    """Server-sent events without Starlette's second disconnect listener: `Api._watch` already waits for the
+    client to leave (and cancels the generation), so the anyio task group StreamingResponse adds for ASGI
+    servers older than spec 2.4 (uvicorn says 2.3) would only be a second receiver on the event loop."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.stream_response(send)
+
+
 def _error(e: ApiError) -> JSONResponse:
     return JSONResponse(e.body(), status_code=e.status, headers=e.headers)
 
@@ -233,7 +242,7 @@ class Api:
                 emit("error", e)
 
         self._submit(call.client, work, cancel)
-        return StreamingResponse(
+        return EventStream(
             self._stream(call, events, cancel, request),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
