@@ -12,7 +12,12 @@ measured duration. After each attempt:
 At the end each kind runs once more to completion, and the document index is compared with a clean index of
 the same files built in a separate home: the same (path, seq, sha256) chunks.
 
+A long run can be split in parts (`--seed` differs, `--summary` keeps each part's figures; add them up):
+`--summary FILE` rewrites the JSON report every 10 attempts ("complete": false until the end), so a part
+stopped early still says what it did, and `--max-seconds` ends the attempts in time for the final checks.
+
 Usage: scripts/crash_test [--kills 1000] [--kinds index,audit,...] [--seed 1] [--json] [--work DIR]
+                          [--summary FILE] [--max-seconds S]
 """
 
 from __future__ import annotations
@@ -71,8 +76,24 @@ class Tally:
             "kills": self.kills,
             "finished": self.finished,
             "failures": len(self.failures),
+            "failures_by_type": failure_types(self.failures),
             "first_failures": self.failures[:5],
         }
+
+
+def failure_types(failures: list[str]) -> dict[str, int]:
+    """The done-when's three failure types, plus a command that fails (or a home that will not open) after a kill."""
+    out = {"integrity": 0, "audit": 0, "half_state": 0, "next_command": 0}
+    for f in failures:
+        if "integrity_check:" in f:
+            out["integrity"] += 1
+        elif "audit verify:" in f:
+            out["audit"] += 1
+        elif "exited" in f or "does not open" in f:
+            out["next_command"] += 1
+        else:
+            out["half_state"] += 1
+    return out
 
 
 class Home:
@@ -213,7 +234,7 @@ def kinds(h: Home) -> dict[str, tuple[Step, Callable[[], list[str]]]]:
             lambda i: (
                 ["cache", "seed", str(h.work / "seeds.jsonl"), "-m", "echo"] if i % 2 == 0 else ["cache", "clear"]
             ),
-            lambda: [],
+            lambda: check_cache(h),
         ),
         "feedback": (
             lambda i: (
@@ -264,6 +285,23 @@ def check_index(h: Home) -> list[str]:
         db.close()
     out = [f"{Path(p).name}: {n} chunks, {v} vectors" for p, n, v in bad if n == 0 or n != v]
     return out + ([f"{fts} text-search rows for {chunks} chunks"] if fts != chunks else [])
+
+
+def check_cache(h: Home) -> list[str]:
+    """A seeded entry has its vector and a vector its entry (a seed writes both in one transaction)."""
+    db = connect(h.home / "edgeprompt.db")  # cache_vectors is a vec0 table
+    try:
+        orphans = db.query_one("SELECT count(*) FROM cache_vectors WHERE rowid NOT IN (SELECT id FROM cache_entries)")[
+            0
+        ]
+        bare = db.query_one(
+            "SELECT count(*) FROM cache_entries WHERE source = 'seed' AND id NOT IN (SELECT rowid FROM cache_vectors)"
+        )[0]
+    finally:
+        db.close()
+    return ([f"{orphans} cache vectors without an entry"] if orphans else []) + (
+        [f"{bare} seeded cache entries without a vector"] if bare else []
+    )
 
 
 def check_prompts(h: Home) -> list[str]:
@@ -383,7 +421,15 @@ def attempt(h: Home, step: list[str] | Callable[[], None], delay: float | None) 
         time.sleep(0.002)
 
 
-def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    kills: int,
+    only: list[str] | None,
+    seed: int,
+    work: Path,
+    log: Callable[[str], None],
+    summary: Path | None = None,
+    max_seconds: float | None = None,
+) -> dict[str, Any]:
     rng = random.Random(seed)
     h = Home(work)
     t0 = time.perf_counter()
@@ -408,7 +454,11 @@ def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable
         + ", ".join(f"{k} {s:.2f}s" for k, s in durations.items())
     )
     n = 0
+    stopped = False
     while sum(t.kills for t in tallies.values()) < kills:
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            stopped = True  # out of time: the final checks still run, the report says so
+            break
         k = names[n % len(names)]
         n += 1
         step, check = table[k]
@@ -423,21 +473,48 @@ def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable
             if code != 0:
                 t.failures.append(f"attempt {t.attempts}: exited {code} after earlier kills ({h.last_error})")
         t.failures += [f"attempt {t.attempts}: {p}" for p in check() + common_checks(h)]
+        if n % 10 == 0 and summary is not None:
+            _write_summary(summary, report(tallies, [], t0, seed, durations, complete=False))
         if n % 50 == 0:
             log(
                 f"{sum(x.kills for x in tallies.values())} kills, "
-                f"{sum(len(x.failures) for x in tallies.values())} failures, {time.perf_counter() - t0:.0f} s"
+                f"{sum(len(x.failures) for x in tallies.values())} failures, {time.perf_counter() - t0:.0f} s "
+                "(" + " ".join(f"{k} {x.kills}" for k, x in tallies.items()) + ")"
             )
     final = final_checks(h, table, names)
+    out = report(tallies, final or ["ok"], t0, seed, durations, complete=True, stopped=stopped)
+    if summary is not None:
+        _write_summary(summary, out)
+    return out
+
+
+def report(
+    tallies: dict[str, Tally],
+    final: list[str],
+    t0: float,
+    seed: int,
+    durations: dict[str, float],
+    complete: bool,
+    stopped: bool = False,
+) -> dict[str, Any]:
+    problems = [] if final == ["ok"] else final
     return {
         "kills": sum(t.kills for t in tallies.values()),
-        "failures": sum(len(t.failures) for t in tallies.values()) + len(final),
+        "failures": sum(len(t.failures) for t in tallies.values()) + len(problems),
         "seconds": round(time.perf_counter() - t0, 1),
         "seed": seed,
+        "complete": complete,  # false: the run is still going (or was stopped before its final checks)
+        "stopped_for_time": stopped,  # --max-seconds ended the attempts before --kills was reached
         "per_kind": {k: t.as_dict() for k, t in tallies.items()},
-        "final": final or "ok",
+        "final": problems or ("ok" if complete else "not yet run"),
         "clean_seconds": {k: round(s, 3) for k, s in durations.items()},
     }
+
+
+def _write_summary(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")  # replaced whole: a reader never sees half a report
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def final_checks(h: Home, table: dict[str, Any], names: list[str]) -> list[str]:
@@ -470,6 +547,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", type=Path, help="keep the homes here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--summary", type=Path, help="keep the JSON report in this file, updated as the run goes")
+    ap.add_argument("--max-seconds", type=float, help="stop killing after this long (the final checks still run)")
     args = ap.parse_args()
     only = args.kinds.split(",") if args.kinds else None
 
@@ -478,21 +557,21 @@ def main() -> None:
 
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        report = run(args.kills, only, args.seed, args.work, log)
+        out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds)
     else:
         with tempfile.TemporaryDirectory(prefix="crash-test-") as tmp:
-            report = run(args.kills, only, args.seed, Path(tmp), log)
+            out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds)
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(out))
     else:
-        print(f"{report['kills']} kills, {report['failures']} failures in {report['seconds']} s")
-        for k, t in report["per_kind"].items():
+        print(f"{out['kills']} kills, {out['failures']} failures in {out['seconds']} s")
+        for k, t in out["per_kind"].items():
             print(
                 f"  {k:<12} kills {t['kills']:>4}  finished {t['finished']:>3}  failures {t['failures']}"
                 + (f"  e.g. {t['first_failures'][0]}" if t["first_failures"] else "")
             )
-        print(f"  final: {report['final']}")
-    sys.exit(1 if report["failures"] else 0)
+        print(f"  final: {out['final']}")
+    sys.exit(1 if out["failures"] else 0)
 
 
 if __name__ == "__main__":
