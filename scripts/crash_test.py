@@ -19,6 +19,7 @@ stopped early still says what it did, and `--max-seconds` ends the attempts in t
 
 Usage: scripts/crash_test [--kills 1000] [--kinds index,audit,...] [--seed 1] [--json] [--work DIR]
                           [--summary FILE] [--max-seconds S] [--embed-cache DIR]
+       scripts/crash_test --sum part-1.json part-2.json ...   (the parts added up, per kind)
 """
 
 from __future__ import annotations
@@ -548,7 +549,7 @@ def run(
                 "(" + " ".join(f"{k} {x.kills}" for k, x in tallies.items()) + ")"
             )
     final = final_checks(h, table, names)
-    out = report(tallies, final or ["ok"], t0, seed, durations, complete=True, stopped=stopped)
+    out = report(tallies, final, t0, seed, durations, complete=True, stopped=stopped)
     if summary is not None:
         _write_summary(summary, out)
     return out
@@ -563,16 +564,15 @@ def report(
     complete: bool,
     stopped: bool = False,
 ) -> dict[str, Any]:
-    problems = [] if final == ["ok"] else final
     return {
         "kills": sum(t.kills for t in tallies.values()),
-        "failures": sum(len(t.failures) for t in tallies.values()) + len(problems),
+        "failures": sum(len(t.failures) for t in tallies.values()) + len(final),
         "seconds": round(time.perf_counter() - t0, 1),
         "seed": seed,
         "complete": complete,  # false: the run is still going (or was stopped before its final checks)
         "stopped_for_time": stopped,  # --max-seconds ended the attempts before --kills was reached
         "per_kind": {k: t.as_dict() for k, t in tallies.items()},
-        "final": problems or ("ok" if complete else "not yet run"),
+        "final": final or ("ok" if complete else "not yet run"),
         "clean_seconds": {k: round(s, 3) for k, s in durations.items()},
     }
 
@@ -606,6 +606,47 @@ def final_checks(h: Home, table: dict[str, Any], names: list[str]) -> list[str]:
     return out
 
 
+def combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Parts of a long run (their --summary files) added up: kills, attempts and failures per kind."""
+    per_kind: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for k, t in part["per_kind"].items():
+            into = per_kind.setdefault(
+                k,
+                {"attempts": 0, "kills": 0, "finished": 0, "failures": 0, "failures_by_type": {}, "first_failures": []},
+            )
+            for name in ("attempts", "kills", "finished", "failures"):
+                into[name] += t[name]
+            for name, n in t["failures_by_type"].items():
+                into["failures_by_type"][name] = into["failures_by_type"].get(name, 0) + n
+            into["first_failures"] += t["first_failures"]
+    finals = [part["final"] for part in parts]
+    return {
+        "kills": sum(part["kills"] for part in parts),
+        "failures": sum(part["failures"] for part in parts),
+        "seconds": round(sum(part["seconds"] for part in parts), 1),  # summed: parts may have run side by side
+        "seed": [part["seed"] for part in parts],
+        "complete": all(part["complete"] for part in parts),
+        "stopped_for_time": any(part["stopped_for_time"] for part in parts),
+        "per_kind": per_kind,
+        "final": "ok" if all(f == "ok" for f in finals) else finals,
+        "parts": len(parts),
+    }
+
+
+def show(out: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(out))
+        return
+    print(f"{out['kills']} kills, {out['failures']} failures in {out['seconds']} s")
+    for k, t in out["per_kind"].items():
+        print(
+            f"  {k:<12} kills {t['kills']:>4}  finished {t['finished']:>3}  failures {t['failures']}"
+            + (f"  e.g. {t['first_failures'][0]}" if t["first_failures"] else "")
+        )
+    print(f"  final: {out['final']}" + ("" if out["complete"] else " (incomplete)"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=1000)
@@ -616,29 +657,26 @@ def main() -> None:
     ap.add_argument("--summary", type=Path, help="keep the JSON report in this file, updated as the run goes")
     ap.add_argument("--max-seconds", type=float, help="stop killing after this long (the final checks still run)")
     ap.add_argument("--embed-cache", type=Path, help="a folder with embed/ (a MiniLM export) to link, not export")
+    ap.add_argument("--sum", type=Path, nargs="+", metavar="SUMMARY", help="add up the --summary files of parts")
     args = ap.parse_args()
     only = args.kinds.split(",") if args.kinds else None
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    if args.work:
+    if args.sum:
+        try:
+            out = combine([json.loads(f.read_text(encoding="utf-8")) for f in args.sum])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"crash_test: cannot add up the summaries: {e}") from e
+    elif args.work:
         args.work.mkdir(parents=True, exist_ok=True)
         out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds, args.embed_cache)
     else:
         with tempfile.TemporaryDirectory(prefix="crash-test-") as tmp:
             out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds, args.embed_cache)
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"{out['kills']} kills, {out['failures']} failures in {out['seconds']} s")
-        for k, t in out["per_kind"].items():
-            print(
-                f"  {k:<12} kills {t['kills']:>4}  finished {t['finished']:>3}  failures {t['failures']}"
-                + (f"  e.g. {t['first_failures'][0]}" if t["first_failures"] else "")
-            )
-        print(f"  final: {out['final']}")
-    sys.exit(1 if out["failures"] else 0)
+    show(out, args.json)
+    sys.exit(1 if out["failures"] or not out["complete"] else 0)
 
 
 if __name__ == "__main__":

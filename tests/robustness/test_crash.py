@@ -19,6 +19,9 @@ KINDS = {"index", "reindex", "prompts", "cache", "feedback", "sessions", "audit"
 
 
 @pytest.mark.slow  # fifty kill -9 cycles of a subprocess: minutes, so the fast lane leaves it to CI
+# ~70 CPU-seconds, but 11.5 minutes of wall time were seen on a shared 2-core box at load ~20: past the
+# suite's 600 s default, which is for hangs, not for a busy machine
+@pytest.mark.timeout(1800)
 def test_fifty_kills_leave_a_consistent_home(tmp_path: Path, embed_cache: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
@@ -36,7 +39,7 @@ def test_fifty_kills_leave_a_consistent_home(tmp_path: Path, embed_cache: Path) 
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1700,
     )
     report = json.loads(done.stdout)
     assert report["kills"] >= 50
