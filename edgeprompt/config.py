@@ -66,7 +66,7 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "signals": (
             "auto",
             "auto | on | off: keep each question's and answer's MiniLM embedding (not the text) for "
-            "drift and topics; auto = only once the embedder is set up in this data home",
+            "drift and topics; auto = on (the embedder ships in the package)",
         ),
         "keywords": (True, "keep up to 8 keywords of each question (local only) to label topics"),
         "window": ("day", "drift window: day | week"),

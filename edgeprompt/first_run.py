@@ -14,9 +14,14 @@ def prepare(
 ) -> dict[str, Any]:
     actions: list[str] = []
     if build_demo:
-        from edgeprompt.catalog.demo import demo_ready, ensure_demo
+        from edgeprompt.catalog.demo import demo_ready, ensure_demo, missing_tools
 
-        if not demo_ready(rt):
+        if not demo_ready(rt) and (why := missing_tools()) is not None:
+            # a lean install (no torch): the toy is optional, so setup goes on without it and says why
+            if progress:
+                progress(f"{why} (skipped)")
+            actions.append("skipped the demo model (no build tools)")
+        elif not demo_ready(rt):
             if progress:
                 progress("building the demo model (once; about a minute on 2 cores)…")
             ensure_demo(rt, progress=progress)

@@ -41,10 +41,10 @@ def pct(values: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(q * len(s)))], 3) if s else 0.0
 
 
-def stage1(dev: Path, models: Path, cache: Path) -> dict[str, Any]:
+def stage1(dev: Path, models: Path) -> dict[str, Any]:
     from edgeprompt.embed import Embedder
 
-    scanner = Scanner(load_pack(models), Classifier.load(models, Embedder.load(cache).embed_batch))
+    scanner = Scanner(load_pack(models), Classifier.load(models, Embedder.load().embed_batch))
     rows = evaluate.read_jsonl(dev)
     _, test = evaluate.split(rows)
     first = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
@@ -166,12 +166,6 @@ def main() -> int:
         default=Path("/nonexistent-edgeprompt-home/models"),
         help="a models folder whose firewall/ overrides the shipped rules.toml / classifier",
     )
-    ap.add_argument(
-        "--cache",
-        type=Path,
-        default=Path.home() / ".cache" / "edgeprompt-train",
-        help="where the MiniLM ONNX export is kept",
-    )
     args = ap.parse_args()
     for p in (args.dev, args.pii):
         if not p.is_file():
@@ -179,7 +173,7 @@ def main() -> int:
             return 2
     report = {
         "cpus": os.cpu_count(),
-        "stage1": stage1(args.dev, args.models, args.cache),
+        "stage1": stage1(args.dev, args.models),
         "stage3": stage3(args.pii),
         "audit": audit(),
     }

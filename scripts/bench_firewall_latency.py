@@ -30,7 +30,6 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, default=evaluate.default_devset())
     ap.add_argument("--models", type=Path, required=True, help="a models folder whose firewall/ holds the candidate")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edgeprompt-train")
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -40,8 +39,8 @@ def main() -> int:
     rows = [r for r in evaluate.read_jsonl(args.dev) if len(r["text"]) <= 2000]
     rows = sorted(rows, key=lambda r: hashlib.sha256(r["text"].encode()).hexdigest())[: args.n]
     scanners = {
-        "shipped": scanner_for(Path("/nonexistent-edgeprompt-home/models"), args.cache),
-        "candidate": scanner_for(args.models, args.cache),
+        "shipped": scanner_for(Path("/nonexistent-edgeprompt-home/models")),
+        "candidate": scanner_for(args.models),
     }
     lat: dict[str, list[float]] = {k: [] for k in scanners}
     for s in scanners.values():

@@ -53,12 +53,11 @@ def _summary(ttft_ms: list[float], rates: list[float], tokens: int, wall_s: floa
     }
 
 
-def _home(root: Path, name: str, model: str, backend: str, card: Any, embed_cache: Path) -> Path:
+def _home(root: Path, name: str, model: str, backend: str, card: Any) -> Path:
     from edgeprompt.app import Runtime
 
     home = root / name
     (home / "cache").mkdir(parents=True)
-    (home / "cache" / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
     (home / "config.toml").write_text(f'[model]\ndefault = "{model}"\nbackend = "{backend}"\n', encoding="utf-8")
     if card is not None:
         with Runtime.open(home) as rt:
@@ -366,24 +365,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queue-size", type=int, default=32)
     p.add_argument("--rounds", type=int, default=4, help="the paths alternate in this many rounds")
     p.add_argument("--timeout-s", type=float, default=900, help="both paths stop sending after this long")
-    p.add_argument("--embed-cache", type=Path, help="a folder holding an exported MiniLM (cache/embed) to link")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
-        from edgeprompt.embed import ensure_exported
-
-        embed_cache = args.embed_cache or root / "embed-cache"
-        ensure_exported(embed_cache)
         card = None
         if args.model == "tiny":
             from edgeprompt.catalog.demo import build_model
             from edgeprompt.catalog.demo_train import TINY
 
             card = build_model(root / "tiny", TINY, model_id="tiny").card
-        server = Served(_home(root, "served", args.model, args.backend, card, embed_cache), args)
+        server = Served(_home(root, "served", args.model, args.backend, card), args)
         try:
-            inproc = InProcess(_home(root, "inprocess", args.model, args.backend, card, embed_cache), args)
+            inproc = InProcess(_home(root, "inprocess", args.model, args.backend, card), args)
             # the two paths take turns in rounds, so a change in the machine's load falls on both
             deadline = time.monotonic() + args.timeout_s
             ids = list(range(args.requests))

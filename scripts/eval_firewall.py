@@ -28,12 +28,12 @@ DEFAULT_SET = ROOT.parent / "shared" / "benchmarks" / "injection-external" / "se
 CYBERSECEVAL = "cyberseceval_prompt_injection"
 
 
-def scanner_for(models: Path, cache: Path) -> Scanner:
+def scanner_for(models: Path) -> Scanner:
     from edgeprompt.embed import Embedder
     from edgeprompt.firewall.classifier import Classifier
     from edgeprompt.firewall.rules import load_pack
 
-    return Scanner(load_pack(models), Classifier.load(models, Embedder.load(cache).embed_batch))
+    return Scanner(load_pack(models), Classifier.load(models, Embedder.load().embed_batch))
 
 
 def figures(rows: list[dict[str, Any]], decisions: list[str]) -> dict[str, Any]:
@@ -90,18 +90,12 @@ def main() -> int:
         default=Path("/nonexistent-edgeprompt-home/models"),
         help="a models folder whose firewall/ overrides the shipped rules.toml / classifier",
     )
-    ap.add_argument(
-        "--cache",
-        type=Path,
-        default=Path.home() / ".cache" / "edgeprompt-train",
-        help="where the MiniLM ONNX export is kept",
-    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.set.is_file():
         print(f"eval_firewall: {args.set} not found", file=sys.stderr)
         return 2
-    report = measure(evaluate.read_jsonl(args.set), scanner_for(args.models, args.cache))
+    report = measure(evaluate.read_jsonl(args.set), scanner_for(args.models))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

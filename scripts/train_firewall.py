@@ -59,7 +59,7 @@ def embed_all(texts: list[str]) -> np.ndarray:
     keys = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in texts]
     todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
     if todo:
-        emb = Embedder.load(CACHE, threads=1)  # a shared 2-core machine: spinning threads only cost
+        emb = Embedder.load(threads=1)  # a shared 2-core machine: spinning threads only cost
         t0 = time.time()
         for start in range(0, len(todo), 256):
             part = todo[start : start + 256]

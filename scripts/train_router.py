@@ -149,18 +149,16 @@ def main() -> int:
     ap.add_argument(
         "--show-errors", action="store_true", help="print the held-out misses (looking at them spends the set)"
     )
-    ap.add_argument("--cache", type=Path, default=None, help="embedder cache (default: the data home's)")
     args = ap.parse_args()
 
     from edgeprompt.embed import Embedder
-    from edgeprompt.paths import Paths, resolve_home
 
     t0 = time.time()
     torch_threads()
     train = load_set(args.data, "train") + phrasings(args.phrasings)
     test = load_set(args.data, "test")
     heldouts = {f.stem: load_set(f) for f in args.heldout}
-    embedder = Embedder.load(args.cache or Paths(resolve_home()).ensure().cache, threads=1)
+    embedder = Embedder.load(threads=1)
     xtr = embedder.embed_batch([router_text(r["text"]) for r in train])
     xte = embedder.embed_batch([router_text(r["text"]) for r in test])
     ytr = np.array([LABELS.index(r["label"]) for r in train], dtype=np.int64)

@@ -68,21 +68,12 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     return run
 
 
-@pytest.fixture(scope="session")
-def embed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One MiniLM ONNX export shared by the whole session (the export takes a few seconds)."""
-    from edgeprompt.embed import ensure_exported
-
-    cache = tmp_path_factory.mktemp("embed-cache")
-    ensure_exported(cache)
-    return cache
-
-
 @pytest.fixture
-def embedder(embed_cache: Path):  # type: ignore[no-untyped-def]
+def embedder():  # type: ignore[no-untyped-def]
+    """The MiniLM embedder shipped in the package."""
     from edgeprompt.embed import Embedder
 
-    return Embedder.load(embed_cache, threads=2)
+    return Embedder.load(threads=2)
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +89,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
 
 @pytest.fixture
-def embed_home(data_home: Path, embed_cache: Path) -> Path:
-    """This test's data home with the session's MiniLM export linked in, so `rt.embedder()` and in-process
-    `edgeprompt` commands load it instead of exporting again (seconds per test)."""
-    cache = data_home / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    if not (cache / "embed").exists():
-        (cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
+def embed_home(data_home: Path) -> Path:
+    """This test's data home, for tests that embed. The embedder ships in the package, so there is nothing to
+    prepare any more (it was once exported into each data home); the name stays so those tests read the same."""
     return data_home

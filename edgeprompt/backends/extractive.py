@@ -29,11 +29,10 @@ class ExtractiveBackend:
         self._embedder = factory
 
     def _embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
-        if self._embedder is None:  # used outside a runtime: the default data home's export
+        if self._embedder is None:  # used outside a runtime: the shipped embedder
             from edgeprompt.embed import Embedder
-            from edgeprompt.paths import Paths, resolve_home
 
-            embedder = Embedder.load(Paths(resolve_home()).ensure().cache)
+            embedder = Embedder.load()
             self._embedder = lambda: embedder
         return self._embedder().embed_batch(texts)
 

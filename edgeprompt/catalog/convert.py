@@ -131,6 +131,12 @@ def convert_card(
     if hf is None:
         raise UsageError(f"model '{card.id}' has no Hugging Face (hf) folder to convert from")
     check_safetensors(hf)
+    from edgeprompt.catalog.pull import BUILD_HINT, MLX_HINT, have_build_tools, have_mlx
+
+    if fmt == "onnx" and not have_build_tools():
+        raise UsageError(f"converting to onnx needs the build tools: {BUILD_HINT}")
+    if fmt == "mlx" and not have_mlx():
+        raise UsageError(f"converting to mlx needs mlx-lm: {MLX_HINT}")
     final = models_dir / card.id / (fmt if bits is None else f"{fmt}-{quant_label(fmt, bits)}")
     job = mlx_job(hf, final, bits) if fmt == "mlx" else onnx_job(hf, final, bits)
     if progress:

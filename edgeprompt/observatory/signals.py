@@ -5,9 +5,9 @@ clustering still need something: this stage stores, keyed by trace id in `obs_si
 the answer's MiniLM embeddings (vectors, not text) and up to 8 keywords of the question (local only, never
 exported unless `observe export --with-content`; `[observatory] keywords = false` turns them off, and topics
 are then labelled "topic N"). It also records plain flags on the span — refusal and abstention phrasing in
-the answer — and the request's energy. `[observatory] signals = auto` embeds only once MiniLM is exported in
-this data home (retrieval and the semantic cache do that), so a bare install never pays a model export
-in the middle of an answer.
+the answer — and the request's energy. `[observatory] signals = off` turns the embeddings off (MiniLM ships
+in the package, so `auto`, the default, embeds like `on`; the question's vector is the one the cache
+already computed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -82,13 +81,10 @@ def answer_flags(answer: str) -> dict[str, Any]:
     }
 
 
-def embedder_for(observatory: Mapping[str, Any], cache_dir: Path, embedder: Callable[[], Embedder]) -> Embedder | None:
-    """The MiniLM embedder per `[observatory] signals`, or None (off, or auto before MiniLM is set up in
-    `cache_dir`)."""
-    mode = str(observatory["signals"]).lower()
-    if mode == "off":
-        return None
-    if mode == "auto" and not (cache_dir / "embed" / "weights.json").exists():
+def embedder_for(observatory: Mapping[str, Any], embedder: Callable[[], Embedder]) -> Embedder | None:
+    """The MiniLM embedder per `[observatory] signals`, or None when off. `auto` once waited until MiniLM had
+    been exported into the data home; it ships in the package now, so `auto` embeds like `on`."""
+    if str(observatory["signals"]).lower() == "off":
         return None
     return embedder()
 

@@ -435,7 +435,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             s.attributes.update(
                 record_signals(
                     rt.db,
-                    lambda: embedder_for(observatory, rt.paths.cache, rt.embedder),
+                    lambda: embedder_for(observatory, rt.embedder),
                     bool(observatory["keywords"]),
                     trace.id,
                     question,

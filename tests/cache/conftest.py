@@ -1,22 +1,12 @@
-"""Fixtures for the cache tests: a runtime whose embedder is the session's MiniLM export (exported once)."""
+"""Fixtures for the cache tests: a runtime over the test's data home and a pipeline runner."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def shared_embedder_export(data_home: Path, embed_cache: Path) -> None:
-    """Point this test's data home at the session's MiniLM export, so no test exports it again."""
-    (data_home / "cache").mkdir(parents=True, exist_ok=True)
-    link = data_home / "cache" / "embed"
-    if not link.exists():
-        os.symlink(embed_cache / "embed", link)
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ def own_hard_negatives():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def scanner(embed_cache: Path):  # type: ignore[no-untyped-def]
+def scanner():  # type: ignore[no-untyped-def]
     from edgeprompt.embed import Embedder
     from edgeprompt.firewall.classifier import Classifier
     from edgeprompt.firewall.rules import load_pack
     from edgeprompt.firewall.scanner import Scanner
 
     nowhere = Path("/nonexistent-edgeprompt-home/models")  # no installed pack: the shipped ones
-    embed = Embedder.load(embed_cache, threads=2).embed_batch
+    embed = Embedder.load(threads=2).embed_batch
     return Scanner(load_pack(nowhere), Classifier.load(nowhere, embed))

@@ -25,10 +25,10 @@ REWEIGHTED = {"cooking": 0.4, "programming": 0.4, "travel": 0.1, "finance": 0.1}
 
 
 @pytest.fixture(scope="module")
-def pools(embed_cache: Any) -> dict[str, np.ndarray]:
+def pools() -> dict[str, np.ndarray]:
     from edgeprompt.embed import Embedder
 
-    emb = Embedder.load(embed_cache, threads=2)
+    emb = Embedder.load(threads=2)
     return {t: emb.embed_batch(questions(t)[:120]) for t in (*BASE, "gardening")}
 
 

@@ -43,7 +43,7 @@ def test_automatic_k_finds_five_planted_topics(embedder: Any) -> None:
     assert all(len(set(row)) == 1 for row in labels.tolist()) and len({row[0] for row in labels.tolist()}) == 5
 
 
-def test_topics_recover_planted_topics_with_volume_quality_and_labels(data_home: Path, linked_embedder: Path) -> None:
+def test_topics_recover_planted_topics_with_volume_quality_and_labels(data_home: Path) -> None:
     data_home.mkdir(parents=True, exist_ok=True)
     (data_home / "config.toml").write_text("[observatory]\ntopics = 3\n", encoding="utf-8")
     rt = Runtime.open(data_home)
@@ -79,7 +79,7 @@ def test_topics_recover_planted_topics_with_volume_quality_and_labels(data_home:
     rt.close()
 
 
-def test_without_keywords_topics_are_numbered(data_home: Path, linked_embedder: Path) -> None:
+def test_without_keywords_topics_are_numbered(data_home: Path) -> None:
     data_home.mkdir(parents=True, exist_ok=True)
     (data_home / "config.toml").write_text("[observatory]\nkeywords = false\ntopics = 2\n", encoding="utf-8")
     with Runtime.open(data_home) as rt:

@@ -7,16 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rag_helpers import SAMPLES, link_embeddings
+from rag_helpers import SAMPLES
 
 
 @pytest.fixture(scope="session")
-def sample_db(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Path:
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample documents indexed once per session; returns the closed database file."""
     from edgeprompt.app import Runtime
 
     home = tmp_path_factory.mktemp("samples-home")
-    link_embeddings(home, embed_cache)
     with Runtime.open(home) as rt:
         summary = rt.documents().indexer.add([SAMPLES])
         assert summary.indexed == len([p for p in SAMPLES.rglob("*") if p.is_file()])

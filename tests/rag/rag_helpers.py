@@ -26,13 +26,6 @@ def injection_scanner(text: str) -> Verdict:
     return Verdict("allow", 0.01, [])
 
 
-def link_embeddings(home: Path, embed_cache: Path) -> None:
-    cache = home / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    if not (cache / "embed").exists():
-        (cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
-
-
 def integrity(db_path: Path) -> str:
     import sqlean
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rag_helpers import ROOT, integrity, link_embeddings
+from rag_helpers import ROOT, integrity
 
 N_FILES = 150
 
@@ -64,11 +64,10 @@ def _write_folder(root: Path) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_indexing_leaves_a_consistent_index_that_resumes(tmp_path: Path, embed_cache: Path) -> None:
+def test_kill_9_mid_indexing_leaves_a_consistent_index_that_resumes(tmp_path: Path) -> None:
     folder = tmp_path / "notes"
     _write_folder(folder)
     home = tmp_path / "killed"
-    link_embeddings(home, embed_cache)
     (home / "config.toml").write_text("[rag]\nembed_batch = 4\n", encoding="utf-8")  # commit every few files
     env = {**os.environ, "EDGEPROMPT_HOME": str(home), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -97,7 +96,6 @@ def test_kill_9_mid_indexing_leaves_a_consistent_index_that_resumes(tmp_path: Pa
     assert resumed.unchanged == committed and resumed.indexed == N_FILES - committed
 
     clean = tmp_path / "clean"
-    link_embeddings(clean, embed_cache)
     with Runtime.open(clean) as rt:
         rt.documents().indexer.add([folder])
     got, got_vecs = _state(home)

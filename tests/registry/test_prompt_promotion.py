@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -114,10 +113,9 @@ def test_json_and_token_assertions(runtime) -> None:  # type: ignore[no-untyped-
     assert suite.cases[2].failures == ("max-tokens 2: answer has 4 tokens",)
 
 
-def test_similar_uses_minilm(runtime, embed_cache: Path) -> None:  # type: ignore[no-untyped-def]
+def test_similar_uses_minilm(runtime) -> None:  # type: ignore[no-untyped-def]
     from edgeprompt.prompts.suite import run_suite
 
-    (runtime.paths.cache / "embed").symlink_to(embed_cache / "embed", target_is_directory=True)
     reg = runtime.registry()
     doc = {
         "name": "s",

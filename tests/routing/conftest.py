@@ -1,8 +1,7 @@
-"""Routing fixtures: a data home whose MiniLM export is the session's one, and a runtime over it."""
+"""Routing fixtures: the test's data home and a runtime over it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,8 @@ import pytest
 
 
 @pytest.fixture
-def linked_home(data_home: Path, embed_cache: Path) -> Path:
-    """This test's data home, with the session's MiniLM export linked in (no export per test)."""
-    cache = data_home / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    os.symlink(embed_cache / "embed", cache / "embed")
+def linked_home(data_home: Path) -> Path:
+    """This test's data home (it once had a shared MiniLM export linked in; MiniLM now ships in the package)."""
     return data_home
 
 

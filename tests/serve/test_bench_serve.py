@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow  # scripts/bench_serve: a server process and concurrent clients
-def test_bench_serve_small_run(embed_cache: Path) -> None:
+def test_bench_serve_small_run() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
         [
@@ -34,8 +34,6 @@ def test_bench_serve_small_run(embed_cache: Path) -> None:
             "120",
             "--queue-size",
             "2",
-            "--embed-cache",
-            str(embed_cache),
             "--json",
         ],
         capture_output=True,
