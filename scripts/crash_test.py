@@ -18,7 +18,7 @@ A long run can be split in parts (`--seed` differs, `--summary` keeps each part'
 stopped early still says what it did, and `--max-seconds` ends the attempts in time for the final checks.
 
 Usage: scripts/crash_test [--kills 1000] [--kinds index,audit,...] [--seed 1] [--json] [--work DIR]
-                          [--summary FILE] [--max-seconds S] [--embed-cache DIR]
+                          [--summary FILE] [--max-seconds S]
        scripts/crash_test --sum part-1.json part-2.json ...   (the parts added up, per kind)
 """
 
@@ -102,9 +102,8 @@ def failure_types(failures: list[str]) -> dict[str, int]:
 class Home:
     """The data home under test and what the kinds need: documents, traces, a session, packs, seeds."""
 
-    def __init__(self, work: Path, embed_cache: Path | None = None) -> None:
+    def __init__(self, work: Path) -> None:
         self.work = work
-        self.embed_cache = embed_cache  # a folder holding embed/ (a MiniLM export) to link instead of exporting
         self.home = work / "home"
         self.docs = work / "docs"
         self.packs: list[Path] = []
@@ -132,9 +131,6 @@ class Home:
 
     def prepare(self, names: list[str]) -> None:
         """Only what the chosen kinds need (each preparing command costs a model load)."""
-        if self.embed_cache is not None:
-            (self.home / "cache").mkdir(parents=True)
-            (self.home / "cache" / "embed").symlink_to((self.embed_cache / "embed").resolve(), target_is_directory=True)
         Runtime.open(self.home).close()
         if {"index", "reindex"} & set(names):
             self.docs.mkdir(parents=True)
@@ -489,10 +485,9 @@ def run(
     log: Callable[[str], None],
     summary: Path | None = None,
     max_seconds: float | None = None,
-    embed_cache: Path | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    h = Home(work, embed_cache)
+    h = Home(work)
     t0 = time.perf_counter()
     table = kinds(h)
     names = [k for k in table if only is None or k in only]
@@ -656,7 +651,6 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--summary", type=Path, help="keep the JSON report in this file, updated as the run goes")
     ap.add_argument("--max-seconds", type=float, help="stop killing after this long (the final checks still run)")
-    ap.add_argument("--embed-cache", type=Path, help="a folder with embed/ (a MiniLM export) to link, not export")
     ap.add_argument("--sum", type=Path, nargs="+", metavar="SUMMARY", help="add up the --summary files of parts")
     args = ap.parse_args()
     only = args.kinds.split(",") if args.kinds else None
@@ -671,10 +665,10 @@ def main() -> None:
             raise SystemExit(f"crash_test: cannot add up the summaries: {e}") from e
     elif args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds, args.embed_cache)
+        out = run(args.kills, only, args.seed, args.work, log, args.summary, args.max_seconds)
     else:
         with tempfile.TemporaryDirectory(prefix="crash-test-") as tmp:
-            out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds, args.embed_cache)
+            out = run(args.kills, only, args.seed, Path(tmp), log, args.summary, args.max_seconds)
     show(out, args.json)
     sys.exit(1 if out["failures"] or not out["complete"] else 0)
 

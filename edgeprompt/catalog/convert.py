@@ -131,7 +131,7 @@ def convert_card(
     if hf is None:
         raise UsageError(f"model '{card.id}' has no Hugging Face (hf) folder to convert from")
     check_safetensors(hf)
-    from edgeprompt.catalog.pull import BUILD_HINT, MLX_HINT, have_build_tools, have_mlx
+    from edgeprompt.catalog.extras import BUILD_HINT, MLX_HINT, have_build_tools, have_mlx
 
     if fmt == "onnx" and not have_build_tools():
         raise UsageError(f"converting to onnx needs the build tools: {BUILD_HINT}")

@@ -103,7 +103,7 @@ def missing_tools() -> str | None:
     """None when the demo can be built here, else the one-line reason naming the pip command that fixes it:
     training needs torch and transformers, the copies need the onnxruntime-genai builder and mlx-lm."""
     from edgeprompt.catalog.cards import apple_silicon
-    from edgeprompt.catalog.pull import have_build_tools, have_mlx
+    from edgeprompt.catalog.extras import have_build_tools, have_mlx
 
     extras = [e for e, ok in (("build", have_build_tools()), ("mlx", apple_silicon() or have_mlx())) if not ok]
     if not extras:

@@ -48,8 +48,9 @@ def check_space(path: Path, models_dir: Path, free: int | None = None) -> None:
 def import_gguf(path: Path, models_dir: Path, model_id: str, progress: Progress = None) -> ModelCard:
     """Rebuild `path` under `<models>/<id>/` and return its card (the GGUF itself is left where it is)."""
     from edgeprompt.catalog.convert import ConvertJob, run_jobs
+    from edgeprompt.catalog.extras import BUILD_HINT, have_build_tools
     from edgeprompt.catalog.files import card_for_folder
-    from edgeprompt.catalog.pull import BUILD_HINT, have_build_tools, runnable_card
+    from edgeprompt.catalog.pull import runnable_card
 
     path = path.expanduser().resolve()
     check_file(path)

@@ -10,7 +10,6 @@ against the hub's sha256 (LFS files) or git blob id (the others) before the fold
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -21,16 +20,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from edgeprompt.catalog import extras
 from edgeprompt.catalog.cards import ModelCard, apple_silicon
+from edgeprompt.catalog.extras import BUILD_HINT, MLX_HINT
 from edgeprompt.errors import ChecksumError, ModelLoadError, NoSpaceError, OfflineError, UsageError
 
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # what a runnable folder needs; READMEs, images, pytorch .bin, other formats' copies and Python files (a
 # repository's code is never run here) stay on the hub
 WANTED = re.compile(r"\.(json|safetensors|onnx|onnx\.data|data|jinja|model|txt|tiktoken)$|^tokenizer")
-BUILD_MODULES = ("onnx_ir", "onnx", "torch", "transformers")
-BUILD_HINT = "pip install 'edgeprompt[build]'"
-MLX_HINT = "pip install 'edgeprompt[mlx]'"
 # converting a plain safetensors folder writes an int4 copy and the builder's cache next to it
 CONVERT_SPACE_FACTOR = 1.6
 SPACE_MARGIN = 64 * 1024**2
@@ -79,14 +77,6 @@ def endpoint() -> str | None:
 
 def model_id_for(hub_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", hub_id.rsplit("/", 1)[-1])[:64].strip("-.") or "model"
-
-
-def have_build_tools() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in BUILD_MODULES)
-
-
-def have_mlx() -> bool:
-    return importlib.util.find_spec("mlx_lm") is not None
 
 
 def _hub_error(repo_id: str, e: Exception) -> Exception:
@@ -138,9 +128,9 @@ def layout_of(paths: Sequence[str], read_config: Callable[[], dict[str, Any]]) -
 
 def runnable_problem(layout: str) -> str | None:
     """Why this machine cannot use a `layout` folder, as a one-line hint; None when it can."""
-    if layout == "mlx" and not apple_silicon() and not have_mlx():
+    if layout == "mlx" and not apple_silicon() and not extras.have_mlx():
         return f"it is an MLX folder: MLX needs Apple silicon, or `{MLX_HINT}` to run it (slowly) on this CPU"
-    if layout == "hf" and not (apple_silicon() and have_mlx()) and not have_build_tools():
+    if layout == "hf" and not (apple_silicon() and extras.have_mlx()) and not extras.have_build_tools():
         return f"it holds plain safetensors, which must be converted first: `{BUILD_HINT}` installs the converter"
     return None
 
@@ -292,6 +282,7 @@ def runnable_card(card: ModelCard, models_dir: Path, progress: Progress = None) 
     """A card with only a Hugging Face folder gets an int4 onnx one, unless mlx-lm runs it as it is (Mac)."""
     from edgeprompt.catalog.convert import convert_card
 
-    if card.path_for("onnx") is None and card.path_for("hf") is not None and not (apple_silicon() and have_mlx()):
+    mlx_here = apple_silicon() and extras.have_mlx()
+    if card.path_for("onnx") is None and card.path_for("hf") is not None and not mlx_here:
         card = convert_card(card, "onnx", 4, models_dir, progress)
     return card

@@ -215,7 +215,7 @@ def recommend_table(picks: list[Any]) -> str:
 
 
 def cmd_recommend(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.catalog.pull import BUILD_HINT, have_build_tools
+    from edgeprompt.catalog.extras import BUILD_HINT, have_build_tools
     from edgeprompt.catalog.recommend import choices, machine_backend, machine_ram, recommend
 
     backend, ram, build = machine_backend(), machine_ram(), have_build_tools()
@@ -245,7 +245,7 @@ def offer_models(ctx: Context, repo: str | None, offline: bool, quiet: bool) -> 
     download one only on an explicit yes at a terminal. Returns the installed model's id, or None."""
     import sys
 
-    from edgeprompt.catalog.pull import have_build_tools
+    from edgeprompt.catalog.extras import have_build_tools
     from edgeprompt.catalog.recommend import installed_models, machine_backend, machine_ram, recommend
 
     rt = ctx.runtime()

@@ -209,11 +209,12 @@ def test_layout_picks_the_cpu_int4_folder_and_refuses_what_it_cannot_run() -> No
 
 
 def test_hints_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeprompt.catalog import extras
     from edgeprompt.catalog import pull as hubpull
 
     monkeypatch.setattr(hubpull, "apple_silicon", lambda: False)
-    monkeypatch.setattr(hubpull, "have_build_tools", lambda: False)
-    monkeypatch.setattr(hubpull, "have_mlx", lambda: False)
+    monkeypatch.setattr(extras, "have_build_tools", lambda: False)
+    monkeypatch.setattr(extras, "have_mlx", lambda: False)
     assert "pip install 'edgeprompt[build]'" in (hubpull.runnable_problem("hf") or "")
     assert "Apple silicon" in (hubpull.runnable_problem("mlx") or "")
     assert "pip install 'edgeprompt[mlx]'" in (hubpull.runnable_problem("mlx") or "")

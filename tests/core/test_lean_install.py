@@ -11,8 +11,8 @@ import pytest
 
 @pytest.fixture
 def no_build_tools(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("edgeprompt.catalog.pull.have_build_tools", lambda: False)
-    monkeypatch.setattr("edgeprompt.catalog.pull.have_mlx", lambda: False)
+    monkeypatch.setattr("edgeprompt.catalog.extras.have_build_tools", lambda: False)
+    monkeypatch.setattr("edgeprompt.catalog.extras.have_mlx", lambda: False)
     monkeypatch.setattr("edgeprompt.catalog.cards.apple_silicon", lambda: False)
 
 

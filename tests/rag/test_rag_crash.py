@@ -68,6 +68,7 @@ def test_kill_9_mid_indexing_leaves_a_consistent_index_that_resumes(tmp_path: Pa
     folder = tmp_path / "notes"
     _write_folder(folder)
     home = tmp_path / "killed"
+    home.mkdir()
     (home / "config.toml").write_text("[rag]\nembed_batch = 4\n", encoding="utf-8")  # commit every few files
     env = {**os.environ, "EDGEPROMPT_HOME": str(home), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
