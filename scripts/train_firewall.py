@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from edgeprompt.firewall import corpus, evaluate, features, head, segments  # noqa: E402
 from edgeprompt.firewall.normalize import normalize  # noqa: E402
 from edgeprompt.firewall.rules import load_pack, rule_score  # noqa: E402
-from edgeprompt.firewall.scanner import MENTION_FACTOR  # noqa: E402
+from edgeprompt.firewall.scanner import MENTION_FACTOR, Thresholds  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "edgeprompt-train"
 SHIFTS = np.arange(-6.0, 6.01, 0.1)
@@ -457,33 +457,22 @@ def main() -> int:
     norms = [normalize(r.text) for r in rows]
     texts = [n.text for n in norms]
     contexts = [r.context for r in rows]
+    y = np.array([r.label for r in rows])
+    src = np.array([r.source for r in rows])
+    own = src == corpus.OWN_SOURCE
+    # the scanner's flag threshold: the user's turn, or retrieved text (documents and tool output)
+    flag_at = Thresholds()
+    thr = np.where(np.array(contexts) == "user", flag_at.flag, flag_at.document_flag)
+    r, mention = rule_parts(rows, norms)
     if args.calibrate_segments is not None:
-        y0, src0 = np.array([r.label for r in rows]), np.array([r.source for r in rows])
-        r0, mention0 = rule_parts(rows, norms)
-        thr0 = np.where(np.array(contexts) == "user", 0.5, 0.6)
         out = calibrate_segments(
-            args.calibrate_segments,
-            texts,
-            contexts,
-            y0,
-            src0,
-            src0 == corpus.OWN_SOURCE,
-            r0,
-            mention0,
-            thr0,
-            args.segment_budget,
+            args.calibrate_segments, texts, contexts, y, src, own, r, mention, thr, args.segment_budget
         )
         print(json.dumps(out, indent=None if args.json else 2))
         return 0
     x = training_features(texts, contexts, args.featurizer)
     wins = Windows(texts, contexts, args.featurizer) if args.segments else None
-    y = np.array([r.label for r in rows])
-    src = np.array([r.source for r in rows])
     groups = np.array([r.group for r in rows])
-    own = src == corpus.OWN_SOURCE
-    # the scanner's flag threshold: the user's turn, or retrieved text (documents and tool output)
-    thr = np.where(np.array(contexts) == "user", 0.5, 0.6)
-    r, mention = rule_parts(rows, norms)
     progress(f"features ready ({time.time() - t0:.0f} s, {0 if wins is None else len(wins.owner)} windows)")
 
     def trainer(mask_all: np.ndarray) -> Callable[[np.ndarray], Any]:

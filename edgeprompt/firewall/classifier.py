@@ -12,6 +12,7 @@ featurizer this code has (`features.DIMS`) with its dimension, or the model is r
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,11 +154,11 @@ class Classifier:
         """The strongest P(attack) over the text's sentence windows at the windows' own operating point;
         0.0 for a short text or a model without one."""
         shift = self.segment_shift
-        wins = segments.windows(segments.scanned_part(normalized_text, context)) if shift is not None else []
-        if not wins or shift is None:
+        if shift is None:
             return 0.0
-        import math
-
+        wins = segments.windows(segments.scanned_part(normalized_text, context))
+        if not wins:
+            return 0.0
         p = min(max(max(self.predict(wins, context)), 1e-7), 1 - 1e-7)
         return 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + shift)))
 

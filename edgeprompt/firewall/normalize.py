@@ -270,5 +270,9 @@ def normalize(text: str, depth: int = 0) -> Normalized:
                 acc.note(t)
         else:
             decoded.append(_fold(raw, acc))
-    squashed = re.sub(r"[^\w]|_|\d", "", folded)
-    return Normalized(folded, tuple(dict.fromkeys(decoded))[:MAX_PAYLOADS], tuple(acc.transforms), squashed)
+    return Normalized(folded, tuple(dict.fromkeys(decoded))[:MAX_PAYLOADS], tuple(acc.transforms), squash(folded))
+
+
+def squash(text: str) -> str:
+    """Letters only: what `squash` rules read, so that no separator, digit or underscore can split a word."""
+    return re.sub(r"[^\w]|_|\d", "", text)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from edgeprompt.errors import UsageError
-from edgeprompt.firewall.normalize import Normalized
+from edgeprompt.firewall.normalize import Normalized, squash
 
 SEVERITY = {"low": 0.30, "medium": 0.60, "high": 0.85, "critical": 0.97}
 CONTEXTS = ("user", "document")
@@ -63,19 +64,11 @@ class RulePack:
 
     def match(self, norm: Normalized, context: str = "user") -> list[RuleHit]:
         """Every rule that fires on the text or on one of its decoded payloads (one hit per rule)."""
-        hits: list[RuleHit] = []
-        joined = " ".join(norm.variants)
-        absent = {lang for lang, rx in _SCRIPTS.items() if not rx.search(joined)}
-        for rule in self.rules:
-            if context not in rule.contexts or (rule.languages and set(rule.languages) <= absent):
-                continue
-            texts = (norm.squashed,) if rule.squash else norm.variants
-            for i, text in enumerate(texts):
-                m = rule.pattern.search(text)
-                if m is not None:
-                    hits.append(RuleHit(rule, 0 if rule.squash else i, m.span()))
-                    break
-        return hits
+        return _match(self.rules, norm, context)
+
+    @cached_property
+    def _pasted_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.pasted)
 
     def match_pasted(self, norm: Normalized) -> list[RuleHit]:
         """The `pasted` document rules on the part of a user's turn that reads as a pasted document
@@ -83,8 +76,7 @@ class RulePack:
         part = pasted_part(norm.text)
         if not part:
             return []
-        pack = RulePack(self.name, self.version, tuple(r for r in self.rules if r.pasted), self.source)
-        return pack.match(Normalized(part, squashed=re.sub(r"[^\w]|_|\d", "", part)), "document")
+        return _match(self._pasted_rules, Normalized(part, squashed=squash(part)), "document")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +86,22 @@ class RulePack:
             "source": self.source,
             "languages": sorted({lang for r in self.rules for lang in r.languages}),
         }
+
+
+def _match(rules: tuple[Rule, ...], norm: Normalized, context: str) -> list[RuleHit]:
+    hits: list[RuleHit] = []
+    joined = " ".join(norm.variants)
+    absent = {lang for lang, rx in _SCRIPTS.items() if not rx.search(joined)}
+    for rule in rules:
+        if context not in rule.contexts or (rule.languages and set(rule.languages) <= absent):
+            continue
+        texts = (norm.squashed,) if rule.squash else norm.variants
+        for i, text in enumerate(texts):
+            m = rule.pattern.search(text)
+            if m is not None:
+                hits.append(RuleHit(rule, 0 if rule.squash else i, m.span()))
+                break
+    return hits
 
 
 PASTED_MIN_CHARS = 160
