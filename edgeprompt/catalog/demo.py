@@ -103,12 +103,12 @@ def missing_tools() -> str | None:
     """None when the demo can be built here, else the one-line reason naming the pip command that fixes it:
     training needs torch and transformers, the copies need the onnxruntime-genai builder and mlx-lm."""
     from edgeprompt.catalog.cards import apple_silicon
-    from edgeprompt.catalog.extras import have_build_tools, have_mlx
+    from edgeprompt.catalog.extras import have_build_tools, have_mlx, pip_hint
 
     extras = [e for e, ok in (("build", have_build_tools()), ("mlx", apple_silicon() or have_mlx())) if not ok]
     if not extras:
         return None
-    return f"building the demo model needs the build tools: pip install 'edgeprompt[{','.join(extras)}]'"
+    return f"building the demo model needs the build tools: {pip_hint(*extras)}"
 
 
 def demo_folder(rt: Runtime) -> Path:

