@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.cache.cache import Lookup
 from edgeprompt.cache.keys import CacheQuery, SourceRef, build_query
 
 if TYPE_CHECKING:
@@ -74,15 +73,3 @@ def query_for_question(rt: Runtime, question: str, model: str | None = None, pro
         grounding,
         0,
     )
-
-
-def trace_attributes(found: Lookup) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"edgeprompt.cache.hit": found.hit, "edgeprompt.cache.level": found.level}
-    if found.similarity:
-        attrs["edgeprompt.cache.similarity"] = round(found.similarity, 4)
-    if found.entry_id is not None:
-        attrs["edgeprompt.cache.entry_id" if found.hit else "edgeprompt.cache.candidate_id"] = found.entry_id
-    vetoes = [k for k, g in found.guards.items() if not g["pass"]]
-    if vetoes and not found.hit:
-        attrs["edgeprompt.cache.vetoed_by"] = vetoes
-    return attrs

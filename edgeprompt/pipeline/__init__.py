@@ -11,7 +11,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
@@ -19,6 +19,7 @@ from edgeprompt.cache import serve as cache_serve
 from edgeprompt.cache.cache import MISS
 from edgeprompt.errors import BackendUnavailableError, EdgepromptError, ModelLoadError, UsageError
 from edgeprompt.firewall.stages import check_input, finish_output, isolate_prompt, output_guard
+from edgeprompt.firewall.verdicts import StageVerdict
 from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import embedder_for, energy_meter, record_signals
 from edgeprompt.pipeline import offline
@@ -68,7 +69,7 @@ class AskResult:
     cached: bool = False
     cache: str = ""  # the cache level that served it: exact | semantic | fallback
     citations: list[dict[str, Any]] = field(default_factory=list)
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[StageVerdict] = field(default_factory=list)  # the firewall's, stage by stage
     abstained: bool = False
     finish_reason: str = "stop"
     backend: str = ""
@@ -77,7 +78,10 @@ class AskResult:
     confidence: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form (`ask --json`, the API's extras): each verdict as its own dict."""
+        d = asdict(replace(self, verdicts=[]))
+        d["verdicts"] = [v.as_dict() for v in self.verdicts]
+        return d
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,31 @@ def _confidence(logprobs: list[float], entropies: list[float]) -> dict[str, floa
     if entropies:
         out["mean_entropy"] = sum(entropies) / len(entropies)
     return out
+
+
+def generation_attributes(
+    model: str, params: GenerationParams, stats: GenerationStats, finish: str, confidence: dict[str, float]
+) -> dict[str, Any]:
+    """The `generate` span: what was asked of the model and how it went (OpenTelemetry GenAI names)."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        "gen_ai.request.max_tokens": params.max_tokens,
+        "gen_ai.request.temperature": params.temperature,
+        "gen_ai.request.top_p": params.top_p,
+        "gen_ai.request.seed": params.seed,
+        "gen_ai.usage.input_tokens": stats.prompt_tokens,
+        "gen_ai.usage.output_tokens": stats.completion_tokens,
+        "gen_ai.response.finish_reasons": [finish],
+        # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real first
+        # token: its ~0 ms would pull the observatory's first-token median to 0
+        "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
+        "edgeprompt.tokens_per_s": stats.tokens_per_s,
+        "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
+        "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
+        **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
+        **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
+    }
 
 
 def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
@@ -171,7 +200,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         with trace.span("firewall.input") as s:
             firewall = rt.firewall() if rt.settings.get("firewall.enabled") else None
             screen = check_input(firewall, question, trace.id)
-            s.attributes.update(screen.attributes)
+            s.attributes.update(screen.trace_attributes())
             if screen.notice:
                 notices.append(screen.notice)
                 yield Notice(screen.notice)
@@ -250,8 +279,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             )
             # (when the documents have no answer, a seeded answer for this question still may: `cache seed`)
             cached = MISS if screen.blocked else rt.cache().lookup(cache_query)
-            s.attributes.update(cache_serve.trace_attributes(cached))
-            trace.attributes.update(cache_serve.trace_attributes(cached))
+            s.attributes.update(cached.trace_attributes())
+            trace.attributes.update(cached.trace_attributes())
 
         # 3d. firewall: scan every retrieved passage again (flagged ones are left out, or kept marked), then put the
         #     system text, passages, history and question in isolated sections with a per-request boundary
@@ -261,7 +290,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             for note in parts.notices:
                 notices.append(note)
                 yield Notice(note)
-            s.attributes.update(parts.attributes)
+            s.attributes.update(parts.trace_attributes())
 
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:
@@ -275,13 +304,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 min(int(ctx["reserve_for_answer"]), params.max_tokens),
                 bool(ctx["summarize_dropped"]),
             )
-            s.attributes.update(
-                {
-                    "edgeprompt.context.prompt_tokens": report.prompt_tokens,
-                    "edgeprompt.context.dropped_turns": report.dropped_turns,
-                    "edgeprompt.context.summarised": report.summarised,
-                }
-            )
+            s.attributes.update(report.trace_attributes())
             if (fit_note := report.notice()) is not None:
                 notices.append(fit_note)
                 yield Notice(fit_note)
@@ -330,27 +353,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                     finish, stats = chunk.finish_reason, chunk.stats
             stats = stats or GenerationStats(report.prompt_tokens, len(pieces), 0.0, s.duration_ms, 0.0)
             confidence = _confidence(logprobs, entropies)
-            s.attributes.update(
-                {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.request.model": card.id,
-                    "gen_ai.request.max_tokens": params.max_tokens,
-                    "gen_ai.request.temperature": params.temperature,
-                    "gen_ai.request.top_p": params.top_p,
-                    "gen_ai.request.seed": params.seed,
-                    "gen_ai.usage.input_tokens": stats.prompt_tokens,
-                    "gen_ai.usage.output_tokens": stats.completion_tokens,
-                    "gen_ai.response.finish_reasons": [finish],
-                    # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real
-                    # first token: its ~0 ms would pull the observatory's first-token median to 0
-                    "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
-                    "edgeprompt.tokens_per_s": stats.tokens_per_s,
-                    "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
-                    "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
-                    **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
-                    **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
-                }
-            )
+            s.attributes.update(generation_attributes(card.id, params, stats, finish, confidence))
         answer = "".join(pieces)
 
         # 5a. firewall: release the held-back tail and validate the whole answer (PII, secrets, canary and prompt
@@ -363,7 +366,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             if checked.notice:
                 notices.append(checked.notice)
                 yield Notice(checked.notice)
-            s.attributes.update(checked.attributes)
+            s.attributes.update(checked.trace_attributes())
         if finish == "cancelled":
             notices.append("the answer was cancelled before it finished")
 
@@ -405,9 +408,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                     validated=screen.passed and checked.passed,
                     finish=finish,
                 )
-                s.attributes.update(
-                    {"edgeprompt.cache.stored": kept.entry_id is not None, "edgeprompt.cache.store_reason": kept.reason}
-                )
+                s.attributes.update(kept.trace_attributes())
 
         # 6. save: the exchange goes into the session as one unit
         with trace.span("session.save"):
