@@ -19,7 +19,7 @@ from edgeprompt.paths import Paths, resolve_home
 from edgeprompt.store.db import Database
 from edgeprompt.store.migrate import open_db
 from edgeprompt.store.sessions import SessionStore
-from edgeprompt.store.traces import TraceLog
+from edgeprompt.store.traces import Trace, TraceLog
 
 if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
@@ -174,6 +174,10 @@ class Runtime:
 
         return self.part("firewall", build)
 
+    def active_firewall(self) -> Firewall | None:
+        """The firewall, or None when `[firewall] enabled = false` (its stages then pass everything through)."""
+        return self.firewall() if self.settings.get("firewall.enabled") else None
+
     def chunk_scanner(self) -> Callable[[str], Verdict]:
         """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
         return self.firewall().scan_chunk
@@ -183,6 +187,12 @@ class Runtime:
         from edgeprompt.orchestrate.builtin_tools import default_toolbox
 
         return self.part("toolbox", lambda: default_toolbox(self.documents, self.settings.section("tools")))
+
+    def export_trace(self, trace: Trace) -> None:
+        """Send a saved trace to `[observatory] otlp_endpoint` (nothing when it is unset); the pipeline calls it."""
+        from edgeprompt.observatory.otlp import export_live
+
+        export_live(self, trace)
 
     # -- models -------------------------------------------------------------------------------------
     def default_model_id(self) -> str:

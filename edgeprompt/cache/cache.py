@@ -60,6 +60,18 @@ class Lookup:
             "age_s": round(self.age_s, 1),
         }
 
+    def trace_attributes(self) -> dict[str, Any]:
+        """The lookup on the `cache.lookup` span (and on the trace: the observatory counts hits from there)."""
+        attrs: dict[str, Any] = {"edgeprompt.cache.hit": self.hit, "edgeprompt.cache.level": self.level}
+        if self.similarity:
+            attrs["edgeprompt.cache.similarity"] = round(self.similarity, 4)
+        if self.entry_id is not None:
+            attrs["edgeprompt.cache.entry_id" if self.hit else "edgeprompt.cache.candidate_id"] = self.entry_id
+        vetoes = [k for k, g in self.guards.items() if not g["pass"]]
+        if vetoes and not self.hit:
+            attrs["edgeprompt.cache.vetoed_by"] = vetoes
+        return attrs
+
 
 MISS = Lookup(False, "none")
 
@@ -68,6 +80,9 @@ MISS = Lookup(False, "none")
 class Stored:
     entry_id: int | None
     reason: str  # "stored" or why not
+
+    def trace_attributes(self) -> dict[str, Any]:
+        return {"edgeprompt.cache.stored": self.entry_id is not None, "edgeprompt.cache.store_reason": self.reason}
 
 
 def _check(passed: bool, detail: str = "") -> dict[str, Any]:

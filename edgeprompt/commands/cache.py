@@ -79,7 +79,7 @@ def _records(source: str, key: str) -> Any:
 
 
 def cmd_seed(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.cache.serve import query_for_question
+    from edgeprompt.pipeline import query_for_question
 
     rt = ctx.runtime()
     cache = rt.cache()
@@ -103,7 +103,7 @@ def cmd_seed(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_lookup(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.cache.serve import query_for_question
+    from edgeprompt.pipeline import query_for_question
 
     rt = ctx.runtime()
     texts: list[tuple[int, Any]] = list(_records("-", "query")) if args.text == "-" else [(1, {"query": args.text})]

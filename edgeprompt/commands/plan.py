@@ -42,9 +42,9 @@ def default_out(rt: Runtime, task: str) -> Path:
 
 def make_plan(rt: Runtime, task: str, model: str | None, max_steps: int) -> tuple[Plan, RouteDecision]:
     """Rule plan for models that cannot follow instructions; otherwise the model plans, rules as fallback."""
-    from edgeprompt.backends.base import Message
+    from edgeprompt.backends.base import GenerationParams, Message
     from edgeprompt.orchestrate.plans import model_plan, rule_plan
-    from edgeprompt.orchestrate.toolloop import complete, follows_instructions, settings_params
+    from edgeprompt.orchestrate.toolloop import complete, follows_instructions
 
     decision = rt.router().for_request(task, model)
     card = rt.card(decision.model)
@@ -52,8 +52,10 @@ def make_plan(rt: Runtime, task: str, model: str | None, max_steps: int) -> tupl
         return rule_plan(decision.text, max_steps, decision.route or None), decision
     backend, box = rt.backend(card.id), rt.toolbox()
 
+    params = GenerationParams.from_settings(rt.settings.section("generation"))
+
     def ask(system: str, user: str) -> str:
-        return complete(backend, [Message("system", system), Message("user", user)], settings_params(rt)).text
+        return complete(backend, [Message("system", system), Message("user", user)], params).text
 
     # tools as one compact line each (name and argument names): a small model's window is precious
     tools_text = "; ".join(f"{t.name}({', '.join(t.parameters.get('properties', {}))}): {t.description}" for t in box)
@@ -76,10 +78,11 @@ def _check(args: argparse.Namespace, rt: Runtime) -> tuple[int, float]:
 
 
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt.backends.base import GenerationParams
     from edgeprompt.commands.tools import confirmer
     from edgeprompt.orchestrate.guard import Guard
     from edgeprompt.orchestrate.plan_runner import PlanRunner, passage_digest
-    from edgeprompt.orchestrate.toolloop import follows_instructions, settings_params
+    from edgeprompt.orchestrate.toolloop import follows_instructions
     from edgeprompt.rag.support import check as check_support
     from edgeprompt.routing.log import record_decision
 
@@ -102,8 +105,11 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
         rt.toolbox(),
         lambda model_id: rt.backend(model_id),
         lambda text: router.for_request(text, args.model),
-        settings_params(rt, int(rt.settings.get("plans.step_max_tokens"))),
-        guard=Guard.for_runtime(rt),
+        # a step's own token limit (0: the [generation] one)
+        GenerationParams.from_settings(
+            rt.settings.section("generation"), max_tokens=int(rt.settings.get("plans.step_max_tokens")) or None
+        ),
+        guard=Guard.for_firewall(rt.active_firewall()),
         confirm=confirmer(args),
         progress=ctx.info,
         save_trace=rt.traces.save,

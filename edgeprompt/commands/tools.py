@@ -109,8 +109,9 @@ def _show(result: Any) -> str:
 
 
 def tool_loop(rt: Runtime, model: str | None, args: argparse.Namespace, question: str) -> Any:
+    from edgeprompt.backends.base import GenerationParams
     from edgeprompt.orchestrate.guard import Guard
-    from edgeprompt.orchestrate.toolloop import ToolLoop, follows_instructions, settings_params
+    from edgeprompt.orchestrate.toolloop import ToolLoop, follows_instructions
 
     card = rt.card(model)
     prompted = follows_instructions(card, str(rt.settings.get("tools.prompting")))
@@ -118,8 +119,8 @@ def tool_loop(rt: Runtime, model: str | None, args: argparse.Namespace, question
         rt.toolbox(),
         rt.backend(card.id),
         card,
-        settings_params(rt),
-        guard=Guard.for_runtime(rt),
+        GenerationParams.from_settings(rt.settings.section("generation")),
+        guard=Guard.for_firewall(rt.active_firewall()),
         prompted=prompted,
         max_calls=int(rt.settings.get("tools.max_calls")),
         confirm=confirmer(args),

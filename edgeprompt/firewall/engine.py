@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edgeprompt.canonical import sha256_hex
 from edgeprompt.errors import ConfigError
@@ -15,10 +15,8 @@ from edgeprompt.firewall.output import OutputResult, OutputValidator, policy_fro
 from edgeprompt.firewall.pii import detect
 from edgeprompt.firewall.scanner import Scanner, Verdict
 from edgeprompt.firewall.stream import StreamGuard
+from edgeprompt.firewall.verdicts import StageVerdict
 from edgeprompt.store.audit import AuditLog
-
-if TYPE_CHECKING:
-    pass
 
 AUDIT_TEXT_CHARS = 2000
 BLOCKED_ANSWER = (
@@ -33,7 +31,7 @@ class Screened:
     """Retrieved passages after the per-chunk scan: what goes into the prompt, and what was said."""
 
     documents: list[SourceDoc]
-    verdicts: list[dict[str, Any]]
+    verdicts: list[StageVerdict]
     notices: list[str]
 
 
@@ -71,17 +69,17 @@ class Firewall:
 
     def screen(self, documents: Sequence[SourceDoc], trace_id: str | None = None) -> Screened:
         """Scan every retrieved passage again (the rule pack may be newer than the index)."""
-        kept, verdicts, notices, audit = [], [], [], []
+        kept: list[SourceDoc] = []
+        scanned: list[tuple[SourceDoc, Verdict, bool]] = []  # (passage, verdict, audited)
+        notices: list[str] = []
         for d in documents:
             v = self.scanner.scan(d.text, "document")
             flagged = d.flagged or v.decision != "allow"
-            verdicts.append({"stage": "document", "source": d.n, **v.as_dict()})
-            if v.decision != "allow" or self.section["audit_allowed_chunks"]:
-                audit.append(("document", v.as_dict(), d.text))
+            scanned.append((d, v, v.decision != "allow" or bool(self.section["audit_allowed_chunks"])))
             if not flagged:
                 kept.append(d)
             elif self.section["flagged_chunks"] == "isolate" and v.decision != "block":
-                kept.append(SourceDoc(d.n, d.label, d.text, True, v.as_dict()))
+                kept.append(SourceDoc(d.n, d.label, d.text, True, v))
                 notices.append(
                     f"source [{d.n}] was flagged by the firewall (possible injected instruction); "
                     "it was kept as marked data only"
@@ -90,11 +88,10 @@ class Firewall:
                 notices.append(
                     f"source [{d.n}] was left out: the firewall flagged it as a possible injected instruction"
                 )
-        ids = self.record_many([(stage, vd, text, trace_id) for stage, vd, text in audit])
-        for vd, seq in zip(
-            [v for v in verdicts if v["decision"] != "allow" or self.section["audit_allowed_chunks"]], ids, strict=False
-        ):
-            vd["audit_id"] = seq
+        audit = [("document", v.as_dict(), d.text, trace_id) for d, v, audited in scanned if audited]
+        ids = iter(self.record_many(audit))
+        # an audited passage's verdict names its entry (none when there is no audit log)
+        verdicts = [StageVerdict("document", v, next(ids, None) if audited else None, d.n) for d, v, audited in scanned]
         return Screened(kept, verdicts, notices)
 
     # -- stage 2 ------------------------------------------------------------------------------------

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Message
+
+if TYPE_CHECKING:
+    from edgeprompt.firewall.scanner import Verdict
 
 _ROLE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|"
@@ -53,7 +56,7 @@ class SourceDoc:
     label: str
     text: str
     flagged: bool = False
-    verdict: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None  # the per-request scan that flagged it
 
 
 def neutralize(text: str, boundary: str = "") -> tuple[str, int]:

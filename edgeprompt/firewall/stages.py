@@ -14,20 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import Document, Message
 from edgeprompt.firewall.engine import BLOCKED_ANSWER
-from edgeprompt.firewall.isolation import SourceDoc
-from edgeprompt.firewall.output import SAFE_MESSAGE
+from edgeprompt.firewall.isolation import Isolated, SourceDoc
+from edgeprompt.firewall.output import SAFE_MESSAGE, OutputResult
+from edgeprompt.firewall.scanner import Verdict
 from edgeprompt.firewall.stream import PassThrough, StreamGuard
+from edgeprompt.firewall.verdicts import StageVerdict
 
 if TYPE_CHECKING:
     from edgeprompt.firewall.engine import Firewall
-
-
-def _attrs(stage: str, v: dict[str, Any]) -> dict[str, Any]:
-    return {
-        f"edgeprompt.firewall.{stage}.decision": v["decision"],
-        f"edgeprompt.firewall.{stage}.score": v.get("score", 0.0),
-        f"edgeprompt.firewall.{stage}.categories": list(v.get("categories", [])),
-    }
 
 
 @dataclass(frozen=True)
@@ -35,33 +29,40 @@ class InputCheck:
     blocked: bool = False
     notice: str | None = None
     answer: str = ""  # the safe answer when blocked
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
-    attributes: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None  # None: the firewall is off
+    audit_id: int | None = None
+
+    @property
+    def verdicts(self) -> list[StageVerdict]:
+        return [] if self.verdict is None else [StageVerdict("input", self.verdict, self.audit_id)]
 
     @property
     def passed(self) -> bool:
         """No verdict of this stage blocked or flagged: only then may the answer be cached."""
-        return all(v["decision"] == "allow" for v in self.verdicts)
+        return all(v.allowed for v in self.verdicts)
+
+    def trace_attributes(self) -> dict[str, Any]:
+        if self.verdict is None:
+            return {"edgeprompt.firewall.enabled": False}
+        return {
+            **StageVerdict("input", self.verdict, self.audit_id).trace_attributes(),
+            "edgeprompt.firewall.input.rules": self.verdict.matched_rules,
+            "edgeprompt.firewall.audit_id": self.audit_id,
+        }
 
 
 def check_input(fw: Firewall | None, question: str, trace_id: str) -> InputCheck:
     if fw is None:
-        return InputCheck(attributes={"edgeprompt.firewall.enabled": False})
+        return InputCheck()
     v, audit_id = fw.inspect_input(question, trace_id)
-    d = {"stage": "input", **v.as_dict(), "audit_id": audit_id}
-    attrs = {
-        **_attrs("input", d),
-        "edgeprompt.firewall.input.rules": v.matched_rules,
-        "edgeprompt.firewall.audit_id": audit_id,
-    }
     if v.decision == "block":
         return InputCheck(
             True,
             f"the prompt firewall blocked this question (score {v.score:.2f}: "
             f"{', '.join(v.categories) or 'injection'})",
             BLOCKED_ANSWER.format(ref=audit_id),
-            [d],
-            attrs,
+            v,
+            audit_id,
         )
     if v.decision == "flag":
         return InputCheck(
@@ -69,10 +70,10 @@ def check_input(fw: Firewall | None, question: str, trace_id: str) -> InputCheck
             f"the prompt firewall flagged this question as a possible prompt injection "
             f"(score {v.score:.2f}); answering with the usual safeguards",
             "",
-            [d],
-            attrs,
+            v,
+            audit_id,
         )
-    return InputCheck(False, None, "", [d], attrs)
+    return InputCheck(False, None, "", v, audit_id)
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,20 @@ class PromptParts:
     documents: tuple[Document, ...]
     canary: str | None = None
     system_text: str | None = None
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[StageVerdict] = field(default_factory=list)  # one per retrieved passage
     notices: list[str] = field(default_factory=list)
-    attributes: dict[str, Any] = field(default_factory=dict)
+    isolated: Isolated | None = None  # None: the firewall is off
+    scanned: int = 0  # retrieved passages scanned (`documents` holds the ones kept)
+
+    def trace_attributes(self) -> dict[str, Any]:
+        if self.isolated is None:
+            return {}
+        return {
+            **self.isolated.trace_attributes(),
+            "edgeprompt.firewall.documents.scanned": self.scanned,
+            "edgeprompt.firewall.documents.flagged": sum(not v.allowed for v in self.verdicts),
+            "edgeprompt.firewall.documents.left_out": self.scanned - len(self.documents),
+        }
 
 
 def isolate_prompt(
@@ -105,13 +117,6 @@ def isolate_prompt(
     screened = fw.screen([SourceDoc(d.n, source_label(d), d.text) for d in documents], trace_id)
     kept_n = {d.n for d in screened.documents}
     iso = fw.isolate(system_text, screened.documents, history, user.content, INSTRUCTIONS if documents else "")
-    flagged = [v for v in screened.verdicts if v["decision"] != "allow"]
-    attrs = {
-        **iso.trace_attributes(),
-        "edgeprompt.firewall.documents.scanned": len(documents),
-        "edgeprompt.firewall.documents.flagged": len(flagged),
-        "edgeprompt.firewall.documents.left_out": len(documents) - len(kept_n),
-    }
     return PromptParts(
         [iso.system],
         iso.history,
@@ -121,7 +126,8 @@ def isolate_prompt(
         system_text,
         screened.verdicts,
         screened.notices,
-        attrs,
+        iso,
+        len(documents),
     )
 
 
@@ -140,13 +146,25 @@ class OutputCheck:
     tail: str  # held-back text still to show
     answer: str  # the answer as shown (redacted), or the safe message when blocked
     notice: str | None = None
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
-    attributes: dict[str, Any] = field(default_factory=dict)
+    result: OutputResult | None = None  # None: the firewall is off
+    audit_id: int | None = None
+
+    @property
+    def verdicts(self) -> list[StageVerdict]:
+        return [] if self.result is None else [StageVerdict("output", self.result, self.audit_id)]
 
     @property
     def passed(self) -> bool:
         """No verdict of this stage blocked or flagged: only then may the answer be cached."""
-        return all(v["decision"] == "allow" for v in self.verdicts)
+        return all(v.allowed for v in self.verdicts)
+
+    def trace_attributes(self) -> dict[str, Any]:
+        if self.result is None:
+            return {}
+        return {
+            **StageVerdict("output", self.result, self.audit_id).trace_attributes(),
+            "edgeprompt.firewall.output.findings": len(self.result.findings),
+        }
 
 
 def finish_output(fw: Firewall | None, guard: StreamGuard | PassThrough, trace_id: str) -> OutputCheck:
@@ -154,23 +172,14 @@ def finish_output(fw: Firewall | None, guard: StreamGuard | PassThrough, trace_i
     if fw is None or isinstance(guard, PassThrough):
         return OutputCheck(tail, guard.text)
     r = guard.result()
-    d = {
-        "stage": "output",
-        "decision": r.decision,
-        "score": 1.0 if r.findings else 0.0,
-        "categories": r.categories,
-        "findings": [f.as_dict() for f in r.findings],
-        "latency_ms": round(r.latency_ms, 3),
-    }
-    d["audit_id"] = fw.record("output", d, guard.raw, trace_id)
-    attrs = {**_attrs("output", d), "edgeprompt.firewall.output.findings": len(r.findings)}
+    audit_id = fw.record("output", StageVerdict("output", r).record(), guard.raw, trace_id)
     if r.decision == "block":
         return OutputCheck(
             tail,
             SAFE_MESSAGE,
             "the answer was withheld: it would have disclosed " + ", ".join(r.categories),
-            [d],
-            attrs,
+            r,
+            audit_id,
         )
     notice = f"redacted from the answer: {', '.join(r.categories)}" if r.decision == "flag" else None
-    return OutputCheck(tail, r.redacted_text, notice, [d], attrs)
+    return OutputCheck(tail, r.redacted_text, notice, r, audit_id)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import Message
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.firewall.engine import Firewall
 
 OPEN, CLOSE = "<<<", ">>>"
 INSTRUCTIONS = (
@@ -51,11 +51,9 @@ class Guard:
         self.assemble = isolate  # the firewall's isolate(system_text, docs, history, user_text, preamble)
 
     @classmethod
-    def for_runtime(cls, rt: Runtime) -> Guard:
-        if not rt.settings.get("firewall.enabled"):
-            return cls()
-        fw = rt.firewall()
-        return cls(fw.scan, fw.isolate)
+    def for_firewall(cls, fw: Firewall | None) -> Guard:
+        """The firewall's scan and isolation; None (`[firewall] enabled = false`): plain `<<<`/`>>>` blocks."""
+        return cls() if fw is None else cls(fw.scan, fw.isolate)
 
     def isolate(self, label: str, text: str) -> IsolatedBlock:
         if self.scan is None:

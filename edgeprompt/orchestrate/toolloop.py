@@ -23,7 +23,6 @@ from edgeprompt.orchestrate.toolcalls import NativeParser, parse_explicit, parse
 from edgeprompt.orchestrate.tools import Confirm, ToolBox, ToolResult, refuse_all
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
     from edgeprompt.backends.base import Backend
     from edgeprompt.catalog.cards import ModelCard
     from edgeprompt.store.traces import Trace
@@ -43,11 +42,6 @@ def follows_instructions(card: ModelCard, mode: str = "auto") -> bool:
     if mode in ("always", "never"):
         return mode == "always"
     return card.backend not in ("echo", "extractive") and card.id != "demo"
-
-
-def settings_params(rt: Runtime, max_tokens: int | None = None) -> GenerationParams:
-    """Generation settings from `[generation]`, optionally with a different token limit."""
-    return GenerationParams.from_settings(rt.settings.section("generation"), max_tokens=max_tokens or None)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""The request flow, written out as one plain function: `run(request, runtime) -> Iterator[Event]`.
+"""The request flow, written out as one plain function: `run(request, rt) -> Iterator[Event]`.
 
 Read `run` top to bottom: each stage is a `with trace.span(...)` block that records its timing and
 attributes in the request's trace. The caller iterates the events (tokens as they stream, notices,
-and one final `Done` with the whole result).
+and one final `Done` with the whole result). `rt` is anything with the `Components` it uses (the
+composition root's Runtime). The stages `query_for_question` shares with `run` are functions here.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ import contextlib
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import GenerationParams, GenerationStats, Message, Request
-from edgeprompt.cache import serve as cache_serve
 from edgeprompt.cache.cache import MISS
+from edgeprompt.cache.serve import request_query
 from edgeprompt.errors import BackendUnavailableError, EdgepromptError, ModelLoadError, UsageError
 from edgeprompt.firewall.stages import check_input, finish_output, isolate_prompt, output_guard
-from edgeprompt.observatory.otlp import export_live
+from edgeprompt.firewall.verdicts import StageVerdict
 from edgeprompt.observatory.signals import embedder_for, energy_meter, record_signals
 from edgeprompt.pipeline import offline
+from edgeprompt.pipeline.components import Components
 from edgeprompt.pipeline.context import fit
-from edgeprompt.rag.grounding import ground
+from edgeprompt.rag.grounding import Grounding, ground
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, TOY_ONLY_TEXT, fixed_answer
 from edgeprompt.rag.retrieve import Filters
 from edgeprompt.rag.support import check as check_support
@@ -32,7 +34,10 @@ from edgeprompt.store.traces import Trace
 from edgeprompt.unicode import clean_text
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.cache.keys import CacheQuery
+    from edgeprompt.catalog.cards import ModelCard
+    from edgeprompt.prompts.store import Rendered
 
 MAX_QUESTION_CHARS = 100_000
 
@@ -68,7 +73,7 @@ class AskResult:
     cached: bool = False
     cache: str = ""  # the cache level that served it: exact | semantic | fallback
     citations: list[dict[str, Any]] = field(default_factory=list)
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[StageVerdict] = field(default_factory=list)  # the firewall's, stage by stage
     abstained: bool = False
     finish_reason: str = "stop"
     backend: str = ""
@@ -77,7 +82,10 @@ class AskResult:
     confidence: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form (`ask --json`, the API's extras): each verdict as its own dict."""
+        d = asdict(replace(self, verdicts=[]))
+        d["verdicts"] = [v.as_dict() for v in self.verdicts]
+        return d
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,106 @@ class Done:
 Event = Token | Notice | Done
 
 
-def _params(rt: Runtime, given: GenerationParams | None) -> GenerationParams:
+def _params(rt: Components, given: GenerationParams | None) -> GenerationParams:
     if given is not None:
         return given
     return GenerationParams.from_settings(rt.settings.section("generation"))
+
+
+@dataclass(frozen=True)
+class RenderedRequest:
+    """The prompt stage's result: the registry's version, the system and user messages, the parameters."""
+
+    rendered: Rendered
+    system_text: str  # the prompt's system text, then the client's own
+    system: list[Message]
+    user: Message
+    params: GenerationParams
+
+
+def render_prompt(
+    rt: Components,
+    ref: str | None,
+    session_id: str | None,
+    question: str,
+    params: GenerationParams,
+    extra_system: str = "",
+    overrides: dict[str, Any] | None = None,
+    fixed_params: bool = False,
+) -> RenderedRequest:
+    """The system and user text from the registry (label production unless `ref` names one); unless the caller
+    fixed the parameters, the version's own apply, then `overrides` (what the user set on the command line)."""
+    rendered = rt.registry().for_request(ref, session_id, {"question": question})
+    system_text = "\n\n".join(t for t in (rendered.system, extra_system) if t)
+    return RenderedRequest(
+        rendered,
+        system_text,
+        [Message("system", system_text)] if system_text else [],
+        Message("user", rendered.user),
+        params if fixed_params else rendered.generation(params, overrides),
+    )
+
+
+def retrieve(
+    rt: Components,
+    question: str,
+    history: list[Message],
+    use_documents: bool | None,
+    filters: Filters | None,
+    backend: Backend,
+    route_tag: str = "",
+) -> Grounding:
+    """The retrieval stage over your documents (edgeprompt.rag.grounding), sized to `backend`'s window."""
+    return ground(
+        rt.documents(),
+        lambda texts: rt.embedder().embed_batch(texts),
+        question,
+        history,
+        use_documents,
+        filters,
+        backend.count_tokens,
+        backend.context_length,
+        route_tag,
+    )
+
+
+def with_sources(system: list[Message], grounding: Grounding) -> list[Message]:
+    """The sources go after the system prompt as numbered passages."""
+    return system if (sources := grounding.message()) is None else [*system, sources]
+
+
+def cache_key(
+    rt: Components,
+    question: str,
+    card: ModelCard,
+    backend: Backend,
+    prompt: RenderedRequest,
+    system: list[Message],
+    history: list[Message],
+    grounding: Grounding,
+) -> CacheQuery:
+    """The request's cache key (edgeprompt.cache.serve.request_query) with the model as this cache names it."""
+    return request_query(
+        question,
+        rt.cache().model_key(card, backend.name),
+        prompt.rendered.version,
+        [*system, *history, prompt.user],
+        prompt.params,
+        grounding,
+        len(history),
+    )
+
+
+def query_for_question(
+    rt: Components, question: str, model: str | None = None, prompt: str | None = None
+) -> CacheQuery:
+    """The key `run` would compute for `question` asked in a new session (for `cache seed` and `cache lookup`):
+    default model and prompt unless named, retrieval as configured."""
+    card = rt.card(model)
+    backend = rt.backend(card.id)
+    rendered = render_prompt(rt, prompt, None, question, _params(rt, None))
+    grounding = retrieve(rt, question, [], None, None, backend)
+    return cache_key(rt, question, card, backend, rendered, with_sources(rendered.system, grounding), [], grounding)
 
 
 def _confidence(logprobs: list[float], entropies: list[float]) -> dict[str, float]:
@@ -114,7 +218,32 @@ def _confidence(logprobs: list[float], entropies: list[float]) -> dict[str, floa
     return out
 
 
-def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
+def generation_attributes(
+    model: str, params: GenerationParams, stats: GenerationStats, finish: str, confidence: dict[str, float]
+) -> dict[str, Any]:
+    """The `generate` span: what was asked of the model and how it went (OpenTelemetry GenAI names)."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        "gen_ai.request.max_tokens": params.max_tokens,
+        "gen_ai.request.temperature": params.temperature,
+        "gen_ai.request.top_p": params.top_p,
+        "gen_ai.request.seed": params.seed,
+        "gen_ai.usage.input_tokens": stats.prompt_tokens,
+        "gen_ai.usage.output_tokens": stats.completion_tokens,
+        "gen_ai.response.finish_reasons": [finish],
+        # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real first
+        # token: its ~0 ms would pull the observatory's first-token median to 0
+        "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
+        "edgeprompt.tokens_per_s": stats.tokens_per_s,
+        "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
+        "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
+        **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
+        **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
+    }
+
+
+def run(request: AskRequest, rt: Components) -> Iterator[Event]:
     question = clean_text(request.question).strip()
     if not question:
         raise UsageError("the question is empty")
@@ -169,9 +298,9 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 1c. firewall: score the question for prompt injection (edgeprompt.firewall); a block answers with a safe
         #     message and no generation (the exchange is still saved), a flag goes on with a notice; audited
         with trace.span("firewall.input") as s:
-            firewall = rt.firewall() if rt.settings.get("firewall.enabled") else None
+            firewall = rt.active_firewall()
             screen = check_input(firewall, question, trace.id)
-            s.attributes.update(screen.attributes)
+            s.attributes.update(screen.trace_attributes())
             if screen.notice:
                 notices.append(screen.notice)
                 yield Notice(screen.notice)
@@ -186,12 +315,23 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         # 3. prompt: system text and user text rendered from the registry (label production unless named);
         #    the trace records the exact version (and A/B arm) that produced this answer
         with trace.span("prompt.render") as s:
-            rendered = rt.registry().for_request(request.prompt, session_id, {"question": question})
-            system_text = "\n\n".join(t for t in (rendered.system, request.system) if t)
-            system = [Message("system", system_text)] if system_text else []
-            user = Message("user", rendered.user)
-            if request.params is None:  # the version's params, then what the user set on the command line
-                params = rendered.generation(params, request.overrides)
+            prompt = render_prompt(
+                rt,
+                request.prompt,
+                session_id,
+                question,
+                params,
+                request.system,
+                request.overrides,
+                fixed_params=request.params is not None,
+            )
+            rendered, system_text, system, user, params = (
+                prompt.rendered,
+                prompt.system_text,
+                prompt.system,
+                prompt.user,
+                prompt.params,
+            )
             s.attributes.update(rendered.trace_attributes())
             trace.attributes.update(rendered.trace_attributes())
 
@@ -203,18 +343,10 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             # a chat with attached files answers from them only (unless the request narrows or opts out itself)
             use_docs = True if attached and request.use_documents is None else request.use_documents
             filters = request.filters or (Filters(within=tuple(attached)) if attached else None)
-            grounding = ground(
-                rt,
-                question,
-                history,
-                False if screen.blocked else use_docs,
-                filters,
-                backend.count_tokens,
-                backend.context_length,
-                route.route,
+            grounding = retrieve(
+                rt, question, history, False if screen.blocked else use_docs, filters, backend, route.route
             )
-            if (sources := grounding.message()) is not None:
-                system = [*system, sources]
+            system = with_sources(system, grounding)
             for note in grounding.notices:
                 notices.append(note)
                 yield Notice(note)
@@ -237,21 +369,11 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         #     version, context and sources; no differing numbers, dates, units, names, negation or persons) is
         #     answered from the cache (edgeprompt.cache)
         with trace.span("cache.lookup") as s:
-            cache_query = cache_serve.request_query(
-                rt,
-                question,
-                card,
-                backend.name,
-                rendered.version,
-                [*system, *history, user],
-                params,
-                grounding,
-                len(history),
-            )
+            cache_query = cache_key(rt, question, card, backend, prompt, system, history, grounding)
             # (when the documents have no answer, a seeded answer for this question still may: `cache seed`)
             cached = MISS if screen.blocked else rt.cache().lookup(cache_query)
-            s.attributes.update(cache_serve.trace_attributes(cached))
-            trace.attributes.update(cache_serve.trace_attributes(cached))
+            s.attributes.update(cached.trace_attributes())
+            trace.attributes.update(cached.trace_attributes())
 
         # 3d. firewall: scan every retrieved passage again (flagged ones are left out, or kept marked), then put the
         #     system text, passages, history and question in isolated sections with a per-request boundary
@@ -261,7 +383,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             for note in parts.notices:
                 notices.append(note)
                 yield Notice(note)
-            s.attributes.update(parts.attributes)
+            s.attributes.update(parts.trace_attributes())
 
         # 4. context: fit system + history + question in the window, say what was left out
         with trace.span("context.fit") as s:
@@ -275,13 +397,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                 min(int(ctx["reserve_for_answer"]), params.max_tokens),
                 bool(ctx["summarize_dropped"]),
             )
-            s.attributes.update(
-                {
-                    "edgeprompt.context.prompt_tokens": report.prompt_tokens,
-                    "edgeprompt.context.dropped_turns": report.dropped_turns,
-                    "edgeprompt.context.summarised": report.summarised,
-                }
-            )
+            s.attributes.update(report.trace_attributes())
             if (fit_note := report.notice()) is not None:
                 notices.append(fit_note)
                 yield Notice(fit_note)
@@ -330,27 +446,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                     finish, stats = chunk.finish_reason, chunk.stats
             stats = stats or GenerationStats(report.prompt_tokens, len(pieces), 0.0, s.duration_ms, 0.0)
             confidence = _confidence(logprobs, entropies)
-            s.attributes.update(
-                {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.request.model": card.id,
-                    "gen_ai.request.max_tokens": params.max_tokens,
-                    "gen_ai.request.temperature": params.temperature,
-                    "gen_ai.request.top_p": params.top_p,
-                    "gen_ai.request.seed": params.seed,
-                    "gen_ai.usage.input_tokens": stats.prompt_tokens,
-                    "gen_ai.usage.output_tokens": stats.completion_tokens,
-                    "gen_ai.response.finish_reasons": [finish],
-                    # a fixed text (abstention, cache, block, the extractive quote) has no decode rate and no real
-                    # first token: its ~0 ms would pull the observatory's first-token median to 0
-                    "edgeprompt.ttft_ms": stats.ttft_ms if stats.tokens_per_s > 0 else None,
-                    "edgeprompt.tokens_per_s": stats.tokens_per_s,
-                    "edgeprompt.prefix.reused_tokens": stats.reused_tokens,
-                    "edgeprompt.prefix.new_tokens": stats.prompt_tokens - stats.reused_tokens,
-                    **({"edgeprompt.prefix.note": stats.prefix_note} if stats.prefix_note else {}),
-                    **{f"edgeprompt.confidence.{k}": v for k, v in confidence.items()},
-                }
-            )
+            s.attributes.update(generation_attributes(card.id, params, stats, finish, confidence))
         answer = "".join(pieces)
 
         # 5a. firewall: release the held-back tail and validate the whole answer (PII, secrets, canary and prompt
@@ -363,7 +459,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
             if checked.notice:
                 notices.append(checked.notice)
                 yield Notice(checked.notice)
-            s.attributes.update(checked.attributes)
+            s.attributes.update(checked.trace_attributes())
         if finish == "cancelled":
             notices.append("the answer was cancelled before it finished")
 
@@ -405,9 +501,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
                     validated=screen.passed and checked.passed,
                     finish=finish,
                 )
-                s.attributes.update(
-                    {"edgeprompt.cache.stored": kept.entry_id is not None, "edgeprompt.cache.store_reason": kept.reason}
-                )
+                s.attributes.update(kept.trace_attributes())
 
         # 6. save: the exchange goes into the session as one unit
         with trace.span("session.save"):
@@ -460,7 +554,7 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
         if rt.settings.get("trace.capture_content"):
             trace.attributes.update({"gen_ai.input.messages": question, "gen_ai.output.messages": answer})
         # the sources' share of the prompt (inside system_tokens), for the app's context-budget line
-        docs_tokens = backend.count_tokens([sources]) if sources is not None else 0
+        docs_tokens = backend.count_tokens([sources]) if (sources := grounding.message()) is not None else 0
         result = AskResult(
             answer=answer,
             model=card.id,
@@ -504,11 +598,13 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
     finally:
         with contextlib.suppress(Exception):  # a trace must never hide the real outcome of the request
             rt.traces.save(trace)
-            export_live(rt, trace)  # only when [observatory] otlp_endpoint is set
+            rt.export_trace(trace)  # only when [observatory] otlp_endpoint is set
     yield Done(result)
 
 
-def _offline(rt: Runtime, request: AskRequest, question: str, trace: Trace, error: BaseException) -> AskResult | None:
+def _offline(
+    rt: Components, request: AskRequest, question: str, trace: Trace, error: BaseException
+) -> AskResult | None:
     """The cached answer served when the model failed before showing any text, saved like any other exchange;
     None if none is fresh enough."""
     try:

@@ -34,6 +34,13 @@ class ContextReport:
             f"to fit the model's {self.context_length}-token context"
         )
 
+    def trace_attributes(self) -> dict[str, object]:
+        return {
+            "edgeprompt.context.prompt_tokens": self.prompt_tokens,
+            "edgeprompt.context.dropped_turns": self.dropped_turns,
+            "edgeprompt.context.summarised": self.summarised,
+        }
+
     def as_dict(self) -> dict[str, object]:
         return {
             "context_length": self.context_length,

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.cache.serve import trace_attributes
-
 if TYPE_CHECKING:
     from edgeprompt.cache import Cache, Lookup
 
@@ -36,5 +34,5 @@ def cached_answer(cache: Cache, model_id: str, question: str, error: BaseExcepti
     return Fallback(
         found.answer,
         notice(found, error),
-        {**trace_attributes(found), "edgeprompt.cache.fallback_error": type(error).__name__},
+        {**found.trace_attributes(), "edgeprompt.cache.fallback_error": type(error).__name__},
     )

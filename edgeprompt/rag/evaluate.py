@@ -251,10 +251,14 @@ def grounded_judge(rt: Any, model_id: str | None) -> Callable[[str], Judged]:
     backend = rt.backend(model_id) if model_id else None
     count = backend.count_tokens if backend else (lambda msgs: sum(len(m.content.split()) for m in msgs))
     context = backend.context_length if backend else 8192
+    lib = rt.documents()
+
+    def embed(texts: list[str]) -> Any:
+        return rt.embedder().embed_batch(texts)
 
     def judge(question: str) -> Judged:
         t0 = time.perf_counter()
-        g = ground(rt, question, [], True, None, count, context)
+        g = ground(lib, embed, question, [], True, None, count, context)
         if g.abstained or backend is None:
             return Judged(
                 ABSTAIN_TEXT if backend and g.abstained else None,

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import Document, Message
 from edgeprompt.rag.answerable import EVIDENCE_ONLY
 from edgeprompt.rag.answerable import judge_question as answerability
-from edgeprompt.rag.extract import score
+from edgeprompt.rag.extract import Embed, score
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT, sources_block
 from edgeprompt.rag.retrieve import Filters, Hit
 from edgeprompt.rag.rewrite import rewrite
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.rag.library import Library
 
 SOURCES_SHARE = 0.5  # at most this share of the context window goes to sources
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -104,7 +104,8 @@ def _snippet(text: str, limit: int = 240) -> str:
 
 
 def ground(
-    rt: Runtime,
+    lib: Library,
+    embed: Embed,
     question: str,
     history: Sequence[Message],
     use_documents: bool | None,
@@ -115,8 +116,8 @@ def ground(
 ) -> Grounding:
     """Sources for the question, or an abstention. With `use_documents=True` the answer must come from the
     documents; with None (auto) only questions about the user's own things abstain, and others that the
-    documents do not answer are answered without them."""
-    lib = rt.documents()
+    documents do not answer are answered without them. `lib` is your documents' index and retriever; `embed`
+    reads the retrieved chunks' sentences (MiniLM)."""
     s = lib.settings
     if use_documents is False or (use_documents is None and not s.answer_from_documents):
         return Grounding(False, reason="documents not requested")
@@ -138,7 +139,7 @@ def ground(
             + ("" if must else "; answered without documents"),
         )
     docs = [Document(i, h.text, h.path, h.location, h.relevance, h.context) for i, h in enumerate(hits, 1)]
-    scored = score(query, docs, lambda texts: rt.embedder().embed_batch(texts))
+    scored = score(query, docs, embed)
     found = max((x.score for x in scored), default=0.0)
     verdict = answerability(query, scored, docs, None if s.judge else EVIDENCE_ONLY)
     if found < s.min_evidence or not verdict.answerable:

@@ -38,8 +38,8 @@ from edgeprompt.serve.queue import Closed, Job, QueueFull, Worker
 from edgeprompt.serve.toolcalls import find_calls
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
     from edgeprompt.pipeline import AskRequest, AskResult
+    from edgeprompt.serve.parts import ServerParts
 
 EMBEDDING_MODELS = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 MAX_EMBED_INPUTS = 2048  # as OpenAI
@@ -100,7 +100,7 @@ def _error(e: ApiError) -> JSONResponse:
 
 
 class Api:
-    def __init__(self, rt: Runtime, options: ServeOptions) -> None:
+    def __init__(self, rt: ServerParts, options: ServeOptions) -> None:
         self.rt, self.options = rt, options
         self.worker = Worker(options.queue_size)
 
@@ -350,7 +350,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _error(ApiError(500, f"internal error: {type(exc).__name__}: {exc}", None, "internal_error"))
 
 
-def create_app(rt: Runtime, options: ServeOptions) -> Starlette:
+def create_app(rt: ServerParts, options: ServeOptions) -> Starlette:
     a = Api(rt, options)
 
     @contextlib.asynccontextmanager

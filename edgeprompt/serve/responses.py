@@ -78,7 +78,7 @@ class Completion:
 
 
 def blocked(result: AskResult) -> bool:
-    return any(v.get("stage") in BLOCKING_STAGES and v.get("decision") == "block" for v in result.verdicts)
+    return any(v.stage in BLOCKING_STAGES and v.decision == "block" for v in result.verdicts)
 
 
 def finish_reason(result: AskResult, called: bool = False) -> str:
@@ -101,7 +101,7 @@ def extras(result: AskResult) -> dict[str, Any]:
         "session_id": result.session_id,
         "backend": result.backend,
         "citations": result.citations,
-        "verdicts": result.verdicts,
+        "verdicts": [v.as_dict() for v in result.verdicts],
         "blocked": blocked(result),
         "cached": result.cached,
         "cache_level": result.cache or None,

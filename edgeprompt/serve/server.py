@@ -16,7 +16,7 @@ from edgeprompt.serve.app import ServeOptions, create_app
 if TYPE_CHECKING:
     import uvicorn
 
-    from edgeprompt.app import Runtime
+    from edgeprompt.serve.parts import ServerParts
 
 GRACEFUL_S = 30  # open requests get this long to finish after Ctrl-C; a second Ctrl-C exits at once
 
@@ -39,7 +39,7 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
-def _server(rt: Runtime, options: ServeOptions, host: str, port: int) -> uvicorn.Server:
+def _server(rt: ServerParts, options: ServeOptions, host: str, port: int) -> uvicorn.Server:
     import uvicorn
 
     config = uvicorn.Config(
@@ -55,7 +55,7 @@ def _server(rt: Runtime, options: ServeOptions, host: str, port: int) -> uvicorn
     return uvicorn.Server(config)
 
 
-def serve(rt: Runtime, options: ServeOptions, host: str, port: int) -> None:
+def serve(rt: ServerParts, options: ServeOptions, host: str, port: int) -> None:
     """Serve until Ctrl-C (uvicorn stops accepting, waits for open requests, the worker drains its queue)."""
     check_bind(host, options.api_key)
     _server(rt, options, host, port).run()
@@ -80,7 +80,9 @@ class Running:
         self.stop()
 
 
-def start(rt: Runtime, options: ServeOptions, host: str = "127.0.0.1", port: int = 0, timeout: float = 30) -> Running:
+def start(
+    rt: ServerParts, options: ServeOptions, host: str = "127.0.0.1", port: int = 0, timeout: float = 30
+) -> Running:
     """Start on a background thread (port 0: an ephemeral one) and return once it accepts connections."""
     check_bind(host, options.api_key)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -8,9 +8,10 @@ context budget (system / documents / history / free), the cache marker and the f
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,6 +32,9 @@ from edgeprompt.tui.widgets import (
     short_path,
 )
 
+if TYPE_CHECKING:
+    from edgeprompt.firewall.verdicts import StageVerdict
+
 NARROW = 90  # columns below which the session list starts hidden
 
 
@@ -48,10 +52,10 @@ class Finished(Message):
     notices: tuple[str, ...] = ()
 
 
-def firewall_word(verdicts: list[dict[str, Any]]) -> str:
+def firewall_word(verdicts: Sequence[StageVerdict]) -> str:
     order = ["allow", "redact", "flag", "block"]
     worst = max(
-        (str(v.get("decision", "allow")) for v in verdicts),
+        (v.decision for v in verdicts),
         key=lambda d: order.index(d) if d in order else 0,
         default="allow",
     )

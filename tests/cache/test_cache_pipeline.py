@@ -87,7 +87,7 @@ def test_cache_off_means_no_lookup_and_no_store(rt: Any, ask: Any) -> None:
 
 
 def test_documents_decide_the_key_and_seeds_answer_what_they_cannot(rt: Any, ask: Any, tmp_path: Any) -> None:
-    from edgeprompt.cache.serve import query_for_question
+    from edgeprompt.pipeline import query_for_question
 
     ask("What is the capital of France?")  # no documents yet: stored under retrieval "off"
     doc = tmp_path / "lease.md"

@@ -103,7 +103,7 @@ def test_isolation_defuses_boundaries() -> None:
 @pytest.fixture
 def fw_guard(rrt: Any) -> Guard:
     """The firewall's real scanner and prompt isolation, as `edgeprompt tools` and `plan` use them."""
-    guard = Guard.for_runtime(rrt)
+    guard = Guard.for_firewall(rrt.active_firewall())
     assert guard.scan is not None and guard.assemble is not None
     return guard
 
