@@ -29,7 +29,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.cache.serve",
         "edgeprompt.catalog.bench",
         "edgeprompt.catalog.demo",
-        "edgeprompt.doctor",
         "edgeprompt.federation.heads",
         "edgeprompt.federation.status",
         "edgeprompt.first_run",
