@@ -29,8 +29,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.cache.serve",
         "edgeprompt.catalog.bench",
         "edgeprompt.catalog.demo",
-        "edgeprompt.federation.heads",
-        "edgeprompt.federation.status",
         "edgeprompt.first_run",
         "edgeprompt.observatory.evals",
         "edgeprompt.observatory.otlp",
