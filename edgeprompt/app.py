@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from edgeprompt.embed import Embedder
     from edgeprompt.firewall.engine import Firewall
     from edgeprompt.firewall.scanner import Verdict
+    from edgeprompt.observatory.otlp import LiveExporter
     from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.prompts import PromptRegistry
     from edgeprompt.rag.library import Library
@@ -173,6 +174,13 @@ class Runtime:
             return Firewall(section, scanner, AuditLog(self.db))
 
         return self.part("firewall", build)
+
+    def live_exporter(self) -> LiveExporter | None:
+        """The OTLP/HTTP exporter to [observatory] otlp_endpoint (one per endpoint, one thread); None when unset."""
+        from edgeprompt.observatory.otlp import LiveExporter
+
+        endpoint = str(self.settings.get("observatory.otlp_endpoint")).strip()
+        return self.part(f"otlp:{endpoint}", lambda: LiveExporter(endpoint)) if endpoint else None
 
     def chunk_scanner(self) -> Callable[[str], Verdict]:
         """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""

@@ -31,7 +31,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.catalog.demo",
         "edgeprompt.first_run",
         "edgeprompt.observatory.evals",
-        "edgeprompt.observatory.otlp",
         "edgeprompt.orchestrate.guard",
         "edgeprompt.orchestrate.toolloop",
         "edgeprompt.pipeline",

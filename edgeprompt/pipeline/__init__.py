@@ -19,7 +19,6 @@ from edgeprompt.cache import serve as cache_serve
 from edgeprompt.cache.cache import MISS
 from edgeprompt.errors import BackendUnavailableError, EdgepromptError, ModelLoadError, UsageError
 from edgeprompt.firewall.stages import check_input, finish_output, isolate_prompt, output_guard
-from edgeprompt.observatory.otlp import export_live
 from edgeprompt.observatory.signals import embedder_for, energy_meter, record_signals
 from edgeprompt.pipeline import offline
 from edgeprompt.pipeline.context import fit
@@ -504,7 +503,8 @@ def run(request: AskRequest, rt: Runtime) -> Iterator[Event]:
     finally:
         with contextlib.suppress(Exception):  # a trace must never hide the real outcome of the request
             rt.traces.save(trace)
-            export_live(rt, trace)  # only when [observatory] otlp_endpoint is set
+            if (exporter := rt.live_exporter()) is not None:  # only when [observatory] otlp_endpoint is set
+                exporter.submit(trace)
     yield Done(result)
 
 
