@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from edgeprompt.observatory.otlp import LiveExporter
     from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.prompts import PromptRegistry
+    from edgeprompt.prompts.suite import SuiteParts
     from edgeprompt.rag.library import Library
     from edgeprompt.routing.router import Router
 
@@ -185,6 +186,20 @@ class Runtime:
     def chunk_scanner(self) -> Callable[[str], Verdict]:
         """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
         return self.firewall().scan_chunk
+
+    def suite_parts(self) -> SuiteParts:
+        """What prompt test suites and eval runs use: models, MiniLM and the firewall (each loaded on first use)."""
+        from edgeprompt.backends.base import GenerationParams
+        from edgeprompt.prompts.suite import SuiteParts
+
+        return SuiteParts(
+            self.db,
+            self.card,
+            self.backend,
+            lambda texts: self.embedder().embed_batch(texts),
+            lambda text, context: self.firewall().scan(text, context),
+            GenerationParams.from_settings(self.settings.section("generation")),
+        )
 
     def toolbox(self) -> ToolBox:
         """The built-in tools (edgeprompt.orchestrate.builtin_tools) with this data home's settings."""

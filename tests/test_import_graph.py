@@ -34,8 +34,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.orchestrate.guard",
         "edgeprompt.orchestrate.toolloop",
         "edgeprompt.pipeline",
-        "edgeprompt.prompts.assertions",
-        "edgeprompt.prompts.suite",
         "edgeprompt.rag.grounding",
         # serve's entry: `edgeprompt serve` hands the server the CLI's Runtime (the server is a front end, like the TUI)
         "edgeprompt.serve.app",
