@@ -30,7 +30,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.catalog.bench",
         "edgeprompt.catalog.demo",
         "edgeprompt.first_run",
-        "edgeprompt.observatory.evals",
         "edgeprompt.orchestrate.guard",
         "edgeprompt.orchestrate.toolloop",
         "edgeprompt.pipeline",
