@@ -71,6 +71,11 @@ class Runtime:
         return self.settings.paths.home
 
     @property
+    def threads(self) -> int:
+        """Threads for model work: [model] threads, or this machine's core count when that is 0."""
+        return physical_threads(int(self.settings.get("model.threads")))
+
+    @property
     def sessions(self) -> SessionStore:
         return SessionStore(self.db)
 
@@ -241,8 +246,7 @@ class Runtime:
         with self._lock:
             key = (card.id, kind)
             if key not in self._backends:
-                threads = physical_threads(int(self.settings.get("model.threads")))
-                loaded = self._backends[key] = load_backend(card, kind, threads=threads)
+                loaded = self._backends[key] = load_backend(card, kind, threads=self.threads)
                 if isinstance(loaded, ExtractiveBackend):  # it quotes sentences by MiniLM similarity
                     loaded.bind_embedder(self.embedder)
                     loaded.judge = bool(self.settings.get("rag.judge"))  # short answers or quotes
@@ -268,8 +272,7 @@ class Runtime:
 
         with self._lock:
             if self._embedder is None:
-                threads = physical_threads(int(self.settings.get("model.threads")))
-                self._embedder = Embedder.load(threads=threads)
+                self._embedder = Embedder.load(threads=self.threads)
             return self._embedder
 
     def close(self) -> None:

@@ -28,7 +28,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.cache.bench",
         "edgeprompt.cache.serve",
         "edgeprompt.catalog.bench",
-        "edgeprompt.catalog.demo",
         "edgeprompt.first_run",
         "edgeprompt.orchestrate.guard",
         "edgeprompt.orchestrate.toolloop",
