@@ -27,7 +27,6 @@ STILL_TAKE_RUNTIME = frozenset(
     {
         "edgeprompt.cache.bench",
         "edgeprompt.cache.serve",
-        "edgeprompt.catalog.bench",
         "edgeprompt.first_run",
         "edgeprompt.orchestrate.guard",
         "edgeprompt.orchestrate.toolloop",
