@@ -121,7 +121,10 @@ def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
     if args.prefix_cache:
         from edgeprompt.cache.bench import prefix_bench
 
-        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info, kind=args.backend)
+        rt = ctx.runtime()
+        report = prefix_bench(
+            rt.card(args.model), rt.backend, runs=min(args.runs, 7), progress=ctx.info, kind=args.backend
+        )
         disk = f", {report['ttft_disk_ms']:.0f} ms from a saved prefix" if "ttft_disk_ms" in report else ""
         ctx.emit(
             report,
