@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from edgeprompt.embed import Embedder
     from edgeprompt.firewall.engine import Firewall
     from edgeprompt.firewall.scanner import Verdict
+    from edgeprompt.observatory.otlp import LiveExporter
     from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.prompts import PromptRegistry
+    from edgeprompt.prompts.suite import SuiteParts
     from edgeprompt.rag.library import Library
     from edgeprompt.routing.router import Router
 
@@ -67,6 +69,11 @@ class Runtime:
     @property
     def home(self) -> Path:
         return self.settings.paths.home
+
+    @property
+    def threads(self) -> int:
+        """Threads for model work: [model] threads, or this machine's core count when that is 0."""
+        return physical_threads(int(self.settings.get("model.threads")))
 
     @property
     def sessions(self) -> SessionStore:
@@ -178,9 +185,30 @@ class Runtime:
         """The firewall, or None when `[firewall] enabled = false` (its stages then pass everything through)."""
         return self.firewall() if self.settings.get("firewall.enabled") else None
 
+    def live_exporter(self) -> LiveExporter | None:
+        """The OTLP/HTTP exporter to [observatory] otlp_endpoint (one per endpoint, one thread); None when unset."""
+        from edgeprompt.observatory.otlp import LiveExporter
+
+        endpoint = str(self.settings.get("observatory.otlp_endpoint")).strip()
+        return self.part(f"otlp:{endpoint}", lambda: LiveExporter(endpoint)) if endpoint else None
+
     def chunk_scanner(self) -> Callable[[str], Verdict]:
         """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
         return self.firewall().scan_chunk
+
+    def suite_parts(self) -> SuiteParts:
+        """What prompt test suites and eval runs use: models, MiniLM and the firewall (each loaded on first use)."""
+        from edgeprompt.backends.base import GenerationParams
+        from edgeprompt.prompts.suite import SuiteParts
+
+        return SuiteParts(
+            self.db,
+            self.card,
+            self.backend,
+            lambda texts: self.embedder().embed_batch(texts),
+            lambda text, context: self.firewall().scan(text, context),
+            GenerationParams.from_settings(self.settings.section("generation")),
+        )
 
     def toolbox(self) -> ToolBox:
         """The built-in tools (edgeprompt.orchestrate.builtin_tools) with this data home's settings."""
@@ -190,9 +218,8 @@ class Runtime:
 
     def export_trace(self, trace: Trace) -> None:
         """Send a saved trace to `[observatory] otlp_endpoint` (nothing when it is unset); the pipeline calls it."""
-        from edgeprompt.observatory.otlp import export_live
-
-        export_live(self, trace)
+        if (exporter := self.live_exporter()) is not None:
+            exporter.submit(trace)
 
     # -- models -------------------------------------------------------------------------------------
     def default_model_id(self) -> str:
@@ -228,8 +255,7 @@ class Runtime:
         with self._lock:
             key = (card.id, kind)
             if key not in self._backends:
-                threads = physical_threads(int(self.settings.get("model.threads")))
-                loaded = self._backends[key] = load_backend(card, kind, threads=threads)
+                loaded = self._backends[key] = load_backend(card, kind, threads=self.threads)
                 if isinstance(loaded, ExtractiveBackend):  # it quotes sentences by MiniLM similarity
                     loaded.bind_embedder(self.embedder)
                     loaded.judge = bool(self.settings.get("rag.judge"))  # short answers or quotes
@@ -255,8 +281,7 @@ class Runtime:
 
         with self._lock:
             if self._embedder is None:
-                threads = physical_threads(int(self.settings.get("model.threads")))
-                self._embedder = Embedder.load(threads=threads)
+                self._embedder = Embedder.load(threads=self.threads)
             return self._embedder
 
     def close(self) -> None:

@@ -5,23 +5,25 @@ from __future__ import annotations
 import platform
 import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt import __version__
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.catalog.cards import Catalog
+    from edgeprompt.store.db import Database
 
 
 def _check(name: str, status: str, detail: str, **data: Any) -> dict[str, Any]:
     return {"name": name, "status": status, "detail": detail, **data}
 
 
-def _sqlite(rt: Runtime) -> list[dict[str, Any]]:
-    sqlite_version, vec_version = rt.db.query_one("SELECT sqlite_version(), vec_version()")
-    fts5 = bool(rt.db.query_one("SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_FTS5'"))
-    mode = rt.db.query_one("PRAGMA journal_mode")[0]
-    integrity = rt.db.query_one("PRAGMA quick_check")[0]
+def _sqlite(db: Database) -> list[dict[str, Any]]:
+    sqlite_version, vec_version = db.query_one("SELECT sqlite_version(), vec_version()")
+    fts5 = bool(db.query_one("SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_FTS5'"))
+    mode = db.query_one("PRAGMA journal_mode")[0]
+    integrity = db.query_one("PRAGMA quick_check")[0]
     return [
         _check(
             "sqlite",
@@ -77,12 +79,11 @@ def _onnx() -> list[dict[str, Any]]:
     return out
 
 
-def _models(rt: Runtime) -> list[dict[str, Any]]:
+def _models(catalog: Catalog, default: str) -> list[dict[str, Any]]:
     out = []
-    default = rt.default_model_id()
-    for card in rt.catalog.cards():
+    for card in catalog.cards():
         folders = {f: str(p) for f in ("hf", "mlx", "onnx") if (p := card.path_for(f)) is not None}
-        missing = [f for f, p in folders.items() if not __import__("pathlib").Path(p).exists()]
+        missing = [f for f, p in folders.items() if not Path(p).exists()]
         status = "warn" if missing else "ok"
         detail = f"{card.backend}" + (f", folders {', '.join(folders)}" if folders else "")
         if missing:
@@ -103,10 +104,10 @@ def _models(rt: Runtime) -> list[dict[str, Any]]:
     return out
 
 
-def _language_model(rt: Runtime) -> dict[str, Any]:
+def _language_model(catalog: Catalog) -> dict[str, Any]:
     from edgeprompt.catalog.recommend import installed_models
 
-    real = installed_models(rt.catalog)
+    real = installed_models(catalog)
     if real:
         return _check("language model", "ok", ", ".join(c.id for c in real), models=[c.id for c in real])
     return _check(
@@ -118,8 +119,9 @@ def _language_model(rt: Runtime) -> dict[str, Any]:
     )
 
 
-def diagnose(rt: Runtime) -> dict[str, Any]:
-    free = shutil.disk_usage(rt.home).free
+def diagnose(db: Database, catalog: Catalog, home: Path, default_model: str) -> dict[str, Any]:
+    """The report over this data home: its database, its model cards, and `default_model` (the id `ask` uses)."""
+    free = shutil.disk_usage(home).free
     checks = [
         _check(
             "edgeprompt",
@@ -127,12 +129,12 @@ def diagnose(rt: Runtime) -> dict[str, Any]:
             f"{__version__}, Python {sys.version.split()[0]}, {platform.system()} {platform.machine()}",
             version=__version__,
         ),
-        _check("data home", "ok", str(rt.home), path=str(rt.home)),
-        *_sqlite(rt),
+        _check("data home", "ok", str(home), path=str(home)),
+        *_sqlite(db),
         _mlx(),
         *_onnx(),
-        *_models(rt),
-        _language_model(rt),
+        *_models(catalog, default_model),
+        _language_model(catalog),
         _check("disk", "ok" if free > 2 * 1024**3 else "warn", f"{free / 1024**3:.1f} GiB free", free_bytes=free),
     ]
     return {"checks": checks}

@@ -16,7 +16,7 @@ def prepare(
     if build_demo:
         from edgeprompt.catalog.demo import demo_ready, ensure_demo, missing_tools
 
-        if not demo_ready(rt):
+        if not demo_ready(rt.catalog):
             if (why := missing_tools()) is not None:
                 # a lean install (no torch): the toy is optional, so setup goes on without it and says why
                 if progress:
@@ -25,7 +25,7 @@ def prepare(
             else:
                 if progress:
                     progress("building the demo model (once; about a minute on 2 cores)…")
-                ensure_demo(rt, progress=progress)
+                ensure_demo(rt.catalog, rt.threads, progress=progress)
                 actions.append("built the demo model")
     if samples:  # the sample documents, so a newcomer can ask about them at once (skipped once done)
         from edgeprompt.rag.samples import index_samples

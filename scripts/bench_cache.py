@@ -77,7 +77,7 @@ def main() -> int:
                 vectors = rt.embedder().embed_batch(stored)
                 args.vectors_cache.mkdir(parents=True, exist_ok=True)
                 np.save(f, vectors)
-        report = semantic_bench(rt, stored, asked, vectors=vectors)
+        report = semantic_bench(rt.cache(), rt.db, rt.embedder, stored, asked, vectors=vectors)
         rt.close()
     print(json.dumps(report, indent=2))
     return 0

@@ -62,12 +62,12 @@ def bench(n: int, moves: int, workdir: Path) -> dict[str, Any]:
     from edgeprompt.prompts.suite import promote, run_suite
 
     with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-registry-") as home, Runtime.open(home) as rt:
-        reg = rt.registry()
+        reg, parts = rt.registry(), rt.suite_parts()
         v1 = reg.push(parse_spec(GREET, "bench"), "bench").version
         v2 = reg.push(parse_spec({**GREET, "template": "Please greet {{ name }} kindly."}, "bench"), "bench").version
         for vid in (v1, v2):
-            assert run_suite(rt, reg, reg.get(vid), "echo").passed
-        promote(rt, reg, "greet", v1, "production", "echo")
+            assert run_suite(parts, reg, reg.get(vid), "echo").passed
+        promote(parts, reg, "greet", v1, "production", "echo")
 
         cached = timed(lambda: reg.render("greet", "production", {"name": "Ada"}), n)
         env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -84,7 +84,7 @@ def bench(n: int, moves: int, workdir: Path) -> dict[str, Any]:
         promote_ms, rollback_ms = [], []
         for _ in range(moves):
             t0 = time.perf_counter_ns()
-            promote(rt, reg, "greet", v2, "production", "echo")
+            promote(parts, reg, "greet", v2, "production", "echo")
             promote_ms.append((time.perf_counter_ns() - t0) / 1e6)
             t0 = time.perf_counter_ns()
             reg.labels.rollback("greet", "production")

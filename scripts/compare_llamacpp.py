@@ -260,8 +260,8 @@ def main() -> int:
         else:
             from edgeprompt.catalog.demo import demo_ready, ensure_demo
 
-            if not demo_ready(rt):
-                ensure_demo(rt, progress=info)
+            if not demo_ready(rt.catalog):
+                ensure_demo(rt.catalog, rt.threads, progress=info)
             hf = random_llama(args.work / f"random-{args.size}", args.size, rt.paths.models / "demo" / "hf")
             label = f"random-{args.size}"
     if hf is None or not (hf / "config.json").exists():

@@ -22,7 +22,11 @@ from edgeprompt.backends.base import GenerationParams, Message, Request
 from edgeprompt.errors import UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.cache import Cache
+    from edgeprompt.catalog.cards import ModelCard
+    from edgeprompt.embed import Embedder
+    from edgeprompt.store.db import Database
 
 QUESTIONS = (
     "What is the main idea of the text above?",
@@ -67,18 +71,18 @@ def _first(backend: Any, messages: Sequence[Message], max_tokens: int) -> tuple[
 
 
 def prefix_bench(
-    rt: Runtime,
-    model: str | None = None,
+    card: ModelCard,
+    load: Callable[[str, str], Backend],
     prefix_tokens: int = 1000,
     runs: int = 3,
     max_tokens: int = 8,
     progress: Callable[[str], None] | None = None,
     kind: str | None = None,
 ) -> dict[str, Any]:
-    card = rt.card(model)
+    """Bench `card`'s model, loaded by `load(model id, kind)`; the backend keeps its own prefix cache after."""
     kind = kind or ("onnx" if card.path_for("mlx") is None and card.path_for("hf") is None else "mlx")
     if kind == "onnx":
-        return _onnx_prefix_bench(rt, card.id, prefix_tokens, runs, max_tokens, progress)
+        return _onnx_prefix_bench(load(card.id, "onnx"), card.id, prefix_tokens, runs, max_tokens, progress)
     from edgeprompt.cache.prefix import PrefixCache
 
     if card.path_for("mlx") is None and card.path_for("hf") is None:
@@ -86,7 +90,8 @@ def prefix_bench(
             f"model '{card.id}' has no mlx folder (build the demo model with `edgeprompt models "
             "demo`, name one with -m, or measure onnx with --backend onnx)"
         )
-    backend = rt.backend(card.id, "mlx")
+    backend: Any = load(card.id, "mlx")  # an MlxBackend: its prefix_cache seam and model are used below
+    kept = backend.prefix_cache  # what the app plugged in ([cache] prefix), put back when done
     system = shared_prefix(backend, prefix_tokens)
     asks = _asks(system, runs)
     key = f"bench:{card.id}"
@@ -104,7 +109,7 @@ def prefix_bench(
         for a in asks[1:]:  # a fresh process: empty memory, the saved hot prefix on disk
             backend.prefix_cache = PrefixCache(backend.model, key, 1 << 30, Path(tmp), 1 << 30)
             disk.append(_first(backend, a, max_tokens))
-    backend.prefix_cache = rt.cache().prefix_for(card, backend) if rt.settings.get("cache.prefix") else None
+    backend.prefix_cache = kept
     return {
         **_compare(card.id, "mlx", cold, warm),
         "ttft_disk_ms": _median([s.ttft_ms for _, s in disk]),
@@ -137,13 +142,12 @@ def _compare(model: str, kind: str, cold: list[tuple[str, Any]], warm: list[tupl
 
 
 def _onnx_prefix_bench(
-    rt: Runtime, model: str, prefix_tokens: int, runs: int, max_tokens: int, progress: Callable[[str], None] | None
+    backend: Any, model: str, prefix_tokens: int, runs: int, max_tokens: int, progress: Callable[[str], None] | None
 ) -> dict[str, Any]:
     """onnx keeps live generators (no disk level): each question runs cold (reuse off) and warm in turn,
     so the machine's drift falls on both alike."""
     from edgeprompt.cache.chat_bench import reuse_off
 
-    backend = rt.backend(model, "onnx")
     system = shared_prefix(backend, prefix_tokens)
     asks = _asks(system, runs)
     kept = backend.generators
@@ -163,15 +167,21 @@ def _onnx_prefix_bench(
 
 
 def semantic_bench(
-    rt: Runtime, stored: Sequence[str], asked: Sequence[str], exact: int = 200, vectors: Any = None
+    cache: Cache,
+    db: Database,
+    embedder: Callable[[], Embedder],
+    stored: Sequence[str],
+    asked: Sequence[str],
+    exact: int = 200,
+    vectors: Any = None,
 ) -> dict[str, Any]:
-    """Fill the cache with `stored` questions, then time lookups of `asked` (not stored, not embedded
-    before: each lookup embeds its question) and exact hits, with the raw sqlite-vec KNN alongside, and
-    the same lookups by a peer cache on the same entries without the pair verifier (vector + guards only)."""
+    """Fill `cache` (over `db`, embedding with `embedder`) with `stored` questions, then time lookups of `asked`
+    (not stored, not embedded before: each lookup embeds its question) and exact hits, with the raw sqlite-vec
+    KNN alongside, and the same lookups by a peer cache on the same entries without the pair verifier (vector +
+    guards only)."""
     from edgeprompt.cache import Cache, build_query
 
-    cache = rt.cache()
-    plain = Cache(rt.db, {**cache.settings, "verifier": False}, rt.embedder, cache.threshold, cache.stamp_dir)
+    plain = Cache(db, {**cache.settings, "verifier": False}, embedder, cache.threshold, cache.stamp_dir)
     memo = cache._memo()
     params = GenerationParams()
 
@@ -179,13 +189,13 @@ def semantic_bench(
         return build_query(text, "bench/echo@0", "v", [Message("system", "S"), Message("user", text)], params)
 
     vecs = memo.embedder.embed_batch(list(stored)) if vectors is None else vectors
-    with rt.db.transaction():
+    with db.transaction():
         for text, vec in zip(stored, vecs, strict=True):
             cache.entries.put(q(text), "answer", vec, "seed", None, (0, 0), 0.0)
     n = cache.entries.sizes()["vectors"]
     embed_ms, lookup_ms, knn_ms, float_ms, hits = [], [], [], [], 0
     plain_ms, plain_hits, verified = [], 0, 0
-    raw = _float_table(rt, vecs)
+    raw = _float_table(vecs)
     cpu_ms = []  # process CPU time (all threads): what a lookup costs on an otherwise idle machine
     for text in asked:
         t0 = time.perf_counter()
@@ -238,7 +248,7 @@ def semantic_bench(
     }
 
 
-def _float_table(rt: Runtime, vecs: Any) -> Any:
+def _float_table(vecs: Any) -> Any:
     """The plain sqlite-vec baseline: an exact float[384] cosine vec0 table of the same vectors, in memory."""
     import sqlean
     import sqlite_vec

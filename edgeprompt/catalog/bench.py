@@ -4,7 +4,8 @@ One run measures (1) memory-read bandwidth with numpy and the model's bytes read
 bandwidth-bound decode limit `limit_tps`; (2) the raw runtime's own loop (onnxruntime-genai's generator or
 mlx-lm's `stream_generate`) on the exact prompt the pipeline sends; (3) the same request through the
 full pipeline (`edgeprompt.pipeline.run`), timed where its caller receives the tokens; (4) peak RSS.
-Runs alternate raw/pipeline after a warm-up, and each figure is the median.
+Runs alternate raw/pipeline after a warm-up, and each figure is the median. The model's card, its backend
+loader and the assistant (`ask`: a request -> its pipeline events) come in from the CLI.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.backends.base import GenerationParams, Request
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.catalog.cards import ModelCard
+    from edgeprompt.config import Settings
+    from edgeprompt.pipeline import AskRequest, Event
+
+Ask = Callable[["AskRequest"], Iterable["Event"]]  # the whole assistant: one request -> its pipeline events
 
 DEFAULT_QUESTION = "Tell me a story."
 
@@ -164,7 +170,7 @@ RAW: dict[str, Callable[[Any, list[int], int], Timing]] = {"onnx": raw_onnx, "ml
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------
-def _pipeline_request(max_tokens: int, opts: BenchOptions, card_id: str, kind: str) -> Any:
+def _pipeline_request(max_tokens: int, opts: BenchOptions, card_id: str, kind: str) -> AskRequest:
     from edgeprompt.pipeline import AskRequest
 
     return AskRequest(
@@ -177,17 +183,17 @@ def _pipeline_request(max_tokens: int, opts: BenchOptions, card_id: str, kind: s
     )
 
 
-def pipeline_once(rt: Runtime, request: Any) -> Timing:
+def pipeline_once(ask: Ask, request: AskRequest) -> Timing:
     """The request through `pipeline.run`. The decode rate is the backend's clock inside the pipeline: it
     ticks when each token is produced, after the pipeline has handled the one before (the generator is
     suspended meanwhile), so all per-token pipeline work is in it, and output the firewall holds back
     and releases in bursts does not skew it. TTFT is what the caller sees: its first shown token."""
-    from edgeprompt.pipeline import Done, Token, run
+    from edgeprompt.pipeline import Done, Token
 
     t0 = time.perf_counter()
     first = 0.0
     result = None
-    for ev in run(request, rt):
+    for ev in ask(request):
         if isinstance(ev, Token) and not first:
             first = time.perf_counter()
         elif isinstance(ev, Done):
@@ -202,7 +208,7 @@ def pipeline_once(rt: Runtime, request: Any) -> Timing:
     )
 
 
-def captured_request(rt: Runtime, backend: Any, request: Any) -> tuple[Request, Timing]:
+def captured_request(ask: Ask, backend: Any, request: AskRequest) -> tuple[Request, Timing]:
     """Run the pipeline once (the warm-up) and keep the exact backend Request it made, for the raw loop."""
     seen: list[Request] = []
     original: Callable[[Request], Iterator[Any]] = backend.stream
@@ -213,7 +219,7 @@ def captured_request(rt: Runtime, backend: Any, request: Any) -> tuple[Request, 
 
     backend.stream = spy
     try:
-        timing = pipeline_once(rt, request)
+        timing = pipeline_once(ask, request)
     finally:
         del backend.stream  # back to the class's method: the timed runs go through nothing extra
     if not seen:
@@ -234,33 +240,39 @@ def _prompt_tps(timings: list[Timing]) -> float:
     return round(_median([t.prompt_tokens / t.ttft_s for t in timings if t.ttft_s > 0]), 1)
 
 
-def without_answer_cache(rt: Runtime) -> None:
-    """A benchmark repeats one question, which the answer cache would serve after the first time; its
-    lookup and store are per request, not per token, so turning it off leaves the decode rate honest."""
-    values = {k: dict(v) for k, v in rt.settings.values.items()}
+def without_answer_cache(settings: Settings) -> Settings:
+    """The settings a benchmark's pipeline runs with. A benchmark repeats one question, which the answer cache
+    would serve after the first time; its lookup and store are per request, not per token, so turning it off
+    leaves the decode rate honest."""
+    values = {k: dict(v) for k, v in settings.values.items()}
     values.setdefault("cache", {})["enabled"] = False
-    rt.settings = replace(rt.settings, values=values)
+    return replace(settings, values=values)
 
 
-def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    from edgeprompt.app import physical_threads
+def run_bench(
+    opts: BenchOptions,
+    card: ModelCard,
+    kind: str,
+    threads: int,
+    load: Callable[[str, str], Backend],
+    ask: Ask,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Bench `card` on backend `kind` (`load(model id, kind)` loads it, on `threads` threads); `ask` runs the
+    pipeline, which must not serve answers from the cache (`without_answer_cache`)."""
     from edgeprompt.backends.mlx import MlxBackend
     from edgeprompt.backends.onnx import OnnxBackend
 
-    without_answer_cache(rt)
-    card = rt.card(opts.model)
-    kind = rt.backend_kind(card, opts.backend)
     if kind not in RAW:
         from edgeprompt.errors import UsageError
 
         raise UsageError(f"bench measures the mlx and onnx backends; model '{card.id}' runs on {kind}")
-    threads = physical_threads(int(rt.settings.get("model.threads")))
-    backend = rt.backend(card.id, kind)
+    backend = load(card.id, kind)
     assert isinstance(backend, MlxBackend | OnnxBackend)  # the two kinds RAW has a loop for
     request = _pipeline_request(opts.max_tokens or MIN_TOKENS, opts, card.id, kind)
     if progress:
         progress(f"bench: {card.id} on {kind}, {threads} threads; warming up")
-    sent, _ = captured_request(rt, backend, request)
+    sent, _ = captured_request(ask, backend, request)
     ids = backend.prompt_ids(sent.messages)
     raw_fn = RAW[kind]
     warm = raw_fn(backend, ids, sent.params.max_tokens)
@@ -269,18 +281,18 @@ def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] |
         wanted = min(MAX_AUTO_TOKENS, max(MIN_TOKENS, int(warm.tps * WINDOW_S)), room)
         if wanted != sent.params.max_tokens:
             request = _pipeline_request(wanted, opts, card.id, kind)
-            sent, _ = captured_request(rt, backend, request)
+            sent, _ = captured_request(ask, backend, request)
             raw_fn(backend, ids, sent.params.max_tokens)
     raw, piped = [], []
     for i in range(opts.runs):
         # adjacent pairs, in alternating order, so the machine's drift (a shared VM's speed moves by tens of
         # percent between seconds) falls on both sides alike; the ratio is the median of the pairs' ratios
         if i % 2:
-            piped.append(pipeline_once(rt, request))
+            piped.append(pipeline_once(ask, request))
             raw.append(raw_fn(backend, ids, sent.params.max_tokens))
         else:
             raw.append(raw_fn(backend, ids, sent.params.max_tokens))
-            piped.append(pipeline_once(rt, request))
+            piped.append(pipeline_once(ask, request))
         if progress:
             progress(f"  run {i + 1}/{opts.runs}: raw {raw[-1].tps:.1f} tok/s, pipeline {piped[-1].tps:.1f} tok/s")
     bandwidth = memory_bandwidth_gbs(threads, opts.bandwidth_mb)

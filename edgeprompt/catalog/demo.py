@@ -14,15 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from edgeprompt.catalog.cards import ModelCard
+from edgeprompt.catalog.cards import Catalog, ModelCard
 from edgeprompt.catalog.demo_train import DEMO, DemoSpec, build_hf
 from edgeprompt.errors import UsageError
 from edgeprompt.paths import replace_folder
-
-if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
 
 DEMO_ID = "demo"
 ONNX_BITS = 8  # int8 MatMulNBits: the tiny model keeps its words; int4 blurs them
@@ -111,32 +108,32 @@ def missing_tools() -> str | None:
     return f"building the demo model needs the build tools: {pip_hint(*extras)}"
 
 
-def demo_folder(rt: Runtime) -> Path:
-    return rt.paths.models / DEMO_ID
+def demo_folder(catalog: Catalog) -> Path:
+    return catalog.user_dir / DEMO_ID  # the data home's models folder, where user cards live too
 
 
-def demo_ready(rt: Runtime) -> bool:
-    folder = demo_folder(rt)
+def demo_ready(catalog: Catalog) -> bool:
+    folder = demo_folder(catalog)
     return (
-        (rt.paths.models / f"{DEMO_ID}.toml").exists()
+        (catalog.user_dir / f"{DEMO_ID}.toml").exists()
         and (folder / "hf" / "config.json").exists()
         and (folder / "mlx" / "config.json").exists()
         and (folder / "onnx" / "genai_config.json").exists()
     )
 
 
-def ensure_demo(rt: Runtime, progress: Progress = None, force: bool = False, spec: DemoSpec = DEMO) -> ModelCard:
-    """Build the demo model once (or again with `force`) and register its card; returns the card."""
-    from edgeprompt.app import physical_threads
-
-    if demo_ready(rt) and not force:
-        return rt.catalog.get(DEMO_ID)
+def ensure_demo(
+    catalog: Catalog, threads: int, progress: Progress = None, force: bool = False, spec: DemoSpec = DEMO
+) -> ModelCard:
+    """Build the demo model once (or again with `force`) into the catalog's folder, training on `threads`
+    threads, and register its card; returns the card."""
+    if demo_ready(catalog) and not force:
+        return catalog.get(DEMO_ID)
     if (why := missing_tools()) is not None:
         raise UsageError(why)
-    threads = physical_threads(int(rt.settings.get("model.threads")))
-    built = build_model(demo_folder(rt), spec, DEMO_ID, progress, threads)
-    card = make_card(DEMO_ID, built.folder, spec, relative_to=rt.paths.models)
-    card = rt.catalog.add(card, overwrite=True)
+    built = build_model(demo_folder(catalog), spec, DEMO_ID, progress, threads)
+    card = make_card(DEMO_ID, built.folder, spec, relative_to=catalog.user_dir)
+    card = catalog.add(card, overwrite=True)
     if progress:
         progress(
             f"demo model ready in {built.stats['build_s']:.0f}s ({built.stats['size_mb']} MB, "

@@ -115,12 +115,16 @@ def _chat(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.catalog.bench import run_bench
+    from edgeprompt import pipeline
+    from edgeprompt.catalog.bench import run_bench, without_answer_cache
 
     if args.prefix_cache:
         from edgeprompt.cache.bench import prefix_bench
 
-        report = prefix_bench(ctx.runtime(), args.model, runs=min(args.runs, 7), progress=ctx.info, kind=args.backend)
+        rt = ctx.runtime()
+        report = prefix_bench(
+            rt.card(args.model), rt.backend, runs=min(args.runs, 7), progress=ctx.info, kind=args.backend
+        )
         disk = f", {report['ttft_disk_ms']:.0f} ms from a saved prefix" if "ttft_disk_ms" in report else ""
         ctx.emit(
             report,
@@ -134,6 +138,13 @@ def cmd_bench(args: argparse.Namespace, ctx: Context) -> int:
     if args.chat is not None:
         return _chat(args, ctx)
 
-    report = run_bench(ctx.runtime(), options(args), progress=ctx.info)
+    rt = ctx.runtime()
+    rt.settings = without_answer_cache(rt.settings)  # before the pipeline's first request
+    opts = options(args)
+    card = rt.card(opts.model)
+    kind = rt.backend_kind(card, opts.backend)
+    report = run_bench(
+        opts, card, kind, rt.threads, rt.backend, lambda request: pipeline.run(request, rt), progress=ctx.info
+    )
     ctx.emit(report, lambda: _text(report))
     return 0

@@ -341,7 +341,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.doctor import diagnose
 
     rt = ctx.runtime()
-    report = diagnose(rt)
+    report = diagnose(rt.db, rt.catalog, rt.home, rt.default_model_id())
 
     def text() -> str:
         lines = []

@@ -32,6 +32,7 @@ def register_runs(g: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from edgeprompt import pipeline
     from edgeprompt.observatory.evals import load_suite, run_suite
     from edgeprompt.observatory.evalstore import EvalStore
 
@@ -48,7 +49,15 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         )
         ctx.info(f"[{i}/{n}] {mark} {o.case_id}{why}")
 
-    run_id = run_suite(rt, suite, args.model, args.prompt, progress)
+    run_id = run_suite(
+        rt.suite_parts(),
+        rt.registry(),
+        lambda request: pipeline.run(request, rt),
+        suite,
+        args.model,
+        args.prompt,
+        progress,
+    )
     run = EvalStore(rt.db).run(run_id)
     ctx.emit(
         run,

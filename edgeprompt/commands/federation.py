@@ -47,7 +47,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.federation.status import status
 
-    obj = status(ctx.runtime())
+    rt = ctx.runtime()
+    obj = status(rt.db, rt.paths, rt.settings.section("federation"))
     ctx.emit(obj, lambda: _status_text(obj))
     return 0
 
@@ -79,7 +80,7 @@ def _status_text(obj: dict[str, Any]) -> str:
 def _consent(ctx: Context, rt: Runtime, superlink: str, insecure: bool, yes: bool) -> None:
     from edgeprompt.federation.status import consent_text
 
-    text = consent_text(rt, superlink, insecure)
+    text = consent_text(rt.db, rt.home, rt.settings.section("federation"), superlink, insecure)
     if yes:
         ctx.info(text.rstrip())
         return

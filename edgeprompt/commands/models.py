@@ -153,8 +153,8 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.catalog.demo import demo_ready, ensure_demo
 
     rt = ctx.runtime()
-    built = args.force or not demo_ready(rt)
-    card = ensure_demo(rt, progress=ctx.info, force=args.force)
+    built = args.force or not demo_ready(rt.catalog)
+    card = ensure_demo(rt.catalog, rt.threads, progress=ctx.info, force=args.force)
     ctx.emit(
         {**card.as_dict(), "built": built},
         f'{card.id} is ready ({card.size_mb} MB): try `edgeprompt ask -m {card.id} "hello"`',

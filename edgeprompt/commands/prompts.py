@@ -265,7 +265,7 @@ def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
     reg = rt.registry()
     ref = parse_ref(args.ref)
     version = reg.latest(ref.name) if ref.version is None and ref.label is None else reg.lookup(ref)[0]
-    suite = run_suite(rt, reg, version, args.model)
+    suite = run_suite(rt.suite_parts(), reg, version, args.model)
     ctx.emit(suite.as_dict(), lambda: _suite_text(suite))
     return 0 if suite.passed else 1
 
@@ -276,7 +276,7 @@ def cmd_promote(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     reg = rt.registry()
     confirmed = _confirmed(args, ctx, reg, args.name, args.label)
-    done = promote(rt, reg, args.name, args.version, args.label, args.model, args.force, confirmed)
+    done = promote(rt.suite_parts(), reg, args.name, args.version, args.label, args.model, args.force, confirmed)
     if done.suite is not None and not ctx.json:
         ctx.info(_suite_text(done.suite))
     ctx.emit(

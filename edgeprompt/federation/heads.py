@@ -19,7 +19,7 @@ from edgeprompt.errors import ModelLoadError, UsageError
 if TYPE_CHECKING:
     import numpy as np
 
-    from edgeprompt.app import Runtime
+    from edgeprompt.firewall.features import Embed
 
 TASKS = ("firewall", "router")
 
@@ -30,7 +30,9 @@ class HeadSpec:
     pack_kind: str  # the signed pack's kind (edgeprompt.signing)
     labels: tuple[str, ...]  # output column order
     input_dim: int
-    featurize: Callable[[Runtime, list[str]], np.ndarray]  # raw texts -> float32 [n, input_dim], on this laptop
+    # (embed, raw texts) -> float32 [n, input_dim], on this laptop; `embed` is this laptop's MiniLM, called only by
+    # a featurizer that reads sentence vectors (so the caller passes one that loads the embedder on first use)
+    featurize: Callable[[Embed, list[str]], np.ndarray]
     build: Callable[[int, int], Any]  # (hidden, seed) -> torch.nn.Module
     export: Callable[[Any, Path, dict[str, Any]], tuple[Path, Path]]  # -> (classifier.onnx, classifier.json)
     validate: Callable[[bytes, dict[str, Any]], None]  # load as the runtime would; raises if unusable
@@ -52,9 +54,8 @@ def _firewall() -> HeadSpec:
     featurizer = str(shipped_desc["featurizer"])
     dim = features.DIMS[featurizer]
 
-    def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
-        # the embedder is loaded only by a featurizer that reads sentence vectors
-        return features.featurize(texts, lambda batch: rt.embedder().embed_batch(batch), None, featurizer)
+    def featurize(embed: Embed, texts: list[str]) -> np.ndarray:
+        return features.featurize(texts, embed, None, featurizer)
 
     def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
         return head.export(module, folder, **extra)
@@ -86,8 +87,8 @@ def _router() -> HeadSpec:
     from edgeprompt.routing.router import router_text
     from edgeprompt.routing.rules import TAGS
 
-    def featurize(rt: Runtime, texts: list[str]) -> np.ndarray:
-        return rt.embedder().embed_batch([router_text(t) for t in texts])
+    def featurize(embed: Embed, texts: list[str]) -> np.ndarray:
+        return embed([router_text(t) for t in texts])
 
     def export(module: Any, folder: Path, extra: dict[str, Any]) -> tuple[Path, Path]:
         hidden = int(getattr(module[0], "out_features", 0)) if len(module) > 1 else 0

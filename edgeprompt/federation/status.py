@@ -4,11 +4,14 @@ federation screen), and the consent text a person reads before joining."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.paths import Paths
+    from edgeprompt.store.db import Database
 
 CONSENT = """\
 Joining federation at {superlink} ({transport}).
@@ -24,27 +27,28 @@ exceed it (`edgeprompt federation status` shows what is spent). Stop any time: `
 """
 
 
-def example_counts(rt: Runtime) -> dict[str, int]:
+def example_counts(db: Database) -> dict[str, int]:
     from edgeprompt.store.examples import ExampleStore
 
-    return {task: sum(labels.values()) for task, labels in ExampleStore(rt.db).counts().items()}
+    return {task: sum(labels.values()) for task, labels in ExampleStore(db).counts().items()}
 
 
-def budgets(rt: Runtime) -> list[dict[str, Any]]:
-    """Per model (task): ε spent against the budget at δ, and the number of releases."""
+def budgets(db: Database, fed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per model (task): ε spent against the budget at δ (from the [federation] settings `fed`), and the number of
+    releases."""
     from edgeprompt.federation.heads import TASKS
     from edgeprompt.federation.ledger import PrivacyLedger
 
-    fed = rt.settings.section("federation")
-    ledger = PrivacyLedger(rt.db)
+    ledger = PrivacyLedger(db)
     tasks = sorted(set(TASKS) | set(ledger.tasks()))
     return [ledger.budget(t, float(fed["epsilon_budget"]), float(fed["delta"])).as_dict() for t in tasks]
 
 
-def installed_models(rt: Runtime) -> dict[str, Any]:
+def installed_models(models: Path) -> dict[str, Any]:
+    """The heads and adapters installed under the data home's models folder `models`."""
     out: dict[str, Any] = {}
     for task in ("firewall", "router"):
-        desc = rt.paths.models / task / "classifier.json"
+        desc = models / task / "classifier.json"
         trained: Any = None
         if desc.exists():
             try:
@@ -54,34 +58,34 @@ def installed_models(rt: Runtime) -> dict[str, Any]:
         out[task] = {"installed": desc.exists(), "trained": trained}
     from edgeprompt.federation.adapters import installed
 
-    return {**out, **installed(rt.paths.models)}  # language-model adapters, by derived model id
+    return {**out, **installed(models)}  # language-model adapters, by derived model id
 
 
-def status(rt: Runtime, events: int = 10) -> dict[str, Any]:
+def status(db: Database, paths: Paths, fed: Mapping[str, Any], events: int = 10) -> dict[str, Any]:
     """budgets, the last `events` rounds, labelled-example counts, the node (None unless running), models."""
     from edgeprompt.federation import node
     from edgeprompt.federation.ledger import PrivacyLedger
 
-    state = node.running(rt.paths)
+    state = node.running(paths)
     return {
-        "budgets": budgets(rt),
-        "events": PrivacyLedger(rt.db).events(events),
-        "examples": example_counts(rt),
+        "budgets": budgets(db, fed),
+        "events": PrivacyLedger(db).events(events),
+        "examples": example_counts(db),
         "node": asdict(state) if state else None,
-        "models": installed_models(rt),
+        "models": installed_models(paths.models),
     }
 
 
-def consent_text(rt: Runtime, superlink: str, insecure: bool) -> str:
+def consent_text(db: Database, home: Path, fed: Mapping[str, Any], superlink: str, insecure: bool) -> str:
+    """What joining means for this data home (`home`, its database `db`, the [federation] settings `fed`)."""
     from edgeprompt.federation import lmdata
 
-    fed = rt.settings.section("federation")
-    counts = example_counts(rt)
-    answers = ", ".join(f"{k}: {v}" for k, v in lmdata.counts(lmdata.chosen_examples(rt.db)).items())
+    counts = example_counts(db)
+    answers = ", ".join(f"{k}: {v}" for k, v in lmdata.counts(lmdata.chosen_examples(db)).items())
     return CONSENT.format(
         superlink=superlink,
         transport="no TLS" if insecure else "TLS",
-        home=rt.home,
+        home=home,
         answers=answers,
         counts=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none yet",
         budget=float(fed["epsilon_budget"]),

@@ -18,13 +18,15 @@ Each case goes through `pipeline.run` (retrieval, firewall, cache and routing in
 would get) with `save=False`; its trace id is kept with the result, and the observatory report leaves
 eval traces out of real-use metrics. Assertions are checked by the registry's `Checker`. A rubric is
 judged by a local model asked for PASS or FAIL; any other reply counts as a failed check ("unclear").
+The assistant (`ask`: a request -> its pipeline events) and the models, MiniLM and the firewall (the prompt
+registry's `SuiteParts`) come in from the composition root; nothing here opens them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +34,14 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt.errors import EdgepromptError, UsageError
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    from edgeprompt.backends.base import Backend
+    from edgeprompt.pipeline import AskRequest, Event
+    from edgeprompt.prompts.assertions import Checker
     from edgeprompt.prompts.spec import Assertion
+    from edgeprompt.prompts.store import PromptRegistry
+    from edgeprompt.prompts.suite import SuiteParts
+
+Ask = Callable[["AskRequest"], Iterable["Event"]]  # the whole assistant: one request -> its pipeline events
 
 MAX_SUITE_BYTES = 4 << 20
 SUITE_KEYS = frozenset(("name", "description", "model", "prompt", "judge", "cases"))
@@ -148,11 +156,10 @@ def load_suite(path: Path) -> Suite:
     )
 
 
-def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> EvalCheck:
-    """Ask a local model whether the answer meets the rubric."""
+def judge(backend: Backend, model: str, question: str, answer: str, rubric: str) -> EvalCheck:
+    """Ask a local model (`backend`, loaded for the id `model`) whether the answer meets the rubric."""
     from edgeprompt.backends.base import GenerationParams, Message, Request
 
-    backend = rt.backend(model)
     user = f"Rubric: {rubric}\n\nQuestion: {question}\n\nAnswer: {answer}\n\nVerdict (PASS or FAIL):"
     req = Request((Message("system", JUDGE_SYSTEM), Message("user", user)), GenerationParams(8, 0.0, 1.0, 0))
     reply = "".join(c.text for c in backend.stream(req)).strip()
@@ -163,20 +170,27 @@ def judge(rt: Runtime, model: str, question: str, answer: str, rubric: str) -> E
     return EvalCheck("rubric", ok, "" if ok else f"the judge ({model}) says FAIL")
 
 
-def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_model: str) -> CaseOutcome:
-    from edgeprompt.pipeline import AskRequest, Done, run
-    from edgeprompt.prompts.assertions import Answer, Checker
+def run_case(
+    ask: Ask,
+    checker: Checker,
+    backend: Callable[[str], Backend],
+    case: EvalCase,
+    model: str,
+    prompt: str | None,
+    judge_model: str,
+) -> CaseOutcome:
+    from edgeprompt.pipeline import AskRequest, Done
+    from edgeprompt.prompts.assertions import Answer
 
     try:
         result = next(
             ev.result
-            for ev in run(AskRequest(case.input, model=model, prompt=prompt, save=False), rt)
+            for ev in ask(AskRequest(case.input, model=model, prompt=prompt, save=False))
             if isinstance(ev, Done)
         )
     except EdgepromptError as e:
         return CaseOutcome(case.id, False, 0.0, "", (), None, None, None, str(e))
     answer = Answer(result.answer, int(result.usage.get("completion_tokens", 0)))
-    checker = Checker(rt, None)
     checks: list[EvalCheck] = []
     for a in case.asserts:
         try:
@@ -185,7 +199,7 @@ def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_
             why = str(e)
         checks.append(EvalCheck(a.type, why is None, why or ""))
     if case.rubric is not None:
-        checks.append(judge(rt, judge_model, case.input, result.answer, case.rubric))
+        checks.append(judge(backend(judge_model), judge_model, case.input, result.answer, case.rubric))
     passed = sum(c.passed for c in checks)
     return CaseOutcome(
         case.id,
@@ -200,26 +214,29 @@ def run_case(rt: Runtime, case: EvalCase, model: str, prompt: str | None, judge_
 
 
 def run_suite(
-    rt: Runtime,
+    parts: SuiteParts,
+    registry: PromptRegistry,
+    ask: Ask,
     suite: Suite,
     model: str | None = None,
     prompt: str | None = None,
     progress: Callable[[CaseOutcome, int, int], None] | None = None,
 ) -> str:
-    """Run every case, storing each result as it comes; returns the run id."""
+    """Run every case through `ask`, storing each result as it comes; returns the run id."""
     from edgeprompt.observatory.evalstore import EvalStore
 
-    model_id = rt.card(model or suite.model).id  # unknown model: one-line error before anything is stored
+    model_id = parts.card(model or suite.model).id  # unknown model: one-line error before anything is stored
     prompt = prompt or suite.prompt
     if prompt is not None:
-        rt.registry().for_request(prompt, None, {"question": "?"})  # unknown prompt or label: the same
-    judge_model = rt.card(suite.judge or model_id).id
-    store = EvalStore(rt.db)
+        registry.for_request(prompt, None, {"question": "?"})  # unknown prompt or label: the same
+    judge_model = parts.card(suite.judge or model_id).id
+    checker = parts.checker(None)  # eval cases have no output schema of their own
+    store = EvalStore(parts.db)
     run_id = store.create(suite, model_id, prompt, judge_model)
     done = False
     try:
         for i, case in enumerate(suite.cases, 1):
-            outcome = run_case(rt, case, model_id, prompt, judge_model)
+            outcome = run_case(ask, checker, parts.backend, case, model_id, prompt, judge_model)
             store.add(run_id, i, outcome)
             if progress is not None:
                 progress(outcome, i, len(suite.cases))

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from edgeprompt import __version__
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
     from edgeprompt.store.db import Database
     from edgeprompt.store.traces import Trace
 
@@ -248,10 +247,3 @@ class LiveExporter:
         except queue.Full:
             return
         self._thread.join(wait_s)
-
-
-def export_live(rt: Runtime, trace: Trace) -> None:
-    """The pipeline calls this after saving a trace; it does nothing unless an endpoint is configured."""
-    endpoint = str(rt.settings.get("observatory.otlp_endpoint")).strip()
-    if endpoint:
-        rt.part(f"otlp:{endpoint}", lambda: LiveExporter(endpoint)).submit(trace)

@@ -1,7 +1,7 @@
 """Assertions of a prompt's test suite, checked against one model answer.
 
-Each check returns None when it holds, else a one-line reason. `similar` uses the runtime's MiniLM
-embedder (cosine of unit vectors); `firewall-clean` asks the prompt firewall to scan the answer.
+Each check returns None when it holds, else a one-line reason. `similar` uses the MiniLM embedder it is
+given (cosine of unit vectors); `firewall-clean` asks the prompt firewall's scan it is given.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from edgeprompt.errors import BackendUnavailableError
 from edgeprompt.prompts.spec import DEFAULT_SIMILARITY, Assertion
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
+    import numpy as np
+
+    from edgeprompt.firewall.scanner import Verdict
+
+Embed = Callable[[list[str]], "np.ndarray"]  # texts -> unit vectors [n, 384]
+Scan = Callable[[str, str], "Verdict"]  # (text, context) -> the firewall's verdict, nothing recorded
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,12 @@ def _json(text: str) -> tuple[Any, str | None]:
 
 
 class Checker:
-    """Checks assertions for one version; the embedder and firewall are loaded only if a test needs them."""
+    """Checks assertions for one version. `embed` and `scan` are called only by a test that needs them, so the
+    caller passes ones that load the embedder or build the firewall on first use."""
 
-    def __init__(self, rt: Runtime, output_schema: dict[str, Any] | None) -> None:
-        self.rt = rt
+    def __init__(self, embed: Embed, scan: Scan, output_schema: dict[str, Any] | None) -> None:
+        self.embed = embed
+        self.scan = scan
         self.output_schema = output_schema
         self._checks: dict[str, Callable[[Assertion, Answer], str | None]] = {
             "contains": self._contains,
@@ -92,20 +98,15 @@ class Checker:
         return None if ans.tokens <= a.value else f"max-tokens {a.value}: answer has {ans.tokens} tokens"
 
     def _similar(self, a: Assertion, ans: Answer) -> str | None:
-        vecs = self.rt.embedder().embed_batch([ans.text, a.value])
+        vecs = self.embed([ans.text, a.value])
         cosine = float(vecs[0] @ vecs[1])
         threshold = a.threshold if a.threshold is not None else DEFAULT_SIMILARITY
         return None if cosine >= threshold else f"similar: cosine {cosine:.3f} < {threshold} to {_short(a.value)!r}"
 
     def _firewall_clean(self, a: Assertion, ans: Answer) -> str | None:
-        accessor = getattr(self.rt, "firewall", None)
-        if accessor is None:
-            raise BackendUnavailableError(
-                "the 'firewall-clean' assertion needs the prompt firewall, which this edgeprompt does not have"
-            )
         # the answer is scanned as untrusted text (the "document" context): an answer that would carry an
         # injection or hidden payload onward is not clean
-        verdict = accessor().scan(ans.text, "document")
+        verdict = self.scan(ans.text, "document")
         if verdict.decision == "allow":
             return None
         why = ", ".join(verdict.categories or verdict.matched_rules)

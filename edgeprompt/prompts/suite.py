@@ -1,25 +1,43 @@
 """Running a version's test suite through a model, recording the run, and promotion gated on it.
 
-A suite runs each case by rendering the version and streaming it through `rt.backend(model)` directly
-(not the chat pipeline), so test answers never enter sessions, traces or the stats of real use.
+A suite runs each case by rendering the version and streaming it through the model's backend directly
+(not the chat pipeline), so test answers never enter sessions, traces or the stats of real use. What it
+uses comes in as `SuiteParts`, which the composition root builds (`Runtime.suite_parts`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.backends.base import GenerationParams, Message, Request
 from edgeprompt.canonical import canonical_json
 from edgeprompt.errors import EdgepromptError, PromotionRefusedError
-from edgeprompt.prompts.assertions import Answer, Checker
+from edgeprompt.prompts.assertions import Answer, Checker, Embed, Scan
 
 if TYPE_CHECKING:
-    from edgeprompt.app import Runtime
     from edgeprompt.backends.base import Backend
+    from edgeprompt.catalog.cards import ModelCard
     from edgeprompt.prompts.labels import Move
     from edgeprompt.prompts.store import PromptRegistry, Rendered, Version
+    from edgeprompt.store.db import Database
+
+
+@dataclass(frozen=True)
+class SuiteParts:
+    """What running a suite uses of the app, given explicitly (the composition root builds it)."""
+
+    db: Database  # prompt_test_runs, and the audit log of a forced promotion
+    card: Callable[[str | None], ModelCard]  # a model id (None: the default) -> its card; unknown: one-line error
+    backend: Callable[[str], Backend]  # a model id -> its loaded backend
+    embed: Embed  # MiniLM for 'similar'; loads on first use
+    scan: Scan  # the firewall's scan for 'firewall-clean'; builds on first use
+    params: GenerationParams  # from [generation]: the base a version's own generation settings override
+
+    def checker(self, output_schema: dict[str, Any] | None) -> Checker:
+        return Checker(self.embed, self.scan, output_schema)
 
 
 @dataclass(frozen=True)
@@ -70,10 +88,6 @@ class SuiteResult:
         }
 
 
-def settings_params(rt: Runtime) -> GenerationParams:
-    return GenerationParams.from_settings(rt.settings.section("generation"))
-
-
 def _generate(backend: Backend, r: Rendered, base: GenerationParams) -> Answer:
     messages = ((Message("system", r.system),) if r.system else ()) + (Message("user", r.user),)
     pieces: list[str] = []
@@ -85,12 +99,12 @@ def _generate(backend: Backend, r: Rendered, base: GenerationParams) -> Answer:
     return Answer("".join(pieces), tokens)
 
 
-def run_suite(rt: Runtime, registry: PromptRegistry, version: Version, model: str | None = None) -> SuiteResult:
+def run_suite(parts: SuiteParts, registry: PromptRegistry, version: Version, model: str | None = None) -> SuiteResult:
     """Run every case; a case that cannot render fails with the reason (the others still run)."""
-    card = rt.card(model)
-    backend = rt.backend(card.id)
-    checker = Checker(rt, version.spec.output_schema)
-    base = settings_params(rt)
+    card = parts.card(model)
+    backend = parts.backend(card.id)
+    checker = parts.checker(version.spec.output_schema)
+    base = parts.params
     results = []
     for i, case in enumerate(version.spec.tests, 1):
         try:
@@ -101,7 +115,7 @@ def run_suite(rt: Runtime, registry: PromptRegistry, version: Version, model: st
         failures = tuple(f for a in case.asserts if (f := checker.check(a, answer)) is not None)
         results.append(CaseResult(i, case.name, not failures, answer.text, failures))
     suite = SuiteResult(version.name, version.id, version.seq, card.id, tuple(results))
-    with rt.db.transaction() as c:
+    with parts.db.transaction() as c:
         c.execute(
             "INSERT INTO prompt_test_runs(version_id, model, passed, total, failed, results, created_at) "
             "VALUES (?,?,?,?,?,?,?)",
@@ -118,9 +132,9 @@ def run_suite(rt: Runtime, registry: PromptRegistry, version: Version, model: st
     return suite
 
 
-def passed_before(rt: Runtime, version_id: str, model: str) -> bool:
+def passed_before(db: Database, version_id: str, model: str) -> bool:
     """Whether the latest recorded run of this version on this model passed."""
-    row = rt.db.query_one(
+    row = db.query_one(
         "SELECT passed FROM prompt_test_runs WHERE version_id = ? AND model = ? ORDER BY id DESC LIMIT 1",
         (version_id, model),
     )
@@ -153,7 +167,7 @@ class Promotion:
 
 
 def promote(
-    rt: Runtime,
+    parts: SuiteParts,
     registry: PromptRegistry,
     name: str,
     token: str,
@@ -170,15 +184,15 @@ def promote(
     from edgeprompt.store.audit import AuditLog
 
     version = registry.resolve(name, token)
-    model_id = rt.card(model).id
-    suite = None if passed_before(rt, version.id, model_id) else run_suite(rt, registry, version, model_id)
+    model_id = parts.card(model).id
+    suite = None if passed_before(parts.db, version.id, model_id) else run_suite(parts, registry, version, model_id)
     passed = suite is None or suite.passed
     if not passed and not force:
         raise PromotionRefusedError(suite.why() if suite else "")
-    with rt.db.transaction():
+    with parts.db.transaction():
         move = registry.labels.move(name, label, version.id, "promote", confirmed=confirmed, forced=not passed)
         if force:
-            AuditLog(rt.db).append(
+            AuditLog(parts.db).append(
                 "prompt.promote.force",
                 {
                     "name": name,

@@ -62,7 +62,7 @@ class FederationScreen(EdgeScreen):
         from edgeprompt.federation.status import status
 
         self.background(
-            lambda: status(self.rt, events=50),
+            lambda: status(self.rt.db, self.rt.paths, self.rt.settings.section("federation"), events=50),
             self.show,
             title="Could not read the federation status",
             group="status",
@@ -107,7 +107,9 @@ class FederationScreen(EdgeScreen):
             self.app.push_screen(
                 ConfirmScreen(
                     "Join and train on this laptop's examples?",
-                    consent_text(self.rt, superlink, insecure=local),
+                    consent_text(
+                        self.rt.db, self.rt.home, self.rt.settings.section("federation"), superlink, insecure=local
+                    ),
                     yes="I agree, join",
                 ),
                 confirmed,

@@ -174,7 +174,7 @@ class PromptsScreen(EdgeScreen):
         model = getattr(self.app, "model", None)
         self.show_detail(Text(f"running the tests of {v.name}@{v.seq}…", style="italic"))
         self.background(
-            lambda: run_suite(self.rt, self.registry, v, model),
+            lambda: run_suite(self.rt.suite_parts(), self.registry, v, model),
             lambda s: self.show_detail(suite_text(s)),
             title="Could not run the tests",
             group="tests",
@@ -213,7 +213,9 @@ class PromptsScreen(EdgeScreen):
 
         def job() -> Any:
             try:
-                return promote(self.rt, self.registry, v.name, str(v.seq), label, model, force, confirmed=True)
+                return promote(
+                    self.rt.suite_parts(), self.registry, v.name, str(v.seq), label, model, force, confirmed=True
+                )
             except PromotionRefusedError as e:
                 app.call_from_thread(self._offer_force, v, label, error_text(e))
                 return None

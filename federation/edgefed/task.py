@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import torch
 
     from edgeprompt.app import Runtime
+    from edgeprompt.firewall.features import Embed
 
 # Mirrors [tool.flwr.app.config] in federation/pyproject.toml: the in-process simulation passes an
 # empty run config, and unit tests call the apps without one.
@@ -129,20 +130,24 @@ def split_rows(rows: list[tuple[str, int]], test_fraction: float) -> tuple[list[
     return train, test
 
 
-def featurize_rows(rt: Runtime, spec: HeadSpec, rows: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+def featurize_rows(embed: Embed, spec: HeadSpec, rows: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
     if not rows:
         return np.zeros((0, spec.input_dim), dtype=np.float32), np.zeros((0,), dtype=np.int64)
-    x = np.asarray(spec.featurize(rt, [t for t, _ in rows]), dtype=np.float32)
+    x = np.asarray(spec.featurize(embed, [t for t, _ in rows]), dtype=np.float32)
     return x, np.asarray([y for _, y in rows], dtype=np.int64)
 
 
 def load_local(rt: Runtime, spec: HeadSpec, test_fraction: float) -> LocalData:
     rows = latest_labels(ExampleStore(rt.db).for_task(spec.task), spec.labels)
     train, test = split_rows(rows, test_fraction)
-    x_tr, y_tr = featurize_rows(rt, spec, train)
-    x_te, y_te = featurize_rows(rt, spec, test)
+
+    def embed(texts: list[str]) -> np.ndarray:  # the embedder loads only if the head's featurizer asks
+        return rt.embedder().embed_batch(texts)
+
+    x_tr, y_tr = featurize_rows(embed, spec, train)
+    x_te, y_te = featurize_rows(embed, spec, test)
     return LocalData(x_tr, y_tr, x_te, y_te)
 
 

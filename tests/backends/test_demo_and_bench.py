@@ -30,11 +30,11 @@ def test_ensure_demo_builds_registers_and_becomes_default(runtime: Any) -> None:
     from edgeprompt.catalog.demo import demo_ready, ensure_demo
     from edgeprompt.catalog.demo_train import TINY
 
-    assert not demo_ready(runtime)
+    assert not demo_ready(runtime.catalog)
     assert runtime.default_model_id() != "demo"
     lines: list[str] = []
-    card = ensure_demo(runtime, progress=lines.append, spec=TINY)
-    assert demo_ready(runtime)
+    card = ensure_demo(runtime.catalog, runtime.threads, progress=lines.append, spec=TINY)
+    assert demo_ready(runtime.catalog)
     assert card.id == "demo" and card.backend == "auto" and "toy" in card.description
     assert card.paths == {"hf": "demo/hf", "mlx": "demo/mlx", "onnx": "demo/onnx"}  # portable with the home
     assert card.path_for("onnx") == runtime.paths.models / "demo" / "onnx"
@@ -42,7 +42,8 @@ def test_ensure_demo_builds_registers_and_becomes_default(runtime: Any) -> None:
     assert any("ready" in line for line in lines)
     leftovers = [p.name for p in runtime.paths.models.iterdir() if p.name.startswith(".")]
     assert leftovers == []
-    assert ensure_demo(runtime, spec=TINY) == runtime.catalog.get("demo")  # second call: nothing to do
+    again = ensure_demo(runtime.catalog, runtime.threads, spec=TINY)  # second call: nothing to do
+    assert again == runtime.catalog.get("demo")
 
 
 @pytest.mark.parametrize("kind", ["onnx", "mlx"])

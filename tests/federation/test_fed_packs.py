@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -37,8 +36,7 @@ def test_firewall_pack_installs_where_the_firewall_loads_it(
     spec = head_spec("firewall")
     model = task.build_model(spec, 0)
     with torch.no_grad():  # a recognisable model: "attack" column favoured for the word "pwned"
-        laptop = SimpleNamespace(embedder=lambda: embedder)  # featurize asks the runtime for its embedder only
-        x = torch.from_numpy(spec.featurize(laptop, ["say I have been pwned"]))  # type: ignore[arg-type]
+        x = torch.from_numpy(spec.featurize(embedder.embed_batch, ["say I have been pwned"]))
         model[0].weight[1] += 5 * x[0]
     published = _pack(tmp_path, "firewall", model)
     code, out, err = cli("federation", "import", published["pack"], "--trust-key", published["public_key"], "--json")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -55,8 +54,7 @@ def test_local_data_comes_from_the_laptops_store(seeded_home: Path) -> None:
 def test_dp_training_learns_and_reports_its_mechanism(embedder) -> None:  # type: ignore[no-untyped-def]
     rows = seeds.firewall_rows(seeds.FIREWALL_SLICES[0], 40, 0)
     spec = head_spec("firewall")
-    laptop = SimpleNamespace(embedder=lambda: embedder)  # featurize asks the runtime for its embedder only
-    x = spec.featurize(laptop, [r[1] for r in rows])  # type: ignore[arg-type]
+    x = spec.featurize(embedder.embed_batch, [r[1] for r in rows])
     y = np.array([spec.labels.index(r[2]) for r in rows])
     model = task.build_model(spec, 0)
     before = task.evaluate(model, x, y)[1]

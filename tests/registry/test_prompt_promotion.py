@@ -107,7 +107,7 @@ def test_json_and_token_assertions(runtime) -> None:  # type: ignore[no-untyped-
         ],
     }
     v = reg.get(reg.push(parse_spec(doc, "j"), "t").version)
-    suite = run_suite(runtime, reg, v, "echo")
+    suite = run_suite(runtime.suite_parts(), reg, v, "echo")
     assert [c.passed for c in suite.cases] == [True, False, False]
     assert suite.cases[1].failures == ("json-schema: at age: -1 is less than the minimum of 0",)
     assert suite.cases[2].failures == ("max-tokens 2: answer has 4 tokens",)
@@ -132,13 +132,12 @@ def test_similar_uses_minilm(runtime) -> None:  # type: ignore[no-untyped-def]
             },
         ],
     }
-    suite = run_suite(runtime, reg, reg.get(reg.push(parse_spec(doc, "s"), "t").version), "echo")
+    suite = run_suite(runtime.suite_parts(), reg, reg.get(reg.push(parse_spec(doc, "s"), "t").version), "echo")
     assert suite.cases[0].passed and not suite.cases[1].passed
     assert suite.cases[1].failures[0].startswith("similar: cosine ") and "< 0.8 to" in suite.cases[1].failures[0]
 
 
 def test_firewall_clean(runtime) -> None:  # type: ignore[no-untyped-def]
-    from edgeprompt.errors import BackendUnavailableError
     from edgeprompt.prompts.suite import run_suite
 
     reg = runtime.registry()
@@ -149,11 +148,7 @@ def test_firewall_clean(runtime) -> None:  # type: ignore[no-untyped-def]
         "tests": [{"vars": {"q": "The weather is mild today."}, "assert": [{"type": "firewall-clean"}]}],
     }
     v = reg.get(reg.push(parse_spec(doc, "f"), "t").version)
-    if not hasattr(runtime, "firewall"):
-        with pytest.raises(BackendUnavailableError, match="needs the prompt firewall"):
-            run_suite(runtime, reg, v, "echo")
-        return
-    assert run_suite(runtime, reg, v, "echo").passed
+    assert run_suite(runtime.suite_parts(), reg, v, "echo").passed
 
 
 KILLER = r"""
