@@ -14,7 +14,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
     from edgeprompt.catalog.cards import ModelCard
     from edgeprompt.config import Settings
-    from edgeprompt.pipeline import AskRequest, Event
-
-Ask = Callable[["AskRequest"], Iterable["Event"]]  # the whole assistant: one request -> its pipeline events
+    from edgeprompt.pipeline import AskRequest
+    from edgeprompt.pipeline.components import Ask
 
 DEFAULT_QUESTION = "Tell me a story."
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +35,11 @@ from edgeprompt.errors import EdgepromptError, UsageError
 
 if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
-    from edgeprompt.pipeline import AskRequest, Event
+    from edgeprompt.pipeline.components import Ask
     from edgeprompt.prompts.assertions import Checker
     from edgeprompt.prompts.spec import Assertion
     from edgeprompt.prompts.store import PromptRegistry
     from edgeprompt.prompts.suite import SuiteParts
-
-Ask = Callable[["AskRequest"], Iterable["Event"]]  # the whole assistant: one request -> its pipeline events
 
 MAX_SUITE_BYTES = 4 << 20
 SUITE_KEYS = frozenset(("name", "description", "model", "prompt", "judge", "cases"))

@@ -403,7 +403,8 @@ def run(request: AskRequest, rt: Components) -> Iterator[Event]:
                 yield Notice(fit_note)
             room = backend.context_length - report.prompt_tokens
             if params.max_tokens > room:
-                params = GenerationParams(room, params.temperature, params.top_p, params.seed, params.stop)
+                # keep the rest (min_tokens too: benchmarks ask for fixed lengths), capped to the room left
+                params = replace(params, max_tokens=room, min_tokens=min(params.min_tokens, room))
 
         # 5. generate: stream tokens from the backend
         logprobs: list[float] = []

@@ -4,6 +4,7 @@ CLI, the app and the API server hand theirs in; a test may hand in anything that
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -13,12 +14,17 @@ if TYPE_CHECKING:
     from edgeprompt.config import Settings
     from edgeprompt.embed import Embedder
     from edgeprompt.firewall.engine import Firewall
+    from edgeprompt.pipeline import AskRequest, Event
     from edgeprompt.prompts import PromptRegistry
     from edgeprompt.rag.library import Library
     from edgeprompt.routing.router import Router
     from edgeprompt.store.db import Database
     from edgeprompt.store.sessions import SessionStore
     from edgeprompt.store.traces import Trace, TraceLog
+
+# The whole assistant as a callable: one request -> its pipeline events (eval runs and `edgeprompt bench` take
+# one, bound by the CLI to `run` with its Runtime, so they never hold the parts themselves).
+Ask = Callable[["AskRequest"], Iterable["Event"]]
 
 
 class Components(Protocol):

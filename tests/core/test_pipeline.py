@@ -83,3 +83,16 @@ def test_max_tokens_limits_the_answer(runtime) -> None:  # type: ignore[no-untyp
         runtime, AskRequest("one two three four five", model="echo", params=GenerationParams(max_tokens=2))
     )
     assert res.usage["completion_tokens"] == 2 and res.finish_reason == "length"
+
+
+def test_a_request_bigger_than_the_room_left_is_capped_and_keeps_its_minimum(runtime, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # benchmarks ask for fixed lengths with min_tokens; capping max_tokens to the context must not drop it
+    backend = runtime.backend("echo")
+    seen = []
+    real_stream = backend.stream
+    monkeypatch.setattr(backend, "stream", lambda request: (seen.append(request), real_stream(request))[1])
+    params = GenerationParams(max_tokens=100_000, min_tokens=50_000)
+    _, res = collect(runtime, AskRequest("one two three", model="echo", params=params))
+    room = backend.context_length - res.usage["prompt_tokens"]
+    assert [r.params.max_tokens for r in seen] == [room]
+    assert [r.params.min_tokens for r in seen] == [room]
