@@ -32,7 +32,6 @@ STILL_TAKE_RUNTIME = frozenset(
         "edgeprompt.doctor",
         "edgeprompt.federation.heads",
         "edgeprompt.federation.status",
-        "edgeprompt.first_run",
         "edgeprompt.observatory.evals",
         "edgeprompt.observatory.otlp",
         "edgeprompt.orchestrate.guard",

@@ -243,7 +243,7 @@ def without_answer_cache(rt: Runtime) -> None:
 
 
 def run_bench(rt: Runtime, opts: BenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    from edgeprompt.app import physical_threads
+    from edgeprompt.backends.loader import physical_threads
     from edgeprompt.backends.mlx import MlxBackend
     from edgeprompt.backends.onnx import OnnxBackend
 

@@ -127,7 +127,7 @@ def demo_ready(rt: Runtime) -> bool:
 
 def ensure_demo(rt: Runtime, progress: Progress = None, force: bool = False, spec: DemoSpec = DEMO) -> ModelCard:
     """Build the demo model once (or again with `force`) and register its card; returns the card."""
-    from edgeprompt.app import physical_threads
+    from edgeprompt.backends.loader import physical_threads
 
     if demo_ready(rt) and not force:
         return rt.catalog.get(DEMO_ID)

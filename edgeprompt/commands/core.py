@@ -355,10 +355,9 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_setup(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.first_run import prepare
-
     rt = ctx.runtime()
-    done = prepare(rt, build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)
+    actions = rt.first_run().prepare(build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)
+    done: dict[str, Any] = {"home": str(rt.home), "actions": actions}
     from edgeprompt.commands.models import offer_models
 
     if (pulled := offer_models(ctx, args.model, offline=args.offline, quiet=args.quiet_if_ready)) is not None:
