@@ -22,6 +22,7 @@ from textual.widgets import Input, Markdown, Static
 from edgeprompt.tui.answers import AnswerActions
 from edgeprompt.tui.bubbles import Bubble
 from edgeprompt.tui.modelpick import AUTO, GET_A_MODEL, is_generative, model_choices, picker_title
+from edgeprompt.tui.offer import ModelOffer
 from edgeprompt.tui.sessions import SessionList, SessionPanel
 from edgeprompt.tui.widgets import (
     EdgeScreen,
@@ -94,7 +95,7 @@ def meta_line(result: Any) -> str:
     return " · ".join(parts)
 
 
-class ChatScreen(AnswerActions, EdgeScreen):
+class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
     DEFAULT_CSS = """
     ChatScreen #conversation { height: 1fr; }
     ChatScreen #status { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $text-muted; }
@@ -107,6 +108,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
         Binding("ctrl+o", "attach", "Attach"),
         Binding("ctrl+f", "search_sessions", "Find chat"),
         Binding("ctrl+r", "rename_session", "Rename chat", show=False),
+        Binding("ctrl+g", "offer_models", "Get a language model", show=False),
         Binding("ctrl+y", "copy_answer", "Copy answer", show=False),
         Binding("ctrl+s", "toggle_sessions", "Sessions", show=False),
         Binding("up", "focus_answers", "Select answer", show=False),
@@ -137,17 +139,20 @@ class ChatScreen(AnswerActions, EdgeScreen):
 
     def on_mount(self) -> None:
         self.update_status()
-        self.welcome()
+        if self.welcome():  # the first start without a language model offers this machine's recommended ones
+            self.call_after_refresh(self.offer_models)
         self.question.focus()
 
-    def welcome(self) -> None:
-        """A new chat where no installed model writes answers says so at once, and how to get one."""
+    def welcome(self) -> bool:
+        """A new chat where no installed model writes answers says so at once, and how to get one (True then)."""
         try:
             cards = self.rt.catalog.cards()
         except Exception:  # the status line already reports a broken catalog
-            return
+            return False
         if getattr(self.app, "model", None) is None and not any(is_generative(c) for c in cards):
             self.conversation.mount(Bubble("notice", GET_A_MODEL))
+            return True
+        return False
 
     def on_screen_resume(self) -> None:
         """Back on the chat (F1, a closed dialog): type at once, not into a selected answer's single-key bindings."""

@@ -15,7 +15,8 @@ AUTO = "auto"
 TEST_BACKENDS = ("echo",)  # fakes for tests and trying the plumbing, not models
 GET_A_MODEL = (
     "No generative model is installed, so only questions about your documents can be answered. "
-    "Run `edgeprompt setup` in a terminal to pick one (or see `edgeprompt models recommend`), "
+    "Press ctrl+g to pick one that suits this machine (the list `edgeprompt setup` and "
+    "`edgeprompt models recommend` show in a terminal), "
     "and add documents with F2 or `edgeprompt docs add PATH`."
 )
 
