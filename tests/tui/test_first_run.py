@@ -234,3 +234,22 @@ async def test_a_yes_downloads_the_model_and_it_becomes_the_default(  # type: ig
         assert not [b for b in app.screen.query(Bubble) if b.role == "notice"]  # "no model" is no longer said
         assert f"default {first.id}" in str(app.screen.query_one("#status").render())
         assert not errors(app)
+
+
+async def test_chat_list_leaves_out_one_off_asks_but_search_finds_them(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    rt = app.runtime
+    asks = [rt.sessions.create(kind="ask").id for _ in range(15)]  # fifteen `edgeprompt ask hello`
+    for sid in asks:
+        rt.sessions.add_exchange(sid, "hello", "hello", None)
+    chat = rt.sessions.create().id
+    rt.sessions.add_exchange(chat, "plan the garden", "Tomatoes first.", None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = [i.session_id for i in app.screen.query(SessionItem) if i.session_id]
+        assert shown == [chat]
+        await pilot.press("ctrl+f", *"hello")
+        await pilot.pause()
+        shown = [i.session_id for i in app.screen.query(SessionItem) if i.session_id]
+        assert sorted(shown) == sorted(asks)
+        assert not errors(app)
