@@ -95,6 +95,18 @@ def meta_line(result: Any) -> str:
     return " · ".join(parts)
 
 
+class Conversation(VerticalScroll):
+    """The messages. While `following` (from a question until an earlier answer is selected), every change of
+    its size or its content's size keeps its end in view: an answer's sources and a status line that wraps
+    to two rows change the layout after the answer's last scroll, which left its end below the fold."""
+
+    following = False
+
+    def on_resize(self, event: Any) -> None:  # sent when the size or the content's (virtual) size changes
+        if self.following:
+            self.scroll_end(animate=False)
+
+
 class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
     DEFAULT_CSS = """
     ChatScreen #conversation { height: 1fr; }
@@ -128,7 +140,7 @@ class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
         with Horizontal():
             yield SessionPanel(id="sessions")
             with Vertical():
-                conv = VerticalScroll(id="conversation")
+                conv = Conversation(id="conversation")
                 conv.can_focus = False
                 yield conv
                 yield Static("", id="status", markup=False)
@@ -170,8 +182,8 @@ class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
         return self.query_one("#question", Input)
 
     @property
-    def conversation(self) -> VerticalScroll:
-        return self.query_one("#conversation", VerticalScroll)
+    def conversation(self) -> Conversation:
+        return self.query_one("#conversation", Conversation)
 
     # -- sessions -----------------------------------------------------------------------------------
     @on(SessionPanel.Opened)
@@ -190,6 +202,7 @@ class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
             return
         conv = self.conversation
         conv.remove_children()
+        conv.following = False
         self.session_id = session_id
         self.attached = []
         if session_id is None:
@@ -316,7 +329,9 @@ class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
         self.follow()  # the meta line and the sources made the answer taller: keep its end in view
 
     def follow(self) -> None:
-        """Scroll to the end once the new text is laid out (scrolling before that stops short of it)."""
+        """Scroll to the end once the new text is laid out (scrolling before that stops short of it), and keep
+        following later changes of the layout (the sources, the status line)."""
+        self.conversation.following = True
         self.call_after_refresh(self.conversation.scroll_end, animate=False)
 
     def action_cancel(self) -> None:

@@ -18,7 +18,8 @@ from edgeprompt.tui.widgets import ConfirmScreen, EdgeScreen, PickScreen
 SKIP = "skip"
 TITLE = (
     "No language model is installed: only questions about your documents can be answered. "
-    "These suit this machine; pick one to download it (you are asked before anything is downloaded)."
+    "These suit this machine: pick one to download it (you are asked first), or Esc to skip and work "
+    "offline (not asked again)."
 )
 
 
@@ -27,18 +28,17 @@ class OfferScreen(PickScreen):
 
 
 def offer_choices(picks: Sequence[Any]) -> list[tuple[str, Text]]:
-    """(id, label) per recommended model, two lines each (size, memory at 4k context, speed, licence), then Skip."""
+    """(id, label) per recommended model, two lines each that fit 80 columns (size, memory at 4k context, speed,
+    licence; the source is named in the consent dialog), then Skip."""
     out = []
     for c in picks:
         label = Text.assemble(
             (c.id, "bold"),
             f"  {c.download_gb:.1f} GB download · {c.memory_gb:.1f} GB memory at 4k context",
-            (f"\n  {c.speed} ({c.as_dict()['speed_toks']}) · licence {c.license} · {c.repo}", "dim"),
+            (f"\n  {c.speed} ({c.as_dict()['speed_toks']}) · licence {c.license}", "dim"),
         )
         out.append((c.id, label))
-    skip = Text.assemble(
-        ("Skip", "bold"), ("\n  work offline, documents only (not asked again; ctrl+g shows these)", "dim")
-    )
+    skip = Text.assemble(("Skip", "bold"), ("\n  work offline with documents only; ctrl+g shows these again", "dim"))
     return [*out, (SKIP, skip)]
 
 
