@@ -28,7 +28,7 @@ async def test_fresh_home_says_how_to_get_a_model(make_app) -> None:  # type: ig
         assert len(notice) == 1
         text = notice[0].markdown.source
         assert "No generative model is installed" in text and "edgeprompt setup" in text and "ctrl+g" in text
-        assert "models recommend" in text and "docs add" in text
+        assert "docs add" in text
         assert not errors(app)
 
 
@@ -279,4 +279,18 @@ async def test_an_answer_with_sources_ends_in_view_at_80x24(make_app, user_home:
             assert sources.display and "lease.md" in str(sources.render()), (answer.text, answer.citations)
             assert conv.scroll_y == conv.max_scroll_y
             assert sources.region.bottom <= conv.region.bottom and sources.region.height > 0
+        assert not errors(app)
+
+
+async def test_a_question_and_a_notice_waste_no_rows(make_app) -> None:  # type: ignore[no-untyped-def]
+    """No empty meta line and no paragraph margin under the last line: more of the answer fits at 80x24."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.question.value = "hello there"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        question = next(b for b in app.screen.query(Bubble) if b.role == "user")
+        assert question.region.height == 2  # "You" and the question
+        answer = app.screen.answers()[-1]
+        assert answer.region.height == 3  # "Assistant", the answer, its meta line
         assert not errors(app)
