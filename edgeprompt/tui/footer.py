@@ -38,7 +38,8 @@ class KeyFooter(Footer):
             if binding.show and binding.action not in shown:
                 shown[binding.action] = (binding, enabled, tooltip)
         ordered = sorted(shown.values(), key=lambda b: not is_screen_key(b[0]))  # stable: F-keys first
-        keys, used = [], 0
+        keys: list[FooterKey] = []
+        used = 0
         for binding, enabled, tooltip in ordered:
             label = SHORT.get(binding.description, binding.description) if narrow else binding.description
             shown_key = self.app.get_key_display(binding)
