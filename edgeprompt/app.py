@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from edgeprompt import config as config_mod
+from edgeprompt.backends.loader import physical_threads
 from edgeprompt.catalog.cards import Catalog, ModelCard, resolve_backend
 from edgeprompt.paths import Paths, resolve_home
 from edgeprompt.store.db import Database
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from edgeprompt.embed import Embedder
     from edgeprompt.firewall.engine import Firewall
     from edgeprompt.firewall.scanner import Verdict
+    from edgeprompt.first_run import FirstRun
     from edgeprompt.observatory.otlp import LiveExporter
     from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.prompts import PromptRegistry
@@ -36,12 +38,6 @@ if TYPE_CHECKING:
     from edgeprompt.routing.router import Router
 
 _T = TypeVar("_T")  # a component `Runtime.part` builds once
-
-
-def physical_threads(setting: int) -> int:
-    if setting > 0:
-        return setting
-    return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -124,6 +120,19 @@ class Runtime:
                 templates=lambda: getattr(self._parts.get("registry"), "templates", None),
                 verifier=(lambda: verifier.shipped(verifier_point().threshold)) if s["verifier"] else None,
             ),
+        )
+
+    def first_run(self) -> FirstRun:
+        """First use (`setup` and the app's first start): the demo, the samples, the model offer."""
+        from edgeprompt.catalog.demo import demo_ready, ensure_demo
+        from edgeprompt.first_run import FirstRun
+
+        return FirstRun(
+            self.paths.models,
+            self.catalog,
+            lambda: demo_ready(self.catalog),
+            lambda progress: ensure_demo(self.catalog, self.threads, progress=progress),
+            self.documents,
         )
 
     def documents(self) -> Library:

@@ -249,7 +249,8 @@ def main() -> int:
         print(json.dumps(llama_worker(json.loads(args.llama_worker))))
         return 0
 
-    from edgeprompt.app import Runtime, physical_threads
+    from edgeprompt.app import Runtime
+    from edgeprompt.backends.loader import physical_threads
 
     with Runtime.open() as rt:
         threads = args.threads or physical_threads(int(rt.settings.get("model.threads")))

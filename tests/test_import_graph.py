@@ -21,13 +21,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "edgeprompt"
 ROOT_MODULE = "edgeprompt.app"
 # the CLI, the TUI and the composition root build or hold the Runtime
 MAY_IMPORT_ROOT = ("edgeprompt.app", "edgeprompt.cli", "edgeprompt.commands", "edgeprompt.tui")
-# Areas that still take the Runtime (`rt`) instead of the components they use: issue 18's step 3 was not
-# finished for them. Each is named so the list can only shrink; a module that no longer needs it must go.
-STILL_TAKE_RUNTIME = frozenset(
-    {
-        "edgeprompt.first_run",
-    }
-)
 
 
 def module_name(path: Path) -> str:
@@ -169,5 +162,4 @@ def test_only_the_cli_the_tui_and_the_root_import_the_composition_root() -> None
     _, every = graph()
     importers = {m for m, targets in every.items() if ROOT_MODULE in targets}
     allowed = {m for m in importers if m in MAY_IMPORT_ROOT or m.startswith(tuple(f"{p}." for p in MAY_IMPORT_ROOT))}
-    assert sorted(importers - allowed - STILL_TAKE_RUNTIME) == []
-    assert sorted(STILL_TAKE_RUNTIME - importers) == [], "these no longer import the runtime: drop them from the list"
+    assert sorted(importers - allowed) == []

@@ -3,6 +3,7 @@ GenAI and the extractive quoter are heavy, and the extractive one uses the docum
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from edgeprompt.errors import BackendUnavailableError
@@ -10,6 +11,13 @@ from edgeprompt.errors import BackendUnavailableError
 if TYPE_CHECKING:
     from edgeprompt.backends.base import Backend
     from edgeprompt.catalog.cards import ModelCard
+
+
+def physical_threads(setting: int) -> int:
+    """The `model.threads` setting, or every core when it is 0."""
+    if setting > 0:
+        return setting
+    return max(1, os.cpu_count() or 1)
 
 
 def load_backend(card: ModelCard, kind: str, threads: int = 0) -> Backend:

@@ -69,27 +69,35 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _session_args(p: argparse.ArgumentParser) -> None:
     # like `llm`: each ask is logged as its own conversation (feedback edits and federated learning read the kept
-    # answer); -c or --session continues one instead
+    # answer), of kind 'ask' so the chat lists do not fill with one-offs; -c or --session continues one instead
     keep = p.add_mutually_exclusive_group()
     keep.add_argument(
         "-c",
         "--continue",
         dest="continue_",
         action="store_true",
-        help="continue the most recent chat (starts one when there is none)",
+        help="continue the most recent chat or one-off ask (starts a chat when there is none)",
     )
     keep.add_argument("--session", metavar="ID", help="continue this chat (id or a unique prefix)")
     p.add_argument("-s", "--system", default="", metavar="TEXT", help="system text added to the prompt's own")
 
 
 def _session_for(rt: Runtime, args: argparse.Namespace) -> tuple[str | None, bool]:
-    """(session to continue, whether to keep the exchange): a plain `ask` is kept in a new session of its own."""
+    """(session to continue, whether to keep the exchange): a plain `ask` is kept in a new session of its own
+    (of kind 'ask', out of the chat lists); -c continues the latest session, a chat or an ask."""
     if args.session:
         return rt.sessions.resolve(args.session), True
     if args.continue_:
-        latest = rt.sessions.list(limit=1)
+        from edgeprompt.store.sessions import KINDS
+
+        latest = rt.sessions.list(limit=1, kinds=KINDS)
         return (latest[0].id if latest else None), True
     return None, True
+
+
+def _new_kind(args: argparse.Namespace) -> str:
+    """The kind of a session `ask` starts: a chat under -c (there was none to continue), else a one-off ask."""
+    return "chat" if args.continue_ else "ask"
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -190,6 +198,7 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
                     session_id=rec.get("session_id", session_id),
                     overrides=overrides,
                     save=keep or "session_id" in rec,
+                    session_kind=_new_kind(args),
                     prompt=rec.get("prompt", args.prompt),
                     system=args.system,
                     use_documents=rec.get("use_documents", args.use_documents),
@@ -211,6 +220,7 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
         session_id=session_id,
         overrides=overrides,
         save=keep,
+        session_kind=_new_kind(args),
         prompt=args.prompt,
         use_documents=use_documents,
         system=args.system,
@@ -355,10 +365,9 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_setup(args: argparse.Namespace, ctx: Context) -> int:
-    from edgeprompt.first_run import prepare
-
     rt = ctx.runtime()
-    done = prepare(rt, build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)
+    actions = rt.first_run().prepare(build_demo=not args.no_demo, progress=None if ctx.json else ctx.info)
+    done: dict[str, Any] = {"home": str(rt.home), "actions": actions}
     from edgeprompt.commands.models import offer_models
 
     if (pulled := offer_models(ctx, args.model, offline=args.offline, quiet=args.quiet_if_ready)) is not None:

@@ -176,21 +176,7 @@ def pull_model(
     ctx: Context, hub_id: str, model_id: str | None = None, revision: str | None = None
 ) -> tuple[ModelCard, PullPlan]:
     """Plan, check and install one hub repository; returns (card, plan). Shared by `models pull` and `setup`."""
-    from edgeprompt.catalog.cards import ID_RE
-    from edgeprompt.catalog.pull import check_space, install, model_id_for, plan, runnable_problem
-    from edgeprompt.errors import UsageError
-
-    rt = ctx.runtime()
-    model_id = model_id or model_id_for(hub_id)
-    if not ID_RE.match(model_id):
-        raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
-    if rt.catalog.has(model_id):
-        raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
-    p = plan(hub_id, revision)
-    if (problem := runnable_problem(p.layout)) is not None:
-        raise UsageError(f"{hub_id}: {problem}")
-    check_space(p, rt.paths.models)
-    return rt.catalog.add(install(p, rt.paths.models, model_id, progress=ctx.info)), p
+    return ctx.runtime().first_run().install(hub_id, model_id, revision, progress=ctx.info)
 
 
 def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
@@ -237,28 +223,19 @@ def cmd_recommend(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-DECLINED = ".offer-declined"  # in the models folder: `setup` asked once and the user said no
-
-
 def offer_models(ctx: Context, repo: str | None, offline: bool, quiet: bool) -> str | None:
     """`setup`: install `repo` when named; else, with no real model installed, show the recommendations and
-    download one only on an explicit yes at a terminal. Returns the installed model's id, or None."""
+    download one only on an explicit yes at a terminal (the app's first start asks the same through
+    `FirstRun`). Returns the installed model's id, or None."""
     import sys
 
-    from edgeprompt.catalog.extras import have_build_tools
-    from edgeprompt.catalog.recommend import installed_models, machine_backend, machine_ram, recommend
-
-    rt = ctx.runtime()
+    first = ctx.runtime().first_run()
     if repo:
         return pull_model(ctx, repo)[0].id
-    declined = rt.paths.models / DECLINED
-    if offline or installed_models(rt.catalog) or (quiet and declined.exists()):
-        return None
-    picks = recommend(machine_ram(), machine_backend(), have_build_tools())
-    if not picks:
+    if offline or not (picks := first.offer(again=not quiet)):
         return None
     interactive = not ctx.json and sys.stdin.isatty() and sys.stderr.isatty()
-    if not interactive or declined.exists():
+    if not interactive or first.declined:
         if not quiet:
             ctx.info(
                 "no language model installed (the demo is a toy): `edgeprompt models recommend` lists some "
@@ -273,8 +250,7 @@ def offer_models(ctx: Context, repo: str | None, offline: bool, quiet: bool) -> 
     print("> ", end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip()
     if not answer.isdigit() or not 1 <= int(answer) <= len(picks):
-        rt.paths.models.mkdir(parents=True, exist_ok=True)
-        declined.touch()
+        first.decline()
         ctx.info("skipped; `edgeprompt models recommend` shows these again")
         return None
     pick = picks[int(answer) - 1]

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "sessions", "chat sessions kept in the data home", common)
-    p = add_command(g, "list", "sessions, newest first", common, cmd_list)
+    p = add_command(g, "list", "chats, newest first (--all: also one-off asks)", common, cmd_list)
     p.add_argument("--search", help="only sessions whose title or turns contain this text")
     p.add_argument("--limit", type=int, default=50, help="how many sessions (default 50)")
+    p.add_argument("--all", action="store_true", help="also one-off asks (a plain `ask`), not only chats")
     p = add_command(g, "show", "one session's turns", common, cmd_show)
     p.add_argument("id", help="session id or a unique prefix")
     p = add_command(g, "rename", "give a session a title", common, cmd_rename)
@@ -51,6 +52,7 @@ def _session_dict(s: Session) -> dict[str, Any]:
         "created_at": s.created_at,
         "updated_at": s.updated_at,
         "turns": s.turns,
+        "kind": s.kind,
     }
 
 
@@ -71,14 +73,21 @@ def _when(ts: float) -> str:
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
-    sessions = ctx.runtime().sessions.list(limit=args.limit, search=args.search)
-    header = f"{'ID':<12}  {'UPDATED':<16}  {'TURNS':>5}  TITLE"
+    from edgeprompt.store.sessions import KINDS
+
+    kinds = KINDS if args.all else ("chat",)
+    sessions = ctx.runtime().sessions.list(limit=args.limit, search=args.search, kinds=kinds)
+    header = f"{'ID':<12}  {'UPDATED':<16}  {'TURNS':>5}  " + ("KIND  " if args.all else "") + "TITLE"
+
+    def row(s: Session) -> str:
+        return f"{s.id}  {_when(s.updated_at)}  {s.turns:>5}  " + (f"{s.kind:<4}  " if args.all else "") + s.title
+
     ctx.emit(
         [_session_dict(s) for s in sessions],
         lambda: (
-            "\n".join([header, *(f"{s.id}  {_when(s.updated_at)}  {s.turns:>5}  {s.title}" for s in sessions)])
+            "\n".join([header, *(row(s) for s in sessions)])
             if sessions
-            else "no chats yet (a plain `ask` keeps none: -c or --session keeps one)"
+            else "no chats yet (a plain `ask` is kept as a one-off: --all lists those; -c continues the latest)"
         ),
     )
     return 0

@@ -50,6 +50,7 @@ class AskRequest:
     session_id: str | None = None  # None: a new session
     params: GenerationParams | None = None  # None: from settings
     save: bool = True  # keep the exchange in the session
+    session_kind: str = "chat"  # a new session's kind: chat, or ask (a one-off CLI ask, not in the chat lists)
     use_documents: bool | None = None  # None: the [rag] answer_from_documents setting
     filters: Any = None  # edgeprompt.rag.retrieve.Filters narrowing the document search
     prompt: str | None = None  # registry prompt "NAME[:LABEL]" or "NAME@VERSION"; None: the default prompt
@@ -263,7 +264,7 @@ def run(request: AskRequest, rt: Components) -> Iterator[Event]:
             session_id = (
                 sessions.resolve(request.session_id)
                 if request.session_id
-                else sessions.create(model=request.model).id
+                else sessions.create(model=request.model, kind=request.session_kind).id
                 if request.save
                 else ""
             )

@@ -44,6 +44,7 @@ ORDER = (
     "0601_route_decisions",
     "0202_firewall_intel_packs",
     "0005_session_attachments",
+    "0006_session_kind",
 )
 AREAS = (
     schema_core,

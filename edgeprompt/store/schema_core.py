@@ -121,6 +121,27 @@ def session_attachments(conn: Any) -> None:
     )
 
 
+def session_kind(conn: Any) -> None:
+    # 'chat' (the app, `chat`, `ask -c`) or 'ask' (a one-off `ask`): the chat lists show chats only. Old rows:
+    # one-off asks were not marked, so a single exchange without attachments whose title another such
+    # session repeats (the flood of "hello" rows) becomes 'ask'; every other old session stays a chat
+    run_script(
+        conn,
+        """
+        ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat' CHECK (kind IN ('chat', 'ask'));
+        CREATE TEMP TABLE one_offs AS
+            SELECT s.id, s.title FROM sessions s
+            WHERE (SELECT count(*) FROM turns t WHERE t.session_id = s.id AND t.role = 'user') = 1
+              AND NOT EXISTS (SELECT 1 FROM session_attachments a WHERE a.session_id = s.id);
+        UPDATE sessions SET kind = 'ask'
+            WHERE id IN (SELECT id FROM one_offs WHERE title IN (
+                SELECT title FROM one_offs GROUP BY title HAVING count(*) > 1));
+        DROP TABLE one_offs;
+        CREATE INDEX sessions_kind ON sessions(kind, updated_at);
+        """,
+    )
+
+
 # this area's migrations (edgeprompt.store.migrate applies them in its one order; shipped names never change)
 MIGRATIONS = (
     Migration("0001_sessions", sessions),
@@ -128,4 +149,5 @@ MIGRATIONS = (
     Migration("0003_feedback", feedback),
     Migration("0004_labelled_examples", labelled_examples),
     Migration("0005_session_attachments", session_attachments),
+    Migration("0006_session_kind", session_kind),
 )

@@ -34,11 +34,15 @@ class Session:
     created_at: float
     updated_at: float
     turns: int = 0
+    kind: str = "chat"  # chat | ask (a one-off `ask`: kept, but not in the chat lists)
+
+
+KINDS = ("chat", "ask")
 
 
 def _session(row: Any) -> Session:
     n = row["n"] if "n" in row.keys() else 0  # noqa: SIM118 - a sqlite Row tests values, not keys, with `in`
-    return Session(row["id"], row["title"], row["model"], row["created_at"], row["updated_at"], n)
+    return Session(row["id"], row["title"], row["model"], row["created_at"], row["updated_at"], n, row["kind"])
 
 
 def _turn(row: Any) -> Turn:
@@ -58,15 +62,17 @@ class SessionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, title: str = "", model: str | None = None) -> Session:
+    def create(self, title: str = "", model: str | None = None, kind: str = "chat") -> Session:
+        if kind not in KINDS:
+            raise UsageError(f"unknown session kind '{kind}' (one of {', '.join(KINDS)})")
         sid = uuid.uuid4().hex[:12]
         now = time.time()
         with self.db.transaction() as c:
             c.execute(
-                "INSERT INTO sessions(id, title, model, created_at, updated_at) VALUES (?,?,?,?,?)",
-                (sid, title, model, now, now),
+                "INSERT INTO sessions(id, title, model, created_at, updated_at, kind) VALUES (?,?,?,?,?,?)",
+                (sid, title, model, now, now, kind),
             )
-        return Session(sid, title, model, now, now, 0)
+        return Session(sid, title, model, now, now, 0, kind)
 
     def resolve(self, ref: str) -> str:
         """A full id or a unique prefix of one."""
@@ -91,12 +97,14 @@ class SessionStore:
         )
         return _session(row)
 
-    def list(self, limit: int = 100, search: str | None = None) -> list[Session]:
+    def list(self, limit: int = 100, search: str | None = None, kinds: Sequence[str] = ("chat",)) -> list[Session]:
+        """The newest sessions of `kinds` first (chats only by default: one-off asks would flood a chat list)."""
         sql = "SELECT s.*, (SELECT count(*) FROM turns t WHERE t.session_id = s.id) AS n FROM sessions s "
-        params: list[Any] = []
+        sql += f"WHERE s.kind IN ({','.join('?' * len(kinds))}) "
+        params: list[Any] = list(kinds)
         if search:
             sql += (
-                "WHERE s.title LIKE ? OR EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.content LIKE ?) "
+                "AND (s.title LIKE ? OR EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.content LIKE ?)) "
             )
             params += [f"%{search}%", f"%{search}%"]
         sql += "ORDER BY s.updated_at DESC LIMIT ?"
@@ -178,6 +186,12 @@ class SessionStore:
             if title_row is not None and not title_row[0]:
                 c.execute("UPDATE sessions SET title = ? WHERE id = ?", (_title_from(question), session_id))
             c.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+            # a one-off ask that is continued (`ask -c`, `--session`, opened in the app) is a conversation now
+            c.execute(
+                "UPDATE sessions SET kind = 'chat' WHERE id = ? AND kind = 'ask' AND "
+                "(SELECT count(*) FROM turns WHERE session_id = ? AND role = 'user') > 1",
+                (session_id, session_id),
+            )
 
     def replace_answer(self, turn_id: int, content: str, meta: dict[str, Any]) -> None:
         with self.db.transaction() as c:

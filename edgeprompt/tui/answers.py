@@ -14,6 +14,7 @@ class AnswerActions(EdgeScreen):
     """Mixed into the chat screen, which provides `question`, `current`, `session_id` and `keep_focus`."""
 
     question: Any
+    conversation: Any
     current: Any
     session_id: str | None
     keep_focus: bool
@@ -32,6 +33,7 @@ class AnswerActions(EdgeScreen):
     def action_focus_answers(self) -> None:
         answers = self.answers()
         if self.focused is self.question and answers:
+            self.conversation.following = False  # the user reads back: later layout changes must not scroll away
             answers[-1].focus()
             answers[-1].scroll_visible(animate=False)
 

@@ -35,6 +35,7 @@ class Bubble(Vertical):
     Bubble:focus { background: $primary 15%; }
     Bubble .who { color: $text-muted; text-style: bold; }
     Bubble Markdown { margin: 0; padding: 0; }
+    Bubble Markdown > *:last-child { margin-bottom: 0; }
     Bubble .meta { color: $text-muted; }
     Bubble Sources { color: $text-muted; }
     """
@@ -71,7 +72,9 @@ class Bubble(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(WHO.get(self.role, self.role), classes="who")
         yield Markdown(self.text)
-        yield Static(self.meta, classes="meta", markup=False)
+        meta = Static(self.meta, classes="meta", markup=False)
+        meta.display = bool(self.meta)  # a question or a notice has none: no empty row under it
+        yield meta
         yield Sources("", classes="sources")
 
     def on_mount(self) -> None:
@@ -84,7 +87,9 @@ class Bubble(Vertical):
     def set_meta(self, meta: str) -> None:
         self.meta = meta
         shown = meta + {1: "  · 👍", -1: "  · 👎"}.get(self.rating or 0, "")
-        self.query_one(".meta", Static).update(shown)
+        line = self.query_one(".meta", Static)
+        line.update(shown)
+        line.display = bool(shown)
 
     def rate(self, score: int) -> None:
         self.rating = score

@@ -23,6 +23,7 @@ from textual.widgets import Input, Markdown, Static
 from edgeprompt.tui.answers import AnswerActions
 from edgeprompt.tui.bubbles import Bubble
 from edgeprompt.tui.modelpick import AUTO, GET_A_MODEL, is_generative, model_choices, picker_title
+from edgeprompt.tui.offer import ModelOffer
 from edgeprompt.tui.sessions import SessionList, SessionPanel
 from edgeprompt.tui.widgets import (
     EdgeScreen,
@@ -98,7 +99,19 @@ def meta_line(result: Any) -> str:
     return " · ".join(parts)
 
 
-class ChatScreen(AnswerActions, EdgeScreen):
+class Conversation(VerticalScroll):
+    """The messages. While `following` (from a question until an earlier answer is selected), every change of
+    its size or its content's size keeps its end in view: an answer's sources and a status line that wraps
+    to two rows change the layout after the answer's last scroll, which left its end below the fold."""
+
+    following = False
+
+    def on_resize(self, event: Any) -> None:  # sent when the size or the content's (virtual) size changes
+        if self.following:
+            self.scroll_end(animate=False)
+
+
+class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
     DEFAULT_CSS = """
     ChatScreen #conversation { height: 1fr; }
     ChatScreen #status { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $text-muted; }
@@ -111,6 +124,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
         Binding("ctrl+o", "attach", "Attach"),
         Binding("ctrl+f", "search_sessions", "Find chat"),
         Binding("ctrl+r", "rename_session", "Rename chat", show=False),
+        Binding("ctrl+g", "offer_models", "Get a language model", show=False),
         Binding("ctrl+y", "copy_answer", "Copy answer", show=False),
         Binding("ctrl+s", "toggle_sessions", "Sessions", show=False),
         Binding("up", "focus_answers", "Select answer", show=False),
@@ -130,7 +144,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
         with Horizontal():
             yield SessionPanel(id="sessions")
             with Vertical():
-                conv = VerticalScroll(id="conversation")
+                conv = Conversation(id="conversation")
                 conv.can_focus = False
                 yield conv
                 yield Static("", id="status", markup=False)
@@ -141,17 +155,20 @@ class ChatScreen(AnswerActions, EdgeScreen):
 
     def on_mount(self) -> None:
         self.update_status()
-        self.welcome()
+        if self.welcome():  # the first start without a language model offers this machine's recommended ones
+            self.call_after_refresh(self.offer_models)
         self.question.focus()
 
-    def welcome(self) -> None:
-        """A new chat where no installed model writes answers says so at once, and how to get one."""
+    def welcome(self) -> bool:
+        """A new chat where no installed model writes answers says so at once, and how to get one (True then)."""
         try:
             cards = self.rt.catalog.cards()
         except Exception:  # the status line already reports a broken catalog
-            return
+            return False
         if getattr(self.app, "model", None) is None and not any(is_generative(c) for c in cards):
             self.conversation.mount(Bubble("notice", GET_A_MODEL))
+            return True
+        return False
 
     def on_screen_resume(self) -> None:
         """Back on the chat (F1, a closed dialog): type at once, not into a selected answer's single-key bindings."""
@@ -169,8 +186,8 @@ class ChatScreen(AnswerActions, EdgeScreen):
         return self.query_one("#question", Input)
 
     @property
-    def conversation(self) -> VerticalScroll:
-        return self.query_one("#conversation", VerticalScroll)
+    def conversation(self) -> Conversation:
+        return self.query_one("#conversation", Conversation)
 
     # -- sessions -----------------------------------------------------------------------------------
     @on(SessionPanel.Opened)
@@ -189,6 +206,7 @@ class ChatScreen(AnswerActions, EdgeScreen):
             return
         conv = self.conversation
         conv.remove_children()
+        conv.following = False
         self.session_id = session_id
         self.attached = []
         if session_id is None:
@@ -315,7 +333,9 @@ class ChatScreen(AnswerActions, EdgeScreen):
         self.follow()  # the meta line and the sources made the answer taller: keep its end in view
 
     def follow(self) -> None:
-        """Scroll to the end once the new text is laid out (scrolling before that stops short of it)."""
+        """Scroll to the end once the new text is laid out (scrolling before that stops short of it), and keep
+        following later changes of the layout (the sources, the status line)."""
+        self.conversation.following = True
         self.call_after_refresh(self.conversation.scroll_end, animate=False)
 
     def action_cancel(self) -> None:

@@ -1,7 +1,7 @@
 """What the model picker offers, and what a new user is told when no model can answer general questions.
 
 The echo backend is a test fake and is never offered; labels are never cut (the description wraps onto a
-second line). Getting a real model is `edgeprompt setup` / `edgeprompt models recommend`.
+second line). Getting a real model is ctrl+g (edgeprompt.tui.offer) or `edgeprompt setup`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ AUTO = "auto"
 TEST_BACKENDS = ("echo",)  # fakes for tests and trying the plumbing, not models
 GET_A_MODEL = (
     "No generative model is installed, so only questions about your documents can be answered. "
-    "Run `edgeprompt setup` in a terminal to pick one (or see `edgeprompt models recommend`), "
+    "Press ctrl+g to get one that suits this machine (`edgeprompt setup` in a terminal offers the same), "
     "and add documents with F2 or `edgeprompt docs add PATH`."
 )
 

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, ListItem, ListView
 
+from edgeprompt.store.sessions import KINDS
 from edgeprompt.tui.widgets import AskScreen, ConfirmScreen, report_error
 
 LIST_LIMIT = 200
@@ -113,7 +114,9 @@ class SessionPanel(Vertical):
         lv.clear()
         lv.append(SessionItem(None, "+ new chat"))
         try:
-            sessions = self.rt.sessions.list(limit=LIST_LIMIT, search=search)
+            # chats only; a search also finds the one-off CLI asks (they would flood the list otherwise)
+            kinds = KINDS if search else ("chat",)
+            sessions = self.rt.sessions.list(limit=LIST_LIMIT, search=search, kinds=kinds)
         except Exception as e:  # a locked or damaged database: say so, keep the app
             report_error(self.app, "Could not list chats", e)
             return

@@ -54,6 +54,24 @@ def test_ask_batch_from_stdin_one_object_per_line(cli, monkeypatch: pytest.Monke
     assert code == 2  # some lines failed
 
 
+def test_one_off_asks_stay_out_of_the_chat_list_and_c_continues_the_latest(cli) -> None:  # type: ignore[no-untyped-def]
+    asked = [json.loads(cli("ask", "hello", "-m", "echo", "--json")[1])["session_id"] for _ in range(3)]
+    assert len(set(asked)) == 3  # each is kept (feedback and edits read it) ...
+    code, out, _ = cli("sessions", "list", "--json")
+    assert code == 0 and json.loads(out) == []  # ... but is no chat
+    code, out, _ = cli("sessions", "list")
+    assert code == 0 and "--all" in out
+    code, out, _ = cli("sessions", "list", "--all", "--json")
+    rows = json.loads(out)
+    assert [r["id"] for r in rows] == asked[::-1] and {r["kind"] for r in rows} == {"ask"}
+    code, out, _ = cli("sessions", "list", "--all")
+    assert "KIND" in out.splitlines()[0] and out.count(" ask ") == 3
+    continued = json.loads(cli("ask", "and then?", "-m", "echo", "-c", "--json")[1])["session_id"]
+    assert continued == asked[-1]  # -c continues the latest one-off, which is now a conversation
+    rows = json.loads(cli("sessions", "list", "--json")[1])
+    assert [(r["id"], r["kind"], r["turns"]) for r in rows] == [(continued, "chat", 4)]
+
+
 def test_sessions_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, out, _ = cli("ask", "remember the milk", "-m", "echo", "-c", "--json")
     sid = json.loads(out)["session_id"]

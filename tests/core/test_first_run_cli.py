@@ -33,7 +33,9 @@ def test_each_plain_ask_is_kept_on_its_own_and_continue_keeps_one_chat(cli) -> N
     again = json.loads(cli("ask", "and the bread", "-m", "echo", "--continue", "--json")[1])
     assert first["session_id"] == ids[-1] and again["session_id"] == first["session_id"]
     rows = {r["id"]: r["turns"] for r in json.loads(cli("sessions", "list", "--json")[1])}
-    assert rows == {ids[0]: 2, ids[1]: 6}
+    assert rows == {ids[1]: 6}  # the continued one is a chat; the other one-off ask stays out of the list
+    rows = {r["id"]: (r["kind"], r["turns"]) for r in json.loads(cli("sessions", "list", "--all", "--json")[1])}
+    assert rows == {ids[0]: ("ask", 2), ids[1]: ("chat", 6)}
 
 
 def test_system_text_reaches_the_model(cli) -> None:  # type: ignore[no-untyped-def]

@@ -25,7 +25,13 @@ def user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def make_app(embed_home: Path, user_home: Path) -> Callable[..., EdgepromptApp]:
-    def make(model: str | None = "echo") -> EdgepromptApp:
-        return EdgepromptApp(embed_home, model=model)
+    """`offer=False` (the default) records that the first-start model offer was skipped, so a test without a
+    language model (model=None) is not met by the offer's dialog; the offer's own tests pass offer=True."""
+
+    def make(model: str | None = "echo", offer: bool = False) -> EdgepromptApp:
+        app = EdgepromptApp(embed_home, model=model)
+        if not offer:
+            app.runtime.first_run().decline()
+        return app
 
     return make
