@@ -20,6 +20,15 @@ from edgeprompt.tui.sessions import SessionItem, clip, when
 from edgeprompt.tui.widgets import ConfirmScreen, PickScreen
 
 
+async def ask(app, pilot, question: str):  # type: ignore[no-untyped-def]
+    """Type a question, send it, wait for the answer and the layout after it; returns the conversation."""
+    app.screen.question.value = question
+    await pilot.press("enter")
+    await settle(app, pilot)
+    await pilot.pause()
+    return app.screen.conversation
+
+
 async def test_fresh_home_says_how_to_get_a_model(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(model=None)
     async with app.run_test(size=SIZE) as pilot:
@@ -81,11 +90,7 @@ async def test_a_long_answer_scrolls_into_view(make_app) -> None:  # type: ignor
     app = make_app()
     long = " ".join(f"line{i}" for i in range(400))
     async with app.run_test(size=(80, 24)) as pilot:
-        app.screen.question.value = long
-        await pilot.press("enter")
-        await settle(app, pilot)
-        await pilot.pause()
-        conv = app.screen.conversation
+        conv = await ask(app, pilot, long)
         answer = app.screen.answers()[-1]
         assert conv.max_scroll_y > 0 and conv.scroll_y == conv.max_scroll_y
         assert answer.region.bottom <= conv.region.bottom and answer.region.bottom > conv.region.y
@@ -269,11 +274,7 @@ async def test_an_answer_with_sources_ends_in_view_at_80x24(make_app, user_home:
     app.runtime.documents().indexer.add([write_docs(user_home)])
     async with app.run_test(size=(80, 24)) as pilot:
         for question in ("When is the monthly rent paid?", "When is the deposit returned?"):
-            app.screen.question.value = question
-            await pilot.press("enter")
-            await settle(app, pilot)
-            await pilot.pause()
-            conv = app.screen.conversation
+            conv = await ask(app, pilot, question)
             answer = app.screen.answers()[-1]
             sources = answer.query_one(".sources")
             assert sources.display and "lease.md" in str(sources.render()), (answer.text, answer.citations)
