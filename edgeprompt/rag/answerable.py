@@ -11,7 +11,9 @@ A logistic model over these and the evidence gives each sentence a probability t
 question's score is the best sentence's. The weights and the threshold are fitted by
 `scripts/calibrate_answerer` on our own sample questions and near misses
 (edgeprompt/shipped/answer/judge.toml), never on a benchmark. The answer is the value's span in that
-sentence (or the phrase it adds to the question), the sentence its citation.
+sentence (or the phrase it adds to the question), the sentence its citation. When a trained span reader
+is installed (edgeprompt.rag.reader, shipped/answer/reader.onnx; none ships now, see DATA.md) it judges
+the same candidates instead and its span is the answer.
 """
 
 from __future__ import annotations
