@@ -11,7 +11,9 @@ A logistic model over these and the evidence gives each sentence a probability t
 question's score is the best sentence's. The weights and the threshold are fitted by
 `scripts/calibrate_answerer` on our own sample questions and near misses
 (edgeprompt/shipped/answer/judge.toml), never on a benchmark. The answer is the value's span in that
-sentence (or the phrase it adds to the question), the sentence its citation.
+sentence (or the phrase it adds to the question), the sentence its citation. When a trained span reader
+is installed (edgeprompt.rag.reader, shipped/answer/reader.onnx; none ships now, see DATA.md) it judges
+the same candidates instead and its span is the answer.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from functools import cache
 from importlib import resources
 
 from edgeprompt.backends.base import Document
+from edgeprompt.rag import reader
 from edgeprompt.rag.asked import Asked, asked, has_value, stem, values
 from edgeprompt.rag.extract import Embed, Scored, quoted, score
 from edgeprompt.rag.phrase import phrase
@@ -129,10 +132,13 @@ def judge(
     question: str, scored: Sequence[Scored], documents: Sequence[Document], model: Model | None = None
 ) -> Judgement:
     """How well the best sentence answers the question's asked attribute, and the answer span in it."""
-    model = model or shipped()
     what = asked(question)
-    by_n = {d.n: d for d in documents}
     top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
+    read = reader.shipped() if model is None else None  # a model given explicitly is being fitted or is "off"
+    if read is not None:
+        return _read(question, what, top, read)
+    model = model or shipped()
+    by_n = {d.n: d for d in documents}
     words = {n: _stems(f"{by_n[n].text} {by_n[n].path}") for n in {s.n for s in top} if n in by_n}
     cands = [
         Candidate(s, model.probability(features(question, what, s, by_n.get(s.n), words.get(s.n))), "") for s in top
@@ -142,6 +148,22 @@ def judge(
     best = max(cands, key=lambda c: c.probability)
     best = Candidate(best.sentence, best.probability, span(question, what, best.sentence.text))
     return Judgement(question, what, best.probability, best, model.threshold)
+
+
+def _read(question: str, what: Asked, top: Sequence[Scored], read: reader.Reader) -> Judgement:
+    """The trained reader's judgement: each candidate sentence's best span against "no answer here", as a
+    probability that is 0.5 at the reader's threshold; its span is the answer (the rules' when it has none)."""
+    if not top:
+        return Judgement(question, what, 0.0, None, 0.5)
+    reads = read.read(question, [s.text for s in top])
+    cands = [
+        Candidate(s, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, r.score - read.threshold)))), r.span)
+        for s, r in zip(top, reads, strict=True)
+    ]
+    best = max(cands, key=lambda c: c.probability)
+    if not best.span:
+        best = Candidate(best.sentence, best.probability, span(question, what, best.sentence.text))
+    return Judgement(question, what, best.probability, best, 0.5)
 
 
 def judge_question(
