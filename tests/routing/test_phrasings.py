@@ -22,7 +22,7 @@ def test_every_phrasing_source_covers_every_route() -> None:
 def test_held_out_phrasings_are_not_training_rows() -> None:
     train = {r["text"].lower() for f in (ROUTER / "phrasings").glob("*.jsonl") for r in load_set(f)}
     train |= {r["text"].lower() for r in load_set(ROUTER / "routing_set.jsonl")}
-    for name in ("heldout_phrasings.jsonl", "heldout_phrasings_2.jsonl"):
+    for name in ("heldout_phrasings.jsonl", "heldout_phrasings_2.jsonl", "heldout_phrasings_3.jsonl"):
         held = load_set(ROUTER / name)
         assert {r["label"] for r in held} == set(TAGS)
         assert not {r["text"].lower() for r in held} & train
