@@ -1,15 +1,16 @@
 """Train the router's classifier head and export it to edgeprompt/shipped/router/classifier.{onnx,json}.
 
 Data: the `train` split of edgeprompt/shipped/router/routing_set.jsonl plus the phrasing sources in
-edgeprompt/shipped/router/phrasings/ (terse, verbose, question, imperative, typos, non-native; all written for this
-project). Features are the MiniLM embeddings of `routing.router_text(text)`, exactly what the router
-computes at run time. The weight decay and the rule-combination operating point (fit threshold, rule
-boost, and the unsure band below which a specialist falls back to `general`) are chosen on out-of-fold
-predictions where each fold leaves one phrasing source out (the routing set's train split is one
-source). Only measured, once, after the final head is trained on everything above: the routing set's
-`test` split and the held-out phrasing files (heldout_phrasings.jsonl, heldout_phrasings_2.jsonl; written
-separately from the training phrasings). Their misses are printed only with --show-errors: a set whose
-errors were read while writing training phrasings is no longer held out.
+edgeprompt/shipped/router/phrasings/ (one leave-out fold per file, all written for this project; see DATA.md
+there), or the folders given to --phrasings. Features are the MiniLM embeddings of
+`routing.router_text(text)`, exactly what the router computes at run time. The weight decay and the
+rule-combination operating point (fit threshold, rule boost, and the unsure band below which a specialist
+falls back to `general`) are chosen on out-of-fold predictions where each fold leaves one phrasing source
+out (the routing set's train split is one source). Only measured, once, after the final head is trained on
+everything above: the routing set's `test` split and the held-out phrasing files (heldout_phrasings.jsonl,
+heldout_phrasings_2.jsonl, heldout_phrasings_3.jsonl; written separately from the training phrasings).
+Their misses are printed only with --show-errors: a set whose errors were read while writing training
+phrasings is no longer held out.
 """
 
 from __future__ import annotations
@@ -128,6 +129,12 @@ def tune(
     return best
 
 
+def rel(path: Path) -> str:
+    """The path as the artifact records it: relative to the repository when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def phrasings(folder: Path) -> list[dict[str, Any]]:
     return [r for f in sorted(folder.glob("*.jsonl")) for r in load_set(f)]
 
@@ -135,12 +142,22 @@ def phrasings(folder: Path) -> list[dict[str, Any]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT / "edgeprompt/shipped/router/routing_set.jsonl")
-    ap.add_argument("--phrasings", type=Path, default=ROOT / "edgeprompt/shipped/router/phrasings")
+    ap.add_argument(
+        "--phrasings",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "edgeprompt/shipped/router/phrasings"],
+        help="folders of phrasing sources (each *.jsonl one leave-out fold); phrasings_candidates/ holds "
+        "sources written but not in the shipped head",
+    )
     ap.add_argument(
         "--heldout",
         type=Path,
         nargs="+",
-        default=[ROOT / f"edgeprompt/shipped/router/{n}.jsonl" for n in ("heldout_phrasings", "heldout_phrasings_2")],
+        default=[
+            ROOT / f"edgeprompt/shipped/router/{n}.jsonl"
+            for n in ("heldout_phrasings", "heldout_phrasings_2", "heldout_phrasings_3")
+        ],
         help="held-out phrasing files, each measured once after training (never tuned on)",
     )
     ap.add_argument("--out", type=Path, default=ROOT / "edgeprompt/shipped/router")
@@ -155,7 +172,7 @@ def main() -> int:
 
     t0 = time.time()
     torch_threads()
-    train = load_set(args.data, "train") + phrasings(args.phrasings)
+    train = load_set(args.data, "train") + [r for folder in args.phrasings for r in phrasings(folder)]
     test = load_set(args.data, "test")
     heldouts = {f.stem: load_set(f) for f in args.heldout}
     embedder = Embedder.load(threads=1)
@@ -190,7 +207,8 @@ def main() -> int:
         "rule_boost": best["rule_boost"],
         "unsure_below": best["unsure_below"],
         "training": {
-            "data": "edgeprompt/shipped/router/routing_set.jsonl (train) + edgeprompt/shipped/router/phrasings/*.jsonl",
+            "data": "edgeprompt/shipped/router/routing_set.jsonl (train) + "
+            + " + ".join(f"{rel(folder)}/*.jsonl" for folder in args.phrasings),
             "split": "train",
             "rows": len(train),
             "weight_decay": best["weight_decay"],

@@ -1,10 +1,11 @@
 """route TEXT | - (which model would answer, and why); route --export (decisions + thumbs as training data);
-route --eval (accuracy on the labelled routing set's held-out split)."""
+route --eval (accuracy on the labelled routing set's held-out split, or on a labelled file with --set)."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeprompt.commands import add_command
@@ -40,6 +41,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="--export: also add thumbs-up decisions to the local router training examples",
     )
     p.add_argument("--split", choices=["test", "train", "all"], default="test", help="--eval: which split")
+    p.add_argument(
+        "--set",
+        type=Path,
+        metavar="FILE",
+        help="--eval: every row of this labelled JSON Lines file instead of the routing set "
+        "(e.g. a held-out phrasing file; --json lists its misses)",
+    )
 
 
 def _text(d: RouteDecision) -> str:
@@ -100,14 +108,22 @@ def _export(args: argparse.Namespace, ctx: Context) -> int:
 def _eval(args: argparse.Namespace, ctx: Context) -> int:
     from edgeprompt.routing.evaluation import evaluate, load_set
 
+    if args.set is not None:
+        if not args.set.is_file():
+            raise UsageError(f"--set: no file {args.set}")
+        # a held-out file has no split column: all of it is measured
+        rows, name = load_set(args.set), args.set.name
+    else:
+        rows, name = load_set(split=None if args.split == "all" else args.split), f"{args.split} split"
+    if not rows:
+        raise UsageError(f"{name}: no labelled rows")
     router = ctx.runtime().router()
-    rows = load_set(split=None if args.split == "all" else args.split)
     report = evaluate(router, rows)
-    out = {"split": args.split, "head": router.head.source, **report.as_dict()}
+    out = {"split": "all" if args.set else args.split, "set": name, "head": router.head.source, **report.as_dict()}
     ctx.emit(
         out,
         lambda: (
-            f"{args.split} split: accuracy {report.accuracy:.3f} on {report.n} prompts "
+            f"{name}: accuracy {report.accuracy:.3f} on {report.n} prompts "
             f"(ambiguous {report.ambiguous_accuracy:.3f} on {report.ambiguous_n}); "
             f"head: {router.head.source}\n{report.table()}"
         ),

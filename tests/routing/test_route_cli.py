@@ -130,3 +130,16 @@ def test_export_joins_thumbs_and_feeds_router_examples(linked_home: Path, cli: A
         assert [(e.text, e.label, e.source) for e in ex] == [
             ("fix the KeyError in my Python function", "code", "outcome")
         ]
+
+
+@pytest.mark.slow  # routes a held-out phrasing file with the shipped head
+def test_route_eval_measures_a_labelled_file(linked_home: Path, cli: Any) -> None:
+    from edgeprompt.routing.head import shipped_dir
+
+    held = shipped_dir() / "heldout_phrasings_3.jsonl"
+    code, out, _ = cli("route", "--eval", "--set", str(held), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["set"] == held.name and report["n"] == 50
+    assert sum(report["confusion"][t][t] for t in report["confusion"]) == round(report["accuracy"] * 50)
+    code, _, err = cli("route", "--eval", "--set", str(linked_home / "missing.jsonl"))
+    assert code == 2 and "no file" in err
