@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,66 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         folder = item.path.resolve().relative_to(TESTS).parts[0]
         if folder in SLOW_FOLDERS or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_embedder_sessions() -> Iterator[None]:
+    """One onnxruntime session per (model file, threads, spinning) for the whole test session.
+
+    Building MiniLM's session costs ~0.4 CPU-seconds and a few hundred tests open a runtime that embeds (each
+    `Runtime` loads its own `Embedder`): that was a quarter of the fast lane. Every test still gets its own
+    `Embedder` object (its own memo of recent vectors, lock and tokenizer, and attributes a test may replace);
+    only the sessions, which nothing changes after they are built and which onnxruntime allows to run from
+    several threads at once, are shared. The key holds the file's size and mtime, so a model written anew at
+    the same path gets a session of its own."""
+    from edgeprompt.embed import Embedder
+
+    made: dict[tuple[str, int, int, int, bool], Any] = {}
+    build = Embedder._session
+
+    def shared(self: Embedder, spin: bool) -> Any:
+        stat = (self.folder / "model.onnx").stat()
+        key = (str(self.folder), stat.st_size, stat.st_mtime_ns, self._threads, spin)
+        if key not in made:
+            made[key] = build(self, spin)  # a model that fails to load raises here, each time, as before
+        return made[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Embedder, "_session", shared)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A new data home's database starts as a copy of one migrated once per session.
+
+    `Runtime.open` runs in most tests, on a new data home, and migrating from nothing (17 migrations, each its
+    own transaction) was ~13 ms of CPU each time. Each test gets its own copy of the closed, migrated file, so
+    nothing written in one test is seen by another; `open_db` still runs on the copy (and finds nothing to
+    apply). Only `Runtime.open` is redirected: tests/core/test_store.py calls `open_db` itself, so migrating a
+    new file from scratch is still tested there."""
+    import contextlib
+    import shutil
+
+    import edgeprompt.app
+    from edgeprompt.store import migrate
+
+    template = tmp_path_factory.mktemp("migrated") / "edgeprompt.db"
+    migrate.open_db(template).close()  # the last close checkpoints the WAL: the file alone is the database
+
+    def open_copy(path: Path) -> Any:
+        if not path.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(template, path)
+            except OSError:  # an unwritable home: no half-copied file; open_db meets it and raises its own error
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        return migrate.open_db(path)  # looked up now: tests that patch migrate.connect still reach it
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(edgeprompt.app, "open_db", open_copy)
+        yield template
 
 
 @pytest.fixture(autouse=True)

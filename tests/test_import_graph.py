@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "edgeprompt"
 ROOT_MODULE = "edgeprompt.app"
 # the CLI, the TUI and the composition root build or hold the Runtime
@@ -140,16 +142,22 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_graph_sees_each_kind_of_import() -> None:
-    runs, _ = graph()
+@pytest.fixture(scope="module")
+def edges() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """graph(), read once for this file's tests (parsing every module takes a second or two); they only read it."""
+    return graph()
+
+
+def test_the_graph_sees_each_kind_of_import(edges: tuple[dict[str, set[str]], dict[str, set[str]]]) -> None:
+    runs, _ = edges
     assert "edgeprompt.store.db" in runs["edgeprompt.store.migrate"]  # module level
-    assert "edgeprompt.backends.loader" in runs["edgeprompt.app"]  # inside a function
+    assert "edgeprompt.catalog.demo" in runs["edgeprompt.app"]  # inside a function
     typing_only = ast.parse("if TYPE_CHECKING:\n    from edgeprompt.app import Runtime\n")
     assert imported("edgeprompt.pipeline", typing_only) == [(ROOT_MODULE, False)]  # counts for who, not for cycles
 
 
-def test_no_import_cycle_among_edgeprompt_modules() -> None:
-    runs, _ = graph()
+def test_no_import_cycle_among_edgeprompt_modules(edges: tuple[dict[str, set[str]], dict[str, set[str]]]) -> None:
+    runs, _ = edges
     assert cycles(runs) == []
 
 
@@ -158,8 +166,10 @@ def test_a_cycle_through_a_function_level_import_is_found() -> None:
     assert cycles(edges) == [["a", "b", "c"]]
 
 
-def test_only_the_cli_the_tui_and_the_root_import_the_composition_root() -> None:
-    _, every = graph()
+def test_only_the_cli_the_tui_and_the_root_import_the_composition_root(
+    edges: tuple[dict[str, set[str]], dict[str, set[str]]],
+) -> None:
+    _, every = edges
     importers = {m for m, targets in every.items() if ROOT_MODULE in targets}
     allowed = {m for m in importers if m in MAY_IMPORT_ROOT or m.startswith(tuple(f"{p}." for p in MAY_IMPORT_ROOT))}
     assert sorted(importers - allowed) == []

@@ -35,6 +35,7 @@ def test_a_long_text_keeps_its_head_and_its_tail(tokenizer) -> None:  # type: ig
     assert int(b.attention_mask[1].sum()) < encoder.MAX_TOKENS  # the short one is padded, masked out
 
 
+@pytest.mark.slow  # model building: a BERT built in torch and exported to ONNX (int8), then compared with torch
 def test_an_exported_encoder_model_loads_and_agrees_with_torch(tmp_path: Path, tokenizer) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")

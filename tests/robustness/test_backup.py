@@ -98,6 +98,7 @@ def test_a_broken_audit_chain_or_a_damaged_file_is_refused(data_home: Path, tmp_
     assert _audit(data_home) == (True, 1)
 
 
+@pytest.mark.slow  # a crash loop: four `backup` subprocesses, each SIGKILLed after a random 0.4-1.6 s sleep
 def test_kill_9_during_backup_leaves_the_old_backup_or_the_new_one(data_home: Path, tmp_path: Path) -> None:
     _home(data_home, 2)
     with Runtime.open(data_home) as rt, rt.db.transaction() as c:  # ~40 MB, so a backup takes a while

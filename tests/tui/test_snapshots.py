@@ -181,6 +181,7 @@ def test_snapshot_observatory(make_app, snap_compare, tab: str) -> None:  # type
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow  # federation: the privacy ledger composes epsilon with Opacus (torch), seconds of import alone
 def test_snapshot_federation(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     seed_ledger(app.runtime)
