@@ -25,13 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from edgeprompt.backends.base import Document
-from edgeprompt.rag import reader
 from edgeprompt.rag.asked import Asked, asked, has_value, stem, values
 from edgeprompt.rag.extract import Embed, Scored, quoted, score
 from edgeprompt.rag.phrase import phrase
 from edgeprompt.rag.retrieve import STOPWORDS
+
+if TYPE_CHECKING:
+    from edgeprompt.rag.reader import Reader
 
 CANDIDATES = 5  # sentences judged per question: the best by evidence
 FEATURES = ("evidence", "focus", "typed", "missing", "bias")
@@ -134,6 +137,8 @@ def judge(
     """How well the best sentence answers the question's asked attribute, and the answer span in it."""
     what = asked(question)
     top = sorted(scored, key=lambda s: -s.score)[:CANDIDATES]
+    from edgeprompt.rag import reader  # numpy at import: `import edgeprompt.pipeline` must stay light
+
     read = reader.shipped() if model is None else None  # a model given explicitly is being fitted or is "off"
     if read is not None:
         return _read(question, what, top, read)
@@ -150,7 +155,7 @@ def judge(
     return Judgement(question, what, best.probability, best, model.threshold)
 
 
-def _read(question: str, what: Asked, top: Sequence[Scored], read: reader.Reader) -> Judgement:
+def _read(question: str, what: Asked, top: Sequence[Scored], read: Reader) -> Judgement:
     """The trained reader's judgement: each candidate sentence's best span against "no answer here", as a
     probability that is 0.5 at the reader's threshold; its span is the answer (the rules' when it has none)."""
     if not top:
