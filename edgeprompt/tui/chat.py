@@ -107,8 +107,8 @@ class Conversation(VerticalScroll):
     following = False
 
     def on_resize(self, event: Any) -> None:  # sent when the size or the content's (virtual) size changes
-        if self.following:
-            self.scroll_end(animate=False)
+        if self.following:  # after the refresh: scrolling inside the resize uses the old maximum
+            self.call_after_refresh(self.scroll_end, animate=False)
 
 
 class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
