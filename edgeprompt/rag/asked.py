@@ -23,7 +23,13 @@ VALUE = {
         rf"\b\d{{4}}-\d{{2}}(?:-\d{{2}})?\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b|"
         rf"\b{_MONTH}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?\b|"
         rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?|"
-        rf"\b(?:1[0-9]|20)\d{{2}}s?\b|\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        # a year, unless it is an amount or a quantity ("1200 euros", "$1500", "1800 km")
+        rf"(?<![$€£])\b(?:1[0-9]|20)\d{{2}}s?\b(?!\s?(?:[$€£%]|euros?\b|dollars?\b|pounds?\b|usd\b|eur\b|gbp\b|"
+        r"kg\b|km\b|miles?\b|people\b|units?\b|words?\b))|"
+        rf"\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        # a day in a cycle: "the first day of each month", "the last working day of the quarter", "the 1st of the month"
+        r"\b(?:(?:first|second|third|fourth|fifth|last|\d{1,2}(?:st|nd|rd|th))\s+(?:(?:working|business|week)\s*)?day"
+        r"|first|last|\d{1,2}(?:st|nd|rd|th))\s+of\s+(?:each|every|the|this|next)\s+(?:month|week|year|quarter)\b|"
         r"\b(?:\d+|a|one|two|three)\s+(?:days?|weeks?|months?|years?)\s+(?:ago|later|before|after)\b",
         re.I,
     ),

@@ -51,6 +51,17 @@ def test_the_span_is_the_asked_value_next_to_the_asked_attribute() -> None:
     )
 
 
+def test_a_when_question_gets_a_date_not_an_amount_that_looks_like_a_year() -> None:
+    q = "When is the monthly rent paid?"
+    rent = "The monthly rent is 1200 euros, paid on the first day of each month by bank transfer."
+    assert span(q, asked(q), rent) == "first day of each month"
+    assert span(q, asked(q), "Rent ($1500) is due on the last working day of the month.") == (
+        "last working day of the month"
+    )
+    q = "When was the abbey founded?"
+    assert span(q, asked(q), "The abbey was founded in 1200 by monks.") == "1200"  # a bare year is still a year
+
+
 def test_near_misses_abstain_and_the_asked_fact_is_answered(embedder) -> None:  # type: ignore[no-untyped-def]
     docs = (HOTEL, TEAM, CAR)
     embed = embedder.embed_batch
