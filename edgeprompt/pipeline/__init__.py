@@ -82,6 +82,18 @@ class AskResult:
     notices: list[str] = field(default_factory=list)
     confidence: dict[str, float] = field(default_factory=dict)
 
+    def speed(self, digits: int = 1) -> str:
+        """The decode rate, or what made the answer when no model decoded it (cache, abstention, a quote, a
+        fixed note): a fixed text's "0.0 tok/s" would read as a stalled model."""
+        tps = float(self.timings.get("tokens_per_s") or 0.0)
+        if tps > 0:
+            return f"{tps:.{digits}f} tok/s"
+        if self.cached:
+            return "cached"
+        if self.abstained:
+            return "abstained"
+        return "quoted" if self.backend == "extractive" else "not generated"
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (`ask --json`, the API's extras): each verdict as its own dict."""
         d = asdict(replace(self, verdicts=[]))

@@ -63,18 +63,6 @@ def firewall_word(verdicts: Sequence[StageVerdict]) -> str:
     return f"firewall {worst}"
 
 
-def speed(result: Any, digits: int) -> str:
-    """The decode rate, or what made the answer when no model decoded it (abstention, quote, cache)."""
-    tps = float(result.timings.get("tokens_per_s") or 0.0)
-    if tps > 0:
-        return f"{tps:.{digits}f} tok/s"
-    if result.cached:
-        return "cached"
-    if getattr(result, "abstained", False):
-        return "abstained"
-    return "quoted" if getattr(result, "backend", "") == "extractive" else "not generated"
-
-
 def status_line(result: Any) -> str:
     """model · tok/s · context sys / docs / hist / free · cache · firewall (from an `AskResult`)."""
     ctx = result.context or {}
@@ -82,14 +70,14 @@ def status_line(result: Any) -> str:
     sys_t = max(0, int(ctx.get("system_tokens", 0)) - docs)
     free = max(0, int(ctx.get("budget", 0)) - int(ctx.get("prompt_tokens", 0)))
     return (
-        f"{result.model} · {speed(result, 0)} · ctx sys {sys_t} · docs {docs} · "
+        f"{result.model} · {result.speed(0)} · ctx sys {sys_t} · docs {docs} · "
         f"hist {ctx.get('history_tokens', 0)} · free {free} · {'⚡ cache hit' if result.cached else 'no cache'}"
         f" · {firewall_word(result.verdicts or [])}"
     )
 
 
 def meta_line(result: Any) -> str:
-    parts = [result.model, f"{result.usage['completion_tokens']} tokens", speed(result, 1)]
+    parts = [result.model, f"{result.usage['completion_tokens']} tokens", result.speed(1)]
     if result.cached and parts[-1] != "cached":
         parts.append("cached")
     if result.finish_reason == "cancelled":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -21,6 +22,16 @@ def test_fresh_home_general_question_says_how_to_get_a_model(cli) -> None:  # ty
     assert "no generative model is installed" in answer.lower()
     assert "edgeprompt setup" in answer and "models recommend" in answer and "docs add" in answer
     assert "pick a generative model with -m" not in answer
+
+
+def test_the_footer_says_what_made_an_answer_no_model_decoded(cli) -> None:  # type: ignore[no-untyped-def]
+    # a fixed note or a quote has no decode rate: "0.0 tok/s" would read as a stalled model
+    _, out, err = cli("ask", "what is the capital of France")
+    assert re.search(r"extractive · \d+ tokens · abstained · session", out + err) and "tok/s" not in out + err
+    _, out, err = cli("ask", "what is the capital of France")  # the same note again, from the answer cache
+    assert (out + err).count("cached") == 1 and "tok/s" not in out + err
+    _, out, err = cli("ask", "one two three", "-m", "echo")
+    assert "tok/s" in out + err
 
 
 def test_each_plain_ask_is_kept_on_its_own_and_continue_keeps_one_chat(cli) -> None:  # type: ignore[no-untyped-def]
