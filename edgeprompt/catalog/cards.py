@@ -18,6 +18,7 @@ from typing import Any
 from edgeprompt.errors import ConfigError, ModelNotFoundError, UsageError
 
 BACKENDS = ("auto", "mlx", "onnx", "extractive", "echo")
+TEST_BACKENDS = ("echo",)  # fakes for tests and trying the plumbing, not models: listed on request, never offered
 # "adapter": an mlx-lm LoRA adapter folder the MLX backend loads on top of the `mlx` folder (federation)
 FORMATS = ("hf", "mlx", "onnx", "adapter")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -39,6 +40,10 @@ class ModelCard:
     size_mb: float = 0.0
     origin: str = "user"  # shipped | user
     card_path: str = ""
+
+    @property
+    def test_fake(self) -> bool:
+        return self.backend in TEST_BACKENDS
 
     def path_for(self, fmt: str) -> Path | None:
         p = self.paths.get(fmt)

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g = add_group(sub, "models", "model cards: what can answer, and where its weights are", common)
-    add_command(g, "list", "installed models", common, cmd_list)
+    p = add_command(g, "list", "installed models", common, cmd_list)
+    p.add_argument("--all", action="store_true", help="also the test fakes (echo)")
     p = add_command(
         g,
         "add",
@@ -75,12 +76,14 @@ def _row(card: Any, default: str) -> str:
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
-    cards = rt.catalog.cards()
     default = rt.default_model_id()
+    every = rt.catalog.cards()
+    cards = [c for c in every if args.all or not c.test_fake or c.id == default]
     header = f"  {'ID':<20} {'BACKEND':<10} {'FOLDERS':<12} {'QUANT':<8} {'CONTEXT':<10} TAGS"
+    legend = "* = the default model" + ("; test fakes hidden (--all lists them)" if len(cards) < len(every) else "")
     ctx.emit(
         {"default": default, "models": [c.as_dict() for c in cards]},
-        lambda: "\n".join([header, *(_row(c, default) for c in cards), "* = the default model"]),
+        lambda: "\n".join([header, *(_row(c, default) for c in cards), legend]),
     )
     return 0
 

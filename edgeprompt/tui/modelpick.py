@@ -12,7 +12,6 @@ from typing import Any
 from rich.text import Text
 
 AUTO = "auto"
-TEST_BACKENDS = ("echo",)  # fakes for tests and trying the plumbing, not models
 GET_A_MODEL = (
     "No generative model is installed, so only questions about your documents can be answered. "
     "Press ctrl+g to get one that suits this machine (`edgeprompt setup` in a terminal offers the same), "
@@ -22,11 +21,11 @@ GET_A_MODEL = (
 
 def is_generative(card: Any) -> bool:
     """A model that writes answers: not a test fake, not the extractive quoter, not the demo toy."""
-    return card.backend not in (*TEST_BACKENDS, "extractive") and "demo" not in card.tags
+    return not card.test_fake and card.backend != "extractive" and "demo" not in card.tags
 
 
 def offered(cards: Sequence[Any]) -> list[Any]:
-    return [c for c in cards if c.backend not in TEST_BACKENDS]
+    return [c for c in cards if not c.test_fake]
 
 
 def model_choices(cards: Sequence[Any]) -> list[tuple[str, Text]]:

@@ -142,6 +142,11 @@ def test_the_shipped_prompt_passes_its_own_tests_on_the_default_model(cli) -> No
 def test_models_list_and_info_read_as_tables(cli) -> None:  # type: ignore[no-untyped-def]
     lines = cli("models", "list")[1].splitlines()
     assert lines[0].split() == ["ID", "BACKEND", "FOLDERS", "QUANT", "CONTEXT", "TAGS"]
+    # the test fake is not a model the user has: listed on request only, and not in doctor's report
+    assert not any(line.split()[0] == "echo" for line in lines[1:-1]) and "--all" in lines[-1]
+    assert "echo" in [line.split()[0] for line in cli("models", "list", "--all")[1].splitlines()[1:-1]]
+    assert "echo" not in [m["id"] for m in json.loads(cli("models", "list", "--json")[1])["models"]]
+    assert "model echo" not in [c["name"] for c in json.loads(cli("doctor", "--json")[1])["checks"]]
     code, out, _ = cli("models", "info", "extractive")
     assert code == 0 and not out.lstrip().startswith("{")
     rows = dict(line.split(None, 1) for line in out.splitlines())
