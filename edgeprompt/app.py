@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from edgeprompt.firewall.engine import Firewall
     from edgeprompt.firewall.scanner import Verdict
     from edgeprompt.first_run import FirstRun
-    from edgeprompt.observatory.otlp import LiveExporter
     from edgeprompt.orchestrate.tools import ToolBox
     from edgeprompt.prompts import PromptRegistry
     from edgeprompt.prompts.suite import SuiteParts
@@ -194,13 +193,6 @@ class Runtime:
         """The firewall, or None when `[firewall] enabled = false` (its stages then pass everything through)."""
         return self.firewall() if self.settings.get("firewall.enabled") else None
 
-    def live_exporter(self) -> LiveExporter | None:
-        """The OTLP/HTTP exporter to [observatory] otlp_endpoint (one per endpoint, one thread); None when unset."""
-        from edgeprompt.observatory.otlp import LiveExporter
-
-        endpoint = str(self.settings.get("observatory.otlp_endpoint")).strip()
-        return self.part(f"otlp:{endpoint}", lambda: LiveExporter(endpoint)) if endpoint else None
-
     def chunk_scanner(self) -> Callable[[str], Verdict]:
         """Scan one document chunk at ingestion (flags are audited); `(text) -> Verdict`."""
         return self.firewall().scan_chunk
@@ -226,9 +218,12 @@ class Runtime:
         return self.part("toolbox", lambda: default_toolbox(self.documents, self.settings.section("tools")))
 
     def export_trace(self, trace: Trace) -> None:
-        """Send a saved trace to `[observatory] otlp_endpoint` (nothing when it is unset); the pipeline calls it."""
-        if (exporter := self.live_exporter()) is not None:
-            exporter.submit(trace)
+        """Send a saved trace to `[observatory] otlp_endpoint` (nothing when it is unset); the pipeline calls it.
+        One exporter per endpoint (one thread), built on first use."""
+        from edgeprompt.observatory.otlp import LiveExporter
+
+        if endpoint := str(self.settings.get("observatory.otlp_endpoint")).strip():
+            self.part(f"otlp:{endpoint}", lambda: LiveExporter(endpoint)).submit(trace)
 
     # -- models -------------------------------------------------------------------------------------
     def default_model_id(self) -> str:

@@ -76,15 +76,11 @@ class FirstRun:
         self, hub_id: str, model_id: str | None = None, revision: str | None = None, progress: Progress = None
     ) -> tuple[ModelCard, PullPlan]:
         """Download one hub repository (checked: id, runnable layout, disk space) and add its card."""
-        from edgeprompt.catalog.cards import ID_RE
         from edgeprompt.catalog.pull import check_space, install, model_id_for, plan, runnable_problem
         from edgeprompt.errors import UsageError
 
         model_id = model_id or model_id_for(hub_id)
-        if not ID_RE.match(model_id):
-            raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
-        if self.catalog.has(model_id):
-            raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+        self.catalog.check_new_id(model_id)
         p = plan(hub_id, revision)
         if (problem := runnable_problem(p.layout)) is not None:
             raise UsageError(f"{hub_id}: {problem}")

@@ -159,6 +159,13 @@ class Catalog:
     def has(self, model_id: str) -> bool:
         return any(c.id == model_id for c in self.cards())
 
+    def check_new_id(self, model_id: str) -> None:
+        """Before minutes of download or conversion: a valid id that no card has yet (`add` checks again)."""
+        if not ID_RE.match(model_id):
+            raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
+        if self.has(model_id):
+            raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+
     def add(self, card: ModelCard, overwrite: bool = False) -> ModelCard:
         if not ID_RE.match(card.id):
             raise UsageError(f"invalid model id '{card.id}' (letters, digits, . _ -)")

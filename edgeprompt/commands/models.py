@@ -104,18 +104,13 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _import_gguf(path: Path, model_id: str | None, tags: tuple[str, ...], ctx: Context) -> Any:
-    from edgeprompt.catalog.cards import ID_RE
     from edgeprompt.catalog.gguf_import import check_file, import_gguf
     from edgeprompt.catalog.pull import model_id_for
-    from edgeprompt.errors import UsageError
 
     rt = ctx.runtime()
     check_file(path)
     model_id = model_id or model_id_for(path.stem)
-    if not ID_RE.match(model_id):
-        raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
-    if rt.catalog.has(model_id):  # checked before minutes of conversion, not after
-        raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+    rt.catalog.check_new_id(model_id)  # before minutes of conversion, not after
     card = import_gguf(path, rt.paths.models, model_id, progress=ctx.info)
     return replace(card, tags=tags or card.tags)
 
