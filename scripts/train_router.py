@@ -8,7 +8,7 @@ rule-combination operating point (fit threshold, rule boost, and the unsure band
 falls back to `general`) are chosen on out-of-fold predictions where each fold leaves one phrasing source
 out (the routing set's train split is one source). Only measured, once, after the final head is trained on
 everything above: the routing set's `test` split and the held-out phrasing files (heldout_phrasings.jsonl,
-heldout_phrasings_2.jsonl, heldout_phrasings_3.jsonl; written separately from the training phrasings).
+heldout_phrasings_2.jsonl … heldout_phrasings_4.jsonl; written separately from the training phrasings).
 Their misses are printed only with --show-errors: a set whose errors were read while writing training
 phrasings is no longer held out.
 """
@@ -156,7 +156,7 @@ def main() -> int:
         nargs="+",
         default=[
             ROOT / f"edgeprompt/shipped/router/{n}.jsonl"
-            for n in ("heldout_phrasings", "heldout_phrasings_2", "heldout_phrasings_3")
+            for n in ("heldout_phrasings", "heldout_phrasings_2", "heldout_phrasings_3", "heldout_phrasings_4")
         ],
         help="held-out phrasing files, each measured once after training (never tuned on)",
     )

@@ -23,7 +23,12 @@ def test_held_out_phrasings_are_not_training_rows() -> None:
     written = [*(ROUTER / "phrasings").glob("*.jsonl"), *(ROUTER / "phrasings_candidates").glob("*.jsonl")]
     train = {r["text"].lower() for f in written for r in load_set(f)}
     train |= {r["text"].lower() for r in load_set(ROUTER / "routing_set.jsonl")}
-    for name in ("heldout_phrasings.jsonl", "heldout_phrasings_2.jsonl", "heldout_phrasings_3.jsonl"):
+    for name in (
+        "heldout_phrasings.jsonl",
+        "heldout_phrasings_2.jsonl",
+        "heldout_phrasings_3.jsonl",
+        "heldout_phrasings_4.jsonl",
+    ):
         held = load_set(ROUTER / name)
         assert {r["label"] for r in held} == set(TAGS)
         assert not {r["text"].lower() for r in held} & train
