@@ -16,7 +16,7 @@ from edgeprompt.firewall.classifier import Classifier
 from edgeprompt.firewall.normalize import normalize
 from edgeprompt.firewall.rules import RulePack, rule_score
 
-MENTION_FACTOR = 0.6
+MENTION_FACTOR = 0.5  # a high-severity rule (0.85) in a discussion: 0.425, below the flag threshold
 
 DECISIONS = ("allow", "flag", "block")
 _ENCODINGS = {"base64", "hex", "url_encoding", "rot13", "unicode_tags"}
@@ -73,9 +73,12 @@ class Thresholds:
 
 
 def combine(p: float, r: float, mention: bool) -> float:
-    """One score from the classifier's P(attack) and the rule score (two independent-ish votes)."""
-    score = 1.0 - (1.0 - p) * (1.0 - r)
-    return score * MENTION_FACTOR if mention else score  # talk about attacks: never blocked on that alone
+    """One score from the classifier's P(attack) and the rule score (two independent-ish votes). Text that
+    talks about attacks keeps only part of its rule vote: a question about "ignore previous instructions"
+    quotes the phrase a rule looks for, so the rules alone do not flag it; the classifier's vote stays whole."""
+    if mention:
+        r *= MENTION_FACTOR
+    return 1.0 - (1.0 - p) * (1.0 - r)
 
 
 class Scanner:
