@@ -25,7 +25,7 @@ from edgeprompt.observatory.signals import embedder_for, energy_meter, record_si
 from edgeprompt.pipeline import offline
 from edgeprompt.pipeline.components import Components
 from edgeprompt.pipeline.context import fit
-from edgeprompt.rag.grounding import Grounding, ground
+from edgeprompt.rag.grounding import Grounding, ground, is_fixed_abstention
 from edgeprompt.rag.prompting import ABSTAIN_TEXT, TOY_ONLY_TEXT, fixed_answer
 from edgeprompt.rag.retrieve import Filters
 from edgeprompt.rag.support import check as check_support
@@ -581,7 +581,8 @@ def run(request: AskRequest, rt: Components) -> Iterator[Event]:
                 "tokens_per_s": round(stats.tokens_per_s, 2),
             },
             citations=grounding.citations(answer),
-            abstained=grounding.abstains(answer) and not cached.hit,
+            # a cache hit answers what retrieval could not (a seeded answer), unless it is a fixed abstention
+            abstained=is_fixed_abstention(answer) if cached.hit else grounding.abstains(answer),
             cached=cached.hit,
             cache=cached.level if cached.hit else "",
             finish_reason=finish,

@@ -42,6 +42,12 @@ def asks_about_own_documents(question: str, route_tag: str = "") -> bool:
     return bool(found) and not (found <= {"me", "us"} and _TO_ASSISTANT.search(question))
 
 
+def is_fixed_abstention(answer: str) -> bool:
+    """The fixed answers that say no answer was found ("not in your documents", "no model", …): an abstention
+    wherever the text comes from, the cache included."""
+    return answer.strip() in (ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT)
+
+
 @dataclass(frozen=True)
 class Grounding:
     used: bool  # documents were searched for this request
@@ -81,7 +87,7 @@ class Grounding:
 
     def abstains(self, answer: str) -> bool:
         """True when no answer was given from the documents (here, or by the extractive backend)."""
-        return self.abstained or answer.strip() in (ABSTAIN_TEXT, NO_DOCUMENTS_TEXT, NO_MODEL_TEXT, TOY_ONLY_TEXT)
+        return self.abstained or is_fixed_abstention(answer)
 
     def trace_attributes(self) -> dict[str, Any]:
         return {

@@ -49,6 +49,8 @@ def test_without_documents_retrieval_is_skipped(cli, embed_home: Path) -> None: 
     assert r["answer"] == "hello there" and not r["abstained"] and r["citations"] == []
     r = _ask(cli, "hello there", "-m", "extractive")  # not a documents question: a model is what is missing
     assert r["answer"] == NO_MODEL_TEXT and r["abstained"]
+    again = _ask(cli, "hello there", "-m", "extractive")  # the cache's copy is still an abstention
+    assert again["answer"] == NO_MODEL_TEXT and again["cached"] and again["abstained"]
 
 
 def test_retrieval_stage_is_traced(cli, samples_home: Path) -> None:  # type: ignore[no-untyped-def]
