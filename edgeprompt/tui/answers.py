@@ -33,7 +33,7 @@ class AnswerActions(EdgeScreen):
     def action_focus_answers(self) -> None:
         answers = self.answers()
         if self.focused is self.question and answers:
-            self.conversation.following = False  # the user reads back: later layout changes must not scroll away
+            self.conversation.anchor(False)  # the user reads back: later layout changes must not scroll away
             answers[-1].focus()
             answers[-1].scroll_visible(animate=False)
 

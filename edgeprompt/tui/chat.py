@@ -64,16 +64,17 @@ def firewall_word(verdicts: Sequence[StageVerdict]) -> str:
 
 
 def status_line(result: Any) -> str:
-    """model · tok/s · context sys / docs / hist / free · cache · firewall (from an `AskResult`)."""
+    """model · tok/s or cached · context sys / docs / hist / free · firewall (from an `AskResult`). Parts that
+    are zero or absent are left out, so that the line fits one row of an 80-column screen more often."""
     ctx = result.context or {}
     docs = int(ctx.get("documents_tokens", 0))
-    sys_t = max(0, int(ctx.get("system_tokens", 0)) - docs)
+    used = {"sys": max(0, int(ctx.get("system_tokens", 0)) - docs), "docs": docs, "hist": ctx.get("history_tokens", 0)}
     free = max(0, int(ctx.get("budget", 0)) - int(ctx.get("prompt_tokens", 0)))
-    return (
-        f"{result.model} · {result.speed(0)} · ctx sys {sys_t} · docs {docs} · "
-        f"hist {ctx.get('history_tokens', 0)} · free {free} · {'⚡ cache hit' if result.cached else 'no cache'}"
-        f" · {firewall_word(result.verdicts or [])}"
-    )
+    ctx_part = "ctx " + " · ".join([f"{k} {v}" for k, v in used.items() if v] + [f"free {free}"])
+    speed = result.speed(0)  # says "cached" for an answer the cache served without decoding
+    if result.cached and speed != "cached":
+        speed += " · cached"
+    return " · ".join([result.model, speed, ctx_part, firewall_word(result.verdicts or [])])
 
 
 def meta_line(result: Any) -> str:
@@ -88,15 +89,9 @@ def meta_line(result: Any) -> str:
 
 
 class Conversation(VerticalScroll):
-    """The messages. While `following` (from a question until an earlier answer is selected), every change of
-    its size or its content's size keeps its end in view: an answer's sources and a status line that wraps
-    to two rows change the layout after the answer's last scroll, which left its end below the fold."""
-
-    following = False
-
-    def on_resize(self, event: Any) -> None:  # sent when the size or the content's (virtual) size changes
-        if self.following:  # after the refresh: scrolling inside the resize uses the old maximum
-            self.call_after_refresh(self.scroll_end, animate=False)
+    """The messages. From a question until an earlier answer is selected it is anchored to its end (Textual's
+    anchor, kept by the compositor at every layout): an answer's sources, its meta line and a status line that
+    changes height arrive after the answer's own scroll and would otherwise leave its end below the fold."""
 
 
 class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
@@ -194,7 +189,7 @@ class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
             return
         conv = self.conversation
         conv.remove_children()
-        conv.following = False
+        conv.anchor(False)
         self.session_id = session_id
         self.attached = []
         if session_id is None:
@@ -321,10 +316,9 @@ class ChatScreen(AnswerActions, ModelOffer, EdgeScreen):
         self.follow()  # the meta line and the sources made the answer taller: keep its end in view
 
     def follow(self) -> None:
-        """Scroll to the end once the new text is laid out (scrolling before that stops short of it), and keep
-        following later changes of the layout (the sources, the status line)."""
-        self.conversation.following = True
-        self.call_after_refresh(self.conversation.scroll_end, animate=False)
+        """Keep the end in view from now on, through later changes of the layout (the sources, the status line),
+        until the user selects an earlier answer."""
+        self.conversation.anchor()
 
     def action_cancel(self) -> None:
         if self.cancel_event is not None:

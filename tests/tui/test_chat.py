@@ -191,3 +191,16 @@ async def test_a_reopened_chat_without_answers_is_titled_by_its_first_question(m
         listed = {i.session_id: i.title for i in screen.query(SessionItem)}
         assert listed[sid] == "what is the title now"  # not the id
         assert not errors(app)
+
+
+def test_status_line_leaves_out_empty_parts_and_fits_80_columns() -> None:
+    from edgeprompt.pipeline import AskResult
+    from edgeprompt.tui.chat import status_line
+
+    ctx = {"documents_tokens": 233, "system_tokens": 351, "history_tokens": 0, "budget": 8000, "prompt_tokens": 430}
+    fresh = AskResult("a", "extractive", "s", "t", {}, {}, backend="extractive", context=ctx)
+    line = status_line(fresh)
+    assert line == "extractive · quoted · ctx sys 118 · docs 233 · free 7570 · firewall allow"
+    assert len(line) <= 78  # one row of an 80-column screen, inside the status bar's padding
+    cached = status_line(AskResult("a", "echo", "s", "t", {}, {"tokens_per_s": 0.0}, cached=True, context=ctx))
+    assert cached == "echo · cached · ctx sys 118 · docs 233 · free 7570 · firewall allow"
