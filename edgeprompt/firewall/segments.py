@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from edgeprompt.firewall.rules import pasted_part
+from edgeprompt.firewall.pasted import pasted_part
 
 WIDTH = 2  # sentences per window, at most
 MIN_CHARS = 160  # shorter texts are one window already: the whole-text score covers them
@@ -43,7 +43,7 @@ def sentences(text: str) -> list[str]:
 
 def scanned_part(text: str, context: str) -> str:
     """What the windows are taken from: retrieved text (a document, a tool's output) whole; of the user's own
-    turn only a document pasted into it (`rules.pasted_part`), since a user's multi-sentence request (a
+    turn only the documents pasted into it (`pasted.pasted_spans`), since a user's multi-sentence request (a
     persona prompt, a long question) is theirs to make, and its sentences alone look like instructions."""
     return text if context != "user" else pasted_part(text)
 
