@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _I = re.IGNORECASE
 
@@ -37,6 +38,7 @@ _NAMED_SEPARATOR = re.compile(
     r"messaggio originale|messaggio inoltrato|mensagem original|mensagem encaminhada",
     _I,
 )
+_SEPARATOR_WORDS = ("messag", "nachricht", "mensaje", "mensagem")
 _BARE_SEPARATOR = re.compile(r"^\s*(-{3,}|={3,}|_{3,}|\*{3,})\s*$")
 _STRUCTURE = re.compile(r"^\s*(#{1,6}\s+\S|[-*]\s+\[[ x]\])", _I)
 # What a lead-in names: the text itself …
@@ -130,17 +132,19 @@ def _header_key(line: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _marks(lines: list[tuple[int, int, str]], first: int) -> list[tuple[int, int, str]]:
+def _marks(text: str, lines: list[tuple[int, int, str]], first: int) -> list[tuple[int, int, str]]:
     """(first line, end line exclusive, evidence) of the marks that only pasting leaves: an e-mail header, an
     "Original Message" line, a lead-in. Each runs to the end of the turn: where a pasted text stops is not
     marked, and a closing line of the user's read as a document costs little."""
     n = len(lines)
+    keys = [_header_key(line) if ":" in line else None for _, _, line in lines]
+    low = text.lower()  # every named separator has one of these words: a cheap test before the long pattern
+    named = any(w in low for w in _SEPARATOR_WORDS) and _NAMED_SEPARATOR.search(text) is not None
     for i in range(first, n):
         line = lines[i][2]
-        key, after = _header_key(line), _header_key(lines[i + 1][2]) if i + 1 < n else None
-        if key is not None and after is not None and key != after:
+        if keys[i] is not None and i + 1 < n and keys[i + 1] is not None and keys[i] != keys[i + 1]:
             return [(i, n, "email_headers")]
-        if len(line.strip()) <= 80 and _NAMED_SEPARATOR.search(line):
+        if named and len(line.strip()) <= 80 and _NAMED_SEPARATOR.search(line):
             return [(i + 1, n, "separator")]
         if _is_lead_in(line) and _next_nonblank(lines, i + 1) < n:
             return [(i + 1, n, "lead_in")]
@@ -183,6 +187,7 @@ def _quoted(lines: list[tuple[int, int, str]], j: int) -> bool:
     return j < len(lines) and bool(_QUOTE.match(lines[j][2]))
 
 
+@lru_cache(maxsize=16)  # the rules and the windows ask about the same turn, one after the other
 def pasted_spans(text: str) -> tuple[PastedSpan, ...]:
     """The documents pasted into a user's turn, in order and not overlapping; () when it shows no sign of
     pasting. Layout (quotes, fences, bare separators, markdown structure) does not count in a turn that opens by
@@ -191,7 +196,7 @@ def pasted_spans(text: str) -> tuple[PastedSpan, ...]:
     first = _next_nonblank(lines, 0)
     if first >= len(lines):
         return ()
-    blocks = _marks(lines, first)
+    blocks = _marks(text, lines, first)
     if not _PERSONA.search(text[:_PERSONA_REACH]):
         blocks += _layout(lines, first)
     spans: list[PastedSpan] = []
