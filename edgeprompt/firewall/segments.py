@@ -1,4 +1,4 @@
-"""Windows of a long text for the classifier: sentences and runs of consecutive sentences.
+"""Windows of a long text for the classifier: sentences (or runs of consecutive sentences, `width`).
 
 A pasted e-mail, pull-request description or note with one injected instruction is mostly ordinary text,
 so a bag of n-grams over the whole of it dilutes the one sentence that matters. The scanner also scores
@@ -13,7 +13,9 @@ import re
 
 from edgeprompt.firewall.pasted import pasted_part
 
-WIDTH = 2  # sentences per window, at most
+# sentences per window, at most: pairs of sentences caught nothing more than single ones on the corpus at the
+# shipped operating point and doubled the windows (stage-1 p95 x2.5 instead of x1.85 over no windows)
+WIDTH = 1
 MIN_CHARS = 160  # shorter texts are one window already: the whole-text score covers them
 MAX_WINDOWS = 96  # a bound on the work for very long texts
 # a sentence ends at . ! ? (and their CJK forms) followed by a space, or at a line break
