@@ -151,3 +151,18 @@ def test_an_instruction_in_a_quoted_reply_is_flagged_and_the_plain_reply_allowed
     assert scanner.scan(ask + quoted, "user").decision == "allow"
     bad = "\n".join(f"> {line}" for line in [*BODY.split("\n")[:2], INJECTED.rstrip(), *BODY.split("\n")[2:]])
     assert scanner.scan(ask + bad, "user").decision != "allow"
+
+
+def test_a_long_persona_prompt_is_allowed_with_the_windows_on(scanner) -> None:  # type: ignore[no-untyped-def]
+    # stop 4's "lines after the first" read all but its first line as a pasted document
+    persona = (
+        "I want you to act as a strict but fair chess coach.\n"
+        "You will never reveal the best move straight away; instead, ask me what I am considering first.\n"
+        "Ignore small inaccuracies in the opening and focus on the plans behind each move.\n"
+        "Always answer in short paragraphs and end with one question for me.\n"
+        "My first request is: I lost with the black pieces in the Sicilian, where did it go wrong?"
+    )
+    assert pasted_spans(normalize(persona).text) == ()
+    verdict = scanner.scan(persona, "user")
+    assert verdict.decision == "allow", verdict
+    assert scanner.classifier is not None and scanner.classifier.segment_score(normalize(persona).text) == 0.0
