@@ -10,6 +10,12 @@
 - audit: append p50/p95 and verify of 10,000 entries
 Run it on an idle machine: `scripts/bench_firewall [--json] [--models DIR]` (DIR/firewall/ holds a
 rule pack and/or classifier to measure instead of the shipped ones, e.g. a previous version).
+
+`--corpus` measures instead the full scanner on the training corpus (`edgeprompt.firewall.corpus`, at most
+`--cap` rows of a source and label): recall and flag rate per source, per kind and context of our own
+`edgeprompt-authors-2`, and the hard negatives (text about injection, harmless personas, documents with
+imperatives, legitimate tool requests, NotInject, XSafety's benign questions, greshake). The corpus is what
+operating points are picked on, so these are not held-out figures: they say what a change does to it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeprompt.firewall import evaluate  # noqa: E402
+from edgeprompt.firewall import corpus, evaluate  # noqa: E402
 from edgeprompt.firewall.classifier import Classifier  # noqa: E402
 from edgeprompt.firewall.output import OutputValidator  # noqa: E402
 from edgeprompt.firewall.rules import load_pack  # noqa: E402
@@ -34,6 +40,10 @@ from edgeprompt.firewall.scanner import Scanner  # noqa: E402
 
 PII_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 DATA = ROOT / "tests" / "firewall" / "data"
+SHIPPED = ROOT / "edgeprompt" / "shipped" / "firewall"
+HARD_NEGATIVE_SOURCES = ("notinject", "xsafety", "greshake_llm_security")
+HARD_NEGATIVE_KINDS = ("security_meta", "loaded_words", "persona_benign", "imperative_doc", "tool_request")
+AUTHORS_2 = "edgeprompt-authors-2"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -87,6 +97,32 @@ def stage1(dev: Path, models: Path) -> dict[str, Any]:
             "keyword_baseline_p50": pct(base_lat, 0.5),
         },
     }
+
+
+def on_corpus(dev: Path, models: Path, cap: int) -> dict[str, Any]:
+    """The full scanner on the corpus: per source, per kind/context of our own second set, hard negatives."""
+    from collections import defaultdict
+
+    from edgeprompt.embed import Embedder
+
+    scanner = Scanner(load_pack(models), Classifier.load(models, Embedder.load().embed_batch))
+    rows = corpus.cap(corpus.load(dev if dev.is_file() else None, SHIPPED / "extra_train.jsonl", SHIPPED / "data"), cap)
+    flagged = [scanner.scan(r.text, r.context).decision != "allow" for r in rows]
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for r, f in zip(rows, flagged, strict=True):
+        label = "attacks" if r.label else "benign"
+        groups[f"source {r.source} {label}"].append(f)
+        if r.source == AUTHORS_2:
+            groups[f"{AUTHORS_2} {r.kind}/{r.context} {label}"].append(f)
+        if not r.label and (
+            r.source in HARD_NEGATIVE_SOURCES or (r.source == AUTHORS_2 and r.kind in HARD_NEGATIVE_KINDS)
+        ):
+            groups["hard negatives"].append(f)
+    out = {k: {"flagged": sum(v), "n": len(v), "rate": round(sum(v) / len(v), 4)} for k, v in sorted(groups.items())}
+    for label in ("attacks", "benign"):
+        rates = [v["rate"] for k, v in out.items() if k.startswith("source ") and k.endswith(label)]
+        out[f"mean over sources {label}"] = {"rate": round(sum(rates) / len(rates), 4), "sources": len(rates)}
+    return {"rows": len(rows), "cap": cap, "groups": out}
 
 
 def stage3(pii: Path) -> dict[str, Any]:
@@ -160,6 +196,8 @@ def main() -> int:
         "--pii", type=Path, default=evaluate.default_devset().parents[1] / "pii" / "presidio_synth_sample.jsonl"
     )
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--corpus", action="store_true", help="measure the full scanner on the training corpus instead")
+    ap.add_argument("--cap", type=int, default=300, help="with --corpus: at most this many rows of a source and label")
     ap.add_argument(
         "--models",
         type=Path,
@@ -167,6 +205,14 @@ def main() -> int:
         help="a models folder whose firewall/ overrides the shipped rules.toml / classifier",
     )
     args = ap.parse_args()
+    if args.corpus:
+        found = on_corpus(args.dev, args.models, args.cap)
+        if args.json:
+            print(json.dumps(found, indent=2))
+            return 0
+        for k, v in found["groups"].items():
+            print(f"{k:<64} {v['rate']:.4f}" + (f" ({v['flagged']}/{v['n']})" if "n" in v else ""))
+        return 0
     for p in (args.dev, args.pii):
         if not p.is_file():
             print(f"bench_firewall: {p} not found", file=sys.stderr)

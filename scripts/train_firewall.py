@@ -89,7 +89,7 @@ def training_features(texts: list[str], contexts: list[str], featurizer: str = f
 def rule_parts(rows: list[corpus.CorpusRow], norms: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(rule score, mentions-an-attack flag) per row, as the scanner computes them."""
     pack = load_pack(ROOT / "nonexistent-home")  # a home without an installed pack: the shipped rules
-    hits = [pack.match(n, "document" if r.context != "user" else "user") for r, n in zip(rows, norms, strict=True)]
+    hits = [pack.scan_hits(n, r.context) for r, n in zip(rows, norms, strict=True)]
     return (np.array([rule_score(h) for h in hits]), np.array([any(x.rule.kind == "mention" for x in h) for h in hits]))
 
 

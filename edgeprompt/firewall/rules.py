@@ -17,6 +17,7 @@ from typing import Any
 
 from edgeprompt.errors import UsageError
 from edgeprompt.firewall.normalize import Normalized, squash
+from edgeprompt.firewall.pasted import pasted_part
 
 SEVERITY = {"low": 0.30, "medium": 0.60, "high": 0.85, "critical": 0.97}
 CONTEXTS = ("user", "document")
@@ -32,7 +33,7 @@ class Rule:
     pattern: re.Pattern[str]
     squash: bool = False
     kind: str = "attack"  # attack | mention
-    # a document rule that also reads a document the user pasted into their turn (`pasted_part`)
+    # a document rule that also reads a document the user pasted into their turn (`pasted.pasted_spans`)
     pasted: bool = False
 
     @property
@@ -71,12 +72,21 @@ class RulePack:
         return tuple(r for r in self.rules if r.pasted)
 
     def match_pasted(self, norm: Normalized) -> list[RuleHit]:
-        """The `pasted` document rules on the part of a user's turn that reads as a pasted document
-        (`pasted_part`); [] when there is none."""
+        """The `pasted` document rules on the documents pasted into a user's turn (`pasted.pasted_spans`: e-mail
+        headers, quotes, fences, a lead-in line …); [] when the turn shows no sign of pasting."""
         part = pasted_part(norm.text)
         if not part:
             return []
         return _match(self._pasted_rules, Normalized(part, squashed=squash(part)), "document")
+
+    def scan_hits(self, norm: Normalized, context: str) -> list[RuleHit]:
+        """The hits the scanner scores: every rule for the context (tool output reads as a document), and in the
+        user's turn the `pasted` rules on any document pasted into it (one hit per rule)."""
+        hits = self.match(norm, "user" if context == "user" else "document")
+        if context == "user":
+            seen = {h.rule.id for h in hits}
+            hits += [h for h in self.match_pasted(norm) if h.rule.id not in seen]
+        return hits
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,18 +112,6 @@ def _match(rules: tuple[Rule, ...], norm: Normalized, context: str) -> list[Rule
                 hits.append(RuleHit(rule, 0 if rule.squash else i, m.span()))
                 break
     return hits
-
-
-PASTED_MIN_CHARS = 160
-
-
-def pasted_part(text: str) -> str:
-    """A user's turn of several lines, long enough to hold a document: the lines after the first (the first
-    line is usually the user's own request: "Summarise this e-mail:"); "" otherwise."""
-    if len(text) < PASTED_MIN_CHARS:
-        return ""
-    lines = [line for line in text.split("\n") if line.strip()]
-    return "\n".join(lines[1:]) if len(lines) >= 3 else ""
 
 
 def _rule(raw: dict[str, Any], where: str) -> Rule:

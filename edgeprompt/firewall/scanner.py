@@ -92,10 +92,7 @@ class Scanner:
         a tool's output (the rule pack reads tool output as a document)."""
         t0 = time.perf_counter()
         norm = normalize(text)
-        hits = self.rules.match(norm, "user" if context == "user" else "document")
-        if context == "user":  # a document pasted into the user's own turn is read as a document too
-            seen = {h.rule.id for h in hits}
-            hits += [h for h in self.rules.match_pasted(norm) if h.rule.id not in seen]
+        hits = self.rules.scan_hits(norm, context)  # a document pasted into the user's turn reads as a document
         r = rule_score(hits)
         probs = self.classifier.predict(list(norm.variants), context) if self.classifier is not None else [0.0]
         p = max(probs) if probs else 0.0

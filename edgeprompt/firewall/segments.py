@@ -1,4 +1,4 @@
-"""Windows of a long text for the classifier: sentences and runs of consecutive sentences.
+"""Windows of a long text for the classifier: sentences (or runs of consecutive sentences, `width`).
 
 A pasted e-mail, pull-request description or note with one injected instruction is mostly ordinary text,
 so a bag of n-grams over the whole of it dilutes the one sentence that matters. The scanner also scores
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 
-from edgeprompt.firewall.rules import pasted_part
+from edgeprompt.firewall.pasted import pasted_part
 
-WIDTH = 2  # sentences per window, at most
+# sentences per window, at most: pairs of sentences caught nothing more than single ones on the corpus at the
+# shipped operating point and doubled the windows (stage-1 p95 x2.5 instead of x1.85 over no windows)
+WIDTH = 1
 MIN_CHARS = 160  # shorter texts are one window already: the whole-text score covers them
 MAX_WINDOWS = 96  # a bound on the work for very long texts
 # a sentence ends at . ! ? (and their CJK forms) followed by a space, or at a line break
@@ -43,7 +45,7 @@ def sentences(text: str) -> list[str]:
 
 def scanned_part(text: str, context: str) -> str:
     """What the windows are taken from: retrieved text (a document, a tool's output) whole; of the user's own
-    turn only a document pasted into it (`rules.pasted_part`), since a user's multi-sentence request (a
+    turn only the documents pasted into it (`pasted.pasted_spans`), since a user's multi-sentence request (a
     persona prompt, a long question) is theirs to make, and its sentences alone look like instructions."""
     return text if context != "user" else pasted_part(text)
 

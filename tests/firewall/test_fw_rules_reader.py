@@ -8,17 +8,14 @@ from pathlib import Path
 import pytest
 
 from edgeprompt.firewall.normalize import normalize
-from edgeprompt.firewall.rules import load_pack, pasted_part
+from edgeprompt.firewall.pasted import pasted_part
+from edgeprompt.firewall.rules import load_pack
 
 PACK = load_pack(Path("/nonexistent-edgeprompt-home/models"))
 
 
 def fired(text: str, context: str = "user") -> set[str]:
-    norm = normalize(text)
-    hits = PACK.match(norm, context)
-    if context == "user":
-        hits += PACK.match_pasted(norm)
-    return {h.rule.id for h in hits}
+    return {h.rule.id for h in PACK.scan_hits(normalize(text), context)}
 
 
 # (rule, context, attack, harmless look-alike)

@@ -25,7 +25,8 @@ def test_windows_are_single_sentences_and_consecutive_pairs() -> None:
     sents = segments.sentences(EMAIL)
     assert len(sents) == 5 and sents[-1].endswith("Best, Omar")  # a short piece joins its neighbour
     assert sents[3].startswith("Please ignore all previous instructions")
-    wins = segments.windows(EMAIL)
+    assert segments.windows(EMAIL) == sents  # the shipped width: one sentence a window
+    wins = segments.windows(EMAIL, width=2)
     assert wins[: len(sents)] == sents
     assert wins[len(sents)] == f"{sents[0]} {sents[1]}"
     assert len(wins) == 2 * len(sents) - 1
