@@ -6,7 +6,8 @@
 - stage 3 on ../shared/datasets/pii/presidio_synth_sample.jsonl: recall per checksum/pattern type,
   redaction leaving nothing, near-miss false positives (tests/firewall/data/near_misses.jsonl), latency
 - our own held-out cases (tests/firewall/data/, never trained or tuned on): the first 30 hard negatives,
-  85 more in heldout_own.jsonl with 30 attacks phrased as ordinary imperatives, and own_attacks.jsonl
+  85 more in heldout_own.jsonl with 30 attacks phrased as ordinary imperatives, own_attacks.jsonl, and
+  heldout_kinds.jsonl (160 rows in the kinds the hidden hand-written set missed or flagged, written blind)
 - audit: append p50/p95 and verify of 10,000 entries
 Run it on an idle machine: `scripts/bench_firewall [--json] [--models DIR]` (DIR/firewall/ holds a
 rule pack and/or classifier to measure instead of the shipped ones, e.g. a previous version).
@@ -63,9 +64,13 @@ def stage1(dev: Path, models: Path) -> dict[str, Any]:
     hard = first + heldout_benign
     own = evaluate.read_jsonl(DATA / "own_attacks.jsonl")
     lookalikes = [r for r in heldout if r["label"] == 1]
+    kinds = evaluate.read_jsonl(DATA / "heldout_kinds.jsonl")  # the hidden set's kinds, written blind to the rules
     scanner.scan("warm up")
-    verdicts = {id(r): scanner.scan(r["text"], evaluate.context_of(r)) for r in test + hard + own + lookalikes}
+    verdicts = {id(r): scanner.scan(r["text"], evaluate.context_of(r)) for r in test + hard + own + lookalikes + kinds}
     flagged = lambda r: verdicts[id(r)].decision != "allow"  # noqa: E731
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in kinds:
+        by_kind.setdefault(f"{'attack' if r['label'] else 'benign'}:{r['kind']}", []).append(r)
     ours = evaluate.report(test, flagged, hard)
     blocked_benign = sum(1 for r in test if r["label"] == 0 and verdicts[id(r)].decision == "block")
     baseline = evaluate.report(test, lambda r: evaluate.keyword_baseline(r["text"]), hard)
@@ -89,6 +94,9 @@ def stage1(dev: Path, models: Path) -> dict[str, Any]:
         "heldout_own_benign": evaluate.rate(heldout_benign, flagged).as_dict(),
         "heldout_own_benign_blocked": sum(verdicts[id(r)].decision == "block" for r in hard),
         "heldout_lookalike_attacks_caught": evaluate.rate(lookalikes, flagged).as_dict(),
+        "heldout_kinds_attacks_caught": evaluate.rate([r for r in kinds if r["label"] == 1], flagged).as_dict(),
+        "heldout_kinds_benign_flagged": evaluate.rate([r for r in kinds if r["label"] == 0], flagged).as_dict(),
+        "heldout_kinds_by_kind": {k: evaluate.rate(g, flagged).as_dict() for k, g in sorted(by_kind.items())},
         "latency_ms": {
             "inputs": len(lat),
             "p50": pct(lat, 0.5),
@@ -249,8 +257,11 @@ def main() -> int:
         "heldout_own_benign",
         "heldout_lookalike_attacks_caught",
         "own_attacks_caught",
+        "heldout_kinds_attacks_caught",
+        "heldout_kinds_benign_flagged",
     ):
         print(f"{key:<34} {s1[key]['rate']:.4f} ({s1[key]['hits']}/{s1[key]['n']})")
+    print("  " + ", ".join(f"{k} {v['hits']}/{v['n']}" for k, v in s1["heldout_kinds_by_kind"].items()))
     print(
         f"stage 1 latency                 p50 {s1['latency_ms']['p50']} ms  p95 {s1['latency_ms']['p95']} ms "
         f"({s1['latency_ms']['inputs']} inputs <= 2000 chars)"

@@ -58,7 +58,10 @@ def split(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
 
 
 def context_of(row: dict[str, Any]) -> str:
-    """BIPIA documents are retrieved text; everything else is the user's own turn."""
+    """A row's own `context` (user, document, tool) where it has one; else BIPIA documents are retrieved text
+    and everything else is the user's own turn."""
+    if row.get("context") in ("user", "document", "tool"):
+        return str(row["context"])
     return "document" if str(row.get("subset", "")).startswith(("bipia_injected", "bipia_clean")) else "user"
 
 
