@@ -14,6 +14,10 @@ Then the shipped head trains on everything; its output bias is shifted so that t
 threshold (0.5) keeps the out-of-fold flag rate of every benign source at or under --target-fpr on
 average and of our own benign turns at or under --target-own-fpr. ../shared/benchmarks/ is never read.
 
+--union-with DIR keeps the linear head exported in DIR unchanged and trains the new one beside it: a row is
+flagged when either flags it (`head.union`, one exported graph). The new head's operating point is picked so
+that the union's out-of-fold flag rates stay within the targets, and every fold measures the union.
+
     scripts/train_firewall [--loso-only] [--json]
 """
 
@@ -209,15 +213,19 @@ def pick_shift(
     target_own: float,
     threshold: np.ndarray | float = 0.5,
     seg: np.ndarray | None = None,
+    base: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(whole-text shift, window shift): the largest whole-text shift at which the mean benign flag rate over
     sources stays <= target_fpr and our own benign turns <= target_own (else the smallest tried); then, with
-    windows, the pair on a coarser grid with the best mean recall over sources under the same limits."""
+    windows, the pair on a coarser grid with the best mean recall over sources under the same limits.
+    `base`: rows a kept head already flags (`--union-with`); the limits hold for the union."""
     benign_sources = [src == s for s in np.unique(src[y == 0])]
     attack_sources = [src == s for s in np.unique(src[y == 1])]
     own_b = own & (y == 0)
 
     def ok(flagged: np.ndarray) -> bool:
+        if base is not None:
+            flagged = flagged | base
         mean_fpr = float(np.mean([flagged[b & (y == 0)].mean() for b in benign_sources])) if benign_sources else 0.0
         return mean_fpr <= target_fpr and (not own_b.any() or float(flagged[own_b].mean()) <= target_own)
 
@@ -307,6 +315,18 @@ def calibrate_segments(
     desc["segment_calibration"] = calibration
     (folder / "classifier.json").write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return {**calibration, "segment_shift": round(shift, 2)}
+
+
+def load_linear(folder: Path, featurizer: str) -> tuple[Any, dict[str, Any]]:
+    """The linear head exported in `folder` and what classifier.json says of it (its training, the sha256
+    of its ONNX file): the head `--union-with` keeps."""
+    desc = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
+    if desc.get("featurizer") != featurizer or int(desc.get("hidden", 0)) != 0:
+        raise SystemExit(f"train_firewall: {folder} is not a linear head over {featurizer}")
+    model = head.build(int(desc["dim"]), 0)
+    model.load_state_dict(head.state_from_onnx(folder / "classifier.onnx"))
+    sha = hashlib.sha256((folder / "classifier.onnx").read_bytes()).hexdigest()
+    return model.eval(), {"classifier_sha256": sha, "featurizer": featurizer, "trained": desc.get("trained", {})}
 
 
 def rate(flags: np.ndarray) -> float | None:
@@ -431,6 +451,13 @@ def main() -> int:
         default=0.005,
         help="with --calibrate-segments: how much the windows may raise the mean benign flag rate",
     )
+    ap.add_argument(
+        "--union-with",
+        type=Path,
+        metavar="DIR",
+        help="keep the linear head in DIR (classifier.onnx/json) unchanged and add the trained one beside it: "
+        "a row is flagged when either flags it (head.union); operating point and folds measure the union",
+    )
     ap.add_argument("--loso-only", action="store_true", help="measure leave-one-source-out; export nothing")
     ap.add_argument("--skip-loso", action="store_true", help="train and export without the per-source folds")
     ap.add_argument(
@@ -453,6 +480,9 @@ def main() -> int:
     if not rows:
         print("train_firewall: no training rows found", file=sys.stderr)
         return 2
+    if args.union_with is not None and (args.segments or args.calibrate_segments is not None):
+        print("train_firewall: --union-with does not take sentence windows", file=sys.stderr)
+        return 2
     progress(f"{len(rows)} rows from {len({r.source for r in rows})} sources; featurizing")
     norms = [normalize(r.text) for r in rows]
     texts = [n.text for n in norms]
@@ -473,6 +503,10 @@ def main() -> int:
     x = training_features(texts, contexts, args.featurizer)
     wins = Windows(texts, contexts, args.featurizer) if args.segments else None
     groups = np.array([r.group for r in rows])
+    kept, base = None, None
+    if args.union_with is not None:
+        kept, kept_desc = load_linear(args.union_with, args.featurizer)
+        base = scores(margins(kept, x), 0.0, r, mention) >= thr  # what the kept head flags at its own bias
     progress(f"features ready ({time.time() - t0:.0f} s, {0 if wins is None else len(wins.owner)} windows)")
 
     def trainer(mask_all: np.ndarray) -> Callable[[np.ndarray], Any]:
@@ -489,13 +523,23 @@ def main() -> int:
         sub = wins.subset(idx) if wins is not None else None
         m, seg = oof_margins(x[idx], groups[idx], args.folds, trainer(mask), sub)
         return pick_shift(
-            m, r[idx], mention[idx], src[idx], y[idx], args.target_fpr, own[idx], args.target_own_fpr, thr[idx], seg
+            m,
+            r[idx],
+            mention[idx],
+            src[idx],
+            y[idx],
+            args.target_fpr,
+            own[idx],
+            args.target_own_fpr,
+            thr[idx],
+            seg,
+            None if base is None else base[idx],
         )
 
     def flags(model: Any, idx: np.ndarray, shift: float, seg_shift: float) -> np.ndarray:
         seg = wins.subset(idx).best(model, np.arange(len(idx))) if wins is not None else None
         flagged: np.ndarray = scores(margins(model, x[idx]), shift, r[idx], mention[idx], seg, seg_shift) >= thr[idx]
-        return flagged
+        return flagged if base is None else flagged | base[idx]
 
     loso: dict[str, Any] = {}
     if not args.skip_loso:
@@ -554,6 +598,9 @@ def main() -> int:
     extra: dict[str, Any] = {"trained": trained}
     if wins is not None:
         extra["segment_shift"] = round(seg_shift, 2)
+    if kept is not None:
+        trained["union_with"] = kept_desc
+        model = head.union(kept, model)
     onnx_path, _ = head.export(model, args.out, **extra)
     progress(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f} s")
     print(json.dumps(trained, indent=None if args.json else 2))

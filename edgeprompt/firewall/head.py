@@ -139,6 +139,37 @@ def shift_bias(module: Any, shift: float) -> None:
         last.bias[0] -= shift / 2
 
 
+def union(kept: Any, added: Any) -> Any:
+    """One head that flags what either of two linear heads flags, each at the bias it already carries: its
+    attack margin is max(m_kept, m_added), written as a ReLU layer so that the exported graph keeps the
+    Gemm → Relu → Gemm → Softmax form every loader reads (hidden = 5, no run-time code of its own).
+
+    Hidden units: a, −a, b, −b of the kept head's attack/benign logits (its own rows, so its margin
+    a − b = relu(a) − relu(−a) − relu(b) + relu(−b) is exact after int8 quantisation), and
+    m_added − m_kept; the margin is then m_kept + relu(m_added − m_kept) = max(m_kept, m_added)."""
+    import numpy as np
+    import torch
+
+    kept_layers, added_layers = _linears(kept), _linears(added)
+    if len(kept_layers) != 1 or len(added_layers) != 1 or kept_layers[0][0].shape != added_layers[0][0].shape:
+        raise ValueError("union() takes two linear heads of the same input width")
+    (wk, bk), (wa, ba) = kept_layers[0], added_layers[0]
+    a, b = LABELS.index("attack"), LABELS.index("benign")
+    w1 = torch.from_numpy(
+        np.stack([wk[a], -wk[a], wk[b], -wk[b], (wa[a] - wa[b]) - (wk[a] - wk[b])]).astype(np.float32)
+    )
+    b1 = torch.tensor([bk[a], -bk[a], bk[b], -bk[b], (ba[a] - ba[b]) - (bk[a] - bk[b])], dtype=torch.float32)
+    margin = torch.tensor([1.0, -1.0, -1.0, 1.0, 1.0])
+    module = build(wk.shape[1], 5)
+    with torch.no_grad():  # two softmax columns ±margin/2: P(attack) = sigmoid(max(m_kept, m_added))
+        module[0].weight.copy_(w1)
+        module[0].bias.copy_(b1)
+        module[2].weight[a] = margin / 2
+        module[2].weight[b] = -margin / 2
+        module[2].bias.zero_()
+    return module.eval()
+
+
 def state_from_onnx(path: Path) -> dict[str, Any]:
     """The torch state dict (`build`'s Sequential) of an exported head, int8 or float weights alike."""
     import numpy as np

@@ -86,3 +86,31 @@ def test_a_model_for_another_featurizer_is_refused(tmp_path: Path) -> None:
     (folder / "classifier.json").write_text(json.dumps({**desc, "featurizer": "something-else/9"}))
     with pytest.raises(ModelLoadError, match="featurizer"):
         Classifier.load(tmp_path)
+
+
+def test_a_union_of_two_heads_flags_what_either_flags() -> None:
+    """`head.union` (scripts/train_firewall --union-with): one exported graph whose P(attack) is the sigmoid of the
+    larger of the two heads' margins, so each head keeps its own operating point."""
+    import torch
+
+    dim = features.DIMS[features.FEATURIZER_V1]
+    kept, added = head.build(dim, 0, seed=1), head.build(dim, 0, seed=2)
+    with torch.no_grad():  # margins that disagree: each head flags rows the other does not
+        kept[0].weight.mul_(40.0)
+        added[0].weight.mul_(40.0)
+    x = np.random.default_rng(0).random((64, dim), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+
+    def margin(module: torch.nn.Module) -> np.ndarray:
+        out = module(torch.from_numpy(x)).detach().numpy()
+        return np.asarray(out[:, 1] - out[:, 0])
+
+    m_kept, m_added = margin(kept), margin(added)
+    assert ((m_kept > 0) & (m_added < 0)).any() and ((m_added > 0) & (m_kept < 0)).any()
+    union = head.union(kept, added)
+    clf = Classifier.from_bytes(head.to_onnx_bytes(union), head.describe(dim, 5), path="union")
+    p = clf.predict_features(x)
+    assert np.array_equal(p >= 0.5, np.maximum(m_kept, m_added) >= 0)
+    assert np.allclose(p, 1.0 / (1.0 + np.exp(-np.maximum(m_kept, m_added))), atol=0.02)  # int8 weights
+    with pytest.raises(ValueError):
+        head.union(head.build(dim, 3), added)
