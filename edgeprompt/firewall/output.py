@@ -171,6 +171,22 @@ def _schema_findings(text: str, schema: dict[str, Any]) -> list[Finding]:
     return []
 
 
+def _repeats(text: str, found: list[Finding]) -> list[Finding]:
+    """Every other place a found value appears: a secret quoted with its label ("the password is X") and
+    repeated bare (a short answer "X [1]") is the same secret, and the bare copy has no label to find it by."""
+    out: list[Finding] = []
+    for f in found:
+        value = text[f.start : f.end]
+        if len(value.strip()) < 4:  # too short to be the same value by chance
+            continue
+        # whole tokens only: a found "1234" must not redact part of "12345"
+        before = r"(?<!\w)" if value[0].isalnum() else ""
+        after = r"(?!\w)" if value[-1].isalnum() else ""
+        pattern = before + re.escape(value) + after
+        out += [Finding(f.type, m.start(), m.end(), f.detail) for m in re.finditer(pattern, text)]
+    return out
+
+
 def redact(text: str, findings: list[Finding]) -> str:
     """Replace each finding's whole span by its typed placeholder, e.g. [EMAIL_ADDRESS]."""
     out, pos = [], 0
@@ -210,7 +226,8 @@ class OutputValidator:
         if final and self.schema is not None:
             found += _schema_findings(text, self.schema)
         whole = [f for f in found if f.type in ("CANARY_LEAK", "SYSTEM_PROMPT_LEAK", "SCHEMA_INVALID")]
-        spans = resolve([f for f in found if f not in whole])
+        spans = [f for f in found if f not in whole]
+        spans = resolve(spans + [r for r in _repeats(text, spans) if r not in spans])
         return sorted(spans + whole, key=lambda f: (f.start, f.type))
 
     def action(self, f: Finding) -> str:

@@ -165,3 +165,15 @@ def test_check_output_cli_contract(cli) -> None:  # type: ignore[no-untyped-def]
     assert [f["type"] for f in recs[0]["findings"]] == ["EMAIL_ADDRESS", "US_SSN"]
     assert set(recs[0]["findings"][0]) == {"type", "start", "end"}
     assert recs[0]["redacted_text"] == "mail [EMAIL_ADDRESS], SSN [US_SSN]"
+
+
+def test_a_found_value_is_redacted_wherever_it_is_repeated() -> None:
+    from edgeprompt.firewall.output import OutputValidator
+
+    # a short answer repeats the quoted secret without its label: the label found it once, both go
+    text = "BlueFalcon-2291 [1]\n\nFrom your documents:\n- The guest Wi-Fi password is BlueFalcon-2291 [1]"
+    result = OutputValidator().check(text)
+    assert "BlueFalcon-2291" not in result.redacted_text and result.redacted_text.count("[SECRET]") == 2
+    # whole tokens only: a longer value that contains the found one is not cut
+    more = OutputValidator().check("The password is 90417733. Ticket 904177331 is closed.")
+    assert "904177331" in more.redacted_text and "[SECRET]" in more.redacted_text
