@@ -168,11 +168,8 @@ def _footer(result: AskResult) -> str:
     for i, c in enumerate(result.citations, 1):
         where = c.get("location") or ""
         parts.append(f"[{c.get('n', i)}] {c.get('path', '')}{' ' + where if where else ''}")
-    speed = result.speed(1)
-    meta = (
-        f"{result.model} · {result.usage['completion_tokens']} tokens · {speed} · "
-        + (f"session {result.session_id}" if result.session_id else "not saved (--no-save)")
-        + (" · cached" if result.cached and speed != "cached" else "")
+    meta = f"{result.model} · {result.usage['completion_tokens']} tokens · {result.speed(1)} · " + (
+        f"session {result.session_id}" if result.session_id else "not saved (--no-save)"
     )
     return "\n".join([*parts, meta])
 

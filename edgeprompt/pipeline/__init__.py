@@ -84,10 +84,10 @@ class AskResult:
 
     def speed(self, digits: int = 1) -> str:
         """The decode rate, or what made the answer when no model decoded it (cache, abstention, a quote, a
-        fixed note): a fixed text's "0.0 tok/s" would read as a stalled model."""
+        fixed note): a fixed text's "0.0 tok/s" would read as a stalled model. "cached" appears once either way."""
         tps = float(self.timings.get("tokens_per_s") or 0.0)
         if tps > 0:
-            return f"{tps:.{digits}f} tok/s"
+            return f"{tps:.{digits}f} tok/s" + (" · cached" if self.cached else "")
         if self.cached:
             return "cached"
         if self.abstained:

@@ -71,16 +71,11 @@ def status_line(result: Any) -> str:
     used = {"sys": max(0, int(ctx.get("system_tokens", 0)) - docs), "docs": docs, "hist": ctx.get("history_tokens", 0)}
     free = max(0, int(ctx.get("budget", 0)) - int(ctx.get("prompt_tokens", 0)))
     ctx_part = "ctx " + " · ".join([f"{k} {v}" for k, v in used.items() if v] + [f"free {free}"])
-    speed = result.speed(0)  # says "cached" for an answer the cache served without decoding
-    if result.cached and speed != "cached":
-        speed += " · cached"
-    return " · ".join([result.model, speed, ctx_part, firewall_word(result.verdicts or [])])
+    return " · ".join([result.model, result.speed(0), ctx_part, firewall_word(result.verdicts or [])])
 
 
 def meta_line(result: Any) -> str:
     parts = [result.model, f"{result.usage['completion_tokens']} tokens", result.speed(1)]
-    if result.cached and parts[-1] != "cached":
-        parts.append("cached")
     if result.finish_reason == "cancelled":
         parts.append("stopped")
     elif result.finish_reason == "length":
