@@ -45,6 +45,11 @@ class ModelCard:
     def test_fake(self) -> bool:
         return self.backend in TEST_BACKENDS
 
+    def listed(self, default: str) -> bool:
+        """Shown where the user's models are listed (`models list`, `doctor`): a test fake only when it is the
+        default, since then it is what answers."""
+        return not self.test_fake or self.id == default
+
     def path_for(self, fmt: str) -> Path | None:
         p = self.paths.get(fmt)
         if not p:
@@ -126,6 +131,15 @@ def parse_card(text: str, origin: str, where: str) -> ModelCard:
     )
 
 
+def _check_id(model_id: str) -> None:
+    if not ID_RE.match(model_id):
+        raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
+
+
+def _taken(model_id: str) -> UsageError:
+    return UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+
+
 class Catalog:
     """All cards visible from one data home; user cards override shipped ones with the same id."""
 
@@ -161,18 +175,16 @@ class Catalog:
 
     def check_new_id(self, model_id: str) -> None:
         """Before minutes of download or conversion: a valid id that no card has yet (`add` checks again)."""
-        if not ID_RE.match(model_id):
-            raise UsageError(f"invalid model id '{model_id}' (letters, digits, . _ -)")
+        _check_id(model_id)
         if self.has(model_id):
-            raise UsageError(f"model '{model_id}' already exists; remove it first or pick another --id")
+            raise _taken(model_id)
 
     def add(self, card: ModelCard, overwrite: bool = False) -> ModelCard:
-        if not ID_RE.match(card.id):
-            raise UsageError(f"invalid model id '{card.id}' (letters, digits, . _ -)")
+        _check_id(card.id)
         self.user_dir.mkdir(parents=True, exist_ok=True)
         path = self.user_dir / f"{card.id}.toml"
         if path.exists() and not overwrite:
-            raise UsageError(f"model '{card.id}' already exists; remove it first or pick another --id")
+            raise _taken(card.id)
         tmp = path.with_suffix(".toml.tmp")
         tmp.write_text(card.to_toml(), encoding="utf-8")
         tmp.replace(path)

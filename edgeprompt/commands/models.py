@@ -78,7 +78,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     rt = ctx.runtime()
     default = rt.default_model_id()
     every = rt.catalog.cards()
-    cards = [c for c in every if args.all or not c.test_fake or c.id == default]
+    cards = [c for c in every if args.all or c.listed(default)]
     header = f"  {'ID':<20} {'BACKEND':<10} {'FOLDERS':<12} {'QUANT':<8} {'CONTEXT':<10} TAGS"
     legend = "* = the default model" + ("; test fakes hidden (--all lists them)" if len(cards) < len(every) else "")
     ctx.emit(
