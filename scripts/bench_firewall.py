@@ -33,11 +33,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from eval_firewall import scanner_for  # noqa: E402
+
 from edgeprompt.firewall import corpus, evaluate  # noqa: E402
-from edgeprompt.firewall.classifier import Classifier  # noqa: E402
 from edgeprompt.firewall.output import OutputValidator  # noqa: E402
-from edgeprompt.firewall.rules import load_pack  # noqa: E402
-from edgeprompt.firewall.scanner import Scanner  # noqa: E402
 
 PII_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 DATA = ROOT / "tests" / "firewall" / "data"
@@ -53,9 +52,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def stage1(dev: Path, models: Path) -> dict[str, Any]:
-    from edgeprompt.embed import Embedder
-
-    scanner = Scanner(load_pack(models), Classifier.load(models, Embedder.load().embed_batch))
+    scanner = scanner_for(models)
     rows = evaluate.read_jsonl(dev)
     _, test = evaluate.split(rows)
     first = evaluate.read_jsonl(DATA / "hard_negatives.jsonl")
@@ -111,15 +108,15 @@ def on_corpus(dev: Path, models: Path, cap: int) -> dict[str, Any]:
     """The full scanner on the corpus: per source, per kind/context of our own second set, hard negatives."""
     from collections import defaultdict
 
-    from edgeprompt.embed import Embedder
-
-    scanner = Scanner(load_pack(models), Classifier.load(models, Embedder.load().embed_batch))
+    scanner = scanner_for(models)
     rows = corpus.cap(corpus.load(dev if dev.is_file() else None, SHIPPED / "extra_train.jsonl", SHIPPED / "data"), cap)
     flagged = [scanner.scan(r.text, r.context).decision != "allow" for r in rows]
     groups: dict[str, list[bool]] = defaultdict(list)
+    sources: dict[str, set[str]] = {"attacks": set(), "benign": set()}  # the sources that hold each label
     for r, f in zip(rows, flagged, strict=True):
         label = "attacks" if r.label else "benign"
         groups[f"source {r.source} {label}"].append(f)
+        sources[label].add(r.source)
         if r.source == AUTHORS_2:
             groups[f"{AUTHORS_2} {r.kind}/{r.context} {label}"].append(f)
         if not r.label and (
@@ -127,8 +124,8 @@ def on_corpus(dev: Path, models: Path, cap: int) -> dict[str, Any]:
         ):
             groups["hard negatives"].append(f)
     out = {k: {"flagged": sum(v), "n": len(v), "rate": round(sum(v) / len(v), 4)} for k, v in sorted(groups.items())}
-    for label in ("attacks", "benign"):
-        rates = [v["rate"] for k, v in out.items() if k.startswith("source ") and k.endswith(label)]
+    for label, names in sources.items():
+        rates = [out[f"source {src} {label}"]["rate"] for src in names]
         out[f"mean over sources {label}"] = {"rate": round(sum(rates) / len(rates), 4), "sources": len(rates)}
     return {"rows": len(rows), "cap": cap, "groups": out}
 
