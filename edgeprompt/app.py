@@ -219,10 +219,10 @@ class Runtime:
 
     def export_trace(self, trace: Trace) -> None:
         """Send a saved trace to `[observatory] otlp_endpoint` (nothing when it is unset); the pipeline calls it.
-        One exporter per endpoint (one thread), built on first use."""
-        from edgeprompt.observatory.otlp import LiveExporter
-
+        One exporter per endpoint (one thread), built on first use; nothing imported when no endpoint is set."""
         if endpoint := str(self.settings.get("observatory.otlp_endpoint")).strip():
+            from edgeprompt.observatory.otlp import LiveExporter
+
             self.part(f"otlp:{endpoint}", lambda: LiveExporter(endpoint)).submit(trace)
 
     # -- models -------------------------------------------------------------------------------------
