@@ -64,9 +64,11 @@ def test_shipped_embedder_keeps_the_weights_identity_and_its_recorded_figures() 
 
 
 def test_vectors_are_unit_norm_and_batch_independent(embedder) -> None:  # type: ignore[no-untyped-def]
-    batch = embedder.embed_batch(TEXTS[:3], batch_size=2)
+    """A text alone (the one-query path: no batch, no padding) gets the vector it gets in a padded batch,
+    the empty and the over-long text included."""
+    batch = embedder.embed_batch(TEXTS, batch_size=2)
     embedder.forget_recent()  # each text through the model again, not the batch's vectors from the memo
-    single = np.stack([embedder.embed(t) for t in TEXTS[:3]])
+    single = np.stack([embedder.embed(t) for t in TEXTS])
     assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     assert np.allclose(batch, single, atol=1e-5)
     assert embedder.embed_batch([]).shape == (0, 384)
