@@ -8,7 +8,7 @@ rule-combination operating point (fit threshold, rule boost, and the unsure band
 falls back to `general`) are chosen on out-of-fold predictions where each fold leaves one phrasing source
 out (the routing set's train split is one source). Only measured, once, after the final head is trained on
 everything above: the routing set's `test` split and the held-out phrasing files (heldout_phrasings.jsonl,
-heldout_phrasings_2.jsonl … heldout_phrasings_4.jsonl; written separately from the training phrasings).
+heldout_phrasings_2.jsonl … heldout_phrasings_5.jsonl; written separately from the training phrasings).
 Their misses are printed only with --show-errors: a set whose errors were read while writing training
 phrasings is no longer held out.
 """
@@ -154,10 +154,7 @@ def main() -> int:
         "--heldout",
         type=Path,
         nargs="+",
-        default=[
-            ROOT / f"edgeprompt/shipped/router/{n}.jsonl"
-            for n in ("heldout_phrasings", "heldout_phrasings_2", "heldout_phrasings_3", "heldout_phrasings_4")
-        ],
+        default=[ROOT / f"edgeprompt/shipped/router/heldout_phrasings{s}.jsonl" for s in ("", "_2", "_3", "_4", "_5")],
         help="held-out phrasing files, each measured once after training (never tuned on)",
     )
     ap.add_argument("--out", type=Path, default=ROOT / "edgeprompt/shipped/router")

@@ -19,6 +19,7 @@ TAGS: tuple[str, ...] = ("code", "documents", "math", "legal", "general")
 
 _EXPLICIT = re.compile(r"^\s*@([A-Za-z][\w.-]{0,31})(?=\s|$)\s*", re.UNICODE)
 
+_NUM = r"(?<![\d.,])\d(?:[\d,.]*\d)?(?![.,]?\d)"  # one whole number: 7, 2.5, 18,000
 _MY = r"\b(?:my|our)\s+(?:\w+\s+){0,2}"
 _FILES = (
     r"(?:notes?|files?|documents?|docs|folders?|pdfs?|e-?mails?|inbox|journal|diary|notebook|spreadsheets?|"
@@ -89,7 +90,8 @@ _KEYWORDS: dict[str, tuple[tuple[str, str], ...]] = {
         ),
         ("solve", r"\bsolve\b[^.?!]*(?:=|\bequation|\bsystem\b)"),
         ("convert-number", r"\bconvert\s+\d[\d.,]*\s*\w+"),
-        ("how-much-numbers", r"\b(?:how (?:much|many|long)|what(?:'s| is))\b[^.?!]*\d[^.?!]*\d"),
+        # two numbers, each whole: the digits of one amount ("a £9,000 dispute") are not a calculation
+        ("how-much-numbers", r"\b(?:how (?:much|many|long)|what(?:'s| is))\b[^.?!]*?" + _NUM + r"[^.?!]*?" + _NUM),
     ),
     "legal": (
         (

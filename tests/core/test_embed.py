@@ -63,10 +63,32 @@ def test_shipped_embedder_keeps_the_weights_identity_and_its_recorded_figures() 
     assert weights_hash(src) == meta["weights_sha256"]
 
 
+def test_shipped_graph_holds_the_fused_ops_it_records() -> None:
+    """The one-sentence query speed (the router's decision, the cache lookup) comes from the fused graph:
+    the file has the contrib ops embedder.json records and no unfused attention left (no Softmax)."""
+    import json
+    from collections import Counter
+
+    from edgeprompt.embed import shipped_dir
+
+    onnx = pytest.importorskip("onnx", reason="reading the graph needs onnx (the build extra)")
+    meta = json.loads((shipped_dir() / "embedder.json").read_text())
+    ops = Counter(n.op_type for n in onnx.load(str(shipped_dir() / "model.onnx")).graph.node)
+    assert meta["fused_ops"] == {
+        "EmbedLayerNormalization": 1,
+        "Attention": 6,
+        "BiasGelu": 6,
+        "SkipLayerNormalization": 12,
+    }
+    assert all(ops[op] == n for op, n in meta["fused_ops"].items()) and ops["Softmax"] == 0
+
+
 def test_vectors_are_unit_norm_and_batch_independent(embedder) -> None:  # type: ignore[no-untyped-def]
-    batch = embedder.embed_batch(TEXTS[:3], batch_size=2)
+    """A text alone (the one-query path: no batch, no padding) gets the vector it gets in a padded batch,
+    the empty and the over-long text included."""
+    batch = embedder.embed_batch(TEXTS, batch_size=2)
     embedder.forget_recent()  # each text through the model again, not the batch's vectors from the memo
-    single = np.stack([embedder.embed(t) for t in TEXTS[:3]])
+    single = np.stack([embedder.embed(t) for t in TEXTS])
     assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     assert np.allclose(batch, single, atol=1e-5)
     assert embedder.embed_batch([]).shape == (0, 384)

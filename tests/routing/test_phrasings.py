@@ -28,6 +28,7 @@ def test_held_out_phrasings_are_not_training_rows() -> None:
         "heldout_phrasings_2.jsonl",
         "heldout_phrasings_3.jsonl",
         "heldout_phrasings_4.jsonl",
+        "heldout_phrasings_5.jsonl",
     ):
         held = load_set(ROUTER / name)
         assert {r["label"] for r in held} == set(TAGS)

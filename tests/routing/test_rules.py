@@ -40,6 +40,10 @@ def test_keyword_rules_stay_quiet_on_near_misses() -> None:
     assert "documents" not in _tags("who owns the software I wrote at home?")
     assert "code" not in _tags("From my point of view, tea is better")  # 'from' only starts code when lower-case
     assert "legal" not in _tags("write a birthday poem for my friend who is a lawyer")
+    # one amount's digits are not two numbers: "how much / what is" + one figure is not a calculation
+    assert "math" not in _tags("What is the usual deposit for a 12,500 van hire, and can they keep it?")
+    assert "math" not in _tags("how much notice for a 2024 tenancy?")
+    assert "math" in _tags("what's 1,250 plus 3,400?") and "math" in _tags("how long is 26.2 miles at 9 km/h")
 
 
 def test_rule_names_say_which_rule_fired() -> None:
