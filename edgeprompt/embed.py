@@ -233,15 +233,15 @@ class Embedder:
     def _embed(self, texts: list[str], batch_size: int, session: Any) -> np.ndarray:
         import numpy as np
 
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        if not texts:
-            return out
         if len(texts) == 1:
             # one query (a route, a cache lookup, a search) skips the batch bookkeeping: ~0.2 ms of a ~7 ms call
             ids = np.array([self.tokenizer.encode(texts[0] if texts[0].strip() else " ").ids], dtype=np.int64)
             with self._lock:
                 one: np.ndarray = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0]
             return one
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        if not texts:
+            return out
         encs = self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
         for start in range(0, len(order), batch_size):
